@@ -1,0 +1,164 @@
+"""How one campaign's answer becomes records: its device lines and its one campaign line."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date, datetime
+
+import msgspec
+
+from fota_poller.decode import UpgradeDecodeError, decode_error, decode_upgrade
+from fota_poller.ids import CampaignRef, InvalidLine
+from fota_poller.records import CampaignRecord, DeviceRecord, ErrorKind
+
+# A device with no status still counts, under this key, so the counts add up to device_count.
+MISSING_STATUS = "(missing)"
+
+_encoder = msgspec.json.Encoder()
+
+
+class CampaignResult(msgspec.Struct):
+    """What a worker hands the sink: the campaign line and the device lines that precede it."""
+
+    record: CampaignRecord
+    device_lines: bytes = b""
+
+
+def format_timestamp(moment: datetime) -> str:
+    """UTC ISO 8601 with milliseconds and `Z`: `2026-11-25T02:00:00.123Z`."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def campaign_ended(polled_on: date, end_date: str | None) -> bool | None:
+    """True when the poll happened after the end date: device status may then be stale."""
+    if end_date is None:
+        return None
+    try:
+        return polled_on > date.fromisoformat(end_date[:10])
+    except ValueError:
+        return None
+
+
+def from_response(
+    run_id: str,
+    ref: CampaignRef,
+    *,
+    status: int,
+    body: bytes,
+    received_at: datetime,
+    elapsed_ms: float,
+    attempts: int,
+) -> CampaignResult:
+    """Decode one HTTP answer into an ok result with device lines, or a failed one."""
+    polled_at = format_timestamp(received_at)
+    failure = _Failure(run_id, ref, polled_at, attempts, status, elapsed_ms)
+    if status != 200:  # noqa: PLR2004 - the one success status of this endpoint
+        return failure.from_error_body(body)
+    try:
+        upgrade = decode_upgrade(body)
+    except UpgradeDecodeError as exc:
+        return failure.result("decode", None, str(exc))
+    ended = campaign_ended(received_at.date(), upgrade.end_date)
+    devices = upgrade.device_list or []
+    device_records = [
+        DeviceRecord(
+            run_id=run_id,
+            polled_at=polled_at,
+            account_name=ref.account_name,
+            upgrade_id=ref.upgrade_id,
+            firmware_name=upgrade.firmware_name,
+            firmware_to=upgrade.firmware_to,
+            start_date=upgrade.start_date,
+            end_date=upgrade.end_date,
+            campaign_status=upgrade.status,
+            campaign_ended=ended,
+            device_id=device.device_id,
+            status=device.status,
+            result_reason=device.result_reason,
+        )
+        for device in devices
+    ]
+    counts = Counter(device.status or MISSING_STATUS for device in devices)
+    record = CampaignRecord(
+        run_id=run_id,
+        polled_at=polled_at,
+        account_name=ref.account_name,
+        upgrade_id=ref.upgrade_id,
+        outcome="ok",
+        campaign_status=upgrade.status,
+        firmware_name=upgrade.firmware_name,
+        firmware_to=upgrade.firmware_to,
+        start_date=upgrade.start_date,
+        end_date=upgrade.end_date,
+        campaign_ended=ended,
+        device_count=len(devices),
+        device_status_counts=dict(counts),
+        attempts=attempts,
+        http_status=status,
+        elapsed_ms=elapsed_ms,
+        error_kind=None,
+        error_code=None,
+        error_message=None,
+    )
+    return CampaignResult(record, _encoder.encode_lines(device_records))
+
+
+def from_request_error(
+    run_id: str, ref: CampaignRef, *, kind: ErrorKind, message: str, attempts: int
+) -> CampaignResult:
+    """A campaign that got no HTTP answer at all."""
+    return _Failure(run_id, ref, None, attempts, None, None).result(kind, None, message)
+
+
+def from_invalid_line(run_id: str, line: InvalidLine) -> CampaignResult:
+    """A campaign record for an input line that made no request."""
+    ref = CampaignRef(line.account_name or "", line.upgrade_id or "")
+    result = _Failure(run_id, ref, None, 0, None, None).result("invalid_input", None, line.message)
+    record = msgspec.structs.replace(
+        result.record, account_name=line.account_name, upgrade_id=line.upgrade_id
+    )
+    return CampaignResult(record)
+
+
+class _Failure(msgspec.Struct):
+    """What every failed record of one campaign shares."""
+
+    run_id: str
+    ref: CampaignRef
+    polled_at: str | None
+    attempts: int
+    http_status: int | None
+    elapsed_ms: float | None
+
+    def from_error_body(self, body: bytes) -> CampaignResult:
+        error = decode_error(body)
+        if error is None:
+            # A proxy's HTML or text page: keep its start, on one line, to say who answered.
+            snippet = " ".join(body[:200].decode("utf-8", errors="replace").split())
+            return self.result("http", None, f"HTTP {self.http_status}: {snippet}".rstrip(": "))
+        return self.result("api", error.code, error.message)
+
+    def result(self, kind: ErrorKind, code: str | None, message: str | None) -> CampaignResult:
+        return CampaignResult(
+            CampaignRecord(
+                run_id=self.run_id,
+                polled_at=self.polled_at,
+                account_name=self.ref.account_name,
+                upgrade_id=self.ref.upgrade_id,
+                outcome="failed",
+                campaign_status=None,
+                firmware_name=None,
+                firmware_to=None,
+                start_date=None,
+                end_date=None,
+                campaign_ended=None,
+                device_count=None,
+                device_status_counts=None,
+                attempts=self.attempts,
+                http_status=self.http_status,
+                elapsed_ms=self.elapsed_ms,
+                error_kind=kind,
+                error_code=code,
+                error_message=message,
+            )
+        )

@@ -1,0 +1,213 @@
+"""The command line: `poll`, `simulate`, `demo`; errors become one line and an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import anyio
+import structlog
+
+from fota_poller import __version__
+from fota_poller.auth import BEARER_TOKEN_ENV, SESSION_TOKEN_ENV, StaticTokens
+from fota_poller.config import DEFAULT_BASE_URL, Config, apply_overrides, load_config
+from fota_poller.errors import ConfigError, ExitCode, FotaPollerError
+from fota_poller.ids import close_id_sources, open_id_sources, read_refs
+from fota_poller.logs import configure_logging
+from fota_poller.pipeline import run_poll
+from fota_poller.sink import open_sink
+
+EXIT_CODES_HELP = """\
+exit codes:
+  0   every campaign was polled
+  1   at least one campaign failed (all others are still written; see the campaign records)
+  2   usage error, bad config, or an unreadable id list (nothing polled, output untouched)
+"""
+
+POLL_EPILOG = f"""\
+input lines (--ids):
+  accountName,upgradeId      e.g. 0000123456-00001,e3a8d88a-04c6-4ef3-b039-89b62f91e962
+  upgradeId                  the account comes from --account or api.account
+  {{"accountName": "...", "upgradeId": "..."}}
+  blank lines, # comments and a CSV header line are skipped; a bad line gets a failed
+  campaign record (error_kind "invalid_input") and the run goes on.
+
+environment:
+  {BEARER_TOKEN_ENV}   pre-issued OAuth Bearer token (required)
+  {SESSION_TOKEN_ENV}  pre-issued VZ-M2M session token (required)
+
+{EXIT_CODES_HELP}"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with its three subcommands."""
+    parser = argparse.ArgumentParser(
+        prog="fota-poller",
+        description="Poll ThingSpace FOTA upgrade campaigns; one JSON line per device.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_poll(commands)
+    _add_simulate(commands)
+    _add_demo(commands)
+    return parser
+
+
+def _add_poll(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    poll = commands.add_parser(
+        "poll",
+        help="poll upgrade campaigns and write JSON lines",
+        description="Poll every upgrade campaign in the id lists and write one JSON line per "
+        "device, one per campaign and one for the run.",
+        epilog=POLL_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    poll.add_argument("--config", type=Path, metavar="FILE", help="TOML config file")
+    poll.add_argument(
+        "--ids",
+        action="append",
+        required=True,
+        metavar="FILE",
+        help="file of upgrade ids, one per line; repeatable; - reads stdin",
+    )
+    poll.add_argument("--account", help="account for bare upgrade ids (config api.account)")
+    poll.add_argument(
+        "--base-url", help=f"API base URL (config api.base_url; default {DEFAULT_BASE_URL})"
+    )
+    poll.add_argument(
+        "--concurrency",
+        type=int,
+        metavar="N",
+        help="requests in flight at most (config poll.concurrency; default 8)",
+    )
+    poll.add_argument(
+        "--rate",
+        type=float,
+        metavar="R",
+        help="request starts per second at most, 0 for no limit (config poll.rate; default 10)",
+    )
+    poll.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="total time for one request (config poll.timeout_s; default 120)",
+    )
+    poll.add_argument(
+        "--output",
+        metavar="FILE",
+        help="write records here, atomically at the end (config output.path; default stdout)",
+    )
+    poll.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        help="log level on stderr (config log.level; default info)",
+    )
+
+
+def _add_simulate(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    simulate = commands.add_parser(
+        "simulate",
+        help="serve a synthetic ThingSpace FOTA API on loopback",
+        description="Serve a deterministic synthetic ThingSpace FOTA API on loopback, "
+        f"accepting Bearer token '{'sim-bearer-token'}' and session token 'sim-session-token'.",
+    )
+    simulate.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    simulate.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 = any)")
+    simulate.add_argument("--campaigns", type=int, default=300, metavar="N")
+    simulate.add_argument(
+        "--devices", default="1-2000", metavar="MIN-MAX", help="devices per campaign"
+    )
+    simulate.add_argument("--latency-ms", type=float, default=0.0, metavar="MS")
+    simulate.add_argument("--seed", type=int, default=1)
+    simulate.add_argument(
+        "--write-ids", type=Path, metavar="FILE", help="write the account,id lines it serves"
+    )
+
+
+def _add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    demo = commands.add_parser(
+        "demo",
+        help="poll the built-in simulator end to end and summarise",
+        description="Start the simulator in-process, poll all its campaigns with the real poll "
+        "code path, write the records to a file and print a summary to stderr.",
+    )
+    demo.add_argument("--output", type=Path, default=Path("demo-output.jsonl"), metavar="FILE")
+    demo.add_argument("--campaigns", type=int, default=300, metavar="N")
+    demo.add_argument("--seed", type=int, default=1)
+
+
+def poll_config(args: argparse.Namespace) -> Config:
+    """The config file with the flags laid over it."""
+    return apply_overrides(
+        load_config(args.config),
+        api={"base_url": args.base_url, "account": args.account},
+        poll={"concurrency": args.concurrency, "rate": args.rate, "timeout_s": args.timeout},
+        output={"path": args.output},
+        log={"level": args.log_level},
+    )
+
+
+async def poll_command(config: Config, id_paths: Sequence[str], tokens: StaticTokens) -> int:
+    """Run `poll` with a ready config; returns the exit code."""
+    sources = open_id_sources(id_paths)
+    try:
+        sink = open_sink(config.output.path)
+        try:
+            run = await run_poll(config, read_refs(sources, config.api.account), tokens, sink)
+        except BaseException:
+            sink.discard()
+            raise
+        sink.commit()
+    finally:
+        close_id_sources(sources)
+    return run.exit_code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `fota-poller` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "poll":
+            config = poll_config(args)
+            configure_logging(config.log.level)
+            tokens = StaticTokens.from_environment()
+            return anyio.run(poll_command, config, args.ids, tokens)
+        if args.command == "simulate":
+            return simulate_command(args)
+        from fota_poller.demo import demo_command  # noqa: PLC0415
+
+        return demo_command(args)
+    except FotaPollerError as exc:
+        print(f"fota-poller: {exc}", file=sys.stderr)  # noqa: T201 - the one-line user error
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        structlog.get_logger("fota_poller").warning("run.interrupted")
+        return int(ExitCode.CAMPAIGNS_FAILED)
+
+
+def simulate_command(args: argparse.Namespace) -> int:
+    """Serve the simulator until interrupted."""
+    from fota_poller.simulator import SimulatorOptions, serve_forever  # noqa: PLC0415
+
+    low, _, high = args.devices.partition("-")
+    try:
+        devices_min, devices_max = int(low), int(high or low)
+    except ValueError:
+        raise ConfigError(f"--devices takes MIN-MAX, e.g. 1-2000, not {args.devices!r}") from None
+    options = SimulatorOptions(
+        campaigns=args.campaigns,
+        devices_min=devices_min,
+        devices_max=devices_max,
+        latency_ms=args.latency_ms,
+        seed=args.seed,
+    )
+
+    def ready(base_url: str) -> None:
+        print(f"simulator listening on {base_url}", file=sys.stderr, flush=True)  # noqa: T201
+
+    with contextlib.suppress(KeyboardInterrupt):
+        anyio.run(serve_forever, options, args.host, args.port, args.write_ids, ready)
+    return 0

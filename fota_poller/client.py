@@ -1,0 +1,109 @@
+"""How a request is made: one GET of an upgrade, with the auth headers, under the rate limit."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Literal, Protocol
+from urllib.parse import quote
+
+import aiohttp
+import msgspec
+from yarl import URL
+
+from fota_poller import __version__
+from fota_poller.config import Config
+from fota_poller.ids import CampaignRef
+from fota_poller.ratelimit import RateLimiter
+
+USER_AGENT = f"fota-poller/{__version__}"
+
+
+class TokenSource(Protocol):
+    """Anything that can give the auth headers for a request."""
+
+    def headers(self) -> Mapping[str, str]:
+        """The Authorization and VZ-M2M-Token headers."""
+        ...
+
+
+class HttpResponse(msgspec.Struct):
+    """A whole response: status, body, and when it arrived."""
+
+    status: int
+    body: bytes
+    received_at: datetime
+    elapsed_ms: float
+
+
+class RequestFailedError(Exception):
+    """No response at all: the connection failed or a timeout passed."""
+
+    def __init__(self, kind: Literal["network", "timeout"], message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def upgrade_url(base_url: str, ref: CampaignRef) -> URL:
+    """`{base}/fota/v1/upgrades/{account}/upgrade/{id}` with both segments URL-quoted."""
+    account = quote(ref.account_name, safe="")
+    upgrade = quote(ref.upgrade_id, safe="")
+    return URL(f"{base_url.rstrip('/')}/fota/v1/upgrades/{account}/upgrade/{upgrade}", encoded=True)
+
+
+def open_session(config: Config) -> aiohttp.ClientSession:
+    """An HTTP session sized to the worker pool, with the configured timeouts."""
+    poll = config.poll
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=poll.concurrency),
+        timeout=aiohttp.ClientTimeout(
+            total=poll.timeout_s, connect=poll.connect_timeout_s, sock_read=poll.read_timeout_s
+        ),
+        headers={"Accept": "application/json", "User-Agent": USER_AGENT},
+        raise_for_status=False,
+    )
+
+
+class UpgradeClient:
+    """Fetches upgrades; counts every request it starts."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        base_url: str,
+        tokens: TokenSource,
+        limiter: RateLimiter,
+    ) -> None:
+        self._session = session
+        self._base_url = base_url
+        self._tokens = tokens
+        self._limiter = limiter
+        self.requests_total = 0
+
+    async def get_upgrade(self, ref: CampaignRef) -> HttpResponse:
+        """GET one upgrade; raises `RequestFailedError` when there is no response."""
+        await self._limiter.acquire()
+        self.requests_total += 1
+        started = time.monotonic()
+        try:
+            async with self._session.get(
+                upgrade_url(self._base_url, ref), headers=self._tokens.headers()
+            ) as response:
+                body = await response.read()
+        except TimeoutError:
+            raise RequestFailedError(
+                "timeout", f"no complete response within the timeout ({_elapsed(started):.0f} ms)"
+            ) from None
+        except aiohttp.ClientError as exc:
+            raise RequestFailedError("network", f"{type(exc).__name__}: {exc}") from None
+        return HttpResponse(
+            status=response.status,
+            body=body,
+            received_at=datetime.now(UTC),
+            elapsed_ms=_elapsed(started),
+        )
+
+
+def _elapsed(started: float) -> float:
+    return round((time.monotonic() - started) * 1000, 1)

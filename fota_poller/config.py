@@ -1,0 +1,91 @@
+"""Configuration: one typed object, decoded from TOML, with command-line flags laid over it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from fota_poller.errors import ConfigError
+
+DEFAULT_BASE_URL = "https://thingspace.verizon.com/api"
+
+PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
+NonNegativeFloat = Annotated[float, msgspec.Meta(ge=0)]
+PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
+LogLevel = Literal["debug", "info", "warning", "error"]
+
+
+class ApiConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """Where the API is and which account bare upgrade ids belong to."""
+
+    base_url: str = DEFAULT_BASE_URL
+    account: str | None = None
+
+
+class PollConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """How hard to poll."""
+
+    concurrency: PositiveInt = 8
+    rate: NonNegativeFloat = 10.0
+    connect_timeout_s: PositiveFloat = 10.0
+    read_timeout_s: PositiveFloat = 30.0
+    timeout_s: PositiveFloat = 120.0
+
+
+class OutputConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """Where records go: a file path, or stdout when unset."""
+
+    path: str | None = None
+
+
+class LogConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """Logging to stderr."""
+
+    level: LogLevel = "info"
+
+
+class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """The whole configuration, passed down as one object."""
+
+    api: ApiConfig = ApiConfig()
+    poll: PollConfig = PollConfig()
+    output: OutputConfig = OutputConfig()
+    log: LogConfig = LogConfig()
+
+
+def load_config(path: Path | None) -> Config:
+    """Read a TOML file into a `Config`; None gives the defaults."""
+    if path is None:
+        return Config()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
+    try:
+        return msgspec.toml.decode(raw, type=Config)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"config {path}: {_toml_path(str(exc))}") from None
+    except msgspec.DecodeError as exc:
+        raise ConfigError(f"config {path}: not valid TOML: {exc}") from None
+
+
+def _toml_path(message: str) -> str:
+    """Turn msgspec's `$.poll.rate` into the TOML key `poll.rate` a user would write."""
+    return re.sub(r"`\$\.?([^`]*)`", lambda m: f"`{m.group(1) or '(top level)'}`", message)
+
+
+def apply_overrides(config: Config, **sections: dict[str, Any]) -> Config:
+    """Lay flag values over the config: `apply_overrides(c, poll={"rate": 5})`; None is skipped.
+
+    The result is re-validated so a flag cannot smuggle in a value the file could not hold.
+    """
+    updated = msgspec.to_builtins(config)
+    for section, values in sections.items():
+        updated[section].update({k: v for k, v in values.items() if v is not None})
+    try:
+        return msgspec.convert(updated, type=Config)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(_toml_path(str(exc))) from None

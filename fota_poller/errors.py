@@ -1,0 +1,31 @@
+"""Typed exceptions, each carrying a one-line message meant for the user, and the exit codes."""
+
+from __future__ import annotations
+
+import enum
+
+
+class ExitCode(enum.IntEnum):
+    """Exit codes a cron wrapper can act on."""
+
+    OK = 0
+    CAMPAIGNS_FAILED = 1
+    USAGE = 2
+
+
+class FotaPollerError(Exception):
+    """Base class: a problem the CLI reports in one line, with an exit code."""
+
+    exit_code: ExitCode = ExitCode.USAGE
+
+
+class ConfigError(FotaPollerError):
+    """The configuration file or a flag is unusable."""
+
+
+class InputFileError(FotaPollerError):
+    """An id list cannot be opened or read."""
+
+
+class MissingCredentialsError(FotaPollerError):
+    """The credentials needed to call the API are not in the environment."""

@@ -1,0 +1,170 @@
+"""Where upgrade ids come from: id-list files read lazily, line by line, into campaign refs.
+
+A line is `accountName,upgradeId`, a bare `upgradeId` (with a default account), or a JSON
+object `{"accountName": ..., "upgradeId": ...}`. Blank lines, `#` comments and a CSV
+header are skipped. A line that cannot be used becomes an `InvalidLine`, never an error
+that stops the run.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterable, Sequence
+from pathlib import Path
+from typing import IO
+
+import anyio.to_thread
+import msgspec
+
+from fota_poller.errors import InputFileError
+
+ACCOUNT_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+STDIN = "-"
+# Lines are read from the file in a worker thread, a batch at a time, so a slow pipe on
+# stdin never blocks the event loop and a large file costs few thread hops.
+_LINES_PER_READ = 512
+
+
+class CampaignRef(msgspec.Struct, frozen=True):
+    """One campaign to poll; `upgrade_id` in canonical lower-case dashed form."""
+
+    account_name: str
+    upgrade_id: str
+
+
+class InvalidLine(msgspec.Struct, frozen=True):
+    """An input line that makes no request but still gets a failed campaign record."""
+
+    source: str
+    line_number: int
+    reason: str
+    # Only values that passed validation: a record never echoes arbitrary input as an id.
+    account_name: str | None = None
+    upgrade_id: str | None = None
+
+    @property
+    def message(self) -> str:
+        """Where the line is and what is wrong with it."""
+        return f"{self.source}:{self.line_number}: {self.reason}"
+
+
+class _JsonRef(msgspec.Struct):
+    accountName: str | None = None  # noqa: N815 - the API's own key
+    upgradeId: str | None = None  # noqa: N815 - the API's own key
+
+
+_json_ref_decoder = msgspec.json.Decoder(_JsonRef)
+_HEADER_WORDS = frozenset(
+    {"accountname", "account_name", "account", "upgradeid", "upgrade_id", "id"}
+)
+
+
+def parse_line(
+    line: str, *, source: str, line_number: int, default_account: str | None
+) -> CampaignRef | InvalidLine | None:
+    """Parse one line; None for a line to skip (blank, comment, CSV header)."""
+    text = line.strip()
+    if not text or text.startswith("#"):
+        return None
+    fields = _split_fields(text, default_account)
+    if fields is None or isinstance(fields, str):
+        return None if fields is None else InvalidLine(source, line_number, fields)
+    account, upgrade = fields
+    upgrade_id = _canonical_uuid(upgrade)
+    reason = None
+    if not account:
+        reason = "bare upgradeId but no account: pass --account or set api.account"
+    elif not ACCOUNT_PATTERN.fullmatch(account):
+        reason = f"accountName {account[:80]!r} is not 1-64 of [A-Za-z0-9_-]"
+        account = None
+    elif upgrade_id is None:
+        reason = f"upgradeId {upgrade[:80]!r} is not a UUID"
+    if reason is not None or account is None or upgrade_id is None:
+        return InvalidLine(source, line_number, reason or "", account or None, upgrade_id)
+    return CampaignRef(account, upgrade_id)
+
+
+def _split_fields(  # noqa: PLR0911 - one early return per line form and per way it fails
+    text: str, default_account: str | None
+) -> tuple[str | None, str] | str | None:
+    """(account, upgrade) from one of the three line forms; a str is why the line is unusable."""
+    if text.startswith("{"):
+        try:
+            obj = _json_ref_decoder.decode(text)
+        except msgspec.DecodeError as exc:
+            return f"not a valid JSON id object: {exc}"
+        if obj.upgradeId is None:
+            return "JSON id object has no upgradeId"
+        return obj.accountName or default_account, obj.upgradeId
+    if "," in text:
+        fields = [field.strip() for field in text.split(",")]
+        if len(fields) != 2:  # noqa: PLR2004 - accountName,upgradeId
+            return f"expected accountName,upgradeId, got {len(fields)} fields"
+        if {field.lower() for field in fields} <= _HEADER_WORDS:
+            return None
+        return fields[0], fields[1]
+    return default_account, text
+
+
+def _canonical_uuid(text: str) -> str | None:
+    """The lower-case dashed form, so `E3A8...` and `{e3a8...}` are one campaign."""
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        return None
+
+
+def open_id_sources(paths: Sequence[str]) -> list[tuple[str, IO[str]]]:
+    """Open every id list up front, so an unreadable one stops the run before any output."""
+    opened: list[tuple[str, IO[str]]] = []
+    try:
+        for path in paths:
+            if path == STDIN:
+                opened.append(("<stdin>", sys.stdin))
+                continue
+            try:
+                # Closed by close_id_sources: the files outlive this function on purpose.
+                stream = Path(path).open(encoding="utf-8", errors="replace")  # noqa: SIM115
+                opened.append((path, stream))
+            except OSError as exc:
+                raise InputFileError(f"cannot read id list {path}: {exc.strerror}") from None
+    except BaseException:
+        close_id_sources(opened)
+        raise
+    return opened
+
+
+def close_id_sources(sources: Iterable[tuple[str, IO[str]]]) -> None:
+    """Close the files `open_id_sources` opened (never stdin)."""
+    for _, stream in sources:
+        if stream is not sys.stdin:
+            stream.close()
+
+
+async def read_refs(
+    sources: Iterable[tuple[str, IO[str]]], default_account: str | None
+) -> AsyncIterator[CampaignRef | InvalidLine]:
+    """Yield every usable or invalid line of every source, in order, reading lazily."""
+    for name, stream in sources:
+        line_number = 0
+        while True:
+            try:
+                batch = await anyio.to_thread.run_sync(_read_batch, stream)
+            except OSError as exc:
+                raise InputFileError(f"error reading id list {name}: {exc.strerror}") from None
+            if not batch:
+                break
+            for line in batch:
+                line_number += 1
+                parsed = parse_line(
+                    line, source=name, line_number=line_number, default_account=default_account
+                )
+                if parsed is not None:
+                    yield parsed
+
+
+def _read_batch(stream: IO[str]) -> list[str]:
+    return list(itertools.islice(stream, _LINES_PER_READ))

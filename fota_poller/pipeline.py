@@ -1,0 +1,182 @@
+"""The run: ids -> bounded channel -> fixed pool of workers -> one writer -> sink.
+
+Structured concurrency throughout: one anyio task group, bounded memory object streams,
+no task per id. The writer is the only task that touches the sink, so a campaign's lines
+are written contiguously and the run line comes last.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import anyio
+import msgspec
+import structlog
+from anyio.abc import ObjectReceiveStream, ObjectSendStream
+
+from fota_poller import campaign
+from fota_poller.campaign import CampaignResult, format_timestamp
+from fota_poller.client import RequestFailedError, TokenSource, UpgradeClient, open_session
+from fota_poller.config import Config
+from fota_poller.errors import ExitCode, InputFileError
+from fota_poller.ids import CampaignRef, InvalidLine
+from fota_poller.ratelimit import RateLimiter
+from fota_poller.records import SCHEMA_VERSION, RunRecord
+from fota_poller.sink import Sink
+
+log = structlog.get_logger("fota_poller")
+
+_encoder = msgspec.json.Encoder()
+
+
+class RunTotals(msgspec.Struct):
+    """What the writer has counted so far."""
+
+    campaigns_ok: int = 0
+    campaigns_failed: int = 0
+    devices_total: int = 0
+    input_exhausted: bool = False
+    input_error: str | None = None
+
+
+async def run_poll(
+    config: Config,
+    refs: AsyncIterator[CampaignRef | InvalidLine],
+    tokens: TokenSource,
+    sink: Sink,
+) -> RunRecord:
+    """Poll every campaign `refs` yields, write all records to `sink`, and return the run record."""
+    run_id = str(uuid.uuid4())
+    started = datetime.now(UTC)
+    log.info(
+        "run.started",
+        run_id=run_id,
+        base_url=config.api.base_url,
+        concurrency=config.poll.concurrency,
+        rate=config.poll.rate,
+    )
+    totals = RunTotals()
+    workers = config.poll.concurrency
+    work_send, work_receive = anyio.create_memory_object_stream[CampaignRef | InvalidLine](workers)
+    result_send, result_receive = anyio.create_memory_object_stream[CampaignResult](workers)
+    async with open_session(config) as session:
+        client = UpgradeClient(session, config.api.base_url, tokens, RateLimiter(config.poll.rate))
+        async with anyio.create_task_group() as group:
+            group.start_soon(_feed, refs, work_send, totals)
+            async with work_receive, result_send:
+                for _ in range(workers):
+                    group.start_soon(
+                        _work, run_id, client, work_receive.clone(), result_send.clone()
+                    )
+            group.start_soon(_write, result_receive, sink, totals)
+
+    finished = datetime.now(UTC)
+    failed = totals.campaigns_failed
+    if totals.input_error is not None:
+        exit_code = ExitCode.USAGE
+    elif failed:
+        exit_code = ExitCode.CAMPAIGNS_FAILED
+    else:
+        exit_code = ExitCode.OK
+    run = RunRecord(
+        run_id=run_id,
+        schema_version=SCHEMA_VERSION,
+        started_at=format_timestamp(started),
+        finished_at=format_timestamp(finished),
+        duration_s=round((finished - started).total_seconds(), 3),
+        campaigns_total=totals.campaigns_ok + failed,
+        campaigns_ok=totals.campaigns_ok,
+        campaigns_failed=failed,
+        devices_total=totals.devices_total,
+        requests_total=client.requests_total,
+        complete=totals.input_exhausted,
+        exit_code=int(exit_code),
+    )
+    sink.write(_encoder.encode(run) + b"\n")
+    log.info("run.finished", **msgspec.structs.asdict(run))
+    return run
+
+
+async def _feed(
+    refs: AsyncIterator[CampaignRef | InvalidLine],
+    work: ObjectSendStream[CampaignRef | InvalidLine],
+    totals: RunTotals,
+) -> None:
+    """Pass each distinct campaign on once; invalid lines go through to get their record."""
+    seen: set[CampaignRef] = set()
+    async with work:
+        try:
+            async for item in refs:
+                if isinstance(item, CampaignRef):
+                    if item in seen:
+                        continue
+                    seen.add(item)
+                await work.send(item)
+        except InputFileError as exc:
+            # What was read is still polled and written; the run says it is incomplete.
+            totals.input_error = str(exc)
+            log.error("input.read_failed", error=str(exc))
+            return
+    totals.input_exhausted = True
+
+
+async def _work(
+    run_id: str,
+    client: UpgradeClient,
+    work: ObjectReceiveStream[CampaignRef | InvalidLine],
+    results: ObjectSendStream[CampaignResult],
+) -> None:
+    """One worker: one request in flight at a time, so N workers bound the concurrency."""
+    async with work, results:
+        async for item in work:
+            await results.send(await _poll_one(run_id, client, item))
+
+
+async def _poll_one(
+    run_id: str, client: UpgradeClient, item: CampaignRef | InvalidLine
+) -> CampaignResult:
+    if isinstance(item, InvalidLine):
+        return campaign.from_invalid_line(run_id, item)
+    try:
+        response = await client.get_upgrade(item)
+    except RequestFailedError as exc:
+        return campaign.from_request_error(
+            run_id, item, kind=exc.kind, message=str(exc), attempts=1
+        )
+    return campaign.from_response(
+        run_id,
+        item,
+        status=response.status,
+        body=response.body,
+        received_at=response.received_at,
+        elapsed_ms=response.elapsed_ms,
+        attempts=1,
+    )
+
+
+async def _write(
+    results: ObjectReceiveStream[CampaignResult], sink: Sink, totals: RunTotals
+) -> None:
+    """The only writer: each campaign's device lines, then its campaign line, in one write."""
+    async with results:
+        async for result in results:
+            record = result.record
+            if result.device_lines:
+                sink.write(result.device_lines)
+            sink.write(_encoder.encode(record) + b"\n")
+            if record.outcome == "ok":
+                totals.campaigns_ok += 1
+                totals.devices_total += record.device_count or 0
+            else:
+                totals.campaigns_failed += 1
+                log.warning(
+                    "campaign.failed",
+                    account_name=record.account_name,
+                    upgrade_id=record.upgrade_id,
+                    error_kind=record.error_kind,
+                    error_code=record.error_code,
+                    error_message=record.error_message,
+                    http_status=record.http_status,
+                )

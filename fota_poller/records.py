@@ -1,0 +1,77 @@
+"""The output record contract: three record kinds, every key always present (null where unknown).
+
+A campaign's device lines come first, then its campaign line; the run line is last.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+SCHEMA_VERSION = 1
+
+Outcome = Literal["ok", "failed"]
+ErrorKind = Literal["invalid_input", "decode", "http", "api", "network", "timeout"]
+
+
+class DeviceRecord(msgspec.Struct, tag_field="record", tag="device"):
+    """One device of a polled campaign, as the API reported it at `polled_at`."""
+
+    run_id: str
+    polled_at: str
+    account_name: str
+    upgrade_id: str
+    firmware_name: str | None
+    firmware_to: str | None
+    start_date: str | None
+    end_date: str | None
+    campaign_status: str | None
+    campaign_ended: bool | None
+    device_id: str | None
+    status: str | None
+    result_reason: str | None
+
+
+class CampaignRecord(msgspec.Struct, tag_field="record", tag="campaign"):
+    """Exactly one per distinct input pair: how polling that campaign went."""
+
+    run_id: str
+    polled_at: str | None
+    account_name: str | None
+    upgrade_id: str | None
+    outcome: Outcome
+    campaign_status: str | None
+    firmware_name: str | None
+    firmware_to: str | None
+    start_date: str | None
+    end_date: str | None
+    campaign_ended: bool | None
+    device_count: int | None
+    device_status_counts: dict[str, int] | None
+    attempts: int
+    http_status: int | None
+    elapsed_ms: float | None
+    error_kind: ErrorKind | None
+    error_code: str | None
+    error_message: str | None
+
+
+class RunRecord(msgspec.Struct, tag_field="record", tag="run"):
+    """The last line of a run; a stream without it is incomplete."""
+
+    run_id: str
+    schema_version: int
+    started_at: str
+    finished_at: str
+    duration_s: float
+    campaigns_total: int
+    campaigns_ok: int
+    campaigns_failed: int
+    devices_total: int
+    requests_total: int
+    complete: bool
+    exit_code: int
+
+
+Record = DeviceRecord | CampaignRecord | RunRecord

@@ -1,0 +1,27 @@
+"""A deterministic ThingSpace FOTA simulator served on loopback, for tests and benchmarks."""
+
+from fota_poller.simulator.catalog import (
+    Catalog,
+    SimulatedCampaign,
+    SimulatedDevice,
+    SimulatorOptions,
+)
+from fota_poller.simulator.server import (
+    RunningSimulator,
+    SimulatorStats,
+    build_app,
+    run_simulator,
+    serve_forever,
+)
+
+__all__ = [
+    "Catalog",
+    "RunningSimulator",
+    "SimulatedCampaign",
+    "SimulatedDevice",
+    "SimulatorOptions",
+    "SimulatorStats",
+    "build_app",
+    "run_simulator",
+    "serve_forever",
+]

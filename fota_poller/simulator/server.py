@@ -1,0 +1,213 @@
+"""The simulator's HTTP side: an aiohttp.web app on loopback that answers like ThingSpace FOTA."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import time
+from typing import TYPE_CHECKING, Final
+
+import msgspec
+from aiohttp import web
+
+from fota_poller.simulator.catalog import Catalog, SimulatorOptions
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable
+    from pathlib import Path
+
+UPGRADE_ROUTE: Final = "/fota/v1/upgrades/{accountName}/upgrade/{upgradeId}"
+
+# Long enough for an in-flight body to finish, short enough not to stall a test's teardown.
+_SHUTDOWN_TIMEOUT_S: Final = 1.0
+
+
+@dataclasses.dataclass
+class SimulatorStats:
+    """What one server has seen: request counts, concurrency, and when each request began."""
+
+    requests_total: int = 0
+    requests_by_status: dict[int, int] = dataclasses.field(default_factory=dict)
+    in_flight: int = 0
+    max_in_flight: int = 0
+    request_starts: list[float] = dataclasses.field(default_factory=list)
+
+    def max_starts_in_window(self, window_s: float = 1.0) -> int:
+        """Return the most request starts inside any half-open window [t, t + window_s)."""
+        starts = sorted(self.request_starts)
+        best = 0
+        first = 0
+        for last, start in enumerate(starts):
+            while starts[first] <= start - window_s:
+                first += 1
+            best = max(best, last - first + 1)
+        return best
+
+
+class _Fault(msgspec.Struct, frozen=True):
+    code: str
+    message: str
+    description: str
+
+
+class _GatewayError(msgspec.Struct, frozen=True):
+    """The API gateway's body for a rejected Bearer token."""
+
+    fault: _Fault
+
+
+class _ServiceError(msgspec.Struct, frozen=True, rename="camel"):
+    """The M2M/FOTA services' body for a rejected request."""
+
+    error_code: str
+    error_message: str
+
+
+_MISSING_CREDENTIALS: Final = _GatewayError(
+    _Fault(
+        code="900902",
+        message="Missing Credentials",
+        description="Required authentication information is not provided",
+    )
+)
+_INVALID_CREDENTIALS: Final = _GatewayError(
+    _Fault(
+        code="900901",
+        message="Invalid Credentials",
+        description="Invalid Credentials. Make sure you have given the correct access token",
+    )
+)
+_MISSING_SESSION: Final = _ServiceError(
+    "REQUEST_FAILED.SessionToken.Format", "Session token is missing."
+)
+_INVALID_SESSION: Final = _ServiceError(
+    "REQUEST_FAILED.SessionToken.Invalid", "Invalid session token."
+)
+_ACCOUNT_NOT_FOUND: Final = _ServiceError(
+    "UnifiedWebService.REQUEST_FAILED.AccountNotFound", "Account not found."
+)
+_UNKNOWN_UPGRADE: Final = _ServiceError("INVALID_PARAMETER", "Invalid upgradeId")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunningSimulator:
+    """A listening simulator: where to reach it and what it serves and has counted."""
+
+    base_url: str
+    port: int
+    catalog: Catalog
+    stats: SimulatorStats
+    options: SimulatorOptions
+
+
+def build_app(catalog: Catalog, stats: SimulatorStats) -> web.Application:
+    """Build the app serving catalog's campaigns and counting every request into stats."""
+    options = catalog.options
+    expected_authorization = f"Bearer {options.bearer_token}"
+
+    async def get_upgrade(request: web.Request) -> web.Response:
+        stats.request_starts.append(time.monotonic())
+        stats.requests_total += 1
+        stats.in_flight += 1
+        stats.max_in_flight = max(stats.max_in_flight, stats.in_flight)
+        # Anything escaping below is a simulator bug; aiohttp answers it with a 500.
+        status = web.HTTPInternalServerError.status_code
+        try:
+            if options.latency_ms > 0:
+                await asyncio.sleep(options.latency_ms / 1000)
+            response = _answer(request, catalog, expected_authorization)
+            status = response.status
+            return response
+        finally:
+            stats.in_flight -= 1
+            stats.requests_by_status[status] = stats.requests_by_status.get(status, 0) + 1
+
+    app = web.Application()
+    app.router.add_get(UPGRADE_ROUTE, get_upgrade)
+    return app
+
+
+def _answer(request: web.Request, catalog: Catalog, expected_authorization: str) -> web.Response:
+    rejection = _check_credentials(request, expected_authorization, catalog.options.session_token)
+    if rejection is not None:
+        return rejection
+    account = request.match_info["accountName"]
+    if not catalog.has_account(account):
+        return _json(web.HTTPBadRequest.status_code, _ACCOUNT_NOT_FOUND)
+    body = catalog.body(account, request.match_info["upgradeId"])
+    if body is None:
+        return _json(web.HTTPBadRequest.status_code, _UNKNOWN_UPGRADE)
+    return web.Response(body=body, content_type="application/json")
+
+
+def _check_credentials(
+    request: web.Request, expected_authorization: str, session_token: str
+) -> web.Response | None:
+    # The gateway checks the Bearer token before the FOTA service sees the session token.
+    authorization = request.headers.get("Authorization")
+    if authorization is None:
+        return _json(web.HTTPUnauthorized.status_code, _MISSING_CREDENTIALS)
+    if authorization != expected_authorization:
+        return _json(web.HTTPUnauthorized.status_code, _INVALID_CREDENTIALS)
+    session = request.headers.get("VZ-M2M-Token")
+    if session is None:
+        return _json(web.HTTPBadRequest.status_code, _MISSING_SESSION)
+    if session != session_token:
+        return _json(web.HTTPBadRequest.status_code, _INVALID_SESSION)
+    return None
+
+
+def _json(status: int, payload: msgspec.Struct) -> web.Response:
+    return web.Response(
+        status=status, body=msgspec.json.encode(payload), content_type="application/json"
+    )
+
+
+@contextlib.asynccontextmanager
+async def run_simulator(
+    options: SimulatorOptions, host: str = "127.0.0.1", port: int = 0
+) -> AsyncIterator[RunningSimulator]:
+    """Serve a fresh catalog for options on host:port (0 picks a free port) until exit."""
+    catalog = Catalog(options)
+    stats = SimulatorStats()
+    runner = web.AppRunner(
+        build_app(catalog, stats), access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT_S
+    )
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        bound_port: int = runner.addresses[0][1]
+        yield RunningSimulator(
+            base_url=_base_url(host, bound_port),
+            port=bound_port,
+            catalog=catalog,
+            stats=stats,
+            options=options,
+        )
+    finally:
+        await runner.cleanup()
+
+
+def _base_url(host: str, port: int) -> str:
+    # An IPv6 literal needs brackets in a URL.
+    authority = f"[{host}]" if ":" in host else host
+    return f"http://{authority}:{port}"
+
+
+async def serve_forever(
+    options: SimulatorOptions,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    write_ids: Path | None = None,
+    ready: Callable[[str], None] | None = None,
+) -> None:
+    """Run the simulator until cancelled, writing the ids file and calling ready(base_url) first."""
+    async with run_simulator(options, host, port) as simulator:
+        if write_ids is not None:
+            simulator.catalog.write_ids(write_ids)
+        if ready is not None:
+            ready(simulator.base_url)
+        # Nothing ever sets this event: the server stops when the caller cancels.
+        await asyncio.Event().wait()
