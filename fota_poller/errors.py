@@ -11,6 +11,9 @@ class ExitCode(enum.IntEnum):
     OK = 0
     CAMPAIGNS_FAILED = 1
     USAGE = 2
+    AUTH_FAILED = 3
+    CUT_SHORT = 4
+    ALREADY_RUNNING = 75  # EX_TEMPFAIL: another run holds the lock; try again later
 
 
 class FotaPollerError(Exception):

@@ -20,6 +20,7 @@ from fota_poller import campaign
 from fota_poller.campaign import CampaignResult, format_timestamp
 from fota_poller.client import RequestFailedError, TokenSource, UpgradeClient, open_session
 from fota_poller.config import Config
+from fota_poller.control import RunControl, StopReason
 from fota_poller.errors import ExitCode, InputFileError
 from fota_poller.ids import CampaignRef, InvalidLine
 from fota_poller.ratelimit import RateLimiter
@@ -29,6 +30,8 @@ from fota_poller.sink import Sink
 log = structlog.get_logger("fota_poller")
 
 _encoder = msgspec.json.Encoder()
+
+WorkItem = CampaignRef | InvalidLine
 
 
 class RunTotals(msgspec.Struct):
@@ -41,14 +44,25 @@ class RunTotals(msgspec.Struct):
     input_error: str | None = None
 
 
+class _Stage(msgspec.Struct):
+    """What the feeder and the workers share."""
+
+    run_id: str
+    client: UpgradeClient
+    control: RunControl
+    totals: RunTotals
+
+
 async def run_poll(
     config: Config,
-    refs: AsyncIterator[CampaignRef | InvalidLine],
+    refs: AsyncIterator[WorkItem],
     tokens: TokenSource,
     sink: Sink,
+    control: RunControl | None = None,
 ) -> RunRecord:
     """Poll every campaign `refs` yields, write all records to `sink`, and return the run record."""
     run_id = str(uuid.uuid4())
+    control = control if control is not None else RunControl()
     started = datetime.now(UTC)
     log.info(
         "run.started",
@@ -59,94 +73,116 @@ async def run_poll(
     )
     totals = RunTotals()
     workers = config.poll.concurrency
-    work_send, work_receive = anyio.create_memory_object_stream[CampaignRef | InvalidLine](workers)
+    work_send, work_receive = anyio.create_memory_object_stream[WorkItem](workers)
     result_send, result_receive = anyio.create_memory_object_stream[CampaignResult](workers)
     async with open_session(config) as session:
         client = UpgradeClient(session, config.api.base_url, tokens, RateLimiter(config.poll.rate))
+        stage = _Stage(run_id, client, control, totals)
         async with anyio.create_task_group() as group:
-            group.start_soon(_feed, refs, work_send, totals)
             async with work_receive, result_send:
+                group.start_soon(_feed, stage, refs, work_send, result_send.clone())
                 for _ in range(workers):
-                    group.start_soon(
-                        _work, run_id, client, work_receive.clone(), result_send.clone()
-                    )
+                    group.start_soon(_work, stage, work_receive.clone(), result_send.clone())
             group.start_soon(_write, result_receive, sink, totals)
 
-    finished = datetime.now(UTC)
-    failed = totals.campaigns_failed
-    if totals.input_error is not None:
-        exit_code = ExitCode.USAGE
-    elif failed:
-        exit_code = ExitCode.CAMPAIGNS_FAILED
-    else:
-        exit_code = ExitCode.OK
-    run = RunRecord(
-        run_id=run_id,
-        schema_version=SCHEMA_VERSION,
-        started_at=format_timestamp(started),
-        finished_at=format_timestamp(finished),
-        duration_s=round((finished - started).total_seconds(), 3),
-        campaigns_total=totals.campaigns_ok + failed,
-        campaigns_ok=totals.campaigns_ok,
-        campaigns_failed=failed,
-        devices_total=totals.devices_total,
-        requests_total=client.requests_total,
-        complete=totals.input_exhausted,
-        exit_code=int(exit_code),
-    )
+    run = _run_record(stage, started, datetime.now(UTC))
     sink.write(_encoder.encode(run) + b"\n")
     log.info("run.finished", **msgspec.structs.asdict(run))
     return run
 
 
+def _run_record(stage: _Stage, started: datetime, finished: datetime) -> RunRecord:
+    totals = stage.totals
+    stop = stage.control.stop_reason
+    if totals.input_error is not None:
+        exit_code = ExitCode.USAGE
+    elif stop is not None:
+        exit_code = stop.exit_code
+    elif totals.campaigns_failed:
+        exit_code = ExitCode.CAMPAIGNS_FAILED
+    else:
+        exit_code = ExitCode.OK
+    return RunRecord(
+        run_id=stage.run_id,
+        schema_version=SCHEMA_VERSION,
+        started_at=format_timestamp(started),
+        finished_at=format_timestamp(finished),
+        duration_s=round((finished - started).total_seconds(), 3),
+        campaigns_total=totals.campaigns_ok + totals.campaigns_failed,
+        campaigns_ok=totals.campaigns_ok,
+        campaigns_failed=totals.campaigns_failed,
+        devices_total=totals.devices_total,
+        requests_total=stage.client.requests_total,
+        complete=totals.input_exhausted and stop is None,
+        exit_code=int(exit_code),
+    )
+
+
 async def _feed(
-    refs: AsyncIterator[CampaignRef | InvalidLine],
-    work: ObjectSendStream[CampaignRef | InvalidLine],
-    totals: RunTotals,
+    stage: _Stage,
+    refs: AsyncIterator[WorkItem],
+    work: ObjectSendStream[WorkItem],
+    results: ObjectSendStream[CampaignResult],
 ) -> None:
-    """Pass each distinct campaign on once; invalid lines go through to get their record."""
+    """Pass each distinct campaign on once; invalid lines go through to get their record.
+
+    Once the run is stopped, the rest of the input is still read so that every campaign
+    in it gets its failed record, straight to the writer.
+    """
     seen: set[CampaignRef] = set()
-    async with work:
+    async with work, results:
         try:
             async for item in refs:
                 if isinstance(item, CampaignRef):
                     if item in seen:
                         continue
                     seen.add(item)
-                await work.send(item)
+                if stage.control.stop_reason is None:
+                    await work.send(item)
+                else:
+                    await results.send(_not_started(stage.run_id, item, stage.control.stop_reason))
         except InputFileError as exc:
             # What was read is still polled and written; the run says it is incomplete.
-            totals.input_error = str(exc)
+            stage.totals.input_error = str(exc)
             log.error("input.read_failed", error=str(exc))
             return
-    totals.input_exhausted = True
+    stage.totals.input_exhausted = True
 
 
 async def _work(
-    run_id: str,
-    client: UpgradeClient,
-    work: ObjectReceiveStream[CampaignRef | InvalidLine],
+    stage: _Stage,
+    work: ObjectReceiveStream[WorkItem],
     results: ObjectSendStream[CampaignResult],
 ) -> None:
     """One worker: one request in flight at a time, so N workers bound the concurrency."""
     async with work, results:
         async for item in work:
-            await results.send(await _poll_one(run_id, client, item))
+            stop = stage.control.stop_reason
+            if stop is not None:
+                await results.send(_not_started(stage.run_id, item, stop))
+            else:
+                await results.send(await _poll_one(stage, item))
 
 
-async def _poll_one(
-    run_id: str, client: UpgradeClient, item: CampaignRef | InvalidLine
-) -> CampaignResult:
+def _not_started(run_id: str, item: WorkItem, stop: StopReason) -> CampaignResult:
     if isinstance(item, InvalidLine):
         return campaign.from_invalid_line(run_id, item)
+    return campaign.from_request_error(
+        run_id, item, kind=stop.error_kind, message=stop.message, attempts=0
+    )
+
+
+async def _poll_one(stage: _Stage, item: WorkItem) -> CampaignResult:
+    if isinstance(item, InvalidLine):
+        return campaign.from_invalid_line(stage.run_id, item)
     try:
-        response = await client.get_upgrade(item)
+        response = await stage.client.get_upgrade(item)
     except RequestFailedError as exc:
         return campaign.from_request_error(
-            run_id, item, kind=exc.kind, message=str(exc), attempts=1
+            stage.run_id, item, kind=exc.kind, message=str(exc), attempts=1
         )
     return campaign.from_response(
-        run_id,
+        stage.run_id,
         item,
         status=response.status,
         body=response.body,
@@ -159,7 +195,7 @@ async def _poll_one(
 async def _write(
     results: ObjectReceiveStream[CampaignResult], sink: Sink, totals: RunTotals
 ) -> None:
-    """The only writer: each campaign's device lines, then its campaign line, in one write."""
+    """The only writer: each campaign's device lines, then its campaign line."""
     async with results:
         async for result in results:
             record = result.record

@@ -12,7 +12,17 @@ import msgspec
 SCHEMA_VERSION = 1
 
 Outcome = Literal["ok", "failed"]
-ErrorKind = Literal["invalid_input", "decode", "http", "api", "network", "timeout"]
+ErrorKind = Literal[
+    "invalid_input",  # the input line made no request
+    "decode",  # a 200 body that is not an upgrade object
+    "http",  # a non-JSON error answer (a proxy's HTML page)
+    "api",  # an error answer in one of ThingSpace's JSON shapes
+    "network",  # no answer: connection refused, reset, closed
+    "timeout",  # no complete answer in time
+    "too_large",  # a body over the size cap
+    "auth",  # not polled: the run could not authenticate
+    "not_polled",  # not polled: the run was cut short by a deadline or a signal
+]
 
 
 class DeviceRecord(msgspec.Struct, tag_field="record", tag="device"):
