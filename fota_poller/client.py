@@ -83,13 +83,15 @@ class UpgradeClient:
 
     async def get_upgrade(self, ref: CampaignRef) -> HttpResponse:
         """GET one upgrade; raises `RequestFailedError` when there is no response."""
+        return await self.get(upgrade_url(self._base_url, ref))
+
+    async def get(self, url: URL) -> HttpResponse:
+        """GET any API URL under the rate limit with the auth headers; the one request path."""
         await self._limiter.acquire()
         self.requests_total += 1
         started = time.monotonic()
         try:
-            async with self._session.get(
-                upgrade_url(self._base_url, ref), headers=self._tokens.headers()
-            ) as response:
+            async with self._session.get(url, headers=self._tokens.headers()) as response:
                 body = await response.read()
         except TimeoutError:
             raise RequestFailedError(
