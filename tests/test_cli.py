@@ -1,0 +1,115 @@
+"""The command line's contract: help, one-line errors, exit code 2, config layering."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import msgspec
+import pytest
+from conftest import run_cli
+
+from fota_poller.cli import build_parser, poll_config
+from fota_poller.config import Config, load_config
+from fota_poller.errors import ConfigError
+
+TOKENS = {"THINGSPACE_BEARER_TOKEN": "b", "THINGSPACE_SESSION_TOKEN": "s"}
+
+
+def test_poll_help_documents_every_flag_the_environment_and_exit_codes() -> None:
+    result = run_cli(["poll", "--help"])
+    assert result.returncode == 0
+    text = result.stdout.decode()
+    poll = build_parser()._subparsers._group_actions[0].choices["poll"]  # type: ignore[union-attr]
+    for action in poll._actions:
+        for flag in action.option_strings:
+            assert flag in text
+        assert action.help, f"{action.option_strings} has no help"
+    for variable in ("THINGSPACE_BEARER_TOKEN", "THINGSPACE_SESSION_TOKEN"):
+        assert variable in text
+    for code in ("0 ", "1 ", "2 "):
+        assert f"\n  {code}" in text
+
+
+def test_a_bad_config_key_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text("[poll]\nconcurency = 4\n")
+    ids = tmp_path / "ids"
+    ids.write_text("")
+    result = run_cli(["poll", "--config", str(config), "--ids", str(ids)], env=TOKENS)
+    assert result.returncode == 2
+    lines = result.stderr.decode().splitlines()
+    assert len(lines) == 1
+    assert "concurency" in lines[0]
+    assert "poll" in lines[0]
+    assert result.stdout == b""
+
+
+def test_a_wrong_type_in_the_config_names_the_key(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('[poll]\nrate = "fast"\n')
+    with pytest.raises(ConfigError, match=r"`poll\.rate`"):
+        load_config(config)
+
+
+def test_missing_tokens_name_the_variables_and_exit_2(tmp_path: Path) -> None:
+    ids = tmp_path / "ids"
+    ids.write_text("")
+    result = run_cli(["poll", "--ids", str(ids)], env={"THINGSPACE_BEARER_TOKEN": "b"})
+    assert result.returncode == 2
+    lines = result.stderr.decode().splitlines()
+    assert len(lines) == 1
+    assert "THINGSPACE_SESSION_TOKEN" in lines[0]
+    assert "Traceback" not in result.stderr.decode()
+
+
+def test_an_unreadable_id_list_exits_2_and_leaves_yesterdays_output(tmp_path: Path) -> None:
+    output = tmp_path / "out.jsonl"
+    output.write_text("yesterday\n")
+    result = run_cli(
+        ["poll", "--ids", str(tmp_path / "missing.txt"), "--output", str(output)], env=TOKENS
+    )
+    assert result.returncode == 2
+    assert "missing.txt" in result.stderr.decode()
+    assert len(result.stderr.decode().splitlines()) == 1
+    assert output.read_text() == "yesterday\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl"]
+
+
+def test_flags_override_the_config_file(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('[poll]\nrate = 3\nconcurrency = 4\n[api]\naccount = "0001-01"\n')
+    args = build_parser().parse_args(["poll", "--config", str(config), "--ids", "-", "--rate", "7"])
+    merged = poll_config(args)
+    assert merged.poll.rate == 7
+    assert merged.poll.concurrency == 4
+    assert merged.api.account == "0001-01"
+
+
+def test_a_flag_value_the_config_could_not_hold_is_refused(tmp_path: Path) -> None:
+    args = build_parser().parse_args(["poll", "--ids", "-", "--concurrency", "0"])
+    with pytest.raises(ConfigError, match="concurrency"):
+        poll_config(args)
+
+
+def test_the_example_config_shows_every_key_with_its_default() -> None:
+    example = Path(__file__).parent.parent / "config.example.toml"
+    text = example.read_text()
+    # Keys shown commented out count as shown; uncomment them to check types and defaults.
+    uncommented = "\n".join(
+        line[2:] if line.startswith("# ") and " = " in line else line for line in text.splitlines()
+    )
+    parsed = tomllib.loads(uncommented)
+    defaults = msgspec.to_builtins(Config())
+    for section, values in defaults.items():
+        for key, default in values.items():
+            assert key in parsed.get(section, {}), f"{section}.{key} missing from the example"
+            if default is not None:
+                assert parsed[section][key] == default, f"{section}.{key} differs from default"
+    assert isinstance(load_config(example), Config)
+
+
+def test_python_dash_m_runs_the_cli() -> None:
+    result = run_cli(["--version"])
+    assert result.returncode == 0
+    assert result.stdout.decode().startswith("fota-poller ")

@@ -1,0 +1,77 @@
+"""Id lists: the three line forms, what is skipped, and what is refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fota_poller.errors import InputFileError
+from fota_poller.ids import CampaignRef, InvalidLine, open_id_sources, parse_line, read_refs
+
+UPGRADE = "e3a8d88a-04c6-4ef3-b039-89b62f91e962"
+
+
+def parse(line: str, account: str | None = None) -> CampaignRef | InvalidLine | None:
+    return parse_line(line, source="ids.txt", line_number=7, default_account=account)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        f"0000123456-00001,{UPGRADE}",
+        f" 0000123456-00001 , {UPGRADE.upper()} ",
+        f'{{"accountName": "0000123456-00001", "upgradeId": "{UPGRADE}"}}',
+        f"0000123456-00001,{{{UPGRADE}}}",
+    ],
+)
+def test_line_forms_give_the_same_campaign(line: str) -> None:
+    assert parse(line) == CampaignRef("0000123456-00001", UPGRADE)
+
+
+def test_a_bare_id_takes_the_default_account_with_its_leading_zeros() -> None:
+    assert parse(UPGRADE, "0000123456-00001") == CampaignRef("0000123456-00001", UPGRADE)
+
+
+@pytest.mark.parametrize("line", ["", "   ", "# comment", "accountName,upgradeId", "account,id"])
+def test_blank_comment_and_header_lines_are_skipped(line: str) -> None:
+    assert parse(line) is None
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        (UPGRADE, "no account"),
+        ("0001,not-a-uuid", "not a UUID"),
+        (f"has space,{UPGRADE}", "accountName"),
+        (f"{'9' * 65},{UPGRADE}", "accountName"),
+        (f"../../etc,{UPGRADE}", "accountName"),
+        ("a,b,c", "3 fields"),
+        ("{nope", "JSON"),
+        ('{"accountName": "0001"}', "no upgradeId"),
+    ],
+)
+def test_unusable_lines_say_where_and_why(line: str, reason: str) -> None:
+    result = parse(line)
+    assert isinstance(result, InvalidLine)
+    assert reason in result.reason
+    assert result.message.startswith("ids.txt:7: ")
+
+
+async def test_read_refs_numbers_lines_across_batches(tmp_path: Path) -> None:
+    path = tmp_path / "ids.txt"
+    lines = [f"0001,{UPGRADE}"] * 1500 + ["bad"]
+    path.write_text("\n".join(lines) + "\n")
+    sources = open_id_sources([str(path)])
+    items = [item async for item in read_refs(sources, None)]
+    assert len(items) == 1501
+    last = items[-1]
+    assert isinstance(last, InvalidLine)
+    assert last.line_number == 1501
+
+
+def test_an_unreadable_file_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    readable = tmp_path / "ok.txt"
+    readable.write_text("")
+    with pytest.raises(InputFileError, match=r"missing\.txt"):
+        open_id_sources([str(readable), str(tmp_path / "missing.txt")])
