@@ -15,16 +15,16 @@ demo: $(STAMP)
 	$(BIN)/fota-poller demo --output demo-output.jsonl
 
 lint: $(STAMP)
-	$(BIN)/ruff check fota_poller tests bench
-	$(BIN)/ruff format --check fota_poller tests bench
+	$(BIN)/ruff check fota_poller tests $(wildcard bench)
+	$(BIN)/ruff format --check fota_poller tests $(wildcard bench)
 	$(BIN)/mypy --strict fota_poller
 
 test: lint
 	$(BIN)/python -m pytest -q
 
 format: $(STAMP)
-	$(BIN)/ruff check --fix fota_poller tests bench
-	$(BIN)/ruff format fota_poller tests bench
+	$(BIN)/ruff check --fix fota_poller tests $(wildcard bench)
+	$(BIN)/ruff format fota_poller tests $(wildcard bench)
 
 clean:
 	rm -rf $(VENV) demo-output.jsonl .mypy_cache .ruff_cache .pytest_cache
