@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Literal, Protocol
+from typing import Literal, NoReturn, Protocol
 
 import msgspec
 
@@ -49,9 +49,7 @@ class TokenSource(Protocol):
         """The Authorization and VZ-M2M-Token headers, valid as far as the source knows."""
         ...
 
-    async def renew_after_rejection(
-        self, rejected: RejectedToken, sent: RequestAuth
-    ) -> RequestAuth:
+    async def renew_after_rejection(self, rejected: RejectedToken, sent: RequestAuth) -> None:
         """Renew the token the API rejected (once, however many requests saw it) or raise.
 
         Raises `AuthenticationError` when the token cannot be renewed.
@@ -98,9 +96,7 @@ class StaticTokens:
         """The auth headers for one request (the same object every time: no per-request build)."""
         return self._auth
 
-    async def renew_after_rejection(
-        self, rejected: RejectedToken, sent: RequestAuth
-    ) -> RequestAuth:
+    async def renew_after_rejection(self, rejected: RejectedToken, sent: RequestAuth) -> NoReturn:
         """A pre-issued token cannot be renewed: always raises `AuthenticationError`."""
         del sent  # nothing to compare: there is only one generation
         raise AuthenticationError(

@@ -100,22 +100,23 @@ class UpgradeClient:
         when there is no response, `AuthenticationError` when no token the API accepts can
         be had.
         """
-        auth = await self._tokens.headers()
         for renewals in range(_MAX_RENEWALS_PER_REQUEST + 1):
+            await self._limiter.acquire()
+            # Taken after the rate-limit wait, so a token renewed meanwhile is the one sent.
+            auth = await self._tokens.headers()
             response = await self._send(url, auth)
             rejected = rejected_token(response.status, response.body)
             if rejected is None:
                 return response
             if renewals == _MAX_RENEWALS_PER_REQUEST:
                 break
-            auth = await self._tokens.renew_after_rejection(rejected, auth)
+            await self._tokens.renew_after_rejection(rejected, auth)
         raise AuthenticationError(
             f"could not authenticate: the API rejected the renewed {rejected} token "
             f"(HTTP {response.status})"
         )
 
     async def _send(self, url: URL, auth: RequestAuth) -> HttpResponse:
-        await self._limiter.acquire()
         self.requests_total += 1
         started = time.monotonic()
         try:

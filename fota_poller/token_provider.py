@@ -139,15 +139,12 @@ class TokenProvider:
             await self._renew_session(session.generation)
         return self._current()
 
-    async def renew_after_rejection(
-        self, rejected: RejectedToken, sent: RequestAuth
-    ) -> RequestAuth:
+    async def renew_after_rejection(self, rejected: RejectedToken, sent: RequestAuth) -> None:
         """Renew the rejected token unless another worker already has; raise if it cannot be."""
         if rejected == "bearer":
             await self._renew_bearer(sent.bearer_generation, rejected=True)
         else:
             await self._renew_session(sent.session_generation)
-        return await self.headers()
 
     def __repr__(self) -> str:
         return f"TokenProvider(<redacted>, counters={self.counters!r})"
