@@ -54,7 +54,15 @@ class AuthCounters(msgspec.Struct):
 
 class _TokenAnswer(msgspec.Struct):
     access_token: str
-    expires_in: float | None = None
+    # Some OAuth servers send the number as a string; either is read.
+    expires_in: float | str | None = None
+
+    def lifetime(self) -> float:
+        try:
+            seconds = float(self.expires_in) if self.expires_in is not None else None
+        except ValueError:
+            seconds = None
+        return seconds if seconds is not None and seconds > 0 else _DEFAULT_BEARER_LIFETIME_S
 
 
 class _LoginAnswer(msgspec.Struct, rename="camel"):
@@ -202,7 +210,7 @@ class TokenProvider:
                 self._fail(f"the token request was rejected ({_describe(status, body)})")
             answer = self._decode(body, _TokenAnswer, "token")
             self._redactor.add(answer.access_token)
-            lifetime = answer.expires_in or _DEFAULT_BEARER_LIFETIME_S
+            lifetime = answer.lifetime()
             margin = min(_MAX_RENEW_MARGIN_S, lifetime * _RENEW_MARGIN_SHARE)
             if answer.access_token == slot.value:
                 # The gateway hands back the token it already issued while that one is

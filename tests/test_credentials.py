@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 import structlog
 
@@ -141,3 +143,14 @@ def test_config_holds_file_names_only():
         "username_file",
         "password_file",
     )
+
+
+def test_readme_documents_every_credential_source_and_exit_code_3():
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Credentials", 1)[1]
+
+    for name in (*FULL_ENVIRONMENT, "THINGSPACE_BEARER_TOKEN", "THINGSPACE_SESSION_TOKEN"):
+        assert name in section
+    for key in AuthConfig.__struct_fields__:
+        assert key in section
+    assert "exit code is **3**" in section
