@@ -58,6 +58,7 @@ class _TokenAnswer(msgspec.Struct):
     expires_in: float | str | None = None
 
     def lifetime(self) -> float:
+        """Seconds the token lives; the documented hour when the answer does not say."""
         try:
             seconds = float(self.expires_in) if self.expires_in is not None else None
         except ValueError:
