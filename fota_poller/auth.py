@@ -1,24 +1,86 @@
-"""How requests are authenticated: the two ThingSpace tokens, kept out of every repr and log."""
+"""How requests are authenticated: the headers a request carries, and what a rejection means.
+
+`TokenSource` is what the request path needs; `StaticTokens` serves pre-issued tokens and
+`fota_poller.token_provider.TokenProvider` obtains and renews them.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import Literal, NoReturn, Protocol
 
-from fota_poller.errors import MissingCredentialsError
+import msgspec
+
+from fota_poller.decode import decode_error
+from fota_poller.errors import AuthenticationError, MissingCredentialsError
 
 BEARER_TOKEN_ENV = "THINGSPACE_BEARER_TOKEN"  # noqa: S105 - a variable name, not a secret
 SESSION_TOKEN_ENV = "THINGSPACE_SESSION_TOKEN"  # noqa: S105 - a variable name, not a secret
+
+RejectedToken = Literal["bearer", "session"]
+
+# The gateway's fault codes for a wrong/expired (900901) or missing (900902) Bearer token.
+_BEARER_FAULTS = frozenset({"900901", "900902"})
+# Matched on the suffix: the service prefix varies (`UnifiedWebService.REQUEST_FAILED...`).
+_SESSION_CODE_SUFFIXES = ("SessionToken.Expired", "SessionToken.Invalid", "SessionToken.Format")
+_UNAUTHORIZED = 401
+_BAD_REQUEST = 400
+
+
+class RequestAuth(msgspec.Struct, frozen=True):
+    """The auth headers for a request, and which generation of each token they carry."""
+
+    headers: Mapping[str, str]
+    bearer_generation: int = 0
+    session_generation: int = 0
+
+    def __repr__(self) -> str:
+        return (
+            f"RequestAuth(<redacted>, bearer_generation={self.bearer_generation}, "
+            f"session_generation={self.session_generation})"
+        )
+
+
+class TokenSource(Protocol):
+    """Anything that can give the auth headers for a request and renew a rejected token."""
+
+    async def headers(self) -> RequestAuth:
+        """The Authorization and VZ-M2M-Token headers, valid as far as the source knows."""
+        ...
+
+    async def renew_after_rejection(self, rejected: RejectedToken, sent: RequestAuth) -> None:
+        """Renew the token the API rejected (once, however many requests saw it) or raise.
+
+        Raises `AuthenticationError` when the token cannot be renewed.
+        """
+        ...
+
+
+def rejected_token(status: int, body: bytes) -> RejectedToken | None:
+    """Which token an answer rejects: a 401 gateway fault -> bearer, a SessionToken code -> session.
+
+    Cheap for every other answer: only a 400 or 401 body is decoded.
+    """
+    if status not in {_UNAUTHORIZED, _BAD_REQUEST}:
+        return None
+    error = decode_error(body)
+    if error is None or error.code is None:
+        return None
+    if status == _UNAUTHORIZED and error.code in _BEARER_FAULTS:
+        return "bearer"
+    if error.code.endswith(_SESSION_CODE_SUFFIXES):
+        return "session"
+    return None
 
 
 class StaticTokens:
     """Pre-issued Bearer and VZ-M2M session tokens, sent unchanged with every request."""
 
     def __init__(self, bearer_token: str, session_token: str) -> None:
-        self._headers = {
-            "Authorization": f"Bearer {bearer_token}",
-            "VZ-M2M-Token": session_token,
-        }
+        self._auth = RequestAuth(
+            headers={"Authorization": f"Bearer {bearer_token}", "VZ-M2M-Token": session_token}
+        )
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> StaticTokens:
@@ -30,9 +92,17 @@ class StaticTokens:
             )
         return cls(environ[BEARER_TOKEN_ENV], environ[SESSION_TOKEN_ENV])
 
-    def headers(self) -> Mapping[str, str]:
-        """The auth headers for one request (the same mapping every time: no per-request build)."""
-        return self._headers
+    async def headers(self) -> RequestAuth:
+        """The auth headers for one request (the same object every time: no per-request build)."""
+        return self._auth
+
+    async def renew_after_rejection(self, rejected: RejectedToken, sent: RequestAuth) -> NoReturn:
+        """A pre-issued token cannot be renewed: always raises `AuthenticationError`."""
+        del sent  # nothing to compare: there is only one generation
+        raise AuthenticationError(
+            f"could not authenticate: the pre-issued {rejected} token was rejected and no "
+            "credentials were given to obtain a new one"
+        )
 
     def __repr__(self) -> str:
         return "StaticTokens(<redacted>)"

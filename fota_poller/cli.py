@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,19 +13,31 @@ import anyio
 import structlog
 
 from fota_poller import __version__
-from fota_poller.auth import BEARER_TOKEN_ENV, SESSION_TOKEN_ENV, StaticTokens
+from fota_poller.auth import BEARER_TOKEN_ENV, SESSION_TOKEN_ENV, TokenSource
 from fota_poller.config import DEFAULT_BASE_URL, Config, apply_overrides, load_config
+from fota_poller.credentials import (
+    APP_KEY_ENV,
+    APP_SECRET_ENV,
+    PASSWORD_ENV,
+    USERNAME_ENV,
+    Credentials,
+    load_credentials,
+)
 from fota_poller.errors import ConfigError, ExitCode, FotaPollerError
 from fota_poller.ids import close_id_sources, open_id_sources, read_refs
 from fota_poller.logs import configure_logging
 from fota_poller.pipeline import run_poll
+from fota_poller.redact import Redactor
 from fota_poller.sink import open_sink
+from fota_poller.token_provider import TokenProvider
 
 EXIT_CODES_HELP = """\
 exit codes:
   0   every campaign was polled
   1   at least one campaign failed (all others are still written; see the campaign records)
   2   usage error, bad config, or an unreadable id list (nothing polled, output untouched)
+  3   could not authenticate: a token request or login was rejected; campaigns not polled
+      have error_kind "auth" (a rejected login is never retried, so the account is not locked)
 """
 
 POLL_EPILOG = f"""\
@@ -35,9 +48,11 @@ input lines (--ids):
   blank lines, # comments and a CSV header line are skipped; a bad line gets a failed
   campaign record (error_kind "invalid_input") and the run goes on.
 
-environment:
-  {BEARER_TOKEN_ENV}   pre-issued OAuth Bearer token (required)
-  {SESSION_TOKEN_ENV}  pre-issued VZ-M2M session token (required)
+credentials (environment, else the files named in the config's [auth]; never flags):
+  {APP_KEY_ENV}, {APP_SECRET_ENV}   obtain and renew the Bearer token
+  {USERNAME_ENV}, {PASSWORD_ENV}    log in for the VZ-M2M session token
+  {BEARER_TOKEN_ENV}, {SESSION_TOKEN_ENV}
+                                    pre-issued tokens; each takes precedence for its token
 
 {EXIT_CODES_HELP}"""
 
@@ -111,8 +126,11 @@ def _add_simulate(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     simulate = commands.add_parser(
         "simulate",
         help="serve a synthetic ThingSpace FOTA API on loopback",
-        description="Serve a deterministic synthetic ThingSpace FOTA API on loopback, "
-        f"accepting Bearer token '{'sim-bearer-token'}' and session token 'sim-session-token'.",
+        description="Serve a deterministic synthetic ThingSpace FOTA API on loopback, with the "
+        "OAuth token, session login and logout endpoints. It accepts the app key/secret and "
+        f"username/password in {APP_KEY_ENV}, {APP_SECRET_ENV}, {USERNAME_ENV}, {PASSWORD_ENV} "
+        "when set, else sim-app-key / sim-app-secret and sim-user / sim-password; and the "
+        "pre-issued tokens sim-bearer-token and sim-session-token, which never expire.",
     )
     simulate.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     simulate.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 = any)")
@@ -124,6 +142,20 @@ def _add_simulate(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     simulate.add_argument("--seed", type=int, default=1)
     simulate.add_argument(
         "--write-ids", type=Path, metavar="FILE", help="write the account,id lines it serves"
+    )
+    simulate.add_argument(
+        "--bearer-ttl",
+        type=float,
+        default=3600.0,
+        metavar="SECONDS",
+        help="lifetime of an issued Bearer token (default 3600)",
+    )
+    simulate.add_argument(
+        "--session-idle-ttl",
+        type=float,
+        default=1200.0,
+        metavar="SECONDS",
+        help="a session expires after this long unused (default 1200)",
     )
 
 
@@ -150,7 +182,15 @@ def poll_config(args: argparse.Namespace) -> Config:
     )
 
 
-async def poll_command(config: Config, id_paths: Sequence[str], tokens: StaticTokens) -> int:
+async def authenticated_poll(
+    config: Config, id_paths: Sequence[str], credentials: Credentials, redactor: Redactor
+) -> int:
+    """Run `poll` with a token provider that obtains and renews tokens, and logs out at the end."""
+    async with TokenProvider(config, credentials, redactor=redactor) as tokens:
+        return await poll_command(config, id_paths, tokens)
+
+
+async def poll_command(config: Config, id_paths: Sequence[str], tokens: TokenSource) -> int:
     """Run `poll` with a ready config; returns the exit code."""
     sources = open_id_sources(id_paths)
     try:
@@ -172,9 +212,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "poll":
             config = poll_config(args)
-            configure_logging(config.log.level)
-            tokens = StaticTokens.from_environment()
-            return anyio.run(poll_command, config, args.ids, tokens)
+            redactor = Redactor()
+            configure_logging(config.log.level, redactor=redactor)
+            credentials = load_credentials(config.auth)
+            redactor.add(*credentials.values())
+            return anyio.run(authenticated_poll, config, args.ids, credentials, redactor)
         if args.command == "simulate":
             return simulate_command(args)
         from fota_poller.demo import demo_command  # noqa: PLC0415
@@ -191,6 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def simulate_command(args: argparse.Namespace) -> int:
     """Serve the simulator until interrupted."""
     from fota_poller.simulator import SimulatorOptions, serve_forever  # noqa: PLC0415
+    from fota_poller.simulator.auth_routes import simulator_auth_options  # noqa: PLC0415
 
     low, _, high = args.devices.partition("-")
     try:
@@ -203,6 +246,7 @@ def simulate_command(args: argparse.Namespace) -> int:
         devices_max=devices_max,
         latency_ms=args.latency_ms,
         seed=args.seed,
+        auth=simulator_auth_options(args, os.environ),
     )
 
     def ready(base_url: str) -> None:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Literal, Protocol
+from typing import Final, Literal
 from urllib.parse import quote
 
 import aiohttp
@@ -13,19 +12,27 @@ import msgspec
 from yarl import URL
 
 from fota_poller import __version__
+from fota_poller.auth import RequestAuth, TokenSource, rejected_token
 from fota_poller.config import Config
+from fota_poller.errors import AuthenticationError
 from fota_poller.ids import CampaignRef
 from fota_poller.ratelimit import RateLimiter
 
 USER_AGENT = f"fota-poller/{__version__}"
 
+# One renewal per token: a Bearer and then a session rejection can both happen to one request.
+# A token rejected again right after its renewal means the API will not take it at all.
+_MAX_RENEWALS_PER_REQUEST: Final = 2
 
-class TokenSource(Protocol):
-    """Anything that can give the auth headers for a request."""
-
-    def headers(self) -> Mapping[str, str]:
-        """The Authorization and VZ-M2M-Token headers."""
-        ...
+__all__ = [
+    "USER_AGENT",
+    "HttpResponse",
+    "RequestFailedError",
+    "TokenSource",  # re-exported: the request path's side of the auth contract
+    "UpgradeClient",
+    "open_session",
+    "upgrade_url",
+]
 
 
 class HttpResponse(msgspec.Struct):
@@ -86,12 +93,34 @@ class UpgradeClient:
         return await self.get(upgrade_url(self._base_url, ref))
 
     async def get(self, url: URL) -> HttpResponse:
-        """GET any API URL under the rate limit with the auth headers; the one request path."""
-        await self._limiter.acquire()
+        """GET any API URL under the rate limit with the auth headers; the one request path.
+
+        A rejected token is renewed and the request sent again, inside this one call, so
+        the renewal never counts as an attempt of the caller's. Raises `RequestFailedError`
+        when there is no response, `AuthenticationError` when no token the API accepts can
+        be had.
+        """
+        for renewals in range(_MAX_RENEWALS_PER_REQUEST + 1):
+            await self._limiter.acquire()
+            # Taken after the rate-limit wait, so a token renewed meanwhile is the one sent.
+            auth = await self._tokens.headers()
+            response = await self._send(url, auth)
+            rejected = rejected_token(response.status, response.body)
+            if rejected is None:
+                return response
+            if renewals == _MAX_RENEWALS_PER_REQUEST:
+                break
+            await self._tokens.renew_after_rejection(rejected, auth)
+        raise AuthenticationError(
+            f"could not authenticate: the API rejected the renewed {rejected} token "
+            f"(HTTP {response.status})"
+        )
+
+    async def _send(self, url: URL, auth: RequestAuth) -> HttpResponse:
         self.requests_total += 1
         started = time.monotonic()
         try:
-            async with self._session.get(url, headers=self._tokens.headers()) as response:
+            async with self._session.get(url, headers=auth.headers) as response:
                 body = await response.read()
         except TimeoutError:
             raise RequestFailedError(

@@ -47,6 +47,15 @@ class LogConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     level: LogLevel = "info"
 
 
+class AuthConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """Files that hold the credentials (never the secrets themselves); the environment wins."""
+
+    app_key_file: str | None = None
+    app_secret_file: str | None = None
+    username_file: str | None = None
+    password_file: str | None = None
+
+
 class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """The whole configuration, passed down as one object."""
 
@@ -54,6 +63,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     poll: PollConfig = PollConfig()
     output: OutputConfig = OutputConfig()
     log: LogConfig = LogConfig()
+    auth: AuthConfig = AuthConfig()
 
 
 def load_config(path: Path | None) -> Config:

@@ -12,22 +12,25 @@ from pathlib import Path
 import anyio
 import msgspec
 
-from fota_poller.auth import StaticTokens
 from fota_poller.config import ApiConfig, Config, OutputConfig, PollConfig
+from fota_poller.credentials import Credentials, Secret
 from fota_poller.logs import configure_logging
 from fota_poller.records import CampaignRecord, DeviceRecord, RunRecord
+from fota_poller.redact import Redactor
 from fota_poller.simulator import SimulatorOptions, run_simulator
+from fota_poller.token_provider import TokenProvider
 
 _record_decoder = msgspec.json.Decoder(DeviceRecord | CampaignRecord | RunRecord)
 
 
 def demo_command(args: argparse.Namespace) -> int:
     """Run the demo; returns the poll's exit code."""
-    configure_logging("warning")
-    return anyio.run(_demo, args.output, args.campaigns, args.seed)
+    redactor = Redactor()
+    configure_logging("warning", redactor=redactor)
+    return anyio.run(_demo, args.output, args.campaigns, args.seed, redactor)
 
 
-async def _demo(output: Path, campaigns: int, seed: int) -> int:
+async def _demo(output: Path, campaigns: int, seed: int, redactor: Redactor) -> int:
     # Imported here: cli imports this module lazily, and poll_command lives in cli.
     from fota_poller.cli import poll_command  # noqa: PLC0415
 
@@ -38,14 +41,28 @@ async def _demo(output: Path, campaigns: int, seed: int) -> int:
             poll=PollConfig(concurrency=16, rate=0),
             output=OutputConfig(path=str(output)),
         )
-        tokens = StaticTokens(options.bearer_token, options.session_token)
+        # The full flow: client credentials for the Bearer token, a login for the session.
+        credentials = Credentials(
+            app_key=Secret(options.auth.app_key),
+            app_secret=Secret(options.auth.app_secret),
+            username=Secret(options.auth.username),
+            password=Secret(options.auth.password),
+        )
+        redactor.add(*credentials.values())
         with tempfile.TemporaryDirectory() as folder:
             ids_file = Path(folder) / "ids.txt"
             simulator.catalog.write_ids(ids_file)
             started = time.monotonic()
-            exit_code = await poll_command(config, [str(ids_file)], tokens)
+            async with TokenProvider(config, credentials, redactor=redactor) as tokens:
+                exit_code = await poll_command(config, [str(ids_file)], tokens)
             elapsed = time.monotonic() - started
-    print(summarise(output, elapsed), file=sys.stderr)  # noqa: T201 - the demo's human summary
+        auth = simulator.auth.stats
+    summary = summarise(output, elapsed)
+    auth_line = (
+        f"  auth:      {auth.token_requests} token request(s), {auth.login_requests} login(s), "
+        f"{auth.logout_requests} logout(s)"
+    )
+    print(f"{summary}\n{auth_line}", file=sys.stderr)  # noqa: T201 - the demo's human summary
     return exit_code
 
 

@@ -32,3 +32,9 @@ class InputFileError(FotaPollerError):
 
 class MissingCredentialsError(FotaPollerError):
     """The credentials needed to call the API are not in the environment."""
+
+
+class AuthenticationError(FotaPollerError):
+    """ThingSpace refused to issue or accept a token; the run stops to protect the account."""
+
+    exit_code = ExitCode.AUTH_FAILED

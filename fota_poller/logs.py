@@ -8,9 +8,16 @@ from typing import TextIO
 
 import structlog
 
+from fota_poller.redact import Redactor
 
-def configure_logging(level: str = "info", stream: TextIO | None = None) -> None:
-    """Send structlog events at `level` and above to stderr (or `stream`), never stdout."""
+
+def configure_logging(
+    level: str = "info", stream: TextIO | None = None, redactor: Redactor | None = None
+) -> None:
+    """Send structlog events at `level` and above to stderr (or `stream`), never stdout.
+
+    Every event passes through `redactor` (a fresh one when None) just before rendering.
+    """
     target = stream if stream is not None else sys.stderr
     renderer: structlog.types.Processor
     if target.isatty():
@@ -23,6 +30,7 @@ def configure_logging(level: str = "info", stream: TextIO | None = None) -> None
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
+            redactor if redactor is not None else Redactor(),
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),

@@ -21,7 +21,7 @@ from fota_poller.campaign import CampaignResult, format_timestamp
 from fota_poller.client import RequestFailedError, TokenSource, UpgradeClient, open_session
 from fota_poller.config import Config
 from fota_poller.control import RunControl, StopReason
-from fota_poller.errors import ExitCode, InputFileError
+from fota_poller.errors import AuthenticationError, ExitCode, InputFileError
 from fota_poller.ids import CampaignRef, InvalidLine
 from fota_poller.ratelimit import RateLimiter
 from fota_poller.records import SCHEMA_VERSION, RunRecord
@@ -180,6 +180,14 @@ async def _poll_one(stage: _Stage, item: WorkItem) -> CampaignResult:
     except RequestFailedError as exc:
         return campaign.from_request_error(
             stage.run_id, item, kind=exc.kind, message=str(exc), attempts=1
+        )
+    except AuthenticationError as exc:
+        # No token can be had: stop the run; the campaigns not yet polled get "auth" too.
+        stage.control.stop(
+            StopReason(error_kind="auth", message=str(exc), exit_code=ExitCode.AUTH_FAILED)
+        )
+        return campaign.from_request_error(
+            stage.run_id, item, kind="auth", message=str(exc), attempts=1
         )
     return campaign.from_response(
         stage.run_id,

@@ -1,5 +1,6 @@
 """A deterministic ThingSpace FOTA simulator served on loopback, for tests and benchmarks."""
 
+from fota_poller.simulator.auth_routes import AuthStats, SimulatorAuth, SimulatorAuthOptions
 from fota_poller.simulator.catalog import (
     Catalog,
     SimulatedCampaign,
@@ -15,10 +16,13 @@ from fota_poller.simulator.server import (
 )
 
 __all__ = [
+    "AuthStats",
     "Catalog",
     "RunningSimulator",
     "SimulatedCampaign",
     "SimulatedDevice",
+    "SimulatorAuth",
+    "SimulatorAuthOptions",
     "SimulatorOptions",
     "SimulatorStats",
     "build_app",

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Final
 
 import msgspec
 
+from fota_poller.simulator.auth_routes import SimulatorAuthOptions
 from fota_poller.simulator.body_cache import BodyCache
 
 if TYPE_CHECKING:
@@ -73,6 +74,7 @@ class SimulatorOptions(msgspec.Struct, frozen=True, kw_only=True):
     latency_ms: float = 0.0
     bearer_token: str = "sim-bearer-token"  # noqa: S105 - a simulator's token, not a secret
     session_token: str = "sim-session-token"  # noqa: S105 - same as bearer_token
+    auth: SimulatorAuthOptions = SimulatorAuthOptions()
 
 
 class SimulatedDevice(msgspec.Struct, frozen=True, rename="camel", omit_defaults=True):

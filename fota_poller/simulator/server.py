@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Final
 import msgspec
 from aiohttp import web
 
+from fota_poller.simulator.auth_routes import SimulatorAuth
 from fota_poller.simulator.catalog import Catalog, SimulatorOptions
 
 if TYPE_CHECKING:
@@ -45,18 +46,6 @@ class SimulatorStats:
         return best
 
 
-class _Fault(msgspec.Struct, frozen=True):
-    code: str
-    message: str
-    description: str
-
-
-class _GatewayError(msgspec.Struct, frozen=True):
-    """The API gateway's body for a rejected Bearer token."""
-
-    fault: _Fault
-
-
 class _ServiceError(msgspec.Struct, frozen=True, rename="camel"):
     """The M2M/FOTA services' body for a rejected request."""
 
@@ -64,26 +53,6 @@ class _ServiceError(msgspec.Struct, frozen=True, rename="camel"):
     error_message: str
 
 
-_MISSING_CREDENTIALS: Final = _GatewayError(
-    _Fault(
-        code="900902",
-        message="Missing Credentials",
-        description="Required authentication information is not provided",
-    )
-)
-_INVALID_CREDENTIALS: Final = _GatewayError(
-    _Fault(
-        code="900901",
-        message="Invalid Credentials",
-        description="Invalid Credentials. Make sure you have given the correct access token",
-    )
-)
-_MISSING_SESSION: Final = _ServiceError(
-    "REQUEST_FAILED.SessionToken.Format", "Session token is missing."
-)
-_INVALID_SESSION: Final = _ServiceError(
-    "REQUEST_FAILED.SessionToken.Invalid", "Invalid session token."
-)
 _ACCOUNT_NOT_FOUND: Final = _ServiceError(
     "UnifiedWebService.REQUEST_FAILED.AccountNotFound", "Account not found."
 )
@@ -99,12 +68,16 @@ class RunningSimulator:
     catalog: Catalog
     stats: SimulatorStats
     options: SimulatorOptions
+    auth: SimulatorAuth
 
 
-def build_app(catalog: Catalog, stats: SimulatorStats) -> web.Application:
+def build_app(
+    catalog: Catalog, stats: SimulatorStats, auth: SimulatorAuth | None = None
+) -> web.Application:
     """Build the app serving catalog's campaigns and counting every request into stats."""
     options = catalog.options
-    expected_authorization = f"Bearer {options.bearer_token}"
+    if auth is None:
+        auth = SimulatorAuth(options.auth, options.bearer_token, options.session_token)
 
     async def get_upgrade(request: web.Request) -> web.Response:
         stats.request_starts.append(time.monotonic())
@@ -116,7 +89,7 @@ def build_app(catalog: Catalog, stats: SimulatorStats) -> web.Application:
         try:
             if options.latency_ms > 0:
                 await asyncio.sleep(options.latency_ms / 1000)
-            response = _answer(request, catalog, expected_authorization)
+            response = _answer(request, catalog, auth)
             status = response.status
             return response
         finally:
@@ -125,11 +98,12 @@ def build_app(catalog: Catalog, stats: SimulatorStats) -> web.Application:
 
     app = web.Application()
     app.router.add_get(UPGRADE_ROUTE, get_upgrade)
+    auth.register(app)
     return app
 
 
-def _answer(request: web.Request, catalog: Catalog, expected_authorization: str) -> web.Response:
-    rejection = _check_credentials(request, expected_authorization, catalog.options.session_token)
+def _answer(request: web.Request, catalog: Catalog, auth: SimulatorAuth) -> web.Response:
+    rejection = auth.check(request)
     if rejection is not None:
         return rejection
     account = request.match_info["accountName"]
@@ -141,23 +115,6 @@ def _answer(request: web.Request, catalog: Catalog, expected_authorization: str)
     return web.Response(body=body, content_type="application/json")
 
 
-def _check_credentials(
-    request: web.Request, expected_authorization: str, session_token: str
-) -> web.Response | None:
-    # The gateway checks the Bearer token before the FOTA service sees the session token.
-    authorization = request.headers.get("Authorization")
-    if authorization is None:
-        return _json(web.HTTPUnauthorized.status_code, _MISSING_CREDENTIALS)
-    if authorization != expected_authorization:
-        return _json(web.HTTPUnauthorized.status_code, _INVALID_CREDENTIALS)
-    session = request.headers.get("VZ-M2M-Token")
-    if session is None:
-        return _json(web.HTTPBadRequest.status_code, _MISSING_SESSION)
-    if session != session_token:
-        return _json(web.HTTPBadRequest.status_code, _INVALID_SESSION)
-    return None
-
-
 def _json(status: int, payload: msgspec.Struct) -> web.Response:
     return web.Response(
         status=status, body=msgspec.json.encode(payload), content_type="application/json"
@@ -166,13 +123,20 @@ def _json(status: int, payload: msgspec.Struct) -> web.Response:
 
 @contextlib.asynccontextmanager
 async def run_simulator(
-    options: SimulatorOptions, host: str = "127.0.0.1", port: int = 0
+    options: SimulatorOptions,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    clock: Callable[[], float] = time.monotonic,
 ) -> AsyncIterator[RunningSimulator]:
-    """Serve a fresh catalog for options on host:port (0 picks a free port) until exit."""
+    """Serve a fresh catalog for options on host:port (0 picks a free port) until exit.
+
+    clock times token lifetimes; a test passes its own to expire tokens without waiting.
+    """
     catalog = Catalog(options)
     stats = SimulatorStats()
+    auth = SimulatorAuth(options.auth, options.bearer_token, options.session_token, clock)
     runner = web.AppRunner(
-        build_app(catalog, stats), access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT_S
+        build_app(catalog, stats, auth), access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT_S
     )
     await runner.setup()
     try:
@@ -185,6 +149,7 @@ async def run_simulator(
             catalog=catalog,
             stats=stats,
             options=options,
+            auth=auth,
         )
     finally:
         await runner.cleanup()

@@ -1,0 +1,261 @@
+import socket
+
+import anyio
+import msgspec
+import pytest
+
+from fota_poller.client import UpgradeClient, open_session
+from fota_poller.config import ApiConfig, Config, PollConfig
+from fota_poller.credentials import Credentials, Secret
+from fota_poller.errors import AuthenticationError, ExitCode
+from fota_poller.ids import CampaignRef
+from fota_poller.pipeline import run_poll
+from fota_poller.ratelimit import RateLimiter
+from fota_poller.records import CampaignRecord, RunRecord
+from fota_poller.redact import Redactor
+from fota_poller.simulator import SimulatorAuthOptions, SimulatorOptions, run_simulator
+from fota_poller.token_provider import TokenProvider
+
+AUTH = SimulatorAuthOptions(bearer_ttl_s=100.0, session_idle_ttl_s=50.0)
+OPTIONS = SimulatorOptions(campaigns=60, devices_min=1, devices_max=3, auth=AUTH)
+_decoder = msgspec.json.Decoder(CampaignRecord | RunRecord)
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def full_credentials(password=AUTH.password, **pre_issued):
+    return Credentials(
+        app_key=Secret(AUTH.app_key),
+        app_secret=Secret(AUTH.app_secret),
+        username=Secret(AUTH.username),
+        password=Secret(password),
+        **{name: Secret(value) for name, value in pre_issued.items()},
+    )
+
+
+def config_for(base_url, concurrency=50, rate=0.0):
+    return Config(
+        api=ApiConfig(base_url=base_url), poll=PollConfig(concurrency=concurrency, rate=rate)
+    )
+
+
+class MemorySink:
+    def __init__(self):
+        self.lines = []
+
+    def write(self, data):
+        self.lines.extend(data.splitlines())
+
+    def records(self):
+        return [_decoder.decode(line) for line in self.lines if b'"record":"device"' not in line]
+
+
+async def refs_of(simulator):
+    for account, upgrade_id in simulator.catalog.ids():
+        yield CampaignRef(account, upgrade_id)
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()
+
+
+@pytest.fixture
+async def simulator(clock):
+    async with run_simulator(OPTIONS, clock=clock) as running:
+        yield running
+
+
+async def fetch_concurrently(client, simulator, count):
+    refs = [CampaignRef(*ids) for ids in list(simulator.catalog.ids())[:count]]
+    statuses = []
+
+    async def fetch(ref):
+        statuses.append((await client.get_upgrade(ref)).status)
+
+    async with anyio.create_task_group() as group:
+        for ref in refs:
+            group.start_soon(fetch, ref)
+    return statuses
+
+
+async def test_expired_session_is_renewed_once_for_fifty_waiting_workers(simulator, clock):
+    config = config_for(simulator.base_url)
+    async with TokenProvider(config, full_credentials()) as tokens, open_session(config) as http:
+        client = UpgradeClient(http, simulator.base_url, tokens, RateLimiter(0))
+        assert await fetch_concurrently(client, simulator, 50) == [200] * 50
+        clock.now += AUTH.session_idle_ttl_s + 1
+
+        statuses = await fetch_concurrently(client, simulator, 50)
+
+    stats = simulator.auth.stats
+    assert statuses == [200] * 50
+    assert stats.expired_session_rejections == 50
+    assert stats.login_requests == 2
+    assert stats.token_requests == 1
+    assert client.requests_total == 150
+
+
+async def test_expired_bearer_is_renewed_once_for_fifty_waiting_workers(clock):
+    long_sessions = msgspec.structs.replace(AUTH, session_idle_ttl_s=AUTH.bearer_ttl_s * 10)
+    options = msgspec.structs.replace(OPTIONS, auth=long_sessions)
+    async with run_simulator(options, clock=clock) as simulator:
+        config = config_for(simulator.base_url)
+        tokens = TokenProvider(config, full_credentials())
+        async with tokens, open_session(config) as http:
+            client = UpgradeClient(http, simulator.base_url, tokens, RateLimiter(0))
+            await fetch_concurrently(client, simulator, 50)
+            # Only the simulator's clock moves: the provider still believes its token is good.
+            clock.now += AUTH.bearer_ttl_s + 1
+
+            statuses = await fetch_concurrently(client, simulator, 50)
+
+    stats = simulator.auth.stats
+    assert statuses == [200] * 50
+    assert stats.expired_bearer_rejections == 50
+    assert stats.token_requests == 2
+    assert stats.login_requests == 1
+
+
+async def test_bearer_due_for_renewal_is_renewed_before_it_is_sent(simulator):
+    provider_clock = FakeClock()
+    config = config_for(simulator.base_url)
+    tokens = TokenProvider(config, full_credentials(), clock=provider_clock)
+    async with tokens, open_session(config) as http:
+        client = UpgradeClient(http, simulator.base_url, tokens, RateLimiter(0))
+        await fetch_concurrently(client, simulator, 5)
+        provider_clock.now += AUTH.bearer_ttl_s * 0.95  # inside the 10% margin
+
+        statuses = await fetch_concurrently(client, simulator, 5)
+
+    assert statuses == [200] * 5
+    assert simulator.auth.stats.token_requests == 2
+    assert simulator.auth.stats.expired_bearer_rejections == 0
+
+
+async def test_renewal_retry_does_not_count_as_an_attempt_of_the_campaign(simulator, clock):
+    config = config_for(simulator.base_url, concurrency=10)
+    sink = MemorySink()
+    async with TokenProvider(config, full_credentials()) as tokens:
+        await tokens.headers()
+        clock.now += 10**6  # both tokens the provider holds are now dead at the simulator
+        run = await run_poll(config, refs_of(simulator), tokens, sink)
+
+    campaigns = [r for r in sink.records() if isinstance(r, CampaignRecord)]
+    assert run.exit_code == 0
+    assert run.requests_total > OPTIONS.campaigns
+    assert simulator.auth.stats.expired_bearer_rejections > 0
+    assert simulator.auth.stats.expired_session_rejections > 0
+    assert {r.attempts for r in campaigns} == {1}
+    assert {r.outcome for r in campaigns} == {"ok"}
+
+
+async def test_wrong_password_makes_one_login_and_fails_every_campaign_with_auth(simulator):
+    config = config_for(simulator.base_url, concurrency=20)
+    sink = MemorySink()
+    async with TokenProvider(config, full_credentials(password="wrong")) as tokens:
+        run = await run_poll(config, refs_of(simulator), tokens, sink)
+
+    campaigns = [r for r in sink.records() if isinstance(r, CampaignRecord)]
+    assert simulator.auth.stats.login_requests == 1
+    assert simulator.auth.stats.logout_requests == 0
+    assert run.exit_code == ExitCode.AUTH_FAILED
+    assert not run.complete
+    assert len(campaigns) == OPTIONS.campaigns
+    assert {(r.outcome, r.error_kind) for r in campaigns} == {("failed", "auth")}
+    assert "password" not in (campaigns[0].error_message or "")
+
+
+async def test_rejected_client_credentials_stop_the_run_after_one_token_request(simulator):
+    config = config_for(simulator.base_url, concurrency=20)
+    credentials = msgspec.structs.replace(full_credentials(), app_secret=Secret("wrong"))
+    async with TokenProvider(config, credentials) as tokens:
+        run = await run_poll(config, refs_of(simulator), tokens, MemorySink())
+
+    assert simulator.auth.stats.token_requests == 1
+    assert simulator.auth.stats.login_requests == 0
+    assert run.exit_code == ExitCode.AUTH_FAILED
+
+
+async def test_no_more_than_three_logins_are_made_in_a_run(simulator, clock):
+    config = config_for(simulator.base_url)
+    async with TokenProvider(config, full_credentials()) as tokens, open_session(config) as http:
+        client = UpgradeClient(http, simulator.base_url, tokens, RateLimiter(0))
+        ref = CampaignRef(*next(simulator.catalog.ids()))
+        for _ in range(3):
+            assert (await client.get_upgrade(ref)).status == 200
+            clock.now += AUTH.session_idle_ttl_s + 1
+
+        with pytest.raises(AuthenticationError, match="3 login attempts"):
+            await client.get_upgrade(ref)
+
+    assert simulator.auth.stats.login_requests == 3
+
+
+async def test_unanswered_login_is_tried_three_times_at_most():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # Nothing listens on the port: every login gets a refused connection.
+    config = config_for(f"http://127.0.0.1:{port}")
+    credentials = full_credentials(bearer_token="pre-issued")
+    async with TokenProvider(config, credentials, retry_backoff_s=0.001) as tokens:
+        with pytest.raises(AuthenticationError, match="3 login attempts"):
+            await tokens.headers()
+        with pytest.raises(AuthenticationError):
+            await tokens.headers()
+
+    assert tokens.counters.login_requests == 3
+
+
+async def test_pre_issued_tokens_take_precedence_and_the_session_is_not_logged_out(simulator):
+    config = config_for(simulator.base_url)
+    credentials = full_credentials(
+        bearer_token=OPTIONS.bearer_token, session_token=OPTIONS.session_token
+    )
+    async with TokenProvider(config, credentials) as tokens:
+        run = await run_poll(config, refs_of(simulator), tokens, MemorySink())
+
+    assert run.exit_code == 0
+    assert simulator.auth.stats.token_requests == 0
+    assert simulator.auth.stats.login_requests == 0
+    assert simulator.auth.stats.logout_requests == 0
+
+
+async def test_rejected_pre_issued_bearer_without_app_key_fails_the_run(simulator):
+    config = config_for(simulator.base_url, concurrency=5)
+    credentials = Credentials(bearer_token=Secret("stale"), session_token=Secret("stale"))
+    async with TokenProvider(config, credentials) as tokens:
+        run = await run_poll(config, refs_of(simulator), tokens, MemorySink())
+
+    assert run.exit_code == ExitCode.AUTH_FAILED
+    # Only the first requests of the five workers, already in flight together, were sent.
+    assert simulator.stats.requests_total <= 5
+
+
+async def test_session_the_run_opened_is_logged_out_at_the_end(simulator):
+    config = config_for(simulator.base_url)
+    async with TokenProvider(config, full_credentials()) as tokens:
+        run = await run_poll(config, refs_of(simulator), tokens, MemorySink())
+
+    assert run.exit_code == 0
+    assert simulator.auth.stats.login_requests == 1
+    assert simulator.auth.stats.logout_requests == 1
+
+
+async def test_obtained_tokens_are_added_to_the_redactor_and_kept_out_of_repr(simulator):
+    config = config_for(simulator.base_url)
+    redactor = Redactor()
+    async with TokenProvider(config, full_credentials(), redactor=redactor) as tokens:
+        auth = await tokens.headers()
+        text = f"{tokens!r} {auth!r} {auth.headers['Authorization']} {auth.headers['VZ-M2M-Token']}"
+
+    assert all(token not in repr(tokens) for token in simulator.auth.issued)
+    assert all(token not in redactor.redact(text) for token in simulator.auth.issued)
+    assert len(simulator.auth.issued) == 2
