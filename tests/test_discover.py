@@ -9,11 +9,15 @@ from structlog.testing import capture_logs
 from fota_poller.auth import StaticTokens
 from fota_poller.cli import build_parser, main, poll_command, poll_config
 from fota_poller.config import ApiConfig, Config, DiscoverConfig, OutputConfig, PollConfig
+from fota_poller.control import RunControl, StopReason
 from fota_poller.discover import discovery_accounts, report_url
-from fota_poller.errors import ConfigError
+from fota_poller.errors import ConfigError, ExitCode
+from fota_poller.ids import read_refs
+from fota_poller.pipeline import run_poll
 from fota_poller.records import CampaignRecord, DeviceRecord, RunRecord
 from fota_poller.simulator import Catalog, SimulatorOptions, run_simulator
 from fota_poller.simulator.reports import StatusReports
+from fota_poller.sink import open_sink
 
 ACCOUNTS = ("0000000001-00001", "0000000002-00001", "0000000003-00001")
 WANTED = ("Queued", "InProgress")
@@ -206,3 +210,20 @@ def test_status_flag_and_config_name_the_same_statuses():
 
     assert config.discover.statuses == ("Queued", "InProgress", "RequestPending")
     assert discovery_accounts(config) == ("a-1",)
+
+
+async def test_discovery_fetches_no_page_once_the_run_is_stopped(tmp_path):
+    output = tmp_path / "out.jsonl"
+    options = msgspec.structs.replace(MIXED, campaigns=60)
+    control = RunControl()
+    control.stop(StopReason("not_polled", "deadline passed", ExitCode.CUT_SHORT))
+    async with run_simulator(options) as simulator:
+        config = discovery_config(simulator.base_url, output)
+        sink = open_sink(str(output))
+        run = await run_poll(config, read_refs([], None), tokens(options), sink, control)
+        sink.commit()
+
+    assert simulator.stats.requests_total == 0
+    assert run.exit_code == ExitCode.CUT_SHORT
+    assert not run.complete
+    assert run.campaigns_total == 0
