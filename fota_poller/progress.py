@@ -46,6 +46,35 @@ class ProgressBar:
         self._bar.close()
 
 
+class BarSafeStream:
+    """A terminal stream for log lines that never lands a line in the middle of the bar.
+
+    Each whole line is written with any bar cleared first and redrawn under it.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._pending = ""
+
+    def write(self, text: str) -> int:
+        """Hold text until a line is complete, then write the complete lines."""
+        self._pending += text
+        if "\n" in self._pending:
+            lines, _, self._pending = self._pending.rpartition("\n")
+            with tqdm.external_write_mode(file=self._stream):
+                self._stream.write(lines + "\n")
+                self._stream.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        """Flush the terminal; a partial line waits for its end."""
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        """Whether the stream underneath is a terminal."""
+        return self._stream.isatty()
+
+
 def open_progress(stream: TextIO) -> ProgressBar | None:
     """A bar on `stream` when it is a terminal; None otherwise."""
     return ProgressBar(stream) if stream.isatty() else None

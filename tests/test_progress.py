@@ -1,6 +1,7 @@
 import fcntl
 import os
 import pty
+import re
 import struct
 import subprocess
 import sys
@@ -100,6 +101,12 @@ async def test_progress_bar_is_drawn_when_stderr_is_a_terminal(simulator, tmp_pa
     assert f"{OPTIONS.campaigns}/{OPTIONS.campaigns}" in drawn
     assert f"devices={run['devices_total']}" in drawn
     assert "failed=0" in drawn
+    # Log lines are written on a line of their own, never after the bar's text.
+    segments = re.split(r"[\r\n]+", drawn)
+    logged = [segment for segment in segments if "run.started" in segment]
+    assert len(logged) == 1
+    assert "campaigns/s" not in logged[0]
+    assert "run.finished" in drawn
 
 
 async def test_no_progress_bar_when_stderr_is_a_pipe(simulator, tmp_path):
