@@ -10,11 +10,14 @@ from collections.abc import AsyncIterator, Sequence
 from typing import TypeVar
 
 import anyio
+import structlog
 from anyio.abc import ObjectSendStream, TaskGroup
 
 from fota_poller.errors import FotaPollerError
 
 T = TypeVar("T")
+
+log = structlog.get_logger("fota_poller")
 
 
 def merge_sources(
@@ -54,5 +57,8 @@ async def _drain(
     async with receive:
         async for item in receive:
             yield item
+    for later in failures[1:]:
+        # Only the first is raised; the others must not vanish.
+        log.error("source.failed", error=str(later))
     if failures:
         raise failures[0]

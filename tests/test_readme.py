@@ -28,9 +28,9 @@ _COMMAND = re.compile(r"(?:^|[\s/=])fota-poller (\S.*)$")
 
 
 def blocks():
-    """(language, body, the text line just before the block) of every fenced block."""
+    """(language, body, the paragraph just before the block) of every fenced block."""
     for match in _BLOCK.finditer(README):
-        before = README[: match.start()].rstrip("\n").rsplit("\n", 1)[-1]
+        before = README[: match.start()].rstrip("\n").rsplit("\n\n", 1)[-1]
         yield match.group(1), match.group(2), before
 
 
