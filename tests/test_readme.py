@@ -71,7 +71,7 @@ def test_every_fota_poller_command_in_the_readme_parses():
 def test_every_shell_block_is_run_by_the_project_or_marked_as_an_example():
     unmarked = []
     for language, body, before in blocks():
-        if language not in SHELL_LANGUAGES or "example" in before.lower():
+        if language not in SHELL_LANGUAGES or before.startswith("Example"):
             continue
         for line in body.splitlines():
             command = line.split("#", 1)[0].strip()
