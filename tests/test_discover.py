@@ -227,3 +227,24 @@ async def test_discovery_fetches_no_page_once_the_run_is_stopped(tmp_path):
     assert run.exit_code == ExitCode.CUT_SHORT
     assert not run.complete
     assert run.campaigns_total == 0
+
+
+async def test_report_pages_share_the_rate_limit_with_polling(tmp_path):
+    output = tmp_path / "out.jsonl"
+    options = msgspec.structs.replace(
+        MIXED, campaigns=40, accounts=ACCOUNTS[:1], report_page_size=2
+    )
+    async with run_simulator(options) as simulator:
+        config = msgspec.structs.replace(
+            discovery_config(
+                simulator.base_url, output, accounts=ACCOUNTS[:1], statuses=("Queued",)
+            ),
+            poll=PollConfig(concurrency=8, rate=12),
+        )
+        exit_code = await poll_command(config, [], tokens(options))
+
+    stats = simulator.stats
+    assert exit_code == 0
+    assert len(stats.report_pages) >= 3
+    assert stats.requests_total > 12
+    assert stats.max_starts_in_window(1.0) <= 12
