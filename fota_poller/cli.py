@@ -20,8 +20,10 @@ from fota_poller.ids import close_id_sources, open_id_sources, read_refs
 from fota_poller.logs import configure_logging
 from fota_poller.monitor import watch_run
 from fota_poller.pipeline import run_poll
+from fota_poller.records import RunRecord
 from fota_poller.schema import render_schema
 from fota_poller.sink import open_sink
+from fota_poller.tally import RunTally
 
 EXIT_CODES_HELP = """\
 exit codes:
@@ -195,24 +197,26 @@ def check_poll_sources(config: Config, id_paths: Sequence[str] | None) -> list[s
 async def poll_command(config: Config, id_paths: Sequence[str], tokens: StaticTokens) -> int:
     """Run `poll` with a ready config; returns the exit code."""
     with watch_run(config) as watch:
-        sources = open_id_sources(id_paths)
+        return watch.finished(await _poll(config, id_paths, tokens, watch.tally))
+
+
+async def _poll(
+    config: Config, id_paths: Sequence[str], tokens: StaticTokens, tally: RunTally
+) -> RunRecord:
+    sources = open_id_sources(id_paths)
+    try:
+        sink = open_sink(config.output.path)
         try:
-            sink = open_sink(config.output.path)
-            try:
-                run = await run_poll(
-                    config,
-                    read_refs(sources, config.api.account),
-                    tokens,
-                    sink,
-                    tally=watch.tally,
-                )
-            except BaseException:
-                sink.discard()
-                raise
-            sink.commit()
-        finally:
-            close_id_sources(sources)
-        return watch.finished(run)
+            run = await run_poll(
+                config, read_refs(sources, config.api.account), tokens, sink, tally=tally
+            )
+        except BaseException:
+            sink.discard()
+            raise
+        sink.commit()
+    finally:
+        close_id_sources(sources)
+    return run
 
 
 def main(argv: Sequence[str] | None = None) -> int:
