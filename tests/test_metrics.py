@@ -1,5 +1,6 @@
 import msgspec
 import pytest
+import structlog
 from aioresponses import aioresponses
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -54,6 +55,13 @@ async def poll(simulator, tmp_path, lines):
     config = config_for(simulator, tmp_path)
     tokens = StaticTokens(OPTIONS.bearer_token, OPTIONS.session_token)
     return await poll_command(config, [str(ids)], tokens)
+
+
+@pytest.fixture(autouse=True)
+def restore_logging():
+    """main() points structlog at this test's captured stderr; later tests must not log there."""
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.fixture

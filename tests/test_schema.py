@@ -3,6 +3,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+import structlog
 
 from fota_poller.auth import StaticTokens
 from fota_poller.cli import main, poll_command
@@ -11,6 +12,13 @@ from fota_poller.schema import records_schema
 from fota_poller.simulator import SimulatorOptions, run_simulator
 
 SCHEMA_FILE = Path(__file__).parent.parent / "docs" / "records.schema.json"
+
+
+@pytest.fixture(autouse=True)
+def restore_logging():
+    """main() points structlog at this test's captured stderr; later tests must not log there."""
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.fixture(scope="module")
