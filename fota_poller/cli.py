@@ -23,12 +23,17 @@ from fota_poller.credentials import (
     Credentials,
     load_credentials,
 )
+from fota_poller.discover import discovery_accounts
 from fota_poller.errors import ConfigError, ExitCode, FotaPollerError
 from fota_poller.ids import close_id_sources, open_id_sources, read_refs
 from fota_poller.logs import configure_logging
+from fota_poller.monitor import watch_run
 from fota_poller.pipeline import run_poll
+from fota_poller.records import RunRecord
 from fota_poller.redact import Redactor
+from fota_poller.schema import render_schema
 from fota_poller.sink import open_sink
+from fota_poller.tally import RunTally
 from fota_poller.token_provider import TokenProvider
 
 EXIT_CODES_HELP = """\
@@ -68,6 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_poll(commands)
     _add_simulate(commands)
     _add_demo(commands)
+    commands.add_parser(
+        "schema",
+        help="print the JSON Schema of the output records",
+        description="Print the JSON Schema every output line validates against.",
+    )
     return parser
 
 
@@ -84,9 +94,20 @@ def _add_poll(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     poll.add_argument(
         "--ids",
         action="append",
-        required=True,
         metavar="FILE",
         help="file of upgrade ids, one per line; repeatable; - reads stdin",
+    )
+    poll.add_argument(
+        "--status",
+        action="append",
+        metavar="S1,S2",
+        help="also poll every upgrade in these statuses, found through the status report "
+        "(config discover.statuses; accounts from discover.accounts or --account)",
+    )
+    poll.add_argument(
+        "--metrics-file",
+        metavar="PATH.prom",
+        help="write a Prometheus textfile-collector file at the end (config output.metrics_file)",
     )
     poll.add_argument("--account", help="account for bare upgrade ids (config api.account)")
     poll.add_argument(
@@ -141,6 +162,15 @@ def _add_simulate(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     simulate.add_argument("--latency-ms", type=float, default=0.0, metavar="MS")
     simulate.add_argument("--seed", type=int, default=1)
     simulate.add_argument(
+        "--accounts",
+        default="0000123456-00001",
+        metavar="A1,A2",
+        help="accounts the campaigns are spread over (default 0000123456-00001)",
+    )
+    simulate.add_argument(
+        "--report-page-size", type=int, default=50, metavar="N", help="upgrades per report page"
+    )
+    simulate.add_argument(
         "--write-ids", type=Path, metavar="FILE", help="write the account,id lines it serves"
     )
     simulate.add_argument(
@@ -177,9 +207,23 @@ def poll_config(args: argparse.Namespace) -> Config:
         load_config(args.config),
         api={"base_url": args.base_url, "account": args.account},
         poll={"concurrency": args.concurrency, "rate": args.rate, "timeout_s": args.timeout},
-        output={"path": args.output},
+        output={"path": args.output, "metrics_file": args.metrics_file},
         log={"level": args.log_level},
+        discover={"statuses": _split_statuses(args.status)},
     )
+
+
+def _split_statuses(values: Sequence[str] | None) -> list[str] | None:
+    if values is None:
+        return None
+    return [status.strip() for value in values for status in value.split(",") if status.strip()]
+
+
+def check_poll_sources(config: Config, id_paths: Sequence[str] | None) -> list[str]:
+    """The id lists to read; refuses a poll with neither id lists nor discovery."""
+    if not id_paths and not discovery_accounts(config):
+        raise ConfigError("nothing to poll: give --ids FILE or --status (config discover.statuses)")
+    return list(id_paths or [])
 
 
 async def authenticated_poll(
@@ -192,18 +236,27 @@ async def authenticated_poll(
 
 async def poll_command(config: Config, id_paths: Sequence[str], tokens: TokenSource) -> int:
     """Run `poll` with a ready config; returns the exit code."""
+    with watch_run(config) as watch:
+        return watch.finished(await _poll(config, id_paths, tokens, watch.tally))
+
+
+async def _poll(
+    config: Config, id_paths: Sequence[str], tokens: TokenSource, tally: RunTally
+) -> RunRecord:
     sources = open_id_sources(id_paths)
     try:
         sink = open_sink(config.output.path)
         try:
-            run = await run_poll(config, read_refs(sources, config.api.account), tokens, sink)
+            run = await run_poll(
+                config, read_refs(sources, config.api.account), tokens, sink, tally=tally
+            )
         except BaseException:
             sink.discard()
             raise
         sink.commit()
     finally:
         close_id_sources(sources)
-    return run.exit_code
+    return run
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -212,11 +265,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "poll":
             config = poll_config(args)
+            id_paths = check_poll_sources(config, args.ids)
             redactor = Redactor()
             configure_logging(config.log.level, redactor=redactor)
             credentials = load_credentials(config.auth)
             redactor.add(*credentials.values())
-            return anyio.run(authenticated_poll, config, args.ids, credentials, redactor)
+            return anyio.run(authenticated_poll, config, id_paths, credentials, redactor)
+        if args.command == "schema":
+            sys.stdout.write(render_schema())
+            return 0
         if args.command == "simulate":
             return simulate_command(args)
         from fota_poller.demo import demo_command  # noqa: PLC0415
@@ -247,6 +304,8 @@ def simulate_command(args: argparse.Namespace) -> int:
         latency_ms=args.latency_ms,
         seed=args.seed,
         auth=simulator_auth_options(args, os.environ),
+        accounts=tuple(account.strip() for account in args.accounts.split(",")),
+        report_page_size=args.report_page_size,
     )
 
     def ready(base_url: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Final, Literal
 from urllib.parse import quote
 
@@ -44,6 +45,14 @@ class HttpResponse(msgspec.Struct):
     elapsed_ms: float
 
 
+class RequestCounters(msgspec.Struct):
+    """Counts beyond `requests_total` that monitoring wants; a retry policy adds to `retries`."""
+
+    retries: int = 0
+    # Every 429 the client saw, whether or not it was retried.
+    rate_limited: int = 0
+
+
 class RequestFailedError(Exception):
     """No response at all: the connection failed or a timeout passed."""
 
@@ -81,12 +90,14 @@ class UpgradeClient:
         base_url: str,
         tokens: TokenSource,
         limiter: RateLimiter,
+        counters: RequestCounters | None = None,
     ) -> None:
         self._session = session
         self._base_url = base_url
         self._tokens = tokens
         self._limiter = limiter
         self.requests_total = 0
+        self.counters = counters if counters is not None else RequestCounters()
 
     async def get_upgrade(self, ref: CampaignRef) -> HttpResponse:
         """GET one upgrade; raises `RequestFailedError` when there is no response."""
@@ -128,6 +139,8 @@ class UpgradeClient:
             ) from None
         except aiohttp.ClientError as exc:
             raise RequestFailedError("network", f"{type(exc).__name__}: {exc}") from None
+        if response.status == HTTPStatus.TOO_MANY_REQUESTS:
+            self.counters.rate_limited += 1
         return HttpResponse(
             status=response.status,
             body=body,

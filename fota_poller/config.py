@@ -16,6 +16,9 @@ PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
 NonNegativeFloat = Annotated[float, msgspec.Meta(ge=0)]
 PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
 LogLevel = Literal["debug", "info", "warning", "error"]
+AccountName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+# An open set of strings (see thingspace-api.md), so only the characters are checked.
+UpgradeStatus = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_ -]{1,64}$")]
 
 
 class ApiConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -39,6 +42,16 @@ class OutputConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """Where records go: a file path, or stdout when unset."""
 
     path: str | None = None
+    # A Prometheus textfile-collector file rewritten at the end of every run; unset: none.
+    metrics_file: str | None = None
+
+
+class DiscoverConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """Which upgrades to find through the status report; none when `statuses` is empty."""
+
+    statuses: tuple[UpgradeStatus, ...] = ()
+    # Empty means the one account in api.account.
+    accounts: tuple[AccountName, ...] = ()
 
 
 class LogConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -64,6 +77,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     output: OutputConfig = OutputConfig()
     log: LogConfig = LogConfig()
     auth: AuthConfig = AuthConfig()
+    discover: DiscoverConfig = DiscoverConfig()
 
 
 def load_config(path: Path | None) -> Config:

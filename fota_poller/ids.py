@@ -117,6 +117,11 @@ def _canonical_uuid(text: str) -> str | None:
         return None
 
 
+def canonical_upgrade_id(text: str) -> str | None:
+    """The lower-case dashed form of an upgrade id, or None when it is not a UUID."""
+    return _canonical_uuid(text)
+
+
 def open_id_sources(paths: Sequence[str]) -> list[tuple[str, IO[str]]]:
     """Open every id list up front, so an unreadable one stops the run before any output."""
     opened: list[tuple[str, IO[str]]] = []

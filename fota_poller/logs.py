@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import TextIO
+from typing import TextIO, cast
 
 import structlog
 
+from fota_poller.progress import BarSafeStream
 from fota_poller.redact import Redactor
 
 
@@ -22,6 +23,8 @@ def configure_logging(
     renderer: structlog.types.Processor
     if target.isatty():
         renderer = structlog.dev.ConsoleRenderer(colors=True)
+        # A progress bar may be on the terminal: keep log lines clear of it.
+        target = cast("TextIO", BarSafeStream(target))
     else:
         renderer = structlog.processors.JSONRenderer()
     structlog.configure(

@@ -21,11 +21,13 @@ from fota_poller.campaign import CampaignResult, format_timestamp
 from fota_poller.client import RequestFailedError, TokenSource, UpgradeClient, open_session
 from fota_poller.config import Config
 from fota_poller.control import RunControl, StopReason
-from fota_poller.errors import AuthenticationError, ExitCode, InputFileError
+from fota_poller.discover import with_discovered
+from fota_poller.errors import AuthenticationError, ExitCode, FotaPollerError
 from fota_poller.ids import CampaignRef, InvalidLine
 from fota_poller.ratelimit import RateLimiter
 from fota_poller.records import SCHEMA_VERSION, RunRecord
 from fota_poller.sink import Sink
+from fota_poller.tally import RunTally
 
 log = structlog.get_logger("fota_poller")
 
@@ -42,6 +44,7 @@ class RunTotals(msgspec.Struct):
     devices_total: int = 0
     input_exhausted: bool = False
     input_error: str | None = None
+    input_error_code: ExitCode = ExitCode.USAGE
 
 
 class _Stage(msgspec.Struct):
@@ -51,6 +54,7 @@ class _Stage(msgspec.Struct):
     client: UpgradeClient
     control: RunControl
     totals: RunTotals
+    tally: RunTally
 
 
 async def run_poll(
@@ -59,10 +63,16 @@ async def run_poll(
     tokens: TokenSource,
     sink: Sink,
     control: RunControl | None = None,
+    *,
+    tally: RunTally | None = None,
 ) -> RunRecord:
-    """Poll every campaign `refs` yields, write all records to `sink`, and return the run record."""
+    """Poll every campaign `refs` yields, write all records to `sink`, return the run record.
+
+    Campaigns found by discovery (config `discover`) join `refs`; `tally` counts as it goes.
+    """
     run_id = str(uuid.uuid4())
     control = control if control is not None else RunControl()
+    tally = tally if tally is not None else RunTally()
     started = datetime.now(UTC)
     log.info(
         "run.started",
@@ -76,14 +86,21 @@ async def run_poll(
     work_send, work_receive = anyio.create_memory_object_stream[WorkItem](workers)
     result_send, result_receive = anyio.create_memory_object_stream[CampaignResult](workers)
     async with open_session(config) as session:
-        client = UpgradeClient(session, config.api.base_url, tokens, RateLimiter(config.poll.rate))
-        stage = _Stage(run_id, client, control, totals)
+        client = UpgradeClient(
+            session,
+            config.api.base_url,
+            tokens,
+            RateLimiter(config.poll.rate),
+            counters=tally.requests,
+        )
+        stage = _Stage(run_id, client, control, totals, tally)
         async with anyio.create_task_group() as group:
+            refs = with_discovered(group, config, client, control, refs)
             async with work_receive, result_send:
                 group.start_soon(_feed, stage, refs, work_send, result_send.clone())
                 for _ in range(workers):
                     group.start_soon(_work, stage, work_receive.clone(), result_send.clone())
-            group.start_soon(_write, result_receive, sink, totals)
+            group.start_soon(_write, result_receive, sink, totals, tally)
 
     run = _run_record(stage, started, datetime.now(UTC))
     sink.write(_encoder.encode(run) + b"\n")
@@ -94,9 +111,12 @@ async def run_poll(
 def _run_record(stage: _Stage, started: datetime, finished: datetime) -> RunRecord:
     totals = stage.totals
     stop = stage.control.stop_reason
-    if totals.input_error is not None:
-        exit_code = ExitCode.USAGE
+    if totals.input_error is not None and (
+        stop is None or totals.input_error_code is ExitCode.USAGE
+    ):
+        exit_code = totals.input_error_code
     elif stop is not None:
+        # A source that failed after a stop most likely failed because of it.
         exit_code = stop.exit_code
     elif totals.campaigns_failed:
         exit_code = ExitCode.CAMPAIGNS_FAILED
@@ -137,15 +157,20 @@ async def _feed(
                     if item in seen:
                         continue
                     seen.add(item)
+                stage.tally.campaign_queued()
                 if stage.control.stop_reason is None:
                     await work.send(item)
                 else:
                     await results.send(_not_started(stage.run_id, item, stage.control.stop_reason))
-        except InputFileError as exc:
-            # What was read is still polled and written; the run says it is incomplete.
+        except FotaPollerError as exc:
+            # An unreadable id list or a failed discovery page: what was read is still polled
+            # and written; the run says it is incomplete.
             stage.totals.input_error = str(exc)
+            stage.totals.input_error_code = exc.exit_code
             log.error("input.read_failed", error=str(exc))
             return
+        finally:
+            stage.tally.sources_ended()
     stage.totals.input_exhausted = True
 
 
@@ -201,7 +226,7 @@ async def _poll_one(stage: _Stage, item: WorkItem) -> CampaignResult:
 
 
 async def _write(
-    results: ObjectReceiveStream[CampaignResult], sink: Sink, totals: RunTotals
+    results: ObjectReceiveStream[CampaignResult], sink: Sink, totals: RunTotals, tally: RunTally
 ) -> None:
     """The only writer: each campaign's device lines, then its campaign line."""
     async with results:
@@ -210,6 +235,7 @@ async def _write(
             if result.device_lines:
                 sink.write(result.device_lines)
             sink.write(_encoder.encode(record) + b"\n")
+            tally.campaign_written(record)
             if record.outcome == "ok":
                 totals.campaigns_ok += 1
                 totals.devices_total += record.device_count or 0

@@ -72,6 +72,7 @@ class SimulatorOptions(msgspec.Struct, frozen=True, kw_only=True):
     accounts: tuple[str, ...] = ("0000123456-00001",)
     seed: int = 1
     latency_ms: float = 0.0
+    report_page_size: int = 50  # upgrades per page of the by-status report
     bearer_token: str = "sim-bearer-token"  # noqa: S105 - a simulator's token, not a secret
     session_token: str = "sim-session-token"  # noqa: S105 - same as bearer_token
     auth: SimulatorAuthOptions = SimulatorAuthOptions()

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from fota_poller.simulator.auth_routes import SimulatorAuth
 from fota_poller.simulator.catalog import Catalog, SimulatorOptions
+from fota_poller.simulator.reports import StatusReports, add_report_routes
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -33,6 +34,8 @@ class SimulatorStats:
     in_flight: int = 0
     max_in_flight: int = 0
     request_starts: list[float] = dataclasses.field(default_factory=list)
+    # Per report page served: how many other requests had started before it.
+    report_pages: list[int] = dataclasses.field(default_factory=list)
 
     def max_starts_in_window(self, window_s: float = 1.0) -> int:
         """Return the most request starts inside any half-open window [t, t + window_s)."""
@@ -99,6 +102,7 @@ def build_app(
     app = web.Application()
     app.router.add_get(UPGRADE_ROUTE, get_upgrade)
     auth.register(app)
+    add_report_routes(app, StatusReports(catalog, options.report_page_size), stats, auth.check)
     return app
 
 

@@ -1,0 +1,165 @@
+"""The simulator's upgrades-by-status report, paged like ThingSpace's.
+
+`GET /fota/v1/reports/{accountName}/status/{upgradeStatus}/index/{startIndex}`: `startIndex`
+is `0` for the first page, then the previous page's `lastSeenUpgradeId`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Final
+
+import msgspec
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from fota_poller.simulator.catalog import Catalog
+    from fota_poller.simulator.server import SimulatorStats
+
+REPORT_ROUTE: Final = "/fota/v1/reports/{accountName}/status/{upgradeStatus}/index/{startIndex}"
+DEFAULT_PAGE_SIZE: Final = 50
+
+Authorize = Callable[[web.Request], "web.Response | None"]
+
+
+class ReportEntry(msgspec.Struct, frozen=True, rename="camel", omit_defaults=True):
+    """A campaign as a report lists it: the campaign without its device list."""
+
+    id: str
+    account_name: str
+    firmware_name: str
+    firmware_to: str
+    start_date: str
+    status: str
+    end_date: str | None = None
+
+
+class ReportPage(msgspec.Struct, frozen=True, rename="camel"):
+    """One page of the report."""
+
+    has_more_flag: bool
+    last_seen_upgrade_id: str | None
+    report_list: list[ReportEntry]
+
+
+class _ServiceError(msgspec.Struct, frozen=True, rename="camel"):
+    error_code: str
+    error_message: str
+
+
+_ACCOUNT_NOT_FOUND: Final = _ServiceError(
+    "UnifiedWebService.REQUEST_FAILED.AccountNotFound", "Account not found."
+)
+_BAD_START_INDEX: Final = _ServiceError("INVALID_PARAMETER", "Invalid startIndex")
+
+
+class StatusReports:
+    """Every account's campaigns grouped by status, oldest first, built on the first request.
+
+    Building needs every campaign generated once, so it waits until a report is asked for.
+    """
+
+    def __init__(self, catalog: Catalog, page_size: int = DEFAULT_PAGE_SIZE) -> None:
+        if page_size < 1:
+            raise ValueError(f"page size must be at least 1, got {page_size}")
+        self.catalog = catalog
+        self.page_size = page_size
+        self._by_status: dict[tuple[str, str], list[ReportEntry]] | None = None
+        self._position: dict[tuple[str, str, str], int] = {}
+
+    def entries(self, account: str, status: str) -> list[ReportEntry]:
+        """Every campaign of `account` in `status`, in catalog (oldest first) order."""
+        return self._index().get((account, status), [])
+
+    def page(self, account: str, status: str, start_index: str) -> ReportPage | None:
+        """The page after `start_index` (`0` for the first); None for an unknown index."""
+        entries = self.entries(account, status)
+        if start_index == "0":
+            start = 0
+        else:
+            after = self._position.get((account, status, start_index))
+            if after is None:
+                return None
+            start = after + 1
+        listed = entries[start : start + self.page_size]
+        more = start + self.page_size < len(entries)
+        return ReportPage(
+            has_more_flag=more,
+            last_seen_upgrade_id=listed[-1].id if listed else None,
+            report_list=listed,
+        )
+
+    def _index(self) -> dict[tuple[str, str], list[ReportEntry]]:
+        if self._by_status is None:
+            by_status: dict[tuple[str, str], list[ReportEntry]] = {}
+            for account, upgrade_id in self.catalog.ids():
+                campaign = self.catalog.campaign(account, upgrade_id)
+                if campaign is None:  # pragma: no cover - ids() lists only served campaigns
+                    continue
+                group = by_status.setdefault((account, campaign.status), [])
+                self._position[account, campaign.status, upgrade_id] = len(group)
+                group.append(
+                    ReportEntry(
+                        id=campaign.id,
+                        account_name=campaign.account_name,
+                        firmware_name=campaign.firmware_name,
+                        firmware_to=campaign.firmware_to,
+                        start_date=campaign.start_date,
+                        end_date=campaign.end_date,
+                        status=campaign.status,
+                    )
+                )
+            self._by_status = by_status
+        return self._by_status
+
+
+def add_report_routes(
+    app: web.Application, reports: StatusReports, stats: SimulatorStats, authorize: Authorize
+) -> None:
+    """Serve `reports` on the report route, checking credentials with `authorize`."""
+    catalog = reports.catalog
+
+    async def get_report(request: web.Request) -> web.Response:
+        # Counted like the upgrade route: discovery shares the poller's rate limit.
+        stats.request_starts.append(time.monotonic())
+        stats.requests_total += 1
+        stats.in_flight += 1
+        stats.max_in_flight = max(stats.max_in_flight, stats.in_flight)
+        status = web.HTTPInternalServerError.status_code
+        try:
+            if catalog.options.latency_ms > 0:
+                await asyncio.sleep(catalog.options.latency_ms / 1000)
+            response = _answer(request, reports, authorize)
+            status = response.status
+            if status == web.HTTPOk.status_code:
+                # How many upgrade requests came before this page: shows polling overlapping.
+                stats.report_pages.append(stats.requests_total - len(stats.report_pages) - 1)
+            return response
+        finally:
+            stats.in_flight -= 1
+            stats.requests_by_status[status] = stats.requests_by_status.get(status, 0) + 1
+
+    app.router.add_get(REPORT_ROUTE, get_report)
+
+
+def _answer(request: web.Request, reports: StatusReports, authorize: Authorize) -> web.Response:
+    rejection = authorize(request)
+    if rejection is not None:
+        return rejection
+    account = request.match_info["accountName"]
+    if not reports.catalog.has_account(account):
+        return _json(web.HTTPBadRequest.status_code, _ACCOUNT_NOT_FOUND)
+    page = reports.page(
+        account, request.match_info["upgradeStatus"], request.match_info["startIndex"]
+    )
+    if page is None:
+        return _json(web.HTTPBadRequest.status_code, _BAD_START_INDEX)
+    return _json(web.HTTPOk.status_code, page)
+
+
+def _json(status: int, payload: msgspec.Struct) -> web.Response:
+    return web.Response(
+        status=status, body=msgspec.json.encode(payload), content_type="application/json"
+    )
