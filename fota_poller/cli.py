@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -174,7 +175,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             config = poll_config(args)
             configure_logging(config.log.level)
             tokens = StaticTokens.from_environment()
-            return anyio.run(poll_command, config, args.ids, tokens)
+            return anyio.run(
+                poll_command, config, args.ids, tokens, backend_options=event_loop_options()
+            )
         if args.command == "simulate":
             return simulate_command(args)
         from fota_poller.demo import demo_command  # noqa: PLC0415
@@ -186,6 +189,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         structlog.get_logger("fota_poller").warning("run.interrupted")
         return int(ExitCode.CAMPAIGNS_FAILED)
+
+
+def event_loop_options() -> dict[str, bool]:
+    """The event loop for `poll`: uvloop where installed, as it costs less CPU per request."""
+    uvloop = sys.platform != "win32" and importlib.util.find_spec("uvloop") is not None
+    return {"use_uvloop": uvloop}
 
 
 def simulate_command(args: argparse.Namespace) -> int:

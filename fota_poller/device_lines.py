@@ -1,16 +1,16 @@
-r"""A campaign's device lines, encoded without building a Python object per device.
+r"""A campaign's device lines, encoded with the part they share encoded once.
 
 Every device line of one campaign shares its first fields (run, campaign, firmware, dates);
 only `device_id`, `status` and `result_reason` differ. So the shared part is encoded once,
-from a `DeviceRecord` (records.py stays the one definition of a line), the devices' own
-three fields are encoded by msgspec in one C call from the decoded `Device` structs, and
-two `bytes.replace` calls put the shared part in front and rename the API's keys to ours.
+from a `DeviceRecord` (records.py stays the one definition of a line); msgspec encodes the
+devices' own three fields in one C call, and one `bytes.replace` puts the shared part in
+front of each. In the benchmark this halves the cost of the earlier two-step version and
+is a little faster than building a `DeviceRecord` per device.
 
-Why the replacements are safe: msgspec escapes every `"` inside a string value as `\"`, so
-an unescaped `"` is always the start or end of a key or value. `{"deviceId":` and
-`,"resultReason":` can therefore only match the keys themselves, never text inside a value.
-When the layouts this relies on change (a field added to `Device` or after `result_reason`
-in `DeviceRecord`), the plain path runs instead, so the output stays right.
+Why the replacement is safe: msgspec escapes every `"` inside a string value as `\"`, so
+an unescaped `"` is always the start or end of a key or value, and `{"device_id":` can only
+match the key itself, never text inside a value. When `DeviceRecord` no longer ends with
+those three fields, the plain path runs instead, so the output stays right.
 """
 
 from __future__ import annotations
@@ -25,15 +25,19 @@ from fota_poller.records import DeviceRecord
 
 _encoder = msgspec.json.Encoder()
 
-# What the plain encoding of the template's last three fields looks like...
+
+class _DeviceFields(msgspec.Struct):
+    """The fields of a device line that differ from device to device, in the line's order."""
+
+    device_id: str | None
+    status: str | None
+    result_reason: str | None
+
+
+_device_fields = list[_DeviceFields]
+# The plain encoding of a template's last three fields, and how each device's part starts.
 _TEMPLATE_TAIL = b'"device_id":null,"status":null,"result_reason":null}'
-# ... and how msgspec encodes one decoded device: the keys to rename.
-_API_DEVICE_START = b'{"deviceId":'
-_API_RESULT_REASON = b',"resultReason":'
-_OUR_RESULT_REASON = b',"result_reason":'
-_DEVICE_LAYOUT_HOLDS = _encoder.encode(Device(device_id="i", status="s", result_reason="r")) == (
-    _API_DEVICE_START + b'"i","status":"s"' + _API_RESULT_REASON + b'"r"}'
-)
+_DEVICE_START = b'{"device_id":'
 
 _status_of = attrgetter("status")
 
@@ -43,11 +47,12 @@ def encode_device_lines(template: DeviceRecord, devices: list[Device]) -> bytes:
     if not devices:
         return b""
     shared = _encoder.encode(template)
-    if not _DEVICE_LAYOUT_HOLDS or not shared.endswith(_TEMPLATE_TAIL):
+    if not shared.endswith(_TEMPLATE_TAIL):
         return encode_device_lines_plainly(template, devices)
     prefix = shared[: -len(_TEMPLATE_TAIL)] + b'"device_id":'
-    lines = _encoder.encode_lines(devices)
-    return lines.replace(_API_DEVICE_START, prefix).replace(_API_RESULT_REASON, _OUR_RESULT_REASON)
+    # convert reads the three attributes in C: no Python-level loop over the devices.
+    fields = msgspec.convert(devices, _device_fields, from_attributes=True)
+    return _encoder.encode_lines(fields).replace(_DEVICE_START, prefix)
 
 
 def encode_device_lines_plainly(template: DeviceRecord, devices: list[Device]) -> bytes:

@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 import anyio
 import msgspec
 import structlog
-from anyio.abc import ObjectReceiveStream, ObjectSendStream
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from fota_poller import campaign
+from fota_poller import campaign, channels
 from fota_poller.campaign import CampaignResult, format_timestamp
 from fota_poller.client import RequestFailedError, TokenSource, UpgradeClient, open_session
 from fota_poller.config import Config
@@ -121,8 +121,8 @@ def _run_record(stage: _Stage, started: datetime, finished: datetime) -> RunReco
 async def _feed(
     stage: _Stage,
     refs: AsyncIterator[WorkItem],
-    work: ObjectSendStream[WorkItem],
-    results: ObjectSendStream[CampaignResult],
+    work: MemoryObjectSendStream[WorkItem],
+    results: MemoryObjectSendStream[CampaignResult],
 ) -> None:
     """Pass each distinct campaign on once; invalid lines go through to get their record.
 
@@ -138,9 +138,10 @@ async def _feed(
                         continue
                     seen.add(item)
                 if stage.control.stop_reason is None:
-                    await work.send(item)
+                    await channels.send(work, item)
                 else:
-                    await results.send(_not_started(stage.run_id, item, stage.control.stop_reason))
+                    stop = stage.control.stop_reason
+                    await channels.send(results, _not_started(stage.run_id, item, stop))
         except InputFileError as exc:
             # What was read is still polled and written; the run says it is incomplete.
             stage.totals.input_error = str(exc)
@@ -151,17 +152,17 @@ async def _feed(
 
 async def _work(
     stage: _Stage,
-    work: ObjectReceiveStream[WorkItem],
-    results: ObjectSendStream[CampaignResult],
+    work: MemoryObjectReceiveStream[WorkItem],
+    results: MemoryObjectSendStream[CampaignResult],
 ) -> None:
     """One worker: one request in flight at a time, so N workers bound the concurrency."""
     async with work, results:
-        async for item in work:
+        async for item in channels.receive_all(work):
             stop = stage.control.stop_reason
             if stop is not None:
-                await results.send(_not_started(stage.run_id, item, stop))
+                await channels.send(results, _not_started(stage.run_id, item, stop))
             else:
-                await results.send(await _poll_one(stage, item))
+                await channels.send(results, await _poll_one(stage, item))
 
 
 def _not_started(run_id: str, item: WorkItem, stop: StopReason) -> CampaignResult:
@@ -193,15 +194,14 @@ async def _poll_one(stage: _Stage, item: WorkItem) -> CampaignResult:
 
 
 async def _write(
-    results: ObjectReceiveStream[CampaignResult], sink: Sink, totals: RunTotals
+    results: MemoryObjectReceiveStream[CampaignResult], sink: Sink, totals: RunTotals
 ) -> None:
     """The only writer: each campaign's device lines, then its campaign line."""
     async with results:
-        async for result in results:
+        async for result in channels.receive_all(results):
             record = result.record
-            if result.device_lines:
-                sink.write(result.device_lines)
-            sink.write(_encoder.encode(record) + b"\n")
+            # One write per campaign: a sink that flushes per write flushes once per campaign.
+            sink.write(result.device_lines + _encoder.encode(record) + b"\n")
             if record.outcome == "ok":
                 totals.campaigns_ok += 1
                 totals.devices_total += record.device_count or 0
