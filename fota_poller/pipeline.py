@@ -25,6 +25,7 @@ from fota_poller.errors import ExitCode, InputFileError
 from fota_poller.ids import CampaignRef, InvalidLine
 from fota_poller.ratelimit import RateLimiter
 from fota_poller.records import SCHEMA_VERSION, RunRecord
+from fota_poller.seen import SeenCampaigns
 from fota_poller.sink import Sink
 
 log = structlog.get_logger("fota_poller")
@@ -129,14 +130,12 @@ async def _feed(
     Once the run is stopped, the rest of the input is still read so that every campaign
     in it gets its failed record, straight to the writer.
     """
-    seen: set[CampaignRef] = set()
+    seen = SeenCampaigns()
     async with work, results:
         try:
             async for item in refs:
-                if isinstance(item, CampaignRef):
-                    if item in seen:
-                        continue
-                    seen.add(item)
+                if isinstance(item, CampaignRef) and not seen.add(item):
+                    continue
                 if stage.control.stop_reason is None:
                     await channels.send(work, item)
                 else:
