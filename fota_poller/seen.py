@@ -1,4 +1,4 @@
-"""Which campaigns a run has already taken, in about 20 bytes each instead of about 240.
+"""Which campaigns a run has already taken, in 20 to 40 bytes each instead of about 240.
 
 A run must poll each distinct (account, upgrade id) pair once, so the feeder remembers every
 pair it has passed on. A Python set of `CampaignRef`s costs about 240 bytes a pair (the struct,
