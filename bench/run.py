@@ -14,91 +14,21 @@ import argparse
 import itertools
 import json
 import os
-import platform
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-from dataclasses import dataclass, field
 from pathlib import Path
+
+from report import machine, table, verdicts
+from scenarios import FOTA, NAIVE, Case, Measure, Row, Scenario, scenarios
 
 # Nothing heavy is imported here: a child's peak RSS as the kernel reports it is at least
 # this process's RSS when it forked the child, so the runner stays small (see README).
 BENCH = Path(__file__).resolve().parent
 TOKENS = {"THINGSPACE_BEARER_TOKEN": "bench-bearer", "THINGSPACE_SESSION_TOKEN": "bench-session"}
-FOTA = "fota-poller"
-NAIVE = "naive"
-
-
-@dataclass(frozen=True)
-class Case:
-    """One contender polling the first `campaigns` ids of its scenario's server."""
-
-    contender: str
-    campaigns: int
-
-
-@dataclass(frozen=True)
-class Scenario:
-    """One server (campaigns x devices, latency) and the cases run against it."""
-
-    name: str
-    campaigns: int
-    devices: int
-    cases: tuple[Case, ...]
-    latency_ms: float = 0.0
-    rate: float = 0.0
-    concurrency: int = 50
-    check_devices: bool = False
-
-
-@dataclass
-class Measure:
-    """One child process run."""
-
-    wall_s: float
-    cpu_s: float
-    rss_mb: float
-    records: int
-    run_s: float | None = None
-    max_starts_1s: int | None = None
-    mean_rate: float | None = None
-
-
-@dataclass
-class Row:
-    scenario: Scenario
-    case: Case
-    measures: list[Measure] = field(default_factory=list)
-
-    def median(self, name: str) -> float | None:
-        values = [getattr(m, name) for m in self.measures if getattr(m, name) is not None]
-        return statistics.median(values) if values else None
-
-
-def scenarios(quick: bool) -> list[Scenario]:
-    if quick:
-        return [
-            Scenario("throughput", 200, 20, (Case(NAIVE, 200), Case(FOTA, 200))),
-            Scenario("memory", 400, 5, (Case(FOTA, 40), Case(FOTA, 400))),
-            Scenario(
-                "single campaign", 1, 2_000, (Case(NAIVE, 1), Case(FOTA, 1)), check_devices=True
-            ),
-            Scenario("latency", 100, 5, (Case(NAIVE, 100), Case(FOTA, 100)), latency_ms=20),
-            Scenario("rate", 20, 5, (Case(FOTA, 20),), rate=20),
-        ]
-    return [
-        Scenario("throughput", 10_000, 100, (Case(NAIVE, 10_000), Case(FOTA, 10_000))),
-        Scenario("memory", 100_000, 10, (Case(FOTA, 1_000), Case(FOTA, 100_000))),
-        Scenario(
-            "single campaign", 1, 100_000, (Case(NAIVE, 1), Case(FOTA, 1)), check_devices=True
-        ),
-        Scenario("latency", 1_000, 10, (Case(NAIVE, 1_000), Case(FOTA, 1_000)), latency_ms=200),
-        Scenario("rate", 200, 10, (Case(FOTA, 200),), rate=20),
-    ]
 
 
 class Server:
@@ -244,115 +174,6 @@ def run_scenario(scenario: Scenario, rounds: int, folder: Path) -> list[Row]:
     finally:
         server.close()
     return rows
-
-
-def label(row: Row) -> str:
-    scenario = row.scenario
-    text = f"{row.case.campaigns:,} x {scenario.devices:,}"
-    if scenario.latency_ms:
-        text += f", {scenario.latency_ms:g} ms latency"
-    if scenario.rate:
-        text += f", --rate {scenario.rate:g}"
-    return text
-
-
-def table(rows: list[Row]) -> str:
-    head = (
-        "| scenario | campaigns x devices | contender | wall s | records/s | CPU s (user+sys) "
-        "| peak RSS MB | run s | max starts in 1 s | mean rate /s |\n"
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"
-    )
-    lines = [head]
-    for row in rows:
-        wall = row.median("wall_s") or 0.0
-        records = statistics.median(m.records / m.wall_s for m in row.measures)
-        run_s, starts, rate = (
-            row.median("run_s"),
-            row.median("max_starts_1s"),
-            row.median("mean_rate"),
-        )
-        lines.append(
-            f"| {row.scenario.name} | {label(row)} | {row.case.contender} | {wall:.2f} "
-            f"| {records:,.0f} | {row.median('cpu_s'):.2f} | {row.median('rss_mb'):.1f} "
-            f"| {'' if run_s is None else f'{run_s:.2f}'} "
-            f"| {'' if starts is None else f'{starts:.0f}'} "
-            f"| {'' if rate is None else f'{rate:.2f}'} |"
-        )
-    return "\n".join(lines)
-
-
-def find(rows: list[Row], scenario: str, contender: str, campaigns: int | None = None) -> Row:
-    return next(
-        row
-        for row in rows
-        if row.scenario.name == scenario
-        and row.case.contender == contender
-        and (campaigns is None or row.case.campaigns == campaigns)
-    )
-
-
-def verdicts(rows: list[Row]) -> list[str]:
-    """The issue's targets, judged on the medians (full-size runs only)."""
-    names = {row.scenario.name for row in rows}
-    out = []
-
-    def verdict(ok: bool, text: str) -> None:
-        out.append(f"- {'PASS' if ok else 'FAIL'}: {text}")
-
-    if "throughput" in names:
-        fota, naive = find(rows, "throughput", FOTA), find(rows, "throughput", NAIVE)
-        ratio = statistics.median(
-            (f.records / f.wall_s) / (n.records / n.wall_s)
-            for f, n in zip(fota.measures, naive.measures, strict=True)
-        )
-        cpu_ratio = (naive.median("cpu_s") or 0) / (fota.median("cpu_s") or 1)
-        verdict(
-            ratio >= 2.5,
-            f"throughput {ratio:.2f}x naive records/s (>= 2.5x); {cpu_ratio:.2f}x less CPU",
-        )
-        rss = fota.median("rss_mb") or 0
-        verdict(rss <= 60, f"throughput run peak RSS {rss:.1f} MB (<= 60 MB)")
-    if "memory" in names:
-        memory = [row for row in rows if row.scenario.name == "memory"]
-        small, large = memory[0], memory[-1]
-        growth = (large.median("rss_mb") or 0) / (small.median("rss_mb") or 1) - 1
-        verdict(
-            growth <= 0.10,
-            f"{large.case.campaigns:,} campaigns use {growth:+.1%} peak RSS "
-            f"of {small.case.campaigns:,} (<= +10%)",
-        )
-    if "single campaign" in names:
-        rss = find(rows, "single campaign", FOTA).median("rss_mb") or 0
-        verdict(rss <= 200, f"single campaign output checked, peak RSS {rss:.1f} MB (<= 200 MB)")
-    if "latency" in names:
-        run_s = find(rows, "latency", FOTA).median("run_s") or 0
-        verdict(run_s <= 4.2, f"latency-bound run {run_s:.2f} s (<= 4.2 s; ideal 4.0 s)")
-    if "rate" in names:
-        rate = find(rows, "rate", FOTA)
-        worst = max(m.max_starts_1s or 0 for m in rate.measures)
-        mean = min(m.mean_rate or 0 for m in rate.measures)
-        verdict(
-            worst <= 20 and mean >= 19.4,
-            f"--rate 20: at most {worst} starts in any 1 s "
-            f"window (<= 20), mean rate {mean:.2f}/s at worst (>= 19.4)",
-        )
-    return out
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
-    return (
-        f"{os.cpu_count()} cores ({model}), Python {platform.python_version()}, "
-        f"{platform.system()} {platform.release()}; load average at the end: {load}"
-    )
 
 
 def main() -> int:
