@@ -26,5 +26,9 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix fota_poller tests $(wildcard bench)
 	$(BIN)/ruff format fota_poller tests $(wildcard bench)
 
+# The benchmark table (bench/README.md); `make bench BENCH_ARGS=--quick` for a tiny run.
+bench: $(STAMP)
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) demo-output.jsonl .mypy_cache .ruff_cache .pytest_cache

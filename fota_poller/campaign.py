@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import date, datetime
 
 import msgspec
 
 from fota_poller.decode import UpgradeDecodeError, decode_error, decode_upgrade
+from fota_poller.device_lines import count_statuses, encode_device_lines
 from fota_poller.ids import CampaignRef, InvalidLine
 from fota_poller.records import CampaignRecord, DeviceRecord, ErrorKind
 
@@ -60,25 +60,22 @@ def from_response(
         return failure.result("decode", None, str(exc))
     ended = campaign_ended(received_at.date(), upgrade.end_date)
     devices = upgrade.device_list or []
-    device_records = [
-        DeviceRecord(
-            run_id=run_id,
-            polled_at=polled_at,
-            account_name=ref.account_name,
-            upgrade_id=ref.upgrade_id,
-            firmware_name=upgrade.firmware_name,
-            firmware_to=upgrade.firmware_to,
-            start_date=upgrade.start_date,
-            end_date=upgrade.end_date,
-            campaign_status=upgrade.status,
-            campaign_ended=ended,
-            device_id=device.device_id,
-            status=device.status,
-            result_reason=device.result_reason,
-        )
-        for device in devices
-    ]
-    counts = Counter(device.status or MISSING_STATUS for device in devices)
+    # One template for all the campaign's device lines: see device_lines for why.
+    template = DeviceRecord(
+        run_id=run_id,
+        polled_at=polled_at,
+        account_name=ref.account_name,
+        upgrade_id=ref.upgrade_id,
+        firmware_name=upgrade.firmware_name,
+        firmware_to=upgrade.firmware_to,
+        start_date=upgrade.start_date,
+        end_date=upgrade.end_date,
+        campaign_status=upgrade.status,
+        campaign_ended=ended,
+        device_id=None,
+        status=None,
+        result_reason=None,
+    )
     record = CampaignRecord(
         run_id=run_id,
         polled_at=polled_at,
@@ -92,7 +89,7 @@ def from_response(
         end_date=upgrade.end_date,
         campaign_ended=ended,
         device_count=len(devices),
-        device_status_counts=dict(counts),
+        device_status_counts=count_statuses(devices, MISSING_STATUS),
         attempts=attempts,
         http_status=status,
         elapsed_ms=elapsed_ms,
@@ -100,7 +97,7 @@ def from_response(
         error_code=None,
         error_message=None,
     )
-    return CampaignResult(record, _encoder.encode_lines(device_records))
+    return CampaignResult(record, encode_device_lines(template, devices))
 
 
 def from_request_error(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import os
 import sys
 from collections.abc import Sequence
@@ -270,7 +271,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             configure_logging(config.log.level, redactor=redactor)
             credentials = load_credentials(config.auth)
             redactor.add(*credentials.values())
-            return anyio.run(authenticated_poll, config, id_paths, credentials, redactor)
+            return anyio.run(
+                authenticated_poll,
+                config,
+                id_paths,
+                credentials,
+                redactor,
+                backend_options=event_loop_options(),
+            )
         if args.command == "schema":
             sys.stdout.write(render_schema())
             return 0
@@ -285,6 +293,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         structlog.get_logger("fota_poller").warning("run.interrupted")
         return int(ExitCode.CAMPAIGNS_FAILED)
+
+
+def event_loop_options() -> dict[str, bool]:
+    """The event loop for `poll`: uvloop where installed, as it costs less CPU per request."""
+    uvloop = sys.platform != "win32" and importlib.util.find_spec("uvloop") is not None
+    return {"use_uvloop": uvloop}
 
 
 def simulate_command(args: argparse.Namespace) -> int:

@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 import anyio
 import msgspec
 import structlog
-from anyio.abc import ObjectReceiveStream, ObjectSendStream
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from fota_poller import campaign
+from fota_poller import campaign, channels
 from fota_poller.campaign import CampaignResult, format_timestamp
 from fota_poller.client import RequestFailedError, TokenSource, UpgradeClient, open_session
 from fota_poller.config import Config
@@ -26,6 +26,7 @@ from fota_poller.errors import AuthenticationError, ExitCode, FotaPollerError
 from fota_poller.ids import CampaignRef, InvalidLine
 from fota_poller.ratelimit import RateLimiter
 from fota_poller.records import SCHEMA_VERSION, RunRecord
+from fota_poller.seen import SeenCampaigns
 from fota_poller.sink import Sink
 from fota_poller.tally import RunTally
 
@@ -141,33 +142,32 @@ def _run_record(stage: _Stage, started: datetime, finished: datetime) -> RunReco
 async def _feed(
     stage: _Stage,
     refs: AsyncIterator[WorkItem],
-    work: ObjectSendStream[WorkItem],
-    results: ObjectSendStream[CampaignResult],
+    work: MemoryObjectSendStream[WorkItem],
+    results: MemoryObjectSendStream[CampaignResult],
 ) -> None:
     """Pass each distinct campaign on once; invalid lines go through to get their record.
 
     Once the run is stopped, the rest of the input is still read so that every campaign
     in it gets its failed record, straight to the writer.
     """
-    seen: set[CampaignRef] = set()
+    seen = SeenCampaigns()
     async with work, results:
         try:
             async for item in refs:
-                if isinstance(item, CampaignRef):
-                    if item in seen:
-                        continue
-                    seen.add(item)
+                if isinstance(item, CampaignRef) and not seen.add(item):
+                    continue
                 stage.tally.campaign_queued()
                 if stage.control.stop_reason is None:
-                    await work.send(item)
+                    await channels.send(work, item)
                 else:
-                    await results.send(_not_started(stage.run_id, item, stage.control.stop_reason))
+                    stop = stage.control.stop_reason
+                    await channels.send(results, _not_started(stage.run_id, item, stop))
         except FotaPollerError as exc:
             # An unreadable id list or a failed discovery page: what was read is still polled
             # and written; the run says it is incomplete.
             stage.totals.input_error = str(exc)
             stage.totals.input_error_code = exc.exit_code
-            log.error("input.read_failed", error=str(exc))
+            log.error("input.failed", error=str(exc))
             return
         finally:
             stage.tally.sources_ended()
@@ -176,17 +176,17 @@ async def _feed(
 
 async def _work(
     stage: _Stage,
-    work: ObjectReceiveStream[WorkItem],
-    results: ObjectSendStream[CampaignResult],
+    work: MemoryObjectReceiveStream[WorkItem],
+    results: MemoryObjectSendStream[CampaignResult],
 ) -> None:
     """One worker: one request in flight at a time, so N workers bound the concurrency."""
     async with work, results:
-        async for item in work:
+        async for item in channels.receive_all(work):
             stop = stage.control.stop_reason
             if stop is not None:
-                await results.send(_not_started(stage.run_id, item, stop))
+                await channels.send(results, _not_started(stage.run_id, item, stop))
             else:
-                await results.send(await _poll_one(stage, item))
+                await channels.send(results, await _poll_one(stage, item))
 
 
 def _not_started(run_id: str, item: WorkItem, stop: StopReason) -> CampaignResult:
@@ -226,15 +226,18 @@ async def _poll_one(stage: _Stage, item: WorkItem) -> CampaignResult:
 
 
 async def _write(
-    results: ObjectReceiveStream[CampaignResult], sink: Sink, totals: RunTotals, tally: RunTally
+    results: MemoryObjectReceiveStream[CampaignResult],
+    sink: Sink,
+    totals: RunTotals,
+    tally: RunTally,
 ) -> None:
     """The only writer: each campaign's device lines, then its campaign line."""
     async with results:
-        async for result in results:
+        async for result in channels.receive_all(results):
             record = result.record
-            if result.device_lines:
-                sink.write(result.device_lines)
-            sink.write(_encoder.encode(record) + b"\n")
+            # One write, so a sink that flushes per write flushes once per campaign; join
+            # copies the device lines once (`a + b + c` would copy them twice).
+            sink.write(b"".join((result.device_lines, _encoder.encode(record), b"\n")))
             tally.campaign_written(record)
             if record.outcome == "ok":
                 totals.campaigns_ok += 1

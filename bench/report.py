@@ -1,0 +1,119 @@
+"""The table and the verdicts on the issue's targets, from the measured rows."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+from pathlib import Path
+
+from scenarios import FOTA, NAIVE, Row
+
+
+def label(row: Row) -> str:
+    scenario = row.scenario
+    text = f"{row.case.campaigns:,} x {scenario.devices:,}"
+    if scenario.latency_ms:
+        text += f", {scenario.latency_ms:g} ms latency"
+    if scenario.rate:
+        text += f", --rate {scenario.rate:g}"
+    return text
+
+
+def table(rows: list[Row]) -> str:
+    head = (
+        "| scenario | campaigns x devices | contender | wall s | records/s | CPU s (user+sys) "
+        "| peak RSS MB | run s | max starts in 1 s | mean rate /s |\n"
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"
+    )
+    lines = [head]
+    for row in rows:
+        wall = row.median("wall_s") or 0.0
+        records = statistics.median(m.records / m.wall_s for m in row.measures)
+        run_s, starts, rate = (
+            row.median("run_s"),
+            row.median("max_starts_1s"),
+            row.median("mean_rate"),
+        )
+        lines.append(
+            f"| {row.scenario.name} | {label(row)} | {row.case.contender} | {wall:.2f} "
+            f"| {records:,.0f} | {row.median('cpu_s'):.2f} | {row.median('rss_mb'):.1f} "
+            f"| {'' if run_s is None else f'{run_s:.2f}'} "
+            f"| {'' if starts is None else f'{starts:.0f}'} "
+            f"| {'' if rate is None else f'{rate:.2f}'} |"
+        )
+    return "\n".join(lines)
+
+
+def find(rows: list[Row], scenario: str, contender: str, campaigns: int | None = None) -> Row:
+    return next(
+        row
+        for row in rows
+        if row.scenario.name == scenario
+        and row.case.contender == contender
+        and (campaigns is None or row.case.campaigns == campaigns)
+    )
+
+
+def verdicts(rows: list[Row]) -> list[str]:
+    """The issue's targets, judged on the medians (full-size runs only)."""
+    names = {row.scenario.name for row in rows}
+    out = []
+
+    def verdict(ok: bool, text: str) -> None:
+        out.append(f"- {'PASS' if ok else 'FAIL'}: {text}")
+
+    if "throughput" in names:
+        fota, naive = find(rows, "throughput", FOTA), find(rows, "throughput", NAIVE)
+        ratio = statistics.median(
+            (f.records / f.wall_s) / (n.records / n.wall_s)
+            for f, n in zip(fota.measures, naive.measures, strict=True)
+        )
+        cpu_ratio = (naive.median("cpu_s") or 0) / (fota.median("cpu_s") or 1)
+        verdict(
+            ratio >= 2.5,
+            f"throughput {ratio:.2f}x naive records/s (>= 2.5x); {cpu_ratio:.2f}x less CPU",
+        )
+        rss = fota.median("rss_mb") or 0
+        verdict(rss <= 60, f"throughput run peak RSS {rss:.1f} MB (<= 60 MB)")
+    if "memory" in names:
+        memory = [row for row in rows if row.scenario.name == "memory"]
+        small, large = memory[0], memory[-1]
+        growth = (large.median("rss_mb") or 0) / (small.median("rss_mb") or 1) - 1
+        verdict(
+            growth <= 0.10,
+            f"{large.case.campaigns:,} campaigns use {growth:+.1%} peak RSS "
+            f"of {small.case.campaigns:,} (<= +10%)",
+        )
+    if "single campaign" in names:
+        rss = find(rows, "single campaign", FOTA).median("rss_mb") or 0
+        verdict(rss <= 200, f"single campaign output checked, peak RSS {rss:.1f} MB (<= 200 MB)")
+    if "latency" in names:
+        run_s = find(rows, "latency", FOTA).median("run_s") or 0
+        verdict(run_s <= 4.2, f"latency-bound run {run_s:.2f} s (<= 4.2 s; ideal 4.0 s)")
+    if "rate" in names:
+        rate = find(rows, "rate", FOTA)
+        worst = max(m.max_starts_1s or 0 for m in rate.measures)
+        mean = min(m.mean_rate or 0 for m in rate.measures)
+        verdict(
+            worst <= 20 and mean >= 19.4,
+            f"--rate 20: at most {worst} starts in any 1 s "
+            f"window (<= 20), mean rate {mean:.2f}/s at worst (>= 19.4)",
+        )
+    return out
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    return (
+        f"{os.cpu_count()} cores ({model}), Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}; load average at the end: {load}"
+    )

@@ -1,0 +1,207 @@
+"""fota-poller against the naive script, on one pre-rendered server per scenario.
+
+usage: python bench/run.py [--quick] [--rounds N] [--only SCENARIO ...]
+
+Every contender runs as a child process; its CPU seconds (user + sys) and peak RSS come
+from the kernel's accounting of that child (os.wait4), its wall time from the parent.
+Contenders alternate within each round; the table shows the median of the rounds.
+See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from report import machine, table, verdicts
+from scenarios import FOTA, NAIVE, Case, Measure, Row, Scenario, scenarios
+
+# Nothing heavy is imported here: a child's peak RSS as the kernel reports it is at least
+# this process's RSS when it forked the child, so the runner stays small (see README).
+BENCH = Path(__file__).resolve().parent
+TOKENS = {"THINGSPACE_BEARER_TOKEN": "bench-bearer", "THINGSPACE_SESSION_TOKEN": "bench-session"}
+
+
+class Server:
+    """The pre-rendered server in its own process, for one scenario."""
+
+    def __init__(self, scenario: Scenario, folder: Path) -> None:
+        self.ids = folder / "ids.txt"
+        self._process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "fota_poller.simulator.prerendered",
+                f"--campaigns={scenario.campaigns}",
+                f"--devices={scenario.devices}-{scenario.devices}",
+                f"--latency-ms={scenario.latency_ms}",
+                f"--write-ids={self.ids}",
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self._process.stdout is not None
+        line = self._process.stdout.readline()
+        if not line.startswith("listening on "):
+            self.close()
+            raise SystemExit(f"bench: the server did not start: {line!r}")
+        self.url = line.removeprefix("listening on ").strip()
+
+    def stats(self) -> dict[str, float | None]:
+        """What the server saw since the last call."""
+        with urllib.request.urlopen(f"{self.url}/_stats", timeout=10) as answer:
+            return json.loads(answer.read())
+
+    def close(self) -> None:
+        self._process.terminate()
+        self._process.wait()
+
+
+def command(scenario: Scenario, case: Case, ids: Path, url: str) -> list[str]:
+    if case.contender == NAIVE:
+        return [sys.executable, str(BENCH / "naive_poller.py"), str(ids), url, str(50)]
+    return [
+        sys.executable,
+        "-m",
+        "fota_poller",
+        "poll",
+        f"--ids={ids}",
+        f"--base-url={url}",
+        f"--concurrency={scenario.concurrency}",
+        f"--rate={scenario.rate}",
+        "--log-level=warning",
+    ]
+
+
+def run_child(argv: list[str], output: Path, errors: Path) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (user + sys) and peak RSS in MB of one child process."""
+    with output.open("wb") as out, errors.open("wb") as err:
+        started = time.monotonic()
+        process = subprocess.Popen(argv, stdout=out, stderr=err, env=os.environ | TOKENS)
+        # wait4 reaps the child and gives its own rusage: nothing else is counted.
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.monotonic() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        detail = errors.read_text(errors="replace")[-2000:]
+        raise SystemExit(f"bench: {argv[2:4]} exited {process.returncode}:\n{detail}")
+    # ru_maxrss is in KiB on Linux.
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def count_lines(path: Path) -> int:
+    lines = 0
+    with path.open("rb") as stream:
+        while chunk := stream.read(1 << 22):
+            lines += chunk.count(b"\n")
+    return lines
+
+
+def last_line(path: Path) -> bytes:
+    with path.open("rb") as stream:
+        stream.seek(max(0, path.stat().st_size - 4096))
+        return stream.read().rstrip(b"\n").rsplit(b"\n", 1)[-1]
+
+
+def check_output(scenario: Scenario, case: Case, output: Path) -> tuple[int, float | None]:
+    """Device records in the output (checked against what was served) and the run's duration."""
+    devices = case.campaigns * scenario.devices
+    lines = count_lines(output)
+    if case.contender == NAIVE:
+        if lines != devices:
+            raise SystemExit(f"bench: naive wrote {lines} lines, expected {devices}")
+        return devices, None
+    run = json.loads(last_line(output))
+    expected_lines = devices + case.campaigns + 1
+    if run.get("devices_total") != devices or lines != expected_lines or not run.get("complete"):
+        raise SystemExit(f"bench: fota-poller wrote {lines} lines, run record {run}")
+    return devices, float(run["duration_s"])
+
+
+def check_devices(scenario: Scenario, output: Path) -> None:
+    """Every line decodes into its record type, with exactly the devices the server served."""
+    argv = [sys.executable, str(BENCH / "check_devices.py"), str(scenario.campaigns)]
+    argv += [str(scenario.devices), str(output)]
+    if subprocess.run(argv, check=False).returncode != 0:
+        raise SystemExit("bench: the single campaign's output is wrong")
+
+
+def run_scenario(scenario: Scenario, rounds: int, folder: Path) -> list[Row]:
+    rows = [Row(scenario, case) for case in scenario.cases]
+    server = Server(scenario, folder)
+    try:
+        for case in scenario.cases:
+            with (
+                server.ids.open() as source,
+                (folder / f"ids-{case.campaigns}.txt").open("w") as ids,
+            ):
+                ids.writelines(itertools.islice(source, case.campaigns))
+        for round_number in range(rounds):
+            # Alternate which contender goes first, so neither always runs on a warmer machine.
+            order = rows if round_number % 2 == 0 else rows[::-1]
+            for row in order:
+                ids = folder / f"ids-{row.case.campaigns}.txt"
+                output, errors = folder / "out.jsonl", folder / "err.log"
+                argv = command(scenario, row.case, ids, server.url)
+                wall, cpu, rss = run_child(argv, output, errors)
+                stats = server.stats()
+                records, run_s = check_output(scenario, row.case, output)
+                if scenario.check_devices and row.case.contender == FOTA and round_number == 0:
+                    check_devices(scenario, output)
+                measure = Measure(wall, cpu, rss, records, run_s)
+                if scenario.rate:
+                    first, last = stats["first_start"], stats["last_start"]
+                    measure.max_starts_1s = int(stats["max_starts_in_one_second"] or 0)
+                    if first is not None and last is not None and last > first:
+                        measure.mean_rate = (int(stats["requests"] or 0) - 1) / (last - first)
+                row.measures.append(measure)
+                output.unlink()
+                print(
+                    f"  {scenario.name:<16} {row.case.contender:<12} round {round_number + 1}: "
+                    f"{wall:6.2f} s wall, {cpu:6.2f} s CPU, {rss:6.1f} MB",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    finally:
+        server.close()
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: checks it works")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only", nargs="*", metavar="SCENARIO", help="run only these")
+    args = parser.parse_args()
+    chosen = [s for s in scenarios(args.quick) if not args.only or s.name in args.only]
+    rows: list[Row] = []
+    shm = Path("/dev/shm")
+    with tempfile.TemporaryDirectory(dir=shm if shm.is_dir() else None) as folder:
+        for scenario in chosen:
+            rows += run_scenario(scenario, args.rounds, Path(folder))
+    print(table(rows))
+    print()
+    print(f"Medians of {args.rounds} rounds, contenders alternated. Machine: {machine()}.")
+    runner_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    smallest = min(m.rss_mb for row in rows for m in row.measures)
+    if runner_mb < smallest:
+        print(f"The runner's peak RSS, {runner_mb:.1f} MB, is below every child's.")
+    else:
+        print(f"WARNING: the runner's peak RSS, {runner_mb:.1f} MB, may hide a child's.")
+    if not args.quick:
+        print()
+        print("\n".join(verdicts(rows)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""Which campaigns a run has already taken, in 20 to 40 bytes each instead of about 240.
+
+A run must poll each distinct (account, upgrade id) pair once, so the feeder remembers every
+pair it has passed on. A Python set of `CampaignRef`s costs about 240 bytes a pair (the struct,
+two strings, the set slot): 24 MB at 100,000 campaigns, more than half of a run's baseline
+memory. An upgrade id is a UUID, 128 bits, so each account gets an open-addressing hash table
+of 64-bit halves in an `array`: 16 bytes a slot, at most 80% full. Hand-written because no
+well-kept library offers a compact exact set of 128-bit integers without pulling in numpy,
+whose import alone costs more memory than the table saves.
+"""
+
+from __future__ import annotations
+
+import re
+from array import array
+from typing import Final
+
+from fota_poller.ids import CampaignRef
+
+# Only the canonical form is packed, so that distinct strings never share one number.
+_CANONICAL_UUID: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_LOW_64: Final = (1 << 64) - 1
+# Fibonacci hashing: multiply by 2**64 / golden ratio and keep high bits, so UUIDs whose
+# low bits barely vary (time-based ones) still spread over the table.
+_GOLDEN: Final = 0x9E3779B97F4A7C15
+_FIRST_CAPACITY: Final = 1024
+_MAX_LOAD: Final = 0.8
+
+
+class SeenCampaigns:
+    """A set of campaigns that only grows: `add` says whether a campaign is new."""
+
+    def __init__(self) -> None:
+        self._tables: dict[str, _UuidTable] = {}
+        # Ids not in canonical UUID form cannot be packed; they are kept as they are.
+        self._others: set[CampaignRef] = set()
+
+    def add(self, ref: CampaignRef) -> bool:
+        """Remember `ref`; True when it was not seen before."""
+        if not _CANONICAL_UUID.fullmatch(ref.upgrade_id):
+            if ref in self._others:
+                return False
+            self._others.add(ref)
+            return True
+        table = self._tables.get(ref.account_name)
+        if table is None:
+            table = self._tables[ref.account_name] = _UuidTable()
+        return table.add(int(ref.upgrade_id.replace("-", ""), 16))
+
+    def __len__(self) -> int:
+        return sum(len(table) for table in self._tables.values()) + len(self._others)
+
+
+class _UuidTable:
+    """An exact set of 128-bit integers: (high, low) 64-bit pairs, linear probing."""
+
+    def __init__(self, capacity: int = _FIRST_CAPACITY) -> None:
+        self._capacity = capacity
+        self._slots = array("Q", [0]) * (2 * capacity)
+        self._count = 0
+        # (0, 0) marks an empty slot, so the nil UUID is remembered apart.
+        self._has_zero = False
+
+    def __len__(self) -> int:
+        return self._count + self._has_zero
+
+    def add(self, value: int) -> bool:
+        if value == 0:
+            new = not self._has_zero
+            self._has_zero = True
+            return new
+        if not self._insert(value >> 64, value & _LOW_64):
+            return False
+        self._count += 1
+        if self._count > self._capacity * _MAX_LOAD:
+            self._grow()
+        return True
+
+    def _insert(self, high: int, low: int) -> bool:
+        slots = self._slots
+        mask = self._capacity - 1
+        index = (((high ^ low) * _GOLDEN) >> 64) & mask
+        while True:
+            slot_high = slots[2 * index]
+            slot_low = slots[2 * index + 1]
+            if slot_high == high and slot_low == low:
+                return False
+            if slot_high == 0 and slot_low == 0:
+                slots[2 * index] = high
+                slots[2 * index + 1] = low
+                return True
+            index = (index + 1) & mask
+
+    def _grow(self) -> None:
+        old = self._slots
+        self._capacity *= 2
+        self._slots = array("Q", [0]) * (2 * self._capacity)
+        for position in range(0, len(old), 2):
+            high, low = old[position], old[position + 1]
+            if high or low:
+                self._insert(high, low)

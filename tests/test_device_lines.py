@@ -1,0 +1,156 @@
+import datetime as dt
+
+import msgspec
+import pytest
+
+from fota_poller import device_lines
+from fota_poller.campaign import MISSING_STATUS, from_response
+from fota_poller.decode import Device
+from fota_poller.device_lines import (
+    count_statuses,
+    encode_device_lines,
+    encode_device_lines_plainly,
+)
+from fota_poller.ids import CampaignRef
+from fota_poller.records import DeviceRecord
+
+RUN_ID = "5f0c6a3e-2d8e-4a43-9d51-1c1f6f7c2b10"
+REF = CampaignRef("0000123456-00001", "e3a8d88a-04c6-4ef3-b039-89b62f91e962")
+
+# Values that would fool a careless byte splice: the very keys it replaces, quotes,
+# backslashes, braces, newlines, commas, non-ASCII, empty strings and nulls.
+AWKWARD = [
+    '{"deviceId":',
+    ',"resultReason":',
+    '"device_id":null,"status":null,"result_reason":null}',
+    'quote " backslash \\ brace { } comma , colon :',
+    "line\nbreak\r\ttab",
+    "\\n\\u0000",
+    "ünïcödé ✓ 数字",
+    "",
+    None,
+]
+
+
+def template(**overrides):
+    fields = {
+        "run_id": RUN_ID,
+        "polled_at": "2026-01-15T10:00:00.123Z",
+        "account_name": REF.account_name,
+        "upgrade_id": REF.upgrade_id,
+        "firmware_name": "FOTA_Verizon_Model-A_01To02_HF",
+        "firmware_to": "VerizonFirmwareVersion-02",
+        "start_date": "2026-01-01",
+        "end_date": None,
+        "campaign_status": "InProgress",
+        "campaign_ended": None,
+        "device_id": None,
+        "status": None,
+        "result_reason": None,
+    }
+    fields.update(overrides)
+    return DeviceRecord(**fields)
+
+
+def awkward_devices():
+    return [
+        Device(device_id=a, status=b, result_reason=c)
+        for a in AWKWARD
+        for b in AWKWARD[::3]
+        for c in AWKWARD[::2]
+    ]
+
+
+@pytest.mark.parametrize(
+    "shared",
+    [
+        template(),
+        template(firmware_name=AWKWARD[0], firmware_to=AWKWARD[1], end_date=AWKWARD[2]),
+        template(campaign_status="line\nbreak", campaign_ended=True, start_date=None),
+    ],
+)
+def test_fast_lines_are_the_plain_struct_encoding_byte_for_byte(shared):
+    devices = awkward_devices()
+    fast = encode_device_lines(shared, devices)
+    assert fast == encode_device_lines_plainly(shared, devices)
+    lines = fast.splitlines()
+    assert len(lines) == len(devices)
+    decoder = msgspec.json.Decoder(DeviceRecord)
+    for line, device in zip(lines, devices, strict=True):
+        assert decoder.decode(line) == msgspec.structs.replace(
+            shared,
+            device_id=device.device_id,
+            status=device.status,
+            result_reason=device.result_reason,
+        )
+
+
+def test_fast_path_is_the_one_taken_for_the_current_layouts(monkeypatch):
+    # If the layout guard failed, the test above would only compare the plain path to itself.
+    assert msgspec.json.encode(template()).endswith(device_lines._TEMPLATE_TAIL)
+
+    def no_plain_path(*args):
+        raise AssertionError("the plain path ran")
+
+    monkeypatch.setattr(device_lines, "encode_device_lines_plainly", no_plain_path)
+    assert encode_device_lines(template(), [Device("1", "Queued")]).endswith(b"}\n")
+
+
+def test_no_devices_gives_no_lines():
+    assert encode_device_lines(template(), []) == b""
+
+
+def test_status_counts_keep_first_appearance_order_and_count_missing_ones():
+    devices = [Device("1", "B"), Device("2", None), Device("3", "A"), Device("4", "")]
+    devices.append(Device("5", "B"))
+    assert list(count_statuses(devices, MISSING_STATUS).items()) == [
+        ("B", 2),
+        (MISSING_STATUS, 2),
+        ("A", 1),
+    ]
+    assert list(count_statuses(devices[:1] + devices[2:3], MISSING_STATUS)) == ["B", "A"]
+
+
+def test_a_polled_campaign_gives_one_decodable_line_per_device():
+    body = msgspec.json.encode(
+        {
+            "id": REF.upgrade_id,
+            "accountName": REF.account_name,
+            "firmwareName": "FW",
+            "firmwareTo": "FW-2",
+            "startDate": "2026-01-01",
+            "endDate": "2026-01-10",
+            "status": "Finished",
+            "deviceList": [
+                {"deviceId": "990000862471854", "status": "UpgradeSuccess", "resultReason": "ok"},
+                {"deviceId": "990000862471855", "status": "Request Pending"},
+                {"status": "Device Rejected", "resultReason": "Invalid IMEI", "extra": 1},
+            ],
+        }
+    )
+    received = dt.datetime(2026, 1, 15, 10, 0, 0, 123456, tzinfo=dt.UTC)
+    result = from_response(
+        RUN_ID, REF, status=200, body=body, received_at=received, elapsed_ms=1.0, attempts=1
+    )
+    records = [
+        msgspec.json.decode(line, type=DeviceRecord) for line in result.device_lines.splitlines()
+    ]
+    shared = template(
+        firmware_name="FW",
+        firmware_to="FW-2",
+        end_date="2026-01-10",
+        campaign_status="Finished",
+        campaign_ended=True,
+    )
+    assert records == [
+        msgspec.structs.replace(
+            shared, device_id="990000862471854", status="UpgradeSuccess", result_reason="ok"
+        ),
+        msgspec.structs.replace(shared, device_id="990000862471855", status="Request Pending"),
+        msgspec.structs.replace(shared, status="Device Rejected", result_reason="Invalid IMEI"),
+    ]
+    assert result.record.device_status_counts == {
+        "UpgradeSuccess": 1,
+        "Request Pending": 1,
+        "Device Rejected": 1,
+    }

@@ -1,0 +1,45 @@
+import uuid
+
+from fota_poller.ids import CampaignRef
+from fota_poller.seen import SeenCampaigns
+
+ACCOUNT = "0000123456-00001"
+
+
+def test_each_campaign_is_new_once_across_table_growth():
+    seen = SeenCampaigns()
+    refs = [CampaignRef(ACCOUNT, str(uuid.UUID(int=n * 7919 + 1))) for n in range(5000)]
+    assert all(seen.add(ref) for ref in refs)
+    assert not any(seen.add(ref) for ref in refs)
+    assert len(seen) == 5000
+
+
+def test_the_same_upgrade_under_two_accounts_is_two_campaigns():
+    seen = SeenCampaigns()
+    upgrade = "e3a8d88a-04c6-4ef3-b039-89b62f91e962"
+    assert seen.add(CampaignRef(ACCOUNT, upgrade))
+    assert seen.add(CampaignRef("0000999999-00002", upgrade))
+    assert not seen.add(CampaignRef(ACCOUNT, upgrade))
+
+
+def test_uuids_differing_only_in_one_half_stay_distinct():
+    seen = SeenCampaigns()
+    # Same low 64 bits with different high bits, and the reverse: both halves are compared.
+    values = [(high << 64) | 5 for high in range(1, 300)] + [
+        (1000 << 64) | low for low in range(300)
+    ]
+    refs = [CampaignRef(ACCOUNT, str(uuid.UUID(int=value))) for value in values]
+    assert all(seen.add(ref) for ref in refs)
+    assert len(seen) == len(values)
+
+
+def test_nil_uuid_and_non_canonical_ids_are_remembered_too():
+    seen = SeenCampaigns()
+    nil = CampaignRef(ACCOUNT, str(uuid.UUID(int=0)))
+    odd = CampaignRef(ACCOUNT, "not-a-uuid")
+    upper = CampaignRef(ACCOUNT, "E3A8D88A-04C6-4EF3-B039-89B62F91E962")
+    for ref in (nil, odd, upper):
+        assert seen.add(ref)
+        assert not seen.add(ref)
+    # A non-canonical spelling is kept apart from the canonical one, as a set of refs would.
+    assert seen.add(CampaignRef(ACCOUNT, upper.upgrade_id.lower()))
