@@ -14,10 +14,13 @@ import structlog
 from fota_poller import __version__
 from fota_poller.auth import BEARER_TOKEN_ENV, SESSION_TOKEN_ENV, StaticTokens
 from fota_poller.config import DEFAULT_BASE_URL, Config, apply_overrides, load_config
+from fota_poller.control import RunControl
 from fota_poller.errors import ConfigError, ExitCode, FotaPollerError
 from fota_poller.ids import close_id_sources, open_id_sources, read_refs
+from fota_poller.lock import hold_lock
 from fota_poller.logs import configure_logging
 from fota_poller.pipeline import run_poll
+from fota_poller.shutdown import parse_duration, stop_on_signals
 from fota_poller.sink import open_sink
 
 EXIT_CODES_HELP = """\
@@ -25,6 +28,10 @@ exit codes:
   0   every campaign was polled
   1   at least one campaign failed (all others are still written; see the campaign records)
   2   usage error, bad config, or an unreadable id list (nothing polled, output untouched)
+  3   authentication failed (campaigns not polled are marked error_kind "auth")
+  4   cut short by --deadline, SIGTERM or SIGINT (the output is complete up to the stop;
+      campaigns not polled are marked error_kind "not_polled")
+  75  another run holds --lock-file (nothing polled, output untouched); try again later
 """
 
 POLL_EPILOG = f"""\
@@ -96,6 +103,23 @@ def _add_poll(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         help="total time for one request (config poll.timeout_s; default 120)",
     )
     poll.add_argument(
+        "--deadline",
+        metavar="DURATION",
+        help="stop starting campaigns after this long, e.g. 45m or 1h30m (config poll.deadline)",
+    )
+    poll.add_argument(
+        "--max-attempts",
+        type=int,
+        metavar="N",
+        help="requests per campaign at most for transient failures (config poll.max_attempts; "
+        "default 5)",
+    )
+    poll.add_argument(
+        "--lock-file",
+        metavar="FILE",
+        help="exit 75 at once if another run holds this lock (config poll.lock_file)",
+    )
+    poll.add_argument(
         "--output",
         metavar="FILE",
         help="write records here, atomically at the end (config output.path; default stdout)",
@@ -125,6 +149,19 @@ def _add_simulate(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     simulate.add_argument(
         "--write-ids", type=Path, metavar="FILE", help="write the account,id lines it serves"
     )
+    simulate.add_argument(
+        "--faults",
+        default="",
+        metavar="KIND=P,...",
+        help="inject faults per request, e.g. 429=0.05,500=0.03,502html=0.02,reset=0.02,"
+        "truncate=0.01,stall=0.01 (also 408, 502, 503, 504)",
+    )
+    simulate.add_argument(
+        "--rate-limit", type=float, default=0.0, metavar="R", help="answer 429 above R requests/s"
+    )
+    simulate.add_argument(
+        "--outage", metavar="START-END", help="answer 503 to everything in this window (seconds)"
+    )
 
 
 def _add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -144,25 +181,41 @@ def poll_config(args: argparse.Namespace) -> Config:
     return apply_overrides(
         load_config(args.config),
         api={"base_url": args.base_url, "account": args.account},
-        poll={"concurrency": args.concurrency, "rate": args.rate, "timeout_s": args.timeout},
+        poll={
+            "concurrency": args.concurrency,
+            "rate": args.rate,
+            "timeout_s": args.timeout,
+            "deadline": args.deadline,
+            "max_attempts": args.max_attempts,
+            "lock_file": args.lock_file,
+        },
         output={"path": args.output},
         log={"level": args.log_level},
     )
 
 
 async def poll_command(config: Config, id_paths: Sequence[str], tokens: StaticTokens) -> int:
-    """Run `poll` with a ready config; returns the exit code."""
-    sources = open_id_sources(id_paths)
-    try:
-        sink = open_sink(config.output.path)
+    """Run `poll` with a ready config; returns the exit code.
+
+    SIGTERM and SIGINT stop the run (see shutdown.py); the output is still committed.
+    """
+    with hold_lock(config.poll.lock_file):
+        sources = open_id_sources(id_paths)
         try:
-            run = await run_poll(config, read_refs(sources, config.api.account), tokens, sink)
-        except BaseException:
-            sink.discard()
-            raise
-        sink.commit()
-    finally:
-        close_id_sources(sources)
+            sink = open_sink(config.output.path)
+            try:
+                control = RunControl()
+                async with anyio.create_task_group() as signals:
+                    signals.start_soon(stop_on_signals, control)
+                    refs = read_refs(sources, config.api.account)
+                    run = await run_poll(config, refs, tokens, sink, control)
+                    signals.cancel_scope.cancel()
+            except BaseException:
+                sink.discard()
+                raise
+            sink.commit()
+        finally:
+            close_id_sources(sources)
     return run.exit_code
 
 
@@ -172,6 +225,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "poll":
             config = poll_config(args)
+            if config.poll.deadline is not None:
+                parse_duration(config.poll.deadline)  # a bad one is a usage error before any work
             configure_logging(config.log.level)
             tokens = StaticTokens.from_environment()
             return anyio.run(poll_command, config, args.ids, tokens)
@@ -191,18 +246,28 @@ def main(argv: Sequence[str] | None = None) -> int:
 def simulate_command(args: argparse.Namespace) -> int:
     """Serve the simulator until interrupted."""
     from fota_poller.simulator import SimulatorOptions, serve_forever  # noqa: PLC0415
+    from fota_poller.simulator.faults import FaultOptions, parse_mix, parse_outage  # noqa: PLC0415
 
     low, _, high = args.devices.partition("-")
     try:
         devices_min, devices_max = int(low), int(high or low)
     except ValueError:
         raise ConfigError(f"--devices takes MIN-MAX, e.g. 1-2000, not {args.devices!r}") from None
+    try:
+        faults = FaultOptions(
+            mix=parse_mix(args.faults),
+            rate_limit=args.rate_limit,
+            outage=None if args.outage is None else parse_outage(args.outage),
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     options = SimulatorOptions(
         campaigns=args.campaigns,
         devices_min=devices_min,
         devices_max=devices_max,
         latency_ms=args.latency_ms,
         seed=args.seed,
+        faults=faults,
     )
 
     def ready(base_url: str) -> None:

@@ -16,15 +16,17 @@ import msgspec
 import structlog
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
-from fota_poller import campaign
+from fota_poller import campaign, shutdown
+from fota_poller.backoff import BackoffSettings, SharedBackoff
 from fota_poller.campaign import CampaignResult, format_timestamp
-from fota_poller.client import RequestFailedError, TokenSource, UpgradeClient, open_session
+from fota_poller.client import TokenSource, UpgradeClient, open_session, upgrade_url
 from fota_poller.config import Config
 from fota_poller.control import RunControl, StopReason
 from fota_poller.errors import ExitCode, InputFileError
 from fota_poller.ids import CampaignRef, InvalidLine
 from fota_poller.ratelimit import RateLimiter
 from fota_poller.records import SCHEMA_VERSION, RunRecord
+from fota_poller.retry import AttemptCounter, RetryPolicy, fetch_with_retries
 from fota_poller.sink import Sink
 
 log = structlog.get_logger("fota_poller")
@@ -51,6 +53,11 @@ class _Stage(msgspec.Struct):
     client: UpgradeClient
     control: RunControl
     totals: RunTotals
+    base_url: str
+    policy: RetryPolicy
+    backoff: SharedBackoff
+    # Cancel scopes of the campaigns being polled, cancelled when a stop's grace runs out.
+    in_flight: set[anyio.CancelScope]
 
 
 async def run_poll(
@@ -75,20 +82,62 @@ async def run_poll(
     workers = config.poll.concurrency
     work_send, work_receive = anyio.create_memory_object_stream[WorkItem](workers)
     result_send, result_receive = anyio.create_memory_object_stream[CampaignResult](workers)
-    async with open_session(config) as session:
-        client = UpgradeClient(session, config.api.base_url, tokens, RateLimiter(config.poll.rate))
-        stage = _Stage(run_id, client, control, totals)
-        async with anyio.create_task_group() as group:
-            async with work_receive, result_send:
-                group.start_soon(_feed, stage, refs, work_send, result_send.clone())
-                for _ in range(workers):
-                    group.start_soon(_work, stage, work_receive.clone(), result_send.clone())
-            group.start_soon(_write, result_receive, sink, totals)
+    limiter = RateLimiter(config.poll.rate)
+    max_body = int(config.poll.max_response_mb * 1024 * 1024)
+    async with open_session(config) as session, anyio.create_task_group() as guard:
+        client = UpgradeClient(session, config.api.base_url, tokens, limiter, max_body)
+        stage = _Stage(
+            run_id=run_id,
+            client=client,
+            control=control,
+            totals=totals,
+            base_url=config.api.base_url,
+            policy=retry_policy(config),
+            backoff=_backoff(config, limiter),
+            in_flight=set(),
+        )
+        everything = anyio.CancelScope()
+        guard.start_soon(
+            shutdown.enforce_stop, control, config.poll.grace_s, stage.in_flight, everything
+        )
+        if config.poll.deadline is not None:
+            deadline_s = shutdown.parse_duration(config.poll.deadline)
+            guard.start_soon(shutdown.stop_at_deadline, control, deadline_s, config.poll.deadline)
+        with everything:
+            async with anyio.create_task_group() as group:
+                async with work_receive, result_send:
+                    group.start_soon(_feed, stage, refs, work_send, result_send.clone())
+                    for _ in range(workers):
+                        group.start_soon(_work, stage, work_receive.clone(), result_send.clone())
+                group.start_soon(_write, result_receive, sink, totals)
+        # The run is over: the deadline and the stop enforcer have nothing left to guard.
+        guard.cancel_scope.cancel()
 
     run = _run_record(stage, started, datetime.now(UTC))
     sink.write(_encoder.encode(run) + b"\n")
     log.info("run.finished", **msgspec.structs.asdict(run))
     return run
+
+
+def retry_policy(config: Config) -> RetryPolicy:
+    """The per-campaign retry policy the config asks for."""
+    poll = config.poll
+    return RetryPolicy(
+        max_attempts=poll.max_attempts,
+        backoff_initial_s=poll.backoff_initial_s,
+        backoff_max_s=poll.backoff_max_s,
+        max_retry_after_s=poll.max_retry_after_s,
+    )
+
+
+def _backoff(config: Config, limiter: RateLimiter) -> SharedBackoff:
+    poll = config.poll
+    settings = BackoffSettings(
+        circuit_failures=poll.circuit_failures,
+        probe_initial_s=poll.circuit_probe_s,
+        probe_max_s=poll.circuit_probe_max_s,
+    )
+    return SharedBackoff(limiter, settings)
 
 
 def _run_record(stage: _Stage, started: datetime, finished: datetime) -> RunRecord:
@@ -160,27 +209,54 @@ async def _work(
             stop = stage.control.stop_reason
             if stop is not None:
                 await results.send(_not_started(stage.run_id, item, stop))
-            else:
-                await results.send(await _poll_one(stage, item))
+                continue
+            counter = AttemptCounter()
+            result: CampaignResult | None = None
+            # Registered before the next await, so a stop can never miss this scope.
+            with anyio.CancelScope() as scope:
+                stage.in_flight.add(scope)
+                try:
+                    result = await _poll_one(stage, item, counter)
+                finally:
+                    stage.in_flight.discard(scope)
+            if result is None:
+                # Cancelled when a stop's grace ran out: not polled, like the ones not started.
+                stop = stage.control.stop_reason
+                assert stop is not None  # noqa: S101 - only the stop enforcer cancels this scope
+                result = _not_started(stage.run_id, item, stop, counter.count)
+            await results.send(result)
 
 
-def _not_started(run_id: str, item: WorkItem, stop: StopReason) -> CampaignResult:
+def _not_started(
+    run_id: str, item: WorkItem, stop: StopReason, attempts: int = 0
+) -> CampaignResult:
     if isinstance(item, InvalidLine):
         return campaign.from_invalid_line(run_id, item)
     return campaign.from_request_error(
-        run_id, item, kind=stop.error_kind, message=stop.message, attempts=0
+        run_id, item, kind=stop.error_kind, message=stop.message, attempts=attempts
     )
 
 
-async def _poll_one(stage: _Stage, item: WorkItem) -> CampaignResult:
+async def _poll_one(stage: _Stage, item: WorkItem, counter: AttemptCounter) -> CampaignResult:
     if isinstance(item, InvalidLine):
         return campaign.from_invalid_line(stage.run_id, item)
-    try:
-        response = await stage.client.get_upgrade(item)
-    except RequestFailedError as exc:
+    url = upgrade_url(stage.base_url, item)
+    fetched = await fetch_with_retries(
+        stage.client, url, stage.policy, stage.backoff, stage.control, counter=counter
+    )
+    if fetched.error is not None:
         return campaign.from_request_error(
-            stage.run_id, item, kind=exc.kind, message=str(exc), attempts=1
+            stage.run_id,
+            item,
+            kind=fetched.error.kind,
+            message=str(fetched.error),
+            attempts=fetched.attempts,
         )
+    if fetched.response is None:
+        stop = stage.control.stop_reason
+        assert stop is not None  # noqa: S101 - a fetch ends with no answer only when stopped
+        return _not_started(stage.run_id, item, stop, fetched.attempts)
+    response = fetched.response
     return campaign.from_response(
         stage.run_id,
         item,
@@ -188,7 +264,7 @@ async def _poll_one(stage: _Stage, item: WorkItem) -> CampaignResult:
         body=response.body,
         received_at=response.received_at,
         elapsed_ms=response.elapsed_ms,
-        attempts=1,
+        attempts=fetched.attempts,
     )
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Final
 import msgspec
 
 from fota_poller.simulator.body_cache import BodyCache
+from fota_poller.simulator.faults import FaultOptions
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -73,6 +74,7 @@ class SimulatorOptions(msgspec.Struct, frozen=True, kw_only=True):
     latency_ms: float = 0.0
     bearer_token: str = "sim-bearer-token"  # noqa: S105 - a simulator's token, not a secret
     session_token: str = "sim-session-token"  # noqa: S105 - same as bearer_token
+    faults: FaultOptions = FaultOptions()
 
 
 class SimulatedDevice(msgspec.Struct, frozen=True, rename="camel", omit_defaults=True):

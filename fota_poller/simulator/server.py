@@ -12,6 +12,7 @@ import msgspec
 from aiohttp import web
 
 from fota_poller.simulator.catalog import Catalog, SimulatorOptions
+from fota_poller.simulator.faults import FaultInjector
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -32,6 +33,11 @@ class SimulatorStats:
     in_flight: int = 0
     max_in_flight: int = 0
     request_starts: list[float] = dataclasses.field(default_factory=list)
+    faults_by_kind: dict[str, int] = dataclasses.field(default_factory=dict)
+
+    def starts_between(self, begin: float, end: float) -> int:
+        """Return how many requests began in [begin, end) (time.monotonic() values)."""
+        return sum(begin <= start < end for start in self.request_starts)
 
     def max_starts_in_window(self, window_s: float = 1.0) -> int:
         """Return the most request starts inside any half-open window [t, t + window_s)."""
@@ -105,8 +111,9 @@ def build_app(catalog: Catalog, stats: SimulatorStats) -> web.Application:
     """Build the app serving catalog's campaigns and counting every request into stats."""
     options = catalog.options
     expected_authorization = f"Bearer {options.bearer_token}"
+    faults = FaultInjector(options.faults, options.seed, stats) if options.faults.any else None
 
-    async def get_upgrade(request: web.Request) -> web.Response:
+    async def get_upgrade(request: web.Request) -> web.StreamResponse:
         stats.request_starts.append(time.monotonic())
         stats.requests_total += 1
         stats.in_flight += 1
@@ -116,9 +123,14 @@ def build_app(catalog: Catalog, stats: SimulatorStats) -> web.Application:
         try:
             if options.latency_ms > 0:
                 await asyncio.sleep(options.latency_ms / 1000)
-            response = _answer(request, catalog, expected_authorization)
-            status = response.status
-            return response
+            if faults is None:
+                response = _answer(request, catalog, expected_authorization)
+                status = response.status
+                return response
+            faulty, status = await faults.respond(
+                request, lambda: _answer(request, catalog, expected_authorization)
+            )
+            return faulty
         finally:
             stats.in_flight -= 1
             stats.requests_by_status[status] = stats.requests_by_status.get(status, 0) + 1
