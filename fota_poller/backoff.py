@@ -57,6 +57,7 @@ class Throttle:
         # Request starts of the last second: with no configured rate, the rate seen when the
         # first 429 arrives is the one to halve.
         self._recent_starts: deque[float] = deque()
+        self._first_start: float | None = None
 
     @property
     def slowed(self) -> bool:
@@ -66,6 +67,8 @@ class Throttle:
     def note_start(self) -> None:
         """Count one request start, and regain rate as time passes since the last 429."""
         now = self._clock()
+        if self._first_start is None:
+            self._first_start = now
         if self._configured == 0 and self._slowed_to is None:
             self._recent_starts.append(now)
             while self._recent_starts and self._recent_starts[0] <= now - 1.0:
@@ -80,13 +83,18 @@ class Throttle:
         now = self._clock()
         current = self._limiter.rate
         if current == 0:
-            current = max(float(len(self._recent_starts)), 1.0)
+            current = self._observed_rate(now)
             self._ceiling = current
         rate = max(self._settings.min_rate, current / 2)
         self._slowed_to = rate
         self._slowed_at = now
         self._limiter.set_rate(rate)
         log.info("backoff.rate_lowered", rate=round(rate, 2))
+
+    def _observed_rate(self, now: float) -> float:
+        # Starts in the last second, scaled up when the run is younger than a second.
+        span = min(1.0, now - (self._first_start if self._first_start is not None else now))
+        return max(len(self._recent_starts) / max(span, 0.05), 1.0)
 
     def _recover(self, now: float) -> None:
         if self._slowed_to is None:

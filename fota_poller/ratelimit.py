@@ -22,24 +22,31 @@ class RateLimiter:
     def __init__(self, rate: float) -> None:
         self.rate = rate
         self._limiter = _bucket(rate)
+        self._unprimed = False
 
     async def acquire(self) -> None:
         """Wait until one more request may start."""
-        limiter = self._limiter
-        if limiter is not None:
-            await limiter.acquire()
-        # A waiter let through by a bucket replaced while it waited queues again on the
-        # current one, so a lowered rate holds for requests already waiting too.
-        while limiter is not self._limiter:
+        while True:
             limiter = self._limiter
-            if limiter is not None:
+            if limiter is None:
+                return
+            if self._unprimed:
+                # A new bucket starts empty and would let one request out at once: fill it,
+                # so the first start at a changed rate comes one interval after the change.
+                self._unprimed = False
                 await limiter.acquire()
+            await limiter.acquire()
+            # Let through by a bucket replaced while waiting: queue again on the current
+            # one, so a lowered rate holds for the requests already waiting too.
+            if limiter is self._limiter:
+                return
 
     def set_rate(self, rate: float) -> None:
         """Change the effective rate from now on; 0 lifts the limit."""
         if rate != self.rate:
             self.rate = rate
             self._limiter = _bucket(rate)
+            self._unprimed = True
 
     def __repr__(self) -> str:
         return f"RateLimiter(rate={self.rate})"
