@@ -23,6 +23,7 @@ import anyio
 import msgspec
 import structlog
 
+from fota_poller.config import PollConfig
 from fota_poller.control import RunControl
 from fota_poller.ratelimit import RateLimiter
 
@@ -41,6 +42,15 @@ class BackoffSettings(msgspec.Struct, frozen=True, kw_only=True):
     # Share of the ceiling rate regained per second after a 429: from half the rate back to
     # the full rate takes five seconds.
     recovery_per_s: float = 0.1
+
+    @classmethod
+    def from_config(cls, poll: PollConfig) -> BackoffSettings:
+        """The settings the `[poll]` config asks for."""
+        return cls(
+            circuit_failures=poll.circuit_failures,
+            probe_initial_s=poll.circuit_probe_s,
+            probe_max_s=poll.circuit_probe_max_s,
+        )
 
 
 class Throttle:

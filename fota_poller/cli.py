@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
+from typing import Any
 
 import anyio
 import structlog
@@ -245,7 +248,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def simulate_command(args: argparse.Namespace) -> int:
     """Serve the simulator until interrupted."""
-    from fota_poller.simulator import SimulatorOptions, serve_forever  # noqa: PLC0415
+    from fota_poller.simulator import (  # noqa: PLC0415
+        SimulatorOptions,
+        SimulatorStats,
+        serve_forever,
+    )
     from fota_poller.simulator.faults import FaultOptions, parse_mix, parse_outage  # noqa: PLC0415
 
     low, _, high = args.devices.partition("-")
@@ -273,6 +280,26 @@ def simulate_command(args: argparse.Namespace) -> int:
     def ready(base_url: str) -> None:
         print(f"simulator listening on {base_url}", file=sys.stderr, flush=True)  # noqa: T201
 
+    def finished(stats: SimulatorStats) -> None:
+        summary = (
+            f"simulator served {stats.requests_total} requests; by status "
+            f"{dict(sorted(stats.requests_by_status.items()))}; faults {stats.faults_by_kind}"
+        )
+        print(summary, file=sys.stderr, flush=True)  # noqa: T201 - the simulator's report
+
+    serve = functools.partial(
+        serve_forever, options, args.host, args.port, args.write_ids, ready, finished=finished
+    )
     with contextlib.suppress(KeyboardInterrupt):
-        anyio.run(serve_forever, options, args.host, args.port, args.write_ids, ready)
+        anyio.run(serve_until_signalled, serve)
     return 0
+
+
+async def serve_until_signalled(serve: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run `serve` until SIGTERM or SIGINT (a background job started by a shell ignores SIGINT)."""
+    async with anyio.create_task_group() as group:
+        group.start_soon(serve)
+        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async for _ in signals:
+                break
+        group.cancel_scope.cancel()

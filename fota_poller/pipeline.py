@@ -82,6 +82,8 @@ async def run_poll(
     workers = config.poll.concurrency
     work_send, work_receive = anyio.create_memory_object_stream[WorkItem](workers)
     result_send, result_receive = anyio.create_memory_object_stream[CampaignResult](workers)
+    deadline = config.poll.deadline
+    deadline_s = None if deadline is None else shutdown.parse_duration(deadline)
     limiter = RateLimiter(config.poll.rate)
     max_body = int(config.poll.max_response_mb * 1024 * 1024)
     async with open_session(config) as session, anyio.create_task_group() as guard:
@@ -92,18 +94,17 @@ async def run_poll(
             control=control,
             totals=totals,
             base_url=config.api.base_url,
-            policy=retry_policy(config),
-            backoff=_backoff(config, limiter),
+            policy=RetryPolicy.from_config(config.poll),
+            backoff=SharedBackoff(limiter, BackoffSettings.from_config(config.poll)),
             in_flight=set(),
         )
-        everything = anyio.CancelScope()
+        abortable = anyio.CancelScope()
         guard.start_soon(
-            shutdown.enforce_stop, control, config.poll.grace_s, stage.in_flight, everything
+            shutdown.enforce_stop, control, config.poll.grace_s, stage.in_flight, abortable
         )
-        if config.poll.deadline is not None:
-            deadline_s = shutdown.parse_duration(config.poll.deadline)
-            guard.start_soon(shutdown.stop_at_deadline, control, deadline_s, config.poll.deadline)
-        with everything:
+        if deadline is not None and deadline_s is not None:
+            guard.start_soon(shutdown.stop_at_deadline, control, deadline_s, deadline)
+        with abortable:
             async with anyio.create_task_group() as group:
                 async with work_receive, result_send:
                     group.start_soon(_feed, stage, refs, work_send, result_send.clone())
@@ -117,27 +118,6 @@ async def run_poll(
     sink.write(_encoder.encode(run) + b"\n")
     log.info("run.finished", **msgspec.structs.asdict(run))
     return run
-
-
-def retry_policy(config: Config) -> RetryPolicy:
-    """The per-campaign retry policy the config asks for."""
-    poll = config.poll
-    return RetryPolicy(
-        max_attempts=poll.max_attempts,
-        backoff_initial_s=poll.backoff_initial_s,
-        backoff_max_s=poll.backoff_max_s,
-        max_retry_after_s=poll.max_retry_after_s,
-    )
-
-
-def _backoff(config: Config, limiter: RateLimiter) -> SharedBackoff:
-    poll = config.poll
-    settings = BackoffSettings(
-        circuit_failures=poll.circuit_failures,
-        probe_initial_s=poll.circuit_probe_s,
-        probe_max_s=poll.circuit_probe_max_s,
-    )
-    return SharedBackoff(limiter, settings)
 
 
 def _run_record(stage: _Stage, started: datetime, finished: datetime) -> RunRecord:
@@ -283,7 +263,9 @@ async def _write(
                 totals.devices_total += record.device_count or 0
             else:
                 totals.campaigns_failed += 1
-                log.warning(
+                # A run cut short marks thousands not polled: the stop itself was logged once.
+                report = log.debug if record.error_kind == "not_polled" else log.warning
+                report(
                     "campaign.failed",
                     account_name=record.account_name,
                     upgrade_id=record.upgrade_id,

@@ -23,6 +23,7 @@ from yarl import URL
 
 from fota_poller.backoff import SharedBackoff
 from fota_poller.client import HttpResponse, RequestFailedError
+from fota_poller.config import PollConfig
 from fota_poller.control import RunControl
 
 TOO_MANY_REQUESTS: Final = 429
@@ -38,6 +39,16 @@ class RetryPolicy(msgspec.Struct, frozen=True, kw_only=True):
     backoff_initial_s: float = 0.5
     backoff_max_s: float = 30.0
     max_retry_after_s: float = 120.0
+
+    @classmethod
+    def from_config(cls, poll: PollConfig) -> RetryPolicy:
+        """The policy the `[poll]` config asks for."""
+        return cls(
+            max_attempts=poll.max_attempts,
+            backoff_initial_s=poll.backoff_initial_s,
+            backoff_max_s=poll.backoff_max_s,
+            max_retry_after_s=poll.max_retry_after_s,
+        )
 
 
 class Fetched(msgspec.Struct):

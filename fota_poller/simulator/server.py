@@ -35,10 +35,6 @@ class SimulatorStats:
     request_starts: list[float] = dataclasses.field(default_factory=list)
     faults_by_kind: dict[str, int] = dataclasses.field(default_factory=dict)
 
-    def starts_between(self, begin: float, end: float) -> int:
-        """Return how many requests began in [begin, end) (time.monotonic() values)."""
-        return sum(begin <= start < end for start in self.request_starts)
-
     def max_starts_in_window(self, window_s: float = 1.0) -> int:
         """Return the most request starts inside any half-open window [t, t + window_s)."""
         starts = sorted(self.request_starts)
@@ -214,12 +210,21 @@ async def serve_forever(
     port: int = 0,
     write_ids: Path | None = None,
     ready: Callable[[str], None] | None = None,
+    *,
+    finished: Callable[[SimulatorStats], None] | None = None,
 ) -> None:
-    """Run the simulator until cancelled, writing the ids file and calling ready(base_url) first."""
+    """Run the simulator until cancelled, writing the ids file and calling ready(base_url) first.
+
+    `finished(stats)` is called on the way out, cancelled or not.
+    """
     async with run_simulator(options, host, port) as simulator:
         if write_ids is not None:
             simulator.catalog.write_ids(write_ids)
         if ready is not None:
             ready(simulator.base_url)
-        # Nothing ever sets this event: the server stops when the caller cancels.
-        await asyncio.Event().wait()
+        try:
+            # Nothing ever sets this event: the server stops when the caller cancels.
+            await asyncio.Event().wait()
+        finally:
+            if finished is not None:
+                finished(simulator.stats)
