@@ -38,7 +38,7 @@ async def main(args):
         faults = FaultOptions(rate_limit=20)
         poll |= {"rate": 50}
     else:
-        faults = FaultOptions(outage=(2.0, 12.0))
+        faults = FaultOptions(outage=(2.0, 2.0 + args.outage_s))
     options = SimulatorOptions(
         campaigns=args.campaigns,
         devices_min=1,
@@ -81,6 +81,7 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=0)
     parser.add_argument("--max-attempts", type=int, default=5)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--outage-s", type=float, default=10.0, help="outage length from 2 s")
     parser.add_argument("--log-level", default="warning")
     arguments = parser.parse_args()
     configure_logging(arguments.log_level)

@@ -30,17 +30,18 @@ class MemorySink:
         return [decoder.decode(line) for line in bytes(self.data).splitlines()]
 
 
-async def refs_of(simulator):
-    for account, upgrade_id in simulator.catalog.ids():
+async def refs_of(catalog):
+    for account, upgrade_id in catalog.ids():
         yield CampaignRef(account, upgrade_id)
 
 
-async def poll_simulator(simulator, control=None, **poll):
+async def poll_simulator(simulator, control=None, catalog=None, **poll):
     config = Config(api=ApiConfig(base_url=simulator.base_url), poll=PollConfig(**poll))
     options = simulator.options
     sink = MemorySink()
     tokens = StaticTokens(options.bearer_token, options.session_token)
-    run = await run_poll(config, refs_of(simulator), tokens, sink, control or RunControl())
+    refs = refs_of(catalog or simulator.catalog)
+    run = await run_poll(config, refs, tokens, sink, control or RunControl())
     return run, sink.records()
 
 

@@ -11,7 +11,7 @@ from resilience_helpers import poll_simulator, polled, split, truth
 
 from fota_poller.control import RunControl
 from fota_poller.shutdown import cut_short
-from fota_poller.simulator import SimulatorOptions, run_simulator
+from fota_poller.simulator import Catalog, SimulatorOptions, run_simulator
 from fota_poller.simulator.faults import FaultOptions, parse_mix
 
 EVERY_FAULT_AT_25_PERCENT = (
@@ -101,14 +101,10 @@ async def test_a_body_over_the_cap_fails_as_too_large_without_retrying():
 
 async def test_a_permanent_error_is_not_retried():
     options = SimulatorOptions(campaigns=2, devices_min=1, devices_max=3)
+    # Campaigns of another seed, which the simulator does not know: 400 INVALID_PARAMETER.
+    unknown = Catalog(msgspec.structs.replace(options, seed=99))
     async with run_simulator(options) as simulator:
-        catalog = simulator.catalog
-        # A campaign the simulator does not know: 400 INVALID_PARAMETER.
-        unknown = msgspec.structs.replace(options, seed=99)
-        simulator_with_unknown = type(simulator)(
-            simulator.base_url, simulator.port, type(catalog)(unknown), simulator.stats, unknown
-        )
-        _, records = await poll_simulator(simulator_with_unknown)
+        _, records = await poll_simulator(simulator, catalog=unknown)
     _, campaigns, _ = split(records)
 
     assert {(c.error_kind, c.http_status, c.attempts) for c in campaigns} == {("api", 400, 1)}
