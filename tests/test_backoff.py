@@ -1,9 +1,11 @@
 import anyio
 
-from fota_poller.backoff import BackoffSettings, CircuitBreaker, SharedBackoff, Throttle
+from fota_poller.backoff import BackoffSettings, SharedBackoff
+from fota_poller.circuit import CircuitBreaker
 from fota_poller.control import RunControl
 from fota_poller.ratelimit import RateLimiter
 from fota_poller.shutdown import cut_short
+from fota_poller.throttle import Throttle
 
 
 class Clock:
@@ -17,7 +19,7 @@ class Clock:
 def throttle(rate, **settings):
     clock = Clock()
     limiter = RateLimiter(rate)
-    return Throttle(limiter, BackoffSettings(**settings), clock), limiter, clock
+    return Throttle(limiter, clock=clock, **settings), limiter, clock
 
 
 def test_a_429_halves_the_rate():
@@ -72,14 +74,14 @@ def test_with_no_configured_rate_the_observed_rate_is_halved_then_the_limit_lift
 
 
 async def test_the_circuit_opens_after_consecutive_failures_and_charges_none_after():
-    breaker = CircuitBreaker(BackoffSettings(circuit_failures=3), Clock())
+    breaker = CircuitBreaker(failures_to_open=3, clock=Clock())
     charged = [breaker.failed(is_probe=False) for _ in range(5)]
     assert charged == [True, True, False, False, False]
     assert breaker.is_open
 
 
 async def test_an_answer_resets_the_count_of_consecutive_failures():
-    breaker = CircuitBreaker(BackoffSettings(circuit_failures=2), Clock())
+    breaker = CircuitBreaker(failures_to_open=2, clock=Clock())
     breaker.failed(is_probe=False)
     breaker.answered()
     assert breaker.failed(is_probe=False)
@@ -88,7 +90,7 @@ async def test_an_answer_resets_the_count_of_consecutive_failures():
 
 async def test_while_open_only_one_probe_goes_out_and_its_answer_releases_everyone():
     clock = Clock()
-    breaker = CircuitBreaker(BackoffSettings(circuit_failures=1, probe_initial_s=5), clock)
+    breaker = CircuitBreaker(failures_to_open=1, probe_initial_s=5, clock=clock)
     control = RunControl()
     breaker.failed(is_probe=False)
     clock.now += 5
@@ -110,9 +112,7 @@ async def test_while_open_only_one_probe_goes_out_and_its_answer_releases_everyo
 
 async def test_a_failed_probe_doubles_the_wait_before_the_next():
     clock = Clock()
-    breaker = CircuitBreaker(
-        BackoffSettings(circuit_failures=1, probe_initial_s=1, probe_max_s=3), clock
-    )
+    breaker = CircuitBreaker(failures_to_open=1, probe_initial_s=1, probe_max_s=3, clock=clock)
     control = RunControl()
     breaker.failed(is_probe=False)
     waits = []
@@ -126,7 +126,7 @@ async def test_a_failed_probe_doubles_the_wait_before_the_next():
 
 
 async def test_waiting_on_an_open_circuit_ends_when_the_run_stops():
-    breaker = CircuitBreaker(BackoffSettings(circuit_failures=1, probe_initial_s=1000), Clock())
+    breaker = CircuitBreaker(failures_to_open=1, probe_initial_s=1000, clock=Clock())
     control = RunControl()
     breaker.failed(is_probe=False)
     turns = []
