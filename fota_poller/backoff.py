@@ -1,14 +1,14 @@
 """The run-wide back-off that every worker shares: a slower rate after a 429, a circuit on outages.
 
 Per-request retries (retry.py) decide whether and when one campaign asks again; this module
-decides how fast the whole run may ask. A 429 halves the effective request rate, which then
-climbs back linearly; a run of consecutive connection errors, timeouts or 5xx opens a circuit:
-all workers wait, one probe request goes out at growing intervals, and the first answer closes
-the circuit again. Failures the circuit accounts for are not charged to any campaign, so a long
-outage costs a few probes instead of every campaign's attempts.
+decides whether any request may go out now. Each request takes a `Turn`: it waits while the
+circuit (circuit.py) is open, and reports back how it went, so a 429 lowers the shared rate
+(throttle.py) and consecutive failures open the circuit. Failures the circuit accounts for
+are not charged to any campaign, so a long outage costs a few probes, not every campaign's
+attempts.
 
 Written here rather than taken from a library: stamina and tenacity retry one call at a time and
-have no state shared across calls, which is the whole job of this module.
+keep no state shared across calls, which is the whole job of this module.
 """
 
 from __future__ import annotations
