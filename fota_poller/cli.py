@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import importlib.util
 import os
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
+from typing import Any
 
 import anyio
 import structlog
@@ -16,6 +19,7 @@ import structlog
 from fota_poller import __version__
 from fota_poller.auth import BEARER_TOKEN_ENV, SESSION_TOKEN_ENV, TokenSource
 from fota_poller.config import DEFAULT_BASE_URL, Config, apply_overrides, load_config
+from fota_poller.control import RunControl
 from fota_poller.credentials import (
     APP_KEY_ENV,
     APP_SECRET_ENV,
@@ -27,12 +31,14 @@ from fota_poller.credentials import (
 from fota_poller.discover import discovery_accounts
 from fota_poller.errors import ConfigError, ExitCode, FotaPollerError
 from fota_poller.ids import close_id_sources, open_id_sources, read_refs
+from fota_poller.lock import hold_lock
 from fota_poller.logs import configure_logging
 from fota_poller.monitor import watch_run
 from fota_poller.pipeline import run_poll
 from fota_poller.records import RunRecord
 from fota_poller.redact import Redactor
 from fota_poller.schema import render_schema
+from fota_poller.shutdown import parse_duration, stop_on_signals
 from fota_poller.sink import open_sink
 from fota_poller.tally import RunTally
 from fota_poller.token_provider import TokenProvider
@@ -44,6 +50,9 @@ exit codes:
   2   usage error, bad config, or an unreadable id list (nothing polled, output untouched)
   3   could not authenticate: a token request or login was rejected; campaigns not polled
       have error_kind "auth" (a rejected login is never retried, so the account is not locked)
+  4   cut short by --deadline, SIGTERM or SIGINT (the output is complete up to the stop;
+      campaigns not polled are marked error_kind "not_polled")
+  75  another run holds --lock-file (nothing polled, output untouched); try again later
 """
 
 POLL_EPILOG = f"""\
@@ -133,6 +142,23 @@ def _add_poll(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         help="total time for one request (config poll.timeout_s; default 120)",
     )
     poll.add_argument(
+        "--deadline",
+        metavar="DURATION",
+        help="stop starting campaigns after this long, e.g. 45m or 1h30m (config poll.deadline)",
+    )
+    poll.add_argument(
+        "--max-attempts",
+        type=int,
+        metavar="N",
+        help="requests per campaign at most for transient failures (config poll.max_attempts; "
+        "default 5)",
+    )
+    poll.add_argument(
+        "--lock-file",
+        metavar="FILE",
+        help="exit 75 at once if another run holds this lock (config poll.lock_file)",
+    )
+    poll.add_argument(
         "--output",
         metavar="FILE",
         help="write records here, atomically at the end (config output.path; default stdout)",
@@ -188,6 +214,19 @@ def _add_simulate(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         metavar="SECONDS",
         help="a session expires after this long unused (default 1200)",
     )
+    simulate.add_argument(
+        "--faults",
+        default="",
+        metavar="KIND=P,...",
+        help="inject faults per request, e.g. 429=0.05,500=0.03,502html=0.02,reset=0.02,"
+        "truncate=0.01,stall=0.01 (also 408, 502, 503, 504)",
+    )
+    simulate.add_argument(
+        "--rate-limit", type=float, default=0.0, metavar="R", help="answer 429 above R requests/s"
+    )
+    simulate.add_argument(
+        "--outage", metavar="START-END", help="answer 503 to everything in this window (seconds)"
+    )
 
 
 def _add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -207,7 +246,14 @@ def poll_config(args: argparse.Namespace) -> Config:
     return apply_overrides(
         load_config(args.config),
         api={"base_url": args.base_url, "account": args.account},
-        poll={"concurrency": args.concurrency, "rate": args.rate, "timeout_s": args.timeout},
+        poll={
+            "concurrency": args.concurrency,
+            "rate": args.rate,
+            "timeout_s": args.timeout,
+            "deadline": args.deadline,
+            "max_attempts": args.max_attempts,
+            "lock_file": args.lock_file,
+        },
         output={"path": args.output, "metrics_file": args.metrics_file},
         log={"level": args.log_level},
         discover={"statuses": _split_statuses(args.status)},
@@ -231,12 +277,17 @@ async def authenticated_poll(
     config: Config, id_paths: Sequence[str], credentials: Credentials, redactor: Redactor
 ) -> int:
     """Run `poll` with a token provider that obtains and renews tokens, and logs out at the end."""
-    async with TokenProvider(config, credentials, redactor=redactor) as tokens:
-        return await poll_command(config, id_paths, tokens)
+    # The lock comes first: a run that must not start must not log in either.
+    with hold_lock(config.poll.lock_file):
+        async with TokenProvider(config, credentials, redactor=redactor) as tokens:
+            return await poll_command(config, id_paths, tokens)
 
 
 async def poll_command(config: Config, id_paths: Sequence[str], tokens: TokenSource) -> int:
-    """Run `poll` with a ready config; returns the exit code."""
+    """Run `poll` with a ready config; returns the exit code.
+
+    SIGTERM and SIGINT stop the run (see shutdown.py); the output is still committed.
+    """
     with watch_run(config) as watch:
         return watch.finished(await _poll(config, id_paths, tokens, watch.tally))
 
@@ -248,9 +299,12 @@ async def _poll(
     try:
         sink = open_sink(config.output.path)
         try:
-            run = await run_poll(
-                config, read_refs(sources, config.api.account), tokens, sink, tally=tally
-            )
+            control = RunControl()
+            async with anyio.create_task_group() as signals:
+                signals.start_soon(stop_on_signals, control)
+                refs = read_refs(sources, config.api.account)
+                run = await run_poll(config, refs, tokens, sink, control, tally=tally)
+                signals.cancel_scope.cancel()
         except BaseException:
             sink.discard()
             raise
@@ -267,6 +321,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "poll":
             config = poll_config(args)
             id_paths = check_poll_sources(config, args.ids)
+            if config.poll.deadline is not None:
+                parse_duration(config.poll.deadline)  # a bad one is a usage error before any work
             redactor = Redactor()
             configure_logging(config.log.level, redactor=redactor)
             credentials = load_credentials(config.auth)
@@ -303,14 +359,27 @@ def event_loop_options() -> dict[str, bool]:
 
 def simulate_command(args: argparse.Namespace) -> int:
     """Serve the simulator until interrupted."""
-    from fota_poller.simulator import SimulatorOptions, serve_forever  # noqa: PLC0415
+    from fota_poller.simulator import (  # noqa: PLC0415
+        SimulatorOptions,
+        SimulatorStats,
+        serve_forever,
+    )
     from fota_poller.simulator.auth_routes import simulator_auth_options  # noqa: PLC0415
+    from fota_poller.simulator.faults import FaultOptions, parse_mix, parse_outage  # noqa: PLC0415
 
     low, _, high = args.devices.partition("-")
     try:
         devices_min, devices_max = int(low), int(high or low)
     except ValueError:
         raise ConfigError(f"--devices takes MIN-MAX, e.g. 1-2000, not {args.devices!r}") from None
+    try:
+        faults = FaultOptions(
+            mix=parse_mix(args.faults),
+            rate_limit=args.rate_limit,
+            outage=None if args.outage is None else parse_outage(args.outage),
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     options = SimulatorOptions(
         campaigns=args.campaigns,
         devices_min=devices_min,
@@ -320,11 +389,32 @@ def simulate_command(args: argparse.Namespace) -> int:
         auth=simulator_auth_options(args, os.environ),
         accounts=tuple(account.strip() for account in args.accounts.split(",")),
         report_page_size=args.report_page_size,
+        faults=faults,
     )
 
     def ready(base_url: str) -> None:
         print(f"simulator listening on {base_url}", file=sys.stderr, flush=True)  # noqa: T201
 
+    def finished(stats: SimulatorStats) -> None:
+        summary = (
+            f"simulator served {stats.requests_total} requests; by status "
+            f"{dict(sorted(stats.requests_by_status.items()))}; faults {stats.faults_by_kind}"
+        )
+        print(summary, file=sys.stderr, flush=True)  # noqa: T201 - the simulator's report
+
+    serve = functools.partial(
+        serve_forever, options, args.host, args.port, args.write_ids, ready, finished=finished
+    )
     with contextlib.suppress(KeyboardInterrupt):
-        anyio.run(serve_forever, options, args.host, args.port, args.write_ids, ready)
+        anyio.run(serve_until_signalled, serve)
     return 0
+
+
+async def serve_until_signalled(serve: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run `serve` until SIGTERM or SIGINT (a background job started by a shell ignores SIGINT)."""
+    async with anyio.create_task_group() as group:
+        group.start_soon(serve)
+        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async for _ in signals:
+                break
+        group.cancel_scope.cancel()

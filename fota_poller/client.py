@@ -43,6 +43,8 @@ class HttpResponse(msgspec.Struct):
     body: bytes
     received_at: datetime
     elapsed_ms: float
+    retry_after: str | None = None  # the Retry-After header as sent, seconds or an HTTP-date
+    sent_at: float = 0.0  # time.monotonic() when the request left, after the rate limit
 
 
 class RequestCounters(msgspec.Struct):
@@ -54,9 +56,9 @@ class RequestCounters(msgspec.Struct):
 
 
 class RequestFailedError(Exception):
-    """No response at all: the connection failed or a timeout passed."""
+    """No usable response: the connection failed, a timeout passed, or the body was too large."""
 
-    def __init__(self, kind: Literal["network", "timeout"], message: str) -> None:
+    def __init__(self, kind: Literal["network", "timeout", "too_large"], message: str) -> None:
         super().__init__(message)
         self.kind = kind
 
@@ -90,12 +92,15 @@ class UpgradeClient:
         base_url: str,
         tokens: TokenSource,
         limiter: RateLimiter,
+        *,
         counters: RequestCounters | None = None,
+        max_body_bytes: int | None = None,
     ) -> None:
         self._session = session
         self._base_url = base_url
         self._tokens = tokens
         self._limiter = limiter
+        self._max_body_bytes = max_body_bytes
         self.requests_total = 0
         self.counters = counters if counters is not None else RequestCounters()
 
@@ -132,7 +137,7 @@ class UpgradeClient:
         started = time.monotonic()
         try:
             async with self._session.get(url, headers=auth.headers) as response:
-                body = await response.read()
+                body = await read_capped(response, self._max_body_bytes)
         except TimeoutError:
             raise RequestFailedError(
                 "timeout", f"no complete response within the timeout ({_elapsed(started):.0f} ms)"
@@ -146,7 +151,35 @@ class UpgradeClient:
             body=body,
             received_at=datetime.now(UTC),
             elapsed_ms=_elapsed(started),
+            retry_after=response.headers.get("Retry-After"),
+            sent_at=started,
         )
+
+
+async def read_capped(response: aiohttp.ClientResponse, max_bytes: int | None) -> bytes:
+    """The whole body, or `RequestFailedError("too_large")` once it passes `max_bytes`.
+
+    A declared Content-Length over the cap fails before any byte is read; a body of unknown
+    length is read in chunks and never buffered beyond the cap.
+    """
+    declared = response.content_length
+    if max_bytes is None or (declared is not None and declared <= max_bytes):
+        # aiohttp stops at Content-Length (and fails a shorter body), so one read is safe.
+        return await response.read()
+    if declared is not None:
+        raise RequestFailedError("too_large", _too_large(declared, max_bytes))
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > max_bytes:
+            raise RequestFailedError("too_large", _too_large(size, max_bytes))
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(size: int, max_bytes: int) -> str:
+    return f"response body of {size} bytes or more is over the {max_bytes} byte cap"
 
 
 def _elapsed(started: float) -> float:

@@ -19,6 +19,8 @@ LogLevel = Literal["debug", "info", "warning", "error"]
 AccountName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 # An open set of strings (see thingspace-api.md), so only the characters are checked.
 UpgradeStatus = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_ -]{1,64}$")]
+# A duration such as `45m`, `1h30m`, `90s` or a bare number of seconds; see deadline.py.
+Duration = Annotated[str, msgspec.Meta(pattern=r"^\s*(\d+(\.\d+)?\s*[hms]?\s*)+$")]
 
 
 class ApiConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -36,6 +38,17 @@ class PollConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     connect_timeout_s: PositiveFloat = 10.0
     read_timeout_s: PositiveFloat = 30.0
     timeout_s: PositiveFloat = 120.0
+    max_attempts: PositiveInt = 5
+    backoff_initial_s: NonNegativeFloat = 0.5
+    backoff_max_s: NonNegativeFloat = 30.0
+    max_retry_after_s: NonNegativeFloat = 120.0
+    circuit_failures: PositiveInt = 5
+    circuit_probe_s: PositiveFloat = 1.0
+    circuit_probe_max_s: PositiveFloat = 30.0
+    max_response_mb: PositiveFloat = 256.0
+    deadline: Duration | None = None
+    grace_s: NonNegativeFloat = 2.0
+    lock_file: str | None = None
 
 
 class OutputConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):

@@ -6,6 +6,7 @@ campaign not yet polled still gets a failed record carrying the stop's error kin
 
 from __future__ import annotations
 
+import anyio
 import msgspec
 
 from fota_poller.errors import ExitCode
@@ -25,6 +26,10 @@ class RunControl:
 
     def __init__(self) -> None:
         self.stop_reason: StopReason | None = None
+        self.aborted = False
+        # Created on first wait: anyio events need a running event loop, a RunControl does not.
+        self._stopped_event: anyio.Event | None = None
+        self._aborted_event: anyio.Event | None = None
 
     @property
     def stopped(self) -> bool:
@@ -35,3 +40,32 @@ class RunControl:
         """Stop starting campaigns; a later reason does not replace the first."""
         if self.stop_reason is None:
             self.stop_reason = reason
+            if self._stopped_event is not None:
+                self._stopped_event.set()
+
+    def abort(self, reason: StopReason) -> None:
+        """Stop at once: in-flight requests get no grace and unwritten records are dropped."""
+        self.stop(reason)
+        self.aborted = True
+        if self._aborted_event is not None:
+            self._aborted_event.set()
+
+    async def wait_stopped(self) -> None:
+        """Return once the run has been stopped."""
+        if self.stop_reason is None:
+            if self._stopped_event is None:
+                self._stopped_event = anyio.Event()
+            await self._stopped_event.wait()
+
+    async def wait_aborted(self) -> None:
+        """Return once the run has been aborted."""
+        if not self.aborted:
+            if self._aborted_event is None:
+                self._aborted_event = anyio.Event()
+            await self._aborted_event.wait()
+
+    async def sleep(self, seconds: float) -> bool:
+        """Sleep up to `seconds`, waking early if the run stops; True if it is still going."""
+        with anyio.move_on_after(seconds):
+            await self.wait_stopped()
+        return self.stop_reason is None

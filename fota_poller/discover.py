@@ -15,12 +15,13 @@ import structlog
 from anyio.abc import TaskGroup
 from yarl import URL
 
-from fota_poller.client import RequestFailedError, UpgradeClient
+from fota_poller.client import RequestFailedError
 from fota_poller.config import Config
 from fota_poller.control import RunControl
 from fota_poller.decode import decode_error
 from fota_poller.errors import ConfigError, ExitCode, FotaPollerError
 from fota_poller.ids import CampaignRef, InvalidLine, canonical_upgrade_id
+from fota_poller.retry import Getter
 from fota_poller.sources import merge_sources
 
 log = structlog.get_logger("fota_poller")
@@ -82,7 +83,7 @@ def discovery_accounts(config: Config) -> tuple[str, ...]:
 def with_discovered(
     group: TaskGroup,
     config: Config,
-    client: UpgradeClient,
+    client: Getter,
     control: RunControl,
     refs: AsyncIterator[Found],
 ) -> AsyncIterator[Found]:
@@ -106,12 +107,9 @@ def report_url(base_url: str, account: str, status: str, start_index: str) -> UR
 
 
 async def fetch_report_page(
-    client: UpgradeClient, base_url: str, account: str, status: str, start_index: str
+    client: Getter, base_url: str, account: str, status: str, start_index: str
 ) -> ReportPage:
-    """One report page through the client's one request path; `DiscoveryError` on any failure.
-
-    Kept to a single request so a retry policy can wrap exactly this call.
-    """
+    """One report page, retried as `client` retries; `DiscoveryError` on any failure."""
     url = report_url(base_url, account, status, start_index)
     try:
         response = await client.get(url)
@@ -128,7 +126,7 @@ async def fetch_report_page(
 
 
 async def discover(
-    client: UpgradeClient,
+    client: Getter,
     base_url: str,
     accounts: Sequence[str],
     statuses: Sequence[str],
@@ -160,7 +158,7 @@ async def discover(
 
 
 async def _discover_one(
-    client: UpgradeClient, base_url: str, account: str, status: str, control: RunControl
+    client: Getter, base_url: str, account: str, status: str, control: RunControl
 ) -> AsyncIterator[Found]:
     start_index = FIRST_INDEX
     pages = 0

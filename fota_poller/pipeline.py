@@ -16,9 +16,10 @@ import msgspec
 import structlog
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from fota_poller import campaign, channels
+from fota_poller import campaign, channels, shutdown
+from fota_poller.backoff import BackoffSettings, SharedBackoff
 from fota_poller.campaign import CampaignResult, format_timestamp
-from fota_poller.client import RequestFailedError, TokenSource, UpgradeClient, open_session
+from fota_poller.client import TokenSource, UpgradeClient, open_session, upgrade_url
 from fota_poller.config import Config
 from fota_poller.control import RunControl, StopReason
 from fota_poller.discover import with_discovered
@@ -26,6 +27,7 @@ from fota_poller.errors import AuthenticationError, ExitCode, FotaPollerError
 from fota_poller.ids import CampaignRef, InvalidLine
 from fota_poller.ratelimit import RateLimiter
 from fota_poller.records import SCHEMA_VERSION, RunRecord
+from fota_poller.retry import AttemptCounter, RetryingGetter, RetryPolicy, fetch_with_retries
 from fota_poller.seen import SeenCampaigns
 from fota_poller.sink import Sink
 from fota_poller.tally import RunTally
@@ -56,6 +58,11 @@ class _Stage(msgspec.Struct):
     control: RunControl
     totals: RunTotals
     tally: RunTally
+    base_url: str
+    policy: RetryPolicy
+    backoff: SharedBackoff
+    # Cancel scopes of the campaigns being polled, cancelled when a stop's grace runs out.
+    in_flight: set[anyio.CancelScope]
 
 
 async def run_poll(
@@ -86,22 +93,47 @@ async def run_poll(
     workers = config.poll.concurrency
     work_send, work_receive = anyio.create_memory_object_stream[WorkItem](workers)
     result_send, result_receive = anyio.create_memory_object_stream[CampaignResult](workers)
-    async with open_session(config) as session:
+    deadline = config.poll.deadline
+    deadline_s = None if deadline is None else shutdown.parse_duration(deadline)
+    limiter = RateLimiter(config.poll.rate)
+    max_body = int(config.poll.max_response_mb * 1024 * 1024)
+    async with open_session(config) as session, anyio.create_task_group() as guard:
         client = UpgradeClient(
             session,
             config.api.base_url,
             tokens,
-            RateLimiter(config.poll.rate),
+            limiter,
             counters=tally.requests,
+            max_body_bytes=max_body,
         )
-        stage = _Stage(run_id, client, control, totals, tally)
-        async with anyio.create_task_group() as group:
-            refs = with_discovered(group, config, client, control, refs)
-            async with work_receive, result_send:
-                group.start_soon(_feed, stage, refs, work_send, result_send.clone())
-                for _ in range(workers):
-                    group.start_soon(_work, stage, work_receive.clone(), result_send.clone())
-            group.start_soon(_write, result_receive, sink, totals, tally)
+        stage = _Stage(
+            run_id=run_id,
+            client=client,
+            control=control,
+            totals=totals,
+            tally=tally,
+            base_url=config.api.base_url,
+            policy=RetryPolicy.from_config(config.poll),
+            backoff=SharedBackoff(limiter, BackoffSettings.from_config(config.poll)),
+            in_flight=set(),
+        )
+        abortable = anyio.CancelScope()
+        guard.start_soon(
+            shutdown.enforce_stop, control, config.poll.grace_s, stage.in_flight, abortable
+        )
+        if deadline is not None and deadline_s is not None:
+            guard.start_soon(shutdown.stop_at_deadline, control, deadline_s, deadline)
+        with abortable:
+            async with anyio.create_task_group() as group:
+                pages = RetryingGetter(client, stage.policy, stage.backoff, control)
+                refs = with_discovered(group, config, pages, control, refs)
+                async with work_receive, result_send:
+                    group.start_soon(_feed, stage, refs, work_send, result_send.clone())
+                    for _ in range(workers):
+                        group.start_soon(_work, stage, work_receive.clone(), result_send.clone())
+                group.start_soon(_write, result_receive, sink, totals, tally)
+        # The run is over: the deadline and the stop enforcer have nothing left to guard.
+        guard.cancel_scope.cancel()
 
     run = _run_record(stage, started, datetime.now(UTC))
     sink.write(_encoder.encode(run) + b"\n")
@@ -185,26 +217,41 @@ async def _work(
             stop = stage.control.stop_reason
             if stop is not None:
                 await channels.send(results, _not_started(stage.run_id, item, stop))
-            else:
-                await channels.send(results, await _poll_one(stage, item))
+                continue
+            counter = AttemptCounter()
+            result: CampaignResult | None = None
+            # Registered before the next await, so a stop can never miss this scope.
+            with anyio.CancelScope() as scope:
+                stage.in_flight.add(scope)
+                try:
+                    result = await _poll_one(stage, item, counter)
+                finally:
+                    stage.in_flight.discard(scope)
+            if result is None:
+                # Cancelled when a stop's grace ran out: not polled, like the ones not started.
+                stop = stage.control.stop_reason
+                assert stop is not None  # noqa: S101 - only the stop enforcer cancels this scope
+                result = _not_started(stage.run_id, item, stop, counter.count)
+            await channels.send(results, result)
 
 
-def _not_started(run_id: str, item: WorkItem, stop: StopReason) -> CampaignResult:
+def _not_started(
+    run_id: str, item: WorkItem, stop: StopReason, attempts: int = 0
+) -> CampaignResult:
     if isinstance(item, InvalidLine):
         return campaign.from_invalid_line(run_id, item)
     return campaign.from_request_error(
-        run_id, item, kind=stop.error_kind, message=stop.message, attempts=0
+        run_id, item, kind=stop.error_kind, message=stop.message, attempts=attempts
     )
 
 
-async def _poll_one(stage: _Stage, item: WorkItem) -> CampaignResult:
+async def _poll_one(stage: _Stage, item: WorkItem, counter: AttemptCounter) -> CampaignResult:
     if isinstance(item, InvalidLine):
         return campaign.from_invalid_line(stage.run_id, item)
+    url = upgrade_url(stage.base_url, item)
     try:
-        response = await stage.client.get_upgrade(item)
-    except RequestFailedError as exc:
-        return campaign.from_request_error(
-            stage.run_id, item, kind=exc.kind, message=str(exc), attempts=1
+        fetched = await fetch_with_retries(
+            stage.client, url, stage.policy, stage.backoff, stage.control, counter=counter
         )
     except AuthenticationError as exc:
         # No token can be had: stop the run; the campaigns not yet polled get "auth" too.
@@ -212,8 +259,21 @@ async def _poll_one(stage: _Stage, item: WorkItem) -> CampaignResult:
             StopReason(error_kind="auth", message=str(exc), exit_code=ExitCode.AUTH_FAILED)
         )
         return campaign.from_request_error(
-            stage.run_id, item, kind="auth", message=str(exc), attempts=1
+            stage.run_id, item, kind="auth", message=str(exc), attempts=max(counter.count, 1)
         )
+    if fetched.error is not None:
+        return campaign.from_request_error(
+            stage.run_id,
+            item,
+            kind=fetched.error.kind,
+            message=str(fetched.error),
+            attempts=fetched.attempts,
+        )
+    if fetched.response is None:
+        stop = stage.control.stop_reason
+        assert stop is not None  # noqa: S101 - a fetch ends with no answer only when stopped
+        return _not_started(stage.run_id, item, stop, fetched.attempts)
+    response = fetched.response
     return campaign.from_response(
         stage.run_id,
         item,
@@ -221,7 +281,7 @@ async def _poll_one(stage: _Stage, item: WorkItem) -> CampaignResult:
         body=response.body,
         received_at=response.received_at,
         elapsed_ms=response.elapsed_ms,
-        attempts=1,
+        attempts=fetched.attempts,
     )
 
 
@@ -244,7 +304,9 @@ async def _write(
                 totals.devices_total += record.device_count or 0
             else:
                 totals.campaigns_failed += 1
-                log.warning(
+                # A run cut short marks thousands not polled: the stop itself was logged once.
+                report = log.debug if record.error_kind == "not_polled" else log.warning
+                report(
                     "campaign.failed",
                     account_name=record.account_name,
                     upgrade_id=record.upgrade_id,

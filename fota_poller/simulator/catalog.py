@@ -11,6 +11,7 @@ import msgspec
 
 from fota_poller.simulator.auth_routes import SimulatorAuthOptions
 from fota_poller.simulator.body_cache import BodyCache
+from fota_poller.simulator.faults import FaultOptions
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -76,6 +77,7 @@ class SimulatorOptions(msgspec.Struct, frozen=True, kw_only=True):
     bearer_token: str = "sim-bearer-token"  # noqa: S105 - a simulator's token, not a secret
     session_token: str = "sim-session-token"  # noqa: S105 - same as bearer_token
     auth: SimulatorAuthOptions = SimulatorAuthOptions()
+    faults: FaultOptions = FaultOptions()
 
 
 class SimulatedDevice(msgspec.Struct, frozen=True, rename="camel", omit_defaults=True):

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from fota_poller.simulator.auth_routes import SimulatorAuth
 from fota_poller.simulator.catalog import Catalog, SimulatorOptions
+from fota_poller.simulator.faults import FaultInjector
 from fota_poller.simulator.reports import StatusReports, add_report_routes
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ class SimulatorStats:
     request_starts: list[float] = dataclasses.field(default_factory=list)
     # Per report page served: how many other requests had started before it.
     report_pages: list[int] = dataclasses.field(default_factory=list)
+    faults_by_kind: dict[str, int] = dataclasses.field(default_factory=dict)
 
     def max_starts_in_window(self, window_s: float = 1.0) -> int:
         """Return the most request starts inside any half-open window [t, t + window_s)."""
@@ -81,8 +83,9 @@ def build_app(
     options = catalog.options
     if auth is None:
         auth = SimulatorAuth(options.auth, options.bearer_token, options.session_token)
+    faults = FaultInjector(options.faults, options.seed, stats) if options.faults.any else None
 
-    async def get_upgrade(request: web.Request) -> web.Response:
+    async def get_upgrade(request: web.Request) -> web.StreamResponse:
         stats.request_starts.append(time.monotonic())
         stats.requests_total += 1
         stats.in_flight += 1
@@ -92,9 +95,12 @@ def build_app(
         try:
             if options.latency_ms > 0:
                 await asyncio.sleep(options.latency_ms / 1000)
-            response = _answer(request, catalog, auth)
-            status = response.status
-            return response
+            if faults is None:
+                response = _answer(request, catalog, auth)
+                status = response.status
+                return response
+            faulty, status = await faults.respond(request, lambda: _answer(request, catalog, auth))
+            return faulty
         finally:
             stats.in_flight -= 1
             stats.requests_by_status[status] = stats.requests_by_status.get(status, 0) + 1
@@ -171,12 +177,21 @@ async def serve_forever(
     port: int = 0,
     write_ids: Path | None = None,
     ready: Callable[[str], None] | None = None,
+    *,
+    finished: Callable[[SimulatorStats], None] | None = None,
 ) -> None:
-    """Run the simulator until cancelled, writing the ids file and calling ready(base_url) first."""
+    """Run the simulator until cancelled, writing the ids file and calling ready(base_url) first.
+
+    `finished(stats)` is called on the way out, cancelled or not.
+    """
     async with run_simulator(options, host, port) as simulator:
         if write_ids is not None:
             simulator.catalog.write_ids(write_ids)
         if ready is not None:
             ready(simulator.base_url)
-        # Nothing ever sets this event: the server stops when the caller cancels.
-        await asyncio.Event().wait()
+        try:
+            # Nothing ever sets this event: the server stops when the caller cancels.
+            await asyncio.Event().wait()
+        finally:
+            if finished is not None:
+                finished(simulator.stats)

@@ -1,0 +1,207 @@
+"""Fault injection for the simulator: throttling, gateway errors, resets, cut and stalled bodies.
+
+A fault is drawn per request from (seed, path, how many times that path was asked for), so the
+same seed gives each campaign the same sequence of faults whatever order requests arrive in.
+A rate limit answers 429 above R accepted requests in any one-second window, and an outage
+answers 503 to every request between two times counted from the simulator's start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import random
+import socket
+import struct
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Final
+
+import msgspec
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from fota_poller.simulator.server import SimulatorStats
+
+# Faults that answer with a status and a body; the others break the connection.
+_STATUS_FAULTS: Final = {
+    "408": (408, "application/json", b'{"errorCode":"REQUEST_TIMEOUT","errorMessage":"Timeout"}'),
+    "429": (429, "application/json", b'{"errorCode":"TOO_MANY_REQUESTS","errorMessage":"Slow"}'),
+    "500": (500, "application/json", b'{"errorCode":"INTERNAL_ERROR","errorMessage":"Oops"}'),
+    "502": (502, "text/plain", b"Bad Gateway"),
+    "502html": (
+        502,
+        "text/html",
+        (
+            b"<html><head><title>502 Bad Gateway</title></head>"
+            b"<body><h1>502 Bad Gateway</h1></body></html>"
+        ),
+    ),
+    "503": (503, "text/plain", b"Service Unavailable"),
+    "504": (504, "text/html", b"<html><body><h1>504 Gateway Time-out</h1></body></html>"),
+}
+_CONNECTION_FAULTS: Final = ("reset", "truncate", "stall")
+FAULT_KINDS: Final = (*_STATUS_FAULTS, *_CONNECTION_FAULTS)
+_OUTAGE_BODY: Final = b"<html><body><h1>503 Service Unavailable</h1></body></html>"
+# Status recorded in the stats for a connection reset before any status line was sent.
+RESET_STATUS: Final = 0
+
+
+class FaultOptions(msgspec.Struct, frozen=True, kw_only=True):
+    """Which faults to inject: a per-request mix, a rate limit, an outage window."""
+
+    mix: tuple[tuple[str, float], ...] = ()  # (kind, probability per request)
+    rate_limit: float = 0.0  # accepted requests per second; 0 means no limit
+    outage: tuple[float, float] | None = None  # seconds after start: [begin, end)
+    retry_after_s: int = 1  # the Retry-After sent with a 429
+    stall_s: float = 60.0  # how long a stalled body waits before its second half
+
+    @property
+    def any(self) -> bool:
+        """True when some fault is configured."""
+        return bool(self.mix) or self.rate_limit > 0 or self.outage is not None
+
+
+def parse_mix(text: str) -> tuple[tuple[str, float], ...]:
+    """`429=0.05,reset=0.02` -> ((kind, probability), ...); ValueError names what is wrong."""
+    mix: list[tuple[str, float]] = []
+    for part in filter(None, (piece.strip() for piece in text.split(","))):
+        kind, _, share = part.partition("=")
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault {kind!r}; known: {', '.join(FAULT_KINDS)}")
+        try:
+            probability = float(share)
+        except ValueError:
+            raise ValueError(f"fault {kind} needs a probability, e.g. {kind}=0.05") from None
+        if not 0 <= probability <= 1:
+            raise ValueError(f"fault {kind}: probability {probability} is not within 0-1")
+        mix.append((kind, probability))
+    if sum(probability for _, probability in mix) > 1:
+        raise ValueError("fault probabilities add up to more than 1")
+    return tuple(mix)
+
+
+def parse_outage(text: str) -> tuple[float, float]:
+    """`2-12` -> (2.0, 12.0): seconds after the simulator starts."""
+    begin, _, end = text.partition("-")
+    try:
+        window = float(begin), float(end)
+    except ValueError:
+        raise ValueError(f"outage takes START-END in seconds, e.g. 2-12, not {text!r}") from None
+    if not 0 <= window[0] < window[1]:
+        raise ValueError(f"outage {text!r}: START must be before END")
+    return window
+
+
+class FaultInjector:
+    """Wraps the simulator's answer with the configured faults, counting each into the stats."""
+
+    def __init__(self, options: FaultOptions, seed: int, stats: SimulatorStats) -> None:
+        self._options = options
+        self._seed = seed
+        self._stats = stats
+        self._started = time.monotonic()
+        self._asked: dict[str, int] = {}
+        self._accepted: deque[float] = deque()
+
+    async def respond(
+        self, request: web.Request, answer: Callable[[], web.Response]
+    ) -> tuple[web.StreamResponse, int]:
+        """The answer or the fault this request draws, and the status to count it under."""
+        response = await self._respond(request, answer)
+        reset = request.transport is None or request.transport.is_closing()
+        return response, RESET_STATUS if reset and not response.prepared else response.status
+
+    async def _respond(
+        self, request: web.Request, answer: Callable[[], web.Response]
+    ) -> web.StreamResponse:
+        now = time.monotonic()
+        outage = self._options.outage
+        if outage is not None and outage[0] <= now - self._started < outage[1]:
+            self._count("outage")
+            return web.Response(status=503, body=_OUTAGE_BODY, content_type="text/html")
+        if self._options.rate_limit > 0:
+            throttled = self._rate_limited(now)
+            if throttled is not None:
+                return throttled
+        kind = self._draw(request.path)
+        if kind is None:
+            return answer()
+        self._count(kind)
+        if kind in _STATUS_FAULTS:
+            status, content_type, body = _STATUS_FAULTS[kind]
+            response = web.Response(status=status, body=body, content_type=content_type)
+            if status == 429:  # noqa: PLR2004 - the one status that carries Retry-After
+                response.headers["Retry-After"] = str(self._options.retry_after_s)
+            return response
+        if kind == "reset":
+            return _reset(request)
+        return await _broken_body(request, answer(), stall_s=self._stall_s(kind))
+
+    def _rate_limited(self, now: float) -> web.Response | None:
+        accepted = self._accepted
+        while accepted and accepted[0] <= now - 1.0:
+            accepted.popleft()
+        if len(accepted) < self._options.rate_limit:
+            accepted.append(now)
+            return None
+        self._count("rate_limit")
+        wait = max(1, math.ceil(accepted[0] + 1.0 - now))
+        status, content_type, body = _STATUS_FAULTS["429"]
+        response = web.Response(status=status, body=body, content_type=content_type)
+        response.headers["Retry-After"] = str(wait)
+        return response
+
+    def _draw(self, path: str) -> str | None:
+        if not self._options.mix:
+            return None
+        nth = self._asked.get(path, 0)
+        self._asked[path] = nth + 1
+        draw = random.Random(f"{self._seed}:{path}:{nth}").random()  # noqa: S311 - test data
+        for kind, probability in self._options.mix:
+            if draw < probability:
+                return kind
+            draw -= probability
+        return None
+
+    def _stall_s(self, kind: str) -> float | None:
+        return self._options.stall_s if kind == "stall" else None
+
+    def _count(self, kind: str) -> None:
+        self._stats.faults_by_kind[kind] = self._stats.faults_by_kind.get(kind, 0) + 1
+
+
+def _reset(request: web.Request) -> web.Response:
+    """Drop the connection with a TCP RST before any byte of the answer."""
+    transport = request.transport
+    if transport is not None:
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            # Linger 0 turns the close into a reset, as a crashed proxy would send.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
+    # Never sent: the connection is gone. aiohttp needs a response to finish the handler.
+    return web.Response(status=500)
+
+
+async def _broken_body(
+    request: web.Request, whole: web.Response, *, stall_s: float | None
+) -> web.StreamResponse:
+    """Headers with the full Content-Length, half the body, then a close (or a long stall)."""
+    body = whole.body if isinstance(whole.body, bytes) else b""
+    response = web.StreamResponse(status=whole.status, headers={"Content-Type": "application/json"})
+    response.content_length = len(body)
+    await response.prepare(request)
+    await response.write(body[: len(body) // 2])
+    if stall_s is None:
+        if request.transport is not None:
+            request.transport.close()
+        return response
+    # The client is expected to give up first; writing then fails, which is fine.
+    with contextlib.suppress(ConnectionError, RuntimeError):
+        await asyncio.sleep(stall_s)
+        await response.write(body[len(body) // 2 :])
+        await response.write_eof()
+    return response

@@ -1,0 +1,65 @@
+"""Shared pieces of the resilience tests: an in-memory sink and a poll of the simulator."""
+
+import msgspec
+
+from fota_poller.auth import StaticTokens
+from fota_poller.config import ApiConfig, Config, PollConfig
+from fota_poller.control import RunControl
+from fota_poller.ids import CampaignRef
+from fota_poller.pipeline import run_poll
+from fota_poller.records import CampaignRecord, DeviceRecord, RunRecord
+
+decoder = msgspec.json.Decoder(DeviceRecord | CampaignRecord | RunRecord)
+
+
+class MemorySink:
+    def __init__(self):
+        self.data = bytearray()
+        self.committed = False
+
+    def write(self, data):
+        self.data += data
+
+    def commit(self):
+        self.committed = True
+
+    def discard(self):
+        pass
+
+    def records(self):
+        return [decoder.decode(line) for line in bytes(self.data).splitlines()]
+
+
+async def refs_of(catalog):
+    for account, upgrade_id in catalog.ids():
+        yield CampaignRef(account, upgrade_id)
+
+
+async def poll_simulator(simulator, control=None, catalog=None, **poll):
+    config = Config(api=ApiConfig(base_url=simulator.base_url), poll=PollConfig(**poll))
+    options = simulator.options
+    sink = MemorySink()
+    tokens = StaticTokens(options.bearer_token, options.session_token)
+    refs = refs_of(catalog or simulator.catalog)
+    run = await run_poll(config, refs, tokens, sink, control or RunControl())
+    return run, sink.records()
+
+
+def split(records):
+    devices = [r for r in records if isinstance(r, DeviceRecord)]
+    campaigns = [r for r in records if isinstance(r, CampaignRecord)]
+    runs = [r for r in records if isinstance(r, RunRecord)]
+    return devices, campaigns, runs
+
+
+def truth(simulator):
+    """Every (upgrade id, device id, status) the simulator serves."""
+    rows = []
+    for account, upgrade_id in simulator.catalog.ids():
+        campaign = simulator.catalog.campaign(account, upgrade_id)
+        rows.extend((upgrade_id, d.device_id, d.status) for d in campaign.device_list)
+    return sorted(rows)
+
+
+def polled(devices):
+    return sorted((d.upgrade_id, d.device_id, d.status) for d in devices)

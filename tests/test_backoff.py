@@ -1,0 +1,157 @@
+import anyio
+
+from fota_poller.backoff import BackoffSettings, SharedBackoff
+from fota_poller.circuit import CircuitBreaker
+from fota_poller.control import RunControl
+from fota_poller.ratelimit import RateLimiter
+from fota_poller.shutdown import cut_short
+from fota_poller.throttle import Throttle
+
+
+class Clock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+def throttle(rate, **settings):
+    clock = Clock()
+    limiter = RateLimiter(rate)
+    return Throttle(limiter, clock=clock, **settings), limiter, clock
+
+
+def test_a_429_halves_the_rate():
+    slow, limiter, clock = throttle(50)
+    slow.throttled(sent_at=clock.now)
+    assert limiter.rate == 25
+    assert slow.slowed
+
+
+def test_a_429_for_a_request_sent_before_the_last_cut_does_not_cut_again():
+    slow, limiter, clock = throttle(50)
+    sent_before = clock.now
+    clock.now += 0.01
+    slow.throttled(sent_at=clock.now)
+    slow.throttled(sent_at=sent_before)
+    assert limiter.rate == 25
+    clock.now += 0.01
+    slow.throttled(sent_at=clock.now)
+    assert limiter.rate == 12.5
+
+
+def test_the_rate_never_drops_below_the_floor():
+    slow, limiter, clock = throttle(2, min_rate=0.5)
+    for _ in range(10):
+        clock.now += 1
+        slow.throttled(sent_at=clock.now)
+    assert limiter.rate == 0.5
+
+
+def test_the_rate_recovers_linearly_back_to_the_configured_rate():
+    slow, limiter, clock = throttle(40, recovery_per_s=0.1)
+    slow.throttled(sent_at=clock.now)
+    rates = []
+    for _ in range(6):
+        clock.now += 1
+        slow.note_start()
+        rates.append(limiter.rate)
+    assert rates == [24, 28, 32, 36, 40, 40]
+    assert not slow.slowed
+
+
+def test_with_no_configured_rate_the_observed_rate_is_halved_then_the_limit_lifted():
+    slow, limiter, clock = throttle(0, recovery_per_s=0.5)
+    for _ in range(100):
+        clock.now += 0.01
+        slow.note_start()
+    slow.throttled(sent_at=clock.now)
+    assert 45 <= limiter.rate <= 55
+    clock.now += 2
+    slow.note_start()
+    assert limiter.rate == 0
+
+
+async def test_the_circuit_opens_after_consecutive_failures_and_charges_none_after():
+    breaker = CircuitBreaker(failures_to_open=3, clock=Clock())
+    charged = [breaker.failed(is_probe=False) for _ in range(5)]
+    assert charged == [True, True, False, False, False]
+    assert breaker.is_open
+
+
+async def test_an_answer_resets_the_count_of_consecutive_failures():
+    breaker = CircuitBreaker(failures_to_open=2, clock=Clock())
+    breaker.failed(is_probe=False)
+    breaker.answered()
+    assert breaker.failed(is_probe=False)
+    assert not breaker.is_open
+
+
+async def test_while_open_only_one_probe_goes_out_and_its_answer_releases_everyone():
+    clock = Clock()
+    breaker = CircuitBreaker(failures_to_open=1, probe_initial_s=5, clock=clock)
+    control = RunControl()
+    breaker.failed(is_probe=False)
+    clock.now += 5
+    assert await breaker.enter(control) is True
+    turns = []
+
+    async def waiter():
+        turns.append(await breaker.enter(control))
+
+    async with anyio.create_task_group() as group:
+        for _ in range(3):
+            group.start_soon(waiter)
+        await anyio.wait_all_tasks_blocked()
+        assert turns == []
+        breaker.answered()
+    assert turns == [False, False, False]
+    assert breaker.probes == 1
+
+
+async def test_a_failed_probe_doubles_the_wait_before_the_next():
+    clock = Clock()
+    breaker = CircuitBreaker(failures_to_open=1, probe_initial_s=1, probe_max_s=3, clock=clock)
+    control = RunControl()
+    breaker.failed(is_probe=False)
+    waits = []
+    for _ in range(3):
+        clock.now += 100
+        assert await breaker.enter(control) is True
+        opened = clock.now
+        assert breaker.failed(is_probe=True) is False
+        waits.append(breaker._probe_at - opened)
+    assert waits == [2, 3, 3]
+
+
+async def test_waiting_on_an_open_circuit_ends_when_the_run_stops():
+    breaker = CircuitBreaker(failures_to_open=1, probe_initial_s=1000, clock=Clock())
+    control = RunControl()
+    breaker.failed(is_probe=False)
+    turns = []
+
+    async def waiter():
+        turns.append(await breaker.enter(control))
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(waiter)
+        await anyio.wait_all_tasks_blocked()
+        control.stop(cut_short("test"))
+    assert turns == [None]
+
+
+async def test_a_cancelled_probe_lets_another_request_probe():
+    clock = Clock()
+    shared = SharedBackoff(RateLimiter(0), BackoffSettings(circuit_failures=1), clock)
+    control = RunControl()
+    shared.circuit.failed(is_probe=False)
+    clock.now += 10
+    with anyio.CancelScope() as scope:
+        async with shared.turn(control) as turn:
+            assert turn.is_probe
+            scope.cancel()
+            await anyio.sleep_forever()
+    async with shared.turn(control) as turn:
+        assert turn.is_probe
+    assert shared.circuit.probes == 2

@@ -1,0 +1,43 @@
+from pathlib import Path
+
+import pytest
+
+from fota_poller.cli import main
+from fota_poller.config import load_config
+from fota_poller.errors import ConfigError
+from fota_poller.shutdown import parse_duration
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("45m", 2700), ("1h30m", 5400), ("90s", 90), ("90", 90), ("0.5s", 0.5), ("1h 5m 3s", 3903)],
+)
+def test_durations_are_read_in_hours_minutes_and_seconds(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "soon", "5x", "m"])
+def test_a_bad_duration_is_a_config_error(text):
+    with pytest.raises(ConfigError, match="not a duration"):
+        parse_duration(text)
+
+
+def test_the_example_config_holds_the_resilience_defaults():
+    poll = load_config(EXAMPLE).poll
+    assert poll.max_attempts == 5
+    assert poll.max_response_mb == 256
+    assert poll.deadline is None
+    assert poll.lock_file is None
+
+
+def test_a_bad_deadline_flag_is_a_one_line_usage_error(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("THINGSPACE_BEARER_TOKEN", "b")
+    monkeypatch.setenv("THINGSPACE_SESSION_TOKEN", "s")
+    ids = tmp_path / "ids.txt"
+    ids.write_text("")
+    assert main(["poll", "--ids", str(ids), "--deadline", "tomorrow"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "deadline" in err
