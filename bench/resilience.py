@@ -1,6 +1,6 @@
 """The issue-4 figures at full size: faults, rate limit, outage. Prints what the simulator saw.
 
-    .venv/bin/python bench/resilience.py faults   [--campaigns 1000] [--max-attempts 5]
+    .venv/bin/python bench/resilience.py faults   [--campaigns 1000] [--max-attempts 8]
     .venv/bin/python bench/resilience.py ratelimit [--campaigns 1000]
     .venv/bin/python bench/resilience.py outage   [--campaigns 1000]
 
@@ -79,7 +79,7 @@ if __name__ == "__main__":
     parser.add_argument("--devices", type=int, default=50)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--rate", type=float, default=0)
-    parser.add_argument("--max-attempts", type=int, default=5)
+    parser.add_argument("--max-attempts", type=int, default=8)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--outage-s", type=float, default=10.0, help="outage length from 2 s")
     parser.add_argument("--log-level", default="warning")

@@ -151,7 +151,7 @@ def _add_poll(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         type=int,
         metavar="N",
         help="requests per campaign at most for transient failures (config poll.max_attempts; "
-        "default 5)",
+        "default 8)",
     )
     poll.add_argument(
         "--lock-file",

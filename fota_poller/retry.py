@@ -35,7 +35,7 @@ TRANSIENT_STATUSES: Final = frozenset({408, TOO_MANY_REQUESTS, 500, 502, 503, 50
 class RetryPolicy(msgspec.Struct, frozen=True, kw_only=True):
     """Per-campaign limits: attempts, back-off with full jitter, and the Retry-After cap."""
 
-    max_attempts: int = 5
+    max_attempts: int = 8
     backoff_initial_s: float = 0.5
     backoff_max_s: float = 30.0
     max_retry_after_s: float = 120.0

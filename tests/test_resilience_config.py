@@ -26,7 +26,7 @@ def test_a_bad_duration_is_a_config_error(text):
 
 def test_the_example_config_holds_the_resilience_defaults():
     poll = load_config(EXAMPLE).poll
-    assert poll.max_attempts == 5
+    assert poll.max_attempts == 8
     assert poll.max_response_mb == 256
     assert poll.deadline is None
     assert poll.lock_file is None
