@@ -7,16 +7,7 @@ import itertools
 import anyio
 
 from fota_poller.ratelimit import RateLimiter
-
-
-def max_in_window(starts: list[float], window: float = 1.0) -> int:
-    starts = sorted(starts)
-    first = best = 0
-    for last, start in enumerate(starts):
-        while starts[first] <= start - window:
-            first += 1
-        best = max(best, last - first + 1)
-    return best
+from fota_poller.simulator.counting import max_starts_in_window
 
 
 async def start_all(limiter: RateLimiter, count: int) -> list[float]:
@@ -35,7 +26,7 @@ async def start_all(limiter: RateLimiter, count: int) -> list[float]:
 async def test_no_one_second_window_holds_more_than_the_rate() -> None:
     starts = await start_all(RateLimiter(20), 45)
     assert len(starts) == 45
-    assert max_in_window(starts) == 20
+    assert max_starts_in_window(starts) == 20
 
 
 async def test_there_is_no_start_up_burst() -> None:

@@ -18,6 +18,8 @@ from typing import Final
 import msgspec
 from aiohttp import web
 
+from fota_poller.simulator.answers import ServiceError, json_response
+
 TOKEN_ROUTE: Final = "/ts/v1/oauth2/token"  # noqa: S105 - a path, not a secret
 LOGIN_ROUTE: Final = "/m2m/v1/session/login"
 LOGOUT_ROUTE: Final = "/m2m/v1/session/logout"
@@ -69,13 +71,6 @@ class _GatewayError(msgspec.Struct, frozen=True):
     fault: _Fault
 
 
-class _ServiceError(msgspec.Struct, frozen=True, rename="camel"):
-    """The M2M/FOTA services' body for a rejected request."""
-
-    error_code: str
-    error_message: str
-
-
 class _OAuthError(msgspec.Struct, frozen=True):
     error: str
     error_description: str
@@ -107,20 +102,20 @@ _INVALID_CREDENTIALS: Final = _GatewayError(
         "Invalid Credentials. Make sure you have given the correct access token",
     )
 )
-_MISSING_SESSION: Final = _ServiceError(
+_MISSING_SESSION: Final = ServiceError(
     "REQUEST_FAILED.SessionToken.Format", "Session token is missing."
 )
-_INVALID_SESSION: Final = _ServiceError(
+_INVALID_SESSION: Final = ServiceError(
     "REQUEST_FAILED.SessionToken.Invalid", "Invalid session token."
 )
-_EXPIRED_SESSION: Final = _ServiceError(
+_EXPIRED_SESSION: Final = ServiceError(
     "UnifiedWebService.REQUEST_FAILED.SessionToken.Expired", "The Session has expired."
 )
 # The login failure shapes are not documented; these follow the M2M error shape.
-_BAD_LOGIN: Final = _ServiceError(
+_BAD_LOGIN: Final = ServiceError(
     "UnifiedWebService.REQUEST_FAILED.InvalidCredentials", "Invalid username or password."
 )
-_LOCKED: Final = _ServiceError(
+_LOCKED: Final = ServiceError(
     "UnifiedWebService.REQUEST_FAILED.AccountLocked", "The account is locked; contact support."
 )
 _BAD_CLIENT: Final = _OAuthError("invalid_client", "Client Authentication failed.")
@@ -166,16 +161,16 @@ class SimulatorAuth:
             return rejection
         session = request.headers.get("VZ-M2M-Token")
         if session is None:
-            return _json(web.HTTPBadRequest.status_code, _MISSING_SESSION)
+            return json_response(web.HTTPBadRequest.status_code, _MISSING_SESSION)
         if session == self._static_session:
             return None
         last_used = self._sessions.get(session)
         if last_used is None:
-            return _json(web.HTTPBadRequest.status_code, _INVALID_SESSION)
+            return json_response(web.HTTPBadRequest.status_code, _INVALID_SESSION)
         now = self._clock()
         if now - last_used > self.options.session_idle_ttl_s:
             self.stats.expired_session_rejections += 1
-            return _json(web.HTTPBadRequest.status_code, _EXPIRED_SESSION)
+            return json_response(web.HTTPBadRequest.status_code, _EXPIRED_SESSION)
         self._sessions[session] = now
         return None
 
@@ -187,10 +182,10 @@ class SimulatorAuth:
             request.headers.get("Authorization", "").encode(), self._expected_basic.encode()
         ):
             self.stats.token_failures += 1
-            return _json(web.HTTPUnauthorized.status_code, _BAD_CLIENT)
+            return json_response(web.HTTPUnauthorized.status_code, _BAD_CLIENT)
         if form.get("grant_type") != "client_credentials":
             self.stats.token_failures += 1
-            return _json(web.HTTPBadRequest.status_code, _BAD_GRANT)
+            return json_response(web.HTTPBadRequest.status_code, _BAD_GRANT)
         now = self._clock()
         ttl = self.options.bearer_ttl_s
         current = self._current_bearer
@@ -204,7 +199,7 @@ class SimulatorAuth:
             self.stats.tokens_issued += 1
             remaining = int(ttl) if ttl.is_integer() else ttl
         answer = _TokenAnswer(current, "bearer", remaining, "ts.fota ts.m2m")
-        return _json(web.HTTPOk.status_code, answer)
+        return json_response(web.HTTPOk.status_code, answer)
 
     async def login(self, request: web.Request) -> web.Response:
         """`POST /m2m/v1/session/login`: Bearer header, username and password as JSON."""
@@ -225,12 +220,12 @@ class SimulatorAuth:
             if self._consecutive_login_failures >= self.options.lockout_after:
                 self.stats.locked = True
             body = _LOCKED if self.stats.locked else _BAD_LOGIN
-            return _json(web.HTTPBadRequest.status_code, body)
+            return json_response(web.HTTPBadRequest.status_code, body)
         self._consecutive_login_failures = 0
         session = self._issue()
         self._sessions[session] = self._clock()
         self.stats.sessions_issued += 1
-        return _json(web.HTTPOk.status_code, _SessionAnswer(session))
+        return json_response(web.HTTPOk.status_code, _SessionAnswer(session))
 
     async def logout(self, request: web.Request) -> web.Response:
         """`POST /m2m/v1/session/logout`: ends the session named by `VZ-M2M-Token`."""
@@ -240,32 +235,26 @@ class SimulatorAuth:
             return rejection
         session = request.headers.get("VZ-M2M-Token", "")
         if self._sessions.pop(session, None) is None:
-            return _json(web.HTTPBadRequest.status_code, _INVALID_SESSION)
-        return _json(web.HTTPOk.status_code, _SessionAnswer(session))
+            return json_response(web.HTTPBadRequest.status_code, _INVALID_SESSION)
+        return json_response(web.HTTPOk.status_code, _SessionAnswer(session))
 
     def _check_bearer(self, request: web.Request) -> web.Response | None:
         authorization = request.headers.get("Authorization")
         if authorization is None:
-            return _json(web.HTTPUnauthorized.status_code, _MISSING_CREDENTIALS)
+            return json_response(web.HTTPUnauthorized.status_code, _MISSING_CREDENTIALS)
         scheme, _, token = authorization.partition(" ")
         expires_at = self._bearers.get(token) if scheme == "Bearer" else None
         if expires_at is None:
-            return _json(web.HTTPUnauthorized.status_code, _INVALID_CREDENTIALS)
+            return json_response(web.HTTPUnauthorized.status_code, _INVALID_CREDENTIALS)
         if self._clock() >= expires_at:
             self.stats.expired_bearer_rejections += 1
-            return _json(web.HTTPUnauthorized.status_code, _INVALID_CREDENTIALS)
+            return json_response(web.HTTPUnauthorized.status_code, _INVALID_CREDENTIALS)
         return None
 
     def _issue(self) -> str:
         token = secrets.token_urlsafe(24)
         self.issued.append(token)
         return token
-
-
-def _json(status: int, payload: msgspec.Struct) -> web.Response:
-    return web.Response(
-        status=status, body=msgspec.json.encode(payload), content_type="application/json"
-    )
 
 
 def simulator_auth_options(args: Namespace, environ: Mapping[str, str]) -> SimulatorAuthOptions:

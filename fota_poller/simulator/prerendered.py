@@ -26,6 +26,7 @@ from typing import Final
 import msgspec
 
 from fota_poller.simulator.catalog import Catalog, SimulatorOptions
+from fota_poller.simulator.counting import max_starts_in_window
 
 STATS_PATH: Final = b"/_stats"
 _HEAD_END: Final = b"\r\n\r\n"
@@ -67,17 +68,6 @@ def render_responses(catalog: Catalog) -> dict[bytes, bytes]:
             path = f"/fota/v1/upgrades/{account}/upgrade/{upgrade_id}".encode()
             responses[path] = _response(b"200 OK", body)
     return responses
-
-
-def max_starts_in_window(starts: list[float], window_s: float = 1.0) -> int:
-    """The most starts inside any half-open window [t, t + window_s); `starts` is sorted."""
-    best = 0
-    first = 0
-    for last, start in enumerate(starts):
-        while starts[first] <= start - window_s:
-            first += 1
-        best = max(best, last - first + 1)
-    return best
 
 
 class _Recorder:

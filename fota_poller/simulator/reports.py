@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Final
 import msgspec
 from aiohttp import web
 
+from fota_poller.simulator.answers import ACCOUNT_NOT_FOUND, ServiceError, json_response
+
 if TYPE_CHECKING:
     from fota_poller.simulator.catalog import Catalog
     from fota_poller.simulator.server import SimulatorStats
@@ -44,15 +46,7 @@ class ReportPage(msgspec.Struct, frozen=True, rename="camel"):
     report_list: list[ReportEntry]
 
 
-class _ServiceError(msgspec.Struct, frozen=True, rename="camel"):
-    error_code: str
-    error_message: str
-
-
-_ACCOUNT_NOT_FOUND: Final = _ServiceError(
-    "UnifiedWebService.REQUEST_FAILED.AccountNotFound", "Account not found."
-)
-_BAD_START_INDEX: Final = _ServiceError("INVALID_PARAMETER", "Invalid startIndex")
+_BAD_START_INDEX: Final = ServiceError("INVALID_PARAMETER", "Invalid startIndex")
 
 
 class StatusReports:
@@ -150,16 +144,10 @@ def _answer(request: web.Request, reports: StatusReports, authorize: Authorize) 
         return rejection
     account = request.match_info["accountName"]
     if not reports.catalog.has_account(account):
-        return _json(web.HTTPBadRequest.status_code, _ACCOUNT_NOT_FOUND)
+        return json_response(web.HTTPBadRequest.status_code, ACCOUNT_NOT_FOUND)
     page = reports.page(
         account, request.match_info["upgradeStatus"], request.match_info["startIndex"]
     )
     if page is None:
-        return _json(web.HTTPBadRequest.status_code, _BAD_START_INDEX)
-    return _json(web.HTTPOk.status_code, page)
-
-
-def _json(status: int, payload: msgspec.Struct) -> web.Response:
-    return web.Response(
-        status=status, body=msgspec.json.encode(payload), content_type="application/json"
-    )
+        return json_response(web.HTTPBadRequest.status_code, _BAD_START_INDEX)
+    return json_response(web.HTTPOk.status_code, page)

@@ -8,11 +8,12 @@ import dataclasses
 import time
 from typing import TYPE_CHECKING, Final
 
-import msgspec
 from aiohttp import web
 
+from fota_poller.simulator.answers import ACCOUNT_NOT_FOUND, ServiceError, json_response
 from fota_poller.simulator.auth_routes import SimulatorAuth
 from fota_poller.simulator.catalog import Catalog, SimulatorOptions
+from fota_poller.simulator.counting import max_starts_in_window
 from fota_poller.simulator.faults import FaultInjector
 from fota_poller.simulator.reports import StatusReports, add_report_routes
 
@@ -41,27 +42,10 @@ class SimulatorStats:
 
     def max_starts_in_window(self, window_s: float = 1.0) -> int:
         """Return the most request starts inside any half-open window [t, t + window_s)."""
-        starts = sorted(self.request_starts)
-        best = 0
-        first = 0
-        for last, start in enumerate(starts):
-            while starts[first] <= start - window_s:
-                first += 1
-            best = max(best, last - first + 1)
-        return best
+        return max_starts_in_window(self.request_starts, window_s)
 
 
-class _ServiceError(msgspec.Struct, frozen=True, rename="camel"):
-    """The M2M/FOTA services' body for a rejected request."""
-
-    error_code: str
-    error_message: str
-
-
-_ACCOUNT_NOT_FOUND: Final = _ServiceError(
-    "UnifiedWebService.REQUEST_FAILED.AccountNotFound", "Account not found."
-)
-_UNKNOWN_UPGRADE: Final = _ServiceError("INVALID_PARAMETER", "Invalid upgradeId")
+_UNKNOWN_UPGRADE: Final = ServiceError("INVALID_PARAMETER", "Invalid upgradeId")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,17 +102,11 @@ def _answer(request: web.Request, catalog: Catalog, auth: SimulatorAuth) -> web.
         return rejection
     account = request.match_info["accountName"]
     if not catalog.has_account(account):
-        return _json(web.HTTPBadRequest.status_code, _ACCOUNT_NOT_FOUND)
+        return json_response(web.HTTPBadRequest.status_code, ACCOUNT_NOT_FOUND)
     body = catalog.body(account, request.match_info["upgradeId"])
     if body is None:
-        return _json(web.HTTPBadRequest.status_code, _UNKNOWN_UPGRADE)
+        return json_response(web.HTTPBadRequest.status_code, _UNKNOWN_UPGRADE)
     return web.Response(body=body, content_type="application/json")
-
-
-def _json(status: int, payload: msgspec.Struct) -> web.Response:
-    return web.Response(
-        status=status, body=msgspec.json.encode(payload), content_type="application/json"
-    )
 
 
 @contextlib.asynccontextmanager
