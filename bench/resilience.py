@@ -30,7 +30,12 @@ FAULTS = (
 
 
 async def main(args):
-    poll = {"concurrency": args.concurrency, "rate": args.rate}
+    # The outage needs a run that lasts past it: at rate 50, 1,000 campaigns take 20 s.
+    default_rate = 50.0 if args.scenario == "outage" else 0.0
+    poll = {
+        "concurrency": args.concurrency,
+        "rate": default_rate if args.rate is None else args.rate,
+    }
     if args.scenario == "faults":
         faults = FaultOptions(mix=parse_mix(FAULTS), stall_s=30.0)
         poll |= {"max_attempts": args.max_attempts, "read_timeout_s": 2.0}
@@ -78,7 +83,7 @@ if __name__ == "__main__":
     parser.add_argument("--campaigns", type=int, default=1000)
     parser.add_argument("--devices", type=int, default=50)
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--rate", type=float, default=0)
+    parser.add_argument("--rate", type=float, help="default 50 for outage, else 0 (no limit)")
     parser.add_argument("--max-attempts", type=int, default=8)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--outage-s", type=float, default=10.0, help="outage length from 2 s")

@@ -38,13 +38,12 @@ _encoder = msgspec.json.Encoder()
 
 WorkItem = CampaignRef | InvalidLine
 
+_STOP_KINDS = frozenset({"not_polled", "auth"})
 
-class RunTotals(msgspec.Struct):
-    """What the writer has counted so far."""
 
-    campaigns_ok: int = 0
-    campaigns_failed: int = 0
-    devices_total: int = 0
+class InputState(msgspec.Struct):
+    """How reading the input went; what was written is counted by the run's `RunTally`."""
+
     input_exhausted: bool = False
     input_error: str | None = None
     input_error_code: ExitCode = ExitCode.USAGE
@@ -56,7 +55,7 @@ class _Stage(msgspec.Struct):
     run_id: str
     client: UpgradeClient
     control: RunControl
-    totals: RunTotals
+    input: InputState
     tally: RunTally
     base_url: str
     policy: RetryPolicy
@@ -89,7 +88,7 @@ async def run_poll(
         concurrency=config.poll.concurrency,
         rate=config.poll.rate,
     )
-    totals = RunTotals()
+    input_state = InputState()
     workers = config.poll.concurrency
     work_send, work_receive = anyio.create_memory_object_stream[WorkItem](workers)
     result_send, result_receive = anyio.create_memory_object_stream[CampaignResult](workers)
@@ -110,7 +109,7 @@ async def run_poll(
             run_id=run_id,
             client=client,
             control=control,
-            totals=totals,
+            input=input_state,
             tally=tally,
             base_url=config.api.base_url,
             policy=RetryPolicy.from_config(config.poll),
@@ -131,7 +130,7 @@ async def run_poll(
                     group.start_soon(_feed, stage, refs, work_send, result_send.clone())
                     for _ in range(workers):
                         group.start_soon(_work, stage, work_receive.clone(), result_send.clone())
-                group.start_soon(_write, result_receive, sink, totals, tally)
+                group.start_soon(_write, result_receive, sink, tally)
         # The run is over: the deadline and the stop enforcer have nothing left to guard.
         guard.cancel_scope.cancel()
 
@@ -142,16 +141,16 @@ async def run_poll(
 
 
 def _run_record(stage: _Stage, started: datetime, finished: datetime) -> RunRecord:
-    totals = stage.totals
+    read = stage.input
+    tally = stage.tally
+    failed = tally.campaigns_by_outcome["failed"]
     stop = stage.control.stop_reason
-    if totals.input_error is not None and (
-        stop is None or totals.input_error_code is ExitCode.USAGE
-    ):
-        exit_code = totals.input_error_code
+    if read.input_error is not None and (stop is None or read.input_error_code is ExitCode.USAGE):
+        exit_code = read.input_error_code
     elif stop is not None:
         # A source that failed after a stop most likely failed because of it.
         exit_code = stop.exit_code
-    elif totals.campaigns_failed:
+    elif failed:
         exit_code = ExitCode.CAMPAIGNS_FAILED
     else:
         exit_code = ExitCode.OK
@@ -161,12 +160,12 @@ def _run_record(stage: _Stage, started: datetime, finished: datetime) -> RunReco
         started_at=format_timestamp(started),
         finished_at=format_timestamp(finished),
         duration_s=round((finished - started).total_seconds(), 3),
-        campaigns_total=totals.campaigns_ok + totals.campaigns_failed,
-        campaigns_ok=totals.campaigns_ok,
-        campaigns_failed=totals.campaigns_failed,
-        devices_total=totals.devices_total,
+        campaigns_total=tally.campaigns_written,
+        campaigns_ok=tally.campaigns_by_outcome["ok"],
+        campaigns_failed=failed,
+        devices_total=tally.devices_written,
         requests_total=stage.client.requests_total,
-        complete=totals.input_exhausted and stop is None,
+        complete=read.input_exhausted and stop is None,
         exit_code=int(exit_code),
     )
 
@@ -197,13 +196,13 @@ async def _feed(
         except FotaPollerError as exc:
             # An unreadable id list or a failed discovery page: what was read is still polled
             # and written; the run says it is incomplete.
-            stage.totals.input_error = str(exc)
-            stage.totals.input_error_code = exc.exit_code
+            stage.input.input_error = str(exc)
+            stage.input.input_error_code = exc.exit_code
             log.error("input.failed", error=str(exc))
             return
         finally:
             stage.tally.sources_ended()
-    stage.totals.input_exhausted = True
+    stage.input.input_exhausted = True
 
 
 async def _work(
@@ -288,7 +287,6 @@ async def _poll_one(stage: _Stage, item: WorkItem, counter: AttemptCounter) -> C
 async def _write(
     results: MemoryObjectReceiveStream[CampaignResult],
     sink: Sink,
-    totals: RunTotals,
     tally: RunTally,
 ) -> None:
     """The only writer: each campaign's device lines, then its campaign line."""
@@ -299,13 +297,9 @@ async def _write(
             # copies the device lines once (`a + b + c` would copy them twice).
             sink.write(b"".join((result.device_lines, _encoder.encode(record), b"\n")))
             tally.campaign_written(record)
-            if record.outcome == "ok":
-                totals.campaigns_ok += 1
-                totals.devices_total += record.device_count or 0
-            else:
-                totals.campaigns_failed += 1
-                # A run cut short marks thousands not polled: the stop itself was logged once.
-                report = log.debug if record.error_kind == "not_polled" else log.warning
+            if record.outcome != "ok":
+                # A run stopped marks thousands not polled: the stop itself was logged once.
+                report = log.debug if record.error_kind in _STOP_KINDS else log.warning
                 report(
                     "campaign.failed",
                     account_name=record.account_name,
