@@ -26,7 +26,8 @@ class CampaignResult(msgspec.Struct):
 
 def format_timestamp(moment: datetime) -> str:
     """UTC ISO 8601 with milliseconds and `Z`: `2026-11-25T02:00:00.123Z`."""
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # isoformat is done in C; strftime plus a format costs twice as much, once per campaign.
+    return moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def campaign_ended(polled_on: date, end_date: str | None) -> bool | None:

@@ -80,6 +80,9 @@ def open_session(config: Config) -> aiohttp.ClientSession:
         ),
         headers={"Accept": "application/json", "User-Agent": USER_AGENT},
         raise_for_status=False,
+        # The API authenticates by header and needs no cookies; a jar would parse and
+        # filter them on every request and answer.
+        cookie_jar=aiohttp.DummyCookieJar(),
     )
 
 

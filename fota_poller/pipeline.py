@@ -210,28 +210,41 @@ async def _work(
     work: MemoryObjectReceiveStream[WorkItem],
     results: MemoryObjectSendStream[CampaignResult],
 ) -> None:
-    """One worker: one request in flight at a time, so N workers bound the concurrency."""
+    """One worker: one request in flight at a time, so N workers bound the concurrency.
+
+    The worker's cancel scope (in `stage.in_flight`) is cancelled when a stop's grace runs
+    out; the campaign it was polling then gets a not_polled record and the worker drains the
+    rest. One scope per worker, not per campaign: a scope costs more than a whole request.
+    """
+    current: WorkItem | None = None  # being polled
+    counter = AttemptCounter()
+    pending: CampaignResult | None = None  # made, not yet handed to the writer
     async with work, results:
-        async for item in channels.receive_all(work):
-            stop = stage.control.stop_reason
-            if stop is not None:
-                await channels.send(results, _not_started(stage.run_id, item, stop))
-                continue
-            counter = AttemptCounter()
-            result: CampaignResult | None = None
-            # Registered before the next await, so a stop can never miss this scope.
+        while True:
             with anyio.CancelScope() as scope:
                 stage.in_flight.add(scope)
                 try:
-                    result = await _poll_one(stage, item, counter)
+                    if pending is not None:
+                        await channels.send(results, pending)
+                        pending = None
+                    async for item in channels.receive_all(work):
+                        stop = stage.control.stop_reason
+                        if stop is not None:
+                            pending = _not_started(stage.run_id, item, stop)
+                        else:
+                            current, counter = item, AttemptCounter()
+                            pending = await _poll_one(stage, item, counter)
+                            current = None
+                        await channels.send(results, pending)
+                        pending = None
+                    return
                 finally:
                     stage.in_flight.discard(scope)
-            if result is None:
-                # Cancelled when a stop's grace ran out: not polled, like the ones not started.
+            if current is not None:
                 stop = stage.control.stop_reason
                 assert stop is not None  # noqa: S101 - only the stop enforcer cancels this scope
-                result = _not_started(stage.run_id, item, stop, counter.count)
-            await channels.send(results, result)
+                pending = _not_started(stage.run_id, current, stop, counter.count)
+                current = None
 
 
 def _not_started(
