@@ -124,7 +124,9 @@ async def run_poll(
             guard.start_soon(shutdown.stop_at_deadline, control, deadline_s, deadline)
         with abortable:
             async with anyio.create_task_group() as group:
-                pages = RetryingGetter(client, stage.policy, stage.backoff, control)
+                pages = RetryingGetter(
+                    client, stage.policy, stage.backoff, control, client.counters
+                )
                 refs = with_discovered(group, config, pages, control, refs)
                 async with work_receive, result_send:
                     group.start_soon(_feed, stage, refs, work_send, result_send.clone())
@@ -232,7 +234,7 @@ async def _work(
                         if stop is not None:
                             pending = _not_started(stage.run_id, item, stop)
                         else:
-                            current, counter = item, AttemptCounter()
+                            current, counter = item, AttemptCounter(stage.client.counters)
                             pending = await _poll_one(stage, item, counter)
                             current = None
                         await channels.send(results, pending)
@@ -263,7 +265,12 @@ async def _poll_one(stage: _Stage, item: WorkItem, counter: AttemptCounter) -> C
     url = upgrade_url(stage.base_url, item)
     try:
         fetched = await fetch_with_retries(
-            stage.client, url, stage.policy, stage.backoff, stage.control, counter=counter
+            stage.client,
+            url,
+            stage.policy,
+            stage.backoff,
+            stage.control,
+            counter=counter,
         )
     except AuthenticationError as exc:
         # No token can be had: stop the run; the campaigns not yet polled get "auth" too.

@@ -22,7 +22,7 @@ import msgspec
 from yarl import URL
 
 from fota_poller.backoff import SharedBackoff
-from fota_poller.client import HttpResponse, RequestFailedError
+from fota_poller.client import HttpResponse, RequestCounters, RequestFailedError
 from fota_poller.config import PollConfig
 from fota_poller.control import RunControl
 
@@ -68,10 +68,20 @@ class Fetched(msgspec.Struct):
 
 
 class AttemptCounter:
-    """Counts the requests made for one fetch, readable even if the fetch is cancelled."""
+    """Counts the requests made for one fetch, readable even if the fetch is cancelled.
 
-    def __init__(self) -> None:
+    Every request after the first is also a retry in the run's `RequestCounters`, if given.
+    """
+
+    def __init__(self, run_counters: RequestCounters | None = None) -> None:
         self.count = 0
+        self._run_counters = run_counters
+
+    def add(self) -> None:
+        """One more request for this fetch."""
+        self.count += 1
+        if self.count > 1 and self._run_counters is not None:
+            self._run_counters.retries += 1
 
 
 class Getter(Protocol):
@@ -138,7 +148,7 @@ async def fetch_with_retries(
         async with backoff.turn(control) as turn:
             if turn is None:
                 return Fetched(counter.count)
-            counter.count += 1
+            counter.add()
             retry_after = None
             try:
                 response = await client.get(url)
@@ -177,9 +187,15 @@ class RetryingGetter:
     """
 
     def __init__(
-        self, client: Getter, policy: RetryPolicy, backoff: SharedBackoff, control: RunControl
+        self,
+        client: Getter,
+        policy: RetryPolicy,
+        backoff: SharedBackoff,
+        control: RunControl,
+        counters: RequestCounters | None = None,
     ) -> None:
         self._client = client
+        self._counters = counters
         self._policy = policy
         self._backoff = backoff
         self._control = control
@@ -187,7 +203,12 @@ class RetryingGetter:
     async def get(self, url: URL) -> HttpResponse:
         """The final answer for `url`; `RequestFailedError` when there is none."""
         fetched = await fetch_with_retries(
-            self._client, url, self._policy, self._backoff, self._control
+            self._client,
+            url,
+            self._policy,
+            self._backoff,
+            self._control,
+            counter=AttemptCounter(self._counters),
         )
         if fetched.error is not None:
             raise fetched.error

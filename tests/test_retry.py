@@ -6,10 +6,11 @@ import pytest
 from yarl import URL
 
 from fota_poller.backoff import BackoffSettings, SharedBackoff
-from fota_poller.client import HttpResponse, RequestFailedError
+from fota_poller.client import HttpResponse, RequestCounters, RequestFailedError
 from fota_poller.control import RunControl
 from fota_poller.ratelimit import RateLimiter
 from fota_poller.retry import (
+    AttemptCounter,
     RetryPolicy,
     backoff_delay,
     fetch_with_retries,
@@ -160,3 +161,13 @@ async def test_failures_while_the_circuit_is_open_are_not_charged():
     assert fetched.response.status == 200
     assert fetched.attempts == 7
     assert shared.circuit.probes == 5
+
+
+async def test_every_repeated_request_is_counted_as_a_retry():
+    counters = RequestCounters()
+    getter = ScriptedGetter(502, RequestFailedError("network", "reset"), 200)
+    fetched = await fetch_with_retries(
+        getter, URL_, FAST, backoff(), RunControl(), counter=AttemptCounter(counters)
+    )
+    assert fetched.response.status == 200
+    assert counters.retries == 2
