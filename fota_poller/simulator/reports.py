@@ -7,7 +7,6 @@ is `0` for the first page, then the previous page's `lastSeenUpgradeId`.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
@@ -117,10 +116,7 @@ def add_report_routes(
 
     async def get_report(request: web.Request) -> web.Response:
         # Counted like the upgrade route: discovery shares the poller's rate limit.
-        stats.request_starts.append(time.monotonic())
-        stats.requests_total += 1
-        stats.in_flight += 1
-        stats.max_in_flight = max(stats.max_in_flight, stats.in_flight)
+        stats.request_started()
         status = web.HTTPInternalServerError.status_code
         try:
             if catalog.options.latency_ms > 0:
@@ -132,7 +128,7 @@ def add_report_routes(
                 stats.report_pages.append(stats.requests_total - len(stats.report_pages) - 1)
             return response
         finally:
-            stats.in_flight -= 1
+            stats.request_finished(status)
             stats.requests_by_status[status] = stats.requests_by_status.get(status, 0) + 1
 
     app.router.add_get(REPORT_ROUTE, get_report)

@@ -40,6 +40,18 @@ class SimulatorStats:
     report_pages: list[int] = dataclasses.field(default_factory=list)
     faults_by_kind: dict[str, int] = dataclasses.field(default_factory=dict)
 
+    def request_started(self) -> None:
+        """Count a request as it reaches a handler, before any latency."""
+        self.request_starts.append(time.monotonic())
+        self.requests_total += 1
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def request_finished(self, status: int) -> None:
+        """Count a request's answer; 0 is a connection reset with no answer."""
+        self.in_flight -= 1
+        self.requests_by_status[status] = self.requests_by_status.get(status, 0) + 1
+
     def max_starts_in_window(self, window_s: float = 1.0) -> int:
         """Return the most request starts inside any half-open window [t, t + window_s)."""
         return max_starts_in_window(self.request_starts, window_s)
@@ -70,10 +82,7 @@ def build_app(
     faults = FaultInjector(options.faults, options.seed, stats) if options.faults.any else None
 
     async def get_upgrade(request: web.Request) -> web.StreamResponse:
-        stats.request_starts.append(time.monotonic())
-        stats.requests_total += 1
-        stats.in_flight += 1
-        stats.max_in_flight = max(stats.max_in_flight, stats.in_flight)
+        stats.request_started()
         # Anything escaping below is a simulator bug; aiohttp answers it with a 500.
         status = web.HTTPInternalServerError.status_code
         try:
@@ -86,8 +95,7 @@ def build_app(
             faulty, status = await faults.respond(request, lambda: _answer(request, catalog, auth))
             return faulty
         finally:
-            stats.in_flight -= 1
-            stats.requests_by_status[status] = stats.requests_by_status.get(status, 0) + 1
+            stats.request_finished(status)
 
     app = web.Application()
     app.router.add_get(UPGRADE_ROUTE, get_upgrade)
