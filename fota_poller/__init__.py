@@ -1,3 +1,38 @@
-"""Poll Verizon ThingSpace FOTA upgrade campaigns and stream one JSON line per device."""
+"""Poll Verizon ThingSpace FOTA upgrade campaigns and stream one JSON line per device.
 
-__version__ = "0.1.0"
+The command line (`fota-poller poll`) is the main way in; the names below are the library's
+public surface for running a poll from Python. Everything else is private to the package.
+"""
+
+from fota_poller._version import __version__
+from fota_poller.auth import StaticTokens
+from fota_poller.config import Config, load_config
+from fota_poller.control import RunControl, StopReason
+from fota_poller.errors import ExitCode, FotaPollerError
+from fota_poller.ids import CampaignRef, InvalidLine, open_id_sources, read_refs
+from fota_poller.pipeline import run_poll
+from fota_poller.records import CampaignRecord, DeviceRecord, RunRecord
+from fota_poller.sink import AtomicFileSink, StdoutSink
+from fota_poller.token_provider import TokenProvider
+
+__all__ = [
+    "AtomicFileSink",
+    "CampaignRecord",
+    "CampaignRef",
+    "Config",
+    "DeviceRecord",
+    "ExitCode",
+    "FotaPollerError",
+    "InvalidLine",
+    "RunControl",
+    "RunRecord",
+    "StaticTokens",
+    "StdoutSink",
+    "StopReason",
+    "TokenProvider",
+    "__version__",
+    "load_config",
+    "open_id_sources",
+    "read_refs",
+    "run_poll",
+]

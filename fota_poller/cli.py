@@ -16,7 +16,7 @@ from typing import Any
 import anyio
 import structlog
 
-from fota_poller import __version__
+from fota_poller._version import __version__
 from fota_poller.auth import BEARER_TOKEN_ENV, SESSION_TOKEN_ENV, TokenSource
 from fota_poller.config import DEFAULT_BASE_URL, Config, apply_overrides, load_config
 from fota_poller.control import RunControl

@@ -12,7 +12,7 @@ import aiohttp
 import msgspec
 from yarl import URL
 
-from fota_poller import __version__
+from fota_poller._version import __version__
 from fota_poller.auth import RequestAuth, TokenSource, rejected_token
 from fota_poller.config import Config
 from fota_poller.errors import AuthenticationError

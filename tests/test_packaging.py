@@ -35,3 +35,8 @@ def test_the_console_script_points_at_the_cli() -> None:
 
 def test_the_installed_version_is_the_package_version() -> None:
     assert importlib.metadata.version("fota-poller") == fota_poller.__version__
+
+
+def test_every_public_name_is_importable_from_the_package() -> None:
+    for name in fota_poller.__all__:
+        assert getattr(fota_poller, name) is not None, name
