@@ -32,6 +32,7 @@ class BackoffSettings(msgspec.Struct, frozen=True, kw_only=True):
     circuit_failures: int = 5  # consecutive failures that open the circuit
     probe_initial_s: float = 1.0  # first wait before a probe; doubles after each failed probe
     probe_max_s: float = 30.0
+    max_outage_s: float = 1800.0  # an outage this long ends the run
     min_rate: float = 0.5  # request starts per second the throttle never goes below
     # Share of the ceiling rate regained per second after a 429: from half the rate back to
     # the full rate takes five seconds.
@@ -44,6 +45,7 @@ class BackoffSettings(msgspec.Struct, frozen=True, kw_only=True):
             circuit_failures=poll.circuit_failures,
             probe_initial_s=poll.circuit_probe_s,
             probe_max_s=poll.circuit_probe_max_s,
+            max_outage_s=poll.max_outage_s,
         )
 
 
@@ -91,6 +93,7 @@ class SharedBackoff:
             failures_to_open=settings.circuit_failures,
             probe_initial_s=settings.probe_initial_s,
             probe_max_s=settings.probe_max_s,
+            max_outage_s=settings.max_outage_s,
             clock=clock,
         )
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import anyio
 import structlog
 
-from fota_poller.control import RunControl
+from fota_poller.control import RunControl, cut_short
 
 log = structlog.get_logger("fota_poller")
 
@@ -28,9 +28,12 @@ class CircuitBreaker:
         failures_to_open: int = 5,
         probe_initial_s: float = 1.0,
         probe_max_s: float = 30.0,
+        max_outage_s: float = math.inf,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._failures_to_open = failures_to_open
+        self._max_outage_s = max_outage_s
+        self._opened_at = 0.0
         self._probe_initial_s = probe_initial_s
         self._probe_max_s = probe_max_s
         self._clock = clock
@@ -48,6 +51,15 @@ class CircuitBreaker:
             if not self.is_open:
                 return False
             now = self._clock()
+            if now - self._opened_at >= self._max_outage_s:
+                log.error("backoff.outage_too_long", seconds=round(now - self._opened_at))
+                control.stop(
+                    cut_short(
+                        f"the API answered nothing for {self._max_outage_s:.0f} s "
+                        "(poll.max_outage_s) before this campaign"
+                    )
+                )
+                break
             if not self._probing and now >= self._probe_at:
                 self._probing = True
                 self.probes += 1
@@ -79,7 +91,8 @@ class CircuitBreaker:
         if self._consecutive_failures < self._failures_to_open:
             return True
         self.is_open = True
-        self._probe_at = self._clock() + self._probe_wait
+        self._opened_at = self._clock()
+        self._probe_at = self._opened_at + self._probe_wait
         log.warning("backoff.circuit_opened", failures=self._consecutive_failures)
         return False
 

@@ -38,7 +38,7 @@ from fota_poller.pipeline import run_poll
 from fota_poller.records import RunRecord
 from fota_poller.redact import Redactor
 from fota_poller.schema import render_schema
-from fota_poller.shutdown import parse_duration, stop_on_signals
+from fota_poller.shutdown import stop_on_signals
 from fota_poller.sink import open_sink
 from fota_poller.tally import RunTally
 from fota_poller.token_provider import TokenProvider
@@ -50,7 +50,7 @@ exit codes:
   2   usage error, bad config, or an unreadable id list (nothing polled, output untouched)
   3   could not authenticate: a token request or login was rejected; campaigns not polled
       have error_kind "auth" (a rejected login is never retried, so the account is not locked)
-  4   cut short by --deadline, SIGTERM or SIGINT (the output is complete up to the stop;
+  4   cut short by --deadline, SIGTERM, SIGINT or a too long outage (output complete up to the stop;
       campaigns not polled are marked error_kind "not_polled")
   75  another run holds --lock-file (nothing polled, output untouched); try again later
 """
@@ -321,8 +321,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "poll":
             config = poll_config(args)
             id_paths = check_poll_sources(config, args.ids)
-            if config.poll.deadline is not None:
-                parse_duration(config.poll.deadline)  # a bad one is a usage error before any work
             redactor = Redactor()
             configure_logging(config.log.level, redactor=redactor)
             credentials = load_credentials(config.auth)

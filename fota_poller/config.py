@@ -19,8 +19,6 @@ LogLevel = Literal["debug", "info", "warning", "error"]
 AccountName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 # An open set of strings (see thingspace-api.md), so only the characters are checked.
 UpgradeStatus = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_ -]{1,64}$")]
-# A duration such as `45m`, `1h30m`, `90s` or a bare number of seconds; see deadline.py.
-Duration = Annotated[str, msgspec.Meta(pattern=r"^\s*(\d+(\.\d+)?\s*[hms]?\s*)+$")]
 
 
 class ApiConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -46,10 +44,22 @@ class PollConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     circuit_failures: PositiveInt = 5
     circuit_probe_s: PositiveFloat = 1.0
     circuit_probe_max_s: PositiveFloat = 30.0
+    # An API that answers nothing for this long ends the run (exit 4), deadline or not, so
+    # a dead endpoint cannot hold the lock for ever.
+    max_outage_s: PositiveFloat = 1800.0
     max_response_mb: PositiveFloat = 256.0
-    deadline: Duration | None = None
+    # A duration such as `45m`, `1h30m`, `90s` or a bare number of seconds.
+    deadline: str | None = None
     grace_s: NonNegativeFloat = 2.0
     lock_file: str | None = None
+
+    def __post_init__(self) -> None:
+        # msgspec turns a ValueError here into a validation error naming `poll.deadline`.
+        if self.deadline is not None:
+            try:
+                parse_duration(self.deadline)
+            except ConfigError as exc:
+                raise ValueError(f"deadline: {exc}") from None
 
 
 class OutputConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -127,3 +137,22 @@ def apply_overrides(config: Config, **sections: dict[str, Any]) -> Config:
         return msgspec.convert(updated, type=Config)
     except msgspec.ValidationError as exc:
         raise ConfigError(_toml_path(str(exc))) from None
+
+
+_DURATION_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([hms]?)\s*")
+_UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "": 1.0}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in `45m`, `1h30m`, `90s` or `90`; a `ConfigError` for anything else."""
+    position = 0
+    total = 0.0
+    while position < len(text):
+        match = _DURATION_PART.match(text, position)
+        if match is None or match.end() == position:
+            break
+        total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        position = match.end()
+    if position != len(text) or not text.strip():
+        raise ConfigError(f"not a duration: {text!r} (use e.g. 45m, 1h30m, 90s)")
+    return total

@@ -69,3 +69,8 @@ class RunControl:
         with anyio.move_on_after(seconds):
             await self.wait_stopped()
         return self.stop_reason is None
+
+
+def cut_short(message: str) -> StopReason:
+    """The stop reason of a run cut short (deadline, signal, an outage too long): exit 4."""
+    return StopReason(error_kind="not_polled", message=message, exit_code=ExitCode.CUT_SHORT)

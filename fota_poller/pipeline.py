@@ -20,7 +20,7 @@ from fota_poller import campaign, channels, shutdown
 from fota_poller.backoff import BackoffSettings, SharedBackoff
 from fota_poller.campaign import CampaignResult, format_timestamp
 from fota_poller.client import TokenSource, UpgradeClient, open_session, upgrade_url
-from fota_poller.config import Config
+from fota_poller.config import Config, parse_duration
 from fota_poller.control import RunControl, StopReason
 from fota_poller.discover import with_discovered
 from fota_poller.errors import AuthenticationError, ExitCode, FotaPollerError
@@ -93,7 +93,7 @@ async def run_poll(
     work_send, work_receive = anyio.create_memory_object_stream[WorkItem](workers)
     result_send, result_receive = anyio.create_memory_object_stream[CampaignResult](workers)
     deadline = config.poll.deadline
-    deadline_s = None if deadline is None else shutdown.parse_duration(deadline)
+    deadline_s = None if deadline is None else parse_duration(deadline)
     limiter = RateLimiter(config.poll.rate)
     max_body = int(config.poll.max_response_mb * 1024 * 1024)
     async with open_session(config) as session, anyio.create_task_group() as guard:

@@ -8,40 +8,15 @@ not yet written are dropped; the run line still comes last and the file is still
 
 from __future__ import annotations
 
-import re
 import signal
 from collections.abc import Iterable
 
 import anyio
 import structlog
 
-from fota_poller.control import RunControl, StopReason
-from fota_poller.errors import ConfigError, ExitCode
+from fota_poller.control import RunControl, cut_short
 
 log = structlog.get_logger("fota_poller")
-
-_DURATION_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([hms]?)\s*")
-_UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "": 1.0}
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in `45m`, `1h30m`, `90s` or `90`; a `ConfigError` for anything else."""
-    position = 0
-    total = 0.0
-    while position < len(text):
-        match = _DURATION_PART.match(text, position)
-        if match is None or match.end() == position:
-            break
-        total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-        position = match.end()
-    if position != len(text) or not text.strip():
-        raise ConfigError(f"not a duration: {text!r} (use e.g. 45m, 1h30m, 90s)")
-    return total
-
-
-def cut_short(message: str) -> StopReason:
-    """The stop reason every campaign not polled because of a deadline or a signal carries."""
-    return StopReason(error_kind="not_polled", message=message, exit_code=ExitCode.CUT_SHORT)
 
 
 async def stop_at_deadline(control: RunControl, deadline_s: float, deadline_text: str) -> None:

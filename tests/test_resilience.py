@@ -87,6 +87,32 @@ async def test_an_outage_costs_a_few_probes_and_no_campaign():
     assert run.exit_code == 0
 
 
+async def test_an_api_that_never_comes_back_ends_the_run_after_max_outage():
+    # Down from the start and for longer than the test: only max_outage_s can end the run.
+    faults = FaultOptions(outage=(0.0, 3600.0))
+    options = SimulatorOptions(campaigns=40, devices_min=1, devices_max=5, faults=faults)
+    async with run_simulator(options) as simulator:
+        run, records = await poll_simulator(
+            simulator,
+            concurrency=4,
+            rate=0,
+            circuit_probe_s=0.1,
+            circuit_probe_max_s=0.2,
+            max_outage_s=1.0,
+        )
+        stats = simulator.stats
+    _, campaigns, runs = split(records)
+
+    assert len(campaigns) == 40
+    assert {c.error_kind for c in campaigns} == {"not_polled"}
+    assert all("max_outage_s" in (c.error_message or "") for c in campaigns)
+    assert runs == [run]
+    assert run.exit_code == 4
+    assert not run.complete
+    # The circuit opened after the first failures; then only probes, a few a second.
+    assert stats.requests_total < 30
+
+
 async def test_a_body_over_the_cap_fails_as_too_large_without_retrying():
     options = SimulatorOptions(campaigns=3, devices_min=200, devices_max=300)
     async with run_simulator(options) as simulator:

@@ -3,9 +3,8 @@ from pathlib import Path
 import pytest
 
 from fota_poller.cli import main
-from fota_poller.config import load_config
+from fota_poller.config import load_config, parse_duration
 from fota_poller.errors import ConfigError
-from fota_poller.shutdown import parse_duration
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
 
