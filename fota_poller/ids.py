@@ -75,13 +75,14 @@ def parse_line(
     account, upgrade = fields
     upgrade_id = _canonical_uuid(upgrade)
     reason = None
-    if not account:
+    if upgrade_id is None:
+        # First: a line that is no id at all should not be blamed on a missing account.
+        reason = f"upgradeId {upgrade[:80]!r} is not a UUID"
+    elif not account:
         reason = "bare upgradeId but no account: pass --account or set api.account"
     elif not ACCOUNT_PATTERN.fullmatch(account):
         reason = f"accountName {account[:80]!r} is not 1-64 of [A-Za-z0-9_-]"
         account = None
-    elif upgrade_id is None:
-        reason = f"upgradeId {upgrade[:80]!r} is not a UUID"
     if reason is not None or account is None or upgrade_id is None:
         return InvalidLine(source, line_number, reason or "", account or None, upgrade_id)
     return CampaignRef(account, upgrade_id)

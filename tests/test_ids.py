@@ -42,6 +42,7 @@ def test_blank_comment_and_header_lines_are_skipped(line: str) -> None:
     ("line", "reason"),
     [
         (UPGRADE, "no account"),
+        ("garbage line", "not a UUID"),
         ("0001,not-a-uuid", "not a UUID"),
         (f"has space,{UPGRADE}", "accountName"),
         (f"{'9' * 65},{UPGRADE}", "accountName"),
