@@ -61,6 +61,21 @@ class _MemorySink:
         pass
 
 
+class FakeClock:
+    """A monotonic clock a test moves by hand: token lifetimes and back-off without sleeping."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
 SimulatorFactory = Callable[..., AbstractAsyncContextManager[RunningSimulator]]
 
 

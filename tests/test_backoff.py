@@ -1,4 +1,5 @@
 import anyio
+from conftest import FakeClock
 
 from fota_poller.backoff import BackoffSettings, SharedBackoff
 from fota_poller.circuit import CircuitBreaker
@@ -8,16 +9,8 @@ from fota_poller.shutdown import cut_short
 from fota_poller.throttle import Throttle
 
 
-class Clock:
-    def __init__(self):
-        self.now = 100.0
-
-    def __call__(self):
-        return self.now
-
-
 def throttle(rate, **settings):
-    clock = Clock()
+    clock = FakeClock()
     limiter = RateLimiter(rate)
     return Throttle(limiter, clock=clock, **settings), limiter, clock
 
@@ -74,14 +67,14 @@ def test_with_no_configured_rate_the_observed_rate_is_halved_then_the_limit_lift
 
 
 async def test_the_circuit_opens_after_consecutive_failures_and_charges_none_after():
-    breaker = CircuitBreaker(failures_to_open=3, clock=Clock())
+    breaker = CircuitBreaker(failures_to_open=3, clock=FakeClock())
     charged = [breaker.failed(is_probe=False) for _ in range(5)]
     assert charged == [True, True, False, False, False]
     assert breaker.is_open
 
 
 async def test_an_answer_resets_the_count_of_consecutive_failures():
-    breaker = CircuitBreaker(failures_to_open=2, clock=Clock())
+    breaker = CircuitBreaker(failures_to_open=2, clock=FakeClock())
     breaker.failed(is_probe=False)
     breaker.answered()
     assert breaker.failed(is_probe=False)
@@ -89,7 +82,7 @@ async def test_an_answer_resets_the_count_of_consecutive_failures():
 
 
 async def test_while_open_only_one_probe_goes_out_and_its_answer_releases_everyone():
-    clock = Clock()
+    clock = FakeClock()
     breaker = CircuitBreaker(failures_to_open=1, probe_initial_s=5, clock=clock)
     control = RunControl()
     breaker.failed(is_probe=False)
@@ -111,7 +104,7 @@ async def test_while_open_only_one_probe_goes_out_and_its_answer_releases_everyo
 
 
 async def test_a_failed_probe_doubles_the_wait_before_the_next():
-    clock = Clock()
+    clock = FakeClock()
     breaker = CircuitBreaker(failures_to_open=1, probe_initial_s=1, probe_max_s=3, clock=clock)
     control = RunControl()
     breaker.failed(is_probe=False)
@@ -126,7 +119,7 @@ async def test_a_failed_probe_doubles_the_wait_before_the_next():
 
 
 async def test_waiting_on_an_open_circuit_ends_when_the_run_stops():
-    breaker = CircuitBreaker(failures_to_open=1, probe_initial_s=1000, clock=Clock())
+    breaker = CircuitBreaker(failures_to_open=1, probe_initial_s=1000, clock=FakeClock())
     control = RunControl()
     breaker.failed(is_probe=False)
     turns = []
@@ -142,7 +135,7 @@ async def test_waiting_on_an_open_circuit_ends_when_the_run_stops():
 
 
 async def test_a_cancelled_probe_lets_another_request_probe():
-    clock = Clock()
+    clock = FakeClock()
     shared = SharedBackoff(RateLimiter(0), BackoffSettings(circuit_failures=1), clock)
     control = RunControl()
     shared.circuit.failed(is_probe=False)

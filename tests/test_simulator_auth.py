@@ -12,21 +12,8 @@ AUTH = SimulatorAuthOptions(bearer_ttl_s=100.0, session_idle_ttl_s=50.0)
 OPTIONS = SimulatorOptions(campaigns=3, devices_min=1, devices_max=3, auth=AUTH)
 
 
-class FakeClock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
-
-
 def basic(key=AUTH.app_key, secret=AUTH.app_secret):
     return "Basic " + base64.b64encode(f"{key}:{secret}".encode()).decode()
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
 
 
 @pytest.fixture

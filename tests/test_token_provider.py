@@ -3,6 +3,7 @@ import socket
 import anyio
 import msgspec
 import pytest
+from conftest import FakeClock
 
 from fota_poller.client import UpgradeClient, open_session
 from fota_poller.config import ApiConfig, Config, PollConfig
@@ -19,14 +20,6 @@ from fota_poller.token_provider import TokenProvider
 AUTH = SimulatorAuthOptions(bearer_ttl_s=100.0, session_idle_ttl_s=50.0)
 OPTIONS = SimulatorOptions(campaigns=60, devices_min=1, devices_max=3, auth=AUTH)
 _decoder = msgspec.json.Decoder(CampaignRecord | RunRecord)
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
 
 
 def full_credentials(password=AUTH.password, **pre_issued):
@@ -59,11 +52,6 @@ class MemorySink:
 async def refs_of(simulator):
     for account, upgrade_id in simulator.catalog.ids():
         yield CampaignRef(account, upgrade_id)
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
 
 
 @pytest.fixture
