@@ -113,11 +113,26 @@ def load_config(path: Path | None) -> Config:
     except OSError as exc:
         raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
     try:
-        return msgspec.toml.decode(raw, type=Config)
+        return msgspec.toml.decode(_toml_text(path, raw), type=Config)
     except msgspec.ValidationError as exc:
         raise ConfigError(f"config {path}: {_toml_path(str(exc))}") from None
     except msgspec.DecodeError as exc:
         raise ConfigError(f"config {path}: not valid TOML: {exc}") from None
+
+
+def _toml_text(path: Path, raw: bytes) -> str:
+    """The file as text: UTF-8 as TOML requires, naming the first byte that is not."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(
+            f"config {path}: not UTF-8: byte 0x{raw[exc.start]:02x} at offset {exc.start} "
+            f"(line {line}); save the file as UTF-8"
+        ) from None
+    # A leading byte order mark is valid UTF-8 and editors on Windows write one; tomllib
+    # (under msgspec.toml) rejects it as "Invalid statement (at line 1, column 1)".
+    return text.removeprefix("\ufeff")
 
 
 def _toml_path(message: str) -> str:

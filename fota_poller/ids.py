@@ -2,12 +2,13 @@
 
 A line is `accountName,upgradeId`, a bare `upgradeId` (with a default account), or a JSON
 object `{"accountName": ..., "upgradeId": ...}`. Blank lines, `#` comments and a CSV
-header are skipped. A line that cannot be used becomes an `InvalidLine`, never an error
-that stops the run.
+header are skipped, and so is a UTF-8 byte order mark at the start of a list. A line that
+cannot be used becomes an `InvalidLine`, never an error that stops the run.
 """
 
 from __future__ import annotations
 
+import io
 import itertools
 import re
 import sys
@@ -20,9 +21,12 @@ import anyio.to_thread
 import msgspec
 
 from fota_poller.errors import InputFileError
+from fota_poller.excerpt import excerpt
 
 ACCOUNT_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 STDIN = "-"
+# UTF-8 that drops a byte order mark at the start of the stream (and only there).
+ID_LIST_ENCODING = "utf-8-sig"
 # Lines are read from the file in a worker thread, a batch at a time, so a slow pipe on
 # stdin never blocks the event loop and a large file costs few thread hops.
 _LINES_PER_READ = 512
@@ -74,18 +78,18 @@ def parse_line(
         return None if fields is None else InvalidLine(source, line_number, fields)
     account, upgrade = fields
     upgrade_id = _canonical_uuid(upgrade)
-    reason = None
+    # Validated on every path, so an invalid line's record never carries raw input as an id.
+    valid_account = account if account and ACCOUNT_PATTERN.fullmatch(account) else None
     if upgrade_id is None:
         # First: a line that is no id at all should not be blamed on a missing account.
-        reason = f"upgradeId {upgrade[:80]!r} is not a UUID"
+        reason = f"upgradeId {excerpt(upgrade)} is not a UUID"
     elif not account:
         reason = "bare upgradeId but no account: pass --account or set api.account"
-    elif not ACCOUNT_PATTERN.fullmatch(account):
-        reason = f"accountName {account[:80]!r} is not 1-64 of [A-Za-z0-9_-]"
-        account = None
-    if reason is not None or account is None or upgrade_id is None:
-        return InvalidLine(source, line_number, reason or "", account or None, upgrade_id)
-    return CampaignRef(account, upgrade_id)
+    elif valid_account is None:
+        reason = f"accountName {excerpt(account)} is not 1-64 of [A-Za-z0-9_-]"
+    else:
+        return CampaignRef(valid_account, upgrade_id)
+    return InvalidLine(source, line_number, reason, valid_account, upgrade_id)
 
 
 def _split_fields(  # noqa: PLR0911 - one early return per line form and per way it fails
@@ -129,11 +133,13 @@ def open_id_sources(paths: Sequence[str]) -> list[tuple[str, IO[str]]]:
     try:
         for path in paths:
             if path == STDIN:
-                opened.append(("<stdin>", sys.stdin))
+                opened.append(("<stdin>", _utf8_stdin()))
                 continue
             try:
                 # Closed by close_id_sources: the files outlive this function on purpose.
-                stream = Path(path).open(encoding="utf-8", errors="replace")  # noqa: SIM115
+                # utf-8-sig: spreadsheet exports start with a byte order mark, which would
+                # otherwise be read as part of the first line's account name.
+                stream = Path(path).open(encoding=ID_LIST_ENCODING, errors="replace")  # noqa: SIM115
                 opened.append((path, stream))
             except OSError as exc:
                 raise InputFileError(f"cannot read id list {path}: {exc.strerror}") from None
@@ -141,6 +147,14 @@ def open_id_sources(paths: Sequence[str]) -> list[tuple[str, IO[str]]]:
         close_id_sources(opened)
         raise
     return opened
+
+
+def _utf8_stdin() -> IO[str]:
+    """The standard input, decoded as an id file is: UTF-8 whatever the locale, BOM skipped."""
+    if isinstance(sys.stdin, io.TextIOWrapper):
+        # Allowed only before the first read, which is why every source is opened up front.
+        sys.stdin.reconfigure(encoding=ID_LIST_ENCODING, errors="replace")
+    return sys.stdin
 
 
 def close_id_sources(sources: Iterable[tuple[str, IO[str]]]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import tomllib
 from pathlib import Path
 
@@ -43,6 +44,31 @@ def test_a_bad_config_key_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert "concurency" in lines[0]
     assert "poll" in lines[0]
     assert result.stdout == b""
+
+
+def test_a_config_that_is_not_utf8_is_one_line_naming_the_byte_and_exit_2(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "c.toml"
+    config.write_bytes(b"[poll]\nrate = 4\n# caf\xe9\n")
+    ids = tmp_path / "ids"
+    ids.write_text("")
+    result = run_cli(["poll", "--config", str(config), "--ids", str(ids)], env=TOKENS)
+    assert result.returncode == 2
+    lines = result.stderr.decode().splitlines()
+    assert len(lines) == 1
+    assert str(config) in lines[0]
+    assert "not UTF-8" in lines[0]
+    assert "byte 0xe9 at offset 21 (line 3)" in lines[0]
+    assert result.stdout == b""
+
+
+def test_a_config_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    # tomllib alone refuses it ("Invalid statement (at line 1, column 1)"); a BOM is valid
+    # UTF-8 and the TOML test suite expects parsers to accept it at the start.
+    config = tmp_path / "c.toml"
+    config.write_bytes(codecs.BOM_UTF8 + b"[poll]\nrate = 4\n")
+    assert load_config(config).poll.rate == 4
 
 
 def test_a_wrong_type_in_the_config_names_the_key(tmp_path: Path) -> None:

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import codecs
 from pathlib import Path
 
 import pytest
 
 from fota_poller.errors import InputFileError
-from fota_poller.ids import CampaignRef, InvalidLine, open_id_sources, parse_line, read_refs
+from fota_poller.ids import (
+    ACCOUNT_PATTERN,
+    CampaignRef,
+    InvalidLine,
+    canonical_upgrade_id,
+    open_id_sources,
+    parse_line,
+    read_refs,
+)
 
 UPGRADE = "e3a8d88a-04c6-4ef3-b039-89b62f91e962"
 
@@ -76,3 +85,58 @@ def test_an_unreadable_file_is_refused_before_anything_starts(tmp_path: Path) ->
     readable.write_text("")
     with pytest.raises(InputFileError, match=r"missing\.txt"):
         open_id_sources([str(readable), str(tmp_path / "missing.txt")])
+
+
+async def read_file(path: Path) -> list[CampaignRef | InvalidLine]:
+    sources = open_id_sources([str(path)])
+    return [item async for item in read_refs(sources, None)]
+
+
+@pytest.mark.parametrize("header", ["", "accountName,upgradeId\n"])
+async def test_a_byte_order_mark_at_the_start_of_a_file_is_skipped(
+    tmp_path: Path, header: str
+) -> None:
+    # As a spreadsheet's "CSV UTF-8" export writes it: BOM, then the header or the first id.
+    path = tmp_path / "ids.csv"
+    text = f"{header}0000123456-00001,{UPGRADE}\n0000123456-00002,{UPGRADE}\n"
+    path.write_bytes(codecs.BOM_UTF8 + text.encode())
+    assert await read_file(path) == [
+        CampaignRef("0000123456-00001", UPGRADE),
+        CampaignRef("0000123456-00002", UPGRADE),
+    ]
+
+
+HOSTILE_LINES = [
+    # The header after a BOM that was not at the start of the file (two exports concatenated).
+    "\ufeffaccountName,upgradeId",
+    f"\ufeff0000123456-00001,{UPGRADE}",
+    "\x1b[2J\x1b[31mred,not-a-uuid",
+    f"0000123456-00001,\x1b]0;title\x07{'x' * 100_000}",
+    f"acct\u2028ount,{UPGRADE}",
+    f"{'a' * 100_000},{UPGRADE}",
+    "z" * 100_000,
+    '{"accountName": "\\u001b[2Jacct", "upgradeId": "\\u2029' + "y" * 5000 + '"}',
+    '{"accountName": "ok-acct", "upgradeId": "\\u0000' + "q" * 5000 + '"}',
+    '{"accountName": "' + "\\u202e" * 500 + '", "upgradeId": "' + UPGRADE + '"}',
+]
+
+
+@pytest.mark.parametrize("line", HOSTILE_LINES)
+def test_an_invalid_line_echoes_its_input_only_as_a_short_escaped_excerpt(line: str) -> None:
+    result = parse(line, "0000123456-00001")
+    assert isinstance(result, InvalidLine)
+    # The record's ids are validated values or null, never the raw input.
+    assert result.account_name is None or ACCOUNT_PATTERN.fullmatch(result.account_name)
+    assert result.upgrade_id is None or canonical_upgrade_id(result.upgrade_id) == result.upgrade_id
+    message = result.message
+    assert len(message) < 200
+    assert message.isprintable(), message
+    assert message.isascii() or "\ufeff" not in message
+
+
+def test_a_good_account_is_kept_when_only_the_upgrade_id_is_bad() -> None:
+    result = parse("0000123456-00001,\x1b[2Jnot-a-uuid")
+    assert isinstance(result, InvalidLine)
+    assert result.account_name == "0000123456-00001"
+    assert result.upgrade_id is None
+    assert "'\\x1b[2Jnot-a-uuid'" in result.reason
