@@ -20,6 +20,7 @@ from fota_poller.config import Config
 from fota_poller.control import RunControl
 from fota_poller.decode import decode_error
 from fota_poller.errors import ConfigError, ExitCode, FotaPollerError
+from fota_poller.excerpt import excerpt
 from fota_poller.ids import CampaignRef, InvalidLine, canonical_upgrade_id
 from fota_poller.retry import Getter
 from fota_poller.sources import merge_sources
@@ -41,7 +42,9 @@ class ReportPage(msgspec.Struct, rename="camel"):
     """One page of the upgrades-by-status report."""
 
     has_more_flag: bool = False
-    last_seen_upgrade_id: str | None = None
+    # An upgrade id while more pages follow; on the last page Verizon's SDK types it as an
+    # integer, "0 if hasMoreData=false", so an int is read too (and refused as a next index).
+    last_seen_upgrade_id: str | int | None = None
     report_list: list[ReportEntry] | None = None
 
 
@@ -172,15 +175,26 @@ async def _discover_one(
             yield _ref(entry, account, status, start_index, position)
         if not page.has_more_flag:
             break
-        next_index = page.last_seen_upgrade_id
-        if not next_index or next_index in seen_indexes:
-            # Following it would loop forever or restart from the top: refuse loudly.
-            raise DiscoveryError(
-                account, status, start_index, f"hasMoreFlag with lastSeenUpgradeId {next_index!r}"
-            )
-        seen_indexes.add(next_index)
-        start_index = next_index
+        start_index = _next_index(
+            page.last_seen_upgrade_id, seen_indexes, account, status, start_index
+        )
+        seen_indexes.add(start_index)
     log.info("discovery.done", account_name=account, status=status, pages=pages, upgrades=found)
+
+
+def _next_index(
+    last_seen: str | int | None, seen: set[str], account: str, status: str, start_index: str
+) -> str:
+    """The `startIndex` of the page after one with `hasMoreFlag`; `DiscoveryError` if none."""
+    if isinstance(last_seen, int):
+        reason = f"hasMoreFlag with integer lastSeenUpgradeId {last_seen}: no upgrade id to go on"
+    elif not last_seen or last_seen in seen:
+        # Following it would loop forever or restart from the top: refuse loudly.
+        shown = "null" if last_seen is None else excerpt(last_seen)
+        reason = f"hasMoreFlag with lastSeenUpgradeId {shown}"
+    else:
+        return last_seen
+    raise DiscoveryError(account, status, start_index, reason)
 
 
 def _ref(
@@ -189,10 +203,13 @@ def _ref(
     upgrade_id = canonical_upgrade_id(entry.id or "")
     if upgrade_id is None:
         # Still gets a failed campaign record: a report entry is never dropped silently.
+        # The index is the server's previous lastSeenUpgradeId, as unvalidated as the entry.
+        trusted = start_index == FIRST_INDEX or canonical_upgrade_id(start_index) is not None
+        index = start_index if trusted else excerpt(start_index)
         return InvalidLine(
-            source=f"report {account}/{status}/index/{start_index}",
+            source=f"report {account}/{status}/index/{index}",
             line_number=position,
-            reason=f"report entry id {(entry.id or '')[:80]!r} is not a UUID",
+            reason=f"report entry id {excerpt(entry.id or '')} is not a UUID",
             account_name=account,
         )
     return CampaignRef(account, upgrade_id)

@@ -1,18 +1,23 @@
 import math
+import os
+import sys
 from collections import Counter
+from datetime import UTC, datetime
 
 import aiohttp
+import anyio
 import msgspec
 import pytest
 from structlog.testing import capture_logs
 
 from fota_poller.auth import StaticTokens
 from fota_poller.cli import build_parser, main, poll_command, poll_config
+from fota_poller.client import HttpResponse
 from fota_poller.config import ApiConfig, Config, DiscoverConfig, OutputConfig, PollConfig
 from fota_poller.control import RunControl, StopReason
-from fota_poller.discover import discovery_accounts, report_url
+from fota_poller.discover import DiscoveryError, discover, discovery_accounts, report_url
 from fota_poller.errors import ConfigError, ExitCode
-from fota_poller.ids import read_refs
+from fota_poller.ids import CampaignRef, read_refs
 from fota_poller.pipeline import run_poll
 from fota_poller.records import CampaignRecord, DeviceRecord, RunRecord
 from fota_poller.simulator import Catalog, SimulatorOptions, run_simulator
@@ -248,3 +253,83 @@ async def test_report_pages_share_the_rate_limit_with_polling(tmp_path):
     assert len(stats.report_pages) >= 3
     assert stats.requests_total > 12
     assert stats.max_starts_in_window(1.0) <= 12
+
+
+async def test_discovery_reads_a_last_page_id_as_string_null_or_zero_through_the_cli(tmp_path):
+    # Verizon's SDK types lastSeenUpgradeId as an integer, "0 if hasMoreData=false"; the
+    # simulator ends each (account, status) with the id, null or 0.
+    statuses = ("Queued", "InProgress", "Finished")
+    options = msgspec.structs.replace(
+        MIXED, campaigns=300, accounts=ACCOUNTS[:1], report_page_size=7
+    )
+    output = tmp_path / "out.jsonl"
+    async with run_simulator(options) as simulator:
+        expected = truth(simulator.catalog, statuses)
+        command = [sys.executable, "-m", "fota_poller", "poll", "--status", ",".join(statuses)]
+        command += ["--account", ACCOUNTS[0], "--base-url", simulator.base_url, "--rate", "0"]
+        command += ["--output", str(output)]
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("THINGSPACE_")}
+        environ |= {
+            "THINGSPACE_BEARER_TOKEN": options.bearer_token,
+            "THINGSPACE_SESSION_TOKEN": options.session_token,
+        }
+        result = await anyio.run_process(command, env=environ, check=False)
+        stats = simulator.stats
+
+    campaigns, run = read_records(output)
+    assert result.returncode == 0, result.stderr.decode()
+    assert run.complete
+    assert {(r.account_name, r.upgrade_id) for r in campaigns} == expected
+    assert len(campaigns) == len(expected)
+    # Each form was served on a last page, after pages that carried upgrade ids.
+    assert stats.last_page_forms == {"id": 1, "null": 1, "0": 1}
+    assert len(stats.report_pages) > len(statuses)
+    # Every request is counted once by status (report pages were counted twice).
+    assert sum(stats.requests_by_status.values()) == stats.requests_total == run.requests_total
+
+
+class PagesGetter:
+    """A stand-in `Getter` serving report pages in order; no retries, no network."""
+
+    def __init__(self, *pages):
+        self.pages = list(pages)
+        self.urls = []
+
+    async def get(self, url):
+        self.urls.append(str(url))
+        body = msgspec.json.encode(self.pages.pop(0))
+        return HttpResponse(200, body, datetime.now(UTC), 1.0)
+
+
+ENTRY = {"id": "e3a8d88a-04c6-4ef3-b039-89b62f91e962"}
+
+
+@pytest.mark.parametrize("last_seen", [17, 0])
+async def test_an_integer_last_seen_id_with_more_data_is_a_clear_discovery_error(last_seen):
+    client = PagesGetter(
+        {"hasMoreFlag": True, "lastSeenUpgradeId": last_seen, "reportList": [ENTRY]}
+    )
+    found = []
+
+    async def collect():
+        pages = discover(client, "http://x", ACCOUNTS[:1], ["Queued"], RunControl())
+        async for item in pages:
+            found.append(item)  # noqa: PERF401 - what came before the error must be kept
+
+    with pytest.raises(DiscoveryError, match=f"integer lastSeenUpgradeId {last_seen}"):
+        await collect()
+    assert found == [CampaignRef(ACCOUNTS[0], ENTRY["id"])]
+    assert len(client.urls) == 1
+
+
+async def test_a_zero_last_seen_id_on_the_last_page_ends_discovery():
+    second = {"id": "44e11f09-6b75-4d97-9307-8beeb9d97d46"}
+    client = PagesGetter(
+        {"hasMoreFlag": True, "lastSeenUpgradeId": ENTRY["id"], "reportList": [ENTRY]},
+        {"hasMoreFlag": False, "lastSeenUpgradeId": 0, "reportList": [second]},
+    )
+    found = [
+        item async for item in discover(client, "http://x", ACCOUNTS[:1], ["Queued"], RunControl())
+    ]
+    assert found == [CampaignRef(ACCOUNTS[0], ENTRY["id"]), CampaignRef(ACCOUNTS[0], second["id"])]
+    assert client.urls[1].endswith(f"/index/{ENTRY['id']}")

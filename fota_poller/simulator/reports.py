@@ -1,7 +1,8 @@
 """The simulator's upgrades-by-status report, paged like ThingSpace's.
 
 `GET /fota/v1/reports/{accountName}/status/{upgradeStatus}/index/{startIndex}`: `startIndex`
-is `0` for the first page, then the previous page's `lastSeenUpgradeId`.
+is `0` for the first page, then the previous page's `lastSeenUpgradeId`. The last page's
+`lastSeenUpgradeId` is an id, null or the integer 0, each on some (account, status).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import msgspec
 from aiohttp import web
 
 from fota_poller.simulator.answers import ACCOUNT_NOT_FOUND, ServiceError, json_response
+from fota_poller.simulator.catalog import CAMPAIGN_STATUSES
 
 if TYPE_CHECKING:
     from fota_poller.simulator.catalog import Catalog
@@ -41,8 +43,13 @@ class ReportPage(msgspec.Struct, frozen=True, rename="camel"):
     """One page of the report."""
 
     has_more_flag: bool
-    last_seen_upgrade_id: str | None
+    last_seen_upgrade_id: str | int | None
     report_list: list[ReportEntry]
+
+
+# What the last page of an (account, status) carries as lastSeenUpgradeId: ThingSpace's
+# upgrade id, null, or the SDK's documented integer 0 ("0 if hasMoreData=false").
+LAST_PAGE_FORMS: Final = ("id", "null", "0")
 
 
 _BAD_START_INDEX: Final = ServiceError("INVALID_PARAMETER", "Invalid startIndex")
@@ -78,11 +85,24 @@ class StatusReports:
             start = after + 1
         listed = entries[start : start + self.page_size]
         more = start + self.page_size < len(entries)
-        return ReportPage(
-            has_more_flag=more,
-            last_seen_upgrade_id=listed[-1].id if listed else None,
-            report_list=listed,
-        )
+        last_seen: str | int | None = listed[-1].id if listed else None
+        if not more:
+            last_seen = {"id": last_seen, "null": None, "0": 0}[
+                self.last_page_form(account, status)
+            ]
+        return ReportPage(has_more_flag=more, last_seen_upgrade_id=last_seen, report_list=listed)
+
+    def last_page_form(self, account: str, status: str) -> str:
+        """Which of `LAST_PAGE_FORMS` the last page of (account, status) carries.
+
+        Fixed per pair, and any three consecutive statuses of one account (or one status of
+        three consecutive accounts) carry all three, so a discovery run sees every form.
+        """
+        accounts = self.catalog.options.accounts
+        position = (
+            _position_in(CAMPAIGN_STATUSES, status) + _position_in(accounts, account)
+        ) % len(LAST_PAGE_FORMS)
+        return LAST_PAGE_FORMS[position]
 
     def _index(self) -> dict[tuple[str, str], list[ReportEntry]]:
         if self._by_status is None:
@@ -108,6 +128,11 @@ class StatusReports:
         return self._by_status
 
 
+def _position_in(values: tuple[str, ...], value: str) -> int:
+    # An unknown status has no upgrades, so its one page may take any form: use its length.
+    return values.index(value) if value in values else len(value)
+
+
 def add_report_routes(
     app: web.Application, reports: StatusReports, stats: SimulatorStats, authorize: Authorize
 ) -> None:
@@ -121,29 +146,37 @@ def add_report_routes(
         try:
             if catalog.options.latency_ms > 0:
                 await asyncio.sleep(catalog.options.latency_ms / 1000)
-            response = _answer(request, reports, authorize)
+            response, page = _answer(request, reports, authorize)
             status = response.status
-            if status == web.HTTPOk.status_code:
+            if page is not None:
                 # How many upgrade requests came before this page: shows polling overlapping.
                 stats.report_pages.append(stats.requests_total - len(stats.report_pages) - 1)
+                if not page.has_more_flag:
+                    form = reports.last_page_form(
+                        request.match_info["accountName"], request.match_info["upgradeStatus"]
+                    )
+                    stats.last_page_forms[form] = stats.last_page_forms.get(form, 0) + 1
             return response
         finally:
+            # Counts the status too: adding it here as well counted every report page twice.
             stats.request_finished(status)
-            stats.requests_by_status[status] = stats.requests_by_status.get(status, 0) + 1
 
     app.router.add_get(REPORT_ROUTE, get_report)
 
 
-def _answer(request: web.Request, reports: StatusReports, authorize: Authorize) -> web.Response:
+def _answer(
+    request: web.Request, reports: StatusReports, authorize: Authorize
+) -> tuple[web.Response, ReportPage | None]:
+    """The answer, and the page it carries when it is a 200."""
     rejection = authorize(request)
     if rejection is not None:
-        return rejection
+        return rejection, None
     account = request.match_info["accountName"]
     if not reports.catalog.has_account(account):
-        return json_response(web.HTTPBadRequest.status_code, ACCOUNT_NOT_FOUND)
+        return json_response(web.HTTPBadRequest.status_code, ACCOUNT_NOT_FOUND), None
     page = reports.page(
         account, request.match_info["upgradeStatus"], request.match_info["startIndex"]
     )
     if page is None:
-        return json_response(web.HTTPBadRequest.status_code, _BAD_START_INDEX)
-    return json_response(web.HTTPOk.status_code, page)
+        return json_response(web.HTTPBadRequest.status_code, _BAD_START_INDEX), None
+    return json_response(web.HTTPOk.status_code, page), page

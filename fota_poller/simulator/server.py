@@ -38,6 +38,8 @@ class SimulatorStats:
     request_starts: list[float] = dataclasses.field(default_factory=list)
     # Per report page served: how many other requests had started before it.
     report_pages: list[int] = dataclasses.field(default_factory=list)
+    # Last report pages served, by the form of their lastSeenUpgradeId (reports.LAST_PAGE_FORMS).
+    last_page_forms: dict[str, int] = dataclasses.field(default_factory=dict)
     faults_by_kind: dict[str, int] = dataclasses.field(default_factory=dict)
 
     def request_started(self) -> None:
