@@ -6,9 +6,10 @@ from datetime import date, datetime
 
 import msgspec
 
-from fota_poller.decode import UpgradeDecodeError, decode_error, decode_upgrade
+from fota_poller.decode import UpgradeDecodeError, UpgradeInfo, decode_error, decode_upgrade
 from fota_poller.device_lines import count_statuses, encode_device_lines
-from fota_poller.ids import CampaignRef, InvalidLine
+from fota_poller.excerpt import excerpt
+from fota_poller.ids import CampaignRef, InvalidLine, canonical_upgrade_id
 from fota_poller.records import CampaignRecord, DeviceRecord, ErrorKind
 
 # A device with no status still counts, under this key, so the counts add up to device_count.
@@ -40,6 +41,29 @@ def campaign_ended(polled_on: date, end_date: str | None) -> bool | None:
         return None
 
 
+def foreign_body(upgrade: UpgradeInfo, ref: CampaignRef) -> str | None:
+    """Why a 200 body is another campaign's, naming both; None when it is `ref`'s or does not say.
+
+    A proxy or cache that mixes up answers must not get another campaign's devices recorded
+    under this one's ids. Ids compare as UUIDs, account names exactly.
+    """
+    # The fast path: ThingSpace sends the id as asked for, lower case and dashed.
+    same_id = (
+        upgrade.id is None
+        or upgrade.id == ref.upgrade_id
+        or canonical_upgrade_id(upgrade.id) == ref.upgrade_id
+    )
+    same_account = upgrade.account_name is None or upgrade.account_name == ref.account_name
+    if same_id and same_account:
+        return None
+    body_id = "(none)" if upgrade.id is None else excerpt(upgrade.id)
+    body_account = "(none)" if upgrade.account_name is None else excerpt(upgrade.account_name)
+    return (
+        f"body is for upgrade {body_id} of account {body_account}, "
+        f"not upgrade {ref.upgrade_id} of account {ref.account_name} as asked"
+    )
+
+
 def from_response(
     run_id: str,
     ref: CampaignRef,
@@ -59,6 +83,9 @@ def from_response(
         upgrade = decode_upgrade(body)
     except UpgradeDecodeError as exc:
         return failure.result("decode", None, str(exc))
+    foreign = foreign_body(upgrade, ref)
+    if foreign is not None:
+        return failure.result("decode", None, foreign)
     ended = campaign_ended(received_at.date(), upgrade.end_date)
     devices = upgrade.device_list or []
     # One template for all the campaign's device lines: see device_lines for why.

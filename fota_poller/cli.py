@@ -219,7 +219,8 @@ def _add_simulate(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         default="",
         metavar="KIND=P,...",
         help="inject faults per request, e.g. 429=0.05,500=0.03,502html=0.02,reset=0.02,"
-        "truncate=0.01,stall=0.01 (also 408, 502, 503, 504)",
+        "truncate=0.01,stall=0.01 (also 408, 502, 503, 504, and foreign: a 200 with another "
+        "upgrade's id)",
     )
     simulate.add_argument(
         "--rate-limit", type=float, default=0.0, metavar="R", help="answer 429 above R requests/s"

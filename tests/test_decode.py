@@ -91,7 +91,7 @@ def test_missing_end_date_leaves_campaign_ended_unknown() -> None:
 
 
 def test_missing_device_list_is_a_campaign_with_no_devices() -> None:
-    result = result_of(200, b'{"id": "x", "status": "RequestFailed"}')
+    result = result_of(200, msgspec.json.encode({"id": REF.upgrade_id, "status": "RequestFailed"}))
     assert result.record.outcome == "ok"
     assert result.record.device_count == 0
     assert result.record.device_status_counts == {}
@@ -186,3 +186,60 @@ def test_an_empty_error_body_still_names_the_status() -> None:
     record = result_of(504, b"").record
     assert record.error_kind == "http"
     assert record.error_message == "HTTP 504"
+
+
+OTHER_REF = CampaignRef("0000123456-00001", "44e11f09-6b75-4d97-9307-8beeb9d97d46")
+
+
+def test_the_page_example_for_another_pair_is_a_decode_failure_naming_both() -> None:
+    # The example body (account 0402196254-00001, id e3a8...) answering a different request.
+    result = campaign.from_response(
+        "run", OTHER_REF, status=200, body=PAGE_EXAMPLE, received_at=POLLED, elapsed_ms=1.0,
+        attempts=1,
+    )  # fmt: skip
+    record = result.record
+    message = record.error_message or ""
+    assert record.outcome == "failed"
+    assert record.error_kind == "decode"
+    assert (record.account_name, record.upgrade_id) == (
+        OTHER_REF.account_name,
+        OTHER_REF.upgrade_id,
+    )
+    assert record.device_count is None
+    assert result.device_lines == b""
+    assert "e3a8d88a-04c6-4ef3-b039-89b62f91e962" in message
+    assert "0402196254-00001" in message
+    assert OTHER_REF.upgrade_id in message
+    assert OTHER_REF.account_name in message
+
+
+@pytest.mark.parametrize(
+    ("fields", "ok"),
+    [
+        ({"id": REF.upgrade_id.upper(), "accountName": REF.account_name}, True),
+        ({"id": "{" + REF.upgrade_id + "}"}, True),
+        ({"accountName": REF.account_name}, True),
+        ({}, True),
+        ({"id": OTHER_REF.upgrade_id}, False),
+        ({"id": REF.upgrade_id, "accountName": OTHER_REF.account_name}, False),
+        # Account names compare exactly: another case is another account.
+        ({"id": REF.upgrade_id, "accountName": REF.account_name.lower() + "x"}, False),
+        ({"id": "not a uuid"}, False),
+        ({"id": ""}, False),
+    ],
+)
+def test_a_body_is_this_campaigns_unless_its_id_or_account_differs(
+    fields: dict[str, str], ok: bool
+) -> None:
+    body = msgspec.json.encode({**fields, "deviceList": [{"deviceId": "1"}]})
+    record = result_of(200, body).record
+    assert (record.outcome == "ok") is ok
+    assert (record.error_kind == "decode") is not ok
+
+
+def test_a_foreign_id_is_quoted_short_and_escaped() -> None:
+    body = msgspec.json.encode({"id": "\x1b[2J\u2028" + "x" * 100_000})
+    message = result_of(200, body).record.error_message or ""
+    assert len(message) < 250
+    assert message.isprintable()
+    assert "\\x1b[2J\\u2028" in message

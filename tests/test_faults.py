@@ -1,4 +1,7 @@
+import uuid
+
 import aiohttp
+import msgspec
 import pytest
 
 from fota_poller.cli import main
@@ -107,6 +110,20 @@ async def test_during_an_outage_every_request_gets_503():
     assert status == 503
     assert b"<html>" in body
     assert stats.faults_by_kind == {"outage": 1}
+
+
+async def test_a_foreign_fault_serves_the_campaign_under_another_upgrade_id():
+    (status, _, body), stats = await answer_to_one_fault("foreign")
+    options = options_with(FaultOptions())
+    async with run_simulator(options) as simulator, aiohttp.ClientSession() as session:
+        _, _, genuine = await get_first(simulator, session)
+    served, expected = msgspec.json.decode(body), msgspec.json.decode(genuine)
+    assert status == 200
+    assert stats.faults_by_kind == {"foreign": 1}
+    assert served["id"] != expected["id"]
+    assert str(uuid.UUID(served["id"])) == served["id"]
+    assert {**served, "id": expected["id"]} == expected
+    assert parse_mix("foreign=0.1") == (("foreign", 0.1),)
 
 
 def test_fault_mix_and_outage_are_parsed_and_checked():

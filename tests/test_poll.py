@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import codecs
+import os
 import random
 import subprocess
 import sys
 import uuid
 from pathlib import Path
 
+import anyio
 import msgspec
+import pytest
 from conftest import PollOutput, SimulatorFactory, parse_output, poll_in_process, run_cli
 
 from fota_poller.records import CampaignRecord, DeviceRecord
 from fota_poller.simulator import Catalog, RunningSimulator
+from fota_poller.simulator.faults import FaultOptions
 
 ACCOUNT = "0000123456-00001"
 
@@ -202,3 +207,73 @@ def test_cli_poll_writes_the_file_and_exits_1_on_a_failed_campaign(tmp_path: Pat
     assert events[-1] == "run.finished"
     assert events.count("campaign.failed") == 1
     assert not list(tmp_path.glob(".out.jsonl.*.tmp"))
+
+
+SIM_TOKENS = {
+    "THINGSPACE_BEARER_TOKEN": "sim-bearer-token",
+    "THINGSPACE_SESSION_TOKEN": "sim-session-token",
+}
+
+
+async def poll_cli(
+    sim: RunningSimulator, ids: str, output: Path, *, stdin: bytes | None = None, **env: str
+) -> tuple[int, PollOutput, bytes]:
+    """`fota-poller poll` as a process against `sim`: exit code, records, stderr."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("THINGSPACE_")}
+    command = [sys.executable, "-m", "fota_poller", "poll", "--ids", ids, "--rate", "0"]
+    command += ["--base-url", sim.base_url, "--output", str(output)]
+    result = await anyio.run_process(
+        command, input=stdin, env=environ | SIM_TOKENS | env, check=False
+    )
+    records = parse_output(await anyio.Path(output).read_bytes())
+    return result.returncode, records, result.stderr
+
+
+@pytest.mark.parametrize("via", ["file", "stdin"])
+async def test_an_id_list_with_a_byte_order_mark_polls_its_first_line(
+    small_simulator: RunningSimulator, tmp_path: Path, via: str
+) -> None:
+    # A spreadsheet's "CSV UTF-8" export: a BOM, then the first line. On stdin the locale's
+    # encoding (latin-1 here) must not matter: id lists are UTF-8.
+    pairs = list(small_simulator.catalog.ids())[:5]
+    data = codecs.BOM_UTF8 + "".join(f"{a},{u}\n" for a, u in pairs).encode()
+    ids = tmp_path / "ids.csv"
+    ids.write_bytes(data)
+    exit_code, output, _ = await poll_cli(
+        small_simulator,
+        str(ids) if via == "file" else "-",
+        tmp_path / "out.jsonl",
+        stdin=data if via == "stdin" else None,
+        PYTHONIOENCODING="latin-1",
+    )
+    assert exit_code == 0
+    assert [(c.account_name, c.upgrade_id, c.outcome) for c in output.campaigns] == [
+        (a, u, "ok") for a, u in pairs
+    ]
+
+
+async def test_a_body_for_another_campaign_fails_that_campaign_only(
+    simulator: SimulatorFactory, tmp_path: Path
+) -> None:
+    # The worst night next to the good one above: a proxy mixes up answers (`foreign` fault).
+    faults = FaultOptions(mix=(("foreign", 0.3),))
+    async with simulator(campaigns=40, devices_min=1, devices_max=5, seed=4, faults=faults) as sim:
+        sim.catalog.write_ids(tmp_path / "ids.txt")
+        exit_code, output, _ = await poll_cli(sim, str(tmp_path / "ids.txt"), tmp_path / "o.jsonl")
+        served_foreign = sim.stats.faults_by_kind["foreign"]
+
+    assert exit_code == 1
+    failed = [c for c in output.campaigns if c.outcome == "failed"]
+    assert 0 < len(failed) == served_foreign < 40
+    for record in failed:
+        message = record.error_message or ""
+        assert record.error_kind == "decode"
+        assert record.http_status == 200
+        assert record.device_count is None
+        assert f"not upgrade {record.upgrade_id} of account {record.account_name}" in message
+        assert "body is for upgrade '" in message
+    assert not {(d.account_name, d.upgrade_id) for d in output.devices} & {
+        (c.account_name, c.upgrade_id) for c in failed
+    }
+    assert_devices_match_simulator(output, sim.catalog)
+    assert output.run.campaigns_ok == 40 - served_foreign

@@ -4,6 +4,8 @@ A fault is drawn per request from (seed, path, how many times that path was aske
 same seed gives each campaign the same sequence of faults whatever order requests arrive in.
 A rate limit answers 429 above R accepted requests in any one-second window, and an outage
 answers 503 to every request between two times counted from the simulator's start.
+
+A `foreign` fault answers 200 with the campaign's body relabelled as another upgrade's.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import random
 import socket
 import struct
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
@@ -43,7 +46,9 @@ _STATUS_FAULTS: Final = {
     "504": (504, "text/html", b"<html><body><h1>504 Gateway Time-out</h1></body></html>"),
 }
 _CONNECTION_FAULTS: Final = ("reset", "truncate", "stall")
-FAULT_KINDS: Final = (*_STATUS_FAULTS, *_CONNECTION_FAULTS)
+# A 200 whose body names another upgrade, as a proxy or cache that mixes up answers serves.
+_FOREIGN_FAULT: Final = "foreign"
+FAULT_KINDS: Final = (*_STATUS_FAULTS, *_CONNECTION_FAULTS, _FOREIGN_FAULT)
 _OUTAGE_BODY: Final = b"<html><body><h1>503 Service Unavailable</h1></body></html>"
 # Status recorded in the stats for a connection reset before any status line was sent.
 RESET_STATUS: Final = 0
@@ -114,7 +119,7 @@ class FaultInjector:
         reset = request.transport is None or request.transport.is_closing()
         return response, RESET_STATUS if reset and not response.prepared else response.status
 
-    async def _respond(
+    async def _respond(  # noqa: PLR0911 - one return per way of answering
         self, request: web.Request, answer: Callable[[], web.Response]
     ) -> web.StreamResponse:
         now = time.monotonic()
@@ -138,6 +143,8 @@ class FaultInjector:
             return response
         if kind == "reset":
             return _reset(request)
+        if kind == _FOREIGN_FAULT:
+            return _foreign(answer(), f"{self._seed}:{request.path}")
         return await _broken_body(request, answer(), stall_s=self._stall_s(kind))
 
     def _rate_limited(self, now: float) -> web.Response | None:
@@ -184,6 +191,17 @@ def _reset(request: web.Request) -> web.Response:
         transport.abort()
     # Never sent: the connection is gone. aiohttp needs a response to finish the handler.
     return web.Response(status=500)
+
+
+def _foreign(whole: web.Response, seed: str) -> web.Response:
+    """The campaign's answer relabelled with another upgrade's id (the same each time)."""
+    body = whole.body if isinstance(whole.body, bytes) else b""
+    if whole.status != web.HTTPOk.status_code:
+        return whole
+    campaign = msgspec.json.decode(body)
+    other = random.Random(seed).getrandbits(128)  # noqa: S311 - test data
+    campaign["id"] = str(uuid.UUID(int=other, version=4))
+    return web.Response(body=msgspec.json.encode(campaign), content_type="application/json")
 
 
 async def _broken_body(
