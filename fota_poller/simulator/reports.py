@@ -128,6 +128,13 @@ class StatusReports:
         return self._by_status
 
 
+def _form_of(last_seen: str | int | None) -> str:
+    """Which of `LAST_PAGE_FORMS` a page's lastSeenUpgradeId was sent as."""
+    if last_seen is None:
+        return "null"
+    return "0" if isinstance(last_seen, int) else "id"
+
+
 def _position_in(values: tuple[str, ...], value: str) -> int:
     # An unknown status has no upgrades, so its one page may take any form: use its length.
     return values.index(value) if value in values else len(value)
@@ -152,9 +159,7 @@ def add_report_routes(
                 # How many upgrade requests came before this page: shows polling overlapping.
                 stats.report_pages.append(stats.requests_total - len(stats.report_pages) - 1)
                 if not page.has_more_flag:
-                    form = reports.last_page_form(
-                        request.match_info["accountName"], request.match_info["upgradeStatus"]
-                    )
+                    form = _form_of(page.last_seen_upgrade_id)
                     stats.last_page_forms[form] = stats.last_page_forms.get(form, 0) + 1
             return response
         finally:
