@@ -126,5 +126,4 @@ async def test_a_gzip_bomb_is_too_large_and_never_inflated_in_memory(tmp_path):
     assert "inflated bytes or more is over the 268435456 byte cap" in (record.error_message or "")
     assert result.returncode == 1
     assert simulator.stats.requests_total == 1
-    print(f"peak RSS of the poll process: {peak_rss_mb:.1f} MB")
     assert peak_rss_mb < 100, f"peak RSS {peak_rss_mb:.0f} MB"
