@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from http import HTTPStatus
 from types import TracebackType
 from typing import Final, NoReturn, Self, TypeVar
 
@@ -44,8 +45,6 @@ _RENEW_MARGIN_SHARE: Final = 0.1
 _TOKEN_ATTEMPTS: Final = 3
 _LOGOUT_TIMEOUT_S: Final = 10.0
 _OK: Final = 200
-_FIRST_REDIRECT: Final = 300
-_FIRST_CLIENT_ERROR: Final = 400
 
 
 class AuthCounters(msgspec.Struct):
@@ -321,7 +320,7 @@ class TokenProvider:
             async with self._http.post(
                 url, data=data, json=json, headers=headers, auth=auth, allow_redirects=False
             ) as response:
-                if _FIRST_REDIRECT <= response.status < _FIRST_CLIENT_ERROR:
+                if HTTPStatus.MULTIPLE_CHOICES <= response.status < HTTPStatus.BAD_REQUEST:
                     self._fail(
                         f"{URL(url).path} answered "
                         f"{refused_redirect(response.status, response.headers.get('Location'))}"
