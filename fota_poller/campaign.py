@@ -129,10 +129,16 @@ def from_response(
 
 
 def from_request_error(
-    run_id: str, ref: CampaignRef, *, kind: ErrorKind, message: str, attempts: int
+    run_id: str,
+    ref: CampaignRef,
+    *,
+    kind: ErrorKind,
+    message: str,
+    attempts: int,
+    http_status: int | None = None,
 ) -> CampaignResult:
-    """A campaign that got no HTTP answer at all."""
-    return _Failure(run_id, ref, None, attempts, None, None).result(kind, None, message)
+    """A campaign with no usable answer: none at all, or one refused (a redirect, a bomb)."""
+    return _Failure(run_id, ref, None, attempts, http_status, None).result(kind, None, message)
 
 
 def from_invalid_line(run_id: str, line: InvalidLine) -> CampaignResult:

@@ -219,8 +219,21 @@ def _add_simulate(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         default="",
         metavar="KIND=P,...",
         help="inject faults per request, e.g. 429=0.05,500=0.03,502html=0.02,reset=0.02,"
-        "truncate=0.01,stall=0.01 (also 408, 502, 503, 504, and foreign: a 200 with another "
+        "truncate=0.01,stall=0.01 (also 408, 502, 503, 504; redirect: a 307 to --redirect-to; "
+        "gzipbomb: a 1 MB gzip body that inflates to 1 GiB; foreign: a 200 with another "
         "upgrade's id)",
+    )
+    simulate.add_argument(
+        "--fault-routes",
+        default="upgrade",
+        metavar="R1,R2",
+        help="routes the faults apply to: upgrade, reports, token, login, logout (default upgrade)",
+    )
+    simulate.add_argument(
+        "--redirect-to",
+        metavar="ORIGIN",
+        help="where a redirect fault points, e.g. http://127.0.0.1:9000 "
+        "(default http://127.0.0.1:9, the discard port)",
     )
     simulate.add_argument(
         "--rate-limit", type=float, default=0.0, metavar="R", help="answer 429 above R requests/s"
@@ -364,7 +377,12 @@ def simulate_command(args: argparse.Namespace) -> int:
         serve_forever,
     )
     from fota_poller.simulator.auth_routes import simulator_auth_options  # noqa: PLC0415
-    from fota_poller.simulator.faults import FaultOptions, parse_mix, parse_outage  # noqa: PLC0415
+    from fota_poller.simulator.faults import (  # noqa: PLC0415
+        FaultOptions,
+        parse_mix,
+        parse_outage,
+        parse_routes,
+    )
 
     low, _, high = args.devices.partition("-")
     try:
@@ -376,6 +394,8 @@ def simulate_command(args: argparse.Namespace) -> int:
             mix=parse_mix(args.faults),
             rate_limit=args.rate_limit,
             outage=None if args.outage is None else parse_outage(args.outage),
+            routes=parse_routes(args.fault_routes),
+            **({} if args.redirect_to is None else {"redirect_to": args.redirect_to}),
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from None

@@ -18,6 +18,7 @@ from fota_poller.config import Config
 from fota_poller.errors import AuthenticationError
 from fota_poller.ids import CampaignRef
 from fota_poller.ratelimit import RateLimiter
+from fota_poller.response_body import ACCEPT_ENCODING, UnreadableBodyError, read_body
 
 USER_AGENT = f"fota-poller/{__version__}"
 
@@ -56,11 +57,44 @@ class RequestCounters(msgspec.Struct):
 
 
 class RequestFailedError(Exception):
-    """No usable response: the connection failed, a timeout passed, or the body was too large."""
+    """No usable response: no answer, a body too large or unreadable, or a refused redirect.
 
-    def __init__(self, kind: Literal["network", "timeout", "too_large"], message: str) -> None:
+    `too_large` and `http` are answers: final, never retried, and carry the HTTP `status`.
+    """
+
+    def __init__(
+        self,
+        kind: Literal["network", "timeout", "too_large", "http"],
+        message: str,
+        status: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.kind = kind
+        self.status = status
+
+    @property
+    def final(self) -> bool:
+        """True for an answer that asking again would not change."""
+        return self.kind in {"too_large", "http"}
+
+
+def refused_redirect(status: int, location: str | None) -> str:
+    """`HTTP 302 redirect to host evil.example:8443, not followed`: the host, never the URL.
+
+    The rest of `Location` may carry a query with anything in it.
+    """
+    try:
+        target = URL(location) if location else None
+    except ValueError:
+        return f"HTTP {status} redirect to an unreadable Location, not followed"
+    if target is None:
+        where = "nowhere (no Location)"
+    elif not target.is_absolute():
+        where = "a path on the same host"
+    else:
+        port = target.explicit_port
+        where = f"host {target.host}" if port is None else f"host {target.host}:{port}"
+    return f"HTTP {status} redirect to {where}, not followed"
 
 
 def upgrade_url(base_url: str, ref: CampaignRef) -> URL:
@@ -73,12 +107,19 @@ def upgrade_url(base_url: str, ref: CampaignRef) -> URL:
 def open_session(config: Config) -> aiohttp.ClientSession:
     """An HTTP session sized to the worker pool, with the configured timeouts."""
     poll = config.poll
+    # No redirect is ever followed (aiohttp has no session-wide switch: each request passes
+    # allow_redirects=False), and bodies are decompressed by `read_body`, under the cap.
     return aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=poll.concurrency),
         timeout=aiohttp.ClientTimeout(
             total=poll.timeout_s, connect=poll.connect_timeout_s, sock_read=poll.read_timeout_s
         ),
-        headers={"Accept": "application/json", "User-Agent": USER_AGENT},
+        headers={
+            "Accept": "application/json",
+            "Accept-Encoding": ACCEPT_ENCODING,
+            "User-Agent": USER_AGENT,
+        },
+        auto_decompress=False,
         raise_for_status=False,
         # The API authenticates by header and needs no cookies; a jar would parse and
         # filter them on every request and answer.
@@ -101,6 +142,9 @@ class UpgradeClient:
     ) -> None:
         self._session = session
         self._base_url = base_url
+        # Defence in depth: every URL asked for must be on the base URL's origin, so no
+        # header or token can go elsewhere even if a URL were ever built wrong.
+        self._origin = _origin(URL(base_url))
         self._tokens = tokens
         self._limiter = limiter
         self._max_body_bytes = max_body_bytes
@@ -136,11 +180,25 @@ class UpgradeClient:
         )
 
     async def _send(self, url: URL, auth: RequestAuth) -> HttpResponse:
+        if _origin(url) != self._origin:
+            msg = f"refused to send a request off the API's origin ({url.host}:{url.port})"
+            raise ValueError(msg)
         self.requests_total += 1
         started = time.monotonic()
         try:
-            async with self._session.get(url, headers=auth.headers) as response:
-                body = await read_capped(response, self._max_body_bytes)
+            # A redirect is an answer, never followed: custom headers such as VZ-M2M-Token
+            # would go along to whatever host it names.
+            async with self._session.get(
+                url, headers=auth.headers, allow_redirects=False
+            ) as response:
+                if HTTPStatus.MULTIPLE_CHOICES <= response.status < HTTPStatus.BAD_REQUEST:
+                    location = response.headers.get("Location")
+                    raise RequestFailedError(
+                        "http", refused_redirect(response.status, location), response.status
+                    )
+                body = await read_body(response, self._max_body_bytes)
+        except UnreadableBodyError as exc:
+            raise RequestFailedError(exc.kind, str(exc), response.status) from None
         except TimeoutError:
             raise RequestFailedError(
                 "timeout", f"no complete response within the timeout ({_elapsed(started):.0f} ms)"
@@ -159,30 +217,8 @@ class UpgradeClient:
         )
 
 
-async def read_capped(response: aiohttp.ClientResponse, max_bytes: int | None) -> bytes:
-    """The whole body, or `RequestFailedError("too_large")` once it passes `max_bytes`.
-
-    A declared Content-Length over the cap fails before any byte is read; a body of unknown
-    length is read in chunks and never buffered beyond the cap.
-    """
-    declared = response.content_length
-    if max_bytes is None or (declared is not None and declared <= max_bytes):
-        # aiohttp stops at Content-Length (and fails a shorter body), so one read is safe.
-        return await response.read()
-    if declared is not None:
-        raise RequestFailedError("too_large", _too_large(declared, max_bytes))
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.content.iter_chunked(1 << 16):
-        size += len(chunk)
-        if size > max_bytes:
-            raise RequestFailedError("too_large", _too_large(size, max_bytes))
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _too_large(size: int, max_bytes: int) -> str:
-    return f"response body of {size} bytes or more is over the {max_bytes} byte cap"
+def _origin(url: URL) -> tuple[str, str | None, int | None]:
+    return url.scheme, url.host, url.port
 
 
 def _elapsed(started: float) -> float:

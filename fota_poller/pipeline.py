@@ -287,6 +287,7 @@ async def _poll_one(stage: _Stage, item: WorkItem, counter: AttemptCounter) -> C
             kind=fetched.error.kind,
             message=str(fetched.error),
             attempts=fetched.attempts,
+            http_status=fetched.error.status,
         )
     if fetched.response is None:
         stop = stage.control.stop_reason

@@ -140,7 +140,8 @@ async def fetch_with_retries(
     """GET `url` until an answer that is not transient, the attempts run out, or the run stops.
 
     Any non-transient answer is returned as it is (the caller decides what a 4xx means); a
-    body over the size cap is not retried.
+    final error (a body over the size cap or unreadable, a redirect) is not retried and, as
+    an answer, is not charged to the circuit.
     """
     counter = counter if counter is not None else AttemptCounter()
     charged = 0
@@ -153,7 +154,7 @@ async def fetch_with_retries(
             try:
                 response = await client.get(url)
             except RequestFailedError as error:
-                if error.kind == "too_large":
+                if error.final:
                     turn.answered()
                     return Fetched(counter.count, error=error)
                 last = Fetched(counter.count, error=error)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from http import HTTPStatus
 from types import TracebackType
 from typing import Final, NoReturn, Self, TypeVar
 
@@ -21,14 +22,16 @@ import aiohttp
 import anyio
 import msgspec
 import structlog
+from yarl import URL
 
 from fota_poller.auth import RejectedToken, RequestAuth, rejected_token
-from fota_poller.client import open_session
+from fota_poller.client import open_session, refused_redirect
 from fota_poller.config import Config
 from fota_poller.credentials import Credentials, Secret
 from fota_poller.decode import decode_error
 from fota_poller.errors import AuthenticationError
 from fota_poller.redact import Redactor
+from fota_poller.response_body import UnreadableBodyError, read_body
 
 log = structlog.get_logger("fota_poller")
 
@@ -119,6 +122,7 @@ class TokenProvider:
         self._failure: AuthenticationError | None = None
         self._auth: RequestAuth | None = None
         self._http: aiohttp.ClientSession | None = None
+        self._max_answer_bytes = int(config.poll.max_response_mb * 1024 * 1024)
         self.counters = AuthCounters()
 
     async def __aenter__(self) -> Self:
@@ -311,10 +315,19 @@ class TokenProvider:
             msg = "TokenProvider used outside its `async with` block"
             raise RuntimeError(msg)
         try:
+            # Never follow a redirect: it would carry the credentials (the body, Basic auth,
+            # a Bearer header) to the host it names, and re-send a login (lockout).
             async with self._http.post(
-                url, data=data, json=json, headers=headers, auth=auth
+                url, data=data, json=json, headers=headers, auth=auth, allow_redirects=False
             ) as response:
-                return response.status, await response.read()
+                if HTTPStatus.MULTIPLE_CHOICES <= response.status < HTTPStatus.BAD_REQUEST:
+                    self._fail(
+                        f"{URL(url).path} answered "
+                        f"{refused_redirect(response.status, response.headers.get('Location'))}"
+                    )
+                return response.status, await read_body(response, self._max_answer_bytes)
+        except UnreadableBodyError as exc:
+            self._fail(f"the answer of {URL(url).path} could not be read: {exc}")
         except TimeoutError:
             raise _NoAnswerError("timeout") from None
         except aiohttp.ClientError as exc:

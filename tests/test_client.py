@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
+import yarl
 from aioresponses import aioresponses
 
 from fota_poller.auth import StaticTokens
@@ -70,3 +72,44 @@ async def test_a_timeout_is_a_timeout_failure(client: UpgradeClient) -> None:
 def test_tokens_never_show_in_repr() -> None:
     tokens = StaticTokens("bearer-secret-1", "session-secret-2")
     assert "secret" not in repr(tokens)
+
+
+async def test_a_redirect_is_a_final_http_failure_naming_only_the_host(
+    client: UpgradeClient,
+) -> None:
+    target = "http://elsewhere.test:8081/steal?token=abc"
+    with aioresponses() as mocked:
+        mocked.get(URL, status=302, headers={"Location": target})
+        mocked.get(target, status=200, body=b"{}")
+        with pytest.raises(RequestFailedError) as caught:
+            await client.get_upgrade(REF)
+        asked = [str(url) for _, url in mocked.requests]
+    assert asked == [URL]
+    assert (caught.value.kind, caught.value.status, caught.value.final) == ("http", 302, True)
+    assert str(caught.value) == "HTTP 302 redirect to host elsewhere.test:8081, not followed"
+
+
+async def test_a_gzip_body_over_the_cap_is_too_large_whatever_its_length(
+    client: UpgradeClient,
+) -> None:
+    small = UpgradeClient(
+        client._session,
+        BASE,
+        StaticTokens("b", "s"),
+        RateLimiter(0),
+        max_body_bytes=1024,
+    )
+    with aioresponses() as mocked:
+        body = gzip.compress(b" " * 100_000)
+        mocked.get(URL, status=200, body=body, headers={"Content-Encoding": "gzip"})
+        with pytest.raises(RequestFailedError) as caught:
+            await small.get_upgrade(REF)
+    assert len(body) < 1024
+    assert (caught.value.kind, caught.value.status, caught.value.final) == ("too_large", 200, True)
+
+
+async def test_no_request_leaves_the_api_origin(client: UpgradeClient) -> None:
+    with aioresponses() as mocked, pytest.raises(ValueError, match="off the API's origin"):
+        await client.get(yarl.URL("https://api.example.test:8443/api/x"))
+    assert client.requests_total == 0
+    assert not mocked.requests

@@ -1,9 +1,10 @@
-"""Fault injection for the simulator: throttling, gateway errors, resets, cut and stalled bodies.
+"""Fault injection for the simulator: throttling, errors, resets, cut bodies, redirects, bombs.
 
 A fault is drawn per request from (seed, path, how many times that path was asked for), so the
 same seed gives each campaign the same sequence of faults whatever order requests arrive in.
 A rate limit answers 429 above R accepted requests in any one-second window, and an outage
 answers 503 to every request between two times counted from the simulator's start.
+Faults apply to the upgrade route unless `routes` names others (reports, token, login, logout).
 
 A `foreign` fault answers 200 with the campaign's body relabelled as another upgrade's.
 """
@@ -19,11 +20,14 @@ import struct
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Final
 
 import msgspec
 from aiohttp import web
+from aiohttp.typedefs import Middleware
+
+from fota_poller.simulator.hostile import GzipBomb, redirect_response
 
 if TYPE_CHECKING:
     from fota_poller.simulator.server import SimulatorStats
@@ -48,7 +52,11 @@ _STATUS_FAULTS: Final = {
 _CONNECTION_FAULTS: Final = ("reset", "truncate", "stall")
 # A 200 whose body names another upgrade, as a proxy or cache that mixes up answers serves.
 _FOREIGN_FAULT: Final = "foreign"
-FAULT_KINDS: Final = (*_STATUS_FAULTS, *_CONNECTION_FAULTS, _FOREIGN_FAULT)
+# Faults that answer as a hostile server would (hostile.py).
+_HOSTILE_FAULTS: Final = ("redirect", "gzipbomb")
+FAULT_KINDS: Final = (*_STATUS_FAULTS, *_CONNECTION_FAULTS, *_HOSTILE_FAULTS, _FOREIGN_FAULT)
+# The routes faults can apply to; the upgrade route alone unless asked.
+FAULT_ROUTES: Final = ("upgrade", "reports", "token", "login", "logout")
 _OUTAGE_BODY: Final = b"<html><body><h1>503 Service Unavailable</h1></body></html>"
 # Status recorded in the stats for a connection reset before any status line was sent.
 RESET_STATUS: Final = 0
@@ -62,6 +70,10 @@ class FaultOptions(msgspec.Struct, frozen=True, kw_only=True):
     outage: tuple[float, float] | None = None  # seconds after start: [begin, end)
     retry_after_s: int = 1  # the Retry-After sent with a 429
     stall_s: float = 60.0  # how long a stalled body waits before its second half
+    routes: tuple[str, ...] = ("upgrade",)  # which of FAULT_ROUTES the faults apply to
+    # Where a `redirect` points: the discard port of loopback unless a test names a listener.
+    redirect_to: str = "http://127.0.0.1:9"
+    bomb_inflated_mb: int = 1024  # what a `gzipbomb` body inflates to
 
     @property
     def any(self) -> bool:
@@ -88,6 +100,15 @@ def parse_mix(text: str) -> tuple[tuple[str, float], ...]:
     return tuple(mix)
 
 
+def parse_routes(text: str) -> tuple[str, ...]:
+    """`token,login` -> ("token", "login"); ValueError names an unknown route."""
+    routes = tuple(filter(None, (piece.strip() for piece in text.split(","))))
+    unknown = [route for route in routes if route not in FAULT_ROUTES]
+    if unknown or not routes:
+        raise ValueError(f"unknown fault route {text!r}; known: {', '.join(FAULT_ROUTES)}")
+    return routes
+
+
 def parse_outage(text: str) -> tuple[float, float]:
     """`2-12` -> (2.0, 12.0): seconds after the simulator starts."""
     begin, _, end = text.partition("-")
@@ -110,9 +131,15 @@ class FaultInjector:
         self._started = time.monotonic()
         self._asked: dict[str, int] = {}
         self._accepted: deque[float] = deque()
+        self._bomb = GzipBomb(options.bomb_inflated_mb)
+
+    @property
+    def options(self) -> FaultOptions:
+        """The faults this injector was built with."""
+        return self._options
 
     async def respond(
-        self, request: web.Request, answer: Callable[[], web.Response]
+        self, request: web.Request, answer: Callable[[], Awaitable[web.StreamResponse]]
     ) -> tuple[web.StreamResponse, int]:
         """The answer or the fault this request draws, and the status to count it under."""
         response = await self._respond(request, answer)
@@ -120,7 +147,7 @@ class FaultInjector:
         return response, RESET_STATUS if reset and not response.prepared else response.status
 
     async def _respond(  # noqa: PLR0911 - one return per way of answering
-        self, request: web.Request, answer: Callable[[], web.Response]
+        self, request: web.Request, answer: Callable[[], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
         now = time.monotonic()
         outage = self._options.outage
@@ -133,19 +160,30 @@ class FaultInjector:
                 return throttled
         kind = self._draw(request.path)
         if kind is None:
-            return answer()
+            return await answer()
         self._count(kind)
-        if kind in _STATUS_FAULTS:
-            status, content_type, body = _STATUS_FAULTS[kind]
-            response = web.Response(status=status, body=body, content_type=content_type)
-            if status == 429:  # noqa: PLR2004 - the one status that carries Retry-After
-                response.headers["Retry-After"] = str(self._options.retry_after_s)
-            return response
+        answered = self._answer_fault(kind, request)
+        if answered is not None:
+            return answered
         if kind == "reset":
             return _reset(request)
         if kind == _FOREIGN_FAULT:
-            return _foreign(answer(), f"{self._seed}:{request.path}")
-        return await _broken_body(request, answer(), stall_s=self._stall_s(kind))
+            return _foreign(await answer(), f"{self._seed}:{request.path}")
+        return await _broken_body(request, await answer(), stall_s=self._stall_s(kind))
+
+    def _answer_fault(self, kind: str, request: web.Request) -> web.Response | None:
+        """The whole answer of a fault that answers (a status, a redirect, a bomb), else None."""
+        if kind == "redirect":
+            return redirect_response(request, self._options.redirect_to)
+        if kind == "gzipbomb":
+            return self._bomb.response()
+        if kind not in _STATUS_FAULTS:
+            return None
+        status, content_type, body = _STATUS_FAULTS[kind]
+        response = web.Response(status=status, body=body, content_type=content_type)
+        if status == 429:  # noqa: PLR2004 - the one status that carries Retry-After
+            response.headers["Retry-After"] = str(self._options.retry_after_s)
+        return response
 
     def _rate_limited(self, now: float) -> web.Response | None:
         accepted = self._accepted
@@ -193,11 +231,11 @@ def _reset(request: web.Request) -> web.Response:
     return web.Response(status=500)
 
 
-def _foreign(whole: web.Response, seed: str) -> web.Response:
+def _foreign(whole: web.StreamResponse, seed: str) -> web.StreamResponse:
     """The campaign's answer relabelled with another upgrade's id (the same each time)."""
-    body = whole.body if isinstance(whole.body, bytes) else b""
-    if whole.status != web.HTTPOk.status_code:
+    if not isinstance(whole, web.Response) or whole.status != web.HTTPOk.status_code:
         return whole
+    body = whole.body if isinstance(whole.body, bytes) else b""
     campaign = msgspec.json.decode(body)
     other = random.Random(seed).getrandbits(128)  # noqa: S311 - test data
     campaign["id"] = str(uuid.UUID(int=other, version=4))
@@ -205,10 +243,10 @@ def _foreign(whole: web.Response, seed: str) -> web.Response:
 
 
 async def _broken_body(
-    request: web.Request, whole: web.Response, *, stall_s: float | None
+    request: web.Request, whole: web.StreamResponse, *, stall_s: float | None
 ) -> web.StreamResponse:
     """Headers with the full Content-Length, half the body, then a close (or a long stall)."""
-    body = whole.body if isinstance(whole.body, bytes) else b""
+    body = whole.body if isinstance(whole, web.Response) and isinstance(whole.body, bytes) else b""
     response = web.StreamResponse(status=whole.status, headers={"Content-Type": "application/json"})
     response.content_length = len(body)
     await response.prepare(request)
@@ -223,3 +261,30 @@ async def _broken_body(
         await response.write(body[len(body) // 2 :])
         await response.write_eof()
     return response
+
+
+def route_faults(injector: FaultInjector | None, paths: Mapping[str, str]) -> list[Middleware]:
+    """A middleware giving the routes in `paths` (path template -> route name) their faults.
+
+    Only for the routes the options name; the upgrade route draws its faults in its handler.
+    A fault answered here never reaches the route's handler, so the route does not count it;
+    `faults_by_kind` does.
+    """
+    if injector is None:
+        return []
+    chosen = {path for path, name in paths.items() if name in injector.options.routes}
+    if not chosen:
+        return []
+
+    @web.middleware
+    async def faulty_routes(
+        request: web.Request,
+        handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+    ) -> web.StreamResponse:
+        resource = request.match_info.route.resource
+        if resource is None or resource.canonical not in chosen:
+            return await handler(request)
+        response, _ = await injector.respond(request, lambda: handler(request))
+        return response
+
+    return [faulty_routes]

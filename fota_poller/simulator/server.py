@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Final
 from aiohttp import web
 
 from fota_poller.simulator.answers import ACCOUNT_NOT_FOUND, ServiceError, json_response
-from fota_poller.simulator.auth_routes import SimulatorAuth
+from fota_poller.simulator.auth_routes import LOGIN_ROUTE, LOGOUT_ROUTE, TOKEN_ROUTE, SimulatorAuth
 from fota_poller.simulator.catalog import Catalog, SimulatorOptions
 from fota_poller.simulator.counting import max_starts_in_window
-from fota_poller.simulator.faults import FaultInjector
-from fota_poller.simulator.reports import StatusReports, add_report_routes
+from fota_poller.simulator.faults import FaultInjector, route_faults
+from fota_poller.simulator.reports import REPORT_ROUTE, StatusReports, add_report_routes
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -81,7 +81,8 @@ def build_app(
     options = catalog.options
     if auth is None:
         auth = SimulatorAuth(options.auth, options.bearer_token, options.session_token)
-    faults = FaultInjector(options.faults, options.seed, stats) if options.faults.any else None
+    injector = FaultInjector(options.faults, options.seed, stats) if options.faults.any else None
+    faults = injector if "upgrade" in options.faults.routes else None
 
     async def get_upgrade(request: web.Request) -> web.StreamResponse:
         stats.request_started()
@@ -94,12 +95,22 @@ def build_app(
                 response = _answer(request, catalog, auth)
                 status = response.status
                 return response
-            faulty, status = await faults.respond(request, lambda: _answer(request, catalog, auth))
+
+            async def answer() -> web.Response:
+                return _answer(request, catalog, auth)
+
+            faulty, status = await faults.respond(request, answer)
             return faulty
         finally:
             stats.request_finished(status)
 
-    app = web.Application()
+    other_routes = {
+        REPORT_ROUTE: "reports",
+        TOKEN_ROUTE: "token",
+        LOGIN_ROUTE: "login",
+        LOGOUT_ROUTE: "logout",
+    }
+    app = web.Application(middlewares=route_faults(injector, other_routes))
     app.router.add_get(UPGRADE_ROUTE, get_upgrade)
     auth.register(app)
     add_report_routes(app, StatusReports(catalog, options.report_page_size), stats, auth.check)
