@@ -43,7 +43,9 @@ _STATUS_FAULTS: Final = {
     "504": (504, "text/html", b"<html><body><h1>504 Gateway Time-out</h1></body></html>"),
 }
 _CONNECTION_FAULTS: Final = ("reset", "truncate", "stall")
-FAULT_KINDS: Final = (*_STATUS_FAULTS, *_CONNECTION_FAULTS)
+# Faults that keep the answer but change its content.
+_CONTENT_FAULTS: Final = ("linesep",)
+FAULT_KINDS: Final = (*_STATUS_FAULTS, *_CONNECTION_FAULTS, *_CONTENT_FAULTS)
 _OUTAGE_BODY: Final = b"<html><body><h1>503 Service Unavailable</h1></body></html>"
 # Status recorded in the stats for a connection reset before any status line was sent.
 RESET_STATUS: Final = 0
@@ -114,7 +116,7 @@ class FaultInjector:
         reset = request.transport is None or request.transport.is_closing()
         return response, RESET_STATUS if reset and not response.prepared else response.status
 
-    async def _respond(
+    async def _respond(  # noqa: PLR0911 - one return per kind of fault reads best
         self, request: web.Request, answer: Callable[[], web.Response]
     ) -> web.StreamResponse:
         now = time.monotonic()
@@ -138,6 +140,8 @@ class FaultInjector:
             return response
         if kind == "reset":
             return _reset(request)
+        if kind == "linesep":
+            return _with_line_separators(answer())
         return await _broken_body(request, answer(), stall_s=self._stall_s(kind))
 
     def _rate_limited(self, now: float) -> web.Response | None:
@@ -171,6 +175,14 @@ class FaultInjector:
 
     def _count(self, kind: str) -> None:
         self._stats.faults_by_kind[kind] = self._stats.faults_by_kind.get(kind, 0) + 1
+
+
+def _with_line_separators(whole: web.Response) -> web.Response:
+    """The answer with raw U+2028 and U+2029 in every status: valid JSON, odd line breaks."""
+    body = whole.body if isinstance(whole.body, bytes) else b""
+    # The simulator's bodies are compact JSON, so every status value starts exactly so.
+    marked = body.replace(b'"status":"', '"status":"\u2028\u2029'.encode())
+    return web.Response(status=whole.status, body=marked, content_type="application/json")
 
 
 def _reset(request: web.Request) -> web.Response:
