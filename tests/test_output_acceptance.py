@@ -56,6 +56,10 @@ class SmallDisk:
             subprocess.run(remount, check=True, capture_output=True)
         self.roomy = True
 
+    def make_read_only(self):
+        remount = ["mount", "-o", "remount,ro", str(self.folder)]
+        subprocess.run(remount, check=True, capture_output=True)
+
     def error_text(self):
         return "No space left on device" if self.mounted else "File too large"
 
@@ -223,10 +227,9 @@ async def test_a_run_that_fits_on_the_small_disk_replaces_yesterdays_file(small_
 # -- --output naming a directory --------------------------------------------------------------
 
 
-async def test_output_naming_a_directory_is_refused_before_any_request_or_login(tmp_path):
+async def refused_before_any_request(tmp_path, output):
+    """Run with credentials that need a token request and a login; what reached the server."""
     options = SimulatorOptions(campaigns=10, devices_min=1, devices_max=3)
-    folder = tmp_path / "latest.jsonl"
-    folder.mkdir()
     ids = tmp_path / "ids.txt"
     async with run_simulator(options) as simulator:
         simulator.catalog.write_ids(ids)
@@ -238,21 +241,51 @@ async def test_output_naming_a_directory_is_refused_before_any_request_or_login(
             "THINGSPACE_PASSWORD": auth.password,
         }
         command = poller_command(
-            "poll", "--ids", str(ids), "--base-url", simulator.base_url, "--output", str(folder)
+            "poll", "--ids", str(ids), "--base-url", simulator.base_url, "--output", str(output)
         )
         process = await asyncio.create_subprocess_exec(
             *command, env=environ, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
         )
         _, stderr = await asyncio.wait_for(process.communicate(), 30)
-        requests = simulator.stats.requests_total
         auth_stats = simulator.auth.stats
+    reached = (simulator.stats.requests_total, auth_stats.token_requests, auth_stats.login_requests)
+    return process.returncode, stderr.decode(), reached
 
-    assert process.returncode == 2
-    assert stderr.decode().count("\n") == 1
-    assert "is a directory" in stderr.decode()
-    assert requests == 0
-    assert (auth_stats.token_requests, auth_stats.login_requests) == (0, 0)
+
+async def test_output_naming_a_directory_is_refused_before_any_request_or_login(tmp_path):
+    folder = tmp_path / "latest.jsonl"
+    folder.mkdir()
+
+    code, stderr, reached = await refused_before_any_request(tmp_path, folder)
+
+    assert code == 2
+    assert stderr.count("\n") == 1
+    assert "is a directory" in stderr
+    assert reached == (0, 0, 0)
     assert list(folder.iterdir()) == []
+
+
+async def test_output_in_a_missing_folder_is_refused_before_any_request(tmp_path):
+    code, stderr, reached = await refused_before_any_request(tmp_path, tmp_path / "no" / "x.jsonl")
+
+    assert code == 2
+    assert stderr.count("\n") == 1
+    assert "No such file or directory" in stderr
+    assert reached == (0, 0, 0)
+
+
+async def test_output_on_a_read_only_filesystem_is_refused_before_any_request(small_disk, tmp_path):
+    if not small_disk.mounted:
+        pytest.skip("no tmpfs to mount read-only here")
+    small_disk.make_read_only()
+
+    output = small_disk.folder / "latest.jsonl"
+    code, stderr, reached = await refused_before_any_request(tmp_path, output)
+
+    assert code == 2
+    assert stderr.count("\n") == 1
+    assert "Read-only file system" in stderr
+    assert reached == (0, 0, 0)
 
 
 # -- SIGKILL ----------------------------------------------------------------------------------
