@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from typing import TypeVar
 
 import anyio
+import anyio.lowlevel
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 T = TypeVar("T")
@@ -40,3 +41,9 @@ async def send(stream: MemoryObjectSendStream[T], item: T) -> None:
         stream.send_nowait(item)
     except anyio.WouldBlock:
         await stream.send(item)
+    except anyio.BrokenResourceError:
+        # The receiver is gone. When that is because the run is being cancelled (an abort
+        # cancels the writer too), the cancellation ends this task, as `stream.send`'s own
+        # checkpoint would have, not a broken stream with a traceback.
+        await anyio.lowlevel.checkpoint_if_cancelled()
+        raise

@@ -39,7 +39,7 @@ from fota_poller.records import RunRecord
 from fota_poller.redact import Redactor
 from fota_poller.schema import render_schema
 from fota_poller.shutdown import stop_on_signals
-from fota_poller.sink import open_sink
+from fota_poller.sink import Sink, open_output
 from fota_poller.tally import RunTally
 from fota_poller.token_provider import TokenProvider
 
@@ -52,7 +52,11 @@ exit codes:
       have error_kind "auth" (a rejected login is never retried, so the account is not locked)
   4   cut short by --deadline, SIGTERM, SIGINT or a too long outage (output complete up to the stop;
       campaigns not polled are marked error_kind "not_polled")
+  74  the output could not be written or committed (disk full, I/O error): the run stopped at
+      once, the previous output file is untouched and no temporary file is left; fix the disk
   75  another run holds --lock-file (nothing polled, output untouched); try again later
+  141 the reader of stdout closed the pipe (e.g. `| head`): the run stopped at once, quietly;
+      what a shell reports for a writer killed by SIGPIPE, so `pipefail` wrappers know it
 """
 
 POLL_EPILOG = f"""\
@@ -221,7 +225,7 @@ def _add_simulate(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         help="inject faults per request, e.g. 429=0.05,500=0.03,502html=0.02,reset=0.02,"
         "truncate=0.01,stall=0.01 (also 408, 502, 503, 504; redirect: a 307 to --redirect-to; "
         "gzipbomb: a 1 MB gzip body that inflates to 1 GiB; foreign: a 200 with another "
-        "upgrade's id)",
+        "upgrade's id; linesep: raw U+2028 and U+2029 in every status)",
     )
     simulate.add_argument(
         "--fault-routes",
@@ -291,10 +295,16 @@ async def authenticated_poll(
     config: Config, id_paths: Sequence[str], credentials: Credentials, redactor: Redactor
 ) -> int:
     """Run `poll` with a token provider that obtains and renews tokens, and logs out at the end."""
-    # The lock comes first: a run that must not start must not log in either.
-    with hold_lock(config.poll.lock_file):
+    # The lock comes first: a run that must not start must not log in, nor touch the output.
+    # The output comes before the token provider: one that cannot be written is refused
+    # before any request.
+    with (
+        hold_lock(config.poll.lock_file),
+        watch_run(config) as watch,
+        open_output(config.output.path) as sink,
+    ):
         async with TokenProvider(config, credentials, redactor=redactor) as tokens:
-            return await poll_command(config, id_paths, tokens)
+            return watch.finished(await _poll(config, id_paths, tokens, sink, watch.tally))
 
 
 async def poll_command(config: Config, id_paths: Sequence[str], tokens: TokenSource) -> int:
@@ -302,27 +312,21 @@ async def poll_command(config: Config, id_paths: Sequence[str], tokens: TokenSou
 
     SIGTERM and SIGINT stop the run (see shutdown.py); the output is still committed.
     """
-    with watch_run(config) as watch:
-        return watch.finished(await _poll(config, id_paths, tokens, watch.tally))
+    with watch_run(config) as watch, open_output(config.output.path) as sink:
+        return watch.finished(await _poll(config, id_paths, tokens, sink, watch.tally))
 
 
 async def _poll(
-    config: Config, id_paths: Sequence[str], tokens: TokenSource, tally: RunTally
+    config: Config, id_paths: Sequence[str], tokens: TokenSource, sink: Sink, tally: RunTally
 ) -> RunRecord:
     sources = open_id_sources(id_paths)
     try:
-        sink = open_sink(config.output.path)
-        try:
-            control = RunControl()
-            async with anyio.create_task_group() as signals:
-                signals.start_soon(stop_on_signals, control)
-                refs = read_refs(sources, config.api.account)
-                run = await run_poll(config, refs, tokens, sink, control, tally=tally)
-                signals.cancel_scope.cancel()
-        except BaseException:
-            sink.discard()
-            raise
-        sink.commit()
+        control = RunControl()
+        async with anyio.create_task_group() as signals:
+            signals.start_soon(stop_on_signals, control)
+            refs = read_refs(sources, config.api.account)
+            run = await run_poll(config, refs, tokens, sink, control, tally=tally)
+            signals.cancel_scope.cancel()
     finally:
         close_id_sources(sources)
     return run

@@ -13,7 +13,11 @@ class ExitCode(enum.IntEnum):
     USAGE = 2
     AUTH_FAILED = 3
     CUT_SHORT = 4
+    OUTPUT_FAILED = 74  # EX_IOERR: the output could not be written or committed
     ALREADY_RUNNING = 75  # EX_TEMPFAIL: another run holds the lock; try again later
+    # What a shell reports for a writer killed by SIGPIPE (128 + 13): the reader of stdout
+    # quit. Wrappers running pipelines with `pipefail` already tell this apart from a failure.
+    OUTPUT_CLOSED = 141
 
 
 class FotaPollerError(Exception):
@@ -38,3 +42,22 @@ class AuthenticationError(FotaPollerError):
     """ThingSpace refused to issue or accept a token; the run stops to protect the account."""
 
     exit_code = ExitCode.AUTH_FAILED
+
+
+class OutputError(FotaPollerError):
+    """The output could not be written or committed (disk full, I/O error): the run stops."""
+
+    exit_code = ExitCode.OUTPUT_FAILED
+    event = "output.failed"
+
+    def __init__(self, output: str, reason: str) -> None:
+        super().__init__(f"cannot write output {output}: {reason}")
+        self.output = output
+        self.reason = reason
+
+
+class OutputClosedError(OutputError):
+    """Nobody reads the output any more (a closed pipe): the run stops, quietly."""
+
+    exit_code = ExitCode.OUTPUT_CLOSED
+    event = "output.closed"

@@ -7,6 +7,7 @@ are written contiguously and the run line comes last.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -23,13 +24,13 @@ from fota_poller.client import TokenSource, UpgradeClient, open_session, upgrade
 from fota_poller.config import Config, parse_duration
 from fota_poller.control import RunControl, StopReason
 from fota_poller.discover import with_discovered
-from fota_poller.errors import AuthenticationError, ExitCode, FotaPollerError
+from fota_poller.errors import AuthenticationError, ExitCode, FotaPollerError, OutputError
 from fota_poller.ids import CampaignRef, InvalidLine
 from fota_poller.ratelimit import RateLimiter
 from fota_poller.records import SCHEMA_VERSION, RunRecord
 from fota_poller.retry import AttemptCounter, RetryingGetter, RetryPolicy, fetch_with_retries
 from fota_poller.seen import SeenCampaigns
-from fota_poller.sink import Sink
+from fota_poller.sink import RunOutput, Sink
 from fota_poller.tally import RunTally
 
 log = structlog.get_logger("fota_poller")
@@ -73,12 +74,15 @@ async def run_poll(
     *,
     tally: RunTally | None = None,
 ) -> RunRecord:
-    """Poll every campaign `refs` yields, write all records to `sink`, return the run record.
+    """Poll every campaign `refs` yields, write all records to `sink` and commit it.
 
     Campaigns found by discovery (config `discover`) join `refs`; `tally` counts as it goes.
+    An output that cannot be written aborts the run and is discarded (see `_output_failed`).
+    Returns the run record.
     """
     run_id = str(uuid.uuid4())
     control = control if control is not None else RunControl()
+    output = RunOutput(sink, functools.partial(_output_failed, control))
     tally = tally if tally is not None else RunTally()
     started = datetime.now(UTC)
     log.info(
@@ -132,22 +136,36 @@ async def run_poll(
                     group.start_soon(_feed, stage, refs, work_send, result_send.clone())
                     for _ in range(workers):
                         group.start_soon(_work, stage, work_receive.clone(), result_send.clone())
-                group.start_soon(_write, result_receive, sink, tally)
+                group.start_soon(_write, result_receive, output, tally)
         # The run is over: the deadline and the stop enforcer have nothing left to guard.
         guard.cancel_scope.cancel()
 
-    run = _run_record(stage, started, datetime.now(UTC))
-    sink.write(_encoder.encode(run) + b"\n")
+    run = _run_record(stage, started, datetime.now(UTC), output.failure)
+    output.write(_encoder.encode(run) + b"\n")
+    output.commit()
+    if output.failure is not None:
+        run = _run_record(stage, started, datetime.now(UTC), output.failure)
     log.info("run.finished", **msgspec.structs.asdict(run))
     return run
 
 
-def _run_record(stage: _Stage, started: datetime, finished: datetime) -> RunRecord:
+def _output_failed(control: RunControl, exc: OutputError) -> None:
+    """The output is lost: say so in one line and abort, as no record can be kept any more."""
+    report = log.warning if exc.exit_code is ExitCode.OUTPUT_CLOSED else log.error
+    report(exc.event, output=exc.output, error=exc.reason)
+    control.abort(StopReason(error_kind="not_polled", message=str(exc), exit_code=exc.exit_code))
+
+
+def _run_record(
+    stage: _Stage, started: datetime, finished: datetime, output_failure: OutputError | None
+) -> RunRecord:
     read = stage.input
     tally = stage.tally
     failed = tally.campaigns_by_outcome["failed"]
     stop = stage.control.stop_reason
-    if read.input_error is not None and (stop is None or read.input_error_code is ExitCode.USAGE):
+    if output_failure is not None:
+        exit_code = output_failure.exit_code
+    elif read.input_error is not None and (stop is None or read.input_error_code is ExitCode.USAGE):
         exit_code = read.input_error_code
     elif stop is not None:
         # A source that failed after a stop most likely failed because of it.
@@ -167,7 +185,7 @@ def _run_record(stage: _Stage, started: datetime, finished: datetime) -> RunReco
         campaigns_failed=failed,
         devices_total=tally.devices_written,
         requests_total=stage.client.requests_total,
-        complete=read.input_exhausted and stop is None,
+        complete=read.input_exhausted and stop is None and output_failure is None,
         exit_code=int(exit_code),
     )
 

@@ -45,6 +45,12 @@ class MemorySink:
     def write(self, data):
         self.lines.extend(data.splitlines())
 
+    def commit(self):
+        pass
+
+    def discard(self):
+        pass
+
     def records(self):
         return [_decoder.decode(line) for line in self.lines if b'"record":"device"' not in line]
 

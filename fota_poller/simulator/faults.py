@@ -50,11 +50,13 @@ _STATUS_FAULTS: Final = {
     "504": (504, "text/html", b"<html><body><h1>504 Gateway Time-out</h1></body></html>"),
 }
 _CONNECTION_FAULTS: Final = ("reset", "truncate", "stall")
-# A 200 whose body names another upgrade, as a proxy or cache that mixes up answers serves.
+# Faults that keep the answer but change its content: a 200 whose body names another upgrade
+# (a proxy or cache that mixes up answers), raw U+2028/U+2029 in every status.
 _FOREIGN_FAULT: Final = "foreign"
+_CONTENT_FAULTS: Final = (_FOREIGN_FAULT, "linesep")
 # Faults that answer as a hostile server would (hostile.py).
 _HOSTILE_FAULTS: Final = ("redirect", "gzipbomb")
-FAULT_KINDS: Final = (*_STATUS_FAULTS, *_CONNECTION_FAULTS, *_HOSTILE_FAULTS, _FOREIGN_FAULT)
+FAULT_KINDS: Final = (*_STATUS_FAULTS, *_CONNECTION_FAULTS, *_HOSTILE_FAULTS, *_CONTENT_FAULTS)
 # The routes faults can apply to; the upgrade route alone unless asked.
 FAULT_ROUTES: Final = ("upgrade", "reports", "token", "login", "logout")
 _OUTAGE_BODY: Final = b"<html><body><h1>503 Service Unavailable</h1></body></html>"
@@ -169,6 +171,8 @@ class FaultInjector:
             return _reset(request)
         if kind == _FOREIGN_FAULT:
             return _foreign(await answer(), f"{self._seed}:{request.path}")
+        if kind == "linesep":
+            return _with_line_separators(await answer())
         return await _broken_body(request, await answer(), stall_s=self._stall_s(kind))
 
     def _answer_fault(self, kind: str, request: web.Request) -> web.Response | None:
@@ -216,6 +220,16 @@ class FaultInjector:
 
     def _count(self, kind: str) -> None:
         self._stats.faults_by_kind[kind] = self._stats.faults_by_kind.get(kind, 0) + 1
+
+
+def _with_line_separators(whole: web.StreamResponse) -> web.StreamResponse:
+    """The answer with raw U+2028 and U+2029 in every status: valid JSON, odd line breaks."""
+    if not isinstance(whole, web.Response):
+        return whole
+    body = whole.body if isinstance(whole.body, bytes) else b""
+    # The simulator's bodies are compact JSON, so every status value starts exactly so.
+    marked = body.replace(b'"status":"', '"status":"\u2028\u2029'.encode())
+    return web.Response(status=whole.status, body=marked, content_type="application/json")
 
 
 def _reset(request: web.Request) -> web.Response:
