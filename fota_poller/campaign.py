@@ -102,10 +102,16 @@ def from_response(
 
 
 def from_request_error(
-    run_id: str, ref: CampaignRef, *, kind: ErrorKind, message: str, attempts: int
+    run_id: str,
+    ref: CampaignRef,
+    *,
+    kind: ErrorKind,
+    message: str,
+    attempts: int,
+    code: str | None = None,
 ) -> CampaignResult:
-    """A campaign that got no HTTP answer at all."""
-    return _Failure(run_id, ref, None, attempts, None, None).result(kind, None, message)
+    """A campaign that got no usable HTTP answer; `code` is the API's, when it gave one."""
+    return _Failure(run_id, ref, None, attempts, None, None).result(kind, code, message)
 
 
 def from_invalid_line(run_id: str, line: InvalidLine) -> CampaignResult:

@@ -219,7 +219,9 @@ def _add_simulate(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         default="",
         metavar="KIND=P,...",
         help="inject faults per request, e.g. 429=0.05,500=0.03,502html=0.02,reset=0.02,"
-        "truncate=0.01,stall=0.01 (also 408, 502, 503, 504)",
+        "truncate=0.01,stall=0.01 (also 408, 502, 503, 504, 401html); sametoken (no "
+        "probability) makes the token endpoint hand back the unexpired token, as ThingSpace's "
+        "gateway does",
     )
     simulate.add_argument(
         "--rate-limit", type=float, default=0.0, metavar="R", help="answer 429 above R requests/s"
@@ -363,7 +365,12 @@ def simulate_command(args: argparse.Namespace) -> int:
         serve_forever,
     )
     from fota_poller.simulator.auth_routes import simulator_auth_options  # noqa: PLC0415
-    from fota_poller.simulator.faults import FaultOptions, parse_mix, parse_outage  # noqa: PLC0415
+    from fota_poller.simulator.faults import (  # noqa: PLC0415
+        FaultOptions,
+        parse_mix,
+        parse_outage,
+        split_server_faults,
+    )
 
     low, _, high = args.devices.partition("-")
     try:
@@ -371,8 +378,9 @@ def simulate_command(args: argparse.Namespace) -> int:
     except ValueError:
         raise ConfigError(f"--devices takes MIN-MAX, e.g. 1-2000, not {args.devices!r}") from None
     try:
+        per_request, server_faults = split_server_faults(args.faults)
         faults = FaultOptions(
-            mix=parse_mix(args.faults),
+            mix=parse_mix(per_request),
             rate_limit=args.rate_limit,
             outage=None if args.outage is None else parse_outage(args.outage),
         )
@@ -384,7 +392,7 @@ def simulate_command(args: argparse.Namespace) -> int:
         devices_max=devices_max,
         latency_ms=args.latency_ms,
         seed=args.seed,
-        auth=simulator_auth_options(args, os.environ),
+        auth=simulator_auth_options(args, os.environ, same_token="sametoken" in server_faults),
         accounts=tuple(account.strip() for account in args.accounts.split(",")),
         report_page_size=args.report_page_size,
         faults=faults,

@@ -25,6 +25,9 @@ class CountingTokens:
         self.renewed = []
 
     async def headers(self):
+        return self.ready()
+
+    def ready(self):
         return RequestAuth(
             headers={"Authorization": f"Bearer b{self.generation}", "VZ-M2M-Token": "s"},
             bearer_generation=self.generation,
@@ -46,8 +49,12 @@ class CountingTokens:
         (400, b'{"errorCode": "REQUEST_FAILED.SessionToken.Format"}', "session"),
         (400, b'{"fault": {"code": "900901"}}', None),
         (400, b'{"errorCode": "INVALID_PARAMETER", "errorMessage": "Invalid upgradeId"}', None),
-        (401, b"<html>proxy</html>", None),
-        (403, b'{"errorCode": "REQUEST_FAILED.SessionToken.Expired"}', None),
+        # Any 401 or 403 is a rejection, whatever its body (issue 9).
+        (401, b"<html>proxy</html>", "bearer"),
+        (403, b"", "bearer"),
+        (403, b'{"errorCode": "FORBIDDEN", "errorMessage": "No access"}', "bearer"),
+        (403, b'{"errorCode": "REQUEST_FAILED.SessionToken.Expired"}', "session"),
+        (400, b"<html>bad request</html>", None),
         (200, b'{"errorCode": "REQUEST_FAILED.SessionToken.Expired"}', None),
     ],
 )
