@@ -20,11 +20,11 @@ SESSION_TOKEN_ENV = "THINGSPACE_SESSION_TOKEN"  # noqa: S105 - a variable name, 
 
 RejectedToken = Literal["bearer", "session"]
 
-# The gateway's fault codes for a wrong/expired (900901) or missing (900902) Bearer token.
-_BEARER_FAULTS = frozenset({"900901", "900902"})
 # Matched on the suffix: the service prefix varies (`UnifiedWebService.REQUEST_FAILED...`).
 _SESSION_CODE_SUFFIXES = ("SessionToken.Expired", "SessionToken.Invalid", "SessionToken.Format")
-_UNAUTHORIZED = 401
+# Whatever the body says (the gateway's fault 900901/900902, a proxy's HTML page, a format
+# not seen yet), these two statuses mean the request's credentials were refused.
+_REFUSED = frozenset({401, 403})
 _BAD_REQUEST = 400
 
 
@@ -49,6 +49,10 @@ class TokenSource(Protocol):
         """The Authorization and VZ-M2M-Token headers, valid as far as the source knows."""
         ...
 
+    def ready(self) -> RequestAuth | None:
+        """The headers `headers` would give now without waiting, or None if it would wait."""
+        ...
+
     async def renew_after_rejection(self, rejected: RejectedToken, sent: RequestAuth) -> None:
         """Renew the token the API rejected (once, however many requests saw it) or raise.
 
@@ -58,20 +62,18 @@ class TokenSource(Protocol):
 
 
 def rejected_token(status: int, body: bytes) -> RejectedToken | None:
-    """Which token an answer rejects: a 401 gateway fault -> bearer, a SessionToken code -> session.
+    """Which token an answer rejects: a SessionToken code -> session, any other 401/403 -> bearer.
 
-    Cheap for every other answer: only a 400 or 401 body is decoded.
+    A 401 or 403 is an authentication problem whatever its body: the Bearer token is the
+    one it most likely concerns (the gateway checks it first), and renewing it costs no
+    login. Cheap for every other answer: only a 400, 401 or 403 body is decoded.
     """
-    if status not in {_UNAUTHORIZED, _BAD_REQUEST}:
+    if status not in _REFUSED and status != _BAD_REQUEST:
         return None
     error = decode_error(body)
-    if error is None or error.code is None:
-        return None
-    if status == _UNAUTHORIZED and error.code in _BEARER_FAULTS:
-        return "bearer"
-    if error.code.endswith(_SESSION_CODE_SUFFIXES):
+    if error is not None and error.code is not None and error.code.endswith(_SESSION_CODE_SUFFIXES):
         return "session"
-    return None
+    return "bearer" if status in _REFUSED else None
 
 
 class StaticTokens:
@@ -94,6 +96,10 @@ class StaticTokens:
 
     async def headers(self) -> RequestAuth:
         """The auth headers for one request (the same object every time: no per-request build)."""
+        return self._auth
+
+    def ready(self) -> RequestAuth:
+        """The same headers: a pre-issued token never waits for a renewal."""
         return self._auth
 
     async def renew_after_rejection(self, rejected: RejectedToken, sent: RequestAuth) -> NoReturn:

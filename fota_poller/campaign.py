@@ -136,9 +136,13 @@ def from_request_error(
     message: str,
     attempts: int,
     http_status: int | None = None,
+    code: str | None = None,
 ) -> CampaignResult:
-    """A campaign with no usable answer: none at all, or one refused (a redirect, a bomb)."""
-    return _Failure(run_id, ref, None, attempts, http_status, None).result(kind, None, message)
+    """A campaign with no usable answer: none at all, or one refused (a redirect, a bomb).
+
+    `code` is the API's error code, when it gave one.
+    """
+    return _Failure(run_id, ref, None, attempts, http_status, None).result(kind, code, message)
 
 
 def from_invalid_line(run_id: str, line: InvalidLine) -> CampaignResult:

@@ -225,7 +225,10 @@ def _add_simulate(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         help="inject faults per request, e.g. 429=0.05,500=0.03,502html=0.02,reset=0.02,"
         "truncate=0.01,stall=0.01 (also 408, 502, 503, 504; redirect: a 307 to --redirect-to; "
         "gzipbomb: a 1 MB gzip body that inflates to 1 GiB; foreign: a 200 with another "
-        "upgrade's id; linesep: raw U+2028 and U+2029 in every status)",
+        "upgrade's id; linesep: raw U+2028 and U+2029 in every status; 401html: a 401 with an "
+        "HTML body); "
+        "sametoken (no probability) makes the token endpoint hand back the unexpired token, as "
+        "ThingSpace's gateway does",
     )
     simulate.add_argument(
         "--fault-routes",
@@ -386,6 +389,7 @@ def simulate_command(args: argparse.Namespace) -> int:
         parse_mix,
         parse_outage,
         parse_routes,
+        split_server_faults,
     )
 
     low, _, high = args.devices.partition("-")
@@ -394,8 +398,9 @@ def simulate_command(args: argparse.Namespace) -> int:
     except ValueError:
         raise ConfigError(f"--devices takes MIN-MAX, e.g. 1-2000, not {args.devices!r}") from None
     try:
+        per_request, server_faults = split_server_faults(args.faults)
         faults = FaultOptions(
-            mix=parse_mix(args.faults),
+            mix=parse_mix(per_request),
             rate_limit=args.rate_limit,
             outage=None if args.outage is None else parse_outage(args.outage),
             routes=parse_routes(args.fault_routes),
@@ -409,7 +414,7 @@ def simulate_command(args: argparse.Namespace) -> int:
         devices_max=devices_max,
         latency_ms=args.latency_ms,
         seed=args.seed,
-        auth=simulator_auth_options(args, os.environ),
+        auth=simulator_auth_options(args, os.environ, same_token="sametoken" in server_faults),
         accounts=tuple(account.strip() for account in args.accounts.split(",")),
         report_page_size=args.report_page_size,
         faults=faults,

@@ -14,6 +14,7 @@ from yarl import URL
 
 from fota_poller._version import __version__
 from fota_poller.auth import RequestAuth, TokenSource, rejected_token
+from fota_poller.auth_gate import AuthGate
 from fota_poller.config import Config
 from fota_poller.errors import AuthenticationError
 from fota_poller.ids import CampaignRef
@@ -145,8 +146,7 @@ class UpgradeClient:
         # Defence in depth: every URL asked for must be on the base URL's origin, so no
         # header or token can go elsewhere even if a URL were ever built wrong.
         self._origin = _origin(URL(base_url))
-        self._tokens = tokens
-        self._limiter = limiter
+        self._gate = AuthGate(tokens, limiter)
         self._max_body_bytes = max_body_bytes
         self.requests_total = 0
         self.counters = counters if counters is not None else RequestCounters()
@@ -158,31 +158,42 @@ class UpgradeClient:
     async def get(self, url: URL) -> HttpResponse:
         """GET any API URL under the rate limit with the auth headers; the one request path.
 
-        A rejected token is renewed and the request sent again, inside this one call, so
-        the renewal never counts as an attempt of the caller's. Raises `RequestFailedError`
-        when there is no response, `AuthenticationError` when no token the API accepts can
-        be had.
+        A rejected token (any 401 or 403) is renewed and the request sent again, inside this
+        one call, so the renewal never counts as an attempt of the caller's. Raises
+        `RequestFailedError` when there is no response, `AuthenticationError` when no token the
+        API accepts can be had (its `requests_sent` says how many requests this call made).
         """
-        for renewals in range(_MAX_RENEWALS_PER_REQUEST + 1):
-            await self._limiter.acquire()
-            # Taken after the rate-limit wait, so a token renewed meanwhile is the one sent.
-            auth = await self._tokens.headers()
-            response = await self._send(url, auth)
-            rejected = rejected_token(response.status, response.body)
-            if rejected is None:
-                return response
-            if renewals == _MAX_RENEWALS_PER_REQUEST:
-                break
-            await self._tokens.renew_after_rejection(rejected, auth)
-        raise AuthenticationError(
-            f"could not authenticate: the API rejected the renewed {rejected} token "
-            f"(HTTP {response.status})"
-        )
+        sent = 0
+        try:
+            while True:
+                # The gate takes the rate-limit turn, then the tokens to send.
+                async with self._gate.turn() as auth:
+                    sent += 1
+                    response = await self._send(url, auth)
+                    rejected = rejected_token(response.status, response.body)
+                    if rejected is None:
+                        self._gate.accepted(auth, response.status)
+                        return response
+                    # Renews the token or raises; it always raises once this request has
+                    # had its renewals.
+                    await self._gate.rejected(
+                        rejected,
+                        auth,
+                        response.status,
+                        response.body,
+                        renew=sent <= _MAX_RENEWALS_PER_REQUEST,
+                    )
+        except AuthenticationError as exc:
+            raise AuthenticationError(
+                str(exc), error_code=exc.error_code, requests_sent=sent
+            ) from None
 
     async def _send(self, url: URL, auth: RequestAuth) -> HttpResponse:
         if _origin(url) != self._origin:
-            msg = f"refused to send a request off the API's origin ({url.host}:{url.port})"
-            raise ValueError(msg)
+            # Final, like a refused redirect: a failed record rather than a crash.
+            raise RequestFailedError(
+                "http", f"refused to send a request off the API's origin ({url.host}:{url.port})"
+            )
         self.requests_total += 1
         started = time.monotonic()
         try:

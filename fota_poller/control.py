@@ -19,6 +19,7 @@ class StopReason(msgspec.Struct, frozen=True):
     error_kind: ErrorKind
     message: str
     exit_code: ExitCode
+    error_code: str | None = None  # the API's code behind the stop, for the records
 
 
 class RunControl:

@@ -39,9 +39,20 @@ class MissingCredentialsError(FotaPollerError):
 
 
 class AuthenticationError(FotaPollerError):
-    """ThingSpace refused to issue or accept a token; the run stops to protect the account."""
+    """ThingSpace refused to issue or accept a token; the run stops to protect the account.
+
+    `error_code` is the API's code for the refusal, when it gave one; `requests_sent` counts
+    the API requests of the call that raised it (0: that call sent nothing).
+    """
 
     exit_code = ExitCode.AUTH_FAILED
+
+    def __init__(
+        self, message: str, *, error_code: str | None = None, requests_sent: int = 0
+    ) -> None:
+        super().__init__(message)
+        self.error_code = error_code
+        self.requests_sent = requests_sent
 
 
 class OutputError(FotaPollerError):

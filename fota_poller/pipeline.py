@@ -273,7 +273,12 @@ def _not_started(
     if isinstance(item, InvalidLine):
         return campaign.from_invalid_line(run_id, item)
     return campaign.from_request_error(
-        run_id, item, kind=stop.error_kind, message=stop.message, attempts=attempts
+        run_id,
+        item,
+        kind=stop.error_kind,
+        message=stop.message,
+        attempts=attempts,
+        code=stop.error_code,
     )
 
 
@@ -292,12 +297,16 @@ async def _poll_one(stage: _Stage, item: WorkItem, counter: AttemptCounter) -> C
         )
     except AuthenticationError as exc:
         # No token can be had: stop the run; the campaigns not yet polled get "auth" too.
-        stage.control.stop(
-            StopReason(error_kind="auth", message=str(exc), exit_code=ExitCode.AUTH_FAILED)
+        auth_stop = StopReason(
+            error_kind="auth",
+            message=str(exc),
+            exit_code=ExitCode.AUTH_FAILED,
+            error_code=exc.error_code,
         )
-        return campaign.from_request_error(
-            stage.run_id, item, kind="auth", message=str(exc), attempts=max(counter.count, 1)
-        )
+        stage.control.stop(auth_stop)
+        # The last attempt counted may have sent nothing: the auth failed before it could.
+        attempts = counter.count - (exc.requests_sent == 0)
+        return _not_started(stage.run_id, item, auth_stop, max(attempts, 0))
     if fetched.error is not None:
         return campaign.from_request_error(
             stage.run_id,

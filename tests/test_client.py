@@ -109,7 +109,11 @@ async def test_a_gzip_body_over_the_cap_is_too_large_whatever_its_length(
 
 
 async def test_no_request_leaves_the_api_origin(client: UpgradeClient) -> None:
-    with aioresponses() as mocked, pytest.raises(ValueError, match="off the API's origin"):
+    with (
+        aioresponses() as mocked,
+        pytest.raises(RequestFailedError, match="off the API's origin") as caught,
+    ):
         await client.get(yarl.URL("https://api.example.test:8443/api/x"))
+    assert caught.value.final
     assert client.requests_total == 0
     assert not mocked.requests

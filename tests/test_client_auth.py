@@ -1,9 +1,12 @@
 import aiohttp
+import anyio
+import anyio.lowlevel
 import pytest
 from aioresponses import aioresponses
 from yarl import URL
 
 from fota_poller.auth import RequestAuth, StaticTokens, rejected_token
+from fota_poller.auth_gate import AuthGate
 from fota_poller.client import UpgradeClient
 from fota_poller.errors import AuthenticationError
 from fota_poller.ratelimit import RateLimiter
@@ -25,13 +28,17 @@ class CountingTokens:
         self.renewed = []
 
     async def headers(self):
+        return self.ready()
+
+    def ready(self):
         return RequestAuth(
             headers={"Authorization": f"Bearer b{self.generation}", "VZ-M2M-Token": "s"},
             bearer_generation=self.generation,
         )
 
     async def renew_after_rejection(self, rejected, sent):
-        assert sent.bearer_generation == self.generation
+        if sent.bearer_generation != self.generation:
+            return  # renewed since that request was sent
         self.renewed.append(rejected)
         self.generation += 1
 
@@ -46,8 +53,12 @@ class CountingTokens:
         (400, b'{"errorCode": "REQUEST_FAILED.SessionToken.Format"}', "session"),
         (400, b'{"fault": {"code": "900901"}}', None),
         (400, b'{"errorCode": "INVALID_PARAMETER", "errorMessage": "Invalid upgradeId"}', None),
-        (401, b"<html>proxy</html>", None),
-        (403, b'{"errorCode": "REQUEST_FAILED.SessionToken.Expired"}', None),
+        # Any 401 or 403 is a rejection, whatever its body (issue 9).
+        (401, b"<html>proxy</html>", "bearer"),
+        (403, b"", "bearer"),
+        (403, b'{"errorCode": "FORBIDDEN", "errorMessage": "No access"}', "bearer"),
+        (403, b'{"errorCode": "REQUEST_FAILED.SessionToken.Expired"}', "session"),
+        (400, b"<html>bad request</html>", None),
         (200, b'{"errorCode": "REQUEST_FAILED.SessionToken.Expired"}', None),
     ],
 )
@@ -98,3 +109,52 @@ async def test_static_tokens_cannot_renew_and_say_so_without_the_token():
     assert "pre-issued bearer token was rejected" in str(caught.value)
     assert "bearer-value-1" not in str(caught.value)
     assert "bearer-value-1" not in repr(tokens)
+
+
+async def test_a_rejection_from_before_a_renewal_the_api_accepted_counts_for_nothing():
+    tokens = CountingTokens()
+    gate = AuthGate(tokens, RateLimiter(0))
+    old = tokens.ready()
+    await gate.rejected("bearer", old, 401, b"<html>proxy</html>", renew=True)
+    new = tokens.ready()
+    gate.accepted(new, 200)
+
+    # A request sent with the old token before the renewal, answered only now.
+    await gate.rejected("bearer", old, 401, b"<html>proxy</html>", renew=True)
+    # The accepted token expires later: a first rejection again, renewed, not the end.
+    await gate.rejected("bearer", new, 401, b"<html>proxy</html>", renew=True)
+
+    assert tokens.renewed == ["bearer", "bearer"]
+    # The token renewed after that rejection is refused too, with nothing accepted between.
+    fault = b'{"fault": {"code": "900901"}}'
+    with pytest.raises(AuthenticationError, match=r"renewed bearer token \(HTTP 403, 900901\)"):
+        await gate.rejected("bearer", tokens.ready(), 403, fault, renew=True)
+
+
+async def test_one_request_at_a_time_carries_a_token_until_the_api_has_accepted_it():
+    tokens = CountingTokens()
+    in_flight = []
+    most = 0
+
+    async def send_one(gate):
+        nonlocal most
+        async with gate.turn() as auth:
+            in_flight.append(auth)
+            most = max(most, len(in_flight))
+            await anyio.lowlevel.checkpoint()  # the request is out
+            in_flight.remove(auth)
+            gate.accepted(auth, 200)
+
+    gate = AuthGate(tokens, RateLimiter(0))
+    async with anyio.create_task_group() as group:
+        for _ in range(20):
+            group.start_soon(send_one, gate)
+    first_wave = most
+    most = 0
+    async with anyio.create_task_group() as group:
+        for _ in range(20):
+            group.start_soon(send_one, gate)
+
+    assert first_wave < 20
+    assert most == 20
+    assert gate.probes == 1

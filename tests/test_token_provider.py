@@ -1,6 +1,7 @@
 import socket
 
 import anyio
+import anyio.lowlevel
 import msgspec
 import pytest
 from conftest import FakeClock
@@ -117,20 +118,89 @@ async def test_expired_bearer_is_renewed_once_for_fifty_waiting_workers(clock):
     assert stats.login_requests == 1
 
 
-async def test_bearer_due_for_renewal_is_renewed_before_it_is_sent(simulator):
-    provider_clock = FakeClock()
+class SleepingClock(FakeClock):
+    """A fake clock whose sleep moves it on: a renewal's pause takes no real time."""
+
+    async def sleep(self, seconds):
+        self.now += seconds
+        await anyio.lowlevel.checkpoint()
+
+
+@pytest.fixture
+def sleeping_clock():
+    return SleepingClock()
+
+
+@pytest.fixture
+async def gateway(sleeping_clock):
+    """The simulator answering token requests as ThingSpace's gateway: the same token until it
+    has expired, `expires_in` the remaining whole seconds. Tokens live 100 s; sessions longer."""
+    auth = msgspec.structs.replace(AUTH, session_idle_ttl_s=10_000.0, same_token=True)
+    options = msgspec.structs.replace(OPTIONS, auth=auth)
+    async with run_simulator(options, clock=sleeping_clock) as running:
+        yield running
+
+
+def gateway_provider(simulator, clock):
     config = config_for(simulator.base_url)
-    tokens = TokenProvider(config, full_credentials(), clock=provider_clock)
+    return config, TokenProvider(config, full_credentials(), clock=clock, sleep=clock.sleep)
+
+
+async def test_fifty_workers_at_one_expiry_make_one_token_request_and_meet_no_rejection(
+    gateway, sleeping_clock
+):
+    config, tokens = gateway_provider(gateway, sleeping_clock)
     async with tokens, open_session(config) as http:
-        client = UpgradeClient(http, simulator.base_url, tokens, RateLimiter(0))
-        await fetch_concurrently(client, simulator, 5)
-        provider_clock.now += AUTH.bearer_ttl_s * 0.95  # inside the 10% margin
+        client = UpgradeClient(http, gateway.base_url, tokens, RateLimiter(0))
+        assert await fetch_concurrently(client, gateway, 50) == [200] * 50
+        sleeping_clock.now += AUTH.bearer_ttl_s - 0.5  # half a second before the token expires
+        before_expiry = await fetch_concurrently(client, gateway, 50)
+        sleeping_clock.now += 1.0
+        after_expiry = await fetch_concurrently(client, gateway, 50)
 
-        statuses = await fetch_concurrently(client, simulator, 5)
+    stats = gateway.auth.stats
+    assert before_expiry == after_expiry == [200] * 50
+    assert stats.token_requests == stats.tokens_issued == 2
+    assert stats.tokens_reused == 0
+    assert stats.expired_bearer_rejections == 0
 
-    assert statuses == [200] * 5
-    assert simulator.auth.stats.token_requests == 2
-    assert simulator.auth.stats.expired_bearer_rejections == 0
+
+async def test_expires_in_zero_means_expires_now_not_an_hour(gateway, sleeping_clock):
+    _, tokens = gateway_provider(gateway, sleeping_clock)
+    async with tokens:
+        first = await tokens.headers()
+        sleeping_clock.now += AUTH.bearer_ttl_s - 0.5
+        # Asked again 0.5 s before it expires, the gateway gives the same token, expires_in 0.
+        await tokens.renew_after_rejection("bearer", first)
+        assert gateway.auth.stats.tokens_reused == 1
+
+        renewed = await tokens.headers()
+
+    assert renewed.headers["Authorization"] != first.headers["Authorization"]
+    assert sleeping_clock.now >= 1000.0 + AUTH.bearer_ttl_s  # it waited for the expiry, then asked
+    assert gateway.auth.stats.token_requests == 3
+    assert gateway.auth.stats.tokens_issued == 2
+
+
+async def test_same_token_given_back_early_is_not_asked_for_again_before_it_expires(
+    gateway, sleeping_clock
+):
+    _, tokens = gateway_provider(gateway, sleeping_clock)
+    async with tokens:
+        first = await tokens.headers()
+        sleeping_clock.now += 10
+        await tokens.renew_after_rejection("bearer", first)  # same token, expires_in 90
+        sleeping_clock.now += AUTH.bearer_ttl_s - 10 - 2  # 2 s before the expiry
+        kept = await tokens.headers()
+        asked_before_expiry = gateway.auth.stats.token_requests
+        sleeping_clock.now += 1.5
+        renewed = await tokens.headers()
+
+    assert kept.headers["Authorization"] == first.headers["Authorization"]
+    assert asked_before_expiry == 2
+    assert renewed.headers["Authorization"] != first.headers["Authorization"]
+    assert gateway.auth.stats.token_requests == 3
+    assert gateway.auth.stats.tokens_issued == 2
 
 
 async def test_renewal_retry_does_not_count_as_an_attempt_of_the_campaign(simulator, clock):

@@ -3,6 +3,8 @@
 Lifetimes are settable so tests can expire tokens in a second, and the clock can be
 injected so tests can expire them without waiting. Five consecutive failed logins lock
 the account, after which even the right password is refused, as ThingSpace does.
+With `same_token` (`simulate --faults sametoken`) the token endpoint answers exactly as the
+gateway does: the same token until it has expired, `expires_in` the remaining whole seconds.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ class SimulatorAuthOptions(msgspec.Struct, frozen=True, kw_only=True):
     bearer_ttl_s: float = 3600.0
     session_idle_ttl_s: float = 1200.0
     lockout_after: int = 5
+    # The gateway's own way: no early reissue window (see `_REISSUE_SHARE`).
+    same_token: bool = False
 
 
 @dataclasses.dataclass
@@ -50,6 +54,7 @@ class AuthStats:
     token_requests: int = 0
     token_failures: int = 0
     tokens_issued: int = 0
+    tokens_reused: int = 0  # token requests answered with the current, unexpired token
     login_requests: int = 0
     login_failures: int = 0
     sessions_issued: int = 0
@@ -190,8 +195,12 @@ class SimulatorAuth:
         ttl = self.options.bearer_ttl_s
         current = self._current_bearer
         window = min(_MAX_REISSUE_WINDOW_S, ttl * _REISSUE_SHARE)
+        if self.options.same_token:
+            window = 0.0
         if current is not None and self._bearers[current] - now > window:
+            # Truncated, as the gateway does: 0.9 s left is `expires_in: 0`.
             remaining: float = int(self._bearers[current] - now)
+            self.stats.tokens_reused += 1
         else:
             current = self._issue()
             self._bearers[current] = now + ttl
@@ -257,7 +266,9 @@ class SimulatorAuth:
         return token
 
 
-def simulator_auth_options(args: Namespace, environ: Mapping[str, str]) -> SimulatorAuthOptions:
+def simulator_auth_options(
+    args: Namespace, environ: Mapping[str, str], *, same_token: bool = False
+) -> SimulatorAuthOptions:
     """The `simulate` command's auth options: lifetimes from flags, credentials from environ.
 
     The credentials it accepts come from the same variables the poller reads, never argv.
@@ -270,4 +281,5 @@ def simulator_auth_options(args: Namespace, environ: Mapping[str, str]) -> Simul
         password=environ.get("THINGSPACE_PASSWORD") or defaults.password,
         bearer_ttl_s=args.bearer_ttl,
         session_idle_ttl_s=args.session_idle_ttl,
+        same_token=same_token,
     )

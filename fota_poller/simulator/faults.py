@@ -47,6 +47,15 @@ _STATUS_FAULTS: Final = {
         ),
     ),
     "503": (503, "text/plain", b"Service Unavailable"),
+    # A proxy in front of the API refusing the request with its own page (issue 9).
+    "401html": (
+        401,
+        "text/html",
+        (
+            b"<html><head><title>401 Authorization Required</title></head>"
+            b"<body><h1>401 Authorization Required</h1></body></html>"
+        ),
+    ),
     "504": (504, "text/html", b"<html><body><h1>504 Gateway Time-out</h1></body></html>"),
 }
 _CONNECTION_FAULTS: Final = ("reset", "truncate", "stall")
@@ -81,6 +90,26 @@ class FaultOptions(msgspec.Struct, frozen=True, kw_only=True):
     def any(self) -> bool:
         """True when some fault is configured."""
         return bool(self.mix) or self.rate_limit > 0 or self.outage is not None
+
+
+# Faults of the whole server rather than per-request draws, named without a probability:
+# `sametoken` makes the token endpoint answer as ThingSpace's gateway does (auth_routes.py).
+SERVER_FAULTS: Final = ("sametoken",)
+
+
+def split_server_faults(text: str) -> tuple[str, frozenset[str]]:
+    """`sametoken,429=0.05` -> ("429=0.05", {"sametoken"}): the rest goes to `parse_mix`."""
+    rest: list[str] = []
+    named: set[str] = set()
+    for part in filter(None, (piece.strip() for piece in text.split(","))):
+        kind, equals, _ = part.partition("=")
+        if kind not in SERVER_FAULTS:
+            rest.append(part)
+        elif equals:
+            raise ValueError(f"fault {kind} takes no probability: name it alone, e.g. {kind}")
+        else:
+            named.add(kind)
+    return ",".join(rest), frozenset(named)
 
 
 def parse_mix(text: str) -> tuple[tuple[str, float], ...]:
