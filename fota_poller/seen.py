@@ -20,8 +20,9 @@ from fota_poller.ids import CampaignRef
 # Only the canonical form is packed, so that distinct strings never share one number.
 _CANONICAL_UUID: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _LOW_64: Final = (1 << 64) - 1
-# Fibonacci hashing: multiply by 2**64 / golden ratio and keep high bits, so UUIDs whose
-# low bits barely vary (time-based ones) still spread over the table.
+# Fibonacci hashing: multiply by 2**64 / golden ratio modulo 2**64 and keep the top bits, so
+# UUIDs whose low bits barely vary (time-based ones) and small numbers (0...01, 0...02) alike
+# spread over the table. (Bits above 2**64 would put small numbers in consecutive slots.)
 _GOLDEN: Final = 0x9E3779B97F4A7C15
 _FIRST_CAPACITY: Final = 1024
 _MAX_LOAD: Final = 0.8
@@ -79,7 +80,7 @@ class _UuidTable:
     def _insert(self, high: int, low: int) -> bool:
         slots = self._slots
         mask = self._capacity - 1
-        index = (((high ^ low) * _GOLDEN) >> 64) & mask
+        index = (((high ^ low) * _GOLDEN) & _LOW_64) >> (64 - mask.bit_length())
         while True:
             slot_high = slots[2 * index]
             slot_low = slots[2 * index + 1]
