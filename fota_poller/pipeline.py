@@ -329,7 +329,10 @@ async def _write(
     tally: RunTally,
     failures: FailureLog,
 ) -> None:
-    """The only writer: each campaign's device lines, then its campaign line."""
+    """The only writer: each campaign's device lines, then its campaign line.
+
+    A batch of a stopped run's not polled records is one write and one tally update.
+    """
     async with results:
         async for result in channels.receive_all(results):
             if isinstance(result, RecordBatch):
