@@ -18,6 +18,7 @@ from fota_poller.logs import configure_logging
 from fota_poller.records import CampaignRecord, DeviceRecord, RunRecord
 from fota_poller.redact import Redactor
 from fota_poller.simulator import SimulatorOptions, run_simulator
+from fota_poller.terminal import escape_controls
 from fota_poller.token_provider import TokenProvider
 
 _record_decoder = msgspec.json.Decoder(DeviceRecord | CampaignRecord | RunRecord)
@@ -88,7 +89,8 @@ def summarise(output: Path, elapsed_s: float) -> str:
             f"(complete: {str(run.complete).lower()})"
         ),
         f"  devices:   {run.devices_total}",
-        *(f"    {count:>8}  {status}" for status, count in statuses.most_common()),
+        # Statuses are the server's words: escaped, so none can drive the terminal.
+        *(f"    {count:>8}  {escape_controls(status)}" for status, count in statuses.most_common()),
         f"  requests:  {run.requests_total}",
         f"  time:      {elapsed_s:.2f} s",
         f"  exit code: {run.exit_code}",

@@ -60,6 +60,13 @@ class _JsonRef(msgspec.Struct):
     upgradeId: str | None = None  # noqa: N815 - the API's own key
 
 
+# The usual line, `accountName,upgradeId` with the id already canonical, in one match: it
+# yields what the general path below would, at a third of the cost (no uuid.UUID round trip),
+# which matters when a stopped run must still read a million lines to account for them.
+_PLAIN_LINE = re.compile(
+    r"\s*([A-Za-z0-9_-]{1,64})\s*,\s*"
+    r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\s*"
+)
 _json_ref_decoder = msgspec.json.Decoder(_JsonRef)
 _HEADER_WORDS = frozenset(
     {"accountname", "account_name", "account", "upgradeid", "upgrade_id", "id"}
@@ -70,6 +77,9 @@ def parse_line(
     line: str, *, source: str, line_number: int, default_account: str | None
 ) -> CampaignRef | InvalidLine | None:
     """Parse one line; None for a line to skip (blank, comment, CSV header)."""
+    plain = _PLAIN_LINE.fullmatch(line)
+    if plain is not None:
+        return CampaignRef(plain[1], plain[2])
     text = line.strip()
     if not text or text.startswith("#"):
         return None

@@ -10,6 +10,24 @@ import structlog
 
 from fota_poller.progress import BarSafeStream
 from fota_poller.redact import Redactor
+from fota_poller.terminal import escape_controls
+
+
+def escape_console_values(
+    _logger: object, _method: str, event_dict: structlog.types.EventDict
+) -> structlog.types.EventDict:
+    """Escape control characters in string values before the console renderer prints them.
+
+    The console renderer writes a string value as it is (the JSON renderer escapes them
+    itself); values such as an `error_code` come from the server. A traceback keeps its lines.
+    """
+    for key, value in event_dict.items():
+        if isinstance(value, str):
+            if key == "exception":
+                event_dict[key] = "\n".join(map(escape_controls, value.split("\n")))
+            else:
+                event_dict[key] = escape_controls(value)
+    return event_dict
 
 
 def configure_logging(
@@ -21,8 +39,10 @@ def configure_logging(
     """
     target = stream if stream is not None else sys.stderr
     renderer: structlog.types.Processor
+    escape: list[structlog.types.Processor] = []
     if target.isatty():
         renderer = structlog.dev.ConsoleRenderer(colors=True)
+        escape = [escape_console_values]
         # A progress bar may be on the terminal: keep log lines clear of it.
         target = cast("TextIO", BarSafeStream(target))
     else:
@@ -34,6 +54,7 @@ def configure_logging(
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
             redactor if redactor is not None else Redactor(),
+            *escape,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),

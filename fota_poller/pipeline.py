@@ -19,12 +19,13 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from fota_poller import campaign, channels, shutdown
 from fota_poller.backoff import BackoffSettings, SharedBackoff
-from fota_poller.campaign import CampaignResult, format_timestamp
+from fota_poller.campaign import CampaignResult, RecordBatch, format_timestamp
 from fota_poller.client import TokenSource, UpgradeClient, open_session, upgrade_url
 from fota_poller.config import Config, parse_duration
 from fota_poller.control import RunControl, StopReason
 from fota_poller.discover import with_discovered
 from fota_poller.errors import AuthenticationError, ExitCode, FotaPollerError, OutputError
+from fota_poller.failure_log import FailureLog
 from fota_poller.ids import CampaignRef, InvalidLine
 from fota_poller.ratelimit import RateLimiter
 from fota_poller.records import SCHEMA_VERSION, RunRecord
@@ -38,8 +39,10 @@ log = structlog.get_logger("fota_poller")
 _encoder = msgspec.json.Encoder()
 
 WorkItem = CampaignRef | InvalidLine
+WriterItem = CampaignResult | RecordBatch
 
-_STOP_KINDS = frozenset({"not_polled", "auth"})
+# Records of campaigns a stopped run never started, encoded and written together.
+_NOT_POLLED_BATCH = 4096
 
 
 class InputState(msgspec.Struct):
@@ -93,9 +96,10 @@ async def run_poll(
         rate=config.poll.rate,
     )
     input_state = InputState()
+    failures = FailureLog()
     workers = config.poll.concurrency
     work_send, work_receive = anyio.create_memory_object_stream[WorkItem](workers)
-    result_send, result_receive = anyio.create_memory_object_stream[CampaignResult](workers)
+    result_send, result_receive = anyio.create_memory_object_stream[WriterItem](workers)
     deadline = config.poll.deadline
     deadline_s = None if deadline is None else parse_duration(deadline)
     limiter = RateLimiter(config.poll.rate)
@@ -136,7 +140,7 @@ async def run_poll(
                     group.start_soon(_feed, stage, refs, work_send, result_send.clone())
                     for _ in range(workers):
                         group.start_soon(_work, stage, work_receive.clone(), result_send.clone())
-                group.start_soon(_write, result_receive, output, tally)
+                group.start_soon(_write, result_receive, output, tally, failures)
         # The run is over: the deadline and the stop enforcer have nothing left to guard.
         guard.cancel_scope.cancel()
 
@@ -145,6 +149,9 @@ async def run_poll(
     output.commit()
     if output.failure is not None:
         run = _run_record(stage, started, datetime.now(UTC), output.failure)
+    if output.failure is None:
+        # A lost output was said in one line; a summary of records nobody will read is noise.
+        failures.finish(tally)
     log.info("run.finished", **msgspec.structs.asdict(run))
     return run
 
@@ -194,35 +201,49 @@ async def _feed(
     stage: _Stage,
     refs: AsyncIterator[WorkItem],
     work: MemoryObjectSendStream[WorkItem],
-    results: MemoryObjectSendStream[CampaignResult],
+    results: MemoryObjectSendStream[WriterItem],
 ) -> None:
     """Pass each distinct campaign on once; invalid lines go through to get their record.
 
     Once the run is stopped, the rest of the input is still read so that every campaign
-    in it gets its failed record, straight to the writer.
+    in it gets its failed record, straight to the writer, `_NOT_POLLED_BATCH` at a time.
     """
     seen = SeenCampaigns()
+    not_polled: list[CampaignRef] = []
     async with work, results:
         try:
             async for item in refs:
                 if isinstance(item, CampaignRef) and not seen.add(item):
                     continue
                 stage.tally.campaign_queued()
-                if stage.control.stop_reason is None:
+                stop = stage.control.stop_reason
+                if stop is None:
                     await channels.send(work, item)
+                elif isinstance(item, InvalidLine):
+                    await channels.send(results, campaign.from_invalid_line(stage.run_id, item))
                 else:
-                    stop = stage.control.stop_reason
-                    await channels.send(results, _not_started(stage.run_id, item, stop))
+                    not_polled.append(item)
+                    if len(not_polled) >= _NOT_POLLED_BATCH:
+                        await channels.send(results, _not_polled_batch(stage, not_polled))
+                        not_polled = []
         except FotaPollerError as exc:
             # An unreadable id list or a failed discovery page: what was read is still polled
             # and written; the run says it is incomplete.
             stage.input.input_error = str(exc)
             stage.input.input_error_code = exc.exit_code
             log.error("input.failed", error=str(exc))
-            return
+        else:
+            stage.input.input_exhausted = True
         finally:
             stage.tally.sources_ended()
-    stage.input.input_exhausted = True
+        if not_polled:
+            await channels.send(results, _not_polled_batch(stage, not_polled))
+
+
+def _not_polled_batch(stage: _Stage, refs: list[CampaignRef]) -> RecordBatch:
+    stop = stage.control.stop_reason
+    assert stop is not None  # noqa: S101 - only campaigns of a stopped run are batched
+    return campaign.not_polled_batch(stage.run_id, refs, kind=stop.error_kind, message=stop.message)
 
 
 async def _work(
@@ -333,27 +354,28 @@ async def _poll_one(stage: _Stage, item: WorkItem, counter: AttemptCounter) -> C
 
 
 async def _write(
-    results: MemoryObjectReceiveStream[CampaignResult],
+    results: MemoryObjectReceiveStream[WriterItem],
     sink: Sink,
     tally: RunTally,
+    failures: FailureLog,
 ) -> None:
-    """The only writer: each campaign's device lines, then its campaign line."""
+    """The only writer: each campaign's device lines, then its campaign line.
+
+    A batch of a stopped run's not polled records is one write and one tally update.
+    """
     async with results:
         async for result in channels.receive_all(results):
+            if isinstance(result, RecordBatch):
+                sink.write(result.lines)
+                first = result.first
+                assert first.error_kind is not None  # noqa: S101 - a batch is of failed records
+                tally.campaigns_failed_in_bulk(first.error_kind, result.count)
+                failures.failed_in_bulk(first)
+                continue
             record = result.record
             # One write, so a sink that flushes per write flushes once per campaign; join
             # copies the device lines once (`a + b + c` would copy them twice).
             sink.write(b"".join((result.device_lines, _encoder.encode(record), b"\n")))
             tally.campaign_written(record)
             if record.outcome != "ok":
-                # A run stopped marks thousands not polled: the stop itself was logged once.
-                report = log.debug if record.error_kind in _STOP_KINDS else log.warning
-                report(
-                    "campaign.failed",
-                    account_name=record.account_name,
-                    upgrade_id=record.upgrade_id,
-                    error_kind=record.error_kind,
-                    error_code=record.error_code,
-                    error_message=record.error_message,
-                    http_status=record.http_status,
-                )
+                failures.failed(record)

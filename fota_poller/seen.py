@@ -4,7 +4,7 @@ A run must poll each distinct (account, upgrade id) pair once, so the feeder rem
 pair it has passed on. A Python set of `CampaignRef`s costs about 240 bytes a pair (the struct,
 two strings, the set slot): 24 MB at 100,000 campaigns, more than half of a run's baseline
 memory. An upgrade id is a UUID, 128 bits, so each account gets an open-addressing hash table
-of 64-bit halves in an `array`: 16 bytes a slot, at most 80% full. Hand-written because no
+of 64-bit halves in two `array`s: 16 bytes a slot, at most 80% full. Hand-written because no
 well-kept library offers a compact exact set of 128-bit integers without pulling in numpy,
 whose import alone costs more memory than the table saves.
 """
@@ -20,8 +20,9 @@ from fota_poller.ids import CampaignRef
 # Only the canonical form is packed, so that distinct strings never share one number.
 _CANONICAL_UUID: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _LOW_64: Final = (1 << 64) - 1
-# Fibonacci hashing: multiply by 2**64 / golden ratio and keep high bits, so UUIDs whose
-# low bits barely vary (time-based ones) still spread over the table.
+# Fibonacci hashing: multiply by 2**64 / golden ratio modulo 2**64 and keep the top bits, so
+# UUIDs whose low bits barely vary (time-based ones) and small numbers (0...01, 0...02) alike
+# spread over the table. (Bits above 2**64 would put small numbers in consecutive slots.)
 _GOLDEN: Final = 0x9E3779B97F4A7C15
 _FIRST_CAPACITY: Final = 1024
 _MAX_LOAD: Final = 0.8
@@ -52,11 +53,19 @@ class SeenCampaigns:
 
 
 class _UuidTable:
-    """An exact set of 128-bit integers: (high, low) 64-bit pairs, linear probing."""
+    """An exact set of 128-bit integers: high and low 64-bit halves in two arrays, linear probing.
+
+    The probe loop is written out in `add` and `_grow`, with no call and no index arithmetic
+    per probe: a stopped run still checks every id left in its input, and this loop is a third
+    faster than one calling a probe function on an array of pairs.
+    """
 
     def __init__(self, capacity: int = _FIRST_CAPACITY) -> None:
-        self._capacity = capacity
-        self._slots = array("Q", [0]) * (2 * capacity)
+        self._mask = capacity - 1
+        # Keeps the top log2(capacity) bits of the 64-bit product (see _GOLDEN).
+        self._shift = 65 - capacity.bit_length()
+        self._highs = array("Q", [0]) * capacity
+        self._lows = array("Q", [0]) * capacity
         self._count = 0
         # (0, 0) marks an empty slot, so the nil UUID is remembered apart.
         self._has_zero = False
@@ -69,33 +78,35 @@ class _UuidTable:
             new = not self._has_zero
             self._has_zero = True
             return new
-        if not self._insert(value >> 64, value & _LOW_64):
-            return False
+        high = value >> 64
+        low = value & _LOW_64
+        highs, lows, mask = self._highs, self._lows, self._mask
+        index = (((high ^ low) * _GOLDEN) & _LOW_64) >> self._shift
+        while True:
+            slot_high = highs[index]
+            if slot_high == high and lows[index] == low:
+                return False
+            if not slot_high and not lows[index]:
+                break
+            index = (index + 1) & mask
+        highs[index] = high
+        lows[index] = low
         self._count += 1
-        if self._count > self._capacity * _MAX_LOAD:
+        if self._count > (mask + 1) * _MAX_LOAD:
             self._grow()
         return True
 
-    def _insert(self, high: int, low: int) -> bool:
-        slots = self._slots
-        mask = self._capacity - 1
-        index = (((high ^ low) * _GOLDEN) >> 64) & mask
-        while True:
-            slot_high = slots[2 * index]
-            slot_low = slots[2 * index + 1]
-            if slot_high == high and slot_low == low:
-                return False
-            if slot_high == 0 and slot_low == 0:
-                slots[2 * index] = high
-                slots[2 * index + 1] = low
-                return True
-            index = (index + 1) & mask
-
     def _grow(self) -> None:
-        old = self._slots
-        self._capacity *= 2
-        self._slots = array("Q", [0]) * (2 * self._capacity)
-        for position in range(0, len(old), 2):
-            high, low = old[position], old[position + 1]
+        old = zip(self._highs, self._lows, strict=True)
+        capacity = 2 * (self._mask + 1)
+        self._mask = mask = capacity - 1
+        self._shift = shift = 65 - capacity.bit_length()
+        self._highs = highs = array("Q", [0]) * capacity
+        self._lows = lows = array("Q", [0]) * capacity
+        for high, low in old:
             if high or low:
-                self._insert(high, low)
+                index = (((high ^ low) * _GOLDEN) & _LOW_64) >> shift
+                while highs[index] or lows[index]:
+                    index = (index + 1) & mask
+                highs[index] = high
+                lows[index] = low

@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Callable
 
 from fota_poller.client import RequestCounters
-from fota_poller.records import CampaignRecord
+from fota_poller.records import CampaignRecord, ErrorKind
 
 
 class RunTally:
@@ -56,6 +56,12 @@ class RunTally:
             self.failed_by_error_kind[record.error_kind] += 1
         if record.device_status_counts:
             self.devices_by_status.update(record.device_status_counts)
+        self._changed()
+
+    def campaigns_failed_in_bulk(self, error_kind: ErrorKind, count: int) -> None:
+        """Count `count` failed campaign records of one kind, written at once, without devices."""
+        self.campaigns_by_outcome["failed"] += count
+        self.failed_by_error_kind[error_kind] += count
         self._changed()
 
     def _changed(self) -> None:

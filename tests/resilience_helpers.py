@@ -1,5 +1,11 @@
 """Shared pieces of the resilience tests: an in-memory sink and a poll of the simulator."""
 
+import contextlib
+import random
+import subprocess
+import sys
+import uuid
+
 import msgspec
 
 from fota_poller.auth import StaticTokens
@@ -63,3 +69,29 @@ def truth(simulator):
 
 def polled(devices):
     return sorted((d.upgrade_id, d.device_id, d.status) for d in devices)
+
+
+@contextlib.contextmanager
+def simulator_process(*args):
+    """`fota-poller simulate ARGS` on a free loopback port, as its own process: its base URL."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "fota_poller", "simulate", "--port", "0", *args],
+        stderr=subprocess.PIPE,
+    )
+    try:
+        ready = server.stderr.readline().decode()
+        assert "listening on" in ready, ready
+        yield ready.rsplit(" ", 1)[-1].strip()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def write_unknown_ids(path, account, count, seed=9):
+    """`count` random upgrade ids on `account`: the simulator answers each 400 INVALID_PARAMETER."""
+    generator = random.Random(seed)
+    with path.open("w", encoding="utf-8") as out:
+        out.writelines(
+            f"{account},{uuid.UUID(int=generator.getrandbits(128), version=4)}\n"
+            for _ in range(count)
+        )

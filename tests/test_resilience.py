@@ -4,15 +4,44 @@ The full figures (1,000 campaigns, the 2-12 s outage with default probing) are r
 bench/resilience.py; these tests check the same outcomes on smaller runs.
 """
 
+import uuid
 from collections import Counter
 
 import msgspec
-from resilience_helpers import poll_simulator, polled, split, truth
+import pytest
+from conftest import run_cli
+from resilience_helpers import (
+    MemorySink,
+    poll_simulator,
+    polled,
+    simulator_process,
+    split,
+    truth,
+    write_unknown_ids,
+)
 
+from fota_poller.auth import StaticTokens
+from fota_poller.config import ApiConfig, Config, PollConfig
 from fota_poller.control import RunControl
+from fota_poller.ids import CampaignRef
+from fota_poller.pipeline import run_poll
+from fota_poller.records import RunRecord
 from fota_poller.shutdown import cut_short
 from fota_poller.simulator import Catalog, SimulatorOptions, run_simulator
 from fota_poller.simulator.faults import FaultOptions, parse_mix
+
+ACCOUNT = "0000123456-00001"  # the simulator's default account
+SIMULATOR_TOKENS = {
+    "THINGSPACE_BEARER_TOKEN": "sim-bearer-token",
+    "THINGSPACE_SESSION_TOKEN": "sim-session-token",
+}
+
+
+class _Kind(msgspec.Struct):
+    error_kind: str | None = None
+
+
+_kind_decoder = msgspec.json.Decoder(_Kind)
 
 EVERY_FAULT_AT_25_PERCENT = (
     "429=0.03,408=0.02,500=0.03,502=0.02,502html=0.03,503=0.02,504=0.02,"
@@ -152,6 +181,94 @@ async def test_the_deadline_marks_every_campaign_not_started_as_not_polled():
     assert run.complete is False
     assert run.exit_code == 4
     assert runs == [run]
+
+
+# A guard, not a figure: a loaded machine is slow; bench/ prints the figures.
+@pytest.mark.timeout(300)
+def test_a_million_ids_past_the_deadline_are_each_accounted_for_and_the_run_exits_4(tmp_path):
+    """The worst night: a slow server and a million campaigns left at the deadline.
+
+    The run must account for every id (at the hot path's speed: bench/deadline.py prints how
+    long it takes, 10 s deadline included); the timeout is only a guard.
+    """
+    ids, output = tmp_path / "ids.txt", tmp_path / "out.jsonl"
+    write_unknown_ids(ids, ACCOUNT, 1_000_000)
+    with simulator_process("--campaigns", "10", "--latency-ms", "200") as base_url:
+        result = run_cli(
+            ["poll", "--ids", str(ids), "--output", str(output), "--base-url", base_url,
+             "--rate", "0", "--concurrency", "32", "--deadline", "1s"],
+            env=SIMULATOR_TOKENS, timeout=280,
+        )  # fmt: skip
+    assert result.returncode == 4, result.stderr.decode()[-2000:]
+    lines = output.read_bytes().splitlines()
+    run = msgspec.json.decode(lines[-1], type=RunRecord)
+    kinds = Counter(_kind_decoder.decode(line).error_kind for line in lines[:-1])
+    assert len(lines) == 1_000_001
+    assert set(kinds) == {"api", "not_polled"}
+    assert kinds["not_polled"] > 900_000
+    assert (run.campaigns_total, run.complete, run.exit_code) == (1_000_000, False, 4)
+    # One record per id: every line of the file is a distinct campaign.
+    assert len({line[line.index(b'"upgrade_id"') :][:52] for line in lines[:-1]}) == 1_000_000
+
+
+async def test_a_stopped_run_writes_the_campaigns_it_never_started_in_batches():
+    """Not polled records cost one hand-off, one encode and one write per batch, not per id."""
+
+    class CountingSink(MemorySink):
+        writes = 0
+
+        def write(self, data):
+            self.writes += 1
+            super().write(data)
+
+    options = SimulatorOptions(campaigns=1, devices_min=1, devices_max=1)
+    control = RunControl()
+    control.stop(cut_short("stopped before the first campaign"))
+    ids = [CampaignRef(ACCOUNT, str(uuid.UUID(int=number + 1))) for number in range(10_000)]
+
+    async def refs():
+        for ref in [*ids, *ids[:100]]:  # the duplicates get no second record
+            yield ref
+
+    sink = CountingSink()
+    async with run_simulator(options) as simulator:
+        config = Config(api=ApiConfig(base_url=simulator.base_url), poll=PollConfig(rate=0))
+        tokens = StaticTokens(options.bearer_token, options.session_token)
+        run = await run_poll(config, refs(), tokens, sink, control)
+        requests = simulator.stats.requests_total
+    _, campaigns, _ = split(sink.records())
+
+    assert requests == 0
+    assert sorted(c.upgrade_id for c in campaigns) == sorted(ref.upgrade_id for ref in ids)
+    assert {(c.error_kind, c.error_message) for c in campaigns} == {
+        ("not_polled", "stopped before the first campaign")
+    }
+    assert (run.campaigns_total, run.campaigns_failed, run.exit_code) == (10_000, 10_000, 4)
+    # The run line, plus one write per batch of thousands (today's code: one per campaign).
+    assert sink.writes <= 10
+
+
+# A guard, not a figure: a loaded machine is slow; bench/ prints the figures.
+@pytest.mark.timeout(300)
+def test_a_hundred_thousand_failed_campaigns_write_kilobytes_to_stderr_and_a_summary(tmp_path):
+    ids, output = tmp_path / "ids.txt", tmp_path / "out.jsonl"
+    write_unknown_ids(ids, ACCOUNT, 100_000)
+    with simulator_process("--campaigns", "10") as base_url:
+        result = run_cli(
+            ["poll", "--ids", str(ids), "--output", str(output), "--base-url", base_url,
+             "--rate", "0", "--concurrency", "32"],
+            env=SIMULATOR_TOKENS, timeout=280,
+        )  # fmt: skip
+    assert result.returncode == 1, result.stderr.decode()[-2000:]
+    assert len(result.stderr) < 100_000
+    logs = [msgspec.json.decode(line) for line in result.stderr.splitlines()]
+    summary = next(entry for entry in logs if entry["event"] == "run.failures")
+    assert summary["by_error_kind"] == {"api": 100_000}
+    assert summary["failed"] == 100_000
+    assert all("INVALID_PARAMETER" in example for example in summary["examples"]["api"])
+    assert logs[-1]["event"] == "run.finished"
+    run = msgspec.json.decode(output.read_bytes().splitlines()[-1], type=RunRecord)
+    assert (run.campaigns_total, run.campaigns_failed) == (100_000, 100_000)
 
 
 async def test_a_request_still_in_flight_after_the_grace_is_cancelled_and_not_polled():
