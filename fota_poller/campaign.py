@@ -159,10 +159,15 @@ class RecordBatch(msgspec.Struct):
 
 
 def not_polled_batch(
-    run_id: str, refs: Sequence[CampaignRef], *, kind: ErrorKind, message: str
+    run_id: str,
+    refs: Sequence[CampaignRef],
+    *,
+    kind: ErrorKind,
+    message: str,
+    code: str | None = None,
 ) -> RecordBatch:
     """The failed records of campaigns that were never started, as one block of lines."""
-    template = _Failure(run_id, refs[0], None, 0, None, None).result(kind, None, message).record
+    template = _Failure(run_id, refs[0], None, 0, None, None).result(kind, code, message).record
     # replace() copies the template: a seventh of the cost of building each record anew.
     records = [
         msgspec.structs.replace(template, account_name=ref.account_name, upgrade_id=ref.upgrade_id)

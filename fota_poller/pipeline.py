@@ -243,7 +243,9 @@ async def _feed(
 def _not_polled_batch(stage: _Stage, refs: list[CampaignRef]) -> RecordBatch:
     stop = stage.control.stop_reason
     assert stop is not None  # noqa: S101 - only campaigns of a stopped run are batched
-    return campaign.not_polled_batch(stage.run_id, refs, kind=stop.error_kind, message=stop.message)
+    return campaign.not_polled_batch(
+        stage.run_id, refs, kind=stop.error_kind, message=stop.message, code=stop.error_code
+    )
 
 
 async def _work(
