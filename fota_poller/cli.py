@@ -366,8 +366,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"fota-poller: {exc}", file=sys.stderr)  # noqa: T201 - the one-line user error
         return int(exc.exit_code)
     except KeyboardInterrupt:
+        # A SIGINT outside the run's own signal handling (before it is set up, or a second
+        # signal racing the end of the run) is still a run cut short by SIGINT: exit 4, as
+        # the exit-code table says, not 1.
         structlog.get_logger("fota_poller").warning("run.interrupted")
-        return int(ExitCode.CAMPAIGNS_FAILED)
+        return int(ExitCode.CUT_SHORT)
 
 
 def event_loop_options() -> dict[str, bool]:
