@@ -22,6 +22,7 @@ import msgspec
 
 from fota_poller.errors import InputFileError
 from fota_poller.excerpt import excerpt
+from fota_poller.sources import Batched
 
 ACCOUNT_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 STDIN = "-"
@@ -174,26 +175,41 @@ def close_id_sources(sources: Iterable[tuple[str, IO[str]]]) -> None:
             stream.close()
 
 
-async def read_refs(
+def read_refs(
     sources: Iterable[tuple[str, IO[str]]], default_account: str | None
-) -> AsyncIterator[CampaignRef | InvalidLine]:
-    """Yield every usable or invalid line of every source, in order, reading lazily."""
+) -> Batched[CampaignRef | InvalidLine]:
+    """Every usable or invalid line of every source, in order, read lazily a batch at a time."""
+    return Batched(_read_batches(sources, default_account))
+
+
+async def _read_batches(
+    sources: Iterable[tuple[str, IO[str]]], default_account: str | None
+) -> AsyncIterator[list[CampaignRef | InvalidLine]]:
+    plain_line = _PLAIN_LINE.fullmatch
     for name, stream in sources:
         line_number = 0
         while True:
             try:
-                batch = await anyio.to_thread.run_sync(_read_batch, stream)
+                lines = await anyio.to_thread.run_sync(_read_batch, stream)
             except OSError as exc:
                 raise InputFileError(f"error reading id list {name}: {exc.strerror}") from None
-            if not batch:
+            if not lines:
                 break
-            for line in batch:
+            batch: list[CampaignRef | InvalidLine] = []
+            for line in lines:
                 line_number += 1
+                # parse_line's first step, inlined: the usual line costs no call.
+                plain = plain_line(line)
+                if plain is not None:
+                    batch.append(CampaignRef(*plain.groups()))
+                    continue
                 parsed = parse_line(
                     line, source=name, line_number=line_number, default_account=default_account
                 )
                 if parsed is not None:
-                    yield parsed
+                    batch.append(parsed)
+            if batch:
+                yield batch
 
 
 def _read_batch(stream: IO[str]) -> list[str]:

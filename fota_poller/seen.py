@@ -13,12 +13,18 @@ from __future__ import annotations
 
 import re
 from array import array
+from collections.abc import Iterable
+from itertools import compress, repeat
+from operator import and_, mul, or_, rshift, xor
 from typing import Final
 
 from fota_poller.ids import CampaignRef
 
 # Only the canonical form is packed, so that distinct strings never share one number.
-_CANONICAL_UUID: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_UUID: Final = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+_CANONICAL_UUID: Final = re.compile(_UUID)
+# Many canonical ids joined by commas (a comma is never part of one).
+_CANONICAL_UUIDS: Final = re.compile(rf"{_UUID}(?:,{_UUID})*")
 _LOW_64: Final = (1 << 64) - 1
 # Fibonacci hashing: multiply by 2**64 / golden ratio modulo 2**64 and keep the top bits, so
 # UUIDs whose low bits barely vary (time-based ones) and small numbers (0...01, 0...02) alike
@@ -47,6 +53,27 @@ class SeenCampaigns:
         if table is None:
             table = self._tables[ref.account_name] = _UuidTable()
         return table.add(int(ref.upgrade_id.replace("-", ""), 16))
+
+    def add_all(self, refs: list[CampaignRef]) -> list[CampaignRef]:
+        """Remember every ref; the ones not seen before (nor earlier in `refs`), in order.
+
+        The same as `add` on each, at a fraction of the cost: the ids are checked and turned
+        into numbers a batch at a time, in C, and the table probes without a call per ref.
+        """
+        if not refs:
+            return []
+        account = refs[0].account_name
+        upgrade_ids = [ref.upgrade_id for ref in refs]
+        # The usual batch: one account, every id canonical. One regex pass checks them all.
+        if any(ref.account_name != account for ref in refs) or not _CANONICAL_UUIDS.fullmatch(
+            ",".join(upgrade_ids)
+        ):
+            return [ref for ref in refs if self.add(ref)]
+        table = self._tables.get(account)
+        if table is None:
+            table = self._tables[account] = _UuidTable()
+        values = map(int, map(str.replace, upgrade_ids, repeat("-"), repeat("")), repeat(16))
+        return list(compress(refs, table.add_all(values)))
 
     def __len__(self) -> int:
         return sum(len(table) for table in self._tables.values()) + len(self._others)
@@ -96,17 +123,56 @@ class _UuidTable:
             self._grow()
         return True
 
+    def add_all(self, values: Iterable[int]) -> list[bool]:
+        """`add` of each value in turn: whether each was new."""
+        new: list[bool] = []
+        highs, lows, mask, shift = self._highs, self._lows, self._mask, self._shift
+        limit = (mask + 1) * _MAX_LOAD
+        for value in values:
+            high = value >> 64
+            low = value & _LOW_64
+            if not value:
+                new.append(not self._has_zero)
+                self._has_zero = True
+                continue
+            index = (((high ^ low) * _GOLDEN) & _LOW_64) >> shift
+            while True:
+                slot_high = highs[index]
+                if slot_high == high and lows[index] == low:
+                    new.append(False)
+                    break
+                if not slot_high and not lows[index]:
+                    highs[index] = high
+                    lows[index] = low
+                    new.append(True)
+                    self._count += 1
+                    if self._count > limit:
+                        self._grow()
+                        highs, lows, mask, shift = self._highs, self._lows, self._mask, self._shift
+                        limit = (mask + 1) * _MAX_LOAD
+                    break
+                index = (index + 1) & mask
+        return new
+
     def _grow(self) -> None:
-        old = zip(self._highs, self._lows, strict=True)
+        # Only the occupied slots, and their new home slots computed by C-level maps: the
+        # Python loop below does nothing but place each value.
+        occupied = list(map(bool, map(or_, self._highs, self._lows)))
+        old_highs = list(compress(self._highs, occupied))
+        old_lows = list(compress(self._lows, occupied))
         capacity = 2 * (self._mask + 1)
         self._mask = mask = capacity - 1
         self._shift = shift = 65 - capacity.bit_length()
+        homes = map(
+            rshift,
+            map(and_, map(mul, map(xor, old_highs, old_lows), repeat(_GOLDEN)), repeat(_LOW_64)),
+            repeat(shift),
+        )
         self._highs = highs = array("Q", [0]) * capacity
         self._lows = lows = array("Q", [0]) * capacity
-        for high, low in old:
-            if high or low:
-                index = (((high ^ low) * _GOLDEN) & _LOW_64) >> shift
-                while highs[index] or lows[index]:
-                    index = (index + 1) & mask
-                highs[index] = high
-                lows[index] = low
+        for home, high, low in zip(homes, old_highs, old_lows, strict=True):
+            index = home
+            while highs[index] or lows[index]:
+                index = (index + 1) & mask
+            highs[index] = high
+            lows[index] = low
