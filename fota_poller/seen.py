@@ -4,18 +4,18 @@ A run must poll each distinct (account, upgrade id) pair once, so the feeder rem
 pair it has passed on. A Python set of `CampaignRef`s costs about 240 bytes a pair (the struct,
 two strings, the set slot): 24 MB at 100,000 campaigns, more than half of a run's baseline
 memory. An upgrade id is a UUID, 128 bits, so each account gets an open-addressing hash table
-of 64-bit halves in two `array`s: 16 bytes a slot, at most 80% full. Hand-written because no
-well-kept library offers a compact exact set of 128-bit integers without pulling in numpy,
-whose import alone costs more memory than the table saves.
+of 64-bit halves in two `array`s: 16 bytes a slot, 40% to 80% full (past about 100,000
+campaigns in one account, 20% to 80%, so up to 80 bytes each: see `_FOURFOLD_FROM`).
+Hand-written because no well-kept library offers a compact exact set of 128-bit integers
+without pulling in numpy, whose import alone costs more memory than the table saves.
 """
 
 from __future__ import annotations
 
 import re
 from array import array
-from collections.abc import Iterable
 from itertools import compress, repeat
-from operator import and_, mul, or_, rshift, xor
+from operator import and_, attrgetter, mul, or_, rshift, xor
 from typing import Final
 
 from fota_poller.ids import CampaignRef
@@ -31,7 +31,14 @@ _LOW_64: Final = (1 << 64) - 1
 # spread over the table. (Bits above 2**64 would put small numbers in consecutive slots.)
 _GOLDEN: Final = 0x9E3779B97F4A7C15
 _FIRST_CAPACITY: Final = 1024
+# Past this many slots (about 105,000 campaigns) a full table grows fourfold, not twofold:
+# rehashing is most of the cost of a table that grows to a million (a stopped run reading
+# the ids left), and fourfold rehashes a third as many values, at up to 80 bytes a campaign.
+_FOURFOLD_FROM: Final = 1 << 17
 _MAX_LOAD: Final = 0.8
+
+_account_of = attrgetter("account_name")
+_upgrade_id_of = attrgetter("upgrade_id")
 
 
 class SeenCampaigns:
@@ -44,6 +51,30 @@ class SeenCampaigns:
 
     def add(self, ref: CampaignRef) -> bool:
         """Remember `ref`; True when it was not seen before."""
+        return bool(self.add_all([ref]))
+
+    def add_all(self, refs: list[CampaignRef]) -> list[CampaignRef]:
+        """Remember every ref; those not seen before (nor earlier in `refs`), in order.
+
+        A stopped run still checks every id left in its input, so a batch's ids are checked
+        and turned into numbers in C (one regex over them all, `map`s), with no Python-level
+        step per ref but the table's probe.
+        """
+        if not refs:
+            return []
+        upgrade_ids = list(map(_upgrade_id_of, refs))
+        accounts = set(map(_account_of, refs))
+        # The usual batch: one account, every id canonical. A comma is never part of one.
+        if len(accounts) > 1 or not _CANONICAL_UUIDS.fullmatch(",".join(upgrade_ids)):
+            return [ref for ref in refs if self._add_one(ref)]
+        (account,) = accounts
+        table = self._tables.get(account)
+        if table is None:
+            table = self._tables[account] = _UuidTable()
+        values = map(int, map(str.replace, upgrade_ids, repeat("-"), repeat("")), repeat(16))
+        return list(compress(refs, table.add_all(list(values))))
+
+    def _add_one(self, ref: CampaignRef) -> bool:
         if not _CANONICAL_UUID.fullmatch(ref.upgrade_id):
             if ref in self._others:
                 return False
@@ -52,39 +83,18 @@ class SeenCampaigns:
         table = self._tables.get(ref.account_name)
         if table is None:
             table = self._tables[ref.account_name] = _UuidTable()
-        return table.add(int(ref.upgrade_id.replace("-", ""), 16))
-
-    def add_all(self, refs: list[CampaignRef]) -> list[CampaignRef]:
-        """Remember every ref; the ones not seen before (nor earlier in `refs`), in order.
-
-        The same as `add` on each, at a fraction of the cost: the ids are checked and turned
-        into numbers a batch at a time, in C, and the table probes without a call per ref.
-        """
-        if not refs:
-            return []
-        account = refs[0].account_name
-        upgrade_ids = [ref.upgrade_id for ref in refs]
-        # The usual batch: one account, every id canonical. One regex pass checks them all.
-        if any(ref.account_name != account for ref in refs) or not _CANONICAL_UUIDS.fullmatch(
-            ",".join(upgrade_ids)
-        ):
-            return [ref for ref in refs if self.add(ref)]
-        table = self._tables.get(account)
-        if table is None:
-            table = self._tables[account] = _UuidTable()
-        values = map(int, map(str.replace, upgrade_ids, repeat("-"), repeat("")), repeat(16))
-        return list(compress(refs, table.add_all(values)))
+        return table.add_all([int(ref.upgrade_id.replace("-", ""), 16)])[0]
 
     def __len__(self) -> int:
         return sum(len(table) for table in self._tables.values()) + len(self._others)
 
 
 class _UuidTable:
-    """An exact set of 128-bit integers: high and low 64-bit halves in two arrays, linear probing.
+    """An exact set of 128-bit integers: high and low 64-bit halves in two arrays.
 
-    The probe loop is written out in `add` and `_grow`, with no call and no index arithmetic
-    per probe: a stopped run still checks every id left in its input, and this loop is a third
-    faster than one calling a probe function on an array of pairs.
+    Linear probing. The probe loop is written out in `add_all` and `_grow`, with no call per
+    probe, and the values' hashes are computed by C-level `map`s before the loop: a stopped
+    run still checks every id left in its input.
     """
 
     def __init__(self, capacity: int = _FIRST_CAPACITY) -> None:
@@ -100,42 +110,21 @@ class _UuidTable:
     def __len__(self) -> int:
         return self._count + self._has_zero
 
-    def add(self, value: int) -> bool:
-        if value == 0:
-            new = not self._has_zero
-            self._has_zero = True
-            return new
-        high = value >> 64
-        low = value & _LOW_64
-        highs, lows, mask = self._highs, self._lows, self._mask
-        index = (((high ^ low) * _GOLDEN) & _LOW_64) >> self._shift
-        while True:
-            slot_high = highs[index]
-            if slot_high == high and lows[index] == low:
-                return False
-            if not slot_high and not lows[index]:
-                break
-            index = (index + 1) & mask
-        highs[index] = high
-        lows[index] = low
-        self._count += 1
-        if self._count > (mask + 1) * _MAX_LOAD:
-            self._grow()
-        return True
-
-    def add_all(self, values: Iterable[int]) -> list[bool]:
-        """`add` of each value in turn: whether each was new."""
+    def add_all(self, values: list[int]) -> list[bool]:
+        """Add each value in turn: whether each was new."""
         new: list[bool] = []
+        value_highs = list(map(rshift, values, repeat(64)))
+        value_lows = list(map(and_, values, repeat(_LOW_64)))
         highs, lows, mask, shift = self._highs, self._lows, self._mask, self._shift
         limit = (mask + 1) * _MAX_LOAD
-        for value in values:
-            high = value >> 64
-            low = value & _LOW_64
-            if not value:
+        products = _products(value_highs, value_lows)
+        for high, low, product in zip(value_highs, value_lows, products, strict=True):
+            if not product and not high:
+                # The product is 0 only when high == low; both 0 is the nil UUID.
                 new.append(not self._has_zero)
                 self._has_zero = True
                 continue
-            index = (((high ^ low) * _GOLDEN) & _LOW_64) >> shift
+            index = product >> shift
             while True:
                 slot_high = highs[index]
                 if slot_high == high and lows[index] == low:
@@ -155,24 +144,25 @@ class _UuidTable:
         return new
 
     def _grow(self) -> None:
-        # Only the occupied slots, and their new home slots computed by C-level maps: the
-        # Python loop below does nothing but place each value.
-        occupied = list(map(bool, map(or_, self._highs, self._lows)))
+        # Only the occupied slots, their hashes computed in C: the Python loop below does
+        # nothing but place each value.
+        occupied = list(map(or_, self._highs, self._lows))
         old_highs = list(compress(self._highs, occupied))
         old_lows = list(compress(self._lows, occupied))
-        capacity = 2 * (self._mask + 1)
+        capacity = (self._mask + 1) * (2 if self._mask + 1 < _FOURFOLD_FROM else 4)
         self._mask = mask = capacity - 1
         self._shift = shift = 65 - capacity.bit_length()
-        homes = map(
-            rshift,
-            map(and_, map(mul, map(xor, old_highs, old_lows), repeat(_GOLDEN)), repeat(_LOW_64)),
-            repeat(shift),
-        )
         self._highs = highs = array("Q", [0]) * capacity
         self._lows = lows = array("Q", [0]) * capacity
-        for home, high, low in zip(homes, old_highs, old_lows, strict=True):
-            index = home
+        products = _products(old_highs, old_lows)
+        for high, low, product in zip(old_highs, old_lows, products, strict=True):
+            index = product >> shift
             while highs[index] or lows[index]:
                 index = (index + 1) & mask
             highs[index] = high
             lows[index] = low
+
+
+def _products(highs: list[int], lows: list[int]) -> map[int]:
+    """Each value's 64-bit Fibonacci product, whose top bits are its first slot (see _GOLDEN)."""
+    return map(and_, map(mul, map(xor, highs, lows), repeat(_GOLDEN)), repeat(_LOW_64))
