@@ -71,3 +71,14 @@ def test_a_table_past_fourfold_growth_stays_exact():
     assert sum(len(seen.add_all(refs[i : i + 512])) for i in range(0, len(refs), 512)) == len(refs)
     assert seen.add_all(refs[::997]) == []
     assert len(seen) == len(refs)
+
+
+def test_ids_packed_one_way_are_found_the_other_way():
+    # A uniform batch packs ids with bytes.fromhex, a mixed one one id at a time with int():
+    # both must give the same halves.
+    refs = [CampaignRef(ACCOUNT, str(uuid.UUID(int=(n << 100) + n * 977 + 1))) for n in range(600)]
+    other = CampaignRef("0000999999-00002", refs[0].upgrade_id)
+    seen = SeenCampaigns()
+    assert seen.add_all(refs[:300]) == refs[:300]
+    assert seen.add_all([other, *refs]) == [other, *refs[300:]]
+    assert seen.add_all(refs) == []
