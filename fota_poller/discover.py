@@ -7,7 +7,7 @@ follows, fetched with the page's `lastSeenUpgradeId` as the next `startIndex`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from urllib.parse import quote
 
 import msgspec
@@ -23,7 +23,7 @@ from fota_poller.errors import ConfigError, ExitCode, FotaPollerError
 from fota_poller.excerpt import excerpt
 from fota_poller.ids import CampaignRef, InvalidLine, canonical_upgrade_id
 from fota_poller.retry import Getter
-from fota_poller.sources import merge_sources
+from fota_poller.sources import Batched, merge_sources
 
 log = structlog.get_logger("fota_poller")
 
@@ -88,8 +88,8 @@ def with_discovered(
     config: Config,
     client: Getter,
     control: RunControl,
-    refs: AsyncIterator[Found],
-) -> AsyncIterator[Found]:
+    refs: AsyncIterable[Found],
+) -> AsyncIterable[Found]:
     """`refs` joined by the discovered upgrades, both read at once in `group`.
 
     `refs` alone when discovery is off.
@@ -128,25 +128,35 @@ async def fetch_report_page(
         raise DiscoveryError(account, status, start_index, f"unreadable page: {exc}") from None
 
 
-async def discover(
+def discover(
     client: Getter,
     base_url: str,
     accounts: Sequence[str],
     statuses: Sequence[str],
     control: RunControl,
-) -> AsyncIterator[Found]:
-    """Every upgrade in `statuses` of every account in `accounts`, page by page, as it arrives.
+) -> Batched[Found]:
+    """Every upgrade in `statuses` of every account in `accounts`, a batch per page, as it arrives.
 
     A failed page ends that account's status (logged, naming both) and the others go on;
     once all are done, `DiscoveryError` for the first failure is raised so the run is marked
     incomplete. Stops fetching once the run is stopped.
     """
+    return Batched(_discover_pages(client, base_url, accounts, statuses, control))
+
+
+async def _discover_pages(
+    client: Getter,
+    base_url: str,
+    accounts: Sequence[str],
+    statuses: Sequence[str],
+    control: RunControl,
+) -> AsyncIterator[list[Found]]:
     first_failure: DiscoveryError | None = None
     for account in accounts:
         for status in statuses:
             try:
-                async for item in _discover_one(client, base_url, account, status, control):
-                    yield item
+                async for page in _discover_one(client, base_url, account, status, control):
+                    yield page
             except DiscoveryError as exc:
                 log.error(
                     "discovery.failed",
@@ -162,7 +172,7 @@ async def discover(
 
 async def _discover_one(
     client: Getter, base_url: str, account: str, status: str, control: RunControl
-) -> AsyncIterator[Found]:
+) -> AsyncIterator[list[Found]]:
     start_index = FIRST_INDEX
     pages = 0
     found = 0
@@ -170,9 +180,13 @@ async def _discover_one(
     while not control.stopped:
         page = await fetch_report_page(client, base_url, account, status, start_index)
         pages += 1
-        for position, entry in enumerate(page.report_list or [], start=1):
-            found += 1
-            yield _ref(entry, account, status, start_index, position)
+        entries = page.report_list or []
+        found += len(entries)
+        if entries:
+            yield [
+                _ref(entry, account, status, start_index, position)
+                for position, entry in enumerate(entries, start=1)
+            ]
         if not page.has_more_flag:
             break
         start_index = _next_index(

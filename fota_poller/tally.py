@@ -44,6 +44,10 @@ class RunTally:
         """One more distinct campaign (or invalid line) is on its way to a record."""
         self.campaigns_queued += 1
 
+    def campaigns_queued_in_bulk(self, count: int) -> None:
+        """`count` more distinct campaigns (or invalid lines) at once."""
+        self.campaigns_queued += count
+
     def sources_ended(self) -> None:
         """Every id source has ended: the total is now known."""
         self.input_finished = True

@@ -4,7 +4,12 @@ import msgspec
 import pytest
 
 from fota_poller import device_lines
-from fota_poller.campaign import MISSING_STATUS, from_response
+from fota_poller.campaign import (
+    MISSING_STATUS,
+    from_response,
+    not_polled_batch,
+    not_polled_lines_plainly,
+)
 from fota_poller.decode import Device
 from fota_poller.device_lines import (
     count_statuses,
@@ -154,3 +159,26 @@ def test_a_polled_campaign_gives_one_decodable_line_per_device():
         "Request Pending": 1,
         "Device Rejected": 1,
     }
+
+
+@pytest.mark.parametrize("message", AWKWARD)
+def test_fast_not_polled_lines_are_the_plain_struct_encoding_byte_for_byte(message):
+    refs = [
+        REF,
+        CampaignRef("acct_B-2", "00000000-0000-0000-0000-000000000000"),
+        CampaignRef("0000123456-00001", "44e11f09-6b75-4d97-9307-8beeb9d97d46"),
+    ]
+    batch = not_polled_batch(RUN_ID, refs, kind="not_polled", message=message, code="E1")
+    assert batch.lines == not_polled_lines_plainly(batch.first, refs)
+    assert batch.count == len(refs)
+
+
+def test_not_polled_refs_that_need_escaping_take_the_plain_path():
+    # Not made by the id reader or discovery, but a library caller may: still valid JSON.
+    refs = [REF, CampaignRef('acc"ount\\', "not,a uuid"), CampaignRef("ünï", "x")]
+    batch = not_polled_batch(RUN_ID, refs, kind="not_polled", message="stopped")
+    assert batch.lines == not_polled_lines_plainly(batch.first, refs)
+    decoded = [msgspec.json.decode(line) for line in batch.lines.splitlines()]
+    assert [(d["account_name"], d["upgrade_id"]) for d in decoded] == [
+        (ref.account_name, ref.upgrade_id) for ref in refs
+    ]

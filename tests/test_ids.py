@@ -15,6 +15,7 @@ from fota_poller.ids import (
     canonical_upgrade_id,
     open_id_sources,
     parse_line,
+    parse_lines,
     read_refs,
 )
 
@@ -140,3 +141,32 @@ def test_a_good_account_is_kept_when_only_the_upgrade_id_is_bad() -> None:
     assert result.account_name == "0000123456-00001"
     assert result.upgrade_id is None
     assert "'\\x1b[2Jnot-a-uuid'" in result.reason
+
+
+async def test_a_batch_of_lines_parses_as_each_line_does(tmp_path: Path) -> None:
+    # Plain lines (the one-call path), then lines only the line-by-line path takes.
+    plain = [f"0001,{UPGRADE}\n", f" \t0002 , {UPGRADE}\t\n", f"0003,{UPGRADE}"]
+    odd = [
+        "# a comment\n",
+        "\n",
+        "accountName,upgradeId\n",
+        f"0004,{UPGRADE.upper()}\n",
+        f"0005,{UPGRADE}\x0b\n",
+        "bad\n",
+        f'{{"accountName": "0006", "upgradeId": "{UPGRADE}"}}\n',
+        f"0007,{UPGRADE}",
+    ]
+    for lines in (plain, plain[:2] + odd):
+        expected = [
+            parsed
+            for number, line in enumerate(lines, start=11)
+            if (
+                parsed := parse_line(
+                    line, source="ids.txt", line_number=number, default_account="9"
+                )
+            )
+            is not None
+        ]
+        got = parse_lines(lines, source="ids.txt", first_line_number=11, default_account="9")
+        assert got == expected
+    assert len(got) == 7  # 2 plain, then the upper-case, \x0b, bad, JSON and last lines

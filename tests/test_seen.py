@@ -43,3 +43,42 @@ def test_nil_uuid_and_non_canonical_ids_are_remembered_too():
         assert not seen.add(ref)
     # A non-canonical spelling is kept apart from the canonical one, as a set of refs would.
     assert seen.add(CampaignRef(ACCOUNT, upper.upgrade_id.lower()))
+
+
+def test_a_batch_is_remembered_as_one_ref_at_a_time_would_be():
+    upgrade = "e3a8d88a-04c6-4ef3-b039-89b62f91e962"
+    refs = [
+        CampaignRef(ACCOUNT, upgrade),
+        CampaignRef(ACCOUNT, upgrade),  # a duplicate within the batch
+        CampaignRef(ACCOUNT, str(uuid.UUID(int=0))),
+        CampaignRef("0000999999-00002", upgrade),
+        CampaignRef(ACCOUNT, upgrade.upper()),
+        CampaignRef(ACCOUNT, str(uuid.UUID(int=0))),
+    ]
+    one_at_a_time = SeenCampaigns()
+    expected = [ref for ref in refs if one_at_a_time.add(ref)]
+    # Mixed batches (two accounts, a non-canonical id) and uniform ones alike.
+    for batches in ([refs], [refs[:3], refs[3:]], [[ref] for ref in refs]):
+        seen = SeenCampaigns()
+        assert [ref for batch in batches for ref in seen.add_all(batch)] == expected
+        assert len(seen) == len(expected)
+
+
+def test_a_table_past_fourfold_growth_stays_exact():
+    seen = SeenCampaigns()
+    # Past _FOURFOLD_FROM slots, in batches as a stopped run adds them.
+    refs = [CampaignRef(ACCOUNT, str(uuid.UUID(int=n * 2654435761 + 3))) for n in range(150_000)]
+    assert sum(len(seen.add_all(refs[i : i + 512])) for i in range(0, len(refs), 512)) == len(refs)
+    assert seen.add_all(refs[::997]) == []
+    assert len(seen) == len(refs)
+
+
+def test_ids_packed_one_way_are_found_the_other_way():
+    # A uniform batch packs ids with bytes.fromhex, a mixed one one id at a time with int():
+    # both must give the same halves.
+    refs = [CampaignRef(ACCOUNT, str(uuid.UUID(int=(n << 100) + n * 977 + 1))) for n in range(600)]
+    other = CampaignRef("0000999999-00002", refs[0].upgrade_id)
+    seen = SeenCampaigns()
+    assert seen.add_all(refs[:300]) == refs[:300]
+    assert seen.add_all([other, *refs]) == [other, *refs[300:]]
+    assert seen.add_all(refs) == []
