@@ -95,3 +95,17 @@ def write_unknown_ids(path, account, count, seed=9):
             f"{account},{uuid.UUID(int=generator.getrandbits(128), version=4)}\n"
             for _ in range(count)
         )
+
+
+class Tripwire(list):
+    """The simulator's list of request starts, setting an event when it reaches a length."""
+
+    def __init__(self, length, event):
+        super().__init__()
+        self.length = length
+        self.event = event
+
+    def append(self, item):
+        super().append(item)
+        if len(self) >= self.length:
+            self.event.set()

@@ -32,14 +32,19 @@ def test_poll_help_documents_every_flag_the_environment_and_exit_codes() -> None
         assert f"\n  {code}" in text
 
 
-def test_a_bad_config_key_is_one_line_and_exit_2(tmp_path: Path) -> None:
-    config = tmp_path / "c.toml"
-    config.write_text("[poll]\nconcurency = 4\n")
+def poll_with_config(tmp_path: Path, config: Path):
+    """`poll --config CONFIG` over an empty id list: the result and its stderr lines."""
     ids = tmp_path / "ids"
     ids.write_text("")
     result = run_cli(["poll", "--config", str(config), "--ids", str(ids)], env=TOKENS)
+    return result, result.stderr.decode().splitlines()
+
+
+def test_a_bad_config_key_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text("[poll]\nconcurency = 4\n")
+    result, lines = poll_with_config(tmp_path, config)
     assert result.returncode == 2
-    lines = result.stderr.decode().splitlines()
     assert len(lines) == 1
     assert "concurency" in lines[0]
     assert "poll" in lines[0]
@@ -51,11 +56,8 @@ def test_a_config_that_is_not_utf8_is_one_line_naming_the_byte_and_exit_2(
 ) -> None:
     config = tmp_path / "c.toml"
     config.write_bytes(b"[poll]\nrate = 4\n# caf\xe9\n")
-    ids = tmp_path / "ids"
-    ids.write_text("")
-    result = run_cli(["poll", "--config", str(config), "--ids", str(ids)], env=TOKENS)
+    result, lines = poll_with_config(tmp_path, config)
     assert result.returncode == 2
-    lines = result.stderr.decode().splitlines()
     assert len(lines) == 1
     assert str(config) in lines[0]
     assert "not UTF-8" in lines[0]

@@ -14,6 +14,7 @@ import sys
 
 import msgspec
 import pytest
+from resilience_helpers import Tripwire
 
 from fota_poller.records import CampaignRecord, DeviceRecord, RunRecord
 from fota_poller.simulator import SimulatorOptions, run_simulator
@@ -21,20 +22,6 @@ from fota_poller.simulator.faults import FaultOptions
 
 decoder = msgspec.json.Decoder(DeviceRecord | CampaignRecord | RunRecord)
 DISK_BYTES = 1024 * 1024
-
-
-class Tripwire(list):
-    """The simulator's list of request starts, setting an event when it reaches a length."""
-
-    def __init__(self, length, event):
-        super().__init__()
-        self.length = length
-        self.event = event
-
-    def append(self, item):
-        super().append(item)
-        if len(self) >= self.length:
-            self.event.set()
 
 
 class SmallDisk:

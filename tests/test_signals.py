@@ -8,26 +8,13 @@ from collections import Counter
 
 import msgspec
 import pytest
+from resilience_helpers import Tripwire
 
 from fota_poller.lock import hold_lock
 from fota_poller.records import CampaignRecord, DeviceRecord, RunRecord
 from fota_poller.simulator import SimulatorOptions, run_simulator
 
 decoder = msgspec.json.Decoder(DeviceRecord | CampaignRecord | RunRecord)
-
-
-class Tripwire(list):
-    """The simulator's list of request starts, setting an event when it reaches a length."""
-
-    def __init__(self, length, event):
-        super().__init__()
-        self.length = length
-        self.event = event
-
-    def append(self, item):
-        super().append(item)
-        if len(self) >= self.length:
-            self.event.set()
 
 
 def poller_env(options):
