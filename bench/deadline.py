@@ -12,7 +12,6 @@ import asyncio
 import os
 import random
 import resource
-import sys
 import tempfile
 import time
 import uuid
@@ -20,6 +19,7 @@ from collections import Counter
 from pathlib import Path
 
 import msgspec
+from poller_process import start_poll
 
 from fota_poller.records import RunRecord
 from fota_poller.simulator import SimulatorOptions, run_simulator
@@ -48,30 +48,15 @@ async def run_cli(
     """Poll `ids` into `output` through the real CLI: exit code, seconds, requests, stderr."""
     options = SimulatorOptions(campaigns=10, latency_ms=args.latency_ms, accounts=(ACCOUNT,))
     async with run_simulator(options) as simulator:
-        env = os.environ | {
-            "THINGSPACE_BEARER_TOKEN": options.bearer_token,
-            "THINGSPACE_SESSION_TOKEN": options.session_token,
-        }
         started = time.monotonic()
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "fota_poller",
-            "poll",
-            "--ids",
-            str(ids),
-            "--output",
-            str(output),
-            "--base-url",
-            simulator.base_url,
-            "--rate",
-            "0",
+        process = await start_poll(
+            simulator,
+            ids,
+            output,
             "--concurrency",
             str(args.concurrency),
             "--deadline",
             args.deadline,
-            env=env,
-            stderr=asyncio.subprocess.PIPE,
         )
         _, stderr = await process.communicate()
         took = time.monotonic() - started

@@ -5,15 +5,14 @@
 
 import argparse
 import asyncio
-import os
 import signal
-import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
 import msgspec
+from poller_process import start_poll
 
 from fota_poller.records import CampaignRecord, DeviceRecord, RunRecord
 from fota_poller.simulator import SimulatorOptions, run_simulator
@@ -42,28 +41,7 @@ async def main(args):
         simulator.catalog.write_ids(ids)
         half_way = asyncio.Event()
         simulator.stats.request_starts = Tripwire(args.campaigns // 2, half_way)
-        env = os.environ | {
-            "THINGSPACE_BEARER_TOKEN": options.bearer_token,
-            "THINGSPACE_SESSION_TOKEN": options.session_token,
-        }
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "fota_poller",
-            "poll",
-            "--ids",
-            str(ids),
-            "--output",
-            str(output),
-            "--base-url",
-            simulator.base_url,
-            "--rate",
-            "0",
-            "--log-level",
-            "warning",
-            env=env,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        process = await start_poll(simulator, ids, output, "--log-level", "warning")
         await half_way.wait()
         signalled = time.monotonic()
         process.send_signal(signal.SIGTERM)
