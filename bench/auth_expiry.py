@@ -26,12 +26,12 @@ from pathlib import Path
 import anyio
 import msgspec
 
+from fota_poller.api.credentials import Credentials, Secret
+from fota_poller.api.redact import Redactor
 from fota_poller.cli import authenticated_poll
 from fota_poller.config import ApiConfig, Config, OutputConfig, PollConfig
-from fota_poller.credentials import Credentials, Secret
-from fota_poller.logs import configure_logging
-from fota_poller.records import RunRecord
-from fota_poller.redact import Redactor
+from fota_poller.observe.logs import configure_logging
+from fota_poller.output.records import RunRecord
 from fota_poller.simulator import SimulatorAuthOptions, SimulatorOptions, run_simulator
 
 

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from resilience_helpers import poll_simulator, polled, split, truth
 
-from fota_poller.logs import configure_logging
+from fota_poller.observe.logs import configure_logging
 from fota_poller.simulator import SimulatorOptions, run_simulator
 from fota_poller.simulator.faults import FaultOptions, parse_mix
 

@@ -5,15 +5,15 @@ public surface for running a poll from Python. Everything else is private to the
 """
 
 from fota_poller._version import __version__
-from fota_poller.auth import StaticTokens
+from fota_poller.api.auth import StaticTokens
+from fota_poller.api.token_provider import TokenProvider
 from fota_poller.config import Config, load_config
-from fota_poller.control import RunControl, StopReason
 from fota_poller.errors import ExitCode, FotaPollerError
-from fota_poller.ids import CampaignRef, InvalidLine, open_id_sources, read_refs
-from fota_poller.pipeline import run_poll
-from fota_poller.records import CampaignRecord, DeviceRecord, RunRecord
-from fota_poller.sink import AtomicFileSink, StdoutSink
-from fota_poller.token_provider import TokenProvider
+from fota_poller.ids.lists import CampaignRef, InvalidLine, open_id_sources, read_refs
+from fota_poller.output.records import CampaignRecord, DeviceRecord, RunRecord
+from fota_poller.output.sink import AtomicFileSink, StdoutSink
+from fota_poller.run.control import RunControl, StopReason
+from fota_poller.run.pipeline import run_poll
 
 __all__ = [
     "AtomicFileSink",

@@ -17,10 +17,8 @@ import anyio
 import structlog
 
 from fota_poller._version import __version__
-from fota_poller.auth import BEARER_TOKEN_ENV, SESSION_TOKEN_ENV, TokenSource
-from fota_poller.config import DEFAULT_BASE_URL, Config, apply_overrides, load_config
-from fota_poller.control import RunControl
-from fota_poller.credentials import (
+from fota_poller.api.auth import BEARER_TOKEN_ENV, SESSION_TOKEN_ENV, TokenSource
+from fota_poller.api.credentials import (
     APP_KEY_ENV,
     APP_SECRET_ENV,
     PASSWORD_ENV,
@@ -28,20 +26,22 @@ from fota_poller.credentials import (
     Credentials,
     load_credentials,
 )
-from fota_poller.discover import discovery_accounts
+from fota_poller.api.redact import Redactor
+from fota_poller.api.token_provider import TokenProvider
+from fota_poller.config import DEFAULT_BASE_URL, Config, apply_overrides, load_config
 from fota_poller.errors import ConfigError, ExitCode, FotaPollerError
-from fota_poller.ids import close_id_sources, open_id_sources, read_refs
-from fota_poller.lock import hold_lock
-from fota_poller.logs import configure_logging
-from fota_poller.monitor import watch_run
-from fota_poller.pipeline import run_poll
-from fota_poller.records import RunRecord
-from fota_poller.redact import Redactor
-from fota_poller.schema import render_schema
-from fota_poller.shutdown import stop_on_signals
-from fota_poller.sink import Sink, open_output
-from fota_poller.tally import RunTally
-from fota_poller.token_provider import TokenProvider
+from fota_poller.ids.discover import discovery_accounts
+from fota_poller.ids.lists import close_id_sources, open_id_sources, read_refs
+from fota_poller.observe.logs import configure_logging
+from fota_poller.observe.monitor import watch_run
+from fota_poller.observe.tally import RunTally
+from fota_poller.output.records import RunRecord
+from fota_poller.output.schema import render_schema
+from fota_poller.output.sink import Sink, open_output
+from fota_poller.run.control import RunControl
+from fota_poller.run.lock import hold_lock
+from fota_poller.run.pipeline import run_poll
+from fota_poller.run.shutdown import stop_on_signals
 
 EXIT_CODES_HELP = """\
 exit codes:

@@ -12,14 +12,14 @@ from pathlib import Path
 import anyio
 import msgspec
 
+from fota_poller.api.credentials import Credentials, Secret
+from fota_poller.api.redact import Redactor
+from fota_poller.api.token_provider import TokenProvider
 from fota_poller.config import ApiConfig, Config, OutputConfig, PollConfig
-from fota_poller.credentials import Credentials, Secret
-from fota_poller.logs import configure_logging
-from fota_poller.records import CampaignRecord, DeviceRecord, RunRecord
-from fota_poller.redact import Redactor
+from fota_poller.observe.logs import configure_logging
+from fota_poller.output.records import CampaignRecord, DeviceRecord, RunRecord
 from fota_poller.simulator import SimulatorOptions, run_simulator
-from fota_poller.terminal import escape_controls
-from fota_poller.token_provider import TokenProvider
+from fota_poller.text import escape_controls
 
 _record_decoder = msgspec.json.Decoder(DeviceRecord | CampaignRecord | RunRecord)
 

@@ -13,11 +13,11 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from fota_poller.auth import StaticTokens
+from fota_poller.api.auth import StaticTokens
 from fota_poller.config import ApiConfig, Config, PollConfig
-from fota_poller.ids import close_id_sources, open_id_sources, read_refs
-from fota_poller.pipeline import run_poll
-from fota_poller.records import CampaignRecord, DeviceRecord, RunRecord
+from fota_poller.ids.lists import close_id_sources, open_id_sources, read_refs
+from fota_poller.output.records import CampaignRecord, DeviceRecord, RunRecord
+from fota_poller.run.pipeline import run_poll
 from fota_poller.simulator import RunningSimulator, SimulatorOptions, run_simulator
 
 RecordDecoder = msgspec.json.Decoder(DeviceRecord | CampaignRecord | RunRecord)

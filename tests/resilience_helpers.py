@@ -8,12 +8,12 @@ import uuid
 
 import msgspec
 
-from fota_poller.auth import StaticTokens
+from fota_poller.api.auth import StaticTokens
 from fota_poller.config import ApiConfig, Config, PollConfig
-from fota_poller.control import RunControl
-from fota_poller.ids import CampaignRef
-from fota_poller.pipeline import run_poll
-from fota_poller.records import CampaignRecord, DeviceRecord, RunRecord
+from fota_poller.ids.lists import CampaignRef
+from fota_poller.output.records import CampaignRecord, DeviceRecord, RunRecord
+from fota_poller.run.control import RunControl
+from fota_poller.run.pipeline import run_poll
 
 decoder = msgspec.json.Decoder(DeviceRecord | CampaignRecord | RunRecord)
 

@@ -9,11 +9,11 @@ import anyio
 import msgspec
 import pytest
 
+from fota_poller.api.credentials import Credentials, Secret
+from fota_poller.api.redact import Redactor
 from fota_poller.cli import authenticated_poll
 from fota_poller.config import ApiConfig, Config, OutputConfig, PollConfig
-from fota_poller.credentials import Credentials, Secret
-from fota_poller.records import CampaignRecord, RunRecord
-from fota_poller.redact import Redactor
+from fota_poller.output.records import CampaignRecord, RunRecord
 from fota_poller.simulator import SimulatorAuthOptions, SimulatorOptions, run_simulator
 
 _decoder = msgspec.json.Decoder(CampaignRecord | RunRecord)

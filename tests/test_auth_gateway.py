@@ -9,7 +9,7 @@ import time
 import anyio
 import msgspec
 
-from fota_poller.records import CampaignRecord, RunRecord
+from fota_poller.output.records import CampaignRecord, RunRecord
 from fota_poller.simulator import SimulatorAuthOptions, SimulatorOptions, run_simulator
 from fota_poller.simulator.faults import FaultOptions, parse_mix, split_server_faults
 

@@ -1,12 +1,12 @@
 import anyio
 from conftest import FakeClock
 
-from fota_poller.backoff import BackoffSettings, SharedBackoff
-from fota_poller.circuit import CircuitBreaker
-from fota_poller.control import RunControl
-from fota_poller.ratelimit import RateLimiter
-from fota_poller.shutdown import cut_short
-from fota_poller.throttle import Throttle
+from fota_poller.pacing.circuit import CircuitBreaker
+from fota_poller.pacing.gate import BackoffSettings, SharedBackoff
+from fota_poller.pacing.ratelimit import RateLimiter
+from fota_poller.pacing.throttle import Throttle
+from fota_poller.run.control import RunControl
+from fota_poller.run.shutdown import cut_short
 
 
 def throttle(rate, **settings):

@@ -6,9 +6,9 @@ import zlib
 import pytest
 from aiohttp import web
 
-from fota_poller.client import open_session
+from fota_poller.api.client import open_session
+from fota_poller.api.response_body import UnreadableBodyError, read_body
 from fota_poller.config import Config
-from fota_poller.response_body import UnreadableBodyError, read_body
 from fota_poller.simulator.hostile import GzipBomb
 
 MB = 1024 * 1024

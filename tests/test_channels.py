@@ -2,7 +2,7 @@ import anyio
 import pytest
 from anyio import wait_all_tasks_blocked
 
-from fota_poller import channels
+from fota_poller.run import channels
 
 
 @pytest.mark.parametrize("buffer", [0, 1, 4])

@@ -3,10 +3,10 @@ from pathlib import Path
 import pytest
 import structlog
 
+from fota_poller.api.credentials import Credentials, Secret, load_credentials
+from fota_poller.api.token_provider import TokenProvider
 from fota_poller.config import AuthConfig, Config
-from fota_poller.credentials import Credentials, Secret, load_credentials
 from fota_poller.errors import ConfigError, MissingCredentialsError
-from fota_poller.token_provider import TokenProvider
 
 FULL_ENVIRONMENT = {
     "THINGSPACE_APP_KEY": "key-from-env",

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 import msgspec
 import pytest
 
-from fota_poller import campaign
-from fota_poller.decode import UpgradeDecodeError, decode_error, decode_upgrade
-from fota_poller.ids import CampaignRef
-from fota_poller.records import DeviceRecord
+from fota_poller.api.decode import UpgradeDecodeError, decode_error, decode_upgrade
+from fota_poller.ids.lists import CampaignRef
+from fota_poller.output import campaign
+from fota_poller.output.records import DeviceRecord
 
 # The page's example response, with the comma it is missing after deviceList restored.
 PAGE_EXAMPLE = b"""{

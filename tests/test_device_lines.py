@@ -3,21 +3,21 @@ import datetime as dt
 import msgspec
 import pytest
 
-from fota_poller import device_lines
-from fota_poller.campaign import (
+from fota_poller.api.decode import Device
+from fota_poller.ids.lists import CampaignRef
+from fota_poller.output import device_lines
+from fota_poller.output.campaign import (
     MISSING_STATUS,
     from_response,
     not_polled_batch,
     not_polled_lines_plainly,
 )
-from fota_poller.decode import Device
-from fota_poller.device_lines import (
+from fota_poller.output.device_lines import (
     count_statuses,
     encode_device_lines,
     encode_device_lines_plainly,
 )
-from fota_poller.ids import CampaignRef
-from fota_poller.records import DeviceRecord
+from fota_poller.output.records import DeviceRecord
 
 RUN_ID = "5f0c6a3e-2d8e-4a43-9d51-1c1f6f7c2b10"
 REF = CampaignRef("0000123456-00001", "e3a8d88a-04c6-4ef3-b039-89b62f91e962")

@@ -10,19 +10,19 @@ import msgspec
 import pytest
 from structlog.testing import capture_logs
 
-from fota_poller.auth import StaticTokens
+from fota_poller.api.auth import StaticTokens
+from fota_poller.api.client import HttpResponse
 from fota_poller.cli import build_parser, main, poll_command, poll_config
-from fota_poller.client import HttpResponse
 from fota_poller.config import ApiConfig, Config, DiscoverConfig, OutputConfig, PollConfig
-from fota_poller.control import RunControl, StopReason
-from fota_poller.discover import DiscoveryError, discover, discovery_accounts, report_url
 from fota_poller.errors import ConfigError, ExitCode
-from fota_poller.ids import CampaignRef, read_refs
-from fota_poller.pipeline import run_poll
-from fota_poller.records import CampaignRecord, DeviceRecord, RunRecord
+from fota_poller.ids.discover import DiscoveryError, discover, discovery_accounts, report_url
+from fota_poller.ids.lists import CampaignRef, read_refs
+from fota_poller.output.records import CampaignRecord, DeviceRecord, RunRecord
+from fota_poller.output.sink import open_sink
+from fota_poller.run.control import RunControl, StopReason
+from fota_poller.run.pipeline import run_poll
 from fota_poller.simulator import Catalog, SimulatorOptions, run_simulator
 from fota_poller.simulator.reports import StatusReports
-from fota_poller.sink import open_sink
 
 ACCOUNTS = ("0000000001-00001", "0000000002-00001", "0000000003-00001")
 WANTED = ("Queued", "InProgress")

@@ -13,7 +13,7 @@ import msgspec
 import pytest
 from aiohttp import web
 
-from fota_poller.records import CampaignRecord, RunRecord
+from fota_poller.output.records import CampaignRecord, RunRecord
 from fota_poller.simulator import SimulatorOptions, run_simulator
 from fota_poller.simulator.faults import FaultOptions
 

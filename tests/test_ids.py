@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from fota_poller.errors import InputFileError
-from fota_poller.ids import (
+from fota_poller.ids.lists import (
     ACCOUNT_PATTERN,
     CampaignRef,
     InvalidLine,

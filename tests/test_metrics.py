@@ -4,14 +4,14 @@ import structlog
 from aioresponses import aioresponses
 from prometheus_client.parser import text_string_to_metric_families
 
-from fota_poller.auth import StaticTokens
+from fota_poller.api.auth import StaticTokens
+from fota_poller.api.client import UpgradeClient, open_session
 from fota_poller.cli import main, poll_command
-from fota_poller.client import UpgradeClient, open_session
 from fota_poller.config import ApiConfig, Config, OutputConfig, PollConfig
 from fota_poller.errors import InputFileError
-from fota_poller.ids import CampaignRef
-from fota_poller.ratelimit import RateLimiter
-from fota_poller.records import CampaignRecord, DeviceRecord, RunRecord
+from fota_poller.ids.lists import CampaignRef
+from fota_poller.output.records import CampaignRecord, DeviceRecord, RunRecord
+from fota_poller.pacing.ratelimit import RateLimiter
 from fota_poller.simulator import SimulatorOptions, run_simulator
 
 OPTIONS = SimulatorOptions(campaigns=25, devices_min=1, devices_max=30)

@@ -16,7 +16,7 @@ import msgspec
 import pytest
 from resilience_helpers import Tripwire
 
-from fota_poller.records import CampaignRecord, DeviceRecord, RunRecord
+from fota_poller.output.records import CampaignRecord, DeviceRecord, RunRecord
 from fota_poller.simulator import SimulatorOptions, run_simulator
 from fota_poller.simulator.faults import FaultOptions
 

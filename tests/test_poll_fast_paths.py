@@ -2,11 +2,11 @@
 
 import msgspec
 
-from fota_poller.auth import StaticTokens
+from fota_poller.api.auth import StaticTokens
 from fota_poller.config import ApiConfig, Config, PollConfig
-from fota_poller.ids import CampaignRef
-from fota_poller.pipeline import run_poll
-from fota_poller.records import CampaignRecord, DeviceRecord, RunRecord
+from fota_poller.ids.lists import CampaignRef
+from fota_poller.output.records import CampaignRecord, DeviceRecord, RunRecord
+from fota_poller.run.pipeline import run_poll
 from fota_poller.simulator import SimulatorOptions, run_simulator
 
 OPTIONS = SimulatorOptions(campaigns=30, devices_min=0, devices_max=40)

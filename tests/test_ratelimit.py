@@ -6,7 +6,7 @@ import itertools
 
 import anyio
 
-from fota_poller.ratelimit import RateLimiter
+from fota_poller.pacing.ratelimit import RateLimiter
 from fota_poller.simulator.counting import max_starts_in_window
 
 

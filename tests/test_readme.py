@@ -11,8 +11,8 @@ import pytest
 
 from fota_poller.cli import build_parser
 from fota_poller.config import Config
-from fota_poller.metrics import RunMetrics, _registry
-from fota_poller.records import Record
+from fota_poller.observe.metrics import RunMetrics, _registry
+from fota_poller.output.records import Record
 
 README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
 SCHEMA = json.loads(

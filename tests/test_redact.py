@@ -3,8 +3,8 @@ import json
 
 import structlog
 
-from fota_poller.logs import configure_logging
-from fota_poller.redact import REDACTED, Redactor
+from fota_poller.api.redact import REDACTED, Redactor
+from fota_poller.observe.logs import configure_logging
 
 
 def test_known_secrets_are_replaced_wherever_they_appear():

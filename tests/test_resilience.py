@@ -20,13 +20,13 @@ from resilience_helpers import (
     write_unknown_ids,
 )
 
-from fota_poller.auth import StaticTokens
+from fota_poller.api.auth import StaticTokens
 from fota_poller.config import ApiConfig, Config, PollConfig
-from fota_poller.control import RunControl
-from fota_poller.ids import CampaignRef
-from fota_poller.pipeline import run_poll
-from fota_poller.records import RunRecord
-from fota_poller.shutdown import cut_short
+from fota_poller.ids.lists import CampaignRef
+from fota_poller.output.records import RunRecord
+from fota_poller.run.control import RunControl
+from fota_poller.run.pipeline import run_poll
+from fota_poller.run.shutdown import cut_short
 from fota_poller.simulator import Catalog, SimulatorOptions, run_simulator
 from fota_poller.simulator.faults import FaultOptions, parse_mix
 

@@ -5,11 +5,10 @@ import anyio
 import pytest
 from yarl import URL
 
-from fota_poller.backoff import BackoffSettings, SharedBackoff
-from fota_poller.client import HttpResponse, RequestCounters, RequestFailedError
-from fota_poller.control import RunControl
-from fota_poller.ratelimit import RateLimiter
-from fota_poller.retry import (
+from fota_poller.api.client import HttpResponse, RequestCounters, RequestFailedError
+from fota_poller.pacing.gate import BackoffSettings, SharedBackoff
+from fota_poller.pacing.ratelimit import RateLimiter
+from fota_poller.pacing.retry import (
     AttemptCounter,
     RetryPolicy,
     backoff_delay,
@@ -18,7 +17,8 @@ from fota_poller.retry import (
     parse_retry_after,
     retry_delay,
 )
-from fota_poller.shutdown import cut_short
+from fota_poller.run.control import RunControl
+from fota_poller.run.shutdown import cut_short
 
 NOW = datetime(2026, 11, 25, 2, 0, 0, tzinfo=UTC)
 FAST = RetryPolicy(max_attempts=5, backoff_initial_s=0.001, backoff_max_s=0.002)

@@ -5,10 +5,10 @@ import jsonschema
 import pytest
 import structlog
 
-from fota_poller.auth import StaticTokens
+from fota_poller.api.auth import StaticTokens
 from fota_poller.cli import main, poll_command
 from fota_poller.config import ApiConfig, Config, DiscoverConfig, OutputConfig, PollConfig
-from fota_poller.schema import records_schema
+from fota_poller.output.schema import records_schema
 from fota_poller.simulator import SimulatorOptions, run_simulator
 
 SCHEMA_FILE = Path(__file__).parent.parent / "docs" / "records.schema.json"

@@ -10,8 +10,8 @@ import msgspec
 import pytest
 from resilience_helpers import Tripwire
 
-from fota_poller.lock import hold_lock
-from fota_poller.records import CampaignRecord, DeviceRecord, RunRecord
+from fota_poller.output.records import CampaignRecord, DeviceRecord, RunRecord
+from fota_poller.run.lock import hold_lock
 from fota_poller.simulator import SimulatorOptions, run_simulator
 
 decoder = msgspec.json.Decoder(DeviceRecord | CampaignRecord | RunRecord)

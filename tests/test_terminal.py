@@ -11,9 +11,9 @@ import msgspec
 import structlog
 
 from fota_poller.demo import summarise
-from fota_poller.logs import configure_logging
-from fota_poller.records import CampaignRecord, RunRecord
-from fota_poller.terminal import escape_controls
+from fota_poller.observe.logs import configure_logging
+from fota_poller.output.records import CampaignRecord, RunRecord
+from fota_poller.text import escape_controls
 
 CLEAR_SCREEN = "\x1b[2J"
 # The console renderer's own colours: the only escape sequences allowed on the terminal.

@@ -6,17 +6,17 @@ import msgspec
 import pytest
 from conftest import FakeClock
 
-from fota_poller.client import UpgradeClient, open_session
+from fota_poller.api.client import UpgradeClient, open_session
+from fota_poller.api.credentials import Credentials, Secret
+from fota_poller.api.redact import Redactor
+from fota_poller.api.token_provider import TokenProvider
 from fota_poller.config import ApiConfig, Config, PollConfig
-from fota_poller.credentials import Credentials, Secret
 from fota_poller.errors import AuthenticationError, ExitCode
-from fota_poller.ids import CampaignRef
-from fota_poller.pipeline import run_poll
-from fota_poller.ratelimit import RateLimiter
-from fota_poller.records import CampaignRecord, RunRecord
-from fota_poller.redact import Redactor
+from fota_poller.ids.lists import CampaignRef
+from fota_poller.output.records import CampaignRecord, RunRecord
+from fota_poller.pacing.ratelimit import RateLimiter
+from fota_poller.run.pipeline import run_poll
 from fota_poller.simulator import SimulatorAuthOptions, SimulatorOptions, run_simulator
-from fota_poller.token_provider import TokenProvider
 
 AUTH = SimulatorAuthOptions(bearer_ttl_s=100.0, session_idle_ttl_s=50.0)
 OPTIONS = SimulatorOptions(campaigns=60, devices_min=1, devices_max=3, auth=AUTH)

@@ -1,0 +1,1 @@
+"""The HTTP client, decoding, auth headers, tokens, credentials and redaction."""

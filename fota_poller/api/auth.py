@@ -1,0 +1,114 @@
+"""How requests are authenticated: the headers a request carries, and what a rejection means.
+
+`TokenSource` is what the request path needs; `StaticTokens` serves pre-issued tokens and
+`fota_poller.api.token_provider.TokenProvider` obtains and renews them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Literal, NoReturn, Protocol
+
+import msgspec
+
+from fota_poller.api.decode import decode_error
+from fota_poller.errors import AuthenticationError, MissingCredentialsError
+
+BEARER_TOKEN_ENV = "THINGSPACE_BEARER_TOKEN"  # noqa: S105 - a variable name, not a secret
+SESSION_TOKEN_ENV = "THINGSPACE_SESSION_TOKEN"  # noqa: S105 - a variable name, not a secret
+
+RejectedToken = Literal["bearer", "session"]
+
+# Matched on the suffix: the service prefix varies (`UnifiedWebService.REQUEST_FAILED...`).
+_SESSION_CODE_SUFFIXES = ("SessionToken.Expired", "SessionToken.Invalid", "SessionToken.Format")
+# Whatever the body says (the gateway's fault 900901/900902, a proxy's HTML page, a format
+# not seen yet), these two statuses mean the request's credentials were refused.
+_REFUSED = frozenset({401, 403})
+_BAD_REQUEST = 400
+
+
+class RequestAuth(msgspec.Struct, frozen=True):
+    """The auth headers for a request, and which generation of each token they carry."""
+
+    headers: Mapping[str, str]
+    bearer_generation: int = 0
+    session_generation: int = 0
+
+    def __repr__(self) -> str:
+        return (
+            f"RequestAuth(<redacted>, bearer_generation={self.bearer_generation}, "
+            f"session_generation={self.session_generation})"
+        )
+
+
+class TokenSource(Protocol):
+    """Anything that can give the auth headers for a request and renew a rejected token."""
+
+    async def headers(self) -> RequestAuth:
+        """The Authorization and VZ-M2M-Token headers, valid as far as the source knows."""
+        ...
+
+    def ready(self) -> RequestAuth | None:
+        """The headers `headers` would give now without waiting, or None if it would wait."""
+        ...
+
+    async def renew_after_rejection(self, rejected: RejectedToken, sent: RequestAuth) -> None:
+        """Renew the token the API rejected (once, however many requests saw it) or raise.
+
+        Raises `AuthenticationError` when the token cannot be renewed.
+        """
+        ...
+
+
+def rejected_token(status: int, body: bytes) -> RejectedToken | None:
+    """Which token an answer rejects: a SessionToken code -> session, any other 401/403 -> bearer.
+
+    A 401 or 403 is an authentication problem whatever its body: the Bearer token is the
+    one it most likely concerns (the gateway checks it first), and renewing it costs no
+    login. Cheap for every other answer: only a 400, 401 or 403 body is decoded.
+    """
+    if status not in _REFUSED and status != _BAD_REQUEST:
+        return None
+    error = decode_error(body)
+    if error is not None and error.code is not None and error.code.endswith(_SESSION_CODE_SUFFIXES):
+        return "session"
+    return "bearer" if status in _REFUSED else None
+
+
+class StaticTokens:
+    """Pre-issued Bearer and VZ-M2M session tokens, sent unchanged with every request."""
+
+    def __init__(self, bearer_token: str, session_token: str) -> None:
+        self._auth = RequestAuth(
+            headers={"Authorization": f"Bearer {bearer_token}", "VZ-M2M-Token": session_token}
+        )
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> StaticTokens:
+        """Read both tokens from the environment, or say which variables are missing."""
+        missing = [name for name in (BEARER_TOKEN_ENV, SESSION_TOKEN_ENV) if not environ.get(name)]
+        if missing:
+            raise MissingCredentialsError(
+                f"missing credentials: set {' and '.join(missing)} in the environment"
+            )
+        return cls(environ[BEARER_TOKEN_ENV], environ[SESSION_TOKEN_ENV])
+
+    async def headers(self) -> RequestAuth:
+        """The auth headers for one request (the same object every time: no per-request build)."""
+        return self._auth
+
+    def ready(self) -> RequestAuth:
+        """The same headers: a pre-issued token never waits for a renewal."""
+        return self._auth
+
+    async def renew_after_rejection(self, rejected: RejectedToken, sent: RequestAuth) -> NoReturn:
+        """A pre-issued token cannot be renewed: always raises `AuthenticationError`."""
+        del sent  # nothing to compare: there is only one generation
+        raise AuthenticationError(
+            f"could not authenticate: the pre-issued {rejected} token was rejected and no "
+            "credentials were given to obtain a new one"
+        )
+
+    def __repr__(self) -> str:
+        return "StaticTokens(<redacted>)"

@@ -1,0 +1,236 @@
+"""How a request is made: one GET of an upgrade, with the auth headers, under the rate limit."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from http import HTTPStatus
+from typing import Final, Literal
+from urllib.parse import quote
+
+import aiohttp
+import msgspec
+from yarl import URL
+
+from fota_poller._version import __version__
+from fota_poller.api.auth import RequestAuth, TokenSource, rejected_token
+from fota_poller.api.auth_gate import AuthGate
+from fota_poller.api.response_body import ACCEPT_ENCODING, UnreadableBodyError, read_body
+from fota_poller.config import Config
+from fota_poller.errors import AuthenticationError
+from fota_poller.ids.lists import CampaignRef
+from fota_poller.pacing.ratelimit import RateLimiter
+
+USER_AGENT = f"fota-poller/{__version__}"
+
+# One renewal per token: a Bearer and then a session rejection can both happen to one request.
+# A token rejected again right after its renewal means the API will not take it at all.
+_MAX_RENEWALS_PER_REQUEST: Final = 2
+
+__all__ = [
+    "USER_AGENT",
+    "HttpResponse",
+    "RequestFailedError",
+    "TokenSource",  # re-exported: the request path's side of the auth contract
+    "UpgradeClient",
+    "open_session",
+    "upgrade_url",
+]
+
+
+class HttpResponse(msgspec.Struct):
+    """A whole response: status, body, and when it arrived."""
+
+    status: int
+    body: bytes
+    received_at: datetime
+    elapsed_ms: float
+    retry_after: str | None = None  # the Retry-After header as sent, seconds or an HTTP-date
+    sent_at: float = 0.0  # time.monotonic() when the request left, after the rate limit
+
+
+class RequestCounters(msgspec.Struct):
+    """Counts beyond `requests_total` that monitoring wants; a retry policy adds to `retries`."""
+
+    retries: int = 0
+    # Every 429 the client saw, whether or not it was retried.
+    rate_limited: int = 0
+
+
+class RequestFailedError(Exception):
+    """No usable response: no answer, a body too large or unreadable, or a refused redirect.
+
+    `too_large` and `http` are answers: final, never retried, and carry the HTTP `status`.
+    """
+
+    def __init__(
+        self,
+        kind: Literal["network", "timeout", "too_large", "http"],
+        message: str,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.status = status
+
+    @property
+    def final(self) -> bool:
+        """True for an answer that asking again would not change."""
+        return self.kind in {"too_large", "http"}
+
+
+def refused_redirect(status: int, location: str | None) -> str:
+    """`HTTP 302 redirect to host evil.example:8443, not followed`: the host, never the URL.
+
+    The rest of `Location` may carry a query with anything in it.
+    """
+    try:
+        target = URL(location) if location else None
+    except ValueError:
+        return f"HTTP {status} redirect to an unreadable Location, not followed"
+    if target is None:
+        where = "nowhere (no Location)"
+    elif not target.is_absolute():
+        where = "a path on the same host"
+    else:
+        port = target.explicit_port
+        where = f"host {target.host}" if port is None else f"host {target.host}:{port}"
+    return f"HTTP {status} redirect to {where}, not followed"
+
+
+def upgrade_url(base_url: str, ref: CampaignRef) -> URL:
+    """`{base}/fota/v1/upgrades/{account}/upgrade/{id}` with both segments URL-quoted."""
+    account = quote(ref.account_name, safe="")
+    upgrade = quote(ref.upgrade_id, safe="")
+    return URL(f"{base_url.rstrip('/')}/fota/v1/upgrades/{account}/upgrade/{upgrade}", encoded=True)
+
+
+def open_session(config: Config) -> aiohttp.ClientSession:
+    """An HTTP session sized to the worker pool, with the configured timeouts."""
+    poll = config.poll
+    # No redirect is ever followed (aiohttp has no session-wide switch: each request passes
+    # allow_redirects=False), and bodies are decompressed by `read_body`, under the cap.
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=poll.concurrency),
+        timeout=aiohttp.ClientTimeout(
+            total=poll.timeout_s, connect=poll.connect_timeout_s, sock_read=poll.read_timeout_s
+        ),
+        headers={
+            "Accept": "application/json",
+            "Accept-Encoding": ACCEPT_ENCODING,
+            "User-Agent": USER_AGENT,
+        },
+        auto_decompress=False,
+        raise_for_status=False,
+        # The API authenticates by header and needs no cookies; a jar would parse and
+        # filter them on every request and answer.
+        cookie_jar=aiohttp.DummyCookieJar(),
+    )
+
+
+class UpgradeClient:
+    """Fetches upgrades; counts every request it starts."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        base_url: str,
+        tokens: TokenSource,
+        limiter: RateLimiter,
+        *,
+        counters: RequestCounters | None = None,
+        max_body_bytes: int | None = None,
+    ) -> None:
+        self._session = session
+        self._base_url = base_url
+        # Defence in depth: every URL asked for must be on the base URL's origin, so no
+        # header or token can go elsewhere even if a URL were ever built wrong.
+        self._origin = _origin(URL(base_url))
+        self._gate = AuthGate(tokens, limiter)
+        self._max_body_bytes = max_body_bytes
+        self.requests_total = 0
+        self.counters = counters if counters is not None else RequestCounters()
+
+    async def get_upgrade(self, ref: CampaignRef) -> HttpResponse:
+        """GET one upgrade; raises `RequestFailedError` when there is no response."""
+        return await self.get(upgrade_url(self._base_url, ref))
+
+    async def get(self, url: URL) -> HttpResponse:
+        """GET any API URL under the rate limit with the auth headers; the one request path.
+
+        A rejected token (any 401 or 403) is renewed and the request sent again, inside this
+        one call, so the renewal never counts as an attempt of the caller's. Raises
+        `RequestFailedError` when there is no response, `AuthenticationError` when no token the
+        API accepts can be had (its `requests_sent` says how many requests this call made).
+        """
+        sent = 0
+        try:
+            while True:
+                # The gate takes the rate-limit turn, then the tokens to send.
+                async with self._gate.turn() as auth:
+                    sent += 1
+                    response = await self._send(url, auth)
+                    rejected = rejected_token(response.status, response.body)
+                    if rejected is None:
+                        self._gate.accepted(auth, response.status)
+                        return response
+                    # Renews the token or raises; it always raises once this request has
+                    # had its renewals.
+                    await self._gate.rejected(
+                        rejected,
+                        auth,
+                        response.status,
+                        response.body,
+                        renew=sent <= _MAX_RENEWALS_PER_REQUEST,
+                    )
+        except AuthenticationError as exc:
+            raise AuthenticationError(
+                str(exc), error_code=exc.error_code, requests_sent=sent
+            ) from None
+
+    async def _send(self, url: URL, auth: RequestAuth) -> HttpResponse:
+        if _origin(url) != self._origin:
+            # Final, like a refused redirect: a failed record rather than a crash.
+            raise RequestFailedError(
+                "http", f"refused to send a request off the API's origin ({url.host}:{url.port})"
+            )
+        self.requests_total += 1
+        started = time.monotonic()
+        try:
+            # A redirect is an answer, never followed: custom headers such as VZ-M2M-Token
+            # would go along to whatever host it names.
+            async with self._session.get(
+                url, headers=auth.headers, allow_redirects=False
+            ) as response:
+                if HTTPStatus.MULTIPLE_CHOICES <= response.status < HTTPStatus.BAD_REQUEST:
+                    location = response.headers.get("Location")
+                    raise RequestFailedError(
+                        "http", refused_redirect(response.status, location), response.status
+                    )
+                body = await read_body(response, self._max_body_bytes)
+        except UnreadableBodyError as exc:
+            raise RequestFailedError(exc.kind, str(exc), response.status) from None
+        except TimeoutError:
+            raise RequestFailedError(
+                "timeout", f"no complete response within the timeout ({_elapsed(started):.0f} ms)"
+            ) from None
+        except aiohttp.ClientError as exc:
+            raise RequestFailedError("network", f"{type(exc).__name__}: {exc}") from None
+        if response.status == HTTPStatus.TOO_MANY_REQUESTS:
+            self.counters.rate_limited += 1
+        return HttpResponse(
+            status=response.status,
+            body=body,
+            received_at=datetime.now(UTC),
+            elapsed_ms=_elapsed(started),
+            retry_after=response.headers.get("Retry-After"),
+            sent_at=started,
+        )
+
+
+def _origin(url: URL) -> tuple[str, str | None, int | None]:
+    return url.scheme, url.host, url.port
+
+
+def _elapsed(started: float) -> float:
+    return round((time.monotonic() - started) * 1000, 1)

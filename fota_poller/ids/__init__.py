@@ -1,0 +1,1 @@
+"""Which campaigns to poll: id lists, discovery by status, merged sources, the set seen."""

@@ -1,0 +1,1 @@
+"""Watching a run: the tally, the metrics file, the progress bar, logs."""

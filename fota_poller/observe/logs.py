@@ -1,0 +1,63 @@
+"""Logging: structlog to stderr, JSON lines for machines, readable lines for a terminal."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import TextIO, cast
+
+import structlog
+
+from fota_poller.api.redact import Redactor
+from fota_poller.observe.progress import BarSafeStream
+from fota_poller.text import escape_controls
+
+
+def escape_console_values(
+    _logger: object, _method: str, event_dict: structlog.types.EventDict
+) -> structlog.types.EventDict:
+    """Escape control characters in string values before the console renderer prints them.
+
+    The console renderer writes a string value as it is (the JSON renderer escapes them
+    itself); values such as an `error_code` come from the server. A traceback keeps its lines.
+    """
+    for key, value in event_dict.items():
+        if isinstance(value, str):
+            if key == "exception":
+                event_dict[key] = "\n".join(map(escape_controls, value.split("\n")))
+            else:
+                event_dict[key] = escape_controls(value)
+    return event_dict
+
+
+def configure_logging(
+    level: str = "info", stream: TextIO | None = None, redactor: Redactor | None = None
+) -> None:
+    """Send structlog events at `level` and above to stderr (or `stream`), never stdout.
+
+    Every event passes through `redactor` (a fresh one when None) just before rendering.
+    """
+    target = stream if stream is not None else sys.stderr
+    renderer: structlog.types.Processor
+    escape: list[structlog.types.Processor] = []
+    if target.isatty():
+        renderer = structlog.dev.ConsoleRenderer(colors=True)
+        escape = [escape_console_values]
+        # A progress bar may be on the terminal: keep log lines clear of it.
+        target = cast("TextIO", BarSafeStream(target))
+    else:
+        renderer = structlog.processors.JSONRenderer()
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            redactor if redactor is not None else Redactor(),
+            *escape,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(file=target),
+        cache_logger_on_first_use=False,
+    )

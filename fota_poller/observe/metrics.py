@@ -1,0 +1,150 @@
+"""The run's figures as a Prometheus textfile-collector file, rewritten at the end of every run.
+
+Every figure is a gauge of the last run (a textfile holds one run, so counters would reset
+each time anyway). The last success timestamp is carried over from the previous file when
+this run did not succeed, so an alert on its age fires after a night of failures.
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+
+import msgspec
+import structlog
+from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
+from prometheus_client.parser import text_string_to_metric_families
+
+from fota_poller.errors import ConfigError, ExitCode
+from fota_poller.observe.tally import RunTally
+from fota_poller.output.records import ErrorKind, Outcome, RunRecord
+
+log = structlog.get_logger("fota_poller")
+
+PREFIX = "fota_poller"
+LAST_SUCCESS = f"{PREFIX}_last_success_timestamp_seconds"
+
+
+class RunMetrics(msgspec.Struct, frozen=True, kw_only=True):
+    """The figures of one run that go into the metrics file."""
+
+    finished_at: float  # Unix time
+    duration_s: float
+    exit_code: int
+    complete: bool
+    campaigns_by_outcome: dict[str, int] = msgspec.field(default_factory=dict)
+    failed_by_error_kind: dict[str, int] = msgspec.field(default_factory=dict)
+    devices_by_status: dict[str, int] = msgspec.field(default_factory=dict)
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+
+    @property
+    def succeeded(self) -> bool:
+        """A run succeeds when it exits 0: every campaign polled, nothing cut short."""
+        return self.exit_code == ExitCode.OK
+
+    @classmethod
+    def from_run(cls, run: RunRecord, tally: RunTally) -> RunMetrics:
+        """The figures of a run that wrote its run record."""
+        return cls(
+            finished_at=datetime.fromisoformat(run.finished_at).timestamp(),
+            duration_s=run.duration_s,
+            exit_code=run.exit_code,
+            complete=run.complete,
+            campaigns_by_outcome=dict(tally.campaigns_by_outcome),
+            failed_by_error_kind=dict(tally.failed_by_error_kind),
+            devices_by_status=dict(tally.devices_by_status),
+            requests=run.requests_total,
+            retries=tally.requests.retries,
+            rate_limited=tally.requests.rate_limited,
+        )
+
+
+def check_metrics_path(path: str | None) -> None:
+    """Refuse, before polling, a metrics file whose folder does not exist."""
+    if path is not None and not Path(path).parent.is_dir():
+        raise ConfigError(f"metrics file {path}: folder {Path(path).parent} does not exist")
+
+
+def write_metrics(path: Path, metrics: RunMetrics) -> None:
+    """Replace `path` atomically with the figures of `metrics` (OSError if it cannot)."""
+    last_success = metrics.finished_at if metrics.succeeded else previous_success(path)
+    registry = _registry(metrics, last_success)
+    write_to_textfile(str(path), registry)
+
+
+def previous_success(path: Path) -> float | None:
+    """The last success timestamp in an earlier metrics file; None if none can be read."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        log.warning("metrics.previous_unreadable", path=str(path), error=exc.strerror)
+        return None
+    try:
+        for family in text_string_to_metric_families(text):
+            if family.name == LAST_SUCCESS and family.samples:
+                value = family.samples[0].value
+                return value if value > 0 else None
+    except ValueError as exc:
+        log.warning("metrics.previous_unreadable", path=str(path), error=str(exc))
+    return None
+
+
+def _registry(metrics: RunMetrics, last_success: float | None) -> CollectorRegistry:
+    # A registry of its own: the process-wide default one is global mutable state.
+    registry = CollectorRegistry()
+
+    def gauge(name: str, help_text: str, value: float) -> None:
+        Gauge(f"{PREFIX}_{name}", help_text, registry=registry).set(value)
+
+    def labelled(name: str, help_text: str, label: str, values: Mapping[str, int]) -> None:
+        family = Gauge(f"{PREFIX}_{name}", help_text, [label], registry=registry)
+        for key, value in sorted(values.items()):
+            family.labels(key).set(value)
+
+    gauge(
+        "last_run_timestamp_seconds", "When the last run finished (Unix time).", metrics.finished_at
+    )
+    gauge(
+        "last_success_timestamp_seconds",
+        "When the last run that exited 0 finished (Unix time); 0 until one has.",
+        last_success or 0,
+    )
+    gauge("last_run_duration_seconds", "How long the last run took.", metrics.duration_s)
+    gauge("last_run_exit_code", "The exit code of the last run.", metrics.exit_code)
+    gauge(
+        "last_run_complete",
+        "1 when the last run read all its input and was not cut short.",
+        int(metrics.complete),
+    )
+    labelled(
+        "last_run_campaigns",
+        "Campaign records of the last run, by outcome.",
+        "outcome",
+        dict.fromkeys(typing.get_args(Outcome), 0) | metrics.campaigns_by_outcome,
+    )
+    labelled(
+        "last_run_failed_campaigns",
+        "Failed campaigns of the last run, by error kind.",
+        "error_kind",
+        dict.fromkeys(typing.get_args(ErrorKind), 0) | metrics.failed_by_error_kind,
+    )
+    labelled(
+        "last_run_devices",
+        "Device records of the last run, by device status as the API spells it.",
+        "status",
+        metrics.devices_by_status,
+    )
+    gauge("last_run_requests", "HTTP requests the last run started.", metrics.requests)
+    gauge("last_run_retries", "Requests the last run repeated after a failure.", metrics.retries)
+    gauge(
+        "last_run_rate_limited_responses",
+        "HTTP 429 answers the last run received.",
+        metrics.rate_limited,
+    )
+    return registry

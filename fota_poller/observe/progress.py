@@ -1,0 +1,80 @@
+"""A progress bar on stderr for a person watching a terminal, and nothing for anyone else.
+
+tqdm rather than rich: it has no dependencies and its one job is this bar. It draws on
+stderr only when stderr is a terminal, so cron mail, pipes and CI logs never get it.
+"""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from tqdm import tqdm
+
+from fota_poller.observe.tally import RunTally
+
+# Redraw at most this often: a fast run writes thousands of campaigns a second.
+_REDRAW_INTERVAL_S = 0.2
+
+
+class ProgressBar:
+    """Campaigns done of the total once known, devices, failures and the current rate."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._bar = tqdm(
+            desc="campaigns",
+            unit=" campaigns",
+            file=stream,
+            mininterval=_REDRAW_INTERVAL_S,
+            dynamic_ncols=True,
+            leave=True,
+        )
+
+    def update(self, tally: RunTally) -> None:
+        """Show what `tally` counts now."""
+        total = tally.campaigns_total
+        if total is not None and self._bar.total != total:
+            self._bar.total = total
+        self._bar.set_postfix(
+            devices=tally.devices_written,
+            failed=tally.campaigns_by_outcome["failed"],
+            refresh=False,
+        )
+        self._bar.update(tally.campaigns_written - self._bar.n)
+
+    def close(self) -> None:
+        """Draw the final state and end the line."""
+        self._bar.close()
+
+
+class BarSafeStream:
+    """A terminal stream for log lines that never lands a line in the middle of the bar.
+
+    Each whole line is written with any bar cleared first and redrawn under it.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._pending = ""
+
+    def write(self, text: str) -> int:
+        """Hold text until a line is complete, then write the complete lines."""
+        self._pending += text
+        if "\n" in self._pending:
+            lines, _, self._pending = self._pending.rpartition("\n")
+            with tqdm.external_write_mode(file=self._stream):
+                self._stream.write(lines + "\n")
+                self._stream.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        """Flush the terminal; a partial line waits for its end."""
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        """Whether the stream underneath is a terminal."""
+        return self._stream.isatty()
+
+
+def open_progress(stream: TextIO) -> ProgressBar | None:
+    """A bar on `stream` when it is a terminal; None otherwise."""
+    return ProgressBar(stream) if stream.isatty() else None

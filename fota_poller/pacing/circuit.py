@@ -1,0 +1,128 @@
+"""The circuit breaker: consecutive failures pause every worker until one probe gets an answer.
+
+While the circuit is open, one probe request goes out after a wait that doubles with each
+failed probe; the first answer (from the probe or a request still in flight) closes it.
+Failures while it is open, and the one that opens it, are the outage's, not a campaign's.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+import anyio
+import structlog
+
+from fota_poller.run.control import RunControl, cut_short
+
+log = structlog.get_logger("fota_poller")
+
+
+class CircuitBreaker:
+    """Closed, or open with one probe at a time; every worker waits while it is open."""
+
+    def __init__(
+        self,
+        *,
+        failures_to_open: int = 5,
+        probe_initial_s: float = 1.0,
+        probe_max_s: float = 30.0,
+        max_outage_s: float = math.inf,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._failures_to_open = failures_to_open
+        self._max_outage_s = max_outage_s
+        self._opened_at = 0.0
+        self._probe_initial_s = probe_initial_s
+        self._probe_max_s = probe_max_s
+        self._clock = clock
+        self._consecutive_failures = 0
+        self.is_open = False
+        self._probing = False
+        self._probe_wait = probe_initial_s
+        self._probe_at = 0.0
+        self._changed: anyio.Event | None = None
+        self.probes = 0
+
+    async def enter(self, control: RunControl) -> bool | None:
+        """Wait for a turn: False for a normal request, True for the probe, None if stopped."""
+        while control.stop_reason is None:
+            if not self.is_open:
+                return False
+            now = self._clock()
+            if now - self._opened_at >= self._max_outage_s:
+                log.error("backoff.outage_too_long", seconds=round(now - self._opened_at))
+                control.stop(
+                    cut_short(
+                        f"the API answered nothing for {self._max_outage_s:.0f} s "
+                        "(poll.max_outage_s) before this campaign"
+                    )
+                )
+                break
+            if not self._probing and now >= self._probe_at:
+                self._probing = True
+                self.probes += 1
+                return True
+            wait_s = math.inf if self._probing else self._probe_at - now
+            await _wait_for_change(self._event(), control, wait_s)
+        return None
+
+    def answered(self) -> None:
+        """The server answered: the circuit closes."""
+        self._consecutive_failures = 0
+        self._probing = False
+        if self.is_open:
+            self.is_open = False
+            self._probe_wait = self._probe_initial_s
+            log.info("backoff.circuit_closed")
+            self._notify()
+
+    def failed(self, is_probe: bool) -> bool:
+        """A failure; True if it is the campaign's to count (the circuit did not account for it)."""
+        if self.is_open:
+            if is_probe:
+                self._probing = False
+                self._probe_wait = min(self._probe_wait * 2, self._probe_max_s)
+                self._probe_at = self._clock() + self._probe_wait
+                self._notify()
+            return False
+        self._consecutive_failures += 1
+        if self._consecutive_failures < self._failures_to_open:
+            return True
+        self.is_open = True
+        self._opened_at = self._clock()
+        self._probe_at = self._opened_at + self._probe_wait
+        log.warning("backoff.circuit_opened", failures=self._consecutive_failures)
+        return False
+
+    def abandon_probe(self) -> None:
+        """The probe ended with no verdict (cancelled): let another request probe now."""
+        if self._probing:
+            self._probing = False
+            self._probe_at = self._clock()
+            self._notify()
+
+    def _event(self) -> anyio.Event:
+        if self._changed is None:
+            self._changed = anyio.Event()
+        return self._changed
+
+    def _notify(self) -> None:
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = None
+
+
+async def _wait_for_change(event: anyio.Event, control: RunControl, wait_s: float) -> None:
+    """Wait until `event` is set, the run stops, or `wait_s` seconds pass."""
+    with anyio.move_on_after(wait_s):
+        async with anyio.create_task_group() as group:
+
+            async def until_stopped() -> None:
+                await control.wait_stopped()
+                group.cancel_scope.cancel()
+
+            group.start_soon(until_stopped)
+            await event.wait()
+            group.cancel_scope.cancel()

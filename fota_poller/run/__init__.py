@@ -1,0 +1,1 @@
+"""The run itself: feeder, workers, the single writer, stopping, the lock."""

@@ -1,0 +1,51 @@
+r"""Text nobody validated (an input line, a server's value), made safe to quote or print.
+
+`excerpt` quotes such text in a record or an error message: short, escaped, so a terminal
+escape, a line separator or a megabyte-long line never reaches a record or a log raw.
+`escape_controls` makes a value safe to print on an operator's terminal: a value such as an
+`error_code` or an account name can hold `ESC[2J`, which a terminal obeys (it clears the
+screen, moves the cursor, retitles the window). C0 and C1 controls, DEL and the Unicode line
+and paragraph separators are shown as `\xNN` / `\uNNNN` instead.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+EXCERPT_CHARS: Final = 48
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """`text` quoted, non-printable characters escaped, at most about `limit` characters shown."""
+    shown: list[str] = []
+    used = 0
+    for position, char in enumerate(text):
+        # isprintable() is False for controls (ESC), format characters (BOM, bidi overrides),
+        # U+2028/U+2029 and unassigned code points: those are shown as \x1b, \ufeff, ...
+        piece = char if char.isprintable() and char != "\\" else _escaped(char)
+        if used + len(piece) > limit:
+            return f"'{''.join(shown)}'... ({len(text) - position} more chars)"
+        shown.append(piece)
+        used += len(piece)
+    return f"'{''.join(shown)}'"
+
+
+def _escaped(char: str) -> str:
+    return char.encode("unicode_escape").decode("ascii")
+
+
+_UNSAFE: Final = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _escape_one(match: re.Match[str]) -> str:
+    code = ord(match[0])
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"  # noqa: PLR2004 - one byte
+
+
+def escape_controls(text: str) -> str:
+    """`text` with every control character written as an escape; unchanged when it has none."""
+    # search first: nearly every value is clean and needs no callback at all.
+    if _UNSAFE.search(text) is None:
+        return text
+    return _UNSAFE.sub(_escape_one, text)
