@@ -1,4 +1,8 @@
-"""`fota-poller demo`: the simulator in-process, polled through the real `poll` path, summarised."""
+"""`fota-poller demo`: the simulator in-process, polled through the real `poll` path, summarised.
+
+The simulator is imported inside `_demo` only: `cli.py` imports this module for its options,
+and a `poll` run must not load (and pay the memory of) the simulator's server.
+"""
 
 from __future__ import annotations
 
@@ -15,13 +19,26 @@ import msgspec
 from fota_poller.api.credentials import Credentials, Secret
 from fota_poller.api.redact import Redactor
 from fota_poller.api.token_provider import TokenProvider
+from fota_poller.app import poll_command
 from fota_poller.config import ApiConfig, Config, OutputConfig, PollConfig
 from fota_poller.observe.logs import configure_logging
 from fota_poller.output.records import CampaignRecord, DeviceRecord, RunRecord
-from fota_poller.simulator import SimulatorOptions, run_simulator
 from fota_poller.text import escape_controls
 
 _record_decoder = msgspec.json.Decoder(DeviceRecord | CampaignRecord | RunRecord)
+
+
+def add_demo_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the `demo` subcommand and its options to `commands`."""
+    demo = commands.add_parser(
+        "demo",
+        help="poll the built-in simulator end to end and summarise",
+        description="Start the simulator in-process, poll all its campaigns with the real poll "
+        "code path, write the records to a file and print a summary to stderr.",
+    )
+    demo.add_argument("--output", type=Path, default=Path("demo-output.jsonl"), metavar="FILE")
+    demo.add_argument("--campaigns", type=int, default=300, metavar="N")
+    demo.add_argument("--seed", type=int, default=1)
 
 
 def demo_command(args: argparse.Namespace) -> int:
@@ -32,8 +49,8 @@ def demo_command(args: argparse.Namespace) -> int:
 
 
 async def _demo(output: Path, campaigns: int, seed: int, redactor: Redactor) -> int:
-    # Imported here: cli imports this module lazily, and poll_command lives in cli.
-    from fota_poller.cli import poll_command  # noqa: PLC0415
+    # Imported here, not at the top: a `poll` run must not load the simulator (module docstring).
+    from fota_poller.simulator import SimulatorOptions, run_simulator  # noqa: PLC0415
 
     options = SimulatorOptions(campaigns=campaigns, devices_min=1, devices_max=2000, seed=seed)
     async with run_simulator(options) as simulator:

@@ -11,7 +11,7 @@ import pytest
 
 from fota_poller.api.credentials import Credentials, Secret
 from fota_poller.api.redact import Redactor
-from fota_poller.cli import authenticated_poll
+from fota_poller.app import authenticated_poll
 from fota_poller.config import ApiConfig, Config, OutputConfig, PollConfig
 from fota_poller.output.records import CampaignRecord, RunRecord
 from fota_poller.simulator import SimulatorAuthOptions, SimulatorOptions, run_simulator

@@ -10,7 +10,8 @@ import msgspec
 import pytest
 from conftest import run_cli
 
-from fota_poller.cli import build_parser, poll_config
+from fota_poller.app import poll_config
+from fota_poller.cli import build_parser
 from fota_poller.config import Config, load_config
 from fota_poller.errors import ConfigError
 

@@ -12,7 +12,8 @@ from structlog.testing import capture_logs
 
 from fota_poller.api.auth import StaticTokens
 from fota_poller.api.client import HttpResponse
-from fota_poller.cli import build_parser, main, poll_command, poll_config
+from fota_poller.app import poll_command, poll_config
+from fota_poller.cli import build_parser, main
 from fota_poller.config import ApiConfig, Config, DiscoverConfig, OutputConfig, PollConfig
 from fota_poller.errors import ConfigError, ExitCode
 from fota_poller.ids.discover import DiscoveryError, discover, discovery_accounts, report_url

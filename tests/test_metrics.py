@@ -6,7 +6,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from fota_poller.api.auth import StaticTokens
 from fota_poller.api.client import UpgradeClient, open_session
-from fota_poller.cli import main, poll_command
+from fota_poller.app import poll_command
+from fota_poller.cli import main
 from fota_poller.config import ApiConfig, Config, OutputConfig, PollConfig
 from fota_poller.errors import InputFileError
 from fota_poller.ids.lists import CampaignRef

@@ -6,7 +6,8 @@ import pytest
 import structlog
 
 from fota_poller.api.auth import StaticTokens
-from fota_poller.cli import main, poll_command
+from fota_poller.app import poll_command
+from fota_poller.cli import main
 from fota_poller.config import ApiConfig, Config, DiscoverConfig, OutputConfig, PollConfig
 from fota_poller.output.schema import records_schema
 from fota_poller.simulator import SimulatorOptions, run_simulator

@@ -1,0 +1,127 @@
+"""One `poll` run, wired: lock -> watch -> sink -> tokens -> id sources -> signals -> pipeline.
+
+`cli.py` calls `poll` with the config it built from the flags; `demo.py` calls `poll_command`
+with its own config and tokens. Nothing below this module knows how a run is started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+from collections.abc import Sequence
+
+import anyio
+
+from fota_poller.api.auth import TokenSource
+from fota_poller.api.credentials import Credentials, load_credentials
+from fota_poller.api.redact import Redactor
+from fota_poller.api.token_provider import TokenProvider
+from fota_poller.config import Config, apply_overrides, load_config
+from fota_poller.errors import ConfigError
+from fota_poller.ids.discover import discovery_accounts
+from fota_poller.ids.lists import close_id_sources, open_id_sources, read_refs
+from fota_poller.observe.logs import configure_logging
+from fota_poller.observe.monitor import watch_run
+from fota_poller.observe.tally import RunTally
+from fota_poller.output.records import RunRecord
+from fota_poller.output.sink import Sink, open_output
+from fota_poller.run.control import RunControl
+from fota_poller.run.lock import hold_lock
+from fota_poller.run.pipeline import run_poll
+from fota_poller.run.shutdown import stop_on_signals
+
+
+def poll_config(args: argparse.Namespace) -> Config:
+    """The config file with the flags of `poll` laid over it."""
+    return apply_overrides(
+        load_config(args.config),
+        api={"base_url": args.base_url, "account": args.account},
+        poll={
+            "concurrency": args.concurrency,
+            "rate": args.rate,
+            "timeout_s": args.timeout,
+            "deadline": args.deadline,
+            "max_attempts": args.max_attempts,
+            "lock_file": args.lock_file,
+        },
+        output={"path": args.output, "metrics_file": args.metrics_file},
+        log={"level": args.log_level},
+        discover={"statuses": _split_statuses(args.status)},
+    )
+
+
+def _split_statuses(values: Sequence[str] | None) -> list[str] | None:
+    if values is None:
+        return None
+    return [status.strip() for value in values for status in value.split(",") if status.strip()]
+
+
+def check_poll_sources(config: Config, id_paths: Sequence[str] | None) -> list[str]:
+    """The id lists to read; refuses a poll with neither id lists nor discovery."""
+    if not id_paths and not discovery_accounts(config):
+        raise ConfigError("nothing to poll: give --ids FILE or --status (config discover.statuses)")
+    return list(id_paths or [])
+
+
+def poll(config: Config, id_paths: Sequence[str]) -> int:
+    """Run `poll` from the command line: logging, credentials, then the run; the exit code."""
+    redactor = Redactor()
+    configure_logging(config.log.level, redactor=redactor)
+    credentials = load_credentials(config.auth)
+    redactor.add(*credentials.values())
+    return anyio.run(
+        authenticated_poll,
+        config,
+        id_paths,
+        credentials,
+        redactor,
+        backend_options=event_loop_options(),
+    )
+
+
+def event_loop_options() -> dict[str, bool]:
+    """The event loop for `poll`: uvloop where installed, as it costs less CPU per request."""
+    uvloop = sys.platform != "win32" and importlib.util.find_spec("uvloop") is not None
+    return {"use_uvloop": uvloop}
+
+
+async def authenticated_poll(
+    config: Config, id_paths: Sequence[str], credentials: Credentials, redactor: Redactor
+) -> int:
+    """Run `poll` with a token provider that obtains and renews tokens, and logs out at the end."""
+    # The lock comes first: a run that must not start must not log in, nor touch the output.
+    # The output comes before the token provider: one that cannot be written is refused
+    # before any request.
+    with (
+        hold_lock(config.poll.lock_file),
+        watch_run(config) as watch,
+        open_output(config.output.path) as sink,
+    ):
+        async with TokenProvider(config, credentials, redactor=redactor) as tokens:
+            return watch.finished(await _poll(config, id_paths, tokens, sink, watch.tally))
+
+
+async def poll_command(config: Config, id_paths: Sequence[str], tokens: TokenSource) -> int:
+    """Run `poll` with a ready config and tokens; returns the exit code.
+
+    SIGTERM and SIGINT stop the run (see run/shutdown.py); the output is still committed.
+    """
+    with watch_run(config) as watch, open_output(config.output.path) as sink:
+        return watch.finished(await _poll(config, id_paths, tokens, sink, watch.tally))
+
+
+async def _poll(
+    config: Config, id_paths: Sequence[str], tokens: TokenSource, sink: Sink, tally: RunTally
+) -> RunRecord:
+    sources = open_id_sources(id_paths)
+    try:
+        control = RunControl()
+        async with anyio.create_task_group() as signals:
+            signals.start_soon(stop_on_signals, control)
+            refs = read_refs(sources, config.api.account)
+            run = await run_poll(config, refs, tokens, sink, control, tally=tally)
+            signals.cancel_scope.cancel()
+    finally:
+        close_id_sources(sources)
+    return run

@@ -1,0 +1,172 @@
+"""`fota-poller simulate`: its options, and the simulator served on loopback until a signal.
+
+The simulator package is imported inside `simulate_command` only: `cli.py` imports this module
+for its options, and a `poll` run must not load (and pay the memory of) the simulator's server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import os
+import signal
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from fota_poller.api.credentials import APP_KEY_ENV, APP_SECRET_ENV, PASSWORD_ENV, USERNAME_ENV
+from fota_poller.errors import ConfigError
+
+
+def add_simulate_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the `simulate` subcommand and its options to `commands`."""
+    simulate = commands.add_parser(
+        "simulate",
+        help="serve a synthetic ThingSpace FOTA API on loopback",
+        description="Serve a deterministic synthetic ThingSpace FOTA API on loopback, with the "
+        "OAuth token, session login and logout endpoints. It accepts the app key/secret and "
+        f"username/password in {APP_KEY_ENV}, {APP_SECRET_ENV}, {USERNAME_ENV}, {PASSWORD_ENV} "
+        "when set, else sim-app-key / sim-app-secret and sim-user / sim-password; and the "
+        "pre-issued tokens sim-bearer-token and sim-session-token, which never expire.",
+    )
+    simulate.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    simulate.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 = any)")
+    simulate.add_argument("--campaigns", type=int, default=300, metavar="N")
+    simulate.add_argument(
+        "--devices", default="1-2000", metavar="MIN-MAX", help="devices per campaign"
+    )
+    simulate.add_argument("--latency-ms", type=float, default=0.0, metavar="MS")
+    simulate.add_argument("--seed", type=int, default=1)
+    simulate.add_argument(
+        "--accounts",
+        default="0000123456-00001",
+        metavar="A1,A2",
+        help="accounts the campaigns are spread over (default 0000123456-00001)",
+    )
+    simulate.add_argument(
+        "--report-page-size", type=int, default=50, metavar="N", help="upgrades per report page"
+    )
+    simulate.add_argument(
+        "--write-ids", type=Path, metavar="FILE", help="write the account,id lines it serves"
+    )
+    simulate.add_argument(
+        "--bearer-ttl",
+        type=float,
+        default=3600.0,
+        metavar="SECONDS",
+        help="lifetime of an issued Bearer token (default 3600)",
+    )
+    simulate.add_argument(
+        "--session-idle-ttl",
+        type=float,
+        default=1200.0,
+        metavar="SECONDS",
+        help="a session expires after this long unused (default 1200)",
+    )
+    simulate.add_argument(
+        "--faults",
+        default="",
+        metavar="KIND=P,...",
+        help="inject faults per request, e.g. 429=0.05,500=0.03,502html=0.02,reset=0.02,"
+        "truncate=0.01,stall=0.01 (also 408, 502, 503, 504; redirect: a 307 to --redirect-to; "
+        "gzipbomb: a 1 MB gzip body that inflates to 1 GiB; foreign: a 200 with another "
+        "upgrade's id; linesep: raw U+2028 and U+2029 in every status; 401html: a 401 with an "
+        "HTML body); "
+        "sametoken (no probability) makes the token endpoint hand back the unexpired token, as "
+        "ThingSpace's gateway does",
+    )
+    simulate.add_argument(
+        "--fault-routes",
+        default="upgrade",
+        metavar="R1,R2",
+        help="routes the faults apply to: upgrade, reports, token, login, logout (default upgrade)",
+    )
+    simulate.add_argument(
+        "--redirect-to",
+        metavar="ORIGIN",
+        help="where a redirect fault points, e.g. http://127.0.0.1:9000 "
+        "(default http://127.0.0.1:9, the discard port)",
+    )
+    simulate.add_argument(
+        "--rate-limit", type=float, default=0.0, metavar="R", help="answer 429 above R requests/s"
+    )
+    simulate.add_argument(
+        "--outage", metavar="START-END", help="answer 503 to everything in this window (seconds)"
+    )
+
+
+def simulate_command(args: argparse.Namespace) -> int:
+    """Serve the simulator until interrupted."""
+    # Imported here, not at the top: a `poll` run must not load the simulator (module docstring).
+    from fota_poller.simulator import (  # noqa: PLC0415
+        SimulatorOptions,
+        SimulatorStats,
+        serve_forever,
+    )
+    from fota_poller.simulator.auth_routes import simulator_auth_options  # noqa: PLC0415
+    from fota_poller.simulator.faults import (  # noqa: PLC0415
+        FaultOptions,
+        parse_mix,
+        parse_outage,
+        parse_routes,
+        split_server_faults,
+    )
+
+    low, _, high = args.devices.partition("-")
+    try:
+        devices_min, devices_max = int(low), int(high or low)
+    except ValueError:
+        raise ConfigError(f"--devices takes MIN-MAX, e.g. 1-2000, not {args.devices!r}") from None
+    try:
+        per_request, server_faults = split_server_faults(args.faults)
+        faults = FaultOptions(
+            mix=parse_mix(per_request),
+            rate_limit=args.rate_limit,
+            outage=None if args.outage is None else parse_outage(args.outage),
+            routes=parse_routes(args.fault_routes),
+            **({} if args.redirect_to is None else {"redirect_to": args.redirect_to}),
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    options = SimulatorOptions(
+        campaigns=args.campaigns,
+        devices_min=devices_min,
+        devices_max=devices_max,
+        latency_ms=args.latency_ms,
+        seed=args.seed,
+        auth=simulator_auth_options(args, os.environ, same_token="sametoken" in server_faults),
+        accounts=tuple(account.strip() for account in args.accounts.split(",")),
+        report_page_size=args.report_page_size,
+        faults=faults,
+    )
+
+    def ready(base_url: str) -> None:
+        print(f"simulator listening on {base_url}", file=sys.stderr, flush=True)  # noqa: T201
+
+    def finished(stats: SimulatorStats) -> None:
+        summary = (
+            f"simulator served {stats.requests_total} requests; by status "
+            f"{dict(sorted(stats.requests_by_status.items()))}; faults {stats.faults_by_kind}"
+        )
+        print(summary, file=sys.stderr, flush=True)  # noqa: T201 - the simulator's report
+
+    serve = functools.partial(
+        serve_forever, options, args.host, args.port, args.write_ids, ready, finished=finished
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        anyio.run(serve_until_signalled, serve)
+    return 0
+
+
+async def serve_until_signalled(serve: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run `serve` until SIGTERM or SIGINT (a background job started by a shell ignores SIGINT)."""
+    async with anyio.create_task_group() as group:
+        group.start_soon(serve)
+        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async for _ in signals:
+                break
+        group.cancel_scope.cancel()
