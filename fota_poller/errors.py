@@ -1,8 +1,14 @@
-"""Typed exceptions, each carrying a one-line message meant for the user, and the exit codes."""
+"""Every exception type of the package, and the exit codes.
+
+`FotaPollerError` and its subclasses reach the user: one line and an exit code from the CLI.
+The others are caught inside the package and turned into a record or a retry. The bottom
+layer: this module imports nothing from the package.
+"""
 
 from __future__ import annotations
 
 import enum
+from typing import Literal
 
 
 class ExitCode(enum.IntEnum):
@@ -55,6 +61,28 @@ class AuthenticationError(FotaPollerError):
         self.requests_sent = requests_sent
 
 
+class AlreadyRunningError(FotaPollerError):
+    """Another run holds the lock file."""
+
+    exit_code = ExitCode.ALREADY_RUNNING
+
+
+class DiscoveryError(FotaPollerError):
+    """A report page could not be fetched or read: the run must not pass for complete."""
+
+    exit_code = ExitCode.CAMPAIGNS_FAILED
+
+    def __init__(self, account: str, status: str, start_index: str, reason: str) -> None:
+        super().__init__(
+            f"discovery of {status} upgrades of account {account} failed at index "
+            f"{start_index}: {reason}"
+        )
+        self.account = account
+        self.status = status
+        self.start_index = start_index
+        self.reason = reason
+
+
 class OutputError(FotaPollerError):
     """The output could not be written or committed (disk full, I/O error): the run stops."""
 
@@ -72,3 +100,45 @@ class OutputClosedError(OutputError):
 
     exit_code = ExitCode.OUTPUT_CLOSED
     event = "output.closed"
+
+
+class RequestFailedError(Exception):
+    """No usable response: no answer, a body too large or unreadable, or a refused redirect.
+
+    `too_large` and `http` are answers: final, never retried, and carry the HTTP `status`.
+    """
+
+    def __init__(
+        self,
+        kind: Literal["network", "timeout", "too_large", "http"],
+        message: str,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.status = status
+
+    @property
+    def final(self) -> bool:
+        """True for an answer that asking again would not change."""
+        return self.kind in {"too_large", "http"}
+
+
+class UnreadableBodyError(Exception):
+    """The body is over the cap (`too_large`) or in an encoding that cannot be undone (`http`)."""
+
+    def __init__(self, kind: Literal["too_large", "http"], message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class UpgradeDecodeError(Exception):
+    """A 200 body that is not a valid upgrade; the message is msgspec's, naming the JSON path."""
+
+
+class NoAuthAnswerError(Exception):
+    """The auth request got no HTTP answer (connection failed or timed out)."""
+
+
+class NotARegularFileError(OSError):
+    """The output path names a directory (or a device, a pipe...) that a rename would replace."""

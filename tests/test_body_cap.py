@@ -7,8 +7,9 @@ import pytest
 from aiohttp import web
 
 from fota_poller.api.client import open_session
-from fota_poller.api.response_body import UnreadableBodyError, read_body
+from fota_poller.api.response_body import read_body
 from fota_poller.config import Config
+from fota_poller.errors import UnreadableBodyError
 from fota_poller.simulator.hostile import GzipBomb
 
 MB = 1024 * 1024

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 import msgspec
 import pytest
 
-from fota_poller.api.decode import UpgradeDecodeError, decode_error, decode_upgrade
+from fota_poller.api.decode import decode_error, decode_upgrade
+from fota_poller.errors import UpgradeDecodeError
 from fota_poller.ids.lists import CampaignRef
 from fota_poller.output import campaign
 from fota_poller.output.records import DeviceRecord

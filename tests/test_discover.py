@@ -15,8 +15,8 @@ from fota_poller.api.client import HttpResponse
 from fota_poller.app import poll_command, poll_config
 from fota_poller.cli import build_parser, main
 from fota_poller.config import ApiConfig, Config, DiscoverConfig, OutputConfig, PollConfig
-from fota_poller.errors import ConfigError, ExitCode
-from fota_poller.ids.discover import DiscoveryError, discover, discovery_accounts, report_url
+from fota_poller.errors import ConfigError, DiscoveryError, ExitCode
+from fota_poller.ids.discover import discover, discovery_accounts, report_url
 from fota_poller.ids.lists import CampaignRef, read_refs
 from fota_poller.output.records import CampaignRecord, DeviceRecord, RunRecord
 from fota_poller.output.sink import open_sink

@@ -1,5 +1,5 @@
 """The package's layout: no import cycle, lower layers that never import the entry points,
-no module over 300 lines, and a `poll` run that does not load the simulator.
+every exception in errors.py, no module over 300 lines, and a `poll` run without the simulator.
 
 The modules are read with `ast`, never imported, so a cycle is found even where a lazy import
 inside a function hides it at run time.
@@ -8,6 +8,7 @@ inside a function hides it at run time.
 from __future__ import annotations
 
 import ast
+import builtins
 import subprocess
 import sys
 from collections.abc import Collection, Iterable, Mapping
@@ -148,6 +149,40 @@ def entry_point_imports(graph: Mapping[str, set[str]]) -> dict[str, list[str]]:
     }
 
 
+def exception_classes(root: Path = PACKAGE) -> dict[str, list[str]]:
+    """The exception classes each module of the package defines, by their bases' names."""
+    trees = {
+        name: ast.parse(path.read_text(encoding="utf-8"))
+        for name, path in package_modules(root).items()
+    }
+    known = {
+        name
+        for name, value in vars(builtins).items()
+        if isinstance(value, type) and issubclass(value, BaseException)
+    }
+    found: dict[str, list[str]] = {}
+    # Until no new class is found: a subclass may come before its base in the walk.
+    while True:
+        new = {
+            (module, node.name)
+            for module, tree in trees.items()
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ClassDef) and node.name not in known
+            if any(_base_name(base) in known for base in node.bases)
+        }
+        if not new:
+            return found
+        for module, name in sorted(new):
+            known.add(name)
+            found.setdefault(module, []).append(name)
+
+
+def _base_name(base: ast.expr) -> str | None:
+    if isinstance(base, ast.Name):
+        return base.id
+    return base.attr if isinstance(base, ast.Attribute) else None
+
+
 def long_modules(root: Path = PACKAGE) -> dict[str, int]:
     """The modules over `MAX_LINES` lines, with their line counts."""
     lines = {
@@ -173,6 +208,20 @@ def test_every_known_cycle_is_still_there() -> None:
 
 def test_the_lower_layers_never_import_the_entry_points() -> None:
     assert entry_point_imports(import_graph()) == {}
+
+
+def test_errors_is_the_bottom_layer() -> None:
+    assert import_graph()["fota_poller.errors"] == set()
+
+
+def test_every_exception_type_is_in_errors() -> None:
+    # The simulator is a separate program served for tests: its own errors may stay in it.
+    elsewhere = {
+        module: names
+        for module, names in exception_classes().items()
+        if module != "fota_poller.errors" and not module.startswith("fota_poller.simulator")
+    }
+    assert elsewhere == {}
 
 
 def test_no_module_passes_300_lines() -> None:
@@ -246,6 +295,26 @@ def test_a_lower_layer_importing_the_app_is_found(tmp_path: Path) -> None:
     graph = import_graph(package)
     assert entry_point_imports(graph) == {"fota_poller.output.sink": ["fota_poller.app"]}
     assert find_cycles(graph) == [("fota_poller.app", "fota_poller.output.sink")]
+
+
+def test_an_exception_outside_errors_is_found(tmp_path: Path) -> None:
+    package = _write_package(
+        tmp_path,
+        {
+            "errors.py": "class FotaPollerError(Exception): ...\n",
+            "run/__init__.py": "",
+            "run/lock.py": (
+                "from fota_poller import errors\n"
+                "class AlreadyRunningError(errors.FotaPollerError): ...\n"
+                "class Locked(AlreadyRunningError): ...\n"
+                "class Holder: ...\n"
+            ),
+        },
+    )
+    assert exception_classes(package) == {
+        "fota_poller.errors": ["FotaPollerError"],
+        "fota_poller.run.lock": ["AlreadyRunningError", "Locked"],
+    }
 
 
 def test_a_long_module_is_found(tmp_path: Path) -> None:

@@ -5,7 +5,8 @@ import anyio
 import pytest
 from yarl import URL
 
-from fota_poller.api.client import HttpResponse, RequestCounters, RequestFailedError
+from fota_poller.api.client import HttpResponse, RequestCounters
+from fota_poller.errors import RequestFailedError
 from fota_poller.pacing.gate import BackoffSettings, SharedBackoff
 from fota_poller.pacing.ratelimit import RateLimiter
 from fota_poller.pacing.retry import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 from http import HTTPStatus
-from typing import Final, Literal
+from typing import Final
 from urllib.parse import quote
 
 import aiohttp
@@ -15,9 +15,9 @@ from yarl import URL
 from fota_poller._version import __version__
 from fota_poller.api.auth import RequestAuth, TokenSource, rejected_token
 from fota_poller.api.auth_gate import AuthGate
-from fota_poller.api.response_body import ACCEPT_ENCODING, UnreadableBodyError, read_body
+from fota_poller.api.response_body import ACCEPT_ENCODING, read_body
 from fota_poller.config import Config
-from fota_poller.errors import AuthenticationError
+from fota_poller.errors import AuthenticationError, RequestFailedError, UnreadableBodyError
 from fota_poller.ids.lists import CampaignRef
 from fota_poller.pacing.ratelimit import RateLimiter
 
@@ -30,7 +30,6 @@ _MAX_RENEWALS_PER_REQUEST: Final = 2
 __all__ = [
     "USER_AGENT",
     "HttpResponse",
-    "RequestFailedError",
     "TokenSource",  # re-exported: the request path's side of the auth contract
     "UpgradeClient",
     "open_session",
@@ -55,28 +54,6 @@ class RequestCounters(msgspec.Struct):
     retries: int = 0
     # Every 429 the client saw, whether or not it was retried.
     rate_limited: int = 0
-
-
-class RequestFailedError(Exception):
-    """No usable response: no answer, a body too large or unreadable, or a refused redirect.
-
-    `too_large` and `http` are answers: final, never retried, and carry the HTTP `status`.
-    """
-
-    def __init__(
-        self,
-        kind: Literal["network", "timeout", "too_large", "http"],
-        message: str,
-        status: int | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.status = status
-
-    @property
-    def final(self) -> bool:
-        """True for an answer that asking again would not change."""
-        return self.kind in {"too_large", "http"}
 
 
 def refused_redirect(status: int, location: str | None) -> str:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import msgspec
 
+from fota_poller.errors import UpgradeDecodeError
+
 
 class Device(msgspec.Struct, rename="camel"):
     """One entry of a campaign's `deviceList`."""
@@ -55,10 +57,6 @@ class ApiError(msgspec.Struct, frozen=True):
 
     code: str | None
     message: str | None
-
-
-class UpgradeDecodeError(Exception):
-    """A 200 body that is not a valid upgrade; the message is msgspec's, naming the JSON path."""
 
 
 _upgrade_decoder = msgspec.json.Decoder(UpgradeInfo)

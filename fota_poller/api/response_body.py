@@ -14,10 +14,12 @@ An uncompressed body (the usual case) is read as before, in one call when its le
 from __future__ import annotations
 
 import zlib
-from typing import Final, Literal
+from typing import Final
 
 import aiohttp
 from aiohttp import hdrs
+
+from fota_poller.errors import UnreadableBodyError
 
 # What `open_session` asks for: the encodings `read_body` can undo.
 ACCEPT_ENCODING: Final = "gzip, deflate"
@@ -29,14 +31,6 @@ _ENCODINGS: Final = {"gzip": "gzip", "x-gzip": "gzip", "deflate": "deflate"}
 # own bytes, per body in flight.
 _COUNT_STEP: Final = 1 << 20
 _IDENTITY: Final = frozenset({"", "identity"})
-
-
-class UnreadableBodyError(Exception):
-    """The body is over the cap (`too_large`) or in an encoding that cannot be undone (`http`)."""
-
-    def __init__(self, kind: Literal["too_large", "http"], message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
 
 
 async def read_body(response: aiohttp.ClientResponse, max_bytes: int | None) -> bytes:

@@ -36,9 +36,9 @@ from fota_poller.api.client import open_session, refused_redirect
 from fota_poller.api.credentials import Credentials, Secret
 from fota_poller.api.decode import decode_error
 from fota_poller.api.redact import Redactor
-from fota_poller.api.response_body import UnreadableBodyError, read_body
+from fota_poller.api.response_body import read_body
 from fota_poller.config import Config
-from fota_poller.errors import AuthenticationError
+from fota_poller.errors import AuthenticationError, NoAuthAnswerError, UnreadableBodyError
 
 log = structlog.get_logger("fota_poller")
 
@@ -86,10 +86,6 @@ class _TokenAnswer(msgspec.Struct):
 
 class _LoginAnswer(msgspec.Struct, rename="camel"):
     session_token: str
-
-
-class _NoAnswerError(Exception):
-    """The auth request got no HTTP answer (connection failed or timed out)."""
 
 
 class _Slot:
@@ -277,7 +273,7 @@ class TokenProvider:
                     data={"grant_type": "client_credentials"},
                     auth=aiohttp.BasicAuth(key.reveal(), secret.reveal()),
                 )
-            except _NoAnswerError as exc:
+            except NoAuthAnswerError as exc:
                 await self._back_off("auth.token_request_unanswered", attempt, _TOKEN_ATTEMPTS, exc)
                 continue
             if status != _OK:
@@ -345,7 +341,7 @@ class TokenProvider:
                     json={"username": username.reveal(), "password": password.reveal()},
                     headers={"Authorization": bearer.headers["Authorization"]},
                 )
-            except _NoAnswerError as exc:
+            except NoAuthAnswerError as exc:
                 await self._back_off(
                     "auth.login_unanswered",
                     self._login_attempts,
@@ -381,7 +377,7 @@ class TokenProvider:
             headers = dict((await self.headers()).headers)
             self.counters.logout_requests += 1
             status, body = await self._post(self._logout_url, headers=headers)
-        except (AuthenticationError, _NoAnswerError) as exc:
+        except (AuthenticationError, NoAuthAnswerError) as exc:
             log.warning("auth.logout_failed", error=str(exc))
             return
         if status == _OK:
@@ -416,9 +412,9 @@ class TokenProvider:
         except UnreadableBodyError as exc:
             self._fail(f"the answer of {URL(url).path} could not be read: {exc}")
         except TimeoutError:
-            raise _NoAnswerError("timeout") from None
+            raise NoAuthAnswerError("timeout") from None
         except aiohttp.ClientError as exc:
-            raise _NoAnswerError(type(exc).__name__) from None
+            raise NoAuthAnswerError(type(exc).__name__) from None
 
     async def _back_off(self, event: str, attempt: int, attempts: int, exc: Exception) -> None:
         log.warning(event, attempt=attempt, of=attempts, error=str(exc))

@@ -15,10 +15,9 @@ import structlog
 from anyio.abc import TaskGroup
 from yarl import URL
 
-from fota_poller.api.client import RequestFailedError
 from fota_poller.api.decode import decode_error
 from fota_poller.config import Config
-from fota_poller.errors import ConfigError, ExitCode, FotaPollerError
+from fota_poller.errors import ConfigError, DiscoveryError, RequestFailedError
 from fota_poller.ids.lists import CampaignRef, InvalidLine, canonical_upgrade_id
 from fota_poller.ids.sources import Batched, merge_sources
 from fota_poller.pacing.retry import Getter
@@ -46,22 +45,6 @@ class ReportPage(msgspec.Struct, rename="camel"):
     # integer, "0 if hasMoreData=false", so an int is read too (and refused as a next index).
     last_seen_upgrade_id: str | int | None = None
     report_list: list[ReportEntry] | None = None
-
-
-class DiscoveryError(FotaPollerError):
-    """A report page could not be fetched or read: the run must not pass for complete."""
-
-    exit_code = ExitCode.CAMPAIGNS_FAILED
-
-    def __init__(self, account: str, status: str, start_index: str, reason: str) -> None:
-        super().__init__(
-            f"discovery of {status} upgrades of account {account} failed at index "
-            f"{start_index}: {reason}"
-        )
-        self.account = account
-        self.status = status
-        self.start_index = start_index
-        self.reason = reason
 
 
 _page_decoder = msgspec.json.Decoder(ReportPage)

@@ -8,7 +8,8 @@ from datetime import date, datetime
 
 import msgspec
 
-from fota_poller.api.decode import UpgradeDecodeError, UpgradeInfo, decode_error, decode_upgrade
+from fota_poller.api.decode import UpgradeInfo, decode_error, decode_upgrade
+from fota_poller.errors import UpgradeDecodeError
 from fota_poller.ids.lists import CampaignRef, InvalidLine, canonical_upgrade_id
 from fota_poller.output.device_lines import count_statuses, encode_device_lines
 from fota_poller.output.records import CampaignRecord, DeviceRecord, ErrorKind

@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO, Final, Protocol
 
-from fota_poller.errors import ConfigError, OutputClosedError, OutputError
-from fota_poller.output.staging import NotARegularFileError, StagedFile
+from fota_poller.errors import ConfigError, NotARegularFileError, OutputClosedError, OutputError
+from fota_poller.output.staging import StagedFile
 
 # U+2028 and U+2029 in UTF-8. Valid raw in JSON, and msgspec writes them raw, but line
 # splitters (Python's splitlines(), some JavaScript) break lines there.

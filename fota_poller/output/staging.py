@@ -22,6 +22,8 @@ from typing import BinaryIO
 
 import structlog
 
+from fota_poller.errors import NotARegularFileError
+
 log = structlog.get_logger("fota_poller")
 
 # `.latest.jsonl.fota-poller-0123456789abcdef.tmp`: hidden, and not `*.jsonl`, so no reader
@@ -33,10 +35,6 @@ _LEGACY_RANDOM = "[a-z0-9_]{8}"
 # kernel that predates it, EOPNOTSUPP from a filesystem without it.
 _NO_UNNAMED_FILES = frozenset({errno.EISDIR, errno.EOPNOTSUPP, errno.EINVAL})
 _BUFFER_BYTES = 1 << 20  # device lines arrive in campaign-sized blocks
-
-
-class NotARegularFileError(OSError):
-    """The output path names a directory (or a device, a pipe...) that a rename would replace."""
 
 
 class StagedFile:

@@ -21,8 +21,9 @@ from typing import Final, Protocol
 import msgspec
 from yarl import URL
 
-from fota_poller.api.client import HttpResponse, RequestCounters, RequestFailedError
+from fota_poller.api.client import HttpResponse, RequestCounters
 from fota_poller.config import PollConfig
+from fota_poller.errors import RequestFailedError
 from fota_poller.pacing.gate import SharedBackoff
 from fota_poller.run.control import RunControl
 

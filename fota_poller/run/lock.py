@@ -12,13 +12,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from fota_poller.errors import ConfigError, ExitCode, FotaPollerError
-
-
-class AlreadyRunningError(FotaPollerError):
-    """Another run holds the lock file."""
-
-    exit_code = ExitCode.ALREADY_RUNNING
+from fota_poller.errors import AlreadyRunningError, ConfigError
 
 
 @contextlib.contextmanager
