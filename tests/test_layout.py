@@ -1,8 +1,7 @@
 """The package's layout: no import cycle, lower layers that never import the entry points,
-every exception in errors.py, no module over 300 lines, and a `poll` run without the simulator.
+every exception in errors.py, no module over 300 lines, a `poll` run without the simulator.
 
-The modules are read with `ast`, never imported, so a cycle is found even where a lazy import
-inside a function hides it at run time.
+Modules are read with `ast`, never imported: a lazy import inside a function hides no cycle.
 """
 
 from __future__ import annotations
@@ -41,7 +40,7 @@ _KNOWN_CYCLES = {
 
 # The stages below the entry points: none of them may know how a run is started or wired.
 _LOWER_LAYERS = ("api", "pacing", "ids", "output", "observe")
-_ENTRY_POINTS = {"fota_poller.cli", "fota_poller.app", "fota_poller.demo"}
+_ENTRY_POINTS = {"fota_poller.cli", "fota_poller.app", "fota_poller.demo", "fota_poller.simulate"}
 
 
 def module_name(path: Path, root: Path) -> str:
@@ -58,11 +57,11 @@ def package_modules(root: Path = PACKAGE) -> dict[str, Path]:
 def imported_modules(name: str, path: Path, known: Collection[str]) -> set[str]:
     """The package modules that the module `name`, in `path`, imports anywhere in its text.
 
-    Counted: imports at the top, inside functions, and inside `if TYPE_CHECKING:` blocks (a
-    cycle through a type-only import is still two modules that each need the other to be read).
-    Not counted: the parent packages Python runs on the way (`fota_poller.api.client` runs
-    `fota_poller/__init__.py` first): every module would otherwise be in a cycle with
-    `fota_poller/__init__.py`, which re-exports the public names.
+    Counted: imports at the top, inside functions, and in `if TYPE_CHECKING:` blocks (a cycle
+    through a type-only import is still two modules that each need the other to be read).
+    Not counted: the parent packages Python runs first (`fota_poller/__init__.py` for
+    `fota_poller.api.client`): as it re-exports the public names, every module would be in a
+    cycle with it.
     """
     is_package = path.name == "__init__.py"
     found: set[str] = set()
@@ -121,26 +120,21 @@ def cycle_path(graph: Mapping[str, Iterable[str]], group: Iterable[str]) -> list
     members = set(group)
     start = min(members)
     # Breadth-first from `start`, inside the group, until an import leads back to it.
-    previous: dict[str, str] = {}
+    paths = {start: [start]}
     frontier = [start]
     while frontier:
-        following = []
-        for node in frontier:
-            for child in sorted(set(graph[node]) & members):
-                if child == start:
-                    path = [node]
-                    while path[-1] != start:
-                        path.append(previous[path[-1]])
-                    return [*reversed(path), start]
-                if child not in previous:
-                    previous[child] = node
-                    following.append(child)
-        frontier = following
+        node = frontier.pop(0)
+        for child in sorted(set(graph[node]) & members):
+            if child == start:
+                return [*paths[node], start]
+            if child not in paths:
+                paths[child] = [*paths[node], child]
+                frontier.append(child)
     return [start]
 
 
 def entry_point_imports(graph: Mapping[str, set[str]]) -> dict[str, list[str]]:
-    """The modules of the lower layers that import cli, app or demo, with what they import."""
+    """The modules of the lower layers that import an entry point, with the ones they import."""
     return {
         name: sorted(graph[name] & _ENTRY_POINTS)
         for name in graph
@@ -150,16 +144,9 @@ def entry_point_imports(graph: Mapping[str, set[str]]) -> dict[str, list[str]]:
 
 
 def exception_classes(root: Path = PACKAGE) -> dict[str, list[str]]:
-    """The exception classes each module of the package defines, by their bases' names."""
-    trees = {
-        name: ast.parse(path.read_text(encoding="utf-8"))
-        for name, path in package_modules(root).items()
-    }
-    known = {
-        name
-        for name, value in vars(builtins).items()
-        if isinstance(value, type) and issubclass(value, BaseException)
-    }
+    """The exception classes each module of the package defines, known by their bases' names."""
+    trees = {name: ast.parse(path.read_bytes()) for name, path in package_modules(root).items()}
+    known = {name for name, value in vars(builtins).items() if _is_exception(value)}
     found: dict[str, list[str]] = {}
     # Until no new class is found: a subclass may come before its base in the walk.
     while True:
@@ -177,6 +164,10 @@ def exception_classes(root: Path = PACKAGE) -> dict[str, list[str]]:
             found.setdefault(module, []).append(name)
 
 
+def _is_exception(value: object) -> bool:
+    return isinstance(value, type) and issubclass(value, BaseException)
+
+
 def _base_name(base: ast.expr) -> str | None:
     if isinstance(base, ast.Name):
         return base.id
@@ -185,10 +176,7 @@ def _base_name(base: ast.expr) -> str | None:
 
 def long_modules(root: Path = PACKAGE) -> dict[str, int]:
     """The modules over `MAX_LINES` lines, with their line counts."""
-    lines = {
-        name: len(path.read_text(encoding="utf-8").splitlines())
-        for name, path in package_modules(root).items()
-    }
+    lines = {name: path.read_bytes().count(b"\n") for name, path in package_modules(root).items()}
     return {name: count for name, count in lines.items() if count > MAX_LINES}
 
 
@@ -244,8 +232,10 @@ def test_a_poll_run_does_not_load_the_simulator() -> None:
 def _write_package(root: Path, modules: Mapping[str, str]) -> Path:
     package = root / "fota_poller"
     for relative, text in {"__init__.py": "", **modules}.items():
-        (package / relative).parent.mkdir(parents=True, exist_ok=True)
-        (package / relative).write_text(text, encoding="utf-8")
+        path = package / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        (path.parent / "__init__.py").touch()  # every folder a package, as in fota_poller
+        path.write_text(text, encoding="utf-8")
     return package
 
 
@@ -253,26 +243,17 @@ def test_a_cycle_through_a_lazy_import_and_a_type_check_block_is_found(tmp_path:
     package = _write_package(
         tmp_path,
         {
-            "api/__init__.py": "",
             "api/client.py": "from fota_poller.pacing import retry\n",
-            "pacing/__init__.py": "",
             "pacing/retry.py": "def tally():\n    from ..observe.tally import RunTally\n",
-            "observe/__init__.py": "",
             "observe/tally.py": (
                 "from typing import TYPE_CHECKING\n"
                 "if TYPE_CHECKING:\n    from fota_poller.api.client import UpgradeClient\n"
             ),
-            "text.py": "import fota_poller.errors\n",
-            "errors.py": "",
+            "text.py": "import fota_poller.api.client\n",
         },
     )
     graph = import_graph(package)
     [cycle] = find_cycles(graph)
-    assert cycle == (
-        "fota_poller.api.client",
-        "fota_poller.observe.tally",
-        "fota_poller.pacing.retry",
-    )
     assert cycle_path(graph, cycle) == [
         "fota_poller.api.client",
         "fota_poller.pacing.retry",
@@ -286,9 +267,7 @@ def test_a_lower_layer_importing_the_app_is_found(tmp_path: Path) -> None:
         tmp_path,
         {
             "app.py": "from fota_poller.output import sink\n",
-            "output/__init__.py": "",
             "output/sink.py": "def f():\n    from fota_poller import app\n",
-            "run/__init__.py": "",
             "run/pipeline.py": "from fota_poller.app import poll\n",
         },
     )
@@ -302,7 +281,6 @@ def test_an_exception_outside_errors_is_found(tmp_path: Path) -> None:
         tmp_path,
         {
             "errors.py": "class FotaPollerError(Exception): ...\n",
-            "run/__init__.py": "",
             "run/lock.py": (
                 "from fota_poller import errors\n"
                 "class AlreadyRunningError(errors.FotaPollerError): ...\n"
