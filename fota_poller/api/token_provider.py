@@ -156,7 +156,7 @@ class TokenProvider:
         self._failure: AuthenticationError | None = None
         self._auth: RequestAuth | None = None
         self._http: aiohttp.ClientSession | None = None
-        self._max_answer_bytes = config.poll.max_response_bytes
+        self._max_answer_bytes = int(config.poll.max_response_mb * 1024 * 1024)
         self.counters = AuthCounters()
 
     async def __aenter__(self) -> Self:
