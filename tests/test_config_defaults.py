@@ -24,17 +24,20 @@ from fota_poller.pacing.throttle import Throttle
 
 PACKAGE = Path(fota_poller.__file__).parent
 SETTINGS_STRUCTS = [RetryPolicy, BackoffSettings]
-# Built from the settings above; `limiter` and `settings` are collaborators, not values.
+# Built from the settings above and `[poll]`.
 SETTINGS_TAKERS = [CircuitBreaker, Throttle, SharedBackoff, RateLimiter]
-COLLABORATORS = {"self", "limiter", "settings", "clock"}
+# Parameters that are not config values: what the object works with, and the time source.
+COLLABORATORS = {"limiter", "settings", "clock"}
 
 
 def poll_names() -> set[str]:
     """The `[poll]` keys and the fixed values PollConfig holds as class variables."""
-    fixed = {name for name in vars(PollConfig) if not name.startswith("_")}
-    return set(PollConfig.__struct_fields__) | {
-        name for name in fixed if isinstance(getattr(PollConfig, name), int | float)
+    fixed = {
+        name
+        for name, value in vars(PollConfig).items()
+        if not name.startswith("_") and isinstance(value, int | float)
     }
+    return set(PollConfig.__struct_fields__) | fixed
 
 
 def parameters(cls: type) -> list[inspect.Parameter]:
@@ -81,10 +84,10 @@ def test_every_value_reaches_the_circuit_and_the_throttle_under_its_own_name():
         for p in parameters(type(part)):
             if p.name not in COLLABORATORS:
                 assert getattr(part, f"_{p.name}") == getattr(poll, p.name), p.name
-    policy = RetryPolicy.from_config(PollConfig(max_attempts=3, max_retry_after_s=9))
+    poll = PollConfig(max_attempts=3, backoff_initial_s=0.2, backoff_max_s=4, max_retry_after_s=9)
+    policy = RetryPolicy.from_config(poll)
     assert msgspec.structs.asdict(policy) == {
-        name: getattr(PollConfig(max_attempts=3, max_retry_after_s=9), name)
-        for name in RetryPolicy.__struct_fields__
+        name: getattr(poll, name) for name in RetryPolicy.__struct_fields__
     }
 
 
