@@ -1,10 +1,16 @@
-"""Configuration: one typed object, decoded from TOML, with command-line flags laid over it."""
+"""Configuration: one typed object, decoded from TOML, with command-line flags laid over it.
+
+This module is the one home of every default and every name of a setting. The settings
+objects below it (`RetryPolicy`, `BackoffSettings`, the circuit and the throttle) have no
+defaults of their own: they are built from `PollConfig` by `settings_for`, field by field
+under the TOML key's own name.
+"""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 import msgspec
 
@@ -17,8 +23,27 @@ NonNegativeFloat = Annotated[float, msgspec.Meta(ge=0)]
 PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
 LogLevel = Literal["debug", "info", "warning", "error"]
 AccountName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
-# An open set of strings (see thingspace-api.md), so only the characters are checked.
+# An open set of strings (see docs/thingspace.md), so only the characters are checked.
 UpgradeStatus = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_ -]{1,64}$")]
+
+
+class Duration:
+    """A span of time as written (`45m`, `1h30m`, `90s`, `90`) and in seconds, parsed once."""
+
+    __slots__ = ("seconds", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.seconds = parse_duration(text)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Duration) and other.text == self.text
+
+    def __hash__(self) -> int:
+        return hash(self.text)
+
+    def __repr__(self) -> str:
+        return f"Duration({self.text!r})"
 
 
 class ApiConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -49,17 +74,21 @@ class PollConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     max_outage_s: PositiveFloat = 1800.0
     max_response_mb: PositiveFloat = 256.0
     # A duration such as `45m`, `1h30m`, `90s` or a bare number of seconds.
-    deadline: str | None = None
+    deadline: Duration | None = None
     grace_s: NonNegativeFloat = 2.0
     lock_file: str | None = None
 
-    def __post_init__(self) -> None:
-        # msgspec turns a ValueError here into a validation error naming `poll.deadline`.
-        if self.deadline is not None:
-            try:
-                parse_duration(self.deadline)
-            except ConfigError as exc:
-                raise ValueError(f"deadline: {exc}") from None
+    # Fixed, not configurable (no TOML key): how the throttle slows down after a 429.
+    # Request starts per second the throttle never goes below.
+    min_rate: ClassVar[float] = 0.5
+    # Share of the ceiling rate regained per second after a 429: from half the rate back to
+    # the full rate takes five seconds.
+    recovery_per_s: ClassVar[float] = 0.1
+
+    @property
+    def max_response_bytes(self) -> int:
+        """`max_response_mb` in bytes, the unit a body is counted in."""
+        return int(self.max_response_mb * 1024 * 1024)
 
 
 class OutputConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -104,6 +133,18 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     discover: DiscoverConfig = DiscoverConfig()
 
 
+Settings = TypeVar("Settings", bound=msgspec.Struct)
+
+
+def settings_for(settings: type[Settings], section: msgspec.Struct) -> Settings:
+    """A settings struct whose every field is the config attribute of the same name.
+
+    A field named otherwise than its config key is an `AttributeError` here, so a value keeps
+    one name from the TOML file to the code that uses it.
+    """
+    return settings(**{name: getattr(section, name) for name in settings.__struct_fields__})
+
+
 def load_config(path: Path | None) -> Config:
     """Read a TOML file into a `Config`; None gives the defaults."""
     if path is None:
@@ -113,7 +154,7 @@ def load_config(path: Path | None) -> Config:
     except OSError as exc:
         raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
     try:
-        return msgspec.toml.decode(_toml_text(path, raw), type=Config)
+        return msgspec.toml.decode(_toml_text(path, raw), type=Config, dec_hook=_decode)
     except msgspec.ValidationError as exc:
         raise ConfigError(f"config {path}: {_toml_path(str(exc))}") from None
     except msgspec.DecodeError as exc:
@@ -145,13 +186,33 @@ def apply_overrides(config: Config, **sections: dict[str, Any]) -> Config:
 
     The result is re-validated so a flag cannot smuggle in a value the file could not hold.
     """
-    updated = msgspec.to_builtins(config)
+    updated = msgspec.to_builtins(config, enc_hook=_encode)
     for section, values in sections.items():
         updated[section].update({k: v for k, v in values.items() if v is not None})
     try:
-        return msgspec.convert(updated, type=Config)
+        return msgspec.convert(updated, type=Config, dec_hook=_decode)
     except msgspec.ValidationError as exc:
         raise ConfigError(_toml_path(str(exc))) from None
+
+
+def _decode(type_: type, value: object) -> object:
+    """Decode what msgspec does not know: a `Duration` from its text."""
+    if type_ is Duration:
+        if not isinstance(value, str):
+            raise TypeError(f"Expected `str | null`, got `{type(value).__name__}`")
+        try:
+            return Duration(value)
+        except ConfigError as exc:
+            # msgspec turns this into a validation error naming `poll.deadline`.
+            raise ValueError(str(exc)) from None
+    raise NotImplementedError(type_)
+
+
+def _encode(value: object) -> object:
+    """Encode what msgspec does not know: a `Duration` as its text."""
+    if isinstance(value, Duration):
+        return value.text
+    raise NotImplementedError(type(value))
 
 
 _DURATION_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([hms]?)\s*")

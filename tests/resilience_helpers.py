@@ -9,7 +9,7 @@ import uuid
 import msgspec
 
 from fota_poller.api.auth import StaticTokens
-from fota_poller.config import ApiConfig, Config, PollConfig
+from fota_poller.config import ApiConfig, Config, apply_overrides
 from fota_poller.ids.lists import CampaignRef
 from fota_poller.output.records import CampaignRecord, DeviceRecord, RunRecord
 from fota_poller.run.control import RunControl
@@ -42,7 +42,7 @@ async def refs_of(catalog):
 
 
 async def poll_simulator(simulator, control=None, catalog=None, **poll):
-    config = Config(api=ApiConfig(base_url=simulator.base_url), poll=PollConfig(**poll))
+    config = apply_overrides(Config(api=ApiConfig(base_url=simulator.base_url)), poll=poll)
     options = simulator.options
     sink = MemorySink()
     tokens = StaticTokens(options.bearer_token, options.session_token)

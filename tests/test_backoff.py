@@ -1,7 +1,7 @@
 import anyio
 from conftest import FakeClock
 
-from fota_poller.pacing.circuit import CircuitBreaker
+from fota_poller.config import PollConfig
 from fota_poller.pacing.gate import BackoffSettings, SharedBackoff
 from fota_poller.pacing.ratelimit import RateLimiter
 from fota_poller.pacing.throttle import Throttle
@@ -9,10 +9,18 @@ from fota_poller.run.control import RunControl
 from fota_poller.run.shutdown import cut_short
 
 
-def throttle(rate, **settings):
+def throttle(rate, min_rate=PollConfig.min_rate, recovery_per_s=PollConfig.recovery_per_s):
     clock = FakeClock()
     limiter = RateLimiter(rate)
-    return Throttle(limiter, clock=clock, **settings), limiter, clock
+    slow = Throttle(limiter, min_rate=min_rate, recovery_per_s=recovery_per_s, clock=clock)
+    return slow, limiter, clock
+
+
+def circuit(clock, **poll):
+    """The circuit of a run whose `[poll]` config sets `poll` and leaves the rest default."""
+    return SharedBackoff(
+        RateLimiter(0), BackoffSettings.from_config(PollConfig(**poll)), clock
+    ).circuit
 
 
 def test_a_429_halves_the_rate():
@@ -67,14 +75,14 @@ def test_with_no_configured_rate_the_observed_rate_is_halved_then_the_limit_lift
 
 
 async def test_the_circuit_opens_after_consecutive_failures_and_charges_none_after():
-    breaker = CircuitBreaker(failures_to_open=3, clock=FakeClock())
+    breaker = circuit(FakeClock(), circuit_failures=3)
     charged = [breaker.failed(is_probe=False) for _ in range(5)]
     assert charged == [True, True, False, False, False]
     assert breaker.is_open
 
 
 async def test_an_answer_resets_the_count_of_consecutive_failures():
-    breaker = CircuitBreaker(failures_to_open=2, clock=FakeClock())
+    breaker = circuit(FakeClock(), circuit_failures=2)
     breaker.failed(is_probe=False)
     breaker.answered()
     assert breaker.failed(is_probe=False)
@@ -83,7 +91,7 @@ async def test_an_answer_resets_the_count_of_consecutive_failures():
 
 async def test_while_open_only_one_probe_goes_out_and_its_answer_releases_everyone():
     clock = FakeClock()
-    breaker = CircuitBreaker(failures_to_open=1, probe_initial_s=5, clock=clock)
+    breaker = circuit(clock, circuit_failures=1, circuit_probe_s=5)
     control = RunControl()
     breaker.failed(is_probe=False)
     clock.now += 5
@@ -105,7 +113,7 @@ async def test_while_open_only_one_probe_goes_out_and_its_answer_releases_everyo
 
 async def test_a_failed_probe_doubles_the_wait_before_the_next():
     clock = FakeClock()
-    breaker = CircuitBreaker(failures_to_open=1, probe_initial_s=1, probe_max_s=3, clock=clock)
+    breaker = circuit(clock, circuit_failures=1, circuit_probe_s=1, circuit_probe_max_s=3)
     control = RunControl()
     breaker.failed(is_probe=False)
     waits = []
@@ -119,7 +127,7 @@ async def test_a_failed_probe_doubles_the_wait_before_the_next():
 
 
 async def test_waiting_on_an_open_circuit_ends_when_the_run_stops():
-    breaker = CircuitBreaker(failures_to_open=1, probe_initial_s=1000, clock=FakeClock())
+    breaker = circuit(FakeClock(), circuit_failures=1, circuit_probe_s=1000)
     control = RunControl()
     breaker.failed(is_probe=False)
     turns = []
@@ -136,7 +144,9 @@ async def test_waiting_on_an_open_circuit_ends_when_the_run_stops():
 
 async def test_a_cancelled_probe_lets_another_request_probe():
     clock = FakeClock()
-    shared = SharedBackoff(RateLimiter(0), BackoffSettings(circuit_failures=1), clock)
+    shared = SharedBackoff(
+        RateLimiter(0), BackoffSettings.from_config(PollConfig(circuit_failures=1)), clock
+    )
     control = RunControl()
     shared.circuit.failed(is_probe=False)
     clock.now += 10

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from fota_poller.cli import main
-from fota_poller.config import load_config, parse_duration
+from fota_poller.config import Duration, apply_overrides, load_config, parse_duration
 from fota_poller.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
@@ -40,3 +40,23 @@ def test_a_bad_deadline_flag_is_a_one_line_usage_error(tmp_path, capsys, monkeyp
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert "deadline" in err
+
+
+def test_a_deadline_is_parsed_once_into_its_text_and_its_seconds(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text('[poll]\ndeadline = "1h30m"\n')
+    config = load_config(path)
+    assert config.poll.deadline == Duration("1h30m")
+    assert (config.poll.deadline.text, config.poll.deadline.seconds) == ("1h30m", 5400)
+    # Flags laid over the file keep the file's deadline, or replace it with their own.
+    assert apply_overrides(config, poll={"rate": 5}).poll.deadline.seconds == 5400
+    assert apply_overrides(config, poll={"deadline": "90s"}).poll.deadline.seconds == 90
+
+
+@pytest.mark.parametrize(("value", "message"), [('"tomorrow"', "not a duration"), ("5", "str")])
+def test_a_bad_deadline_in_the_file_names_the_key(tmp_path, value, message):
+    path = tmp_path / "config.toml"
+    path.write_text(f"[poll]\ndeadline = {value}\n")
+    with pytest.raises(ConfigError, match=message) as raised:
+        load_config(path)
+    assert "`poll.deadline`" in str(raised.value)

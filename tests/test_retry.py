@@ -6,6 +6,7 @@ import pytest
 from yarl import URL
 
 from fota_poller.api.client import HttpResponse, RequestCounters
+from fota_poller.config import PollConfig
 from fota_poller.errors import RequestFailedError
 from fota_poller.pacing.gate import BackoffSettings, SharedBackoff
 from fota_poller.pacing.ratelimit import RateLimiter
@@ -21,8 +22,14 @@ from fota_poller.pacing.retry import (
 from fota_poller.run.control import RunControl
 from fota_poller.run.shutdown import cut_short
 
+
+def policy_of(**poll):
+    """The retry policy of a run whose `[poll]` config sets `poll` and leaves the rest default."""
+    return RetryPolicy.from_config(PollConfig(**poll))
+
+
 NOW = datetime(2026, 11, 25, 2, 0, 0, tzinfo=UTC)
-FAST = RetryPolicy(max_attempts=5, backoff_initial_s=0.001, backoff_max_s=0.002)
+FAST = policy_of(max_attempts=5, backoff_initial_s=0.001, backoff_max_s=0.002)
 URL_ = URL("http://127.0.0.1:9/fota/v1/upgrades/a/upgrade/b")
 
 
@@ -49,8 +56,8 @@ class ScriptedGetter:
         return response(*step) if isinstance(step, tuple) else response(step)
 
 
-def backoff(**settings):
-    return SharedBackoff(RateLimiter(0), BackoffSettings(**settings))
+def backoff(**poll):
+    return SharedBackoff(RateLimiter(0), BackoffSettings.from_config(PollConfig(**poll)))
 
 
 def test_retry_after_in_seconds_is_read_as_seconds():
@@ -71,13 +78,13 @@ def test_retry_after_in_the_past_means_now_and_garbage_means_nothing():
 
 
 def test_retry_after_is_capped_by_the_policy():
-    policy = RetryPolicy(max_retry_after_s=30)
+    policy = policy_of(max_retry_after_s=30)
     assert retry_delay(policy, 1, "3600") == 30
     assert retry_delay(policy, 1, "4") == 4
 
 
 def test_backoff_is_full_jitter_under_an_exponential_bound():
-    policy = RetryPolicy(backoff_initial_s=0.5, backoff_max_s=4)
+    policy = policy_of(backoff_initial_s=0.5, backoff_max_s=4)
     rng = random.Random(1)
     for failures, bound in [(1, 0.5), (2, 1.0), (3, 2.0), (4, 4.0), (9, 4.0)]:
         delays = [backoff_delay(policy, failures, rng) for _ in range(300)]
@@ -129,7 +136,7 @@ async def test_a_body_over_the_cap_is_not_retried():
 
 async def test_the_retry_waits_what_retry_after_asks():
     getter = ScriptedGetter((429, "1"), 200)
-    policy = RetryPolicy(max_retry_after_s=0.05)
+    policy = policy_of(max_retry_after_s=0.05)
     started = anyio.current_time()
     fetched = await fetch_with_retries(getter, URL_, policy, backoff(), RunControl())
     assert fetched.response.status == 200
@@ -139,7 +146,7 @@ async def test_the_retry_waits_what_retry_after_asks():
 async def test_a_stop_during_the_wait_ends_the_fetch_with_no_answer():
     control = RunControl()
     getter = ScriptedGetter((503, "100"), 200)
-    policy = RetryPolicy(max_retry_after_s=100)
+    policy = policy_of(max_retry_after_s=100)
     results = []
 
     async def fetch():
@@ -156,8 +163,8 @@ async def test_a_stop_during_the_wait_ends_the_fetch_with_no_answer():
 async def test_failures_while_the_circuit_is_open_are_not_charged():
     # Two failures open the circuit; the probes that fail after it are not the campaign's.
     getter = ScriptedGetter(*[503] * 6, 200)
-    shared = backoff(circuit_failures=2, probe_initial_s=0.001, probe_max_s=0.002)
-    policy = RetryPolicy(max_attempts=3, backoff_initial_s=0.001, backoff_max_s=0.001)
+    shared = backoff(circuit_failures=2, circuit_probe_s=0.001, circuit_probe_max_s=0.002)
+    policy = policy_of(max_attempts=3, backoff_initial_s=0.001, backoff_max_s=0.001)
     fetched = await fetch_with_retries(getter, URL_, policy, shared, RunControl())
     assert fetched.response.status == 200
     assert fetched.attempts == 7

@@ -20,27 +20,33 @@ log = structlog.get_logger("fota_poller")
 
 
 class CircuitBreaker:
-    """Closed, or open with one probe at a time; every worker waits while it is open."""
+    """Closed, or open with one probe at a time; every worker waits while it is open.
+
+    The values are the `[poll]` keys of the same names (see `BackoffSettings`):
+    `circuit_failures` consecutive failures open it, the first probe goes out
+    `circuit_probe_s` after that, the wait doubles up to `circuit_probe_max_s`, and an
+    outage of `max_outage_s` stops the run.
+    """
 
     def __init__(
         self,
         *,
-        failures_to_open: int = 5,
-        probe_initial_s: float = 1.0,
-        probe_max_s: float = 30.0,
-        max_outage_s: float = math.inf,
+        circuit_failures: int,
+        circuit_probe_s: float,
+        circuit_probe_max_s: float,
+        max_outage_s: float,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._failures_to_open = failures_to_open
+        self._circuit_failures = circuit_failures
         self._max_outage_s = max_outage_s
         self._opened_at = 0.0
-        self._probe_initial_s = probe_initial_s
-        self._probe_max_s = probe_max_s
+        self._circuit_probe_s = circuit_probe_s
+        self._circuit_probe_max_s = circuit_probe_max_s
         self._clock = clock
         self._consecutive_failures = 0
         self.is_open = False
         self._probing = False
-        self._probe_wait = probe_initial_s
+        self._probe_wait = circuit_probe_s
         self._probe_at = 0.0
         self._changed: anyio.Event | None = None
         self.probes = 0
@@ -74,7 +80,7 @@ class CircuitBreaker:
         self._probing = False
         if self.is_open:
             self.is_open = False
-            self._probe_wait = self._probe_initial_s
+            self._probe_wait = self._circuit_probe_s
             log.info("backoff.circuit_closed")
             self._notify()
 
@@ -83,12 +89,12 @@ class CircuitBreaker:
         if self.is_open:
             if is_probe:
                 self._probing = False
-                self._probe_wait = min(self._probe_wait * 2, self._probe_max_s)
+                self._probe_wait = min(self._probe_wait * 2, self._circuit_probe_max_s)
                 self._probe_at = self._clock() + self._probe_wait
                 self._notify()
             return False
         self._consecutive_failures += 1
-        if self._consecutive_failures < self._failures_to_open:
+        if self._consecutive_failures < self._circuit_failures:
             return True
         self.is_open = True
         self._opened_at = self._clock()

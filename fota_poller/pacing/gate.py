@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Callable
 
 import msgspec
 
-from fota_poller.config import PollConfig
+from fota_poller.config import PollConfig, settings_for
 from fota_poller.pacing.circuit import CircuitBreaker
 from fota_poller.pacing.ratelimit import RateLimiter
 from fota_poller.pacing.throttle import Throttle
@@ -27,26 +27,23 @@ from fota_poller.run.control import RunControl
 
 
 class BackoffSettings(msgspec.Struct, frozen=True, kw_only=True):
-    """How the run slows down for a 429 and how its circuit opens and probes."""
+    """How the run slows down for a 429 and how its circuit opens and probes.
 
-    circuit_failures: int = 5  # consecutive failures that open the circuit
-    probe_initial_s: float = 1.0  # first wait before a probe; doubles after each failed probe
-    probe_max_s: float = 30.0
-    max_outage_s: float = 1800.0  # an outage this long ends the run
-    min_rate: float = 0.5  # request starts per second the throttle never goes below
-    # Share of the ceiling rate regained per second after a 429: from half the rate back to
-    # the full rate takes five seconds.
-    recovery_per_s: float = 0.1
+    Each field is the `PollConfig` attribute of the same name (a `[poll]` key, or a fixed
+    value of the throttle); the defaults are the config's.
+    """
+
+    circuit_failures: int
+    circuit_probe_s: float
+    circuit_probe_max_s: float
+    max_outage_s: float
+    min_rate: float
+    recovery_per_s: float
 
     @classmethod
     def from_config(cls, poll: PollConfig) -> BackoffSettings:
         """The settings the `[poll]` config asks for."""
-        return cls(
-            circuit_failures=poll.circuit_failures,
-            probe_initial_s=poll.circuit_probe_s,
-            probe_max_s=poll.circuit_probe_max_s,
-            max_outage_s=poll.max_outage_s,
-        )
+        return settings_for(cls, poll)
 
 
 class Turn:
@@ -79,10 +76,9 @@ class SharedBackoff:
     def __init__(
         self,
         limiter: RateLimiter,
-        settings: BackoffSettings | None = None,
+        settings: BackoffSettings,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        settings = settings if settings is not None else BackoffSettings()
         self.throttle = Throttle(
             limiter,
             min_rate=settings.min_rate,
@@ -90,9 +86,9 @@ class SharedBackoff:
             clock=clock,
         )
         self.circuit = CircuitBreaker(
-            failures_to_open=settings.circuit_failures,
-            probe_initial_s=settings.probe_initial_s,
-            probe_max_s=settings.probe_max_s,
+            circuit_failures=settings.circuit_failures,
+            circuit_probe_s=settings.circuit_probe_s,
+            circuit_probe_max_s=settings.circuit_probe_max_s,
             max_outage_s=settings.max_outage_s,
             clock=clock,
         )

@@ -1,7 +1,7 @@
 """How a request is retried: which failures are transient, how long to wait, when to give up.
 
 `fetch_with_retries` wraps the one request path (`UpgradeClient.get`) for any API URL. Each
-request first takes a turn from the run's shared back-off (backoff.py), so the circuit breaker
+request first takes a turn from the run's shared back-off (gate.py), so the circuit breaker
 and the throttle see every request, and a failure the circuit accounts for is not charged to
 the campaign.
 
@@ -22,7 +22,7 @@ import msgspec
 from yarl import URL
 
 from fota_poller.api.client import HttpResponse, RequestCounters
-from fota_poller.config import PollConfig
+from fota_poller.config import PollConfig, settings_for
 from fota_poller.errors import RequestFailedError
 from fota_poller.pacing.gate import SharedBackoff
 from fota_poller.run.control import RunControl
@@ -34,22 +34,20 @@ TRANSIENT_STATUSES: Final = frozenset({408, TOO_MANY_REQUESTS, 500, 502, 503, 50
 
 
 class RetryPolicy(msgspec.Struct, frozen=True, kw_only=True):
-    """Per-campaign limits: attempts, back-off with full jitter, and the Retry-After cap."""
+    """Per-campaign limits: attempts, back-off with full jitter, and the Retry-After cap.
 
-    max_attempts: int = 8
-    backoff_initial_s: float = 0.5
-    backoff_max_s: float = 30.0
-    max_retry_after_s: float = 120.0
+    Each field is the `[poll]` key of the same name; the defaults are the config's.
+    """
+
+    max_attempts: int
+    backoff_initial_s: float
+    backoff_max_s: float
+    max_retry_after_s: float
 
     @classmethod
     def from_config(cls, poll: PollConfig) -> RetryPolicy:
         """The policy the `[poll]` config asks for."""
-        return cls(
-            max_attempts=poll.max_attempts,
-            backoff_initial_s=poll.backoff_initial_s,
-            backoff_max_s=poll.backoff_max_s,
-            max_retry_after_s=poll.max_retry_after_s,
-        )
+        return settings_for(cls, poll)
 
 
 class Fetched(msgspec.Struct):

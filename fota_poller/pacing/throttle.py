@@ -20,14 +20,17 @@ log = structlog.get_logger("fota_poller")
 
 
 class Throttle:
-    """Lowers the limiter's rate multiplicatively on a 429 and raises it back linearly."""
+    """Lowers the limiter's rate multiplicatively on a 429 and raises it back linearly.
+
+    `min_rate` and `recovery_per_s` are `PollConfig`'s (see `BackoffSettings`).
+    """
 
     def __init__(
         self,
         limiter: RateLimiter,
         *,
-        min_rate: float = 0.5,
-        recovery_per_s: float = 0.1,
+        min_rate: float,
+        recovery_per_s: float,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._limiter = limiter

@@ -18,7 +18,7 @@ import structlog
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from fota_poller.api.client import TokenSource, UpgradeClient, open_session, upgrade_url
-from fota_poller.config import Config, parse_duration
+from fota_poller.config import Config
 from fota_poller.errors import AuthenticationError, ExitCode, FotaPollerError, OutputError
 from fota_poller.ids.discover import with_discovered
 from fota_poller.ids.lists import CampaignRef, InvalidLine
@@ -103,9 +103,8 @@ async def run_poll(
     work_send, work_receive = anyio.create_memory_object_stream[WorkItem](workers)
     result_send, result_receive = anyio.create_memory_object_stream[WriterItem](workers)
     deadline = config.poll.deadline
-    deadline_s = None if deadline is None else parse_duration(deadline)
     limiter = RateLimiter(config.poll.rate)
-    max_body = int(config.poll.max_response_mb * 1024 * 1024)
+    max_body = config.poll.max_response_bytes
     async with open_session(config) as session, anyio.create_task_group() as guard:
         client = UpgradeClient(
             session,
@@ -130,8 +129,8 @@ async def run_poll(
         guard.start_soon(
             shutdown.enforce_stop, control, config.poll.grace_s, stage.in_flight, abortable
         )
-        if deadline is not None and deadline_s is not None:
-            guard.start_soon(shutdown.stop_at_deadline, control, deadline_s, deadline)
+        if deadline is not None:
+            guard.start_soon(shutdown.stop_at_deadline, control, deadline.seconds, deadline.text)
         with abortable:
             async with anyio.create_task_group() as group:
                 pages = RetryingGetter(
