@@ -17,11 +17,13 @@ import anyio
 import structlog
 
 from fota_poller._version import __version__
-from fota_poller.api.auth import BEARER_TOKEN_ENV, SESSION_TOKEN_ENV, TokenSource
+from fota_poller.api.auth import TokenSource
 from fota_poller.api.credentials import (
     APP_KEY_ENV,
     APP_SECRET_ENV,
+    BEARER_TOKEN_ENV,
     PASSWORD_ENV,
+    SESSION_TOKEN_ENV,
     USERNAME_ENV,
     Credentials,
     load_credentials,

@@ -12,11 +12,9 @@ from typing import Literal, NoReturn, Protocol
 
 import msgspec
 
+from fota_poller.api.credentials import BEARER_TOKEN_ENV, SESSION_TOKEN_ENV
 from fota_poller.api.decode import decode_error
 from fota_poller.errors import AuthenticationError, MissingCredentialsError
-
-BEARER_TOKEN_ENV = "THINGSPACE_BEARER_TOKEN"  # noqa: S105 - a variable name, not a secret
-SESSION_TOKEN_ENV = "THINGSPACE_SESSION_TOKEN"  # noqa: S105 - a variable name, not a secret
 
 RejectedToken = Literal["bearer", "session"]
 
