@@ -6,7 +6,7 @@ import msgspec
 import pytest
 from conftest import FakeClock
 
-from fota_poller.api.client import UpgradeClient, open_session
+from fota_poller.api.client import UpgradeClient, open_session, upgrade_url
 from fota_poller.api.credentials import Credentials, Secret
 from fota_poller.api.redact import Redactor
 from fota_poller.api.token_provider import TokenProvider
@@ -72,7 +72,7 @@ async def fetch_concurrently(client, simulator, count):
     statuses = []
 
     async def fetch(ref):
-        statuses.append((await client.get_upgrade(ref)).status)
+        statuses.append((await client.get(upgrade_url(simulator.base_url, ref))).status)
 
     async with anyio.create_task_group() as group:
         for ref in refs:
@@ -253,11 +253,11 @@ async def test_no_more_than_three_logins_are_made_in_a_run(simulator, clock):
         client = UpgradeClient(http, simulator.base_url, tokens, RateLimiter(0))
         ref = CampaignRef(*next(simulator.catalog.ids()))
         for _ in range(3):
-            assert (await client.get_upgrade(ref)).status == 200
+            assert (await client.get(upgrade_url(simulator.base_url, ref))).status == 200
             clock.now += AUTH.session_idle_ttl_s + 1
 
         with pytest.raises(AuthenticationError, match="3 login attempts"):
-            await client.get_upgrade(ref)
+            await client.get(upgrade_url(simulator.base_url, ref))
 
     assert simulator.auth.stats.login_requests == 3
 

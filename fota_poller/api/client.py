@@ -142,7 +142,6 @@ class UpgradeClient:
         max_body_bytes: int | None = None,
     ) -> None:
         self._session = session
-        self._base_url = base_url
         # Defence in depth: every URL asked for must be on the base URL's origin, so no
         # header or token can go elsewhere even if a URL were ever built wrong.
         self._origin = _origin(URL(base_url))
@@ -150,10 +149,6 @@ class UpgradeClient:
         self._max_body_bytes = max_body_bytes
         self.requests_total = 0
         self.counters = counters if counters is not None else RequestCounters()
-
-    async def get_upgrade(self, ref: CampaignRef) -> HttpResponse:
-        """GET one upgrade; raises `RequestFailedError` when there is no response."""
-        return await self.get(upgrade_url(self._base_url, ref))
 
     async def get(self, url: URL) -> HttpResponse:
         """GET any API URL under the rate limit with the auth headers; the one request path.
