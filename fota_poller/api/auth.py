@@ -1,6 +1,8 @@
 """How requests are authenticated: the headers a request carries, and what a rejection means.
 
-`TokenSource` is what the request path needs; `StaticTokens` serves pre-issued tokens and
+On a request's path: `auth_gate` takes a `RequestAuth` from a `TokenSource` before the GET,
+and `rejected_token` reads the answer after it. `TokenSource` is what the request path
+needs; `StaticTokens` serves pre-issued tokens and
 `fota_poller.api.token_provider.TokenProvider` obtains and renews them.
 """
 

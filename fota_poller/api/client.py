@@ -1,4 +1,11 @@
-"""How a request is made: one GET of an upgrade, with the auth headers, under the rate limit."""
+"""How a request is made: one GET of an API URL, with the auth headers, under the rate limit.
+
+On a request's path: the retry policy (`fota_poller.pacing.retry`) calls `UpgradeClient.get`
+once per attempt, for an upgrade or a page of discovery's reports. It takes a turn at
+`auth_gate` (rate limit, then tokens), sends the GET, reads the body with `response_body`,
+and reports the answer to the gate, which renews a rejected token. The caller decodes the
+body (`decode`).
+"""
 
 from __future__ import annotations
 

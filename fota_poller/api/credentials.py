@@ -1,5 +1,8 @@
 """Where the credentials come from: the environment first, else files named in `[auth]`.
 
+Every credential environment variable is named here and nowhere else. Read once when a run
+starts, before its first request, the credentials feed `token_provider.TokenProvider`.
+
 Secrets never go on the command line. A relative file name is looked up in systemd's
 `$CREDENTIALS_DIRECTORY` when it is set (`LoadCredential=`), else the working directory.
 """
