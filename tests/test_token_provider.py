@@ -182,6 +182,23 @@ async def test_expires_in_zero_means_expires_now_not_an_hour(gateway, sleeping_c
     assert gateway.auth.stats.tokens_issued == 2
 
 
+async def test_a_gateway_whose_tokens_always_expire_now_fails_the_run_after_three_answers(
+    sleeping_clock,
+):
+    auth = msgspec.structs.replace(AUTH, bearer_ttl_s=0.0, same_token=True)
+    options = msgspec.structs.replace(OPTIONS, auth=auth)
+    async with run_simulator(options, clock=sleeping_clock) as stuck:
+        _, tokens = gateway_provider(stuck, sleeping_clock)
+        async with tokens:
+            with pytest.raises(AuthenticationError, match="3 token answers in a row") as first:
+                await tokens.headers()
+            with pytest.raises(AuthenticationError) as again:
+                await tokens.headers()
+
+    assert again.value is first.value  # the run has failed: no more token requests
+    assert stuck.auth.stats.token_requests == 3
+
+
 async def test_same_token_given_back_early_is_not_asked_for_again_before_it_expires(
     gateway, sleeping_clock
 ):
