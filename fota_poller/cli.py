@@ -15,8 +15,14 @@ import structlog
 
 from fota_poller import app
 from fota_poller._version import __version__
-from fota_poller.api.auth import BEARER_TOKEN_ENV, SESSION_TOKEN_ENV
-from fota_poller.api.credentials import APP_KEY_ENV, APP_SECRET_ENV, PASSWORD_ENV, USERNAME_ENV
+from fota_poller.api.credentials import (
+    APP_KEY_ENV,
+    APP_SECRET_ENV,
+    BEARER_TOKEN_ENV,
+    PASSWORD_ENV,
+    SESSION_TOKEN_ENV,
+    USERNAME_ENV,
+)
 from fota_poller.config import DEFAULT_BASE_URL
 from fota_poller.demo import add_demo_parser, demo_command
 from fota_poller.errors import ExitCode, FotaPollerError

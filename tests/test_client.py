@@ -36,7 +36,7 @@ def test_path_segments_are_quoted_whatever_they_hold() -> None:
 async def test_a_get_sends_both_tokens_and_returns_the_body(client: UpgradeClient) -> None:
     with aioresponses() as mocked:
         mocked.get(URL, status=200, body=b'{"id": "x"}')
-        response = await client.get_upgrade(REF)
+        response = await client.get(upgrade_url(BASE, REF))
         [(_, calls)] = mocked.requests.items()
     assert response.status == 200
     assert response.body == b'{"id": "x"}'
@@ -49,7 +49,7 @@ async def test_a_get_sends_both_tokens_and_returns_the_body(client: UpgradeClien
 async def test_an_error_status_is_a_response_not_an_exception(client: UpgradeClient) -> None:
     with aioresponses() as mocked:
         mocked.get(URL, status=400, payload={"errorCode": "INVALID_PARAMETER"})
-        response = await client.get_upgrade(REF)
+        response = await client.get(upgrade_url(BASE, REF))
     assert response.status == 400
 
 
@@ -57,7 +57,7 @@ async def test_a_refused_connection_is_a_network_failure(client: UpgradeClient) 
     with aioresponses() as mocked:
         mocked.get(URL, exception=aiohttp.ClientConnectionError("connection refused"))
         with pytest.raises(RequestFailedError) as caught:
-            await client.get_upgrade(REF)
+            await client.get(upgrade_url(BASE, REF))
     assert caught.value.kind == "network"
     assert "connection refused" in str(caught.value)
 
@@ -66,7 +66,7 @@ async def test_a_timeout_is_a_timeout_failure(client: UpgradeClient) -> None:
     with aioresponses() as mocked:
         mocked.get(URL, exception=TimeoutError())
         with pytest.raises(RequestFailedError) as caught:
-            await client.get_upgrade(REF)
+            await client.get(upgrade_url(BASE, REF))
     assert caught.value.kind == "timeout"
 
 
@@ -83,7 +83,7 @@ async def test_a_redirect_is_a_final_http_failure_naming_only_the_host(
         mocked.get(URL, status=302, headers={"Location": target})
         mocked.get(target, status=200, body=b"{}")
         with pytest.raises(RequestFailedError) as caught:
-            await client.get_upgrade(REF)
+            await client.get(upgrade_url(BASE, REF))
         asked = [str(url) for _, url in mocked.requests]
     assert asked == [URL]
     assert (caught.value.kind, caught.value.status, caught.value.final) == ("http", 302, True)
@@ -104,7 +104,7 @@ async def test_a_gzip_body_over_the_cap_is_too_large_whatever_its_length(
         body = gzip.compress(b" " * 100_000)
         mocked.get(URL, status=200, body=body, headers={"Content-Encoding": "gzip"})
         with pytest.raises(RequestFailedError) as caught:
-            await small.get_upgrade(REF)
+            await small.get(upgrade_url(BASE, REF))
     assert len(body) < 1024
     assert (caught.value.kind, caught.value.status, caught.value.final) == ("too_large", 200, True)
 

@@ -5,7 +5,7 @@ from aioresponses import aioresponses
 from prometheus_client.parser import text_string_to_metric_families
 
 from fota_poller.api.auth import StaticTokens
-from fota_poller.api.client import UpgradeClient, open_session
+from fota_poller.api.client import UpgradeClient, open_session, upgrade_url
 from fota_poller.app import poll_command
 from fota_poller.cli import main
 from fota_poller.config import ApiConfig, Config, OutputConfig, PollConfig
@@ -176,7 +176,9 @@ async def test_client_counts_every_429_it_sees():
         mocked.get(url, status=200, body=b"{}")
         async with open_session(Config()) as session:
             client = UpgradeClient(session, "https://api.test", tokens, RateLimiter(0))
-            statuses = [(await client.get_upgrade(ref)).status for _ in range(3)]
+            statuses = [
+                (await client.get(upgrade_url("https://api.test", ref))).status for _ in range(3)
+            ]
 
     assert statuses == [429, 429, 200]
     assert client.counters.rate_limited == 2

@@ -6,7 +6,7 @@ import msgspec
 import pytest
 from conftest import FakeClock
 
-from fota_poller.api.client import UpgradeClient, open_session
+from fota_poller.api.client import UpgradeClient, open_session, upgrade_url
 from fota_poller.api.credentials import Credentials, Secret
 from fota_poller.api.redact import Redactor
 from fota_poller.api.token_provider import TokenProvider
@@ -72,7 +72,7 @@ async def fetch_concurrently(client, simulator, count):
     statuses = []
 
     async def fetch(ref):
-        statuses.append((await client.get_upgrade(ref)).status)
+        statuses.append((await client.get(upgrade_url(simulator.base_url, ref))).status)
 
     async with anyio.create_task_group() as group:
         for ref in refs:
@@ -182,6 +182,23 @@ async def test_expires_in_zero_means_expires_now_not_an_hour(gateway, sleeping_c
     assert gateway.auth.stats.tokens_issued == 2
 
 
+async def test_a_gateway_whose_tokens_always_expire_now_fails_the_run_after_three_answers(
+    sleeping_clock,
+):
+    auth = msgspec.structs.replace(AUTH, bearer_ttl_s=0.0, same_token=True)
+    options = msgspec.structs.replace(OPTIONS, auth=auth)
+    async with run_simulator(options, clock=sleeping_clock) as stuck:
+        _, tokens = gateway_provider(stuck, sleeping_clock)
+        async with tokens:
+            with pytest.raises(AuthenticationError, match="3 token answers in a row") as first:
+                await tokens.headers()
+            with pytest.raises(AuthenticationError) as again:
+                await tokens.headers()
+
+    assert again.value is first.value  # the run has failed: no more token requests
+    assert stuck.auth.stats.token_requests == 3
+
+
 async def test_same_token_given_back_early_is_not_asked_for_again_before_it_expires(
     gateway, sleeping_clock
 ):
@@ -253,11 +270,11 @@ async def test_no_more_than_three_logins_are_made_in_a_run(simulator, clock):
         client = UpgradeClient(http, simulator.base_url, tokens, RateLimiter(0))
         ref = CampaignRef(*next(simulator.catalog.ids()))
         for _ in range(3):
-            assert (await client.get_upgrade(ref)).status == 200
+            assert (await client.get(upgrade_url(simulator.base_url, ref))).status == 200
             clock.now += AUTH.session_idle_ttl_s + 1
 
         with pytest.raises(AuthenticationError, match="3 login attempts"):
-            await client.get_upgrade(ref)
+            await client.get(upgrade_url(simulator.base_url, ref))
 
     assert simulator.auth.stats.login_requests == 3
 

@@ -1,6 +1,8 @@
 """How requests are authenticated: the headers a request carries, and what a rejection means.
 
-`TokenSource` is what the request path needs; `StaticTokens` serves pre-issued tokens and
+On a request's path: `auth_gate` takes a `RequestAuth` from a `TokenSource` before the GET,
+and `rejected_token` reads the answer after it. `TokenSource` is what the request path
+needs; `StaticTokens` serves pre-issued tokens and
 `fota_poller.api.token_provider.TokenProvider` obtains and renews them.
 """
 
@@ -12,11 +14,9 @@ from typing import Literal, NoReturn, Protocol
 
 import msgspec
 
+from fota_poller.api.credentials import BEARER_TOKEN_ENV, SESSION_TOKEN_ENV
 from fota_poller.api.decode import decode_error
 from fota_poller.errors import AuthenticationError, MissingCredentialsError
-
-BEARER_TOKEN_ENV = "THINGSPACE_BEARER_TOKEN"  # noqa: S105 - a variable name, not a secret
-SESSION_TOKEN_ENV = "THINGSPACE_SESSION_TOKEN"  # noqa: S105 - a variable name, not a secret
 
 RejectedToken = Literal["bearer", "session"]
 

@@ -9,6 +9,9 @@ trip per new token value, during which the other workers wait.
 A token rejected after a renewal that followed a rejection, with no answer accepted in
 between, means the API will not take any token this run can get: the run stops (exit 3)
 rather than spend every campaign's attempts. Every call after that raises the same error.
+
+On a request's path: the first step of `UpgradeClient.get` (after the rate limit, before
+the GET), and the last, when the client reports the answer (`accepted` or `rejected`).
 """
 
 from __future__ import annotations

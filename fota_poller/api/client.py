@@ -1,4 +1,11 @@
-"""How a request is made: one GET of an upgrade, with the auth headers, under the rate limit."""
+"""How a request is made: one GET of an API URL, with the auth headers, under the rate limit.
+
+On a request's path: the retry policy (`fota_poller.pacing.retry`) calls `UpgradeClient.get`
+once per attempt, for an upgrade or a page of discovery's reports. It takes a turn at
+`auth_gate` (rate limit, then tokens), sends the GET, reads the body with `response_body`,
+and reports the answer to the gate, which renews a rejected token. The caller decodes the
+body (`decode`).
+"""
 
 from __future__ import annotations
 
@@ -119,7 +126,6 @@ class UpgradeClient:
         max_body_bytes: int | None = None,
     ) -> None:
         self._session = session
-        self._base_url = base_url
         # Defence in depth: every URL asked for must be on the base URL's origin, so no
         # header or token can go elsewhere even if a URL were ever built wrong.
         self._origin = _origin(URL(base_url))
@@ -127,10 +133,6 @@ class UpgradeClient:
         self._max_body_bytes = max_body_bytes
         self.requests_total = 0
         self.counters = counters if counters is not None else RequestCounters()
-
-    async def get_upgrade(self, ref: CampaignRef) -> HttpResponse:
-        """GET one upgrade; raises `RequestFailedError` when there is no response."""
-        return await self.get(upgrade_url(self._base_url, ref))
 
     async def get(self, url: URL) -> HttpResponse:
         """GET any API URL under the rate limit with the auth headers; the one request path.

@@ -1,5 +1,8 @@
 """Where the credentials come from: the environment first, else files named in `[auth]`.
 
+Every credential environment variable is named here and nowhere else. Read once when a run
+starts, before its first request, the credentials feed `token_provider.TokenProvider`.
+
 Secrets never go on the command line. A relative file name is looked up in systemd's
 `$CREDENTIALS_DIRECTORY` when it is set (`LoadCredential=`), else the working directory.
 """
@@ -14,7 +17,6 @@ from pathlib import Path
 import msgspec
 import structlog
 
-from fota_poller.api.auth import BEARER_TOKEN_ENV, SESSION_TOKEN_ENV
 from fota_poller.config import AuthConfig
 from fota_poller.errors import ConfigError, MissingCredentialsError
 
@@ -22,6 +24,8 @@ APP_KEY_ENV = "THINGSPACE_APP_KEY"
 APP_SECRET_ENV = "THINGSPACE_APP_SECRET"  # noqa: S105 - a variable name, not a secret
 USERNAME_ENV = "THINGSPACE_USERNAME"
 PASSWORD_ENV = "THINGSPACE_PASSWORD"  # noqa: S105 - a variable name, not a secret
+BEARER_TOKEN_ENV = "THINGSPACE_BEARER_TOKEN"  # noqa: S105 - a variable name, not a secret
+SESSION_TOKEN_ENV = "THINGSPACE_SESSION_TOKEN"  # noqa: S105 - a variable name, not a secret
 
 _GROUP_OR_OTHERS_READ = stat.S_IRGRP | stat.S_IROTH
 

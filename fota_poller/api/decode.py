@@ -2,6 +2,10 @@
 
 Every field is optional because ThingSpace's own SDK treats them so; status strings
 are an open set and pass through untouched (no enums).
+
+On a request's path: after it. `fota_poller.output.campaign` decodes an answer's body;
+`decode_error` also gives the error code to `auth`, `auth_gate`, discovery and the token
+requests.
 """
 
 from __future__ import annotations

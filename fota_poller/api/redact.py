@@ -4,6 +4,9 @@ It replaces (1) the known secret values, including tokens obtained during the ru
 (2) anything that looks like a `Bearer`/`Basic` credential, and (3) the whole value of a
 key whose name says it holds a secret. It runs last before rendering, so it also sees
 formatted exception text.
+
+Not on a request's path: `fota_poller.observe.logs` installs it; the credentials and every
+token `token_requests` obtains are added to it as soon as they are known.
 """
 
 from __future__ import annotations

@@ -9,6 +9,9 @@ thrown away, only to count it; then, once the count fits the cap, whole. Only th
 bytes are kept meanwhile, so a gzip bomb costs the CPU of inflating cap + 1 bytes and the
 memory of its compressed size, never of what it expands to, however many arrive at once.
 An uncompressed body (the usual case) is read as before, in one call when its length is known.
+
+On a request's path: inside `UpgradeClient.get` (and each token request), from the status
+line to the whole body.
 """
 
 from __future__ import annotations

@@ -1,120 +1,41 @@
-"""How tokens are obtained and renewed: one provider shared by every worker of a run.
+"""When tokens are renewed: one provider shares the run's tokens between every worker.
 
-Bearer: `POST /ts/v1/oauth2/token` (client credentials). The gateway hands back the token
-it already issued, with `expires_in` the remaining whole seconds (truncated, possibly 0),
-to anyone who asks before that token expires; so asking early gains nothing. Each answer
-bounds the expiry: no earlier than send time + `expires_in`, no later than receive time +
-`expires_in` (+1 s when the figure may be truncated). The token is sent until a transit
-margin before the earliest expiry; new requests then wait, and the next token is asked
-for once the latest expiry has passed, so no request in flight meets an expired token and
-no token request is wasted. Session: `POST /m2m/v1/session/login`, reused until the API
-says it expired. Each renewal is single-flight: a lock per token plus a generation counter,
-so when 50 workers see the same expiry, one renews and 49 wait and reuse its answer.
+The request path asks it for headers (`fota_poller.api.auth_gate`); it asks the gateway
+for tokens through `fota_poller.api.token_requests`.
 
-Five failed logins lock a ThingSpace account, so a rejected login or token request is
-never retried: it fails the run. Only a login that got no answer is tried again, and no
-more than `max_login_attempts` logins are made in a whole run, whatever happens.
+Bearer: sent until just before it expires (`fota_poller.api.token_slot` says when), then
+asked for again. Session: logged in once, reused until the API says it expired. Each renewal
+is single-flight: a lock per token plus a generation counter, so when 50 workers see the
+same expiry, one renews and 49 wait and reuse its answer.
+
+A rejected login or token request fails the run (five failed logins lock the account); only
+a login that got no answer is tried again, and no more than `max_login_attempts` logins are
+made in a whole run, whatever happens.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from http import HTTPStatus
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from types import TracebackType
-from typing import Final, NoReturn, Self, TypeVar
+from typing import Final, NoReturn, Self
 
-import aiohttp
 import anyio
-import msgspec
 import structlog
-from yarl import URL
 
-from fota_poller.api.auth import RejectedToken, RequestAuth, rejected_token
-from fota_poller.api.client import open_session, refused_redirect
+from fota_poller.api.auth import RejectedToken, RequestAuth
 from fota_poller.api.credentials import Credentials, Secret
-from fota_poller.api.decode import decode_error
 from fota_poller.api.redact import Redactor
-from fota_poller.api.response_body import read_body
+from fota_poller.api.token_requests import TokenRequests
+from fota_poller.api.token_slot import MAX_EXPIRED_ANSWERS, TokenSlot
 from fota_poller.config import Config
-from fota_poller.errors import AuthenticationError, NoAuthAnswerError, UnreadableBodyError
+from fota_poller.errors import AuthenticationError
 
 log = structlog.get_logger("fota_poller")
 
-_Answer = TypeVar("_Answer")
-
-# The documented Bearer lifetime, assumed when an answer leaves `expires_in` out.
-_DEFAULT_BEARER_LIFETIME_S: Final = 3600.0
-# A request must reach the gateway before the token expires: stop sending it this long
-# before the earliest expiry (twice the token request's round trip, at least this much,
-# but no more than a tenth of what is left, for tokens that live seconds in tests).
-_MIN_TRANSIT_MARGIN_S: Final = 1.0
-_TRANSIT_MARGIN_SHARE: Final = 0.1
-# `expires_in` is whole seconds, truncated: the expiry may be up to this much later.
-_TRUNCATION_S: Final = 1.0
-# Token answers in a row with `expires_in` 0: after the one a renewal can meet just before
-# an expiry, the gateway is stuck, and asking on would pause the run for good.
-_MAX_EXPIRED_ANSWERS: Final = 3
-# Attempts for one token request that gets no answer (a rejection is never retried).
-_TOKEN_ATTEMPTS: Final = 3
 _LOGOUT_TIMEOUT_S: Final = 10.0
-_OK: Final = 200
-
-
-class AuthCounters(msgspec.Struct):
-    """The auth requests this provider has made."""
-
-    token_requests: int = 0
-    login_requests: int = 0
-    logout_requests: int = 0
-
-
-class _TokenAnswer(msgspec.Struct):
-    access_token: str
-    # Some OAuth servers send the number as a string; either is read.
-    expires_in: float | str | None = None
-
-    def lifetime(self) -> float:
-        """Seconds the token has left: 0 means now; the documented hour when not said."""
-        try:
-            seconds = float(self.expires_in) if self.expires_in is not None else math.nan
-        except ValueError:
-            seconds = math.nan
-        return max(seconds, 0.0) if math.isfinite(seconds) else _DEFAULT_BEARER_LIFETIME_S
-
-
-class _LoginAnswer(msgspec.Struct, rename="camel"):
-    session_token: str
-
-
-class _Slot:
-    """One token: its value, when to stop sending it, and a generation bumped by every renewal."""
-
-    def __init__(self, pre_issued: Secret | None) -> None:
-        self.value = pre_issued.reveal() if pre_issued is not None else None
-        self.generation = 0 if self.value is None else 1
-        # A pre-issued token has no known expiry: it is used until the API rejects it.
-        self.use_until = float("inf")  # no request starts with it from then on
-        self.ask_at = float("inf")  # it has surely expired: a token request gets a new one
-        self.obtained = False  # the value came from this provider's token request
-        self.expired_answers = 0
-        self.lock = anyio.Lock()
-
-
-def bearer_schedule(
-    sent_at: float, received_at: float, expires_in: float, *, fresh: bool
-) -> tuple[float, float]:
-    """(use until, ask at) for a token answer: stop sending it, then ask for the next one.
-
-    The expiry lies in [sent_at + expires_in, received_at + expires_in] for a token issued by
-    this very request (`fresh`), one second later at most when `expires_in` is a remaining
-    lifetime truncated to whole seconds.
-    """
-    earliest = sent_at + expires_in
-    latest = received_at + expires_in + (0.0 if fresh else _TRUNCATION_S)
-    margin = max(_MIN_TRANSIT_MARGIN_S, 2 * (received_at - sent_at))
-    return earliest - min(margin, expires_in * _TRANSIT_MARGIN_SHARE), latest
 
 
 class TokenProvider:
@@ -134,29 +55,27 @@ class TokenProvider:
         max_login_attempts: int = 3,
         retry_backoff_s: float = 1.0,
     ) -> None:
-        self._config = config
-        base = config.api.base_url.rstrip("/")
-        self._token_url = f"{base}/ts/v1/oauth2/token"
-        self._login_url = f"{base}/m2m/v1/session/login"
-        self._logout_url = f"{base}/m2m/v1/session/logout"
         self._credentials = credentials
-        self._redactor = redactor if redactor is not None else Redactor()
         self._clock = clock
         self._sleep = sleep
         self._max_login_attempts = max_login_attempts
-        self._retry_backoff_s = retry_backoff_s
-        self._bearer = _Slot(credentials.bearer_token)
-        self._session = _Slot(credentials.session_token)
+        self._requests = TokenRequests(
+            config,
+            redactor if redactor is not None else Redactor(),
+            clock=clock,
+            sleep=sleep,
+            retry_backoff_s=retry_backoff_s,
+        )
+        self._bearer = TokenSlot(credentials.bearer_token)
+        self._session = TokenSlot(credentials.session_token)
         self._session_opened = False
         self._login_attempts = 0
         self._failure: AuthenticationError | None = None
         self._auth: RequestAuth | None = None
-        self._http: aiohttp.ClientSession | None = None
-        self._max_answer_bytes = int(config.poll.max_response_mb * 1024 * 1024)
-        self.counters = AuthCounters()
+        self.counters = self._requests.counters
 
     async def __aenter__(self) -> Self:
-        self._http = open_session(self._config)
+        self._requests.open()
         return self
 
     async def __aexit__(
@@ -168,8 +87,7 @@ class TokenProvider:
         # Shielded: a run cut short by a signal still closes the session it opened.
         with anyio.CancelScope(shield=True), anyio.move_on_after(_LOGOUT_TIMEOUT_S):
             await self._logout()
-        if self._http is not None:
-            await self._http.close()
+        await self._requests.close()
 
     async def headers(self) -> RequestAuth:
         """Headers with a Bearer token still safe to send, and a session token.
@@ -264,53 +182,11 @@ class TokenProvider:
         return key, secret
 
     async def _obtain_bearer(self, key: Secret, secret: Secret, *, rejected: bool) -> None:
-        for attempt in range(1, _TOKEN_ATTEMPTS + 1):
-            self.counters.token_requests += 1
-            sent_at = self._clock()
-            try:
-                status, body = await self._post(
-                    self._token_url,
-                    data={"grant_type": "client_credentials"},
-                    auth=aiohttp.BasicAuth(key.reveal(), secret.reveal()),
-                )
-            except NoAuthAnswerError as exc:
-                await self._back_off("auth.token_request_unanswered", attempt, _TOKEN_ATTEMPTS, exc)
-                continue
-            if status != _OK:
-                self._fail(
-                    f"the token request was rejected ({_describe(status, body)})", _code(body)
-                )
-            answer = self._decode(body, _TokenAnswer, "token")
-            self._take_bearer(answer, sent_at, self._clock(), rejected=rejected)
-            return
-        self._fail(f"no answer to {_TOKEN_ATTEMPTS} token requests")
-
-    def _take_bearer(
-        self, answer: _TokenAnswer, sent_at: float, received_at: float, *, rejected: bool
-    ) -> None:
-        slot = self._bearer
-        self._redactor.add(answer.access_token)
-        lifetime = answer.lifetime()
-        same = answer.access_token == slot.value
-        # A value other than the one this provider held was issued by this request, so its
-        # `expires_in` is the whole lifetime; any other may be a truncated remainder.
-        fresh = slot.obtained and not same
-        slot.use_until, slot.ask_at = bearer_schedule(sent_at, received_at, lifetime, fresh=fresh)
-        slot.expired_answers = slot.expired_answers + 1 if lifetime == 0 else 0
-        if slot.expired_answers >= _MAX_EXPIRED_ANSWERS:
-            self._fail(f"{_MAX_EXPIRED_ANSWERS} token answers in a row said the token expires now")
-        slot.obtained = True
-        if not same or rejected:
-            # A new generation is proven anew (auth_gate); the same token given back after
-            # a rejection is a renewal too, so that a second rejection of it ends the run.
-            slot.value = answer.access_token
-            slot.generation += 1
-        log.debug(
-            "auth.bearer_obtained",
-            expires_in=lifetime,
-            same_token=same,
-            generation=slot.generation,
-        )
+        with self._failing():
+            issued = await self._requests.bearer(key, secret)
+        self._bearer.take_bearer(issued, rejected=rejected)
+        if self._bearer.stuck:
+            self._fail(f"{MAX_EXPIRED_ANSWERS} token answers in a row said the token expires now")
 
     async def _renew_session(self, seen_generation: int) -> None:
         slot = self._session
@@ -334,39 +210,23 @@ class TokenProvider:
             self._login_attempts += 1
             await self._bearer_ready()
             bearer = self._current()
-            self.counters.login_requests += 1
-            try:
-                status, body = await self._post(
-                    self._login_url,
-                    json={"username": username.reveal(), "password": password.reveal()},
-                    headers={"Authorization": bearer.headers["Authorization"]},
-                )
-            except NoAuthAnswerError as exc:
-                await self._back_off(
-                    "auth.login_unanswered",
+            with self._failing():
+                outcome = await self._requests.login(
+                    bearer.headers["Authorization"],
+                    username,
+                    password,
                     self._login_attempts,
                     self._max_login_attempts,
-                    exc,
                 )
-                continue
-            if status == _OK:
-                answer = self._decode(body, _LoginAnswer, "login")
-                self._redactor.add(answer.session_token)
-                self._session.value = answer.session_token
+            if outcome.session_token is not None:
+                self._session.value = outcome.session_token
                 self._session.generation += 1
                 self._session_opened = True
                 log.debug("auth.session_opened", generation=self._session.generation)
                 return
-            if rejected_token(status, body) == "bearer":
-                # The gateway refused the Bearer token: the login never reached the
-                # session service, so it cannot count towards a lockout.
+            if outcome.bearer_rejected:
                 await self._renew_bearer_rejected(bearer.bearer_generation)
-                continue
-            self._fail(
-                f"the session login was rejected ({_describe(status, body)}); not retried, "
-                "so that the account is not locked",
-                _code(body),
-            )
+            # Otherwise no answer: logged, and the next attempt is waited for.
         self._fail(f"no session after {self._max_login_attempts} login attempts in this run")
 
     async def _logout(self) -> None:
@@ -375,74 +235,25 @@ class TokenProvider:
             return
         try:
             headers = dict((await self.headers()).headers)
-            self.counters.logout_requests += 1
-            status, body = await self._post(self._logout_url, headers=headers)
-        except (AuthenticationError, NoAuthAnswerError) as exc:
+            with self._failing():
+                await self._requests.logout(headers)
+        except AuthenticationError as exc:
             log.warning("auth.logout_failed", error=str(exc))
-            return
-        if status == _OK:
-            log.debug("auth.session_closed")
-        else:
-            log.warning("auth.logout_failed", error=_describe(status, body))
 
-    async def _post(
-        self,
-        url: str,
-        *,
-        data: Mapping[str, str] | None = None,
-        json: Mapping[str, str] | None = None,
-        headers: Mapping[str, str] | None = None,
-        auth: aiohttp.BasicAuth | None = None,
-    ) -> tuple[int, bytes]:
-        if self._http is None:
-            msg = "TokenProvider used outside its `async with` block"
-            raise RuntimeError(msg)
+    @contextmanager
+    def _failing(self) -> Iterator[None]:
+        """A rejection by the gateway fails the run: every later call raises it again."""
         try:
-            # Never follow a redirect: it would carry the credentials (the body, Basic auth,
-            # a Bearer header) to the host it names, and re-send a login (lockout).
-            async with self._http.post(
-                url, data=data, json=json, headers=headers, auth=auth, allow_redirects=False
-            ) as response:
-                if HTTPStatus.MULTIPLE_CHOICES <= response.status < HTTPStatus.BAD_REQUEST:
-                    self._fail(
-                        f"{URL(url).path} answered "
-                        f"{refused_redirect(response.status, response.headers.get('Location'))}"
-                    )
-                return response.status, await read_body(response, self._max_answer_bytes)
-        except UnreadableBodyError as exc:
-            self._fail(f"the answer of {URL(url).path} could not be read: {exc}")
-        except TimeoutError:
-            raise NoAuthAnswerError("timeout") from None
-        except aiohttp.ClientError as exc:
-            raise NoAuthAnswerError(type(exc).__name__) from None
+            yield
+        except AuthenticationError as error:
+            self._record(error)
+            raise
 
-    async def _back_off(self, event: str, attempt: int, attempts: int, exc: Exception) -> None:
-        log.warning(event, attempt=attempt, of=attempts, error=str(exc))
-        if attempt < attempts:
-            await self._sleep(self._retry_backoff_s * 2 ** (attempt - 1))
-
-    def _decode(self, body: bytes, shape: type[_Answer], what: str) -> _Answer:
-        try:
-            return msgspec.json.decode(body, type=shape)
-        except msgspec.DecodeError:
-            self._fail(f"the {what} answer could not be read")
-
-    def _fail(self, reason: str, code: str | None = None) -> NoReturn:
-        error = AuthenticationError(f"could not authenticate: {reason}", error_code=code)
-        self._failure = error
-        log.error("auth.failed", error=str(error))
+    def _fail(self, reason: str) -> NoReturn:
+        error = AuthenticationError(f"could not authenticate: {reason}")
+        self._record(error)
         raise error
 
-
-def _code(body: bytes) -> str | None:
-    error = decode_error(body)
-    return error.code if error is not None else None
-
-
-def _describe(status: int, body: bytes) -> str:
-    """`HTTP 400, REQUEST_FAILED.X`: the status and error code, never the message text.
-
-    Messages can echo what was sent (a username); codes cannot.
-    """
-    code = _code(body)
-    return f"HTTP {status}, {code}" if code else f"HTTP {status}"
+    def _record(self, error: AuthenticationError) -> None:
+        self._failure = error
+        log.error("auth.failed", error=str(error))

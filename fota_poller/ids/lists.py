@@ -97,7 +97,7 @@ def parse_line(
     if fields is None or isinstance(fields, str):
         return None if fields is None else InvalidLine(source, line_number, fields)
     account, upgrade = fields
-    upgrade_id = _canonical_uuid(upgrade)
+    upgrade_id = canonical_upgrade_id(upgrade)
     # Validated on every path, so an invalid line's record never carries raw input as an id.
     valid_account = account if account and ACCOUNT_PATTERN.fullmatch(account) else None
     if upgrade_id is None:
@@ -134,17 +134,15 @@ def _split_fields(  # noqa: PLR0911 - one early return per line form and per way
     return default_account, text
 
 
-def _canonical_uuid(text: str) -> str | None:
-    """The lower-case dashed form, so `E3A8...` and `{e3a8...}` are one campaign."""
+def canonical_upgrade_id(text: str) -> str | None:
+    """The lower-case dashed form of an upgrade id, or None when it is not a UUID.
+
+    So `E3A8...` and `{e3a8...}` are one campaign.
+    """
     try:
         return str(uuid.UUID(text))
     except ValueError:
         return None
-
-
-def canonical_upgrade_id(text: str) -> str | None:
-    """The lower-case dashed form of an upgrade id, or None when it is not a UUID."""
-    return _canonical_uuid(text)
 
 
 def open_id_sources(paths: Sequence[str]) -> list[tuple[str, IO[str]]]:

@@ -20,6 +20,7 @@ from typing import Final
 import msgspec
 from aiohttp import web
 
+from fota_poller.api.credentials import APP_KEY_ENV, APP_SECRET_ENV, PASSWORD_ENV, USERNAME_ENV
 from fota_poller.simulator.answers import ServiceError, json_response
 
 TOKEN_ROUTE: Final = "/ts/v1/oauth2/token"  # noqa: S105 - a path, not a secret
@@ -275,10 +276,10 @@ def simulator_auth_options(
     """
     defaults = SimulatorAuthOptions()
     return SimulatorAuthOptions(
-        app_key=environ.get("THINGSPACE_APP_KEY") or defaults.app_key,
-        app_secret=environ.get("THINGSPACE_APP_SECRET") or defaults.app_secret,
-        username=environ.get("THINGSPACE_USERNAME") or defaults.username,
-        password=environ.get("THINGSPACE_PASSWORD") or defaults.password,
+        app_key=environ.get(APP_KEY_ENV) or defaults.app_key,
+        app_secret=environ.get(APP_SECRET_ENV) or defaults.app_secret,
+        username=environ.get(USERNAME_ENV) or defaults.username,
+        password=environ.get(PASSWORD_ENV) or defaults.password,
         bearer_ttl_s=args.bearer_ttl,
         session_idle_ttl_s=args.session_idle_ttl,
         same_token=same_token,

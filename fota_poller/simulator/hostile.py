@@ -1,6 +1,6 @@
 """Answers a hostile or misconfigured server gives: a redirect to another host, a gzip bomb.
 
-Both are faults of `simulate --faults` (`redirect`, `gzipbomb`); faults.py draws them.
+Both are faults of `simulate --faults` (`redirect`, `gzipbomb`); fault_injector.py draws them.
 """
 
 from __future__ import annotations

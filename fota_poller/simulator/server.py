@@ -14,7 +14,7 @@ from fota_poller.simulator.answers import ACCOUNT_NOT_FOUND, ServiceError, json_
 from fota_poller.simulator.auth_routes import LOGIN_ROUTE, LOGOUT_ROUTE, TOKEN_ROUTE, SimulatorAuth
 from fota_poller.simulator.catalog import Catalog, SimulatorOptions
 from fota_poller.simulator.counting import max_starts_in_window
-from fota_poller.simulator.faults import FaultInjector, route_faults
+from fota_poller.simulator.fault_injector import FaultInjector, route_faults
 from fota_poller.simulator.reports import REPORT_ROUTE, StatusReports, add_report_routes
 
 if TYPE_CHECKING:

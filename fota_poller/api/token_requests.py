@@ -1,0 +1,252 @@
+"""The auth requests to the gateway: one Bearer token request, one session login, one logout.
+
+Each is a single `POST`, counted, that never follows a redirect (it would carry the
+credentials to the host it names). Bearer: `POST /ts/v1/oauth2/token` with the app key and
+secret as Basic auth (client credentials). Session: `POST /m2m/v1/session/login` with the
+username and password, `POST /m2m/v1/session/logout` at the end of a run.
+
+Five failed logins lock a ThingSpace account: a rejection is never retried here, it raises
+`AuthenticationError`; only a request that got no answer is. When to ask, and sharing the
+answer between workers, is `fota_poller.api.token_provider`'s job.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from http import HTTPStatus
+from typing import Final, TypeVar
+
+import aiohttp
+import anyio
+import msgspec
+import structlog
+from yarl import URL
+
+from fota_poller.api.auth import rejected_token
+from fota_poller.api.client import open_session, refused_redirect
+from fota_poller.api.credentials import Secret
+from fota_poller.api.decode import decode_error
+from fota_poller.api.redact import Redactor
+from fota_poller.api.response_body import read_body
+from fota_poller.config import Config
+from fota_poller.errors import AuthenticationError, NoAuthAnswerError, UnreadableBodyError
+
+log = structlog.get_logger("fota_poller")
+
+_Answer = TypeVar("_Answer")
+
+# The documented Bearer lifetime, assumed when an answer leaves `expires_in` out.
+_DEFAULT_BEARER_LIFETIME_S: Final = 3600.0
+# Attempts for one token request that gets no answer (a rejection is never retried).
+_TOKEN_ATTEMPTS: Final = 3
+_OK: Final = 200
+
+
+class AuthCounters(msgspec.Struct):
+    """The auth requests this provider has made."""
+
+    token_requests: int = 0
+    login_requests: int = 0
+    logout_requests: int = 0
+
+
+class TokenAnswer(msgspec.Struct):
+    """The gateway's answer to a token request."""
+
+    access_token: str
+    # Some OAuth servers send the number as a string; either is read.
+    expires_in: float | str | None = None
+
+    def lifetime(self) -> float:
+        """Seconds the token has left: 0 means now; the documented hour when not said."""
+        try:
+            seconds = float(self.expires_in) if self.expires_in is not None else math.nan
+        except ValueError:
+            seconds = math.nan
+        return max(seconds, 0.0) if math.isfinite(seconds) else _DEFAULT_BEARER_LIFETIME_S
+
+
+class IssuedToken(msgspec.Struct, frozen=True):
+    """A token answer and the clock readings around its request, which bound its expiry."""
+
+    answer: TokenAnswer
+    sent_at: float
+    received_at: float
+
+
+class LoginOutcome(msgspec.Struct, frozen=True):
+    """What one login attempt gave: a session, a refused Bearer token, or (neither) no answer."""
+
+    session_token: str | None = None
+    # The gateway refused the Bearer token: the login never reached the session service,
+    # so it cannot count towards a lockout.
+    bearer_rejected: bool = False
+
+
+class _LoginAnswer(msgspec.Struct, rename="camel"):
+    session_token: str
+
+
+class TokenRequests:
+    """Makes the gateway's auth requests over its own HTTP session; `open` before, `close` after.
+
+    Every token it is handed is added to the redactor before anything can log it.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        redactor: Redactor,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        retry_backoff_s: float = 1.0,
+    ) -> None:
+        self._config = config
+        base = config.api.base_url.rstrip("/")
+        self._token_url = f"{base}/ts/v1/oauth2/token"
+        self._login_url = f"{base}/m2m/v1/session/login"
+        self._logout_url = f"{base}/m2m/v1/session/logout"
+        self._redactor = redactor
+        self._clock = clock
+        self._sleep = sleep
+        self._retry_backoff_s = retry_backoff_s
+        self._http: aiohttp.ClientSession | None = None
+        self._max_answer_bytes = int(config.poll.max_response_mb * 1024 * 1024)
+        self.counters = AuthCounters()
+
+    def open(self) -> None:
+        """Open the HTTP session the requests go over."""
+        self._http = open_session(self._config)
+
+    async def close(self) -> None:
+        """Close the HTTP session, if it was opened."""
+        if self._http is not None:
+            await self._http.close()
+
+    async def bearer(self, key: Secret, secret: Secret) -> IssuedToken:
+        """A Bearer token for the app key and secret; asks again only when there is no answer."""
+        for attempt in range(1, _TOKEN_ATTEMPTS + 1):
+            self.counters.token_requests += 1
+            sent_at = self._clock()
+            try:
+                status, body = await self._post(
+                    self._token_url,
+                    data={"grant_type": "client_credentials"},
+                    auth=aiohttp.BasicAuth(key.reveal(), secret.reveal()),
+                )
+            except NoAuthAnswerError as exc:
+                await self._back_off("auth.token_request_unanswered", attempt, _TOKEN_ATTEMPTS, exc)
+                continue
+            if status != _OK:
+                reason = f"the token request was rejected ({_describe(status, body)})"
+                raise _rejection(reason, _code(body))
+            answer = _decode(body, TokenAnswer, "token")
+            self._redactor.add(answer.access_token)
+            return IssuedToken(answer, sent_at, self._clock())
+        raise _rejection(f"no answer to {_TOKEN_ATTEMPTS} token requests")
+
+    async def login(
+        self, authorization: str, username: Secret, password: Secret, attempt: int, attempts: int
+    ) -> LoginOutcome:
+        """One login with the Bearer `authorization` header: attempt `attempt` of `attempts`.
+
+        No answer is logged, and waited after when attempts remain; a rejection raises.
+        """
+        self.counters.login_requests += 1
+        try:
+            status, body = await self._post(
+                self._login_url,
+                json={"username": username.reveal(), "password": password.reveal()},
+                headers={"Authorization": authorization},
+            )
+        except NoAuthAnswerError as exc:
+            await self._back_off("auth.login_unanswered", attempt, attempts, exc)
+            return LoginOutcome()
+        if status == _OK:
+            answer = _decode(body, _LoginAnswer, "login")
+            self._redactor.add(answer.session_token)
+            return LoginOutcome(session_token=answer.session_token)
+        if rejected_token(status, body) == "bearer":
+            return LoginOutcome(bearer_rejected=True)
+        raise _rejection(
+            f"the session login was rejected ({_describe(status, body)}); not retried, "
+            "so that the account is not locked",
+            _code(body),
+        )
+
+    async def logout(self, headers: Mapping[str, str]) -> None:
+        """Close the session the headers carry; a logout that fails is only logged."""
+        self.counters.logout_requests += 1
+        try:
+            status, body = await self._post(self._logout_url, headers=headers)
+        except NoAuthAnswerError as exc:
+            log.warning("auth.logout_failed", error=str(exc))
+            return
+        if status == _OK:
+            log.debug("auth.session_closed")
+        else:
+            log.warning("auth.logout_failed", error=_describe(status, body))
+
+    async def _post(
+        self,
+        url: str,
+        *,
+        data: Mapping[str, str] | None = None,
+        json: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        auth: aiohttp.BasicAuth | None = None,
+    ) -> tuple[int, bytes]:
+        if self._http is None:
+            msg = "TokenProvider used outside its `async with` block"
+            raise RuntimeError(msg)
+        try:
+            # Never follow a redirect: it would carry the credentials (the body, Basic auth,
+            # a Bearer header) to the host it names, and re-send a login (lockout).
+            async with self._http.post(
+                url, data=data, json=json, headers=headers, auth=auth, allow_redirects=False
+            ) as response:
+                if HTTPStatus.MULTIPLE_CHOICES <= response.status < HTTPStatus.BAD_REQUEST:
+                    raise _rejection(
+                        f"{URL(url).path} answered "
+                        f"{refused_redirect(response.status, response.headers.get('Location'))}"
+                    )
+                return response.status, await read_body(response, self._max_answer_bytes)
+        except UnreadableBodyError as exc:
+            raise _rejection(f"the answer of {URL(url).path} could not be read: {exc}") from None
+        except TimeoutError:
+            raise NoAuthAnswerError("timeout") from None
+        except aiohttp.ClientError as exc:
+            raise NoAuthAnswerError(type(exc).__name__) from None
+
+    async def _back_off(self, event: str, attempt: int, attempts: int, exc: Exception) -> None:
+        log.warning(event, attempt=attempt, of=attempts, error=str(exc))
+        if attempt < attempts:
+            await self._sleep(self._retry_backoff_s * 2 ** (attempt - 1))
+
+
+def _decode(body: bytes, shape: type[_Answer], what: str) -> _Answer:
+    try:
+        return msgspec.json.decode(body, type=shape)
+    except msgspec.DecodeError:
+        raise _rejection(f"the {what} answer could not be read") from None
+
+
+def _rejection(reason: str, code: str | None = None) -> AuthenticationError:
+    return AuthenticationError(f"could not authenticate: {reason}", error_code=code)
+
+
+def _code(body: bytes) -> str | None:
+    error = decode_error(body)
+    return error.code if error is not None else None
+
+
+def _describe(status: int, body: bytes) -> str:
+    """`HTTP 400, REQUEST_FAILED.X`: the status and error code, never the message text.
+
+    Messages can echo what was sent (a username); codes cannot.
+    """
+    code = _code(body)
+    return f"HTTP {status}, {code}" if code else f"HTTP {status}"
