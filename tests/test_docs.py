@@ -226,9 +226,8 @@ def test_every_relative_link_points_at_a_file_that_exists(doc):
             continue
         path, _, anchor = target.partition("#")
         linked = (doc.parent / path).resolve() if path else doc
-        if not linked.is_file():
-            broken.append(target)
-        elif anchor and linked.suffix == ".md" and anchor not in anchors(linked):
+        missing = not linked.is_file()
+        if missing or (anchor and linked.suffix == ".md" and anchor not in anchors(linked)):
             broken.append(target)
 
     assert broken == []
