@@ -327,7 +327,7 @@ async def test_without_unnamed_files_the_next_run_removes_what_a_killed_run_left
 
     await kill_mid_run(slow_simulator, ids, runs / "2026-11-25.jsonl", without_o_tmpfile=True)
     left = [p.name for p in runs.iterdir()]
-    # The README's crontab writes a dated file a night: the next night's has another name.
+    # docs/operations.md's crontab writes a dated file a night: the next night's has another name.
     few_ids = tmp_path / "few-ids.txt"
     few_ids.write_text("".join(ids.read_text().splitlines(keepends=True)[:20]))
     try:
