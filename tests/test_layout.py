@@ -24,20 +24,6 @@ _BEING_SPLIT = {
     "fota_poller.simulator.faults",
 }
 
-# Cycles found on the restructure's first commit (e633f9b) in modules this branch does not
-# own, each as the sorted tuple of its modules; `test_every_known_cycle_is_still_there` fails
-# once one is broken, so the allowance cannot outlive it. The lead empties this set at merge.
-_KNOWN_CYCLES = {
-    # faults.py and reports.py import `SimulatorStats` from server.py for their type hints
-    # (under TYPE_CHECKING), and server.py imports both; catalog.py imports faults.py.
-    (
-        "fota_poller.simulator.catalog",
-        "fota_poller.simulator.faults",
-        "fota_poller.simulator.reports",
-        "fota_poller.simulator.server",
-    ),
-}
-
 # The stages below the entry points: none of them may know how a run is started or wired.
 _LOWER_LAYERS = ("api", "pacing", "ids", "output", "observe")
 _ENTRY_POINTS = {"fota_poller.cli", "fota_poller.app", "fota_poller.demo", "fota_poller.simulate"}
@@ -182,16 +168,10 @@ def long_modules(root: Path = PACKAGE) -> dict[str, int]:
 
 def test_the_package_has_no_import_cycle() -> None:
     graph = import_graph()
-    cycles = [group for group in find_cycles(graph) if group not in _KNOWN_CYCLES]
+    cycles = find_cycles(graph)
     assert not cycles, "import cycles: " + "; ".join(
         " -> ".join(cycle_path(graph, group)) for group in cycles
     )
-
-
-def test_every_known_cycle_is_still_there() -> None:
-    # An allowance that outlives its cycle would let a new cycle among those modules pass.
-    gone = _KNOWN_CYCLES - set(find_cycles(import_graph()))
-    assert not gone, f"broken, remove from _KNOWN_CYCLES: {sorted(gone)}"
 
 
 def test_the_lower_layers_never_import_the_entry_points() -> None:

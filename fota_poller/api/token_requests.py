@@ -114,7 +114,7 @@ class TokenRequests:
         self._sleep = sleep
         self._retry_backoff_s = retry_backoff_s
         self._http: aiohttp.ClientSession | None = None
-        self._max_answer_bytes = int(config.poll.max_response_mb * 1024 * 1024)
+        self._max_answer_bytes = config.poll.max_response_bytes
         self.counters = AuthCounters()
 
     def open(self) -> None:

@@ -7,9 +7,9 @@ from fota_poller.simulator.catalog import (
     SimulatedDevice,
     SimulatorOptions,
 )
+from fota_poller.simulator.counting import SimulatorStats
 from fota_poller.simulator.server import (
     RunningSimulator,
-    SimulatorStats,
     build_app,
     run_simulator,
     serve_forever,

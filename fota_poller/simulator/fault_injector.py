@@ -30,7 +30,7 @@ from fota_poller.simulator.faults import FOREIGN_FAULT, STATUS_FAULTS, FaultOpti
 from fota_poller.simulator.hostile import GzipBomb, redirect_response
 
 if TYPE_CHECKING:
-    from fota_poller.simulator.server import SimulatorStats
+    from fota_poller.simulator.counting import SimulatorStats
 
 _OUTAGE_BODY: Final = b"<html><body><h1>503 Service Unavailable</h1></body></html>"
 # Status recorded in the stats for a connection reset before any status line was sent.

@@ -19,7 +19,7 @@ from fota_poller.simulator.catalog import CAMPAIGN_STATUSES
 
 if TYPE_CHECKING:
     from fota_poller.simulator.catalog import Catalog
-    from fota_poller.simulator.server import SimulatorStats
+    from fota_poller.simulator.counting import SimulatorStats
 
 REPORT_ROUTE: Final = "/fota/v1/reports/{accountName}/status/{upgradeStatus}/index/{startIndex}"
 DEFAULT_PAGE_SIZE: Final = 50

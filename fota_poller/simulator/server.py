@@ -13,7 +13,7 @@ from aiohttp import web
 from fota_poller.simulator.answers import ACCOUNT_NOT_FOUND, ServiceError, json_response
 from fota_poller.simulator.auth_routes import LOGIN_ROUTE, LOGOUT_ROUTE, TOKEN_ROUTE, SimulatorAuth
 from fota_poller.simulator.catalog import Catalog, SimulatorOptions
-from fota_poller.simulator.counting import max_starts_in_window
+from fota_poller.simulator.counting import SimulatorStats
 from fota_poller.simulator.fault_injector import FaultInjector, route_faults
 from fota_poller.simulator.reports import REPORT_ROUTE, StatusReports, add_report_routes
 
@@ -25,38 +25,6 @@ UPGRADE_ROUTE: Final = "/fota/v1/upgrades/{accountName}/upgrade/{upgradeId}"
 
 # Long enough for an in-flight body to finish, short enough not to stall a test's teardown.
 _SHUTDOWN_TIMEOUT_S: Final = 1.0
-
-
-@dataclasses.dataclass
-class SimulatorStats:
-    """What one server has seen: request counts, concurrency, and when each request began."""
-
-    requests_total: int = 0
-    requests_by_status: dict[int, int] = dataclasses.field(default_factory=dict)
-    in_flight: int = 0
-    max_in_flight: int = 0
-    request_starts: list[float] = dataclasses.field(default_factory=list)
-    # Per report page served: how many other requests had started before it.
-    report_pages: list[int] = dataclasses.field(default_factory=list)
-    # Last report pages served, by the form of their lastSeenUpgradeId (reports.LAST_PAGE_FORMS).
-    last_page_forms: dict[str, int] = dataclasses.field(default_factory=dict)
-    faults_by_kind: dict[str, int] = dataclasses.field(default_factory=dict)
-
-    def request_started(self) -> None:
-        """Count a request as it reaches a handler, before any latency."""
-        self.request_starts.append(time.monotonic())
-        self.requests_total += 1
-        self.in_flight += 1
-        self.max_in_flight = max(self.max_in_flight, self.in_flight)
-
-    def request_finished(self, status: int) -> None:
-        """Count a request's answer; 0 is a connection reset with no answer."""
-        self.in_flight -= 1
-        self.requests_by_status[status] = self.requests_by_status.get(status, 0) + 1
-
-    def max_starts_in_window(self, window_s: float = 1.0) -> int:
-        """Return the most request starts inside any half-open window [t, t + window_s)."""
-        return max_starts_in_window(self.request_starts, window_s)
 
 
 _UNKNOWN_UPGRADE: Final = ServiceError("INVALID_PARAMETER", "Invalid upgradeId")
