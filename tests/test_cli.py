@@ -8,7 +8,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from conftest import run_cli
+from helpers import run_cli
 
 from fota_poller.cli import build_parser, poll_config
 from fota_poller.config import Config, load_config

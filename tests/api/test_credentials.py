@@ -1,7 +1,6 @@
-from pathlib import Path
-
 import pytest
 import structlog
+from helpers import ROOT
 
 from fota_poller.api.credentials import Credentials, Secret, load_credentials
 from fota_poller.api.token_provider import TokenProvider
@@ -146,7 +145,7 @@ def test_config_holds_file_names_only():
 
 
 def test_readme_documents_every_credential_source_and_exit_code_3():
-    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Credentials", 1)[1]
 
     for name in (*FULL_ENVIRONMENT, "THINGSPACE_BEARER_TOKEN", "THINGSPACE_SESSION_TOKEN"):
