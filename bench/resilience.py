@@ -4,7 +4,7 @@
     .venv/bin/python bench/resilience.py ratelimit [--campaigns 1000]
     .venv/bin/python bench/resilience.py outage   [--campaigns 1000]
 
-The SIGTERM figure needs a subprocess: see tests/test_signals.py, or bench/sigterm.py.
+The SIGTERM figure needs a subprocess: see tests/scenarios/test_signals.py, or bench/sigterm.py.
 """
 
 import argparse
@@ -17,7 +17,7 @@ import anyio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from resilience_helpers import poll_simulator, polled, split, truth
+from helpers import poll_simulator, polled, split, truth
 
 from fota_poller.observe.logs import configure_logging
 from fota_poller.simulator import SimulatorOptions, run_simulator

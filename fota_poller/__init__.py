@@ -5,7 +5,6 @@ public surface for running a poll from Python. Everything else is private to the
 """
 
 from fota_poller._version import __version__
-from fota_poller.api.auth import StaticTokens
 from fota_poller.api.token_provider import TokenProvider
 from fota_poller.config import Config, load_config
 from fota_poller.errors import ExitCode, FotaPollerError
@@ -14,6 +13,7 @@ from fota_poller.output.records import CampaignRecord, DeviceRecord, RunRecord
 from fota_poller.output.sink import AtomicFileSink, StdoutSink
 from fota_poller.run.control import RunControl, StopReason
 from fota_poller.run.pipeline import run_poll
+from fota_poller.testing import StaticTokens
 
 __all__ = [
     "AtomicFileSink",

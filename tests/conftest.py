@@ -1,82 +1,24 @@
-"""Shared fixtures: a simulator on loopback, and a way to run `poll` in-process or as a process."""
+"""Shared fixtures: a clock moved by hand and a simulator on loopback. Helpers: helpers.py."""
 
 from __future__ import annotations
 
-import io
-import os
-import subprocess
-import sys
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractAsyncContextManager
-from pathlib import Path
 
-import msgspec
 import pytest
+import structlog
 
-from fota_poller.api.auth import StaticTokens
-from fota_poller.config import ApiConfig, Config, PollConfig
-from fota_poller.ids.lists import close_id_sources, open_id_sources, read_refs
-from fota_poller.output.records import CampaignRecord, DeviceRecord, RunRecord
-from fota_poller.run.pipeline import run_poll
 from fota_poller.simulator import RunningSimulator, SimulatorOptions, run_simulator
 
-RecordDecoder = msgspec.json.Decoder(DeviceRecord | CampaignRecord | RunRecord)
+# Before the import, so that a failed assert in a helper shows its values as in a test.
+pytest.register_assert_rewrite("helpers")
 
-
-class PollOutput(msgspec.Struct):
-    """A run's records, split by kind, in the order they were written."""
-
-    lines: list[DeviceRecord | CampaignRecord | RunRecord]
-
-    @property
-    def devices(self) -> list[DeviceRecord]:
-        return [r for r in self.lines if isinstance(r, DeviceRecord)]
-
-    @property
-    def campaigns(self) -> list[CampaignRecord]:
-        return [r for r in self.lines if isinstance(r, CampaignRecord)]
-
-    @property
-    def run(self) -> RunRecord:
-        last = self.lines[-1]
-        assert isinstance(last, RunRecord), "the run record must be the last line"
-        return last
-
-
-def parse_output(data: bytes) -> PollOutput:
-    return PollOutput([RecordDecoder.decode(line) for line in data.splitlines()])
-
-
-class _MemorySink:
-    def __init__(self) -> None:
-        self.buffer = io.BytesIO()
-
-    def write(self, data: bytes) -> None:
-        self.buffer.write(data)
-
-    def commit(self) -> None:
-        pass
-
-    def discard(self) -> None:
-        pass
-
-
-class FakeClock:
-    """A monotonic clock a test moves by hand: token lifetimes and back-off without sleeping."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from helpers import FakeClock, SimulatorFactory  # noqa: E402
 
 
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
-
-
-SimulatorFactory = Callable[..., AbstractAsyncContextManager[RunningSimulator]]
 
 
 @pytest.fixture
@@ -89,49 +31,19 @@ def simulator() -> SimulatorFactory:
     return start
 
 
-def simulator_tokens(sim: RunningSimulator) -> StaticTokens:
-    return StaticTokens(sim.options.bearer_token, sim.options.session_token)
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """main() points structlog at this test's captured stderr; later tests must not log there."""
+    yield
+    structlog.reset_defaults()
 
 
-async def poll_in_process(
-    sim: RunningSimulator,
-    id_files: Sequence[Path],
-    *,
-    concurrency: int = 8,
-    rate: float = 0,
-    account: str | None = None,
-) -> PollOutput:
-    """Run the real pipeline against `sim` and return what it wrote."""
-    config = Config(
-        api=ApiConfig(base_url=sim.base_url, account=account),
-        poll=PollConfig(concurrency=concurrency, rate=rate),
-    )
-    sink = _MemorySink()
-    sources = open_id_sources([str(path) for path in id_files])
-    try:
-        await run_poll(config, read_refs(sources, account), simulator_tokens(sim), sink)
-    finally:
-        close_id_sources(sources)
-    return parse_output(sink.buffer.getvalue())
-
-
-def run_cli(
-    args: Sequence[str],
-    *,
-    env: dict[str, str] | None = None,
-    stdin: bytes | None = None,
-    timeout: float = 60,
-) -> subprocess.CompletedProcess[bytes]:
-    """Run `python -m fota_poller ARGS` as a process, with no inherited ThingSpace variables."""
-    base_env = {k: v for k, v in os.environ.items() if not k.startswith("THINGSPACE_")}
-    return subprocess.run(
-        [sys.executable, "-m", "fota_poller", *args],
-        env={**base_env, **(env or {})},
-        input=stdin,
-        capture_output=True,
-        timeout=timeout,
-        check=False,
-    )
+@pytest.fixture
+async def slow_simulator() -> AsyncIterator[RunningSimulator]:
+    """2,000 campaigns answered after 5 ms each: a CLI run lasts long enough to interrupt."""
+    options = SimulatorOptions(campaigns=2000, devices_min=1, devices_max=5, latency_ms=5)
+    async with run_simulator(options) as simulator:
+        yield simulator
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from conftest import run_cli
+from helpers import run_cli
 
 from fota_poller.app import poll_config
 from fota_poller.cli import build_parser

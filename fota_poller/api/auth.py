@@ -2,21 +2,18 @@
 
 On a request's path: `auth_gate` takes a `RequestAuth` from a `TokenSource` before the GET,
 and `rejected_token` reads the answer after it. `TokenSource` is what the request path
-needs; `StaticTokens` serves pre-issued tokens and
-`fota_poller.api.token_provider.TokenProvider` obtains and renews them.
+needs; `fota_poller.api.token_provider.TokenProvider` obtains and renews the tokens
+(`fota_poller.testing.StaticTokens` serves fixed ones to tests).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from typing import Literal, NoReturn, Protocol
+from typing import Literal, Protocol
 
 import msgspec
 
-from fota_poller.api.credentials import BEARER_TOKEN_ENV, SESSION_TOKEN_ENV
 from fota_poller.api.decode import decode_error
-from fota_poller.errors import AuthenticationError, MissingCredentialsError
 
 RejectedToken = Literal["bearer", "session"]
 
@@ -74,41 +71,3 @@ def rejected_token(status: int, body: bytes) -> RejectedToken | None:
     if error is not None and error.code is not None and error.code.endswith(_SESSION_CODE_SUFFIXES):
         return "session"
     return "bearer" if status in _REFUSED else None
-
-
-class StaticTokens:
-    """Pre-issued Bearer and VZ-M2M session tokens, sent unchanged with every request."""
-
-    def __init__(self, bearer_token: str, session_token: str) -> None:
-        self._auth = RequestAuth(
-            headers={"Authorization": f"Bearer {bearer_token}", "VZ-M2M-Token": session_token}
-        )
-
-    @classmethod
-    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> StaticTokens:
-        """Read both tokens from the environment, or say which variables are missing."""
-        missing = [name for name in (BEARER_TOKEN_ENV, SESSION_TOKEN_ENV) if not environ.get(name)]
-        if missing:
-            raise MissingCredentialsError(
-                f"missing credentials: set {' and '.join(missing)} in the environment"
-            )
-        return cls(environ[BEARER_TOKEN_ENV], environ[SESSION_TOKEN_ENV])
-
-    async def headers(self) -> RequestAuth:
-        """The auth headers for one request (the same object every time: no per-request build)."""
-        return self._auth
-
-    def ready(self) -> RequestAuth:
-        """The same headers: a pre-issued token never waits for a renewal."""
-        return self._auth
-
-    async def renew_after_rejection(self, rejected: RejectedToken, sent: RequestAuth) -> NoReturn:
-        """A pre-issued token cannot be renewed: always raises `AuthenticationError`."""
-        del sent  # nothing to compare: there is only one generation
-        raise AuthenticationError(
-            f"could not authenticate: the pre-issued {rejected} token was rejected and no "
-            "credentials were given to obtain a new one"
-        )
-
-    def __repr__(self) -> str:
-        return "StaticTokens(<redacted>)"

@@ -2,9 +2,10 @@
 
 import subprocess
 import sys
-from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent.parent / "bench" / "run.py"
+from helpers import ROOT
+
+BENCH = ROOT / "bench" / "run.py"
 
 
 def test_quick_benchmark_prints_a_row_per_scenario_and_contender():

@@ -1,30 +1,15 @@
 """The pipeline's fast paths end to end: seen-set dedup, stream hand-offs, spliced device lines."""
 
-import msgspec
+from helpers import simulator_tokens
 
-from fota_poller.api.auth import StaticTokens
 from fota_poller.config import ApiConfig, Config, PollConfig
 from fota_poller.ids.lists import CampaignRef
-from fota_poller.output.records import CampaignRecord, DeviceRecord, RunRecord
+from fota_poller.output.records import CampaignRecord, DeviceRecord
 from fota_poller.run.pipeline import run_poll
 from fota_poller.simulator import SimulatorOptions, run_simulator
+from fota_poller.testing import MemorySink
 
 OPTIONS = SimulatorOptions(campaigns=30, devices_min=0, devices_max=40)
-decoder = msgspec.json.Decoder(DeviceRecord | CampaignRecord | RunRecord)
-
-
-class MemorySink:
-    def __init__(self):
-        self.data = b""
-
-    def write(self, data):
-        self.data += data
-
-    def commit(self):
-        pass
-
-    def discard(self):
-        pass
 
 
 async def test_every_distinct_campaign_is_polled_once_with_every_served_device():
@@ -39,13 +24,13 @@ async def test_every_distinct_campaign_is_polled_once_with_every_served_device()
             api=ApiConfig(base_url=simulator.base_url), poll=PollConfig(concurrency=4, rate=0)
         )
         sink = MemorySink()
-        tokens = StaticTokens(OPTIONS.bearer_token, OPTIONS.session_token)
+        tokens = simulator_tokens(OPTIONS)
         run = await run_poll(config, twice(), tokens, sink)
         served = {
             ref.upgrade_id: simulator.catalog.campaign(ref.account_name, ref.upgrade_id)
             for ref in refs
         }
-    records = [decoder.decode(line) for line in sink.data.splitlines()]
+    records = sink.records()
     assert records[-1] == run
     assert run.campaigns_ok == len(refs)
     assert run.requests_total == len(refs)

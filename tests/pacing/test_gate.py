@@ -1,5 +1,5 @@
 import anyio
-from conftest import FakeClock
+from helpers import FakeClock
 
 from fota_poller.config import PollConfig
 from fota_poller.pacing.gate import BackoffSettings, SharedBackoff

@@ -12,15 +12,14 @@ import stat
 import subprocess
 import sys
 
-import msgspec
 import pytest
-from resilience_helpers import Tripwire
+from helpers import Tripwire, credentials_environ, parse_output, token_environ
 
-from fota_poller.output.records import CampaignRecord, DeviceRecord, RunRecord
+from fota_poller.output.records import DeviceRecord, RunRecord
 from fota_poller.simulator import SimulatorOptions, run_simulator
 from fota_poller.simulator.faults import FaultOptions
+from fota_poller.testing import read_records
 
-decoder = msgspec.json.Decoder(DeviceRecord | CampaignRecord | RunRecord)
 DISK_BYTES = 1024 * 1024
 
 
@@ -67,14 +66,6 @@ def small_disk(tmp_path):
             subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
-def poller_env(options):
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("THINGSPACE_")}
-    return environ | {
-        "THINGSPACE_BEARER_TOKEN": options.bearer_token,
-        "THINGSPACE_SESSION_TOKEN": options.session_token,
-    }
-
-
 def poller_command(*args, file_size_limit=None, without_o_tmpfile=False):
     """`fota-poller ARGS` as `python -c`, optionally with a file size limit or no O_TMPFILE."""
     setup = []
@@ -94,7 +85,10 @@ async def start_poller(simulator, ids, *flags, stdout=asyncio.subprocess.PIPE, *
         **setup,
     )  # fmt: skip
     return await asyncio.create_subprocess_exec(
-        *command, env=poller_env(simulator.options), stdout=stdout, stderr=asyncio.subprocess.PIPE
+        *command,
+        env=token_environ(simulator.options),
+        stdout=stdout,
+        stderr=asyncio.subprocess.PIPE,
     )
 
 
@@ -109,10 +103,6 @@ def read_metric(path, name):
         if line.startswith(f"{name} "):
             return float(line.split()[1])
     raise AssertionError(f"{name} not in {path}")
-
-
-def records(data):
-    return [decoder.decode(line) for line in data.splitlines()]
 
 
 def yesterdays_file(path, size):
@@ -147,7 +137,7 @@ async def full_disk_night(small_disk, tmp_path, options, previous_bytes):
         "yesterday": yesterday,
         "exit_code_metric": exit_code_metric,
         "next_code": next_code,
-        "next": records(output.read_bytes()),
+        "next": read_records(output.read_bytes()),
     }
 
 
@@ -207,7 +197,7 @@ async def test_a_run_that_fits_on_the_small_disk_replaces_yesterdays_file(small_
 
     assert code == 0, stderr
     assert stderr == ""
-    assert records(output.read_bytes())[-1].complete
+    assert read_records(output.read_bytes())[-1].complete
     assert sorted(p.name for p in small_disk.folder.iterdir()) == ["latest.jsonl"]
 
 
@@ -220,13 +210,7 @@ async def refused_before_any_request(tmp_path, output):
     ids = tmp_path / "ids.txt"
     async with run_simulator(options) as simulator:
         simulator.catalog.write_ids(ids)
-        auth = options.auth
-        environ = {k: v for k, v in os.environ.items() if not k.startswith("THINGSPACE_")} | {
-            "THINGSPACE_APP_KEY": auth.app_key,
-            "THINGSPACE_APP_SECRET": auth.app_secret,
-            "THINGSPACE_USERNAME": auth.username,
-            "THINGSPACE_PASSWORD": auth.password,
-        }
+        environ = credentials_environ(options.auth)
         command = poller_command(
             "poll", "--ids", str(ids), "--base-url", simulator.base_url, "--output", str(output)
         )
@@ -276,13 +260,6 @@ async def test_output_on_a_read_only_filesystem_is_refused_before_any_request(sm
 
 
 # -- SIGKILL ----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def slow_simulator():
-    options = SimulatorOptions(campaigns=2000, devices_min=1, devices_max=5, latency_ms=5)
-    async with run_simulator(options) as simulator:
-        yield simulator
 
 
 async def kill_mid_run(simulator, ids, output, **setup):
@@ -373,7 +350,7 @@ async def test_a_reader_that_quits_ends_the_run_quietly_with_exit_141(slow_simul
     assert len(lines) <= 3, stderr.decode()
     assert "Traceback" not in stderr.decode()
     assert requests < 2000
-    assert isinstance(decoder.decode(first_line), DeviceRecord)
+    assert isinstance(read_records(first_line)[0], DeviceRecord)
     finished = [json.loads(line) for line in lines if "run.finished" in line]
     assert [(f["complete"], f["exit_code"]) for f in finished] == [(False, 141)]
     assert read_metric(metrics, "fota_poller_last_run_exit_code") == 141
@@ -396,7 +373,7 @@ async def test_line_separators_from_the_server_are_escaped_and_decode_to_the_sam
 
     data = output.read_bytes()
     text = data.decode()
-    devices = [r for r in records(data) if isinstance(r, DeviceRecord)]
+    devices = parse_output(data).devices
     assert code == 0, stderr
     assert "\u2028" not in text
     assert "\u2029" not in text

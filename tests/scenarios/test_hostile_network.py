@@ -4,28 +4,18 @@ Through the real CLI (a process) against the simulator's `redirect` and `gzipbom
 the good-night runs against the same simulator are in test_resilience.py.
 """
 
-import os
 import sys
 from collections.abc import AsyncIterator
 
 import anyio
-import msgspec
 import pytest
 from aiohttp import web
+from helpers import credentials_environ, parse_output
 
-from fota_poller.output.records import CampaignRecord, RunRecord
-from fota_poller.simulator import SimulatorOptions, run_simulator
+from fota_poller.simulator import SimulatorAuthOptions, SimulatorOptions, run_simulator
 from fota_poller.simulator.faults import FaultOptions
 
 ACCOUNT = "0000123456-00001"
-_decoder = msgspec.json.Decoder(CampaignRecord | RunRecord)
-# The simulator's own credentials (auth_routes.SimulatorAuthOptions), as the poller reads them.
-CREDENTIALS = {
-    "THINGSPACE_APP_KEY": "sim-app-key",
-    "THINGSPACE_APP_SECRET": "sim-app-secret",
-    "THINGSPACE_USERNAME": "sim-user",
-    "THINGSPACE_PASSWORD": "sim-password",
-}
 # Runs the CLI as its only child and prints the child's peak RSS (KiB on Linux) on stdout.
 PEAK_RSS = (
     "import resource, subprocess, sys; code = subprocess.run(sys.argv[1:]).returncode; "
@@ -34,14 +24,12 @@ PEAK_RSS = (
 
 
 def environment():
-    base = {k: v for k, v in os.environ.items() if not k.startswith("THINGSPACE_")}
-    return base | CREDENTIALS
+    """The simulator's own credentials, as the poller reads them."""
+    return credentials_environ(SimulatorAuthOptions())
 
 
 def campaigns(path):
-    lines = path.read_bytes().splitlines() if path.exists() else []
-    found = [_decoder.decode(line) for line in lines if b'"record":"device"' not in line]
-    return [r for r in found if isinstance(r, CampaignRecord)]
+    return parse_output(path.read_bytes() if path.exists() else b"").campaigns
 
 
 class Listener:

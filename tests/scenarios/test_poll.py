@@ -13,7 +13,7 @@ from pathlib import Path
 import anyio
 import msgspec
 import pytest
-from conftest import PollOutput, SimulatorFactory, parse_output, poll_in_process, run_cli
+from helpers import PollOutput, SimulatorFactory, parse_output, poll_in_process, run_cli
 
 from fota_poller.output.records import CampaignRecord, DeviceRecord
 from fota_poller.simulator import Catalog, RunningSimulator

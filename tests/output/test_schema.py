@@ -1,25 +1,19 @@
 import json
-from pathlib import Path
 
 import jsonschema
 import pytest
-import structlog
+from helpers import ROOT, simulator_tokens
 
-from fota_poller.api.auth import StaticTokens
 from fota_poller.app import poll_command
 from fota_poller.cli import main
 from fota_poller.config import ApiConfig, Config, DiscoverConfig, OutputConfig, PollConfig
 from fota_poller.output.schema import records_schema
 from fota_poller.simulator import SimulatorOptions, run_simulator
 
-SCHEMA_FILE = Path(__file__).parent.parent / "docs" / "records.schema.json"
+SCHEMA_FILE = ROOT / "docs" / "records.schema.json"
 
 
-@pytest.fixture(autouse=True)
-def restore_logging():
-    """main() points structlog at this test's captured stderr; later tests must not log there."""
-    yield
-    structlog.reset_defaults()
+pytestmark = pytest.mark.usefixtures("restore_logging")
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +77,7 @@ async def test_failed_campaign_and_incomplete_run_records_validate(validator, tm
             output=OutputConfig(path=str(output)),
             discover=DiscoverConfig(statuses=("Queued",), accounts=("9999999999-00001",)),
         )
-        tokens = StaticTokens(options.bearer_token, options.session_token)
+        tokens = simulator_tokens(options)
         exit_code = await poll_command(config, [str(ids)], tokens)
 
     records = [json.loads(line) for line in output.read_bytes().splitlines()]

@@ -12,6 +12,7 @@ from fota_poller.errors import UpgradeDecodeError
 from fota_poller.ids.lists import CampaignRef
 from fota_poller.output import campaign
 from fota_poller.output.records import DeviceRecord
+from fota_poller.testing import read_records
 
 # The page's example response, with the comma it is missing after deviceList restored.
 PAGE_EXAMPLE = b"""{
@@ -47,8 +48,7 @@ def result_of(status: int, body: bytes) -> campaign.CampaignResult:
 
 
 def device_lines(result: campaign.CampaignResult) -> list[DeviceRecord]:
-    decoder = msgspec.json.Decoder(DeviceRecord)
-    return [decoder.decode(line) for line in result.device_lines.splitlines()]
+    return read_records(result.device_lines)
 
 
 def test_the_page_example_decodes_with_end_date_kept() -> None:

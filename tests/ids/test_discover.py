@@ -8,9 +8,9 @@ import aiohttp
 import anyio
 import msgspec
 import pytest
+from helpers import parse_output, simulator_tokens
 from structlog.testing import capture_logs
 
-from fota_poller.api.auth import StaticTokens
 from fota_poller.api.client import HttpResponse
 from fota_poller.app import poll_command, poll_config
 from fota_poller.cli import build_parser, main
@@ -18,7 +18,6 @@ from fota_poller.config import ApiConfig, Config, DiscoverConfig, OutputConfig, 
 from fota_poller.errors import ConfigError, DiscoveryError, ExitCode
 from fota_poller.ids.discover import discover, discovery_accounts, report_url
 from fota_poller.ids.lists import CampaignRef, read_refs
-from fota_poller.output.records import CampaignRecord, DeviceRecord, RunRecord
 from fota_poller.output.sink import open_sink
 from fota_poller.run.control import RunControl, StopReason
 from fota_poller.run.pipeline import run_poll
@@ -32,12 +31,6 @@ MIXED = SimulatorOptions(
 )
 UNKNOWN_ACCOUNT = "9999999999-00001"
 
-_decoder = msgspec.json.Decoder(DeviceRecord | CampaignRecord | RunRecord)
-
-
-def tokens(options):
-    return StaticTokens(options.bearer_token, options.session_token)
-
 
 def discovery_config(base_url, output, accounts=ACCOUNTS, statuses=WANTED):
     return Config(
@@ -48,13 +41,10 @@ def discovery_config(base_url, output, accounts=ACCOUNTS, statuses=WANTED):
     )
 
 
-def read_records(path):
-    records = [_decoder.decode(line) for line in path.read_bytes().splitlines()]
-    campaigns = [r for r in records if isinstance(r, CampaignRecord)]
-    runs = [r for r in records if isinstance(r, RunRecord)]
-    assert len(runs) == 1
-    assert records[-1] is runs[0]
-    return campaigns, runs[0]
+def campaigns_and_run(path):
+    output = parse_output(path.read_bytes())
+    assert len(output.runs) == 1
+    return output.campaigns, output.run
 
 
 def truth(catalog, statuses):
@@ -72,9 +62,9 @@ async def test_status_discovery_polls_exactly_the_upgrades_in_those_statuses(tmp
     async with run_simulator(MIXED) as simulator:
         expected = truth(simulator.catalog, WANTED)
         config = discovery_config(simulator.base_url, output)
-        exit_code = await poll_command(config, [], tokens(MIXED))
+        exit_code = await poll_command(config, [], simulator_tokens(MIXED))
 
-    campaigns, run = read_records(output)
+    campaigns, run = campaigns_and_run(output)
     polled = [(record.account_name, record.upgrade_id) for record in campaigns]
     assert exit_code == 0
     assert run.complete
@@ -105,9 +95,9 @@ async def test_discovered_ids_join_the_id_list_each_polled_once(tmp_path):
         ids = tmp_path / "ids.csv"
         ids.write_text("".join(f"{a},{u.upper()}\n" for a, u in listed), encoding="utf-8")
         config = discovery_config(simulator.base_url, output, statuses=("Queued",))
-        exit_code = await poll_command(config, [str(ids)], tokens(options))
+        exit_code = await poll_command(config, [str(ids)], simulator_tokens(options))
 
-    campaigns, run = read_records(output)
+    campaigns, run = campaigns_and_run(output)
     polled = [(record.account_name, record.upgrade_id) for record in campaigns]
     assert exit_code == 0
     assert run.complete
@@ -127,9 +117,9 @@ async def test_failed_discovery_page_fails_the_run_and_names_account_and_status(
             simulator.base_url, output, accounts=accounts, statuses=("InProgress",)
         )
         with capture_logs() as logs:
-            exit_code = await poll_command(config, [], tokens(options))
+            exit_code = await poll_command(config, [], simulator_tokens(options))
 
-    campaigns, run = read_records(output)
+    campaigns, run = campaigns_and_run(output)
     assert exit_code == 1
     assert run.exit_code == 1
     assert not run.complete
@@ -226,7 +216,7 @@ async def test_discovery_fetches_no_page_once_the_run_is_stopped(tmp_path):
     async with run_simulator(options) as simulator:
         config = discovery_config(simulator.base_url, output)
         sink = open_sink(str(output))
-        run = await run_poll(config, read_refs([], None), tokens(options), sink, control)
+        run = await run_poll(config, read_refs([], None), simulator_tokens(options), sink, control)
         sink.commit()
 
     assert simulator.stats.requests_total == 0
@@ -247,7 +237,7 @@ async def test_report_pages_share_the_rate_limit_with_polling(tmp_path):
             ),
             poll=PollConfig(concurrency=8, rate=12),
         )
-        exit_code = await poll_command(config, [], tokens(options))
+        exit_code = await poll_command(config, [], simulator_tokens(options))
 
     stats = simulator.stats
     assert exit_code == 0
@@ -277,7 +267,7 @@ async def test_discovery_reads_a_last_page_id_as_string_null_or_zero_through_the
         result = await anyio.run_process(command, env=environ, check=False)
         stats = simulator.stats
 
-    campaigns, run = read_records(output)
+    campaigns, run = campaigns_and_run(output)
     assert result.returncode == 0, result.stderr.decode()
     assert run.complete
     assert {(r.account_name, r.upgrade_id) for r in campaigns} == expected

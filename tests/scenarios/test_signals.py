@@ -1,27 +1,16 @@
 """SIGTERM, a second signal, and the lock file, with the real CLI in a subprocess."""
 
 import asyncio
-import os
 import signal
 import sys
 from collections import Counter
 
-import msgspec
-import pytest
-from resilience_helpers import Tripwire
+from helpers import Tripwire, token_environ
 
-from fota_poller.output.records import CampaignRecord, DeviceRecord, RunRecord
+from fota_poller.output.records import CampaignRecord, RunRecord
 from fota_poller.run.lock import hold_lock
 from fota_poller.simulator import SimulatorOptions, run_simulator
-
-decoder = msgspec.json.Decoder(DeviceRecord | CampaignRecord | RunRecord)
-
-
-def poller_env(options):
-    return os.environ | {
-        "THINGSPACE_BEARER_TOKEN": options.bearer_token,
-        "THINGSPACE_SESSION_TOKEN": options.session_token,
-    }
+from fota_poller.testing import read_records
 
 
 async def start_poller(simulator, tmp_path, *extra):
@@ -30,7 +19,7 @@ async def start_poller(simulator, tmp_path, *extra):
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "fota_poller", "poll", "--ids", str(ids),
         "--base-url", simulator.base_url, "--log-level", "warning", *extra,
-        env=poller_env(simulator.options),
+        env=token_environ(simulator.options),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
 
@@ -45,27 +34,14 @@ async def signal_half_way(simulator, process, *signals):
     return process.returncode
 
 
-def read_records(path):
-    return [decoder.decode(line) for line in path.read_bytes().splitlines()]
-
-
-@pytest.fixture
-async def two_thousand_campaigns():
-    options = SimulatorOptions(campaigns=2000, devices_min=1, devices_max=5, latency_ms=5)
-    async with run_simulator(options) as simulator:
-        yield simulator
-
-
-async def test_sigterm_half_way_exits_4_with_every_campaign_accounted_for(
-    two_thousand_campaigns, tmp_path
-):
-    simulator = two_thousand_campaigns
+async def test_sigterm_half_way_exits_4_with_every_campaign_accounted_for(slow_simulator, tmp_path):
+    simulator = slow_simulator
     output = tmp_path / "out.jsonl"
     process = await start_poller(simulator, tmp_path, "--output", str(output), "--rate", "0")
 
     assert await signal_half_way(simulator, process, signal.SIGTERM) == 4
 
-    records = read_records(output)
+    records = read_records(output.read_bytes())
     campaigns = [r for r in records if isinstance(r, CampaignRecord)]
     assert isinstance(records[-1], RunRecord)
     assert records[-1].complete is False
@@ -77,16 +53,14 @@ async def test_sigterm_half_way_exits_4_with_every_campaign_accounted_for(
     assert "SIGTERM" in next(c.error_message for c in campaigns if c.outcome == "failed")
 
 
-async def test_a_second_signal_exits_at_once_leaving_only_whole_lines(
-    two_thousand_campaigns, tmp_path
-):
-    simulator = two_thousand_campaigns
+async def test_a_second_signal_exits_at_once_leaving_only_whole_lines(slow_simulator, tmp_path):
+    simulator = slow_simulator
     output = tmp_path / "out.jsonl"
     process = await start_poller(simulator, tmp_path, "--output", str(output), "--rate", "0")
 
     assert await signal_half_way(simulator, process, signal.SIGTERM, signal.SIGINT) == 4
 
-    records = read_records(output)  # every line parses
+    records = read_records(output.read_bytes())  # every line parses
     campaigns = [r for r in records if isinstance(r, CampaignRecord)]
     assert isinstance(records[-1], RunRecord)
     assert records[-1].complete is False

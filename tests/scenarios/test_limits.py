@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import SimulatorFactory, poll_in_process
+from helpers import SimulatorFactory, poll_in_process
 
 
 def ids_file(tmp_path: Path, pairs: list[tuple[str, str]]) -> Path:

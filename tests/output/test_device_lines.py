@@ -18,6 +18,7 @@ from fota_poller.output.device_lines import (
     encode_device_lines_plainly,
 )
 from fota_poller.output.records import DeviceRecord
+from fota_poller.testing import read_records
 
 RUN_ID = "5f0c6a3e-2d8e-4a43-9d51-1c1f6f7c2b10"
 REF = CampaignRef("0000123456-00001", "e3a8d88a-04c6-4ef3-b039-89b62f91e962")
@@ -80,9 +81,8 @@ def test_fast_lines_are_the_plain_struct_encoding_byte_for_byte(shared):
     assert fast == encode_device_lines_plainly(shared, devices)
     lines = fast.splitlines()
     assert len(lines) == len(devices)
-    decoder = msgspec.json.Decoder(DeviceRecord)
-    for line, device in zip(lines, devices, strict=True):
-        assert decoder.decode(line) == msgspec.structs.replace(
+    for record, device in zip(read_records(fast), devices, strict=True):
+        assert record == msgspec.structs.replace(
             shared,
             device_id=device.device_id,
             status=device.status,

@@ -1,22 +1,16 @@
 """Issue 3's acceptance points, end to end against the simulator over loopback."""
 
 import math
-import os
-import sys
 import time
 
-import anyio
 import msgspec
 import pytest
+from helpers import credentials_environ, parse_output, poll_cli, simulator_credentials
 
-from fota_poller.api.credentials import Credentials, Secret
 from fota_poller.api.redact import Redactor
 from fota_poller.app import authenticated_poll
 from fota_poller.config import ApiConfig, Config, OutputConfig, PollConfig
-from fota_poller.output.records import CampaignRecord, RunRecord
 from fota_poller.simulator import SimulatorAuthOptions, SimulatorOptions, run_simulator
-
-_decoder = msgspec.json.Decoder(CampaignRecord | RunRecord)
 
 # Known values, so the test can look for them in everything the poller prints.
 SECRETS = SimulatorAuthOptions(
@@ -27,37 +21,14 @@ SECRETS = SimulatorAuthOptions(
 )
 
 
-def records(data):
-    return [_decoder.decode(line) for line in data.splitlines() if b'"record":"device"' not in line]
-
-
-def poller_environment(auth, **overrides):
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("THINGSPACE_")}
-    environ |= {
-        "THINGSPACE_APP_KEY": auth.app_key,
-        "THINGSPACE_APP_SECRET": auth.app_secret,
-        "THINGSPACE_USERNAME": auth.username,
-        "THINGSPACE_PASSWORD": auth.password,
-    }
-    return environ | overrides
-
-
-async def run_cli(simulator, ids_file, environ, *flags):
-    command = [sys.executable, "-m", "fota_poller", "poll", "--ids", str(ids_file)]
-    command += ["--base-url", simulator.base_url, "--concurrency", "8", "--rate", "0", *flags]
-    return await anyio.run_process(command, env=environ, check=False)
+FLAGS = ("--concurrency", "8", "--rate", "0")
 
 
 async def test_short_lived_tokens_are_renewed_once_per_expiry_not_once_per_worker(tmp_path):
     # Acceptance 1, scaled down (bench/auth_expiry.py runs 500 campaigns at rate 50).
     auth = msgspec.structs.replace(SECRETS, bearer_ttl_s=1.0, session_idle_ttl_s=1.5)
     options = SimulatorOptions(campaigns=100, devices_min=1, devices_max=5, auth=auth)
-    credentials = Credentials(
-        app_key=Secret(auth.app_key),
-        app_secret=Secret(auth.app_secret),
-        username=Secret(auth.username),
-        password=Secret(auth.password),
-    )
+    credentials = simulator_credentials(auth)
     output = tmp_path / "out.jsonl"
     async with run_simulator(options) as simulator:
         simulator.catalog.write_ids(tmp_path / "ids.txt")
@@ -73,7 +44,7 @@ async def test_short_lived_tokens_are_renewed_once_per_expiry_not_once_per_worke
         elapsed = time.monotonic() - started
 
     stats = simulator.auth.stats
-    campaigns = [r for r in records(output.read_bytes()) if isinstance(r, CampaignRecord)]
+    campaigns = parse_output(output.read_bytes()).campaigns
     assert exit_code == 0
     assert len(campaigns) == 100
     assert {(r.outcome, r.attempts) for r in campaigns} == {("ok", 1)}
@@ -91,21 +62,21 @@ async def test_wrong_password_exits_3_after_one_login_and_two_runs_cannot_lock_t
 ):
     # Acceptance 2.
     options = SimulatorOptions(campaigns=30, devices_min=1, devices_max=5, auth=SECRETS)
-    environ = poller_environment(SECRETS, THINGSPACE_PASSWORD="not-the-password")
+    environ = credentials_environ(SECRETS) | {"THINGSPACE_PASSWORD": "not-the-password"}
     async with run_simulator(options) as simulator:
         simulator.catalog.write_ids(tmp_path / "ids.txt")
-        first = await run_cli(simulator, tmp_path / "ids.txt", environ)
+        first = await poll_cli(simulator, tmp_path / "ids.txt", *FLAGS, env=environ)
         assert simulator.auth.stats.login_requests == 1
-        second = await run_cli(simulator, tmp_path / "ids.txt", environ)
+        second = await poll_cli(simulator, tmp_path / "ids.txt", *FLAGS, env=environ)
 
     stats = simulator.auth.stats
     for result in (first, second):
         assert result.returncode == 3
-        found = records(result.stdout)
-        campaigns = [r for r in found if isinstance(r, CampaignRecord)]
+        found = parse_output(result.stdout)
+        campaigns = found.campaigns
         assert len(campaigns) == 30
         assert {(r.outcome, r.error_kind) for r in campaigns} == {("failed", "auth")}
-        assert found[-1].complete is False
+        assert found.run.complete is False
     assert stats.login_requests == 2
     assert stats.login_failures == 2
     assert not stats.locked
@@ -116,10 +87,12 @@ async def test_wrong_password_exits_3_after_one_login_and_two_runs_cannot_lock_t
 async def test_debug_poll_prints_no_secret_anywhere(tmp_path, password):
     # Acceptance 3: a whole poll at debug level, successful or refused.
     options = SimulatorOptions(campaigns=20, devices_min=1, devices_max=5, auth=SECRETS)
-    environ = poller_environment(SECRETS, THINGSPACE_PASSWORD=password)
+    environ = credentials_environ(SECRETS) | {"THINGSPACE_PASSWORD": password}
     async with run_simulator(options) as simulator:
         simulator.catalog.write_ids(tmp_path / "ids.txt")
-        result = await run_cli(simulator, tmp_path / "ids.txt", environ, "--log-level", "debug")
+        result = await poll_cli(
+            simulator, tmp_path / "ids.txt", *FLAGS, "--log-level", "debug", env=environ
+        )
 
     printed = result.stdout + result.stderr
     secrets = [

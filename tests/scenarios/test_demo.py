@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import parse_output, run_cli
+from helpers import parse_output, run_cli
 
 
 def test_demo_writes_every_campaign_and_a_complete_run(tmp_path: Path) -> None:

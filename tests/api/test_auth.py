@@ -5,11 +5,12 @@ import pytest
 from aioresponses import aioresponses
 from yarl import URL
 
-from fota_poller.api.auth import RequestAuth, StaticTokens, rejected_token
+from fota_poller.api.auth import RequestAuth, rejected_token
 from fota_poller.api.auth_gate import AuthGate
 from fota_poller.api.client import UpgradeClient
 from fota_poller.errors import AuthenticationError
 from fota_poller.pacing.ratelimit import RateLimiter
+from fota_poller.testing import StaticTokens
 
 BASE = "http://api.test"
 URL_ = URL(f"{BASE}/fota/v1/upgrades/0000123456-00001/upgrade/x")

@@ -4,7 +4,7 @@ import anyio
 import anyio.lowlevel
 import msgspec
 import pytest
-from conftest import FakeClock
+from helpers import FakeClock, refs_of, simulator_credentials
 
 from fota_poller.api.client import UpgradeClient, open_session, upgrade_url
 from fota_poller.api.credentials import Credentials, Secret
@@ -13,52 +13,24 @@ from fota_poller.api.token_provider import TokenProvider
 from fota_poller.config import ApiConfig, Config, PollConfig
 from fota_poller.errors import AuthenticationError, ExitCode
 from fota_poller.ids.lists import CampaignRef
-from fota_poller.output.records import CampaignRecord, RunRecord
+from fota_poller.output.records import CampaignRecord
 from fota_poller.pacing.ratelimit import RateLimiter
 from fota_poller.run.pipeline import run_poll
 from fota_poller.simulator import SimulatorAuthOptions, SimulatorOptions, run_simulator
+from fota_poller.testing import MemorySink
 
 AUTH = SimulatorAuthOptions(bearer_ttl_s=100.0, session_idle_ttl_s=50.0)
 OPTIONS = SimulatorOptions(campaigns=60, devices_min=1, devices_max=3, auth=AUTH)
-_decoder = msgspec.json.Decoder(CampaignRecord | RunRecord)
 
 
 def full_credentials(password=AUTH.password, **pre_issued):
-    return Credentials(
-        app_key=Secret(AUTH.app_key),
-        app_secret=Secret(AUTH.app_secret),
-        username=Secret(AUTH.username),
-        password=Secret(password),
-        **{name: Secret(value) for name, value in pre_issued.items()},
-    )
+    return simulator_credentials(AUTH, password=password, **pre_issued)
 
 
 def config_for(base_url, concurrency=50, rate=0.0):
     return Config(
         api=ApiConfig(base_url=base_url), poll=PollConfig(concurrency=concurrency, rate=rate)
     )
-
-
-class MemorySink:
-    def __init__(self):
-        self.lines = []
-
-    def write(self, data):
-        self.lines.extend(data.splitlines())
-
-    def commit(self):
-        pass
-
-    def discard(self):
-        pass
-
-    def records(self):
-        return [_decoder.decode(line) for line in self.lines if b'"record":"device"' not in line]
-
-
-async def refs_of(simulator):
-    for account, upgrade_id in simulator.catalog.ids():
-        yield CampaignRef(account, upgrade_id)
 
 
 @pytest.fixture
@@ -226,7 +198,7 @@ async def test_renewal_retry_does_not_count_as_an_attempt_of_the_campaign(simula
     async with TokenProvider(config, full_credentials()) as tokens:
         await tokens.headers()
         clock.now += 10**6  # both tokens the provider holds are now dead at the simulator
-        run = await run_poll(config, refs_of(simulator), tokens, sink)
+        run = await run_poll(config, refs_of(simulator.catalog), tokens, sink)
 
     campaigns = [r for r in sink.records() if isinstance(r, CampaignRecord)]
     assert run.exit_code == 0
@@ -241,7 +213,7 @@ async def test_wrong_password_makes_one_login_and_fails_every_campaign_with_auth
     config = config_for(simulator.base_url, concurrency=20)
     sink = MemorySink()
     async with TokenProvider(config, full_credentials(password="wrong")) as tokens:
-        run = await run_poll(config, refs_of(simulator), tokens, sink)
+        run = await run_poll(config, refs_of(simulator.catalog), tokens, sink)
 
     campaigns = [r for r in sink.records() if isinstance(r, CampaignRecord)]
     assert simulator.auth.stats.login_requests == 1
@@ -257,7 +229,7 @@ async def test_rejected_client_credentials_stop_the_run_after_one_token_request(
     config = config_for(simulator.base_url, concurrency=20)
     credentials = msgspec.structs.replace(full_credentials(), app_secret=Secret("wrong"))
     async with TokenProvider(config, credentials) as tokens:
-        run = await run_poll(config, refs_of(simulator), tokens, MemorySink())
+        run = await run_poll(config, refs_of(simulator.catalog), tokens, MemorySink())
 
     assert simulator.auth.stats.token_requests == 1
     assert simulator.auth.stats.login_requests == 0
@@ -301,7 +273,7 @@ async def test_pre_issued_tokens_take_precedence_and_the_session_is_not_logged_o
         bearer_token=OPTIONS.bearer_token, session_token=OPTIONS.session_token
     )
     async with TokenProvider(config, credentials) as tokens:
-        run = await run_poll(config, refs_of(simulator), tokens, MemorySink())
+        run = await run_poll(config, refs_of(simulator.catalog), tokens, MemorySink())
 
     assert run.exit_code == 0
     assert simulator.auth.stats.token_requests == 0
@@ -313,7 +285,7 @@ async def test_rejected_pre_issued_bearer_without_app_key_fails_the_run(simulato
     config = config_for(simulator.base_url, concurrency=5)
     credentials = Credentials(bearer_token=Secret("stale"), session_token=Secret("stale"))
     async with TokenProvider(config, credentials) as tokens:
-        run = await run_poll(config, refs_of(simulator), tokens, MemorySink())
+        run = await run_poll(config, refs_of(simulator.catalog), tokens, MemorySink())
 
     assert run.exit_code == ExitCode.AUTH_FAILED
     # Only the first requests of the five workers, already in flight together, were sent.
@@ -323,7 +295,7 @@ async def test_rejected_pre_issued_bearer_without_app_key_fails_the_run(simulato
 async def test_session_the_run_opened_is_logged_out_at_the_end(simulator):
     config = config_for(simulator.base_url)
     async with TokenProvider(config, full_credentials()) as tokens:
-        run = await run_poll(config, refs_of(simulator), tokens, MemorySink())
+        run = await run_poll(config, refs_of(simulator.catalog), tokens, MemorySink())
 
     assert run.exit_code == 0
     assert simulator.auth.stats.login_requests == 1

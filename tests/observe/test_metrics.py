@@ -1,22 +1,20 @@
-import msgspec
 import pytest
-import structlog
 from aioresponses import aioresponses
+from helpers import simulator_tokens
 from prometheus_client.parser import text_string_to_metric_families
 
-from fota_poller.api.auth import StaticTokens
 from fota_poller.api.client import UpgradeClient, open_session, upgrade_url
 from fota_poller.app import poll_command
 from fota_poller.cli import main
 from fota_poller.config import ApiConfig, Config, OutputConfig, PollConfig
 from fota_poller.errors import InputFileError
 from fota_poller.ids.lists import CampaignRef
-from fota_poller.output.records import CampaignRecord, DeviceRecord, RunRecord
+from fota_poller.output.records import DeviceRecord
 from fota_poller.pacing.ratelimit import RateLimiter
 from fota_poller.simulator import SimulatorOptions, run_simulator
+from fota_poller.testing import StaticTokens, read_records
 
 OPTIONS = SimulatorOptions(campaigns=25, devices_min=1, devices_max=30)
-_decoder = msgspec.json.Decoder(DeviceRecord | CampaignRecord | RunRecord)
 
 
 def read_metrics(path):
@@ -45,8 +43,7 @@ def config_for(simulator, tmp_path):
 
 
 def read_run(path):
-    lines = path.read_bytes().splitlines()
-    records = [_decoder.decode(line) for line in lines]
+    records = read_records(path.read_bytes())
     return records, records[-1]
 
 
@@ -54,15 +51,11 @@ async def poll(simulator, tmp_path, lines):
     ids = tmp_path / "ids.csv"
     ids.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
     config = config_for(simulator, tmp_path)
-    tokens = StaticTokens(OPTIONS.bearer_token, OPTIONS.session_token)
+    tokens = simulator_tokens(OPTIONS)
     return await poll_command(config, [str(ids)], tokens)
 
 
-@pytest.fixture(autouse=True)
-def restore_logging():
-    """main() points structlog at this test's captured stderr; later tests must not log there."""
-    yield
-    structlog.reset_defaults()
+pytestmark = pytest.mark.usefixtures("restore_logging")
 
 
 @pytest.fixture
@@ -131,7 +124,7 @@ async def test_run_that_cannot_start_still_writes_metrics_and_keeps_last_success
     )
 
     config = config_for(simulator, tmp_path)
-    tokens = StaticTokens(OPTIONS.bearer_token, OPTIONS.session_token)
+    tokens = simulator_tokens(OPTIONS)
     with pytest.raises(InputFileError):
         await poll_command(config, [str(tmp_path / "missing.csv")], tokens)
 

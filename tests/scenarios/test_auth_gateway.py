@@ -2,41 +2,25 @@
 the gateway's same-token renewal. bench/auth_expiry.py prints the full-size figures."""
 
 import math
-import os
-import sys
 import time
 
-import anyio
 import msgspec
+from helpers import clean_environ, credentials_environ, parse_output, poll_cli
 
-from fota_poller.output.records import CampaignRecord, RunRecord
 from fota_poller.simulator import SimulatorAuthOptions, SimulatorOptions, run_simulator
 from fota_poller.simulator.faults import FaultOptions, parse_mix, split_server_faults
 
-_decoder = msgspec.json.Decoder(CampaignRecord | RunRecord)
 AUTH = SimulatorAuthOptions()
 
 
-def environment():
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("THINGSPACE_")}
-    return environ | {
-        "THINGSPACE_APP_KEY": AUTH.app_key,
-        "THINGSPACE_APP_SECRET": AUTH.app_secret,
-        "THINGSPACE_USERNAME": AUTH.username,
-        "THINGSPACE_PASSWORD": AUTH.password,
-    }
-
-
-async def poll_cli(simulator, tmp_path, *flags):
+async def poll_all(simulator, tmp_path, *flags):
     simulator.catalog.write_ids(tmp_path / "ids.txt")
-    command = [sys.executable, "-m", "fota_poller", "poll", "--ids", str(tmp_path / "ids.txt")]
-    command += ["--base-url", simulator.base_url, *flags]
-    return await anyio.run_process(command, env=environment(), check=False)
+    return await poll_cli(simulator, tmp_path / "ids.txt", *flags, env=credentials_environ(AUTH))
 
 
 def campaigns(stdout):
-    found = [_decoder.decode(line) for line in stdout.splitlines() if b'"device"' not in line]
-    return [r for r in found if isinstance(r, CampaignRecord)], found[-1]
+    output = parse_output(stdout)
+    return output.campaigns, output.run
 
 
 async def test_a_401_with_an_html_body_on_every_request_exits_3_after_two_requests(tmp_path):
@@ -44,7 +28,7 @@ async def test_a_401_with_an_html_body_on_every_request_exits_3_after_two_reques
     faults = FaultOptions(mix=parse_mix("401html=1"))
     options = SimulatorOptions(campaigns=200, devices_min=1, devices_max=5, faults=faults)
     async with run_simulator(options) as simulator:
-        result = await poll_cli(simulator, tmp_path, "--concurrency", "8", "--rate", "0")
+        result = await poll_all(simulator, tmp_path, "--concurrency", "8", "--rate", "0")
 
     records, run = campaigns(result.stdout)
     renewals = simulator.auth.stats.token_requests - 1
@@ -65,12 +49,10 @@ async def test_a_rejected_token_record_carries_the_gateway_error_code(tmp_path):
     # Pre-issued tokens the simulator does not know: 401 with the gateway's fault 900901.
     options = SimulatorOptions(campaigns=20, devices_min=1, devices_max=5)
     async with run_simulator(options) as simulator:
-        environ = {k: v for k, v in os.environ.items() if not k.startswith("THINGSPACE_")}
+        environ = clean_environ()
         environ |= {"THINGSPACE_BEARER_TOKEN": "stale", "THINGSPACE_SESSION_TOKEN": "stale"}
         simulator.catalog.write_ids(tmp_path / "ids.txt")
-        command = [sys.executable, "-m", "fota_poller", "poll"]
-        command += ["--ids", str(tmp_path / "ids.txt"), "--base-url", simulator.base_url]
-        result = await anyio.run_process(command, env=environ, check=False)
+        result = await poll_cli(simulator, tmp_path / "ids.txt", env=environ)
 
     records, _ = campaigns(result.stdout)
     assert result.returncode == 3
@@ -88,7 +70,7 @@ async def test_two_second_tokens_from_a_same_token_gateway_cost_one_request_per_
     options = SimulatorOptions(campaigns=500, devices_min=1, devices_max=20, auth=auth)
     async with run_simulator(options) as simulator:
         started = time.monotonic()
-        result = await poll_cli(simulator, tmp_path, "--concurrency", "50", "--rate", "50")
+        result = await poll_all(simulator, tmp_path, "--concurrency", "50", "--rate", "50")
         elapsed = time.monotonic() - started
 
     stats = simulator.auth.stats

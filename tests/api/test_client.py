@@ -10,12 +10,12 @@ import pytest
 import yarl
 from aioresponses import aioresponses
 
-from fota_poller.api.auth import StaticTokens
 from fota_poller.api.client import UpgradeClient, open_session, upgrade_url
 from fota_poller.config import Config
 from fota_poller.errors import RequestFailedError
 from fota_poller.ids.lists import CampaignRef
 from fota_poller.pacing.ratelimit import RateLimiter
+from fota_poller.testing import StaticTokens
 
 BASE = "https://api.example.test/api"
 REF = CampaignRef("0000123456-00001", "e3a8d88a-04c6-4ef3-b039-89b62f91e962")

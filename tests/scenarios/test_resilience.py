@@ -9,18 +9,17 @@ from collections import Counter
 
 import msgspec
 import pytest
-from conftest import run_cli
-from resilience_helpers import (
-    MemorySink,
+from helpers import (
     poll_simulator,
     polled,
+    run_cli,
     simulator_process,
+    simulator_tokens,
     split,
     truth,
     write_unknown_ids,
 )
 
-from fota_poller.api.auth import StaticTokens
 from fota_poller.config import ApiConfig, Config, PollConfig
 from fota_poller.ids.lists import CampaignRef
 from fota_poller.output.records import RunRecord
@@ -29,6 +28,7 @@ from fota_poller.run.pipeline import run_poll
 from fota_poller.run.shutdown import cut_short
 from fota_poller.simulator import Catalog, SimulatorOptions, run_simulator
 from fota_poller.simulator.faults import FaultOptions, parse_mix
+from fota_poller.testing import MemorySink
 
 ACCOUNT = "0000123456-00001"  # the simulator's default account
 SIMULATOR_TOKENS = {
@@ -233,7 +233,7 @@ async def test_a_stopped_run_writes_the_campaigns_it_never_started_in_batches():
     sink = CountingSink()
     async with run_simulator(options) as simulator:
         config = Config(api=ApiConfig(base_url=simulator.base_url), poll=PollConfig(rate=0))
-        tokens = StaticTokens(options.bearer_token, options.session_token)
+        tokens = simulator_tokens(options)
         run = await run_poll(config, refs(), tokens, sink, control)
         requests = simulator.stats.requests_total
     _, campaigns, _ = split(sink.records())

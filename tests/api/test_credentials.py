@@ -1,7 +1,6 @@
-from pathlib import Path
-
 import pytest
 import structlog
+from helpers import ROOT
 
 from fota_poller.api.credentials import Credentials, Secret, load_credentials
 from fota_poller.api.token_provider import TokenProvider
@@ -146,8 +145,7 @@ def test_config_holds_file_names_only():
 
 
 def test_docs_document_every_credential_source_and_exit_code_3():
-    docs = Path(__file__).parent.parent / "docs"
-    section = (docs / "credentials.md").read_text(encoding="utf-8")
+    section = (ROOT / "docs" / "credentials.md").read_text(encoding="utf-8")
 
     for name in (*FULL_ENVIRONMENT, "THINGSPACE_BEARER_TOKEN", "THINGSPACE_SESSION_TOKEN"):
         assert name in section

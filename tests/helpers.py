@@ -1,0 +1,251 @@
+"""What the tests share: running a poll (in process or as the real CLI), reading its output,
+a clock moved by hand, and a few ways to set up the simulator. bench/resilience.py uses it too.
+
+Fixtures stay in conftest.py; everything a test imports comes from here or from
+`fota_poller.testing`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+
+import anyio
+import msgspec
+
+from fota_poller.api.credentials import Credentials, Secret
+from fota_poller.config import ApiConfig, Config, apply_overrides
+from fota_poller.ids.lists import CampaignRef, close_id_sources, open_id_sources, read_refs
+from fota_poller.output.records import CampaignRecord, DeviceRecord, Record, RunRecord
+from fota_poller.run.control import RunControl
+from fota_poller.run.pipeline import run_poll
+from fota_poller.simulator import Catalog, RunningSimulator, SimulatorAuthOptions, SimulatorOptions
+from fota_poller.testing import MemorySink, StaticTokens, read_records
+
+ROOT = Path(__file__).resolve().parent.parent  # the repository
+SimulatorFactory = Callable[..., AbstractAsyncContextManager[RunningSimulator]]
+
+
+class PollOutput(msgspec.Struct):
+    """A run's records, split by kind, in the order they were written."""
+
+    lines: list[Record]
+
+    @property
+    def devices(self) -> list[DeviceRecord]:
+        return [r for r in self.lines if isinstance(r, DeviceRecord)]
+
+    @property
+    def campaigns(self) -> list[CampaignRecord]:
+        return [r for r in self.lines if isinstance(r, CampaignRecord)]
+
+    @property
+    def runs(self) -> list[RunRecord]:
+        return [r for r in self.lines if isinstance(r, RunRecord)]
+
+    @property
+    def run(self) -> RunRecord:
+        last = self.lines[-1]
+        assert isinstance(last, RunRecord), "the run record must be the last line"
+        return last
+
+
+def parse_output(data: bytes) -> PollOutput:
+    return PollOutput(read_records(data))
+
+
+def split(
+    records: list[Record],
+) -> tuple[list[DeviceRecord], list[CampaignRecord], list[RunRecord]]:
+    """Devices, campaigns and runs, each in the order written."""
+    output = PollOutput(records)
+    return output.devices, output.campaigns, output.runs
+
+
+class FakeClock:
+    """A monotonic clock a test moves by hand: token lifetimes and back-off without sleeping."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Tripwire(list):
+    """The simulator's list of request starts, setting an event when it reaches a length."""
+
+    def __init__(self, length: int, event: object) -> None:
+        super().__init__()
+        self.length = length
+        self.event = event
+
+    def append(self, item: object) -> None:
+        super().append(item)
+        if len(self) >= self.length:
+            self.event.set()
+
+
+def simulator_tokens(options: SimulatorOptions) -> StaticTokens:
+    """The simulator's pre-issued tokens, for a run in this process."""
+    return StaticTokens(options.bearer_token, options.session_token)
+
+
+def clean_environ() -> dict[str, str]:
+    """This process's environment without any THINGSPACE_ variable: a run sees only ours."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("THINGSPACE_")}
+
+
+def token_environ(options: SimulatorOptions) -> dict[str, str]:
+    """The simulator's pre-issued tokens, as the poller reads them from the environment."""
+    return clean_environ() | {
+        "THINGSPACE_BEARER_TOKEN": options.bearer_token,
+        "THINGSPACE_SESSION_TOKEN": options.session_token,
+    }
+
+
+def credentials_environ(auth: SimulatorAuthOptions) -> dict[str, str]:
+    """The simulator's app key and login, as the poller reads them from the environment."""
+    return clean_environ() | {
+        "THINGSPACE_APP_KEY": auth.app_key,
+        "THINGSPACE_APP_SECRET": auth.app_secret,
+        "THINGSPACE_USERNAME": auth.username,
+        "THINGSPACE_PASSWORD": auth.password,
+    }
+
+
+def simulator_credentials(auth: SimulatorAuthOptions, **changes: str) -> Credentials:
+    """The simulator's app key and login, `changes` replacing or adding any of them."""
+    values = {
+        "app_key": auth.app_key,
+        "app_secret": auth.app_secret,
+        "username": auth.username,
+        "password": auth.password,
+    }
+    return Credentials(**{name: Secret(value) for name, value in (values | changes).items()})
+
+
+async def refs_of(catalog: Catalog) -> AsyncIterator[CampaignRef]:
+    for account, upgrade_id in catalog.ids():
+        yield CampaignRef(account, upgrade_id)
+
+
+async def poll_refs(
+    sim: RunningSimulator,
+    refs: AsyncIterator[CampaignRef],
+    control: RunControl | None = None,
+    *,
+    account: str | None = None,
+    **poll: object,
+) -> tuple[RunRecord, list[Record]]:
+    """Run the real pipeline over `refs` against `sim`: the run record and every record written."""
+    # apply_overrides checks the values as a config file's would be (a deadline of "0.3s"
+    # becomes a Duration).
+    config = apply_overrides(
+        Config(api=ApiConfig(base_url=sim.base_url, account=account)), poll=dict(poll)
+    )
+    sink = MemorySink()
+    run = await run_poll(config, refs, simulator_tokens(sim.options), sink, control or RunControl())
+    return run, sink.records()
+
+
+async def poll_simulator(
+    sim: RunningSimulator,
+    control: RunControl | None = None,
+    catalog: Catalog | None = None,
+    **poll: object,
+) -> tuple[RunRecord, list[Record]]:
+    """Poll every campaign of `catalog` (the simulator's own by default)."""
+    return await poll_refs(sim, refs_of(catalog or sim.catalog), control, **poll)
+
+
+async def poll_in_process(
+    sim: RunningSimulator,
+    id_files: Sequence[Path],
+    *,
+    concurrency: int = 8,
+    rate: float = 0,
+    account: str | None = None,
+) -> PollOutput:
+    """Run the real pipeline against `sim` over id files and return what it wrote."""
+    sources = open_id_sources([str(path) for path in id_files])
+    try:
+        refs = read_refs(sources, account)
+        _, records = await poll_refs(sim, refs, account=account, concurrency=concurrency, rate=rate)
+    finally:
+        close_id_sources(sources)
+    return PollOutput(records)
+
+
+def run_cli(
+    args: Sequence[str],
+    *,
+    env: dict[str, str] | None = None,
+    stdin: bytes | None = None,
+    timeout: float = 60,
+) -> subprocess.CompletedProcess[bytes]:
+    """Run `python -m fota_poller ARGS` as a process, with no inherited ThingSpace variables."""
+    return subprocess.run(
+        [sys.executable, "-m", "fota_poller", *args],
+        env={**clean_environ(), **(env or {})},
+        input=stdin,
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+async def poll_cli(
+    sim: RunningSimulator, ids: Path, *flags: str, env: dict[str, str]
+) -> subprocess.CompletedProcess[bytes]:
+    """`fota-poller poll --ids IDS --base-url SIM FLAGS` as a process, awaited to its end."""
+    command = [sys.executable, "-m", "fota_poller", "poll", "--ids", str(ids)]
+    command += ["--base-url", sim.base_url, *flags]
+    return await anyio.run_process(command, env=env, check=False)
+
+
+def truth(simulator: RunningSimulator) -> list[tuple[str, str, str]]:
+    """Every (upgrade id, device id, status) the simulator serves."""
+    rows = []
+    for account, upgrade_id in simulator.catalog.ids():
+        campaign = simulator.catalog.campaign(account, upgrade_id)
+        rows.extend((upgrade_id, d.device_id, d.status) for d in campaign.device_list)
+    return sorted(rows)
+
+
+def polled(devices: list[DeviceRecord]) -> list[tuple[str, str, str]]:
+    return sorted((d.upgrade_id, d.device_id, d.status) for d in devices)
+
+
+@contextlib.contextmanager
+def simulator_process(*args: str) -> Iterator[str]:
+    """`fota-poller simulate ARGS` on a free loopback port, as its own process: its base URL."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "fota_poller", "simulate", "--port", "0", *args],
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert server.stderr is not None
+        ready = server.stderr.readline().decode()
+        assert "listening on" in ready, ready
+        yield ready.rsplit(" ", 1)[-1].strip()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def write_unknown_ids(path: Path, account: str, count: int, seed: int = 9) -> None:
+    """`count` random upgrade ids on `account`: the simulator answers each 400 INVALID_PARAMETER."""
+    generator = random.Random(seed)
+    with path.open("w", encoding="utf-8") as out:
+        out.writelines(
+            f"{account},{uuid.UUID(int=generator.getrandbits(128), version=4)}\n"
+            for _ in range(count)
+        )
