@@ -38,10 +38,9 @@ from fota_poller.observe.tally import RunTally
 from fota_poller.output.records import RunRecord
 from fota_poller.output.schema import render_schema
 from fota_poller.output.sink import Sink, open_output
-from fota_poller.run.control import RunControl
 from fota_poller.run.lock import hold_lock
 from fota_poller.run.pipeline import run_poll
-from fota_poller.run.shutdown import stop_on_signals
+from fota_poller.run.stop import RunControl, stop_on_signals
 
 EXIT_CODES_HELP = """\
 exit codes:
@@ -313,7 +312,7 @@ async def authenticated_poll(
 async def poll_command(config: Config, id_paths: Sequence[str], tokens: TokenSource) -> int:
     """Run `poll` with a ready config; returns the exit code.
 
-    SIGTERM and SIGINT stop the run (see shutdown.py); the output is still committed.
+    SIGTERM and SIGINT stop the run (see run/stop.py); the output is still committed.
     """
     with watch_run(config) as watch, open_output(config.output.path) as sink:
         return watch.finished(await _poll(config, id_paths, tokens, sink, watch.tally))

@@ -12,8 +12,8 @@ from fota_poller.api.auth import StaticTokens
 from fota_poller.config import ApiConfig, Config, PollConfig
 from fota_poller.ids.lists import CampaignRef
 from fota_poller.output.records import CampaignRecord, DeviceRecord, RunRecord
-from fota_poller.run.control import RunControl
 from fota_poller.run.pipeline import run_poll
+from fota_poller.run.stop import RunControl
 
 decoder = msgspec.json.Decoder(DeviceRecord | CampaignRecord | RunRecord)
 

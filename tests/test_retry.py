@@ -17,8 +17,7 @@ from fota_poller.pacing.retry import (
     parse_retry_after,
     retry_delay,
 )
-from fota_poller.run.control import RunControl
-from fota_poller.run.shutdown import cut_short
+from fota_poller.run.stop import RunControl, cut_short
 
 NOW = datetime(2026, 11, 25, 2, 0, 0, tzinfo=UTC)
 FAST = RetryPolicy(max_attempts=5, backoff_initial_s=0.001, backoff_max_s=0.002)

@@ -24,7 +24,7 @@ from yarl import URL
 from fota_poller.api.client import HttpResponse, RequestCounters, RequestFailedError
 from fota_poller.config import PollConfig
 from fota_poller.pacing.gate import SharedBackoff
-from fota_poller.run.control import RunControl
+from fota_poller.run.stop import RunControl
 
 TOO_MANY_REQUESTS: Final = 429
 # 408 and 429 are the server asking for the same request later; the 5xx are gateways and

@@ -33,8 +33,8 @@ from fota_poller.output.sink import RunOutput, Sink
 from fota_poller.pacing.gate import BackoffSettings, SharedBackoff
 from fota_poller.pacing.ratelimit import RateLimiter
 from fota_poller.pacing.retry import AttemptCounter, RetryingGetter, RetryPolicy, fetch_with_retries
-from fota_poller.run import channels, shutdown
-from fota_poller.run.control import RunControl, StopReason
+from fota_poller.run import channels
+from fota_poller.run.stop import RunControl, StopReason, enforce_stop, stop_at_deadline
 
 log = structlog.get_logger("fota_poller")
 
@@ -127,11 +127,9 @@ async def run_poll(
             in_flight=set(),
         )
         abortable = anyio.CancelScope()
-        guard.start_soon(
-            shutdown.enforce_stop, control, config.poll.grace_s, stage.in_flight, abortable
-        )
+        guard.start_soon(enforce_stop, control, config.poll.grace_s, stage.in_flight, abortable)
         if deadline is not None and deadline_s is not None:
-            guard.start_soon(shutdown.stop_at_deadline, control, deadline_s, deadline)
+            guard.start_soon(stop_at_deadline, control, deadline_s, deadline)
         with abortable:
             async with anyio.create_task_group() as group:
                 pages = RetryingGetter(
