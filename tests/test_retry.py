@@ -5,11 +5,11 @@ import anyio
 import pytest
 from yarl import URL
 
-from fota_poller.api.client import HttpResponse, RequestCounters, RequestFailedError
+from fota_poller.api.client import HttpResponse, RequestFailedError
+from fota_poller.observe.tally import AttemptCounter, RunTally
 from fota_poller.pacing.gate import BackoffSettings, SharedBackoff
 from fota_poller.pacing.ratelimit import RateLimiter
 from fota_poller.pacing.retry import (
-    AttemptCounter,
     RetryPolicy,
     backoff_delay,
     fetch_with_retries,
@@ -163,10 +163,10 @@ async def test_failures_while_the_circuit_is_open_are_not_charged():
 
 
 async def test_every_repeated_request_is_counted_as_a_retry():
-    counters = RequestCounters()
+    tally = RunTally()
     getter = ScriptedGetter(502, RequestFailedError("network", "reset"), 200)
     fetched = await fetch_with_retries(
-        getter, URL_, FAST, backoff(), RunControl(), counter=AttemptCounter(counters)
+        getter, URL_, FAST, backoff(), RunControl(), counter=AttemptCounter(tally)
     )
     assert fetched.response.status == 200
-    assert counters.retries == 2
+    assert tally.retries == 2

@@ -39,6 +39,7 @@ from fota_poller.api.redact import Redactor
 from fota_poller.api.response_body import UnreadableBodyError, read_body
 from fota_poller.config import Config
 from fota_poller.errors import AuthenticationError
+from fota_poller.observe.tally import RunTally
 
 log = structlog.get_logger("fota_poller")
 
@@ -60,14 +61,6 @@ _MAX_EXPIRED_ANSWERS: Final = 3
 _TOKEN_ATTEMPTS: Final = 3
 _LOGOUT_TIMEOUT_S: Final = 10.0
 _OK: Final = 200
-
-
-class AuthCounters(msgspec.Struct):
-    """The auth requests this provider has made."""
-
-    token_requests: int = 0
-    login_requests: int = 0
-    logout_requests: int = 0
 
 
 class _TokenAnswer(msgspec.Struct):
@@ -137,6 +130,7 @@ class TokenProvider:
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         max_login_attempts: int = 3,
         retry_backoff_s: float = 1.0,
+        tally: RunTally | None = None,
     ) -> None:
         self._config = config
         base = config.api.base_url.rstrip("/")
@@ -157,7 +151,8 @@ class TokenProvider:
         self._auth: RequestAuth | None = None
         self._http: aiohttp.ClientSession | None = None
         self._max_answer_bytes = int(config.poll.max_response_mb * 1024 * 1024)
-        self.counters = AuthCounters()
+        # The run's tally, where the token requests, logins and logouts sent are counted.
+        self.tally = tally if tally is not None else RunTally()
 
     async def __aenter__(self) -> Self:
         self._http = open_session(self._config)
@@ -208,7 +203,11 @@ class TokenProvider:
             await self._renew_session(sent.session_generation)
 
     def __repr__(self) -> str:
-        return f"TokenProvider(<redacted>, counters={self.counters!r})"
+        tally = self.tally
+        return (
+            f"TokenProvider(<redacted>, token_requests={tally.token_requests}, "
+            f"login_requests={tally.login_requests}, logout_requests={tally.logout_requests})"
+        )
 
     def _current(self) -> RequestAuth:
         auth = self._auth
@@ -269,7 +268,7 @@ class TokenProvider:
 
     async def _obtain_bearer(self, key: Secret, secret: Secret, *, rejected: bool) -> None:
         for attempt in range(1, _TOKEN_ATTEMPTS + 1):
-            self.counters.token_requests += 1
+            self.tally.token_requests += 1
             sent_at = self._clock()
             try:
                 status, body = await self._post(
@@ -338,7 +337,7 @@ class TokenProvider:
             self._login_attempts += 1
             await self._bearer_ready()
             bearer = self._current()
-            self.counters.login_requests += 1
+            self.tally.login_requests += 1
             try:
                 status, body = await self._post(
                     self._login_url,
@@ -379,7 +378,7 @@ class TokenProvider:
             return
         try:
             headers = dict((await self.headers()).headers)
-            self.counters.logout_requests += 1
+            self.tally.logout_requests += 1
             status, body = await self._post(self._logout_url, headers=headers)
         except (AuthenticationError, _NoAnswerError) as exc:
             log.warning("auth.logout_failed", error=str(exc))

@@ -25,14 +25,14 @@ from fota_poller.ids.lists import CampaignRef, InvalidLine
 from fota_poller.ids.seen import SeenCampaigns
 from fota_poller.ids.sources import batches_of
 from fota_poller.observe.failure_log import FailureLog
-from fota_poller.observe.tally import RunTally
+from fota_poller.observe.tally import AttemptCounter, RunTally
 from fota_poller.output import campaign
 from fota_poller.output.campaign import CampaignResult, RecordBatch, format_timestamp
-from fota_poller.output.records import SCHEMA_VERSION, RunRecord
+from fota_poller.output.records import RunRecord
 from fota_poller.output.sink import RunOutput, Sink
 from fota_poller.pacing.gate import BackoffSettings, SharedBackoff
 from fota_poller.pacing.ratelimit import RateLimiter
-from fota_poller.pacing.retry import AttemptCounter, RetryingGetter, RetryPolicy, fetch_with_retries
+from fota_poller.pacing.retry import RetryingGetter, RetryPolicy, fetch_with_retries
 from fota_poller.run import channels
 from fota_poller.run.stop import RunControl, StopReason, enforce_stop, stop_at_deadline
 
@@ -108,12 +108,7 @@ async def run_poll(
     max_body = int(config.poll.max_response_mb * 1024 * 1024)
     async with open_session(config) as session, anyio.create_task_group() as guard:
         client = UpgradeClient(
-            session,
-            config.api.base_url,
-            tokens,
-            limiter,
-            counters=tally.requests,
-            max_body_bytes=max_body,
+            session, config.api.base_url, tokens, limiter, tally=tally, max_body_bytes=max_body
         )
         stage = _Stage(
             run_id=run_id,
@@ -132,9 +127,7 @@ async def run_poll(
             guard.start_soon(stop_at_deadline, control, deadline_s, deadline)
         with abortable:
             async with anyio.create_task_group() as group:
-                pages = RetryingGetter(
-                    client, stage.policy, stage.backoff, control, client.counters
-                )
+                pages = RetryingGetter(client, stage.policy, stage.backoff, control, tally)
                 batches = batches_of(with_discovered(group, config, pages, control, refs))
                 async with work_receive, result_send:
                     group.start_soon(_feed, stage, batches, work_send, result_send.clone())
@@ -166,9 +159,8 @@ def _output_failed(control: RunControl, exc: OutputError) -> None:
 def _run_record(
     stage: _Stage, started: datetime, finished: datetime, output_failure: OutputError | None
 ) -> RunRecord:
+    """The run line: the counts from the tally, the verdict from how input, stop and output went."""
     read = stage.input
-    tally = stage.tally
-    failed = tally.campaigns_by_outcome["failed"]
     stop = stage.control.stop_reason
     if output_failure is not None:
         exit_code = output_failure.exit_code
@@ -177,21 +169,15 @@ def _run_record(
     elif stop is not None:
         # A source that failed after a stop most likely failed because of it.
         exit_code = stop.exit_code
-    elif failed:
+    elif stage.tally.campaigns_by_outcome["failed"]:
         exit_code = ExitCode.CAMPAIGNS_FAILED
     else:
         exit_code = ExitCode.OK
-    return RunRecord(
+    return stage.tally.run_record(
         run_id=stage.run_id,
-        schema_version=SCHEMA_VERSION,
         started_at=format_timestamp(started),
         finished_at=format_timestamp(finished),
         duration_s=round((finished - started).total_seconds(), 3),
-        campaigns_total=tally.campaigns_written,
-        campaigns_ok=tally.campaigns_by_outcome["ok"],
-        campaigns_failed=failed,
-        devices_total=tally.devices_written,
-        requests_total=stage.client.requests_total,
         complete=read.input_exhausted and stop is None and output_failure is None,
         exit_code=int(exit_code),
     )
@@ -298,7 +284,7 @@ async def _work(
                         if stop is not None:
                             pending = _not_started(stage.run_id, item, stop)
                         else:
-                            current, counter = item, AttemptCounter(stage.client.counters)
+                            current, counter = item, AttemptCounter(stage.tally)
                             pending = await _poll_one(stage, item, counter)
                             current = None
                         await channels.send(results, pending)
