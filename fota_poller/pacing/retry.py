@@ -62,11 +62,6 @@ class Fetched(msgspec.Struct):
     response: HttpResponse | None = None
     error: RequestFailedError | None = None
 
-    @property
-    def stopped(self) -> bool:
-        """True when the run stopped before this fetch got a final answer."""
-        return self.response is None and self.error is None
-
 
 class Getter(Protocol):
     """The one request path: `UpgradeClient.get` or a stand-in."""
