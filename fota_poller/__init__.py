@@ -11,8 +11,8 @@ from fota_poller.errors import ExitCode, FotaPollerError
 from fota_poller.ids.lists import CampaignRef, InvalidLine, open_id_sources, read_refs
 from fota_poller.output.records import CampaignRecord, DeviceRecord, RunRecord
 from fota_poller.output.sink import AtomicFileSink, StdoutSink
-from fota_poller.run.control import RunControl, StopReason
 from fota_poller.run.pipeline import run_poll
+from fota_poller.run.stop import RunControl, StopReason
 from fota_poller.testing import StaticTokens
 
 __all__ = [

@@ -26,10 +26,9 @@ from fota_poller.observe.monitor import watch_run
 from fota_poller.observe.tally import RunTally
 from fota_poller.output.records import RunRecord
 from fota_poller.output.sink import Sink, open_output
-from fota_poller.run.control import RunControl
 from fota_poller.run.lock import hold_lock
 from fota_poller.run.pipeline import run_poll
-from fota_poller.run.shutdown import stop_on_signals
+from fota_poller.run.stop import RunControl, stop_on_signals
 
 
 def poll_config(args: argparse.Namespace) -> Config:
@@ -93,22 +92,28 @@ async def authenticated_poll(
     # The lock comes first: a run that must not start must not log in, nor touch the output.
     # The output comes before the token provider: one that cannot be written is refused
     # before any request.
+    tally = RunTally()  # the run's one tally, handed down to every stage that counts
     with (
         hold_lock(config.poll.lock_file),
-        watch_run(config) as watch,
+        watch_run(config, tally) as watch,
         open_output(config.output.path) as sink,
     ):
-        async with TokenProvider(config, credentials, redactor=redactor) as tokens:
-            return watch.finished(await _poll(config, id_paths, tokens, sink, watch.tally))
+        async with TokenProvider(config, credentials, redactor=redactor, tally=tally) as tokens:
+            return watch.finished(await _poll(config, id_paths, tokens, sink, tally))
 
 
-async def poll_command(config: Config, id_paths: Sequence[str], tokens: TokenSource) -> int:
+async def poll_command(
+    config: Config, id_paths: Sequence[str], tokens: TokenSource, tally: RunTally | None = None
+) -> int:
     """Run `poll` with a ready config and tokens; returns the exit code.
 
-    SIGTERM and SIGINT stop the run (see run/shutdown.py); the output is still committed.
+    `tally` is the run's one tally, the same one `tokens` counts into when they count; a
+    fresh one when None. SIGTERM and SIGINT stop the run (see run/stop.py); the output is
+    still committed.
     """
-    with watch_run(config) as watch, open_output(config.output.path) as sink:
-        return watch.finished(await _poll(config, id_paths, tokens, sink, watch.tally))
+    tally = tally if tally is not None else RunTally()
+    with watch_run(config, tally) as watch, open_output(config.output.path) as sink:
+        return watch.finished(await _poll(config, id_paths, tokens, sink, tally))
 
 
 async def _poll(

@@ -22,6 +22,7 @@ from fota_poller.api.token_provider import TokenProvider
 from fota_poller.app import poll_command
 from fota_poller.config import ApiConfig, Config, OutputConfig, PollConfig
 from fota_poller.observe.logs import configure_logging
+from fota_poller.observe.tally import RunTally
 from fota_poller.output.records import CampaignRecord, DeviceRecord, RunRecord
 from fota_poller.text import escape_controls
 
@@ -71,8 +72,9 @@ async def _demo(output: Path, campaigns: int, seed: int, redactor: Redactor) -> 
             ids_file = Path(folder) / "ids.txt"
             simulator.catalog.write_ids(ids_file)
             started = time.monotonic()
-            async with TokenProvider(config, credentials, redactor=redactor) as tokens:
-                exit_code = await poll_command(config, [str(ids_file)], tokens)
+            tally = RunTally()
+            async with TokenProvider(config, credentials, redactor=redactor, tally=tally) as tokens:
+                exit_code = await poll_command(config, [str(ids_file)], tokens, tally)
             elapsed = time.monotonic() - started
         auth = simulator.auth.stats
     summary = summarise(output, elapsed)

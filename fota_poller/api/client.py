@@ -26,6 +26,7 @@ from fota_poller.api.response_body import ACCEPT_ENCODING, read_body
 from fota_poller.config import Config
 from fota_poller.errors import AuthenticationError, RequestFailedError, UnreadableBodyError
 from fota_poller.ids.lists import CampaignRef
+from fota_poller.observe.tally import RunTally
 from fota_poller.pacing.ratelimit import RateLimiter
 
 USER_AGENT = f"fota-poller/{__version__}"
@@ -53,14 +54,6 @@ class HttpResponse(msgspec.Struct):
     elapsed_ms: float
     retry_after: str | None = None  # the Retry-After header as sent, seconds or an HTTP-date
     sent_at: float = 0.0  # time.monotonic() when the request left, after the rate limit
-
-
-class RequestCounters(msgspec.Struct):
-    """Counts beyond `requests_total` that monitoring wants; a retry policy adds to `retries`."""
-
-    retries: int = 0
-    # Every 429 the client saw, whether or not it was retried.
-    rate_limited: int = 0
 
 
 def refused_redirect(status: int, location: str | None) -> str:
@@ -113,7 +106,7 @@ def open_session(config: Config) -> aiohttp.ClientSession:
 
 
 class UpgradeClient:
-    """Fetches upgrades; counts every request it starts."""
+    """Fetches upgrades; counts every request it starts, 429 and token rejection in `tally`."""
 
     def __init__(
         self,
@@ -122,7 +115,7 @@ class UpgradeClient:
         tokens: TokenSource,
         limiter: RateLimiter,
         *,
-        counters: RequestCounters | None = None,
+        tally: RunTally | None = None,
         max_body_bytes: int | None = None,
     ) -> None:
         self._session = session
@@ -131,8 +124,7 @@ class UpgradeClient:
         self._origin = _origin(URL(base_url))
         self._gate = AuthGate(tokens, limiter)
         self._max_body_bytes = max_body_bytes
-        self.requests_total = 0
-        self.counters = counters if counters is not None else RequestCounters()
+        self.tally = tally if tally is not None else RunTally()
 
     async def get(self, url: URL) -> HttpResponse:
         """GET any API URL under the rate limit with the auth headers; the one request path.
@@ -153,6 +145,7 @@ class UpgradeClient:
                     if rejected is None:
                         self._gate.accepted(auth, response.status)
                         return response
+                    self.tally.tokens_rejected += 1
                     # Renews the token or raises; it always raises once this request has
                     # had its renewals.
                     await self._gate.rejected(
@@ -173,7 +166,7 @@ class UpgradeClient:
             raise RequestFailedError(
                 "http", f"refused to send a request off the API's origin ({url.host}:{url.port})"
             )
-        self.requests_total += 1
+        self.tally.requests_total += 1
         started = time.monotonic()
         try:
             # A redirect is an answer, never followed: custom headers such as VZ-M2M-Token
@@ -196,7 +189,7 @@ class UpgradeClient:
         except aiohttp.ClientError as exc:
             raise RequestFailedError("network", f"{type(exc).__name__}: {exc}") from None
         if response.status == HTTPStatus.TOO_MANY_REQUESTS:
-            self.counters.rate_limited += 1
+            self.tally.rate_limited += 1
         return HttpResponse(
             status=response.status,
             body=body,

@@ -32,6 +32,7 @@ from fota_poller.api.token_requests import TokenRequests
 from fota_poller.api.token_slot import MAX_EXPIRED_ANSWERS, TokenSlot
 from fota_poller.config import Config
 from fota_poller.errors import AuthenticationError
+from fota_poller.observe.tally import RunTally
 
 log = structlog.get_logger("fota_poller")
 
@@ -54,7 +55,10 @@ class TokenProvider:
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         max_login_attempts: int = 3,
         retry_backoff_s: float = 1.0,
+        tally: RunTally | None = None,
     ) -> None:
+        # The run's tally, where the token requests, logins and logouts sent are counted.
+        self.tally = tally if tally is not None else RunTally()
         self._credentials = credentials
         self._clock = clock
         self._sleep = sleep
@@ -65,6 +69,7 @@ class TokenProvider:
             clock=clock,
             sleep=sleep,
             retry_backoff_s=retry_backoff_s,
+            tally=self.tally,
         )
         self._bearer = TokenSlot(credentials.bearer_token)
         self._session = TokenSlot(credentials.session_token)
@@ -72,7 +77,6 @@ class TokenProvider:
         self._login_attempts = 0
         self._failure: AuthenticationError | None = None
         self._auth: RequestAuth | None = None
-        self.counters = self._requests.counters
 
     async def __aenter__(self) -> Self:
         self._requests.open()
@@ -122,7 +126,11 @@ class TokenProvider:
             await self._renew_session(sent.session_generation)
 
     def __repr__(self) -> str:
-        return f"TokenProvider(<redacted>, counters={self.counters!r})"
+        tally = self.tally
+        return (
+            f"TokenProvider(<redacted>, token_requests={tally.token_requests}, "
+            f"login_requests={tally.login_requests}, logout_requests={tally.logout_requests})"
+        )
 
     def _current(self) -> RequestAuth:
         auth = self._auth

@@ -32,6 +32,7 @@ from fota_poller.api.redact import Redactor
 from fota_poller.api.response_body import read_body
 from fota_poller.config import Config
 from fota_poller.errors import AuthenticationError, NoAuthAnswerError, UnreadableBodyError
+from fota_poller.observe.tally import RunTally
 
 log = structlog.get_logger("fota_poller")
 
@@ -42,14 +43,6 @@ _DEFAULT_BEARER_LIFETIME_S: Final = 3600.0
 # Attempts for one token request that gets no answer (a rejection is never retried).
 _TOKEN_ATTEMPTS: Final = 3
 _OK: Final = 200
-
-
-class AuthCounters(msgspec.Struct):
-    """The auth requests this provider has made."""
-
-    token_requests: int = 0
-    login_requests: int = 0
-    logout_requests: int = 0
 
 
 class TokenAnswer(msgspec.Struct):
@@ -103,6 +96,7 @@ class TokenRequests:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         retry_backoff_s: float = 1.0,
+        tally: RunTally,
     ) -> None:
         self._config = config
         base = config.api.base_url.rstrip("/")
@@ -115,7 +109,8 @@ class TokenRequests:
         self._retry_backoff_s = retry_backoff_s
         self._http: aiohttp.ClientSession | None = None
         self._max_answer_bytes = config.poll.max_response_bytes
-        self.counters = AuthCounters()
+        # The run's tally, where the token requests, logins and logouts sent are counted.
+        self.tally = tally
 
     def open(self) -> None:
         """Open the HTTP session the requests go over."""
@@ -129,7 +124,7 @@ class TokenRequests:
     async def bearer(self, key: Secret, secret: Secret) -> IssuedToken:
         """A Bearer token for the app key and secret; asks again only when there is no answer."""
         for attempt in range(1, _TOKEN_ATTEMPTS + 1):
-            self.counters.token_requests += 1
+            self.tally.token_requests += 1
             sent_at = self._clock()
             try:
                 status, body = await self._post(
@@ -155,7 +150,7 @@ class TokenRequests:
 
         No answer is logged, and waited after when attempts remain; a rejection raises.
         """
-        self.counters.login_requests += 1
+        self.tally.login_requests += 1
         try:
             status, body = await self._post(
                 self._login_url,
@@ -179,7 +174,7 @@ class TokenRequests:
 
     async def logout(self, headers: Mapping[str, str]) -> None:
         """Close the session the headers carry; a logout that fails is only logged."""
-        self.counters.logout_requests += 1
+        self.tally.logout_requests += 1
         try:
             status, body = await self._post(self._logout_url, headers=headers)
         except NoAuthAnswerError as exc:

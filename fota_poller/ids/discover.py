@@ -21,7 +21,7 @@ from fota_poller.errors import ConfigError, DiscoveryError, RequestFailedError
 from fota_poller.ids.lists import CampaignRef, InvalidLine, canonical_upgrade_id
 from fota_poller.ids.sources import Batched, merge_sources
 from fota_poller.pacing.retry import Getter
-from fota_poller.run.control import RunControl
+from fota_poller.run.stop import RunControl
 from fota_poller.text import excerpt
 
 log = structlog.get_logger("fota_poller")

@@ -7,6 +7,7 @@ this run did not succeed, so an alert on its age fires after a night of failures
 
 from __future__ import annotations
 
+import time
 import typing
 from collections.abc import Mapping
 from datetime import datetime
@@ -48,7 +49,7 @@ class RunMetrics(msgspec.Struct, frozen=True, kw_only=True):
 
     @classmethod
     def from_run(cls, run: RunRecord, tally: RunTally) -> RunMetrics:
-        """The figures of a run that wrote its run record."""
+        """The figures of a run that wrote its run record: its verdict, and the tally's counts."""
         return cls(
             finished_at=datetime.fromisoformat(run.finished_at).timestamp(),
             duration_s=run.duration_s,
@@ -57,9 +58,26 @@ class RunMetrics(msgspec.Struct, frozen=True, kw_only=True):
             campaigns_by_outcome=dict(tally.campaigns_by_outcome),
             failed_by_error_kind=dict(tally.failed_by_error_kind),
             devices_by_status=dict(tally.devices_by_status),
-            requests=run.requests_total,
-            retries=tally.requests.retries,
-            rate_limited=tally.requests.rate_limited,
+            requests=tally.requests_total,
+            retries=tally.retries,
+            rate_limited=tally.rate_limited,
+        )
+
+    @classmethod
+    def unfinished(cls, tally: RunTally, started: float, exit_code: int) -> RunMetrics:
+        """The figures of a run that ended in an error before its run record: exit code, requests.
+
+        No campaign or device is reported: without a run line, its records are no complete run.
+        """
+        finished = time.time()
+        return cls(
+            finished_at=finished,
+            duration_s=round(finished - started, 3),
+            exit_code=exit_code,
+            complete=False,
+            requests=tally.requests_total,
+            retries=tally.retries,
+            rate_limited=tally.rate_limited,
         )
 
 

@@ -22,10 +22,9 @@ log = structlog.get_logger("fota_poller")
 
 
 class RunWatch:
-    """Handed to the run: the tally it counts into, and where its run record is left."""
+    """Where the run leaves its run record, for the metrics file."""
 
-    def __init__(self, tally: RunTally) -> None:
-        self.tally = tally
+    def __init__(self) -> None:
         self.run: RunRecord | None = None
 
     def finished(self, run: RunRecord) -> int:
@@ -35,8 +34,8 @@ class RunWatch:
 
 
 @contextlib.contextmanager
-def watch_run(config: Config, stderr: TextIO | None = None) -> Iterator[RunWatch]:
-    """Show progress on a terminal during the block; write the metrics file when it ends.
+def watch_run(config: Config, tally: RunTally, stderr: TextIO | None = None) -> Iterator[RunWatch]:
+    """Show `tally` on a terminal during the block; write the metrics file when it ends.
 
     A run that ends in an error before its run record still gets a metrics file, with the
     error's exit code, so monitoring sees that it ran and failed.
@@ -44,7 +43,9 @@ def watch_run(config: Config, stderr: TextIO | None = None) -> Iterator[RunWatch
     metrics_file = config.output.metrics_file
     check_metrics_path(metrics_file)
     progress = open_progress(stderr if stderr is not None else sys.stderr)
-    watch = RunWatch(RunTally(on_change=None if progress is None else progress.update))
+    if progress is not None:
+        tally.on_change(progress.update)
+    watch = RunWatch()
     started = time.time()
     exit_code: int = ExitCode.CAMPAIGNS_FAILED
     try:
@@ -54,25 +55,19 @@ def watch_run(config: Config, stderr: TextIO | None = None) -> Iterator[RunWatch
         raise
     finally:
         if progress is not None:
+            tally.on_change(None)
             progress.close()
         if metrics_file is not None:
-            _write(Path(metrics_file), watch, exit_code, started)
+            _write(Path(metrics_file), tally, watch.run, exit_code, started)
 
 
-def _write(path: Path, watch: RunWatch, exit_code: int, started: float) -> None:
-    if watch.run is not None:
-        metrics = RunMetrics.from_run(watch.run, watch.tally)
+def _write(
+    path: Path, tally: RunTally, run: RunRecord | None, exit_code: int, started: float
+) -> None:
+    if run is not None:
+        metrics = RunMetrics.from_run(run, tally)
     else:
-        finished = time.time()
-        metrics = RunMetrics(
-            finished_at=finished,
-            duration_s=round(finished - started, 3),
-            exit_code=exit_code,
-            complete=False,
-            requests=0,
-            retries=watch.tally.requests.retries,
-            rate_limited=watch.tally.requests.rate_limited,
-        )
+        metrics = RunMetrics.unfinished(tally, started, exit_code)
     try:
         write_metrics(path, metrics)
     except OSError as exc:

@@ -1,7 +1,12 @@
-"""What a run has seen so far, for monitoring and the progress bar.
+"""Every counter of a run, in one object: what the run record, metrics and progress bar read.
 
-The pipeline tells the tally each time a campaign is passed to the workers and each
-time a campaign record is written; the metrics file and the progress bar read it.
+The run's wiring creates one `RunTally` and hands it down: the HTTP client counts requests,
+429s and token rejections into it, the retry loop retries (through an `AttemptCounter` per
+fetch), the token provider its auth requests, and the pipeline campaigns queued and records
+written. Nothing below reports back up: whoever wants a figure reads the tally it was given.
+
+Counting stays off the per-device path: devices are added from each campaign record's
+status counts, once per campaign.
 """
 
 from __future__ import annotations
@@ -9,21 +14,34 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 
-from fota_poller.api.client import RequestCounters
-from fota_poller.output.records import CampaignRecord, ErrorKind
+from fota_poller.output.records import SCHEMA_VERSION, CampaignRecord, ErrorKind, RunRecord
 
 
 class RunTally:
-    """Campaigns queued and written, by outcome and error kind; devices by status; requests."""
+    """Requests, retries, 429s, auth requests, campaigns by outcome, devices by status."""
 
-    def __init__(self, on_change: Callable[[RunTally], None] | None = None) -> None:
-        self.requests = RequestCounters()
+    def __init__(self) -> None:
+        # Upgrade and report requests (the run record's `requests_total`; not auth requests).
+        self.requests_total = 0
+        # Requests repeated after a failure, and every 429 seen whether or not it was retried.
+        self.retries = 0
+        self.rate_limited = 0
+        # Auth: token requests, logins and logouts sent, and API answers rejecting a token.
+        self.token_requests = 0
+        self.login_requests = 0
+        self.logout_requests = 0
+        self.tokens_rejected = 0
+        # Campaigns: distinct ones (and invalid lines) on their way to a record, and written.
         self.campaigns_queued = 0
         self.input_finished = False
         self.campaigns_by_outcome: Counter[str] = Counter()
         self.failed_by_error_kind: Counter[str] = Counter()
         self.devices_by_status: Counter[str] = Counter()
-        self._on_change = on_change
+        self._on_change: Callable[[RunTally], None] | None = None
+
+    def on_change(self, listener: Callable[[RunTally], None] | None) -> None:
+        """Call `listener` (the progress bar) after each campaign count changes; None stops."""
+        self._on_change = listener
 
     @property
     def campaigns_written(self) -> int:
@@ -68,6 +86,52 @@ class RunTally:
         self.failed_by_error_kind[error_kind] += count
         self._changed()
 
+    def run_record(
+        self,
+        *,
+        run_id: str,
+        started_at: str,
+        finished_at: str,
+        duration_s: float,
+        complete: bool,
+        exit_code: int,
+    ) -> RunRecord:
+        """The run record: the run's identity, times and verdict, with the counts from here."""
+        return RunRecord(
+            run_id=run_id,
+            schema_version=SCHEMA_VERSION,
+            started_at=started_at,
+            finished_at=finished_at,
+            duration_s=duration_s,
+            campaigns_total=self.campaigns_written,
+            campaigns_ok=self.campaigns_by_outcome["ok"],
+            campaigns_failed=self.campaigns_by_outcome["failed"],
+            devices_total=self.devices_written,
+            requests_total=self.requests_total,
+            complete=complete,
+            exit_code=exit_code,
+        )
+
     def _changed(self) -> None:
         if self._on_change is not None:
             self._on_change(self)
+
+
+class AttemptCounter:
+    """The requests made for one fetch (a campaign record's `attempts`), kept outside the fetch.
+
+    Readable after the fetch is cancelled. Every request after the first is also a retry in
+    the run's tally, when one is given.
+    """
+
+    __slots__ = ("_tally", "count")
+
+    def __init__(self, tally: RunTally | None = None) -> None:
+        self.count = 0
+        self._tally = tally
+
+    def add(self) -> None:
+        """One more request for this fetch."""
+        self.count += 1
+        if self.count > 1 and self._tally is not None:
+            self._tally.retries += 1

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import anyio
 import structlog
 
-from fota_poller.run.control import RunControl, cut_short
+from fota_poller.run.stop import RunControl, cut_short
 
 log = structlog.get_logger("fota_poller")
 

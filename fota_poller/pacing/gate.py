@@ -23,7 +23,7 @@ from fota_poller.config import PollConfig, settings_for
 from fota_poller.pacing.circuit import CircuitBreaker
 from fota_poller.pacing.ratelimit import RateLimiter
 from fota_poller.pacing.throttle import Throttle
-from fota_poller.run.control import RunControl
+from fota_poller.run.stop import RunControl
 
 
 class BackoffSettings(msgspec.Struct, frozen=True, kw_only=True):

@@ -21,11 +21,12 @@ from typing import Final, Protocol
 import msgspec
 from yarl import URL
 
-from fota_poller.api.client import HttpResponse, RequestCounters
+from fota_poller.api.client import HttpResponse
 from fota_poller.config import PollConfig, settings_for
 from fota_poller.errors import RequestFailedError
+from fota_poller.observe.tally import AttemptCounter, RunTally
 from fota_poller.pacing.gate import SharedBackoff
-from fota_poller.run.control import RunControl
+from fota_poller.run.stop import RunControl
 
 TOO_MANY_REQUESTS: Final = 429
 # 408 and 429 are the server asking for the same request later; the 5xx are gateways and
@@ -59,28 +60,6 @@ class Fetched(msgspec.Struct):
     attempts: int
     response: HttpResponse | None = None
     error: RequestFailedError | None = None
-
-    @property
-    def stopped(self) -> bool:
-        """True when the run stopped before this fetch got a final answer."""
-        return self.response is None and self.error is None
-
-
-class AttemptCounter:
-    """Counts the requests made for one fetch, readable even if the fetch is cancelled.
-
-    Every request after the first is also a retry in the run's `RequestCounters`, if given.
-    """
-
-    def __init__(self, run_counters: RequestCounters | None = None) -> None:
-        self.count = 0
-        self._run_counters = run_counters
-
-    def add(self) -> None:
-        """One more request for this fetch."""
-        self.count += 1
-        if self.count > 1 and self._run_counters is not None:
-            self._run_counters.retries += 1
 
 
 class Getter(Protocol):
@@ -192,10 +171,10 @@ class RetryingGetter:
         policy: RetryPolicy,
         backoff: SharedBackoff,
         control: RunControl,
-        counters: RequestCounters | None = None,
+        tally: RunTally | None = None,
     ) -> None:
         self._client = client
-        self._counters = counters
+        self._tally = tally
         self._policy = policy
         self._backoff = backoff
         self._control = control
@@ -208,7 +187,7 @@ class RetryingGetter:
             self._policy,
             self._backoff,
             self._control,
-            counter=AttemptCounter(self._counters),
+            counter=AttemptCounter(self._tally),
         )
         if fetched.error is not None:
             raise fetched.error

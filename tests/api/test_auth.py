@@ -82,7 +82,7 @@ async def test_rejected_bearer_is_renewed_and_the_request_sent_again():
     assert response.status == 200
     assert tokens.renewed == ["bearer"]
     assert sent == ["Bearer b1", "Bearer b2"]
-    assert client.requests_total == 2
+    assert client.tally.requests_total == 2
 
 
 async def test_token_rejected_again_after_renewals_fails_the_request_with_an_auth_error():
@@ -95,7 +95,7 @@ async def test_token_rejected_again_after_renewals_fails_the_request_with_an_aut
                 await client.get(URL_)
 
     assert tokens.renewed == ["session", "session"]
-    assert client.requests_total == 3
+    assert client.tally.requests_total == 3
 
 
 async def test_static_tokens_cannot_renew_and_say_so_without_the_token():

@@ -43,7 +43,7 @@ async def test_a_get_sends_both_tokens_and_returns_the_body(client: UpgradeClien
     headers = calls[0].kwargs["headers"]
     assert headers["Authorization"] == "Bearer bearer-x"
     assert headers["VZ-M2M-Token"] == "session-y"
-    assert client.requests_total == 1
+    assert client.tally.requests_total == 1
 
 
 async def test_an_error_status_is_a_response_not_an_exception(client: UpgradeClient) -> None:
@@ -116,5 +116,5 @@ async def test_no_request_leaves_the_api_origin(client: UpgradeClient) -> None:
     ):
         await client.get(yarl.URL("https://api.example.test:8443/api/x"))
     assert caught.value.final
-    assert client.requests_total == 0
+    assert client.tally.requests_total == 0
     assert not mocked.requests

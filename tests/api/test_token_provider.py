@@ -66,7 +66,7 @@ async def test_expired_session_is_renewed_once_for_fifty_waiting_workers(simulat
     assert stats.expired_session_rejections == 50
     assert stats.login_requests == 2
     assert stats.token_requests == 1
-    assert client.requests_total == 150
+    assert client.tally.requests_total == 150
 
 
 async def test_expired_bearer_is_renewed_once_for_fifty_waiting_workers(clock):
@@ -264,7 +264,7 @@ async def test_unanswered_login_is_tried_three_times_at_most():
         with pytest.raises(AuthenticationError):
             await tokens.headers()
 
-    assert tokens.counters.login_requests == 3
+    assert tokens.tally.login_requests == 3
 
 
 async def test_pre_issued_tokens_take_precedence_and_the_session_is_not_logged_out(simulator):

@@ -19,8 +19,8 @@ from fota_poller.errors import ConfigError, DiscoveryError, ExitCode
 from fota_poller.ids.discover import discover, discovery_accounts, report_url
 from fota_poller.ids.lists import CampaignRef, read_refs
 from fota_poller.output.sink import open_sink
-from fota_poller.run.control import RunControl, StopReason
 from fota_poller.run.pipeline import run_poll
+from fota_poller.run.stop import RunControl, StopReason
 from fota_poller.simulator import Catalog, SimulatorOptions, run_simulator
 from fota_poller.simulator.reports import StatusReports
 

@@ -174,6 +174,6 @@ async def test_client_counts_every_429_it_sees():
             ]
 
     assert statuses == [429, 429, 200]
-    assert client.counters.rate_limited == 2
-    assert client.counters.retries == 0
-    assert client.requests_total == 3
+    assert client.tally.rate_limited == 2
+    assert client.tally.retries == 0
+    assert client.tally.requests_total == 3

@@ -5,13 +5,13 @@ import anyio
 import pytest
 from yarl import URL
 
-from fota_poller.api.client import HttpResponse, RequestCounters
+from fota_poller.api.client import HttpResponse
 from fota_poller.config import PollConfig
 from fota_poller.errors import RequestFailedError
+from fota_poller.observe.tally import AttemptCounter, RunTally
 from fota_poller.pacing.gate import BackoffSettings, SharedBackoff
 from fota_poller.pacing.ratelimit import RateLimiter
 from fota_poller.pacing.retry import (
-    AttemptCounter,
     RetryPolicy,
     backoff_delay,
     fetch_with_retries,
@@ -19,8 +19,7 @@ from fota_poller.pacing.retry import (
     parse_retry_after,
     retry_delay,
 )
-from fota_poller.run.control import RunControl
-from fota_poller.run.shutdown import cut_short
+from fota_poller.run.stop import RunControl, cut_short
 
 
 def policy_of(**poll):
@@ -156,8 +155,10 @@ async def test_a_stop_during_the_wait_ends_the_fetch_with_no_answer():
         group.start_soon(fetch)
         await anyio.wait_all_tasks_blocked()
         control.stop(cut_short("test"))
-    assert results[0].stopped
-    assert results[0].attempts == 1
+    [fetched] = results
+    assert fetched.response is None
+    assert fetched.error is None
+    assert fetched.attempts == getter.calls == 1
 
 
 async def test_failures_while_the_circuit_is_open_are_not_charged():
@@ -172,10 +173,10 @@ async def test_failures_while_the_circuit_is_open_are_not_charged():
 
 
 async def test_every_repeated_request_is_counted_as_a_retry():
-    counters = RequestCounters()
+    tally = RunTally()
     getter = ScriptedGetter(502, RequestFailedError("network", "reset"), 200)
     fetched = await fetch_with_retries(
-        getter, URL_, FAST, backoff(), RunControl(), counter=AttemptCounter(counters)
+        getter, URL_, FAST, backoff(), RunControl(), counter=AttemptCounter(tally)
     )
     assert fetched.response.status == 200
-    assert counters.retries == 2
+    assert tally.retries == 2

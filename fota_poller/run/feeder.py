@@ -1,0 +1,95 @@
+"""The feeder: reads the id sources and hands each distinct campaign to the workers, once."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import structlog
+from anyio.streams.memory import MemoryObjectSendStream
+
+from fota_poller.errors import FotaPollerError
+from fota_poller.ids.lists import CampaignRef, InvalidLine
+from fota_poller.ids.seen import SeenCampaigns
+from fota_poller.output import campaign
+from fota_poller.output.campaign import RecordBatch
+from fota_poller.run import channels
+from fota_poller.run.stage import Stage, WorkItem, WriterItem
+
+log = structlog.get_logger("fota_poller")
+
+# Records of campaigns a stopped run never started, encoded and written together.
+_NOT_POLLED_BATCH = 4096
+
+
+async def feed(
+    stage: Stage,
+    batches: AsyncIterator[list[WorkItem]],
+    work: MemoryObjectSendStream[WorkItem],
+    results: MemoryObjectSendStream[WriterItem],
+) -> None:
+    """Pass each distinct campaign on once; invalid lines go through to get their record.
+
+    Once the run is stopped, the rest of the input is still read so that every campaign
+    in it gets its failed record, straight to the writer, `_NOT_POLLED_BATCH` at a time.
+    """
+    seen = SeenCampaigns()
+    not_polled: list[CampaignRef] = []
+    async with work, results:
+        try:
+            async for batch in batches:
+                for position, item in enumerate(batch):
+                    if stage.control.stop_reason is not None:
+                        await _account_unpolled(stage, seen, batch[position:], not_polled, results)
+                        break
+                    if isinstance(item, CampaignRef) and not seen.add(item):
+                        continue
+                    stage.tally.campaign_queued()
+                    await channels.send(work, item)
+                if len(not_polled) >= _NOT_POLLED_BATCH:
+                    await channels.send(results, _not_polled_batch(stage, not_polled))
+                    not_polled = []
+        except FotaPollerError as exc:
+            # An unreadable id list or a failed discovery page: what was read is still polled
+            # and written; the run says it is incomplete.
+            stage.input.input_error = str(exc)
+            stage.input.input_error_code = exc.exit_code
+            log.error("input.failed", error=str(exc))
+        else:
+            stage.input.input_exhausted = True
+        finally:
+            stage.tally.sources_ended()
+        if not_polled:
+            await channels.send(results, _not_polled_batch(stage, not_polled))
+
+
+async def _account_unpolled(
+    stage: Stage,
+    seen: SeenCampaigns,
+    items: list[WorkItem],
+    not_polled: list[CampaignRef],
+    results: MemoryObjectSendStream[WriterItem],
+) -> None:
+    """Items read after a stop: new campaigns join `not_polled`, invalid lines get a record.
+
+    One pass with no await per campaign: a stopped run may have a million of them left.
+    """
+    refs: list[CampaignRef] = []
+    invalid: list[InvalidLine] = []
+    for item in items:
+        if isinstance(item, CampaignRef):
+            refs.append(item)
+        else:
+            invalid.append(item)
+    fresh = seen.add_all(refs)
+    stage.tally.campaigns_queued_in_bulk(len(fresh) + len(invalid))
+    not_polled += fresh
+    for line in invalid:
+        await channels.send(results, campaign.from_invalid_line(stage.run_id, line))
+
+
+def _not_polled_batch(stage: Stage, refs: list[CampaignRef]) -> RecordBatch:
+    stop = stage.control.stop_reason
+    assert stop is not None  # noqa: S101 - only campaigns of a stopped run are batched
+    return campaign.not_polled_batch(
+        stage.run_id, refs, kind=stop.error_kind, message=stop.message, code=stop.error_code
+    )

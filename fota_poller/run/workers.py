@@ -1,0 +1,127 @@
+"""The workers: a fixed pool, each polling one campaign at a time and handing its records on.
+
+N workers bound the requests in flight to N; no task is created per campaign.
+"""
+
+from __future__ import annotations
+
+import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from fota_poller.api.client import upgrade_url
+from fota_poller.errors import AuthenticationError, ExitCode
+from fota_poller.ids.lists import InvalidLine
+from fota_poller.observe.tally import AttemptCounter
+from fota_poller.output import campaign
+from fota_poller.output.campaign import CampaignResult
+from fota_poller.pacing.retry import fetch_with_retries
+from fota_poller.run import channels
+from fota_poller.run.stage import Stage, WorkItem
+from fota_poller.run.stop import StopReason
+
+
+async def poll_campaigns(
+    stage: Stage,
+    work: MemoryObjectReceiveStream[WorkItem],
+    results: MemoryObjectSendStream[CampaignResult],
+) -> None:
+    """One worker: one request in flight at a time, so N workers bound the concurrency.
+
+    The worker's cancel scope (in `stage.in_flight`) is cancelled when a stop's grace runs
+    out; the campaign it was polling then gets a not_polled record and the worker drains the
+    rest. One scope per worker, not per campaign: a scope costs more than a whole request.
+    """
+    current: WorkItem | None = None  # being polled
+    counter = AttemptCounter()
+    pending: CampaignResult | None = None  # made, not yet handed to the writer
+    async with work, results:
+        while True:
+            with anyio.CancelScope() as scope:
+                stage.in_flight.add(scope)
+                try:
+                    if pending is not None:
+                        await channels.send(results, pending)
+                        pending = None
+                    async for item in channels.receive_all(work):
+                        stop = stage.control.stop_reason
+                        if stop is not None:
+                            pending = _not_started(stage.run_id, item, stop)
+                        else:
+                            current, counter = item, AttemptCounter(stage.tally)
+                            pending = await _poll_one(stage, item, counter)
+                            current = None
+                        await channels.send(results, pending)
+                        pending = None
+                    return
+                finally:
+                    stage.in_flight.discard(scope)
+            if current is not None:
+                stop = stage.control.stop_reason
+                assert stop is not None  # noqa: S101 - only the stop enforcer cancels this scope
+                pending = _not_started(stage.run_id, current, stop, counter.count)
+                current = None
+
+
+def _not_started(
+    run_id: str, item: WorkItem, stop: StopReason, attempts: int = 0
+) -> CampaignResult:
+    if isinstance(item, InvalidLine):
+        return campaign.from_invalid_line(run_id, item)
+    return campaign.from_request_error(
+        run_id,
+        item,
+        kind=stop.error_kind,
+        message=stop.message,
+        attempts=attempts,
+        code=stop.error_code,
+    )
+
+
+async def _poll_one(stage: Stage, item: WorkItem, counter: AttemptCounter) -> CampaignResult:
+    if isinstance(item, InvalidLine):
+        return campaign.from_invalid_line(stage.run_id, item)
+    url = upgrade_url(stage.base_url, item)
+    try:
+        fetched = await fetch_with_retries(
+            stage.client,
+            url,
+            stage.policy,
+            stage.backoff,
+            stage.control,
+            counter=counter,
+        )
+    except AuthenticationError as exc:
+        # No token can be had: stop the run; the campaigns not yet polled get "auth" too.
+        auth_stop = StopReason(
+            error_kind="auth",
+            message=str(exc),
+            exit_code=ExitCode.AUTH_FAILED,
+            error_code=exc.error_code,
+        )
+        stage.control.stop(auth_stop)
+        # The last attempt counted may have sent nothing: the auth failed before it could.
+        attempts = counter.count - (exc.requests_sent == 0)
+        return _not_started(stage.run_id, item, auth_stop, max(attempts, 0))
+    if fetched.error is not None:
+        return campaign.from_request_error(
+            stage.run_id,
+            item,
+            kind=fetched.error.kind,
+            message=str(fetched.error),
+            attempts=fetched.attempts,
+            http_status=fetched.error.status,
+        )
+    if fetched.response is None:
+        stop = stage.control.stop_reason
+        assert stop is not None  # noqa: S101 - a fetch ends with no answer only when stopped
+        return _not_started(stage.run_id, item, stop, fetched.attempts)
+    response = fetched.response
+    return campaign.from_response(
+        stage.run_id,
+        item,
+        status=response.status,
+        body=response.body,
+        received_at=response.received_at,
+        elapsed_ms=response.elapsed_ms,
+        attempts=fetched.attempts,
+    )

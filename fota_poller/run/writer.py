@@ -1,0 +1,43 @@
+"""The single writer: the only task that touches the sink, so a campaign's lines stay together."""
+
+from __future__ import annotations
+
+import msgspec
+from anyio.streams.memory import MemoryObjectReceiveStream
+
+from fota_poller.observe.failure_log import FailureLog
+from fota_poller.observe.tally import RunTally
+from fota_poller.output.campaign import RecordBatch
+from fota_poller.output.sink import Sink
+from fota_poller.run import channels
+from fota_poller.run.stage import WriterItem
+
+_encoder = msgspec.json.Encoder()
+
+
+async def write_records(
+    results: MemoryObjectReceiveStream[WriterItem],
+    sink: Sink,
+    tally: RunTally,
+    failures: FailureLog,
+) -> None:
+    """The only writer: each campaign's device lines, then its campaign line.
+
+    A batch of a stopped run's not polled records is one write and one tally update.
+    """
+    async with results:
+        async for result in channels.receive_all(results):
+            if isinstance(result, RecordBatch):
+                sink.write(result.lines)
+                first = result.first
+                assert first.error_kind is not None  # noqa: S101 - a batch is of failed records
+                tally.campaigns_failed_in_bulk(first.error_kind, result.count)
+                failures.failed_in_bulk(first)
+                continue
+            record = result.record
+            # One write, so a sink that flushes per write flushes once per campaign; join
+            # copies the device lines once (`a + b + c` would copy them twice).
+            sink.write(b"".join((result.device_lines, _encoder.encode(record), b"\n")))
+            tally.campaign_written(record)
+            if record.outcome != "ok":
+                failures.failed(record)

@@ -1,0 +1,146 @@
+"""One tally counts a run: requests, retries, 429s, auth requests, outcomes and devices."""
+
+import ast
+from pathlib import Path
+
+from helpers import refs_of, split
+
+import fota_poller.observe.tally
+from fota_poller.api.credentials import Credentials, Secret
+from fota_poller.api.token_provider import TokenProvider
+from fota_poller.config import ApiConfig, Config, PollConfig
+from fota_poller.observe.tally import AttemptCounter, RunTally
+from fota_poller.output.records import CampaignRecord
+from fota_poller.run.pipeline import run_poll
+from fota_poller.simulator import SimulatorAuthOptions, SimulatorOptions, run_simulator
+from fota_poller.simulator.faults import FaultOptions
+from fota_poller.testing import MemorySink
+
+AUTH = SimulatorAuthOptions()
+
+
+def _campaign(outcome, error_kind=None, statuses=None):
+    return CampaignRecord(
+        run_id="r",
+        polled_at=None,
+        account_name="0000123456-00001",
+        upgrade_id="00000000-0000-4000-8000-000000000000",
+        outcome=outcome,
+        campaign_status=None,
+        firmware_name=None,
+        firmware_to=None,
+        start_date=None,
+        end_date=None,
+        campaign_ended=None,
+        device_count=None if statuses is None else sum(statuses.values()),
+        device_status_counts=statuses,
+        attempts=1,
+        http_status=None,
+        elapsed_ms=None,
+        error_kind=error_kind,
+        error_code=None,
+        error_message=None,
+    )
+
+
+def test_the_run_record_takes_its_counts_from_the_tally():
+    tally = RunTally()
+    tally.requests_total = 7
+    tally.campaign_written(_campaign("ok", statuses={"UpgradeSuccess": 3, "UpgradePending": 1}))
+    tally.campaign_written(_campaign("ok", statuses={"UpgradeSuccess": 2}))
+    tally.campaign_written(_campaign("failed", "api"))
+    tally.campaigns_failed_in_bulk("not_polled", 4)
+
+    run = tally.run_record(
+        run_id="r",
+        started_at="2026-11-26T02:00:00.000Z",
+        finished_at="2026-11-26T02:00:01.500Z",
+        duration_s=1.5,
+        complete=False,
+        exit_code=4,
+    )
+
+    assert (run.campaigns_total, run.campaigns_ok, run.campaigns_failed) == (7, 2, 5)
+    assert run.devices_total == 6
+    assert run.requests_total == 7
+    assert tally.failed_by_error_kind == {"api": 1, "not_polled": 4}
+    assert tally.devices_by_status == {"UpgradeSuccess": 5, "UpgradePending": 1}
+    assert (run.complete, run.exit_code, run.schema_version) == (False, 4, 1)
+
+
+def test_the_listener_sees_each_change_and_the_total_once_the_sources_end():
+    tally = RunTally()
+    seen = []
+    tally.on_change(lambda t: seen.append((t.campaigns_written, t.campaigns_total)))
+    tally.campaign_queued()
+    tally.campaigns_queued_in_bulk(2)
+    tally.campaign_written(_campaign("ok"))
+    tally.sources_ended()
+    tally.campaigns_failed_in_bulk("not_polled", 2)
+    tally.on_change(None)
+    tally.campaign_written(_campaign("ok"))
+
+    assert seen == [(1, None), (1, 3), (3, 3)]
+
+
+def test_every_attempt_after_the_first_of_each_fetch_is_a_retry():
+    tally = RunTally()
+    first, second = AttemptCounter(tally), AttemptCounter(tally)
+    for _ in range(3):
+        first.add()
+    second.add()
+
+    assert (first.count, second.count) == (3, 1)
+    assert tally.retries == 2
+
+
+def test_the_tally_module_imports_nothing_of_the_package_but_the_record_types():
+    tree = ast.parse(Path(fota_poller.observe.tally.__file__).read_text(encoding="utf-8"))
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module is not None:
+            imported.add(node.module)
+        elif isinstance(node, ast.Import):
+            imported.update(alias.name for alias in node.names)
+
+    assert {name for name in imported if name.startswith("fota_poller")} == {
+        "fota_poller.output.records"
+    }
+
+
+async def test_one_tally_counts_every_request_retry_429_and_auth_request_of_a_run():
+    # 429s and 503s to retry, and a stale pre-issued session token the API rejects once.
+    faults = FaultOptions(mix=(("429", 0.15), ("503", 0.15)), retry_after_s=0)
+    options = SimulatorOptions(campaigns=20, devices_min=1, devices_max=5, faults=faults)
+    credentials = Credentials(
+        app_key=Secret(AUTH.app_key),
+        app_secret=Secret(AUTH.app_secret),
+        username=Secret(AUTH.username),
+        password=Secret(AUTH.password),
+        session_token=Secret("stale-session"),
+    )
+    tally = RunTally()
+    sink = MemorySink()
+    async with run_simulator(options) as simulator:
+        config = Config(
+            api=ApiConfig(base_url=simulator.base_url),
+            poll=PollConfig(concurrency=4, rate=0, backoff_initial_s=0.001, backoff_max_s=0.002),
+        )
+        async with TokenProvider(config, credentials, tally=tally) as tokens:
+            run = await run_poll(config, refs_of(simulator.catalog), tokens, sink, tally=tally)
+        served, auth = simulator.stats, simulator.auth.stats
+
+    devices, campaigns, _ = split(sink.records())
+    attempts = sum(campaign.attempts for campaign in campaigns)
+    assert run.exit_code == 0
+    assert tally.campaigns_by_outcome == {"ok": options.campaigns}
+    assert tally.devices_written == run.devices_total == len(devices)
+    # Requests: as the simulator counted them, every attempt plus the one the rejection re-sent.
+    assert tally.requests_total == run.requests_total == served.requests_total
+    assert tally.tokens_rejected == 1
+    assert tally.requests_total == attempts + tally.tokens_rejected
+    assert tally.retries == attempts - options.campaigns > 0
+    assert tally.rate_limited == served.requests_by_status[429] > 0
+    # Auth: what the provider sent, the logout at the end included.
+    assert (tally.token_requests, tally.login_requests, tally.logout_requests) == (1, 1, 1)
+    assert (auth.token_requests, auth.login_requests, auth.logout_requests) == (1, 1, 1)
