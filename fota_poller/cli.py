@@ -10,6 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import get_args
 
 import structlog
 
@@ -23,11 +24,14 @@ from fota_poller.api.credentials import (
     SESSION_TOKEN_ENV,
     USERNAME_ENV,
 )
-from fota_poller.config import DEFAULT_BASE_URL
+from fota_poller.config import DEFAULT_BASE_URL, LogConfig, LogLevel, PollConfig
 from fota_poller.demo import add_demo_parser, demo_command
 from fota_poller.errors import ExitCode, FotaPollerError
 from fota_poller.output.schema import render_schema
 from fota_poller.simulate import add_simulate_parser, simulate_command
+
+# The defaults the help shows come from config.py, their one home.
+_POLL = PollConfig()
 
 EXIT_CODES_HELP = """\
 exit codes:
@@ -117,19 +121,20 @@ def _add_poll(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "--concurrency",
         type=int,
         metavar="N",
-        help="requests in flight at most (config poll.concurrency; default 8)",
+        help=f"requests in flight at most (config poll.concurrency; default {_POLL.concurrency})",
     )
     poll.add_argument(
         "--rate",
         type=float,
         metavar="R",
-        help="request starts per second at most, 0 for no limit (config poll.rate; default 10)",
+        help="request starts per second at most, 0 for no limit "
+        f"(config poll.rate; default {_POLL.rate:g})",
     )
     poll.add_argument(
         "--timeout",
         type=float,
         metavar="SECONDS",
-        help="total time for one request (config poll.timeout_s; default 120)",
+        help=f"total time for one request (config poll.timeout_s; default {_POLL.timeout_s:g})",
     )
     poll.add_argument(
         "--deadline",
@@ -141,7 +146,7 @@ def _add_poll(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         type=int,
         metavar="N",
         help="requests per campaign at most for transient failures (config poll.max_attempts; "
-        "default 8)",
+        f"default {_POLL.max_attempts})",
     )
     poll.add_argument(
         "--lock-file",
@@ -155,8 +160,8 @@ def _add_poll(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     )
     poll.add_argument(
         "--log-level",
-        choices=["debug", "info", "warning", "error"],
-        help="log level on stderr (config log.level; default info)",
+        choices=get_args(LogLevel),
+        help=f"log level on stderr (config log.level; default {LogConfig().level})",
     )
 
 

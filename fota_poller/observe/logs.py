@@ -31,7 +31,7 @@ def escape_console_values(
 
 
 def configure_logging(
-    level: str = "info", stream: TextIO | None = None, redactor: Redactor | None = None
+    level: str, stream: TextIO | None = None, redactor: Redactor | None = None
 ) -> None:
     """Send structlog events at `level` and above to stderr (or `stream`), never stdout.
 
