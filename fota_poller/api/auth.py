@@ -17,7 +17,8 @@ from fota_poller.api.decode import decode_error
 
 RejectedToken = Literal["bearer", "session"]
 
-# Matched on the suffix: the service prefix varies (`UnifiedWebService.REQUEST_FAILED...`).
+# Matched on the suffix: the service prefix varies (`UnifiedWebService.REQUEST_FAILED...`);
+# the codes are in docs/thingspace.md.
 _SESSION_CODE_SUFFIXES = ("SessionToken.Expired", "SessionToken.Invalid", "SessionToken.Format")
 # Whatever the body says (the gateway's fault 900901/900902, a proxy's HTML page, a format
 # not seen yet), these two statuses mean the request's credentials were refused.

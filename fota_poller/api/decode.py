@@ -47,7 +47,10 @@ class GatewayFault(msgspec.Struct):
 
 
 class ErrorBody(msgspec.Struct):
-    """The three error shapes in one: gateway `fault`, M2M/FOTA `errorCode`, OAuth `error`."""
+    """The three error shapes in one: gateway `fault`, M2M/FOTA `errorCode`, OAuth `error`.
+
+    The shapes, and which endpoint answers in which, are in docs/thingspace.md.
+    """
 
     fault: GatewayFault | None = None
     errorCode: str | None = None  # noqa: N815 - the API's own key

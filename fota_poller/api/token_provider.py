@@ -8,7 +8,8 @@ asked for again. Session: logged in once, reused until the API says it expired. 
 is single-flight: a lock per token plus a generation counter, so when 50 workers see the
 same expiry, one renews and 49 wait and reuse its answer.
 
-A rejected login or token request fails the run (five failed logins lock the account); only
+A rejected login or token request fails the run (five failed logins lock the account: see
+docs/thingspace.md); only
 a login that got no answer is tried again, and no more than `max_login_attempts` logins are
 made in a whole run, whatever happens.
 """

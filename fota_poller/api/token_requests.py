@@ -38,7 +38,8 @@ log = structlog.get_logger("fota_poller")
 
 _Answer = TypeVar("_Answer")
 
-# The documented Bearer lifetime, assumed when an answer leaves `expires_in` out.
+# The documented Bearer lifetime (docs/thingspace.md), assumed when an answer leaves
+# `expires_in` out.
 _DEFAULT_BEARER_LIFETIME_S: Final = 3600.0
 # Attempts for one token request that gets no answer (a rejection is never retried).
 _TOKEN_ATTEMPTS: Final = 3

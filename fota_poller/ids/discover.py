@@ -26,6 +26,7 @@ from fota_poller.text import excerpt
 
 log = structlog.get_logger("fota_poller")
 
+# The report's paging (first index 0, then lastSeenUpgradeId) is in docs/thingspace.md.
 FIRST_INDEX = "0"
 
 
