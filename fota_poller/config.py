@@ -22,6 +22,9 @@ PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
 NonNegativeFloat = Annotated[float, msgspec.Meta(ge=0)]
 PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
 LogLevel = Literal["debug", "info", "warning", "error"]
+Emit = Literal["all", "changes"]
+# A device status as ThingSpace spells it: any text, so only its length is bounded.
+DeviceStatus = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 AccountName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 # An open set of strings (see docs/thingspace.md), so only the characters are checked.
 UpgradeStatus = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_ -]{1,64}$")]
@@ -95,6 +98,8 @@ class OutputConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """Where records go: a file path, or stdout when unset."""
 
     path: str | None = None
+    # `changes` writes only the device records whose `change` is not `same` (needs a state).
+    emit: Emit = "all"
     # A Prometheus textfile-collector file rewritten at the end of every run; unset: none.
     metrics_file: str | None = None
 
@@ -122,6 +127,25 @@ class AuthConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     password_file: str | None = None
 
 
+class StateConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """The state database that remembers the last successful poll; none when `path` is unset."""
+
+    path: str | None = None
+
+
+class PhasesConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """Device statuses to add to, or move within, the built-in phase table (output/phases.py).
+
+    A status listed here wins over the built-in table; spelling variants match (case, spaces,
+    `_` and `-` are ignored).
+    """
+
+    succeeded: tuple[DeviceStatus, ...] = ()
+    failed: tuple[DeviceStatus, ...] = ()
+    pending: tuple[DeviceStatus, ...] = ()
+    unknown: tuple[DeviceStatus, ...] = ()
+
+
 class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """The whole configuration, passed down as one object."""
 
@@ -131,6 +155,8 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     log: LogConfig = LogConfig()
     auth: AuthConfig = AuthConfig()
     discover: DiscoverConfig = DiscoverConfig()
+    state: StateConfig = StateConfig()
+    phases: PhasesConfig = PhasesConfig()
 
 
 Settings = TypeVar("Settings", bound=msgspec.Struct)

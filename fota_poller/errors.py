@@ -102,6 +102,28 @@ class OutputClosedError(OutputError):
     event = "output.closed"
 
 
+class StateError(FotaPollerError):
+    """The state database cannot be used: unreadable, corrupt, read-only, or of another schema.
+
+    Nothing is polled and the file is left as it was.
+    """
+
+
+class StateBusyError(StateError):
+    """Another run holds the state database (its lock, or a write transaction): try later."""
+
+    exit_code = ExitCode.ALREADY_RUNNING
+
+
+class StateWriteError(StateError):
+    """The state could not be written during or after a run (disk full, I/O error).
+
+    The records are still written; the next run reports the same changes again.
+    """
+
+    exit_code = ExitCode.OUTPUT_FAILED
+
+
 class RequestFailedError(Exception):
     """No usable response: no answer, a body too large or unreadable, or a refused redirect.
 

@@ -9,9 +9,13 @@ from typing import Literal
 
 import msgspec
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 Outcome = Literal["ok", "failed"]
+# What a device's phase is: see output/phases.py for the table.
+Phase = Literal["succeeded", "failed", "pending", "unknown"]
+# How a device compares with the last successful poll (null without a state database).
+Change = Literal["new", "changed", "same", "gone"]
 ErrorKind = Literal[
     "invalid_input",  # the input line made no request
     "decode",  # a 200 body that is not an upgrade object
@@ -40,7 +44,13 @@ class DeviceRecord(msgspec.Struct, tag_field="record", tag="device"):
     campaign_ended: bool | None
     device_id: str | None
     status: str | None
+    # null only in a `gone` record, which has no status.
+    phase: Phase | None
     result_reason: str | None
+    # The next three are null without a state database (--state).
+    previous_status: str | None
+    status_since: str | None
+    change: Change | None
 
 
 class CampaignRecord(msgspec.Struct, tag_field="record", tag="campaign"):
@@ -59,6 +69,11 @@ class CampaignRecord(msgspec.Struct, tag_field="record", tag="campaign"):
     campaign_ended: bool | None
     device_count: int | None
     device_status_counts: dict[str, int] | None
+    device_phase_counts: dict[Phase, int] | None
+    # The next three are null without a state database, and for a failed campaign.
+    devices_new: int | None
+    devices_changed: int | None
+    devices_gone: int | None
     attempts: int
     http_status: int | None
     elapsed_ms: float | None

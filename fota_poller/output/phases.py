@@ -1,0 +1,121 @@
+"""Device phases: every raw status mapped to `succeeded`, `failed`, `pending` or `unknown`.
+
+ThingSpace's device statuses are an open set, spelled inconsistently (`RequestPending` and
+`Request Pending`, `Device Accepted`, `UpgradeSuccess`, ...; docs/thingspace.md). A record
+keeps the raw status as sent and adds its phase from this table, which the config's
+`[phases]` extends or overrides. Statuses match by key: case, spaces, `_` and `-` ignored.
+A status in no phase is `unknown`, never dropped, and logged once per run.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Final, get_args
+
+import structlog
+
+from fota_poller.config import PhasesConfig
+from fota_poller.output.records import Phase
+from fota_poller.text import excerpt
+
+log = structlog.get_logger("fota_poller")
+
+PHASES: Final[tuple[Phase, ...]] = get_args(Phase)
+
+# The built-in table (docs/records.md lists it). `Device Accepted` is pending: the device
+# accepted the upgrade request, and nothing says yet that the new firmware is on it.
+BUILTIN_PHASES: Final[Mapping[Phase, tuple[str, ...]]] = {
+    "succeeded": (
+        "UpgradeSuccess",
+        "UpgradeSucceeded",
+        "UpgradeComplete",
+        "UpgradeCompleted",
+        "Success",
+        "Succeeded",
+        "Completed",
+    ),
+    "failed": (
+        "UpgradeFailed",
+        "Device Rejected",
+        "LicenseRemoveFailed",
+        "RequestFailed",
+        "DownloadFailed",
+        "InstallFailed",
+        "Failed",
+        "Rejected",
+        "Cancelled",
+        "Canceled",
+    ),
+    "pending": (
+        "RequestPending",
+        "Device Accepted",
+        "Accepted",
+        "Queued",
+        "Scheduled",
+        "InProgress",
+        "Pending",
+        "Downloading",
+        "Downloaded",
+        "Installing",
+    ),
+    "unknown": (),
+}
+
+_NOT_KEY = re.compile(r"[\s_-]+")
+# A campaign with more distinct statuses than this is exotic; a cache of every status ever
+# seen must not grow without bound on hostile input.
+_CACHE_LIMIT: Final = 4096
+
+
+def status_key(status: str) -> str:
+    """The form statuses match in: `Request Pending`, `request_pending` -> `requestpending`."""
+    return _NOT_KEY.sub("", status).casefold()
+
+
+class PhaseTable:
+    """The phase of each status: the built-in table with the config's `[phases]` laid over it.
+
+    One table per run: it remembers which unknown statuses it has already logged.
+    """
+
+    def __init__(self, config: PhasesConfig | None = None) -> None:
+        by_key: dict[str, Phase] = {}
+        for phase, statuses in BUILTIN_PHASES.items():
+            by_key.update(dict.fromkeys(map(status_key, statuses), phase))
+        if config is not None:
+            for phase in PHASES:
+                by_key.update(dict.fromkeys(map(status_key, getattr(config, phase)), phase))
+        self._by_key = by_key
+        self._cache: dict[str | None, Phase] = {None: "unknown"}
+        self._logged_unknown: set[str] = set()
+
+    def phase(self, status: str | None) -> Phase:
+        """The phase of a raw status; None (no status sent) is `unknown`."""
+        phase = self._cache.get(status)
+        if phase is not None:
+            return phase
+        assert status is not None  # noqa: S101 - None is in the cache from the start
+        listed = self._by_key.get(status_key(status))
+        phase = "unknown" if listed is None else listed
+        if listed is None and status not in self._logged_unknown:
+            if len(self._logged_unknown) < _CACHE_LIMIT:
+                self._logged_unknown.add(status)
+            # Once per run, so the table can be extended in the config's [phases].
+            log.warning("phase.unknown_status", status=excerpt(status))
+        if len(self._cache) < _CACHE_LIMIT:
+            self._cache[status] = phase
+        return phase
+
+    def counts(self, status_counts: Mapping[str, int], missing: str) -> dict[Phase, int]:
+        """Devices per phase, from devices per status; `missing` is the no-status key."""
+        counts: dict[Phase, int] = {}
+        for status, count in status_counts.items():
+            phase = self.phase(None if status == missing else status)
+            counts[phase] = counts.get(phase, 0) + count
+        return counts
+
+    def statuses_in(self, phases: Iterable[Phase], statuses: Iterable[str]) -> list[str]:
+        """Those of `statuses` whose phase is one of `phases`, in order."""
+        wanted = set(phases)
+        return [status for status in statuses if self.phase(status) in wanted]

@@ -1,0 +1,1 @@
+"""The state database: what the last successful poll saw, per campaign and per device."""

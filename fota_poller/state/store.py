@@ -1,0 +1,208 @@
+"""One run's use of the state database: read a campaign's last poll, stage tonight's, commit.
+
+A run reads the state campaign by campaign (never the whole database), and the single
+writer stages each ok campaign's changes into one open write transaction after its lines
+are written. `commit` makes them durable; the caller calls it only once the records that
+report those changes are durable themselves (see run/pipeline.py), so no change is ever
+committed unreported. A run that dies before a commit leaves the state as it was: SQLite
+rolls the open transaction back, and the next run reports the same changes again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Final, NamedTuple
+
+import msgspec
+
+from fota_poller.errors import StateError, StateWriteError
+from fota_poller.state.schema import open_database, sqlite_error
+
+EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND: Final = timedelta(milliseconds=1)
+
+
+def to_ms(moment: datetime) -> int:
+    """Milliseconds since the epoch, exactly (integer arithmetic, no float rounding)."""
+    return (moment - EPOCH) // _MILLISECOND
+
+
+def from_ms(ms: int) -> datetime:
+    """The UTC moment `ms` milliseconds after the epoch."""
+    return EPOCH + timedelta(milliseconds=ms)
+
+
+class PriorDevice(NamedTuple):
+    """A device as the last successful poll of its campaign saw it."""
+
+    status: str | None
+    result_reason: str | None
+    status_since_ms: int
+
+
+class Prior(msgspec.Struct):
+    """A campaign's state: its row key (None: never polled successfully) and its devices."""
+
+    key: int | None
+    devices: dict[str, PriorDevice]
+
+
+# What a device row is written as: device_id, status, result_reason, status_since, first_seen.
+DeviceRow = tuple[str, str | None, str | None, int, int]
+
+
+class CampaignUpdate(msgspec.Struct):
+    """What one ok campaign changes in the state: its row, and its new, changed and gone devices."""
+
+    key: int | None
+    account_name: str
+    upgrade_id: str
+    status: str | None
+    device_count: int
+    polled_at: str
+    upserts: list[DeviceRow]
+    deletes: list[str]
+
+
+_CAMPAIGN_KEY = "SELECT campaign FROM campaigns WHERE account_name = ? AND upgrade_id = ?"
+_DEVICES = "SELECT device_id, status, result_reason, status_since FROM devices WHERE campaign = ?"
+_INSERT_CAMPAIGN = """INSERT INTO campaigns (account_name, upgrade_id, status, device_count,
+    first_polled_at, last_polled_at, last_run) VALUES (?, ?, ?, ?, ?, ?, ?)"""
+_UPDATE_CAMPAIGN = """UPDATE campaigns SET status = ?, device_count = ?, last_polled_at = ?,
+    last_run = ? WHERE campaign = ?"""
+# first_seen is kept: a changed device was first seen when it was first seen.
+_UPSERT_DEVICE = """INSERT INTO devices (campaign, device_id, status, result_reason,
+    status_since, first_seen) VALUES (?, ?, ?, ?, ?, ?)
+    ON CONFLICT (campaign, device_id) DO UPDATE SET status = excluded.status,
+    result_reason = excluded.result_reason, status_since = excluded.status_since"""
+_DELETE_DEVICE = "DELETE FROM devices WHERE campaign = ? AND device_id = ?"
+
+
+class StateStore:
+    """The state database as one run uses it; from the event loop's thread only."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+        self.path = path
+        self._db = connection
+        self._run: int | None = None
+        self._run_id = ""
+        self._started_at = ""
+        self._in_transaction = False
+        self._run_committed = False
+        self.staged = 0  # campaigns staged since the last commit
+
+    @classmethod
+    @contextlib.contextmanager
+    def open(cls, path: Path) -> Iterator[StateStore]:
+        """The store for the block; what the block did not commit is rolled back at its end."""
+        store = cls(open_database(path), path)
+        try:
+            store._begin()  # a database another process is writing is refused now (exit 75)
+            yield store
+        finally:
+            store.close()
+
+    def start_run(self, run_id: str, started_at: str) -> None:
+        """Name the run whose changes are staged from now on."""
+        self._run_id, self._started_at = run_id, started_at
+
+    def previous(self, account_name: str, upgrade_id: str) -> Prior:
+        """What the last successful poll of this campaign saw (no devices if none did)."""
+        try:
+            row = self._db.execute(_CAMPAIGN_KEY, (account_name, upgrade_id)).fetchone()
+            if row is None:
+                return Prior(None, {})
+            key = row[0]
+            rows = self._db.execute(_DEVICES, (key,)).fetchall()
+        except sqlite3.Error as exc:
+            raise StateWriteError(f"cannot read state database {self.path}: {exc}") from None
+        return Prior(key, {row[0]: PriorDevice(row[1], row[2], row[3]) for row in rows})
+
+    def stage(self, update: CampaignUpdate) -> None:
+        """Write one campaign's changes into the open transaction (not yet committed)."""
+        try:
+            self._begin()
+            run = self._run_row()
+            key = update.key
+            if key is None:
+                cursor = self._db.execute(
+                    _INSERT_CAMPAIGN,
+                    (
+                        update.account_name,
+                        update.upgrade_id,
+                        update.status,
+                        update.device_count,
+                        update.polled_at,
+                        update.polled_at,
+                        run,
+                    ),
+                )
+                key = cursor.lastrowid
+            else:
+                self._db.execute(
+                    _UPDATE_CAMPAIGN,
+                    (update.status, update.device_count, update.polled_at, run, key),
+                )
+            if update.upserts:
+                self._db.executemany(_UPSERT_DEVICE, [(key, *row) for row in update.upserts])
+            if update.deletes:
+                self._db.executemany(_DELETE_DEVICE, [(key, device) for device in update.deletes])
+        except sqlite3.Error as exc:
+            raise StateWriteError(f"cannot write state database {self.path}: {exc}") from None
+        self.staged += 1
+
+    def commit(self, committed_at: str) -> None:
+        """Make everything staged durable (one COMMIT); nothing staged, nothing done."""
+        if not self.staged:
+            return
+        try:
+            self._db.execute(
+                "UPDATE runs SET committed_at = ? WHERE run = ?", (committed_at, self._run)
+            )
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self.rollback()
+            raise StateWriteError(f"cannot commit state database {self.path}: {exc}") from None
+        self._in_transaction = False
+        self._run_committed = self._run is not None
+        self.staged = 0
+
+    def rollback(self) -> None:
+        """Drop everything staged since the last commit."""
+        if self._in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
+        self._in_transaction = False
+        self.staged = 0
+        if not self._run_committed:
+            self._run = None  # its row was in the transaction rolled back
+
+    def close(self) -> None:
+        """Roll back what is uncommitted and close the database."""
+        self.rollback()
+        self._db.close()
+
+    def _begin(self) -> None:
+        if self._in_transaction:
+            return
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise sqlite_error(self.path, exc) from None
+        self._in_transaction = True
+
+    def _run_row(self) -> int:
+        if self._run is None:
+            if not self._run_id:
+                raise StateError("no run started on the state database")
+            cursor = self._db.execute(
+                "INSERT INTO runs (run_id, started_at, committed_at) VALUES (?, ?, ?)",
+                (self._run_id, self._started_at, self._started_at),
+            )
+            assert cursor.lastrowid is not None  # noqa: S101 - an INSERT always has one
+            self._run = cursor.lastrowid
+        return self._run
