@@ -7,9 +7,11 @@ with its own config and tokens. Nothing below this module knows how a run is sta
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import anyio
 
@@ -29,6 +31,7 @@ from fota_poller.output.sink import Sink, open_output
 from fota_poller.run.lock import hold_lock
 from fota_poller.run.pipeline import run_poll
 from fota_poller.run.stop import RunControl, stop_on_signals
+from fota_poller.state.store import StateStore
 
 
 def poll_config(args: argparse.Namespace) -> Config:
@@ -44,10 +47,22 @@ def poll_config(args: argparse.Namespace) -> Config:
             "max_attempts": args.max_attempts,
             "lock_file": args.lock_file,
         },
-        output={"path": args.output, "metrics_file": args.metrics_file},
+        output={"path": args.output, "metrics_file": args.metrics_file, "emit": args.emit},
         log={"level": args.log_level},
         discover={"statuses": _split_statuses(args.status)},
+        state={"path": args.state},
     )
+
+
+def check_state(config: Config) -> None:
+    """Refuse what cannot work with the state setting: `--emit changes` without a state."""
+    if config.output.emit == "changes" and config.state.path is None:
+        raise ConfigError("--emit changes needs a state database: give --state (config state.path)")
+
+
+def state_lock_path(state_path: str) -> str:
+    """The lock a run (and `state forget`) holds beside the state database."""
+    return state_path + ".lock"
 
 
 def _split_statuses(values: Sequence[str] | None) -> list[str] | None:
@@ -89,17 +104,21 @@ async def authenticated_poll(
     config: Config, id_paths: Sequence[str], credentials: Credentials, redactor: Redactor
 ) -> int:
     """Run `poll` with a token provider that obtains and renews tokens, and logs out at the end."""
-    # The lock comes first: a run that must not start must not log in, nor touch the output.
-    # The output comes before the token provider: one that cannot be written is refused
-    # before any request.
+    # The locks come first: a run that must not start must not log in, nor touch the output
+    # or the state. The output and the state come before the token provider: one that cannot
+    # be written is refused before any request.
     tally = RunTally()  # the run's one tally, handed down to every stage that counts
+    state_path = config.state.path
     with (
         hold_lock(config.poll.lock_file),
+        hold_lock(None if state_path is None else state_lock_path(state_path)),
         watch_run(config, tally) as watch,
         open_output(config.output.path) as sink,
+        open_state(state_path) as state,
     ):
         async with TokenProvider(config, credentials, redactor=redactor, tally=tally) as tokens:
-            return watch.finished(await _poll(config, id_paths, tokens, sink, tally))
+            run = await _poll(config, id_paths, tokens, sink, tally, state=state)
+            return watch.finished(run)
 
 
 async def poll_command(
@@ -116,8 +135,24 @@ async def poll_command(
         return watch.finished(await _poll(config, id_paths, tokens, sink, tally))
 
 
+@contextlib.contextmanager
+def open_state(path: str | None) -> Iterator[StateStore | None]:
+    """The state database for the block, or None without one."""
+    if path is None:
+        yield None
+        return
+    with StateStore.open(Path(path)) as store:
+        yield store
+
+
 async def _poll(
-    config: Config, id_paths: Sequence[str], tokens: TokenSource, sink: Sink, tally: RunTally
+    config: Config,
+    id_paths: Sequence[str],
+    tokens: TokenSource,
+    sink: Sink,
+    tally: RunTally,
+    *,
+    state: StateStore | None = None,
 ) -> RunRecord:
     sources = open_id_sources(id_paths)
     try:
@@ -125,7 +160,7 @@ async def _poll(
         async with anyio.create_task_group() as signals:
             signals.start_soon(stop_on_signals, control)
             refs = read_refs(sources, config.api.account)
-            run = await run_poll(config, refs, tokens, sink, control, tally=tally)
+            run = await run_poll(config, refs, tokens, sink, control, tally=tally, state=state)
             signals.cancel_scope.cancel()
     finally:
         close_id_sources(sources)

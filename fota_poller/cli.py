@@ -24,7 +24,14 @@ from fota_poller.api.credentials import (
     SESSION_TOKEN_ENV,
     USERNAME_ENV,
 )
-from fota_poller.config import DEFAULT_BASE_URL, LogConfig, LogLevel, PollConfig
+from fota_poller.config import (
+    DEFAULT_BASE_URL,
+    Emit,
+    LogConfig,
+    LogLevel,
+    OutputConfig,
+    PollConfig,
+)
 from fota_poller.demo import add_demo_parser, demo_command
 from fota_poller.errors import ExitCode, FotaPollerError
 from fota_poller.output.schema import render_schema
@@ -159,6 +166,18 @@ def _add_poll(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         help="write records here, atomically at the end (config output.path; default stdout)",
     )
     poll.add_argument(
+        "--state",
+        metavar="FILE.db",
+        help="remember each device's last status in this SQLite file and add what changed "
+        "to every record (config state.path; see docs/change-feed.md)",
+    )
+    poll.add_argument(
+        "--emit",
+        choices=get_args(Emit),
+        help="all device records, or only those that changed since the last run "
+        f"(needs --state; config output.emit; default {OutputConfig().emit})",
+    )
+    poll.add_argument(
         "--log-level",
         choices=get_args(LogLevel),
         help=f"log level on stderr (config log.level; default {LogConfig().level})",
@@ -171,6 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "poll":
             config = app.poll_config(args)
+            app.check_state(config)
             return app.poll(config, app.check_poll_sources(config, args.ids))
         if args.command == "schema":
             sys.stdout.write(render_schema())

@@ -62,6 +62,9 @@ class MemorySink:
     after writing the run record, and discards when a write to its output failed.
     """
 
+    # Like a file: nothing written counts until commit (so a state commits only after it).
+    durable_per_write = False
+
     def __init__(self) -> None:
         self.data = bytearray()
         self.committed = False

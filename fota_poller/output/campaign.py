@@ -2,30 +2,50 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable
 from datetime import date, datetime
+from operator import attrgetter
 
 import msgspec
 
-from fota_poller.api.decode import UpgradeInfo, decode_error, decode_upgrade
+from fota_poller.api.decode import Device, UpgradeInfo, decode_error, decode_upgrade
 from fota_poller.errors import UpgradeDecodeError
 from fota_poller.ids.lists import CampaignRef, InvalidLine, canonical_upgrade_id
-from fota_poller.output.device_lines import count_statuses, encode_device_lines
+from fota_poller.output.changes import campaign_update, compare
+from fota_poller.output.device_lines import encode_device_lines, encode_fields
+from fota_poller.output.phases import PhaseTable
 from fota_poller.output.records import CampaignRecord, DeviceRecord, ErrorKind
+from fota_poller.state.store import CampaignUpdate, Prior, to_ms
 from fota_poller.text import excerpt
 
 # A device with no status still counts, under this key, so the counts add up to device_count.
 MISSING_STATUS = "(missing)"
 
-_encoder = msgspec.json.Encoder()
+_status_of = attrgetter("status")
 
 
 class CampaignResult(msgspec.Struct):
-    """What a worker hands the sink: the campaign line and the device lines that precede it."""
+    """What a worker hands the writer: a campaign line and the device lines before it.
+
+    `update` is what the state database must learn once they are written (None: nothing).
+    """
 
     record: CampaignRecord
     device_lines: bytes = b""
+    update: CampaignUpdate | None = None
+
+
+class RecordOptions(msgspec.Struct):
+    """How a run makes records: its phase table and, with a state database, the last polls.
+
+    `previous` reads a campaign's last successful poll (None: no state for this campaign
+    after all); `emit_same` keeps the lines of unchanged devices (`--emit all`).
+    """
+
+    phases: PhaseTable
+    previous: Callable[[str, str], Prior | None] | None = None
+    emit_same: bool = True
 
 
 def format_timestamp(moment: datetime) -> str:
@@ -76,10 +96,11 @@ def from_response(
     received_at: datetime,
     elapsed_ms: float,
     attempts: int,
+    options: RecordOptions,
 ) -> CampaignResult:
     """Decode one HTTP answer into an ok result with device lines, or a failed one."""
     polled_at = format_timestamp(received_at)
-    failure = _Failure(run_id, ref, polled_at, attempts, status, elapsed_ms)
+    failure = Failure(run_id, ref, polled_at, attempts, status, elapsed_ms)
     if status != 200:  # noqa: PLR2004 - the one success status of this endpoint
         return failure.from_error_body(body)
     try:
@@ -105,8 +126,39 @@ def from_response(
         campaign_ended=ended,
         device_id=None,
         status=None,
+        phase=None,
         result_reason=None,
+        previous_status=None,
+        status_since=None,
+        change=None,
     )
+    raw_counts = Counter(map(_status_of, devices))
+    status_counts = _status_counts(raw_counts, devices)
+    prior = None if options.previous is None else options.previous(ref.account_name, ref.upgrade_id)
+    new = changed = gone = None
+    update = None
+    if prior is None:
+        lines = encode_device_lines(template, devices, options.phases, raw_counts.keys())
+    else:
+        compared = compare(
+            prior,
+            devices,
+            phases=options.phases,
+            polled_at=polled_at,
+            polled_ms=to_ms(received_at),
+            emit_same=options.emit_same,
+        )
+        lines = encode_fields(template, compared.fields)
+        new, changed, gone = compared.new, compared.changed, compared.gone
+        update = campaign_update(
+            compared,
+            prior,
+            account_name=ref.account_name,
+            upgrade_id=ref.upgrade_id,
+            status=upgrade.status,
+            device_count=len(devices),
+            polled_at=polled_at,
+        )
     record = CampaignRecord(
         run_id=run_id,
         polled_at=polled_at,
@@ -120,7 +172,11 @@ def from_response(
         end_date=upgrade.end_date,
         campaign_ended=ended,
         device_count=len(devices),
-        device_status_counts=count_statuses(devices, MISSING_STATUS),
+        device_status_counts=status_counts,
+        device_phase_counts=options.phases.counts(status_counts, MISSING_STATUS),
+        devices_new=new,
+        devices_changed=changed,
+        devices_gone=gone,
         attempts=attempts,
         http_status=status,
         elapsed_ms=elapsed_ms,
@@ -128,7 +184,20 @@ def from_response(
         error_code=None,
         error_message=None,
     )
-    return CampaignResult(record, encode_device_lines(template, devices))
+    return CampaignResult(record, lines, update)
+
+
+def count_statuses(devices: list[Device]) -> dict[str, int]:
+    """Devices per status, in order of first appearance; no status counts as `MISSING_STATUS`."""
+    return _status_counts(Counter(map(_status_of, devices)), devices)
+
+
+def _status_counts(raw: Counter[str | None], devices: list[Device]) -> dict[str, int]:
+    """Devices per status, in order of first appearance; no status counts as `MISSING_STATUS`."""
+    if None not in raw and "" not in raw:
+        return dict(raw)  # type: ignore[arg-type]  # no None key, as just checked
+    # Rare: the plain loop puts the missing ones where the first status-less device was.
+    return dict(Counter(device.status or MISSING_STATUS for device in devices))
 
 
 def from_request_error(
@@ -145,95 +214,21 @@ def from_request_error(
 
     `code` is the API's error code, when it gave one.
     """
-    return _Failure(run_id, ref, None, attempts, http_status, None).result(kind, code, message)
-
-
-class RecordBatch(msgspec.Struct):
-    """Campaign lines of many campaigns that failed alike (not polled), encoded at once.
-
-    A run stopped with a million campaigns left must account for each at the speed of the
-    hot path: one record each, but one encode, one hand-off and one tally update per batch.
-    """
-
-    lines: bytes
-    count: int
-    first: CampaignRecord
-
-
-def not_polled_batch(
-    run_id: str,
-    refs: Sequence[CampaignRef],
-    *,
-    kind: ErrorKind,
-    message: str,
-    code: str | None = None,
-) -> RecordBatch:
-    """The failed records of campaigns that were never started, as one block of lines."""
-    template = _Failure(run_id, refs[0], None, 0, None, None).result(kind, code, message).record
-    lines = _fill_ref_fields(template, refs)
-    if lines is None:
-        lines = not_polled_lines_plainly(template, refs)
-    return RecordBatch(lines, len(refs), template)
-
-
-def not_polled_lines_plainly(template: CampaignRecord, refs: Sequence[CampaignRef]) -> bytes:
-    """`template` once per ref with that ref's ids: the reference `_fill_ref_fields` matches."""
-    # replace() copies the template: a seventh of the cost of building each record anew.
-    return _encoder.encode_lines(
-        [
-            msgspec.structs.replace(
-                template, account_name=ref.account_name, upgrade_id=ref.upgrade_id
-            )
-            for ref in refs
-        ]
-    )
-
-
-# The two fields that differ between the records of a batch, as a template encodes them.
-_REF_FIELDS = b'"account_name":null,"upgrade_id":null'
-# Text JSON writes as it is, with no escape: commas join the values checked in one pass.
-_VERBATIM = re.compile(r"[A-Za-z0-9_,-]*")
-
-
-def _fill_ref_fields(template: CampaignRecord, refs: Sequence[CampaignRef]) -> bytes | None:
-    r"""The batch's lines from one encoding of `template`, each ref's ids put in by formatting.
-
-    A million campaigns left at a stop must be written at the hot path's speed: one
-    `structs.replace` per campaign is three times the cost of the rest of its accounting.
-    Safe because every account name and upgrade id is first checked to be of
-    `[A-Za-z0-9_-]` (the id reader and discovery only make such refs: validated account names
-    and canonical UUIDs), which JSON writes as it is; and because msgspec escapes every `"`
-    inside a string as `\"`, so `_REF_FIELDS` can only match the keys themselves. None (the
-    plain path) when a ref needs escaping or the record no longer has that shape.
-    """
-    accounts = ",".join([ref.account_name for ref in refs])
-    upgrade_ids = ",".join([ref.upgrade_id for ref in refs])
-    if not (_VERBATIM.fullmatch(accounts) and _VERBATIM.fullmatch(upgrade_ids)):
-        return None
-    blank = msgspec.structs.replace(template, account_name=None, upgrade_id=None)
-    parts = _encoder.encode(blank).decode().split(_REF_FIELDS.decode())
-    if len(parts) != 2:  # noqa: PLR2004 - before and after the two fields
-        return None
-    head = parts[0] + '"account_name":"'
-    middle = '","upgrade_id":"'
-    tail = '"' + parts[1] + "\n"
-    return "".join(
-        [f"{head}{ref.account_name}{middle}{ref.upgrade_id}{tail}" for ref in refs]
-    ).encode()
+    return Failure(run_id, ref, None, attempts, http_status, None).result(kind, code, message)
 
 
 def from_invalid_line(run_id: str, line: InvalidLine) -> CampaignResult:
     """A campaign record for an input line that made no request."""
     ref = CampaignRef(line.account_name or "", line.upgrade_id or "")
-    result = _Failure(run_id, ref, None, 0, None, None).result("invalid_input", None, line.message)
+    result = Failure(run_id, ref, None, 0, None, None).result("invalid_input", None, line.message)
     record = msgspec.structs.replace(
         result.record, account_name=line.account_name, upgrade_id=line.upgrade_id
     )
     return CampaignResult(record)
 
 
-class _Failure(msgspec.Struct):
-    """What every failed record of one campaign shares."""
+class Failure(msgspec.Struct):
+    """What every failed record of one campaign shares (not_polled.py uses it too)."""
 
     run_id: str
     ref: CampaignRef
@@ -243,6 +238,7 @@ class _Failure(msgspec.Struct):
     elapsed_ms: float | None
 
     def from_error_body(self, body: bytes) -> CampaignResult:
+        """The failed result for an error answer's body, in whichever shape it came."""
         error = decode_error(body)
         if error is None:
             # A proxy's HTML or text page: keep its start, on one line, to say who answered.
@@ -251,6 +247,7 @@ class _Failure(msgspec.Struct):
         return self.result("api", error.code, error.message)
 
     def result(self, kind: ErrorKind, code: str | None, message: str | None) -> CampaignResult:
+        """The failed result of this campaign."""
         return CampaignResult(
             CampaignRecord(
                 run_id=self.run_id,
@@ -266,6 +263,10 @@ class _Failure(msgspec.Struct):
                 campaign_ended=None,
                 device_count=None,
                 device_status_counts=None,
+                device_phase_counts=None,
+                devices_new=None,
+                devices_changed=None,
+                devices_gone=None,
                 attempts=self.attempts,
                 http_status=self.http_status,
                 elapsed_ms=self.elapsed_ms,

@@ -25,7 +25,13 @@ _LEAD_BYTE: Final = b"\xe2"
 
 
 class Sink(Protocol):
-    """A destination for encoded JSON lines."""
+    """A destination for encoded JSON lines.
+
+    `durable_per_write`: each write is final once it returns (a stream someone reads), rather
+    than only at commit (a file put in place at the end).
+    """
+
+    durable_per_write: bool
 
     def write(self, data: bytes) -> None:
         """Write complete lines."""
@@ -42,6 +48,8 @@ class Sink(Protocol):
 
 class StdoutSink:
     """Lines to standard output, flushed once per campaign so a pipe reader sees whole ones."""
+
+    durable_per_write = True
 
     def __init__(self, stream: BinaryIO | None = None) -> None:
         self._stream = stream if stream is not None else sys.stdout.buffer
@@ -85,6 +93,8 @@ class AtomicFileSink:
     and no temporary file outlives its run.
     """
 
+    durable_per_write = False
+
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
@@ -127,6 +137,7 @@ class RunOutput:
         self._sink = sink
         self._on_failure = on_failure
         self.failure: OutputError | None = None
+        self.durable_per_write = sink.durable_per_write
 
     def write(self, data: bytes) -> None:
         """Write complete lines, unless the output has already failed."""

@@ -11,7 +11,7 @@ from fota_poller.errors import FotaPollerError
 from fota_poller.ids.lists import CampaignRef, InvalidLine
 from fota_poller.ids.seen import SeenCampaigns
 from fota_poller.output import campaign
-from fota_poller.output.campaign import RecordBatch
+from fota_poller.output.not_polled import RecordBatch, not_polled_batch
 from fota_poller.run import channels
 from fota_poller.run.stage import Stage, WorkItem, WriterItem
 
@@ -90,6 +90,6 @@ async def _account_unpolled(
 def _not_polled_batch(stage: Stage, refs: list[CampaignRef]) -> RecordBatch:
     stop = stage.control.stop_reason
     assert stop is not None  # noqa: S101 - only campaigns of a stopped run are batched
-    return campaign.not_polled_batch(
+    return not_polled_batch(
         stage.run_id, refs, kind=stop.error_kind, message=stop.message, code=stop.error_code
     )

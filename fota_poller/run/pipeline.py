@@ -18,12 +18,13 @@ import structlog
 
 from fota_poller.api.client import TokenSource, UpgradeClient, open_session
 from fota_poller.config import Config
-from fota_poller.errors import ExitCode, OutputError
+from fota_poller.errors import ExitCode, OutputError, StateWriteError
 from fota_poller.ids.discover import with_discovered
 from fota_poller.ids.sources import batches_of
 from fota_poller.observe.failure_log import FailureLog
 from fota_poller.observe.tally import RunTally
-from fota_poller.output.campaign import format_timestamp
+from fota_poller.output.campaign import RecordOptions, format_timestamp
+from fota_poller.output.phases import PhaseTable
 from fota_poller.output.records import RunRecord
 from fota_poller.output.sink import RunOutput, Sink
 from fota_poller.pacing.gate import BackoffSettings, SharedBackoff
@@ -32,9 +33,11 @@ from fota_poller.pacing.retry import RetryingGetter, RetryPolicy
 from fota_poller.run import stop
 from fota_poller.run.feeder import feed
 from fota_poller.run.stage import InputState, Stage, WorkItem, WriterItem
+from fota_poller.run.state_sync import RunState
 from fota_poller.run.stop import RunControl, StopReason
 from fota_poller.run.workers import poll_campaigns
 from fota_poller.run.writer import write_records
+from fota_poller.state.store import StateStore
 
 log = structlog.get_logger("fota_poller")
 
@@ -49,12 +52,14 @@ async def run_poll(
     control: RunControl | None = None,
     *,
     tally: RunTally | None = None,
+    state: StateStore | None = None,
 ) -> RunRecord:
     """Poll every campaign `refs` yields, write all records to `sink` and commit it.
 
     Campaigns found by discovery (config `discover`) join `refs`; `tally` counts as it goes.
     An output that cannot be written aborts the run and is discarded (see `_output_failed`).
-    Returns the run record.
+    With a `state`, records carry the change fields and the state learns what the records
+    reported, once they are durable (run/state_sync.py). Returns the run record.
     """
     run_id = str(uuid.uuid4())
     control = control if control is not None else RunControl()
@@ -75,6 +80,15 @@ async def run_poll(
     deadline = config.poll.deadline
     limiter = RateLimiter(config.poll.rate)
     max_body = config.poll.max_response_bytes
+    run_state = None
+    if state is not None:
+        state.start_run(run_id, format_timestamp(started))
+        run_state = RunState(state, commit_as_written=sink.durable_per_write)
+    records = RecordOptions(
+        phases=PhaseTable(config.phases),
+        previous=None if run_state is None else run_state.previous,
+        emit_same=config.output.emit == "all",
+    )
     async with open_session(config) as session, anyio.create_task_group() as guard:
         client = UpgradeClient(
             session, config.api.base_url, tokens, limiter, tally=tally, max_body_bytes=max_body
@@ -89,6 +103,7 @@ async def run_poll(
             policy=RetryPolicy.from_config(config.poll),
             backoff=SharedBackoff(limiter, BackoffSettings.from_config(config.poll)),
             in_flight=set(),
+            records=records,
         )
         abortable = anyio.CancelScope()
         guard.start_soon(
@@ -106,15 +121,22 @@ async def run_poll(
                         group.start_soon(
                             poll_campaigns, stage, work_receive.clone(), result_send.clone()
                         )
-                group.start_soon(write_records, result_receive, output, tally, failures)
+                group.start_soon(write_records, result_receive, output, tally, failures, run_state)
         # The run is over: the deadline and the stop enforcer have nothing left to guard.
         guard.cancel_scope.cancel()
 
-    run = _run_record(stage, started, datetime.now(UTC), output.failure)
+    state_failure = None if run_state is None else run_state.failure
+    run = _run_record(stage, started, datetime.now(UTC), output.failure, state_failure)
     output.write(_encoder.encode(run) + b"\n")
     output.commit()
     if output.failure is not None:
-        run = _run_record(stage, started, datetime.now(UTC), output.failure)
+        run = _run_record(stage, started, datetime.now(UTC), output.failure, state_failure)
+    if run_state is not None:
+        # After the commit: the state learns only what durable records reported.
+        run_state.finish(records_durable=output.failure is None)
+        if run_state.failure is not None and state_failure is None:
+            # The run line is written already; the exit code still says the state failed.
+            run = msgspec.structs.replace(run, exit_code=int(run_state.failure.exit_code))
     if output.failure is None:
         # A lost output was said in one line; a summary of records nobody will read is noise.
         failures.finish(tally)
@@ -130,13 +152,19 @@ def _output_failed(control: RunControl, exc: OutputError) -> None:
 
 
 def _run_record(
-    stage: Stage, started: datetime, finished: datetime, output_failure: OutputError | None
+    stage: Stage,
+    started: datetime,
+    finished: datetime,
+    output_failure: OutputError | None,
+    state_failure: StateWriteError | None = None,
 ) -> RunRecord:
     """The run line: the counts from the tally, the verdict from how input, stop and output went."""
     read = stage.input
     stop_reason = stage.control.stop_reason
     if output_failure is not None:
         exit_code = output_failure.exit_code
+    elif state_failure is not None:
+        exit_code = state_failure.exit_code
     elif read.input_error is not None and (
         stop_reason is None or read.input_error_code is ExitCode.USAGE
     ):

@@ -9,7 +9,8 @@ from fota_poller.api.client import UpgradeClient
 from fota_poller.errors import ExitCode
 from fota_poller.ids.lists import CampaignRef, InvalidLine
 from fota_poller.observe.tally import RunTally
-from fota_poller.output.campaign import CampaignResult, RecordBatch
+from fota_poller.output.campaign import CampaignResult, RecordOptions
+from fota_poller.output.not_polled import RecordBatch
 from fota_poller.pacing.gate import SharedBackoff
 from fota_poller.pacing.retry import RetryPolicy
 from fota_poller.run.stop import RunControl
@@ -38,5 +39,6 @@ class Stage(msgspec.Struct):
     base_url: str
     policy: RetryPolicy
     backoff: SharedBackoff
+    records: RecordOptions
     # Cancel scopes of the campaigns being polled, cancelled when a stop's grace runs out.
     in_flight: set[anyio.CancelScope]

@@ -124,4 +124,5 @@ async def _poll_one(stage: Stage, item: WorkItem, counter: AttemptCounter) -> Ca
         received_at=response.received_at,
         elapsed_ms=response.elapsed_ms,
         attempts=fetched.attempts,
+        options=stage.records,
     )

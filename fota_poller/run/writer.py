@@ -7,23 +7,26 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 
 from fota_poller.observe.failure_log import FailureLog
 from fota_poller.observe.tally import RunTally
-from fota_poller.output.campaign import RecordBatch
-from fota_poller.output.sink import Sink
+from fota_poller.output.not_polled import RecordBatch
+from fota_poller.output.sink import RunOutput
 from fota_poller.run import channels
 from fota_poller.run.stage import WriterItem
+from fota_poller.run.state_sync import RunState
 
 _encoder = msgspec.json.Encoder()
 
 
 async def write_records(
     results: MemoryObjectReceiveStream[WriterItem],
-    sink: Sink,
+    sink: RunOutput,
     tally: RunTally,
     failures: FailureLog,
+    state: RunState | None = None,
 ) -> None:
     """The only writer: each campaign's device lines, then its campaign line.
 
-    A batch of a stopped run's not polled records is one write and one tally update.
+    A batch of a stopped run's not polled records is one write and one tally update. An ok
+    campaign's changes go to `state` once its lines are written, never before.
     """
     async with results:
         async for result in channels.receive_all(results):
@@ -39,5 +42,7 @@ async def write_records(
             # copies the device lines once (`a + b + c` would copy them twice).
             sink.write(b"".join((result.device_lines, _encoder.encode(record), b"\n")))
             tally.campaign_written(record)
+            if result.update is not None and state is not None and sink.failure is None:
+                state.written(result.update)
             if record.outcome != "ok":
                 failures.failed(record)

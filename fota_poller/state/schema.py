@@ -119,9 +119,9 @@ def _check(connection: sqlite3.Connection, path: Path, *, read_only: bool) -> No
 def _create(connection: sqlite3.Connection, path: Path) -> None:
     _use_wal(connection, path)
     try:
-        connection.execute("BEGIN IMMEDIATE")
+        # One script, one transaction: executescript commits any transaction open before it.
         connection.executescript(
-            f"{_TABLES}\nPRAGMA application_id = {APPLICATION_ID};\n"
+            f"BEGIN IMMEDIATE;\n{_TABLES}\nPRAGMA application_id = {APPLICATION_ID};\n"
             f"PRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;"
         )
     except sqlite3.Error as exc:

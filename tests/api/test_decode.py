@@ -11,6 +11,7 @@ from fota_poller.api.decode import decode_error, decode_upgrade
 from fota_poller.errors import UpgradeDecodeError
 from fota_poller.ids.lists import CampaignRef
 from fota_poller.output import campaign
+from fota_poller.output.phases import PhaseTable
 from fota_poller.output.records import DeviceRecord
 from fota_poller.testing import read_records
 
@@ -43,8 +44,9 @@ POLLED = datetime(2026, 11, 25, 2, 0, 0, 123456, tzinfo=UTC)
 
 def result_of(status: int, body: bytes) -> campaign.CampaignResult:
     return campaign.from_response(
-        "run", REF, status=status, body=body, received_at=POLLED, elapsed_ms=1.0, attempts=1
-    )
+        "run", REF, status=status, body=body, received_at=POLLED, elapsed_ms=1.0, attempts=1,
+        options=campaign.RecordOptions(PhaseTable()),
+    )  # fmt: skip
 
 
 def device_lines(result: campaign.CampaignResult) -> list[DeviceRecord]:
@@ -196,7 +198,7 @@ def test_the_page_example_for_another_pair_is_a_decode_failure_naming_both() -> 
     # The example body (account 0402196254-00001, id e3a8...) answering a different request.
     result = campaign.from_response(
         "run", OTHER_REF, status=200, body=PAGE_EXAMPLE, received_at=POLLED, elapsed_ms=1.0,
-        attempts=1,
+        attempts=1, options=campaign.RecordOptions(PhaseTable()),
     )  # fmt: skip
     record = result.record
     message = record.error_message or ""

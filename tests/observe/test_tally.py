@@ -10,7 +10,7 @@ from fota_poller.api.credentials import Credentials, Secret
 from fota_poller.api.token_provider import TokenProvider
 from fota_poller.config import ApiConfig, Config, PollConfig
 from fota_poller.observe.tally import AttemptCounter, RunTally
-from fota_poller.output.records import CampaignRecord
+from fota_poller.output.records import SCHEMA_VERSION, CampaignRecord
 from fota_poller.run.pipeline import run_poll
 from fota_poller.simulator import SimulatorAuthOptions, SimulatorOptions, run_simulator
 from fota_poller.simulator.faults import FaultOptions
@@ -34,6 +34,10 @@ def _campaign(outcome, error_kind=None, statuses=None):
         campaign_ended=None,
         device_count=None if statuses is None else sum(statuses.values()),
         device_status_counts=statuses,
+        device_phase_counts=None,
+        devices_new=None,
+        devices_changed=None,
+        devices_gone=None,
         attempts=1,
         http_status=None,
         elapsed_ms=None,
@@ -65,7 +69,7 @@ def test_the_run_record_takes_its_counts_from_the_tally():
     assert run.requests_total == 7
     assert tally.failed_by_error_kind == {"api": 1, "not_polled": 4}
     assert tally.devices_by_status == {"UpgradeSuccess": 5, "UpgradePending": 1}
-    assert (run.complete, run.exit_code, run.schema_version) == (False, 4, 1)
+    assert (run.complete, run.exit_code, run.schema_version) == (False, 4, SCHEMA_VERSION)
 
 
 def test_the_listener_sees_each_change_and_the_total_once_the_sources_end():

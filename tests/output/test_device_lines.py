@@ -4,19 +4,19 @@ import msgspec
 import pytest
 
 from fota_poller.api.decode import Device
+from fota_poller.config import PhasesConfig
 from fota_poller.ids.lists import CampaignRef
 from fota_poller.output import device_lines
-from fota_poller.output.campaign import (
-    MISSING_STATUS,
-    from_response,
-    not_polled_batch,
-    not_polled_lines_plainly,
-)
+from fota_poller.output.campaign import MISSING_STATUS, RecordOptions, count_statuses, from_response
 from fota_poller.output.device_lines import (
-    count_statuses,
+    DeviceFields,
     encode_device_lines,
     encode_device_lines_plainly,
+    encode_fields,
+    sent_fields,
 )
+from fota_poller.output.not_polled import not_polled_batch, not_polled_lines_plainly
+from fota_poller.output.phases import PhaseTable
 from fota_poller.output.records import DeviceRecord
 from fota_poller.testing import read_records
 
@@ -29,6 +29,8 @@ AWKWARD = [
     '{"deviceId":',
     ',"resultReason":',
     '"device_id":null,"status":null,"result_reason":null}',
+    '"status":"Queued","result_reason":',
+    ',"previous_status":null,"status_since":null,"change":null}\n',
     'quote " backslash \\ brace { } comma , colon :',
     "line\nbreak\r\ttab",
     "\\n\\u0000",
@@ -52,7 +54,11 @@ def template(**overrides):
         "campaign_ended": None,
         "device_id": None,
         "status": None,
+        "phase": None,
         "result_reason": None,
+        "previous_status": None,
+        "status_since": None,
+        "change": None,
     }
     fields.update(overrides)
     return DeviceRecord(**fields)
@@ -77,17 +83,45 @@ def awkward_devices():
 )
 def test_fast_lines_are_the_plain_struct_encoding_byte_for_byte(shared):
     devices = awkward_devices()
-    fast = encode_device_lines(shared, devices)
-    assert fast == encode_device_lines_plainly(shared, devices)
-    lines = fast.splitlines()
+    # Some awkward statuses in each phase, so the phase splice is tested with every kind.
+    phases = PhaseTable(PhasesConfig(succeeded=(AWKWARD[0],), failed=(AWKWARD[6],)))
+    statuses = {device.status for device in devices}
+    fast = encode_device_lines(shared, devices, phases, statuses)
+    assert fast == encode_device_lines_plainly(shared, sent_fields(devices, phases))
+    lines = fast.split(b"\n")[:-1]
     assert len(lines) == len(devices)
     for record, device in zip(read_records(fast), devices, strict=True):
         assert record == msgspec.structs.replace(
             shared,
             device_id=device.device_id,
             status=device.status,
+            phase=phases.phase(device.status),
             result_reason=device.result_reason,
         )
+    assert {record.phase for record in read_records(fast)} == {"succeeded", "failed", "unknown"}
+
+
+def test_many_distinct_statuses_take_the_plain_path_with_the_same_lines():
+    devices = [Device(str(n), f"Status {n}", None) for n in range(40)]
+    phases = PhaseTable(PhasesConfig(pending=tuple(f"Status {n}" for n in range(0, 40, 2))))
+    statuses = {device.status for device in devices}
+    fast = encode_device_lines(template(), devices, phases, statuses)
+    assert fast == encode_device_lines_plainly(template(), sent_fields(devices, phases))
+    assert [r.phase for r in read_records(fast)] == ["pending", "unknown"] * 20
+
+
+@pytest.mark.parametrize("shared", [template(), template(firmware_name=AWKWARD[2])])
+def test_compared_lines_are_the_plain_struct_encoding_byte_for_byte(shared):
+    fields = [
+        DeviceFields(a, b, "pending", c, b, c, change)
+        for a in AWKWARD[::2]
+        for b in AWKWARD[::3]
+        for c in AWKWARD[1::3]
+        for change in ("new", "changed", "same", "gone")
+    ]
+    fast = encode_fields(shared, fields)
+    assert fast == encode_device_lines_plainly(shared, fields)
+    assert len(read_records(fast)) == len(fields)
 
 
 def test_fast_path_is_the_one_taken_for_the_current_layouts(monkeypatch):
@@ -98,22 +132,27 @@ def test_fast_path_is_the_one_taken_for_the_current_layouts(monkeypatch):
         raise AssertionError("the plain path ran")
 
     monkeypatch.setattr(device_lines, "encode_device_lines_plainly", no_plain_path)
-    assert encode_device_lines(template(), [Device("1", "Queued")]).endswith(b"}\n")
+    phases = PhaseTable()
+    line = encode_device_lines(template(), [Device("1", "Queued")], phases, {"Queued"})
+    assert read_records(line)[0].phase == "pending"
+    fields = [DeviceFields("1", "Queued", "pending", None, None, None, "new")]
+    assert read_records(encode_fields(template(), fields))[0].change == "new"
 
 
 def test_no_devices_gives_no_lines():
-    assert encode_device_lines(template(), []) == b""
+    assert encode_device_lines(template(), [], PhaseTable(), set()) == b""
+    assert encode_fields(template(), []) == b""
 
 
 def test_status_counts_keep_first_appearance_order_and_count_missing_ones():
     devices = [Device("1", "B"), Device("2", None), Device("3", "A"), Device("4", "")]
     devices.append(Device("5", "B"))
-    assert list(count_statuses(devices, MISSING_STATUS).items()) == [
+    assert list(count_statuses(devices).items()) == [
         ("B", 2),
         (MISSING_STATUS, 2),
         ("A", 1),
     ]
-    assert list(count_statuses(devices[:1] + devices[2:3], MISSING_STATUS)) == ["B", "A"]
+    assert list(count_statuses(devices[:1] + devices[2:3])) == ["B", "A"]
 
 
 def test_a_polled_campaign_gives_one_decodable_line_per_device():
@@ -135,7 +174,14 @@ def test_a_polled_campaign_gives_one_decodable_line_per_device():
     )
     received = dt.datetime(2026, 1, 15, 10, 0, 0, 123456, tzinfo=dt.UTC)
     result = from_response(
-        RUN_ID, REF, status=200, body=body, received_at=received, elapsed_ms=1.0, attempts=1
+        RUN_ID,
+        REF,
+        status=200,
+        body=body,
+        received_at=received,
+        elapsed_ms=1.0,
+        attempts=1,
+        options=RecordOptions(PhaseTable()),
     )
     records = [
         msgspec.json.decode(line, type=DeviceRecord) for line in result.device_lines.splitlines()
@@ -149,11 +195,22 @@ def test_a_polled_campaign_gives_one_decodable_line_per_device():
     )
     assert records == [
         msgspec.structs.replace(
-            shared, device_id="990000862471854", status="UpgradeSuccess", result_reason="ok"
+            shared,
+            device_id="990000862471854",
+            status="UpgradeSuccess",
+            phase="succeeded",
+            result_reason="ok",
         ),
-        msgspec.structs.replace(shared, device_id="990000862471855", status="Request Pending"),
-        msgspec.structs.replace(shared, status="Device Rejected", result_reason="Invalid IMEI"),
+        msgspec.structs.replace(
+            shared, device_id="990000862471855", status="Request Pending", phase="pending"
+        ),
+        msgspec.structs.replace(
+            shared, status="Device Rejected", phase="failed", result_reason="Invalid IMEI"
+        ),
     ]
+    assert result.record.device_phase_counts == {"succeeded": 1, "pending": 1, "failed": 1}
+    assert result.record.devices_new is None
+    assert result.update is None
     assert result.record.device_status_counts == {
         "UpgradeSuccess": 1,
         "Request Pending": 1,

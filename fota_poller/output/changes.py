@@ -1,0 +1,119 @@
+"""Tonight's devices of one campaign against its last successful poll: the change feed.
+
+Each device is `new` (not in the last poll), `changed` (status or result reason differs),
+`same`, or `gone` (in the last poll, not tonight). `status_since` is when the device was
+first seen in its current status: a device whose status changes tonight gets tonight's
+poll time, one whose reason alone changes keeps its time. A device sent without an id
+cannot be matched from one night to the next: it gets no change fields and is not kept.
+A device listed twice is compared twice with the same row; the last entry is kept.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from fota_poller.api.decode import Device
+from fota_poller.output.device_lines import DeviceFields
+from fota_poller.output.phases import PhaseTable
+from fota_poller.state.store import CampaignUpdate, DeviceRow, Prior, from_ms
+
+
+class Compared(msgspec.Struct):
+    """The lines to write for one campaign, its change counts, and what the state must learn."""
+
+    fields: list[DeviceFields]
+    new: int
+    changed: int
+    gone: int
+    upserts: list[DeviceRow]
+    deletes: list[str]
+
+
+class _SinceText:
+    """Stored times (ms) as record text; a campaign's devices share a few, so each is made once."""
+
+    def __init__(self) -> None:
+        self._texts: dict[int, str] = {}
+
+    def __call__(self, ms: int) -> str:
+        text = self._texts.get(ms)
+        if text is None:
+            moment = from_ms(ms)
+            text = moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+            self._texts[ms] = text
+        return text
+
+
+def compare(
+    prior: Prior,
+    devices: list[Device],
+    *,
+    phases: PhaseTable,
+    polled_at: str,
+    polled_ms: int,
+    emit_same: bool,
+) -> Compared:
+    """Compare tonight's `devices` with `prior`; `emit_same` keeps the lines of unchanged ones."""
+    before = prior.devices
+    phase = phases.phase
+    since_text = _SinceText()
+    fields: list[DeviceFields] = []
+    upserts: list[DeviceRow] = []
+    new = changed = 0
+    for device in devices:
+        device_id, status, reason = device.device_id, device.status, device.result_reason
+        if device_id is None:
+            fields.append(DeviceFields(None, status, phase(status), reason))
+            continue
+        last = before.get(device_id)
+        if last is None:
+            new += 1
+            upserts.append((device_id, status, reason, polled_ms, polled_ms))
+            fields.append(
+                DeviceFields(device_id, status, phase(status), reason, None, polled_at, "new")
+            )
+        elif last.status == status and last.result_reason == reason:
+            if emit_same:
+                since = since_text(last.status_since_ms)
+                fields.append(
+                    DeviceFields(device_id, status, phase(status), reason, status, since, "same")
+                )
+        else:
+            changed += 1
+            since_ms = last.status_since_ms if last.status == status else polled_ms
+            upserts.append((device_id, status, reason, since_ms, polled_ms))
+            since = polled_at if since_ms == polled_ms else since_text(since_ms)
+            fields.append(
+                DeviceFields(
+                    device_id, status, phase(status), reason, last.status, since, "changed"
+                )
+            )
+    deletes = sorted(before.keys() - {device.device_id for device in devices})
+    fields.extend(
+        DeviceFields(device_id, None, None, None, before[device_id].status, None, "gone")
+        for device_id in deletes
+    )
+    return Compared(fields, new, changed, len(deletes), upserts, deletes)
+
+
+def campaign_update(
+    compared: Compared,
+    prior: Prior,
+    *,
+    account_name: str,
+    upgrade_id: str,
+    status: str | None,
+    device_count: int,
+    polled_at: str,
+) -> CampaignUpdate:
+    """What the state must learn from one ok campaign."""
+    return CampaignUpdate(
+        key=prior.key,
+        account_name=account_name,
+        upgrade_id=upgrade_id,
+        status=status,
+        device_count=device_count,
+        polled_at=polled_at,
+        upserts=compared.upserts,
+        deletes=compared.deletes,
+    )
