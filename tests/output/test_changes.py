@@ -1,0 +1,105 @@
+"""One campaign's devices against its last poll: new, changed, same, gone; never invented."""
+
+from datetime import UTC, datetime
+
+from fota_poller.api.decode import Device
+from fota_poller.output.changes import compare
+from fota_poller.output.phases import PhaseTable
+from fota_poller.state.store import Prior, PriorDevice, to_ms
+
+LAST = datetime(2026, 11, 18, 2, 0, 0, 250000, tzinfo=UTC)
+LAST_TEXT = "2026-11-18T02:00:00.250Z"
+EARLIER = datetime(2026, 11, 1, 2, 0, 0, tzinfo=UTC)
+EARLIER_TEXT = "2026-11-01T02:00:00.000Z"
+TONIGHT = datetime(2026, 11, 25, 2, 0, 0, 123000, tzinfo=UTC)
+TONIGHT_TEXT = "2026-11-25T02:00:00.123Z"
+
+
+def prior(**devices):
+    return Prior(7, {d: PriorDevice(*values) for d, values in devices.items()})
+
+
+def run(before, devices, *, emit_same=True):
+    return compare(
+        before,
+        devices,
+        phases=PhaseTable(),
+        polled_at=TONIGHT_TEXT,
+        polled_ms=to_ms(TONIGHT),
+        emit_same=emit_same,
+    )
+
+
+BEFORE = prior(
+    a=("RequestPending", None, to_ms(EARLIER)),
+    b=("Device Accepted", "success", to_ms(LAST)),
+    c=("Device Accepted", "success", to_ms(EARLIER)),
+    d=("UpgradeFailed", "Device did not respond", to_ms(EARLIER)),
+    e=("UpgradeSuccess", "success", to_ms(EARLIER)),
+)
+TONIGHT_DEVICES = [
+    Device("a", "RequestPending", None),  # same
+    Device("b", "UpgradeSuccess", "success"),  # status changed
+    Device("c", "Device Accepted", "queued again"),  # reason only
+    Device("n", "RequestPending", None),  # new
+    Device(None, "Queued", None),  # no id: cannot be matched
+    Device("e", "UpgradeSuccess", "success"),  # same
+]  # d is gone
+
+
+def test_each_device_gets_its_change_previous_status_and_status_since():
+    compared = run(BEFORE, TONIGHT_DEVICES)
+    got = {
+        f.device_id: (f.change, f.previous_status, f.status_since, f.status, f.phase)
+        for f in compared.fields
+    }
+    assert got == {
+        "a": ("same", "RequestPending", EARLIER_TEXT, "RequestPending", "pending"),
+        "b": ("changed", "Device Accepted", TONIGHT_TEXT, "UpgradeSuccess", "succeeded"),
+        # Only the reason moved: the device is still in the status it had since then.
+        "c": ("changed", "Device Accepted", EARLIER_TEXT, "Device Accepted", "pending"),
+        "n": ("new", None, TONIGHT_TEXT, "RequestPending", "pending"),
+        None: (None, None, None, "Queued", "pending"),
+        "e": ("same", "UpgradeSuccess", EARLIER_TEXT, "UpgradeSuccess", "succeeded"),
+        "d": ("gone", "UpgradeFailed", None, None, None),
+    }
+    assert (compared.new, compared.changed, compared.gone) == (1, 2, 1)
+
+
+def test_the_state_learns_the_new_and_changed_devices_and_forgets_the_gone():
+    compared = run(BEFORE, TONIGHT_DEVICES)
+    assert sorted(compared.upserts) == [
+        ("b", "UpgradeSuccess", "success", to_ms(TONIGHT), to_ms(TONIGHT)),
+        ("c", "Device Accepted", "queued again", to_ms(EARLIER), to_ms(TONIGHT)),
+        ("n", "RequestPending", None, to_ms(TONIGHT), to_ms(TONIGHT)),
+    ]
+    assert compared.deletes == ["d"]
+
+
+def test_changes_only_drops_the_same_devices_and_keeps_gone_ones():
+    compared = run(BEFORE, TONIGHT_DEVICES, emit_same=False)
+    assert [f.change for f in compared.fields] == ["changed", "changed", "new", None, "gone"]
+    assert (compared.new, compared.changed, compared.gone) == (1, 2, 1)
+
+
+def test_a_first_poll_makes_every_device_new_and_a_quiet_night_changes_nothing():
+    first = run(Prior(None, {}), TONIGHT_DEVICES)
+    assert [f.change for f in first.fields] == ["new"] * 4 + [None, "new"]
+    assert (first.new, first.changed, first.gone) == (5, 0, 0)
+    same = prior(**{d.device_id: (d.status, d.result_reason, 1) for d in TONIGHT_DEVICES[:4]})
+    quiet = run(same, TONIGHT_DEVICES[:4])
+    assert [f.change for f in quiet.fields] == ["same"] * 4
+    assert quiet.upserts == []
+    assert quiet.deletes == []
+
+
+def test_a_device_listed_twice_is_not_new_the_second_time():
+    compared = run(BEFORE, [Device("a", "RequestPending", None)] * 2)
+    assert [f.change for f in compared.fields if f.device_id == "a"] == ["same", "same"]
+
+
+def test_an_empty_device_list_makes_every_device_gone():
+    compared = run(BEFORE, [])
+    assert sorted(f.device_id for f in compared.fields) == ["a", "b", "c", "d", "e"]
+    assert {f.change for f in compared.fields} == {"gone"}
+    assert compared.deletes == ["a", "b", "c", "d", "e"]
