@@ -11,11 +11,7 @@ import msgspec
 
 from fota_poller.simulator.auth_routes import SimulatorAuthOptions
 from fota_poller.simulator.body_cache import BodyCache
-from fota_poller.simulator.evolve import (
-    EvolveOptions,
-    check_evolve,
-    evolve_devices,
-)
+from fota_poller.simulator.evolve import EvolveOptions, check_evolve, evolve_devices
 from fota_poller.simulator.faults import FaultOptions
 
 if TYPE_CHECKING:
@@ -169,7 +165,9 @@ class Catalog:
 
     def campaign_on(self, account: str, upgrade_id: str, day: int) -> SimulatedCampaign | None:
         """The campaign as it is (or was, or will be) on `day`, or None if there is none."""
-        if day < 0 or (day > 0 and self.options.evolve is None):
+        if day < 0:
+            raise ValueError(f"days start at 0, got {day}")
+        if day > 0 and self.options.evolve is None:
             raise ValueError(f"no day {day} in a catalogue that does not evolve")
         index = self._index_of(account, upgrade_id)
         return None if index is None else self._generate(index, day)

@@ -224,6 +224,14 @@ def test_a_catalogue_that_does_not_evolve_has_no_other_day():
     assert catalog.day == 0
 
 
+def test_there_is_no_day_before_day_zero():
+    catalog = Catalog(EVOLVING, today=TODAY)
+    account, upgrade_id = next(catalog.ids())
+
+    with pytest.raises(ValueError, match="days start at 0"):
+        catalog.campaign_on(account, upgrade_id, -1)
+
+
 @pytest.mark.parametrize(
     "options",
     [
