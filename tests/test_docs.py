@@ -13,6 +13,7 @@ import pytest
 from fota_poller.cli import build_parser
 from fota_poller.config import Config
 from fota_poller.observe.metrics import RunMetrics, _registry
+from fota_poller.output.phases import BUILTIN_PHASES
 from fota_poller.output.records import ErrorKind, Record
 
 ROOT = Path(__file__).parent.parent
@@ -258,3 +259,12 @@ def test_module_map_names_every_module_once_and_no_other():
     assert len(named) == len(set(named)), "a module is named twice"
     assert sorted(modules - set(named)) == [], "missing from the module map"
     assert sorted(set(named) - modules) == [], "in the module map, not in the package"
+
+
+def test_records_list_the_built_in_phase_table():
+    text = read(ROOT / "docs" / "records.md")
+    documented = {
+        phase: tuple(re.findall(r"`([^`]+)`", statuses))
+        for phase, statuses in re.findall(r"^\| `(\w+)` \| (.+) \|$", text, re.MULTILINE)
+    }
+    assert documented == {p: s for p, s in BUILTIN_PHASES.items() if s}

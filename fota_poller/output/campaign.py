@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import date, datetime
 from operator import attrgetter
+from typing import cast
 
 import msgspec
 
@@ -13,7 +14,7 @@ from fota_poller.api.decode import Device, UpgradeInfo, decode_error, decode_upg
 from fota_poller.errors import UpgradeDecodeError
 from fota_poller.ids.lists import CampaignRef, InvalidLine, canonical_upgrade_id
 from fota_poller.output.changes import campaign_update, compare
-from fota_poller.output.device_lines import encode_device_lines, encode_fields
+from fota_poller.output.device_lines import encode_fields, sent_fields
 from fota_poller.output.phases import PhaseTable
 from fota_poller.output.records import CampaignRecord, DeviceRecord, ErrorKind
 from fota_poller.state.store import CampaignUpdate, Prior, to_ms
@@ -132,13 +133,12 @@ def from_response(
         status_since=None,
         change=None,
     )
-    raw_counts = Counter(map(_status_of, devices))
-    status_counts = _status_counts(raw_counts, devices)
+    status_counts = count_statuses(devices)
     prior = None if options.previous is None else options.previous(ref.account_name, ref.upgrade_id)
     new = changed = gone = None
     update = None
     if prior is None:
-        lines = encode_device_lines(template, devices, options.phases, raw_counts.keys())
+        lines = encode_fields(template, sent_fields(devices, options.phases))
     else:
         compared = compare(
             prior,
@@ -189,13 +189,9 @@ def from_response(
 
 def count_statuses(devices: list[Device]) -> dict[str, int]:
     """Devices per status, in order of first appearance; no status counts as `MISSING_STATUS`."""
-    return _status_counts(Counter(map(_status_of, devices)), devices)
-
-
-def _status_counts(raw: Counter[str | None], devices: list[Device]) -> dict[str, int]:
-    """Devices per status, in order of first appearance; no status counts as `MISSING_STATUS`."""
+    raw = Counter(map(_status_of, devices))
     if None not in raw and "" not in raw:
-        return dict(raw)  # type: ignore[arg-type]  # no None key, as just checked
+        return cast("dict[str, int]", dict(raw))  # no None key, as just checked
     # Rare: the plain loop puts the missing ones where the first status-less device was.
     return dict(Counter(device.status or MISSING_STATUS for device in devices))
 

@@ -10,7 +10,6 @@ from fota_poller.output import device_lines
 from fota_poller.output.campaign import MISSING_STATUS, RecordOptions, count_statuses, from_response
 from fota_poller.output.device_lines import (
     DeviceFields,
-    encode_device_lines,
     encode_device_lines_plainly,
     encode_fields,
     sent_fields,
@@ -85,8 +84,7 @@ def test_fast_lines_are_the_plain_struct_encoding_byte_for_byte(shared):
     devices = awkward_devices()
     # Some awkward statuses in each phase, so the phase splice is tested with every kind.
     phases = PhaseTable(PhasesConfig(succeeded=(AWKWARD[0],), failed=(AWKWARD[6],)))
-    statuses = {device.status for device in devices}
-    fast = encode_device_lines(shared, devices, phases, statuses)
+    fast = encode_fields(shared, sent_fields(devices, phases))
     assert fast == encode_device_lines_plainly(shared, sent_fields(devices, phases))
     lines = fast.split(b"\n")[:-1]
     assert len(lines) == len(devices)
@@ -99,15 +97,6 @@ def test_fast_lines_are_the_plain_struct_encoding_byte_for_byte(shared):
             result_reason=device.result_reason,
         )
     assert {record.phase for record in read_records(fast)} == {"succeeded", "failed", "unknown"}
-
-
-def test_many_distinct_statuses_take_the_plain_path_with_the_same_lines():
-    devices = [Device(str(n), f"Status {n}", None) for n in range(40)]
-    phases = PhaseTable(PhasesConfig(pending=tuple(f"Status {n}" for n in range(0, 40, 2))))
-    statuses = {device.status for device in devices}
-    fast = encode_device_lines(template(), devices, phases, statuses)
-    assert fast == encode_device_lines_plainly(template(), sent_fields(devices, phases))
-    assert [r.phase for r in read_records(fast)] == ["pending", "unknown"] * 20
 
 
 @pytest.mark.parametrize("shared", [template(), template(firmware_name=AWKWARD[2])])
@@ -132,15 +121,13 @@ def test_fast_path_is_the_one_taken_for_the_current_layouts(monkeypatch):
         raise AssertionError("the plain path ran")
 
     monkeypatch.setattr(device_lines, "encode_device_lines_plainly", no_plain_path)
-    phases = PhaseTable()
-    line = encode_device_lines(template(), [Device("1", "Queued")], phases, {"Queued"})
+    line = encode_fields(template(), sent_fields([Device("1", "Queued")], PhaseTable()))
     assert read_records(line)[0].phase == "pending"
     fields = [DeviceFields("1", "Queued", "pending", None, None, None, "new")]
     assert read_records(encode_fields(template(), fields))[0].change == "new"
 
 
 def test_no_devices_gives_no_lines():
-    assert encode_device_lines(template(), [], PhaseTable(), set()) == b""
     assert encode_fields(template(), []) == b""
 
 

@@ -107,13 +107,21 @@ def test_schema_rejects_a_record_that_breaks_the_contract(validator):
         "campaign_ended": None,
         "device_id": "990000862471854",
         "status": "Device Accepted",
+        "phase": "pending",
         "result_reason": "success",
+        "previous_status": "RequestPending",
+        "status_since": "2026-11-25T02:00:00.123Z",
+        "change": "changed",
     }
     missing_key = {k: v for k, v in device.items() if k != "status"}
     wrong_type = {**device, "campaign_ended": "no"}
     unknown_kind = {**device, "record": "devices"}
+    unknown_phase = {**device, "phase": "done"}
+    unknown_change = {**device, "change": "moved"}
 
     assert validator.is_valid(device)
     assert not validator.is_valid(missing_key)
     assert not validator.is_valid(wrong_type)
     assert not validator.is_valid(unknown_kind)
+    assert not validator.is_valid(unknown_phase)
+    assert not validator.is_valid(unknown_change)

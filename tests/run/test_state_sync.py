@@ -67,7 +67,8 @@ async def test_a_file_like_output_commits_the_state_only_after_its_own_commit(
     sink = WatchingSink(path, durable_per_write=False)
     run = await poll_with_state(small_simulator, path, sink)
     assert run.exit_code == 0
-    assert sink.seen and all(committed == 0 for _, committed in sink.seen)
+    assert sink.seen
+    assert all(committed == 0 for _, committed in sink.seen)
     assert committed_campaigns(path) == len(small_simulator.catalog) == 30
 
 

@@ -1,6 +1,7 @@
 """A run's use of the state database: read a campaign, stage its changes, commit or not."""
 
 import sqlite3
+from datetime import UTC, datetime
 
 import pytest
 
@@ -104,8 +105,6 @@ def test_a_write_that_fails_is_a_state_write_error_naming_the_file(tmp_path):
 
 
 def test_times_round_trip_to_the_millisecond():
-    from datetime import UTC, datetime
-
     moment = datetime(2026, 11, 25, 2, 0, 0, 123999, tzinfo=UTC)
     assert from_ms(to_ms(moment)) == moment.replace(microsecond=123000)
     assert to_ms(from_ms(1_764_036_000_123)) == 1_764_036_000_123
