@@ -131,8 +131,14 @@ async def poll_command(
     still committed.
     """
     tally = tally if tally is not None else RunTally()
-    with watch_run(config, tally) as watch, open_output(config.output.path) as sink:
-        return watch.finished(await _poll(config, id_paths, tokens, sink, tally))
+    state_path = config.state.path
+    with (
+        hold_lock(None if state_path is None else state_lock_path(state_path)),
+        watch_run(config, tally) as watch,
+        open_output(config.output.path) as sink,
+        open_state(state_path) as state,
+    ):
+        return watch.finished(await _poll(config, id_paths, tokens, sink, tally, state=state))
 
 
 @contextlib.contextmanager

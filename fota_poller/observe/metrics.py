@@ -20,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from fota_poller.errors import ConfigError, ExitCode
 from fota_poller.observe.tally import RunTally
-from fota_poller.output.records import ErrorKind, Outcome, RunRecord
+from fota_poller.output.records import ErrorKind, Outcome, Phase, RunRecord
 
 log = structlog.get_logger("fota_poller")
 
@@ -38,6 +38,8 @@ class RunMetrics(msgspec.Struct, frozen=True, kw_only=True):
     campaigns_by_outcome: dict[str, int] = msgspec.field(default_factory=dict)
     failed_by_error_kind: dict[str, int] = msgspec.field(default_factory=dict)
     devices_by_status: dict[str, int] = msgspec.field(default_factory=dict)
+    devices_by_phase: dict[str, int] = msgspec.field(default_factory=dict)
+    devices_by_change: dict[str, int] = msgspec.field(default_factory=dict)
     requests: int = 0
     retries: int = 0
     rate_limited: int = 0
@@ -58,6 +60,8 @@ class RunMetrics(msgspec.Struct, frozen=True, kw_only=True):
             campaigns_by_outcome=dict(tally.campaigns_by_outcome),
             failed_by_error_kind=dict(tally.failed_by_error_kind),
             devices_by_status=dict(tally.devices_by_status),
+            devices_by_phase=dict(tally.devices_by_phase),
+            devices_by_change=dict(tally.devices_by_change),
             requests=tally.requests_total,
             retries=tally.retries,
             rate_limited=tally.rate_limited,
@@ -158,6 +162,19 @@ def _registry(metrics: RunMetrics, last_success: float | None) -> CollectorRegis
         "status",
         metrics.devices_by_status,
     )
+    labelled(
+        "last_run_devices_by_phase",
+        "Devices of the last run's polled campaigns, by phase.",
+        "phase",
+        dict.fromkeys(typing.get_args(Phase), 0) | metrics.devices_by_phase,
+    )
+    if metrics.devices_by_change:  # only a run with a state database knows what changed
+        labelled(
+            "last_run_device_changes",
+            "Devices new, changed and gone since the previous run (with --state).",
+            "change",
+            metrics.devices_by_change,
+        )
     gauge("last_run_requests", "HTTP requests the last run started.", metrics.requests)
     gauge("last_run_retries", "Requests the last run repeated after a failure.", metrics.retries)
     gauge(

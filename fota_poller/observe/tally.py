@@ -37,6 +37,9 @@ class RunTally:
         self.campaigns_by_outcome: Counter[str] = Counter()
         self.failed_by_error_kind: Counter[str] = Counter()
         self.devices_by_status: Counter[str] = Counter()
+        self.devices_by_phase: Counter[str] = Counter()
+        # With a state database: devices new, changed and gone since the last run.
+        self.devices_by_change: Counter[str] = Counter()
         self._on_change: Callable[[RunTally], None] | None = None
 
     def on_change(self, listener: Callable[[RunTally], None] | None) -> None:
@@ -78,6 +81,13 @@ class RunTally:
             self.failed_by_error_kind[record.error_kind] += 1
         if record.device_status_counts:
             self.devices_by_status.update(record.device_status_counts)
+        if record.device_phase_counts:
+            self.devices_by_phase.update(record.device_phase_counts)
+        if record.devices_new is not None:
+            changes = self.devices_by_change
+            changes["new"] += record.devices_new
+            changes["changed"] += record.devices_changed or 0
+            changes["gone"] += record.devices_gone or 0
         self._changed()
 
     def campaigns_failed_in_bulk(self, error_kind: ErrorKind, count: int) -> None:

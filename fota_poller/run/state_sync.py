@@ -36,6 +36,7 @@ class RunState:
         self._store = store
         self._commit_as_written = commit_as_written
         self.failure: StateWriteError | None = None
+        self.campaigns_staged = 0
 
     def previous(self, account_name: str, upgrade_id: str) -> Prior | None:
         """The campaign's last successful poll; None once the state has failed."""
@@ -53,6 +54,7 @@ class RunState:
             return
         try:
             self._store.stage(update)
+            self.campaigns_staged += 1
             if self._commit_as_written and self._store.staged >= COMMIT_EVERY:
                 self._store.commit(_now())
         except StateWriteError as exc:
@@ -63,12 +65,18 @@ class RunState:
         if self.failure is not None:
             return
         if not records_durable:
+            # Their records may be lost: the next run reports these campaigns' changes again.
+            log.warning(
+                "state.rolled_back", path=str(self._store.path), campaigns=self._store.staged
+            )
             self._store.rollback()
             return
         try:
             self._store.commit(_now())
         except StateWriteError as exc:
             self._fail(exc)
+            return
+        log.info("state.committed", path=str(self._store.path), campaigns=self.campaigns_staged)
 
     def _fail(self, exc: StateWriteError) -> None:
         self.failure = exc

@@ -1,3 +1,4 @@
+import msgspec
 import pytest
 from aioresponses import aioresponses
 from helpers import simulator_tokens
@@ -6,7 +7,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from fota_poller.api.client import UpgradeClient, open_session, upgrade_url
 from fota_poller.app import poll_command
 from fota_poller.cli import main
-from fota_poller.config import ApiConfig, Config, OutputConfig, PollConfig
+from fota_poller.config import ApiConfig, Config, OutputConfig, PollConfig, StateConfig
 from fota_poller.errors import InputFileError
 from fota_poller.ids.lists import CampaignRef
 from fota_poller.output.records import DeviceRecord
@@ -87,12 +88,36 @@ async def test_metrics_file_carries_the_run_figures(simulator, tmp_path):
     for status in {device.status for device in devices}:
         expected = sum(1 for device in devices if device.status == status)
         assert value(figures, "fota_poller_last_run_devices", status=status) == expected
+    for phase in ("succeeded", "failed", "pending", "unknown"):
+        expected = sum(1 for device in devices if device.phase == phase)
+        assert value(figures, "fota_poller_last_run_devices_by_phase", phase=phase) == expected
+    assert "fota_poller_last_run_device_changes" not in figures  # no state, no changes
     assert value(figures, "fota_poller_last_run_requests") == run.requests_total == 26
     assert value(figures, "fota_poller_last_run_retries") == 0
     assert value(figures, "fota_poller_last_run_rate_limited_responses") == 0
     # This run failed and no run before it succeeded.
     assert value(figures, "fota_poller_last_success_timestamp_seconds") == 0
     assert value(figures, "fota_poller_last_run_timestamp_seconds") > 1.7e9
+
+
+async def test_with_a_state_the_metrics_count_the_devices_new_changed_and_gone(simulator, tmp_path):
+    lines = [f"{account},{upgrade_id}" for account, upgrade_id in simulator.catalog.ids()]
+    ids = tmp_path / "ids.csv"
+    ids.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+    config = msgspec.structs.replace(
+        config_for(simulator, tmp_path), state=StateConfig(path=str(tmp_path / "state.db"))
+    )
+    for night in range(2):
+        assert await poll_command(config, [str(ids)], simulator_tokens(OPTIONS)) == 0
+        records, run = read_run(tmp_path / "out.jsonl")
+        figures = read_metrics(tmp_path / "fota.prom")
+        changes = {
+            change: sum(1 for r in records if isinstance(r, DeviceRecord) and r.change == change)
+            for change in ("new", "changed", "gone")
+        }
+        assert changes["new"] == (run.devices_total if night == 0 else 0)
+        for change, count in changes.items():
+            assert value(figures, "fota_poller_last_run_device_changes", change=change) == count
 
 
 async def test_failed_run_keeps_the_last_success_timestamp(simulator, tmp_path):
