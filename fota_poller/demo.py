@@ -23,6 +23,7 @@ from fota_poller.app import poll_command
 from fota_poller.config import ApiConfig, Config, OutputConfig, PollConfig
 from fota_poller.observe.logs import configure_logging
 from fota_poller.observe.tally import RunTally
+from fota_poller.output.phases import PHASES
 from fota_poller.output.records import CampaignRecord, DeviceRecord, RunRecord
 from fota_poller.text import escape_controls
 
@@ -89,6 +90,7 @@ async def _demo(output: Path, campaigns: int, seed: int, redactor: Redactor) -> 
 def summarise(output: Path, elapsed_s: float) -> str:
     """A short human summary of a records file, from its campaign and run lines."""
     statuses: Counter[str] = Counter()
+    phases: Counter[str] = Counter()
     run: RunRecord | None = None
     with output.open("rb") as lines:
         for line in lines:
@@ -97,6 +99,7 @@ def summarise(output: Path, elapsed_s: float) -> str:
             record = _record_decoder.decode(line)
             if isinstance(record, CampaignRecord):
                 statuses.update(record.device_status_counts or {})
+                phases.update(record.device_phase_counts or {})
             elif isinstance(record, RunRecord):
                 run = record
     if run is None:
@@ -107,7 +110,9 @@ def summarise(output: Path, elapsed_s: float) -> str:
             f"  campaigns: {run.campaigns_ok} ok, {run.campaigns_failed} failed "
             f"(complete: {str(run.complete).lower()})"
         ),
-        f"  devices:   {run.devices_total}",
+        f"  devices:   {run.devices_total} ("
+        + ", ".join(f"{phases[phase]} {phase}" for phase in PHASES)
+        + ")",
         # Statuses are the server's words: escaped, so none can drive the terminal.
         *(f"    {count:>8}  {escape_controls(status)}" for status, count in statuses.most_common()),
         f"  requests:  {run.requests_total}",
