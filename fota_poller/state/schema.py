@@ -69,6 +69,7 @@ _TABLES: Final = (
     PRIMARY KEY (campaign, device_id)
 ) WITHOUT ROWID""",
 )
+_TABLE_NAMES: Final = frozenset({"runs", "campaigns", "devices"})
 
 
 def open_database(
@@ -148,7 +149,8 @@ def _identify(connection: sqlite3.Connection, path: Path) -> bool:
     try:
         application_id = connection.execute("PRAGMA application_id").fetchone()[0]
         version = connection.execute("PRAGMA user_version").fetchone()[0]
-        tables = connection.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0]
+        query = "SELECT name FROM sqlite_schema WHERE type = 'table'"
+        tables = {row[0] for row in connection.execute(query)}
     except sqlite3.Error as exc:
         raise sqlite_error(path, exc) from None
     if application_id != APPLICATION_ID:
@@ -159,6 +161,9 @@ def _identify(connection: sqlite3.Connection, path: Path) -> bool:
         raise newer_schema(path, version, SCHEMA_VERSION)
     if version < SCHEMA_VERSION:
         raise StateError(f"state database {path} has unknown schema version {version}")
+    if missing := sorted(_TABLE_NAMES - tables):
+        # Ours, but someone dropped a table: a run would fail half-way, after its output.
+        raise StateError(f"state database {path} lacks its table {missing[0]}")
     return True
 
 

@@ -172,6 +172,7 @@ SPOILED = {
     "damaged page": "is corrupt",
     "another program's": "is not a fota-poller state database",
     "another program's, no id": "is not a fota-poller state database",
+    "a table dropped": "lacks its table runs",
 }
 
 
@@ -181,9 +182,11 @@ def spoiled(request: pytest.FixtureRequest, database: Path) -> tuple[Path, str]:
     kind = request.param
     data = database.read_bytes()
     page = 4096
-    if kind == "newer schema":
+    if kind in {"newer schema", "a table dropped"}:
         connection = sqlite3.connect(database, isolation_level=None)
-        connection.execute("PRAGMA user_version = 2")
+        connection.execute(
+            "PRAGMA user_version = 2" if kind == "newer schema" else "DROP TABLE runs"
+        )
         connection.close()
     elif kind == "random bytes":
         database.write_bytes(random.Random(11).randbytes(len(data)))
