@@ -11,6 +11,7 @@ import contextlib
 import os
 import re
 import sys
+import textwrap
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Final
@@ -66,6 +67,7 @@ def add_state_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
         "state",
         help="look into the state database (--state): info, stuck devices, forget a campaign",
         description="Look into the state database that `poll --state` keeps.",
+        epilog="Each subcommand's --help gives its exit codes (2: the database cannot be used).",
     )
     subcommands = state.add_subparsers(dest="state_command", required=True, metavar="SUBCOMMAND")
     info = _subcommand(
@@ -123,7 +125,7 @@ def _subcommand(
     parser = subcommands.add_parser(
         name,
         help=does,
-        description=f"{does[0].upper()}{does[1:]}.",
+        description=textwrap.fill(f"{does[0].upper()}{does[1:]}.", 88),
         epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

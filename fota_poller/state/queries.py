@@ -165,7 +165,7 @@ def _stuck_phase(phases: PhaseTable, status: str | None, wanted: set[str]) -> Ph
     return phase if phase in STUCK_PHASES else None
 
 
-def find_campaigns(
+def _find_campaigns(
     connection: sqlite3.Connection, account_name: str | None, upgrade_id: str
 ) -> list[tuple[int, str, str]]:
     """(key, account, upgrade id) of a campaign; every account's when `account_name` is None."""
@@ -193,7 +193,7 @@ def forget_campaigns(
         raise sqlite_error(path, exc) from None
     try:
         for account_name, upgrade_id in wanted:
-            found = find_campaigns(connection, account_name, upgrade_id)
+            found = _find_campaigns(connection, account_name, upgrade_id)
             if not found:
                 missing.append((account_name, upgrade_id))
             for key, account, upgrade in found:
