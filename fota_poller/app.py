@@ -31,6 +31,7 @@ from fota_poller.output.sink import Sink, open_output
 from fota_poller.run.lock import hold_lock
 from fota_poller.run.pipeline import run_poll
 from fota_poller.run.stop import RunControl, stop_on_signals
+from fota_poller.state.schema import lock_path
 from fota_poller.state.store import StateStore
 
 
@@ -58,11 +59,6 @@ def check_state(config: Config) -> None:
     """Refuse what cannot work with the state setting: `--emit changes` without a state."""
     if config.output.emit == "changes" and config.state.path is None:
         raise ConfigError("--emit changes needs a state database: give --state (config state.path)")
-
-
-def state_lock_path(state_path: str) -> str:
-    """The lock a run (and `state forget`) holds beside the state database."""
-    return state_path + ".lock"
 
 
 def _split_statuses(values: Sequence[str] | None) -> list[str] | None:
@@ -111,7 +107,7 @@ async def authenticated_poll(
     state_path = config.state.path
     with (
         hold_lock(config.poll.lock_file),
-        hold_lock(None if state_path is None else state_lock_path(state_path)),
+        hold_lock(None if state_path is None else lock_path(Path(state_path))),
         watch_run(config, tally) as watch,
         open_output(config.output.path) as sink,
         open_state(state_path) as state,
@@ -133,7 +129,7 @@ async def poll_command(
     tally = tally if tally is not None else RunTally()
     state_path = config.state.path
     with (
-        hold_lock(None if state_path is None else state_lock_path(state_path)),
+        hold_lock(None if state_path is None else lock_path(Path(state_path))),
         watch_run(config, tally) as watch,
         open_output(config.output.path) as sink,
         open_state(state_path) as state,

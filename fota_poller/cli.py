@@ -1,7 +1,7 @@
-"""The command line: `poll`, `schema`, `simulate`, `demo`; errors become one line and an exit code.
+"""The command line: `poll`, `state`, `schema`, `simulate`, `demo`; an error is one line and a code.
 
-argparse and dispatch only: `app.py` wires a `poll` run, `simulate.py` and `demo.py` own their
-subcommands' options and wiring.
+argparse and dispatch only: `app.py` wires a `poll` run; `state_command.py`, `simulate.py` and
+`demo.py` own their subcommands' options and wiring.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from fota_poller.demo import add_demo_parser, demo_command
 from fota_poller.errors import ExitCode, FotaPollerError
 from fota_poller.output.schema import render_schema
 from fota_poller.simulate import add_simulate_parser, simulate_command
+from fota_poller.state_command import add_state_parser, state_command
 
 # The defaults the help shows come from config.py, their one home.
 _POLL = PollConfig()
@@ -84,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_poll(commands)
     add_simulate_parser(commands)
     add_demo_parser(commands)
+    add_state_parser(commands)
     commands.add_parser(
         "schema",
         help="print the JSON Schema of the output records",
@@ -184,7 +186,7 @@ def _add_poll(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911 - a return per subcommand
     """Entry point of the `fota-poller` console script."""
     args = build_parser().parse_args(argv)
     try:
@@ -197,6 +199,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "simulate":
             return simulate_command(args)
+        if args.command == "state":
+            return state_command(args)
         return demo_command(args)
     except FotaPollerError as exc:
         print(f"fota-poller: {exc}", file=sys.stderr)  # noqa: T201 - the one-line user error

@@ -241,12 +241,12 @@ def _encode(value: object) -> object:
     raise NotImplementedError(type(value))
 
 
-_DURATION_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([hms]?)\s*")
-_UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "": 1.0}
+_DURATION_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([dhms]?)\s*")
+_UNIT_SECONDS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0, "": 1.0}
 
 
 def parse_duration(text: str) -> float:
-    """Seconds in `45m`, `1h30m`, `90s` or `90`; a `ConfigError` for anything else."""
+    """Seconds in `7d`, `45m`, `1h30m`, `90s` or `90`; a `ConfigError` for anything else."""
     position = 0
     total = 0.0
     while position < len(text):

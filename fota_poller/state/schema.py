@@ -7,19 +7,31 @@ A device's rows are clustered by campaign (the primary key starts with it), so o
 campaign's devices are one range read. A device's times are integers (milliseconds since
 the epoch, UTC): a fifth of the bytes of the ISO text, for a million rows.
 
-Opening refuses, with a `StateError` and before writing anything, a file that is not
-SQLite, an SQLite file that is not fota-poller's, and a schema newer than this version.
+Opening refuses, with a `StateError` (exit 2) and before writing anything, a missing folder,
+a file that is not SQLite or is cut short or damaged, an SQLite file that is not
+fota-poller's, a schema newer than this version, and (for writing) a read-only file or
+folder; the file is left byte for byte as it was (file_checks.py says how).
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
 from fota_poller.errors import StateBusyError, StateError
+from fota_poller.state.file_checks import (
+    check_header,
+    check_path,
+    check_writable,
+    newer_schema,
+    not_ours,
+    read_header,
+    reader_mode,
+    wal_path,
+)
 
 SCHEMA_VERSION: Final = 1
 # PRAGMA application_id: "FPST" (fota-poller state), so another program's SQLite file is
@@ -28,14 +40,15 @@ APPLICATION_ID: Final = 0x46505354
 # How long a write waits for another connection's write transaction to end.
 BUSY_TIMEOUT_MS: Final = 2000
 
-_TABLES: Final = """
-CREATE TABLE runs (
+# One statement each: `executescript` would commit the open transaction first (Python 3.11).
+_TABLES: Final = (
+    """CREATE TABLE runs (
     run INTEGER PRIMARY KEY,
     run_id TEXT NOT NULL UNIQUE,
     started_at TEXT NOT NULL,
     committed_at TEXT NOT NULL
-);
-CREATE TABLE campaigns (
+)""",
+    """CREATE TABLE campaigns (
     campaign INTEGER PRIMARY KEY,
     account_name TEXT NOT NULL,
     upgrade_id TEXT NOT NULL,
@@ -45,8 +58,8 @@ CREATE TABLE campaigns (
     last_polled_at TEXT NOT NULL,
     last_run INTEGER NOT NULL,
     UNIQUE (account_name, upgrade_id)
-);
-CREATE TABLE devices (
+)""",
+    """CREATE TABLE devices (
     campaign INTEGER NOT NULL,
     device_id TEXT NOT NULL,
     status TEXT,
@@ -54,27 +67,73 @@ CREATE TABLE devices (
     status_since INTEGER NOT NULL,
     first_seen INTEGER NOT NULL,
     PRIMARY KEY (campaign, device_id)
-) WITHOUT ROWID;
-"""
+) WITHOUT ROWID""",
+)
+_TABLE_NAMES: Final = frozenset({"runs", "campaigns", "devices"})
 
 
-def open_database(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
-    """A connection to the state database at `path`, created (empty) when missing.
+def open_database(
+    path: Path, *, read_only: bool = False, create: bool = True
+) -> sqlite3.Connection:
+    """A connection to the state database at `path`, created (empty) when missing and `create`.
 
-    `read_only` never creates nor writes. `StateError` (exit 2) for a file that cannot be
-    used, `StateBusyError` (exit 75) when another connection holds a write transaction.
-    The connection is in autocommit mode: the caller opens its own transactions.
+    `read_only` never creates nor writes, and works beside a run holding a write transaction.
+    `StateError` (exit 2) for a file that cannot be used, `StateBusyError` (exit 75) when
+    another connection holds a write transaction. The connection is in autocommit mode: the
+    caller opens its own transactions.
     """
-    exists = path.exists()
-    if read_only and not exists:
-        raise StateError(f"no state database at {path}")
-    if exists and not path.is_file():
-        raise StateError(f"state database {path} is not a regular file")
-    if not read_only and not _writable(path, exists):
-        raise StateError(f"state database {path} is read-only")
-    mode = "ro" if read_only else ("rw" if exists else "rwc")
+    exists = check_path(path, create=create and not read_only)
+    header = read_header(path) if exists else b""
+    wal_in_use = wal_path(path).exists()
+    if header and not wal_in_use:
+        # Nothing waits in a -wal file: the file's own header is the whole truth, and what
+        # it refuses is refused before SQLite opens (and could change) anything.
+        check_header(path, header, application_id=APPLICATION_ID, newest=SCHEMA_VERSION)
+    if read_only:
+        if not header:  # an empty file: nothing to read, and a reader creates nothing
+            raise StateError(f"state database {path} is empty")
+        connection = _connect(path, reader_mode(path, wal_in_use=wal_in_use))
+        with _closed_on_error(connection):
+            connection.execute("PRAGMA query_only = ON")
+            _verify(connection, path, read_only=True)
+        return connection
+    check_writable(path, exists=exists)
+    if header and wal_in_use:
+        # A -wal file may hold what the header does not show yet (another program's, or a
+        # newer fota-poller's). Look through a read-only connection first: closing a
+        # read-write one would checkpoint that -wal into the file and delete it.
+        with contextlib.closing(_connect(path, "ro")) as probe:
+            _identify(probe, path)
+    connection = _connect(path, "rw" if exists else "rwc")
+    with _closed_on_error(connection):
+        _verify(connection, path, read_only=False)
+    return connection
+
+
+def sqlite_error(path: Path, exc: sqlite3.Error) -> StateError:
+    """A `StateError` for an SQLite error: busy (exit 75), read-only or unusable (exit 2)."""
+    text = str(exc)
+    if isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
+        return StateBusyError(f"state database {path} is locked by another process")
+    if "readonly" in text or "read-only" in text:
+        return StateError(f"state database {path} is read-only: {text}")
+    if "malformed" in text or "not a database" in text:
+        return StateError(f"state database {path} is corrupt: {text}")
+    return StateError(f"state database {path} is not usable: {text}")
+
+
+@contextlib.contextmanager
+def _closed_on_error(connection: sqlite3.Connection) -> Iterator[None]:
     try:
-        connection = sqlite3.connect(
+        yield
+    except BaseException:
+        connection.close()
+        raise
+
+
+def _connect(path: Path, mode: str) -> sqlite3.Connection:
+    try:
+        return sqlite3.connect(
             f"file:{_quote(path)}?mode={mode}",
             uri=True,
             isolation_level=None,
@@ -82,36 +141,47 @@ def open_database(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
             check_same_thread=False,
         )
     except sqlite3.Error as exc:
-        raise StateError(f"cannot open state database {path}: {exc}") from None
-    try:
-        _check(connection, path, read_only=read_only)
-    except BaseException:
-        connection.close()
-        raise
-    return connection
+        raise sqlite_error(path, exc) from None
 
 
-def _check(connection: sqlite3.Connection, path: Path, *, read_only: bool) -> None:
+def _identify(connection: sqlite3.Connection, path: Path) -> bool:
+    """True for fota-poller's current schema, False for an empty file; else a `StateError`."""
     try:
         application_id = connection.execute("PRAGMA application_id").fetchone()[0]
         version = connection.execute("PRAGMA user_version").fetchone()[0]
-        tables = connection.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0]
-    except sqlite3.DatabaseError as exc:
-        raise StateError(f"state database {path} is not usable: {exc}") from None
+        query = "SELECT name FROM sqlite_schema WHERE type = 'table'"
+        tables = {row[0] for row in connection.execute(query)}
+    except sqlite3.Error as exc:
+        raise sqlite_error(path, exc) from None
     if application_id != APPLICATION_ID:
         if application_id != 0 or tables:
-            raise StateError(f"{path} is not a fota-poller state database")
+            raise not_ours(path)
+        return False
+    if version > SCHEMA_VERSION:
+        raise newer_schema(path, version, SCHEMA_VERSION)
+    if version < SCHEMA_VERSION:
+        raise StateError(f"state database {path} has unknown schema version {version}")
+    if missing := sorted(_TABLE_NAMES - tables):
+        # Ours, but someone dropped a table: a run would fail half-way, after its output.
+        raise StateError(f"state database {path} lacks its table {missing[0]}")
+    return True
+
+
+def _verify(connection: sqlite3.Connection, path: Path, *, read_only: bool) -> None:
+    if not _identify(connection, path):
         if read_only:
             raise StateError(f"state database {path} is empty")
         _create(connection, path)
         return
-    if version > SCHEMA_VERSION:
-        raise StateError(
-            f"state database {path} has schema version {version}, newer than this "
-            f"fota-poller understands ({SCHEMA_VERSION}); upgrade fota-poller"
-        )
-    if version < SCHEMA_VERSION:
-        raise StateError(f"state database {path} has unknown schema version {version}")
+    try:
+        # About 0.3 s for a million devices: a damaged file is refused before a run reads
+        # half of it and reports changes that are not.
+        complaints = connection.execute("PRAGMA quick_check(1)").fetchall()
+    except sqlite3.Error as exc:
+        raise sqlite_error(path, exc) from None
+    if complaints != [("ok",)]:
+        complaint = "; ".join(str(complaints[0][0]).splitlines())  # one line, as errors are
+        raise StateError(f"state database {path} is corrupt: {complaint}")
     if not read_only:
         _use_wal(connection, path)
 
@@ -119,39 +189,38 @@ def _check(connection: sqlite3.Connection, path: Path, *, read_only: bool) -> No
 def _create(connection: sqlite3.Connection, path: Path) -> None:
     _use_wal(connection, path)
     try:
-        # One script, one transaction: executescript commits any transaction open before it.
-        connection.executescript(
-            f"BEGIN IMMEDIATE;\n{_TABLES}\nPRAGMA application_id = {APPLICATION_ID};\n"
-            f"PRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;"
-        )
+        connection.execute("BEGIN IMMEDIATE")
+        # Another process may have created it since we looked: then it is there, as it is.
+        if connection.execute("PRAGMA application_id").fetchone()[0] == 0:
+            for statement in _TABLES:
+                connection.execute(statement)
+            connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        connection.execute("COMMIT")
     except sqlite3.Error as exc:
         with contextlib.suppress(sqlite3.Error):
             connection.execute("ROLLBACK")
         raise sqlite_error(path, exc) from None
+    _identify(connection, path)
 
 
 def _use_wal(connection: sqlite3.Connection, path: Path) -> None:
     try:
-        connection.execute("PRAGMA journal_mode = WAL")
+        mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         # FULL: a commit is on disk when COMMIT returns, so no reported change is forgotten.
         connection.execute("PRAGMA synchronous = FULL")
     except sqlite3.Error as exc:
         raise sqlite_error(path, exc) from None
-
-
-def sqlite_error(path: Path, exc: sqlite3.Error) -> StateError:
-    """A `StateError` for an SQLite error: busy (exit 75) or unusable (exit 2)."""
-    if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
-        return StateBusyError(f"state database {path} is locked by another process")
-    return StateError(f"state database {path} is not usable: {exc}")
-
-
-def _writable(path: Path, exists: bool) -> bool:
-    # WAL mode writes two files beside the database, so its folder must be writable too.
-    folder_ok = os.access(path.parent if str(path.parent) else ".", os.W_OK | os.X_OK)
-    return folder_ok and (not exists or os.access(path, os.W_OK))
+    if mode != "wal":
+        # SQLite answers with the mode it kept (e.g. on a file system without shared memory).
+        raise StateError(f"state database {path} cannot use WAL mode (journal mode {mode})")
 
 
 def _quote(path: Path) -> str:
     """The path as an SQLite URI path: `?` and `#` would end it, `%` would start an escape."""
     return str(path).replace("%", "%25").replace("?", "%3f").replace("#", "%23")
+
+
+def lock_path(path: Path) -> str:
+    """The lock a poll run and `state forget` hold beside the state database."""
+    return f"{path}.lock"

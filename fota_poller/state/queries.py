@@ -1,0 +1,210 @@
+"""The operator's questions to the state database: what it holds, who is stuck, and forgetting.
+
+Read with a read-only connection (`state info`, `state stuck`), which works beside a run
+holding the write transaction; `forget_campaigns` writes, in one transaction. Rows are
+streamed from one query each, never loaded whole: a fleet may be a million devices.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import sqlite3
+from collections.abc import Collection, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Final
+
+import msgspec
+
+from fota_poller.output.campaign import format_timestamp
+from fota_poller.output.phases import PhaseTable, status_key
+from fota_poller.output.records import Phase
+from fota_poller.state.file_checks import wal_path
+from fota_poller.state.schema import sqlite_error
+from fota_poller.state.store import from_ms, to_ms
+
+# The phases whose devices can be stuck: not final, or not known to be.
+STUCK_PHASES: Final[frozenset[Phase]] = frozenset({"pending", "unknown"})
+# SQLite integers are 64-bit: a cutoff before any status is kept at the smallest it holds.
+_SMALLEST_MS: Final = -(2**63)
+
+
+def utc_now() -> datetime:
+    """Now, in UTC: the moment `stuck` measures from (tests replace this function)."""
+    return datetime.now(UTC)
+
+
+class LastRun(msgspec.Struct):
+    """The last run that committed to the database."""
+
+    run_id: str
+    started_at: str
+    committed_at: str
+
+
+class DatabaseInfo(msgspec.Struct):
+    """What `state info` tells: the file, its schema, what it holds, its last run, its size."""
+
+    path: str
+    schema_version: int
+    campaigns: int
+    devices: int
+    last_run: LastRun | None
+    size_bytes: int  # the database and its -wal file
+
+
+class StuckDevice(msgspec.Struct):
+    """A device whose not-final status has not changed for longer than asked."""
+
+    account_name: str
+    upgrade_id: str
+    device_id: str
+    status: str | None
+    phase: Phase
+    result_reason: str | None
+    status_since: str
+    first_seen: str
+    stuck_for_s: int
+
+
+class Forgotten(msgspec.Struct):
+    """A campaign `forget` removed, and how many device rows went with it."""
+
+    account_name: str
+    upgrade_id: str
+    devices: int
+
+
+def database_info(connection: sqlite3.Connection, path: Path) -> DatabaseInfo:
+    """The numbers of `state info`, read in one read transaction (one consistent snapshot)."""
+    try:
+        connection.execute("BEGIN")
+        try:
+            version = connection.execute("PRAGMA user_version").fetchone()[0]
+            campaigns = connection.execute("SELECT count(*) FROM campaigns").fetchone()[0]
+            devices = connection.execute("SELECT count(*) FROM devices").fetchone()[0]
+            last = connection.execute(
+                "SELECT run_id, started_at, committed_at FROM runs ORDER BY run DESC LIMIT 1"
+            ).fetchone()
+        finally:
+            connection.execute("COMMIT")
+    except sqlite3.Error as exc:
+        raise sqlite_error(path, exc) from None
+    wal = wal_path(path)
+    size = path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+    return DatabaseInfo(
+        path=os.fspath(path),
+        schema_version=version,
+        campaigns=campaigns,
+        devices=devices,
+        last_run=None if last is None else LastRun(*last),
+        size_bytes=size,
+    )
+
+
+# One pass over the devices in key order (campaign, device_id), each joined to its campaign
+# by its primary key: no sort, no temporary table, rows arrive as they are read. The time
+# filter is SQL's; the phase is Python's (the table of phases is the config's).
+STUCK_QUERY: Final = """SELECT c.account_name, c.upgrade_id, d.device_id, d.status,
+    d.result_reason, d.status_since, d.first_seen
+FROM devices AS d JOIN campaigns AS c ON c.campaign = d.campaign
+WHERE d.status_since < ?"""
+
+
+def stuck_devices(
+    connection: sqlite3.Connection,
+    path: Path,
+    *,
+    longer_than_s: float,
+    phases: PhaseTable,
+    statuses: Collection[str] = (),
+) -> Iterator[StuckDevice]:
+    """Devices in a pending or unknown phase whose status is older than `longer_than_s`.
+
+    Only those whose status is one of `statuses`, when given (matched as the phase table
+    matches: case, spaces, `_` and `-` ignored). Exactly `longer_than_s` old is not listed.
+    """
+    now_ms = to_ms(utc_now())
+    wanted = {status_key(status) for status in statuses}
+    if not math.isfinite(longer_than_s):
+        return
+    cutoff = max(now_ms - round(longer_than_s * 1000), _SMALLEST_MS)
+    # Each distinct status is looked up once: a million devices share a few dozen.
+    listed: dict[str | None, Phase | None] = {}
+    try:
+        cursor = connection.execute(STUCK_QUERY, (cutoff,))
+        for account, upgrade, device, status, reason, since, first_seen in cursor:
+            if status in listed:
+                phase = listed[status]
+            else:
+                phase = listed[status] = _stuck_phase(phases, status, wanted)
+            if phase is None:
+                continue
+            yield StuckDevice(
+                account_name=account,
+                upgrade_id=upgrade,
+                device_id=device,
+                status=status,
+                phase=phase,
+                result_reason=reason,
+                status_since=format_timestamp(from_ms(since)),
+                first_seen=format_timestamp(from_ms(first_seen)),
+                stuck_for_s=(now_ms - since) // 1000,
+            )
+    except sqlite3.Error as exc:
+        raise sqlite_error(path, exc) from None
+
+
+def _stuck_phase(phases: PhaseTable, status: str | None, wanted: set[str]) -> Phase | None:
+    """The phase of a status whose devices are listed; None for a status that is not."""
+    if wanted and (status is None or status_key(status) not in wanted):
+        return None
+    phase = phases.phase(status)
+    return phase if phase in STUCK_PHASES else None
+
+
+def _find_campaigns(
+    connection: sqlite3.Connection, account_name: str | None, upgrade_id: str
+) -> list[tuple[int, str, str]]:
+    """(key, account, upgrade id) of a campaign; every account's when `account_name` is None."""
+    if account_name is None:
+        query = "SELECT campaign, account_name, upgrade_id FROM campaigns WHERE upgrade_id = ?"
+        return connection.execute(query, (upgrade_id,)).fetchall()
+    query = """SELECT campaign, account_name, upgrade_id FROM campaigns
+        WHERE account_name = ? AND upgrade_id = ?"""
+    return connection.execute(query, (account_name, upgrade_id)).fetchall()
+
+
+def forget_campaigns(
+    connection: sqlite3.Connection, path: Path, wanted: list[tuple[str | None, str]]
+) -> tuple[list[Forgotten], list[tuple[str | None, str]]]:
+    """Remove the campaigns `wanted` names and their devices, in one transaction.
+
+    `wanted` holds (account or None for every account, upgrade id). Gives what was removed
+    and what was not in the database. A `StateBusyError` while a run holds the database.
+    """
+    removed: list[Forgotten] = []
+    missing: list[tuple[str | None, str]] = []
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as exc:
+        raise sqlite_error(path, exc) from None
+    try:
+        for account_name, upgrade_id in wanted:
+            found = _find_campaigns(connection, account_name, upgrade_id)
+            if not found:
+                missing.append((account_name, upgrade_id))
+            for key, account, upgrade in found:
+                devices = connection.execute("DELETE FROM devices WHERE campaign = ?", (key,))
+                connection.execute("DELETE FROM campaigns WHERE campaign = ?", (key,))
+                removed.append(Forgotten(account, upgrade, devices.rowcount))
+        connection.execute("COMMIT")
+    except BaseException as exc:
+        with contextlib.suppress(sqlite3.Error):
+            connection.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.Error):
+            raise sqlite_error(path, exc) from None
+        raise
+    return removed, missing
