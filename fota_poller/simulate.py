@@ -14,12 +14,17 @@ import signal
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 
 from fota_poller.api.credentials import APP_KEY_ENV, APP_SECRET_ENV, PASSWORD_ENV, USERNAME_ENV
 from fota_poller.errors import ConfigError
+
+if TYPE_CHECKING:
+    from fota_poller.simulator.evolve import EvolveOptions
+
+_N = TypeVar("_N", int, float)
 
 
 def add_simulate_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -97,6 +102,22 @@ def add_simulate_parser(commands: argparse._SubParsersAction[argparse.ArgumentPa
     simulate.add_argument(
         "--outage", metavar="START-END", help="answer 503 to everything in this window (seconds)"
     )
+    simulate.add_argument(
+        "--evolve",
+        metavar="SEED",
+        help="let device statuses advance day by day, drawn from SEED: each POST to "
+        "/_simulator/day moves about --evolve-share of each campaign's devices one step "
+        "(RequestPending -> Device Accepted or Rejected -> UpgradeSuccess or UpgradeFailed), "
+        "drops a tenth as many and adds a tenth as many new pending devices",
+    )
+    simulate.add_argument(
+        "--evolve-share",
+        metavar="SHARE",
+        help="share of the devices that move each day, in (0, 1] (default 0.02; needs --evolve)",
+    )
+    simulate.add_argument(
+        "--day", metavar="N", help="serve day N from the start (default 0; needs --evolve)"
+    )
 
 
 def simulate_command(args: argparse.Namespace) -> int:
@@ -115,6 +136,7 @@ def simulate_command(args: argparse.Namespace) -> int:
         parse_routes,
         split_server_faults,
     )
+    from fota_poller.simulator.server import DAY_ROUTE  # noqa: PLC0415
 
     low, _, high = args.devices.partition("-")
     try:
@@ -132,6 +154,7 @@ def simulate_command(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    evolve, day = evolve_options(args)
     options = SimulatorOptions(
         campaigns=args.campaigns,
         devices_min=devices_min,
@@ -142,10 +165,13 @@ def simulate_command(args: argparse.Namespace) -> int:
         accounts=tuple(account.strip() for account in args.accounts.split(",")),
         report_page_size=args.report_page_size,
         faults=faults,
+        evolve=evolve,
+        day=day,
     )
 
     def ready(base_url: str) -> None:
-        print(f"simulator listening on {base_url}", file=sys.stderr, flush=True)  # noqa: T201
+        days = "" if evolve is None else f"; day {day}, POST {base_url}{DAY_ROUTE} for the next"
+        print(f"simulator listening on {base_url}{days}", file=sys.stderr, flush=True)  # noqa: T201
 
     def finished(stats: SimulatorStats) -> None:
         summary = (
@@ -160,6 +186,40 @@ def simulate_command(args: argparse.Namespace) -> int:
     with contextlib.suppress(KeyboardInterrupt):
         anyio.run(serve_until_signalled, serve)
     return 0
+
+
+def evolve_options(args: argparse.Namespace) -> tuple[EvolveOptions | None, int]:
+    """The evolution `--evolve`, `--evolve-share` and `--day` ask for, and the first day.
+
+    A `ConfigError` (one line, exit 2) for a value that is not a number or out of range, and
+    for `--evolve-share` or `--day` without `--evolve`.
+    """
+    from fota_poller.simulator.evolve import EvolveOptions  # noqa: PLC0415 - module docstring
+
+    if args.evolve is None:
+        for flag, value in (("--evolve-share", args.evolve_share), ("--day", args.day)):
+            if value is not None:
+                raise ConfigError(f"{flag} needs --evolve SEED")
+        return None, 0
+    seed = _number(int, "--evolve", args.evolve)
+    evolve = (
+        EvolveOptions(seed)
+        if args.evolve_share is None
+        else EvolveOptions(seed, _number(float, "--evolve-share", args.evolve_share))
+    )
+    if not 0 < evolve.share <= 1:
+        raise ConfigError(f"--evolve-share must be in (0, 1], not {args.evolve_share}")
+    day = 0 if args.day is None else _number(int, "--day", args.day)
+    if day < 0:
+        raise ConfigError(f"--day must be 0 or more, not {args.day}")
+    return evolve, day
+
+
+def _number(kind: Callable[[str], _N], flag: str, text: str) -> _N:
+    try:
+        return kind(text)
+    except ValueError:
+        raise ConfigError(f"{flag} takes a number, not {text!r}") from None
 
 
 async def serve_until_signalled(serve: Callable[[], Coroutine[Any, Any, None]]) -> None:

@@ -8,6 +8,7 @@ from fota_poller.simulator.catalog import (
     SimulatorOptions,
 )
 from fota_poller.simulator.counting import SimulatorStats
+from fota_poller.simulator.evolve import EvolveOptions
 from fota_poller.simulator.server import (
     RunningSimulator,
     build_app,
@@ -18,6 +19,7 @@ from fota_poller.simulator.server import (
 __all__ = [
     "AuthStats",
     "Catalog",
+    "EvolveOptions",
     "RunningSimulator",
     "SimulatedCampaign",
     "SimulatedDevice",

@@ -11,6 +11,11 @@ import msgspec
 
 from fota_poller.simulator.auth_routes import SimulatorAuthOptions
 from fota_poller.simulator.body_cache import BodyCache
+from fota_poller.simulator.evolve import (
+    EvolveOptions,
+    check_evolve,
+    evolve_devices,
+)
 from fota_poller.simulator.faults import FaultOptions
 
 if TYPE_CHECKING:
@@ -78,6 +83,8 @@ class SimulatorOptions(msgspec.Struct, frozen=True, kw_only=True):
     session_token: str = "sim-session-token"  # noqa: S105 - same as bearer_token
     auth: SimulatorAuthOptions = SimulatorAuthOptions()
     faults: FaultOptions = FaultOptions()
+    evolve: EvolveOptions | None = None  # None: every day is day 0, statuses never move
+    day: int = 0  # the day the catalogue starts on (more than 0 only with evolve)
 
 
 class SimulatedDevice(msgspec.Struct, frozen=True, rename="camel", omit_defaults=True):
@@ -105,7 +112,8 @@ class Catalog:
     """Every campaign of one simulator, each generated on demand from (seed, index).
 
     Only the ids are held for all campaigns; campaigns are rebuilt when asked
-    for, and rendered bodies live in a bounded cache.
+    for, and rendered bodies live in a bounded cache. With `options.evolve`, the
+    catalogue serves its current `day`, which `advance_day` moves on (evolve.py).
     """
 
     def __init__(
@@ -123,11 +131,28 @@ class Catalog:
         self._ids = [_upgrade_id(_campaign_rng(options.seed, i)) for i in range(options.campaigns)]
         self._index_by_id = {upgrade_id: index for index, upgrade_id in enumerate(self._ids)}
         self._accounts = frozenset(options.accounts)
+        self._cache_bounds = (body_cache_bytes, body_cache_entries)
         self._bodies = BodyCache(max_bytes=body_cache_bytes, max_entries=body_cache_entries)
+        self._day = options.day
         self._encoder = msgspec.json.Encoder()
 
     def __len__(self) -> int:
         return len(self._ids)
+
+    @property
+    def day(self) -> int:
+        """The day the catalogue serves: 0 is the catalogue as generated."""
+        return self._day
+
+    def advance_day(self) -> int:
+        """Move to the next day and return it; ValueError if the catalogue does not evolve."""
+        if self.options.evolve is None:
+            raise ValueError("the catalogue does not evolve: no evolve options")
+        self._day += 1
+        # Every cached body is yesterday's.
+        max_bytes, max_entries = self._cache_bounds
+        self._bodies = BodyCache(max_bytes=max_bytes, max_entries=max_entries)
+        return self._day
 
     def has_account(self, account: str) -> bool:
         """Tell whether account is one the catalog serves campaigns for."""
@@ -140,8 +165,14 @@ class Catalog:
 
     def campaign(self, account: str, upgrade_id: str) -> SimulatedCampaign | None:
         """Build the campaign with this id under this account, or None if there is none."""
+        return self.campaign_on(account, upgrade_id, self._day)
+
+    def campaign_on(self, account: str, upgrade_id: str, day: int) -> SimulatedCampaign | None:
+        """The campaign as it is (or was, or will be) on `day`, or None if there is none."""
+        if day < 0 or (day > 0 and self.options.evolve is None):
+            raise ValueError(f"no day {day} in a catalogue that does not evolve")
         index = self._index_of(account, upgrade_id)
-        return None if index is None else self._generate(index)
+        return None if index is None else self._generate(index, day)
 
     def body(self, account: str, upgrade_id: str) -> bytes | None:
         """Return the JSON body served for this campaign, or None if there is none."""
@@ -150,7 +181,7 @@ class Catalog:
             return None
         body = self._bodies.get(index)
         if body is None:
-            body = self._encoder.encode(self._generate(index))
+            body = self._encoder.encode(self._generate(index, self._day))
             self._bodies.put(index, body)
         return body
 
@@ -169,7 +200,7 @@ class Catalog:
             return None
         return index
 
-    def _generate(self, index: int) -> SimulatedCampaign:
+    def _generate(self, index: int, day: int) -> SimulatedCampaign:
         rng = _campaign_rng(self.options.seed, index)
         upgrade_id = _upgrade_id(rng)
         model = rng.choice("ABCDEFGH")
@@ -178,6 +209,16 @@ class Catalog:
         start_date, end_date = _campaign_dates(rng, self.today)
         status = rng.choices(CAMPAIGN_STATUSES, _CAMPAIGN_STATUS_WEIGHTS)[0]
         device_count = rng.randint(self.options.devices_min, self.options.devices_max)
+        devices = _devices(rng, device_count)
+        if day > 0 and self.options.evolve is not None:
+            devices = evolve_devices(
+                devices,
+                options=self.options.evolve,
+                index=index,
+                day=day,
+                reasons=_DEVICE_REASONS,
+                make=SimulatedDevice,
+            )
         return SimulatedCampaign(
             id=upgrade_id,
             account_name=self._account_of(index),
@@ -186,7 +227,7 @@ class Catalog:
             start_date=start_date.isoformat(),
             end_date=None if end_date is None else end_date.isoformat(),
             status=status,
-            device_list=_devices(rng, device_count),
+            device_list=devices,
         )
 
 
@@ -200,6 +241,10 @@ def _check_options(options: SimulatorOptions) -> None:
         )
     if not options.accounts:
         raise ValueError("at least one account is needed")
+    if options.evolve is not None:
+        check_evolve(options.evolve)
+    if options.day < 0 or (options.day > 0 and options.evolve is None):
+        raise ValueError(f"day must be 0, or any day >= 0 with evolve; got {options.day}")
 
 
 def _campaign_rng(seed: int, index: int) -> random.Random:

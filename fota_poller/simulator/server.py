@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import time
 from typing import TYPE_CHECKING, Final
 
@@ -22,6 +23,9 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 UPGRADE_ROUTE: Final = "/fota/v1/upgrades/{accountName}/upgrade/{upgradeId}"
+# The simulator's own control route, under a prefix ThingSpace does not use: POST advances
+# an evolving catalogue by one day. No credentials (a loopback test tool), no faults, not counted.
+DAY_ROUTE: Final = "/_simulator/day"
 
 # Long enough for an in-flight body to finish, short enough not to stall a test's teardown.
 _SHUTDOWN_TIMEOUT_S: Final = 1.0
@@ -80,9 +84,19 @@ def build_app(
     }
     app = web.Application(middlewares=route_faults(injector, other_routes))
     app.router.add_get(UPGRADE_ROUTE, get_upgrade)
+    app.router.add_post(DAY_ROUTE, functools.partial(_advance_day, catalog))
     auth.register(app)
     add_report_routes(app, StatusReports(catalog, options.report_page_size), stats, auth.check)
     return app
+
+
+async def _advance_day(catalog: Catalog, _request: web.Request) -> web.Response:
+    if catalog.options.evolve is None:
+        return web.json_response(
+            {"error": "this simulator does not evolve: start it with --evolve SEED"},
+            status=web.HTTPConflict.status_code,
+        )
+    return web.json_response({"day": catalog.advance_day()})
 
 
 def _answer(request: web.Request, catalog: Catalog, auth: SimulatorAuth) -> web.Response:
