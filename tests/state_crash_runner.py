@@ -8,6 +8,8 @@ The points are put in place by patching the package from outside (no hook in pac
 
 - `before_rename`: the output file's commit is called (every record written, buffered) and
   has not renamed anything yet;
+- `linked_before_rename`: the output file (unnamed until then, O_TMPFILE) has just been
+  given its temporary name beside the output, and is not renamed yet;
 - `after_rename`: the output file is renamed into place, the state not yet committed;
 - `at_commit`: the Nth state commit that has something staged has run its `UPDATE runs` and
   is executing `COMMIT` (an SQLite trace callback, called as the statement starts);
@@ -35,7 +37,14 @@ from fota_poller.output import staging
 from fota_poller.run import state_sync
 from fota_poller.state import store
 
-POINTS = ("none", "before_rename", "after_rename", "at_commit", "after_commit")
+POINTS = (
+    "none",
+    "before_rename",
+    "linked_before_rename",
+    "after_rename",
+    "at_commit",
+    "after_commit",
+)
 VANISH = "vanish_before_rename"
 
 
@@ -76,7 +85,17 @@ def _around_file_commit(point: Point) -> None:
         if point.name == "after_rename":
             point.die()
 
+    # Between the link and the rename the file has a temporary name: that step is the point.
+    original_link = staging._link
+
+    def link(descriptor: int, folder: int, output_name: str) -> str:
+        name = original_link(descriptor, folder, output_name)
+        if point.name == "linked_before_rename":
+            point.die()
+        return name
+
     staging.StagedFile.commit = file_commit  # type: ignore[method-assign]
+    staging._link = link
 
 
 def _around_state_commit(point: Point) -> None:
