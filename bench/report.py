@@ -46,21 +46,23 @@ def table(rows: list[Row]) -> str:
 
 
 def state_table(rows: list[Row]) -> str:
-    """The runs with `--state`: database size, output size, wall time against the stateless run."""
+    """The scenarios with `--state`: output and database sizes, wall against the stateless run."""
     head = (
         "| scenario | campaigns x devices | contender | wall / stateless (same round) "
         "| output bytes | database bytes | bytes per device |\n"
         "|---|---|---|---:|---:|---:|---:|"
     )
     lines = [head]
-    for row in (row for row in rows if row.case.state):
-        ratio = wall_ratio(rows, row)
-        db = row.median("db_bytes") or 0
+    # The scenarios with state, the stateless run included for its output's size.
+    for row in (row for row in rows if any(case.state for case in row.scenario.cases)):
+        ratio = wall_ratio(rows, row) if row.case.state else None
+        db = row.median("db_bytes")
+        per_device = None if db is None else db / (row.case.campaigns * row.scenario.devices)
         lines.append(
             f"| {row.scenario.name} | {label(row)} | {row.case.label} "
             f"| {'' if ratio is None else f'{ratio:.2f}x'} "
-            f"| {row.median('output_bytes') or 0:,.0f} | {db:,.0f} "
-            f"| {db / (row.case.campaigns * row.scenario.devices):.1f} |"
+            f"| {row.median('output_bytes') or 0:,.0f} | {'' if db is None else f'{db:,.0f}'} "
+            f"| {'' if per_device is None else f'{per_device:.1f}'} |"
         )
     return "\n".join(lines)
 

@@ -37,20 +37,25 @@ def test_quick_benchmark_prints_a_row_per_scenario_and_contender():
         *(("state", run) for run in state_runs),
         *(("state memory", run) for run in [first_run, second_run] * 2),
     ]
-    # The state table: a database size for every run with --state, and the wall time
-    # against the stateless run of the same round where there is one.
+    # The state table: the output's size for every run of the state scenarios, a database
+    # size for every run with --state, and the wall time against the stateless run of the
+    # same round where there is one.
     state = [row for row in cells if len(row) == 7]
     assert [(row[0], row[1], row[2]) for row in state] == [
+        ("state", "200 x 20", "fota-poller"),
         *(("state", "200 x 20", run) for run in state_runs),
         ("state memory", "40 x 5", first_run),
         ("state memory", "40 x 5", second_run),
         ("state memory", "400 x 5", first_run),
         ("state memory", "400 x 5", second_run),
     ]
-    for row in state:
+    assert state[0][3:4] + state[0][5:] == ["", "", ""]
+    for row in state[1:]:
         assert int(row[5].replace(",", "")) > 0  # database bytes
         assert float(row[6]) > 0  # bytes per device
-    assert all(row[3].endswith("x") for row in state[:3])
+    assert all(row[3].endswith("x") for row in state[1:4])
+    output_bytes = [int(row[4].replace(",", "")) for row in state]
+    assert min(output_bytes) > 0
     # Nothing changed on the second run: --emit changes writes no device line.
-    assert int(state[2][4].replace(",", "")) < int(state[1][4].replace(",", "")) / 5
+    assert output_bytes[3] < output_bytes[2] / 5
     assert "cores" in done.stdout
