@@ -36,7 +36,7 @@ def table(rows: list[Row]) -> str:
             row.median("mean_rate"),
         )
         lines.append(
-            f"| {row.scenario.name} | {label(row)} | {row.case.contender} | {wall:.2f} "
+            f"| {row.scenario.name} | {label(row)} | {row.case.label} | {wall:.2f} "
             f"| {records:,.0f} | {row.median('cpu_s'):.2f} | {row.median('rss_mb'):.1f} "
             f"| {'' if run_s is None else f'{run_s:.2f}'} "
             f"| {'' if starts is None else f'{starts:.0f}'} "
@@ -45,13 +45,64 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def find(rows: list[Row], scenario: str, contender: str, campaigns: int | None = None) -> Row:
+def state_table(rows: list[Row]) -> str:
+    """The scenarios with `--state`: output and database sizes, wall against the stateless run."""
+    head = (
+        "| scenario | campaigns x devices | contender | wall / stateless (same round) "
+        "| output bytes | database bytes | bytes per device |\n"
+        "|---|---|---|---:|---:|---:|---:|"
+    )
+    lines = [head]
+    # The scenarios with state, the stateless run included for its output's size.
+    for row in (row for row in rows if any(case.state for case in row.scenario.cases)):
+        ratio = wall_ratio(rows, row) if row.case.state else None
+        db = row.median("db_bytes")
+        per_device = None if db is None else db / (row.case.campaigns * row.scenario.devices)
+        lines.append(
+            f"| {row.scenario.name} | {label(row)} | {row.case.label} "
+            f"| {'' if ratio is None else f'{ratio:.2f}x'} "
+            f"| {row.median('output_bytes') or 0:,.0f} | {'' if db is None else f'{db:,.0f}'} "
+            f"| {'' if per_device is None else f'{per_device:.1f}'} |"
+        )
+    return "\n".join(lines)
+
+
+def wall_ratio(rows: list[Row], row: Row) -> float | None:
+    """The median over rounds of this row's wall time / the same round's stateless run's."""
+    base = [
+        other
+        for other in rows
+        if other.scenario is row.scenario
+        and not other.case.state
+        and other.case.contender == FOTA
+        and other.case.campaigns == row.case.campaigns
+    ]
+    if not base:
+        return None
+    pairs = zip(row.measures, base[0].measures, strict=True)
+    return statistics.median(m.wall_s / b.wall_s for m, b in pairs)
+
+
+def find(
+    rows: list[Row],
+    scenario: str,
+    contender: str,
+    campaigns: int | None = None,
+    *,
+    state: tuple[bool, str] | None = None,
+) -> Row:
+    """The row of this scenario and contender; `state` picks a state run by (fresh, emit)."""
     return next(
         row
         for row in rows
         if row.scenario.name == scenario
         and row.case.contender == contender
         and (campaigns is None or row.case.campaigns == campaigns)
+        and (
+            not row.case.state
+            if state is None
+            else bool(row.case.state) and (row.case.fresh, row.case.emit) == state
+        )
     )
 
 
@@ -100,7 +151,62 @@ def verdicts(rows: list[Row]) -> list[str]:
             f"--rate 20: at most {worst} starts in any 1 s "
             f"window (<= 20), mean rate {mean:.2f}/s at worst (>= 19.4)",
         )
+    if "state" in names:
+        out += state_verdicts(rows)
+    if "state memory" in names:
+        for fresh, run in ((True, "1st"), (False, "2nd")):
+            small = find(rows, "state memory", FOTA, 1_000, state=(fresh, "all"))
+            large = find(rows, "state memory", FOTA, 100_000, state=(fresh, "all"))
+            growth = (large.median("rss_mb") or 0) / (small.median("rss_mb") or 1) - 1
+            verdict(
+                growth <= 0.10,
+                f"--state, {run} run: 100,000 campaigns use {growth:+.1%} peak RSS of 1,000 "
+                f"({large.median('rss_mb'):.1f} MB against {small.median('rss_mb'):.1f} MB; "
+                "<= +10%)",
+            )
     return out
+
+
+def state_verdicts(rows: list[Row]) -> list[str]:
+    """Issue 11's targets for 10,000 x 100 with `--state`, and the figures it asks to see."""
+    first = find(rows, "state", FOTA, state=(True, "all"))
+    second = find(rows, "state", FOTA, state=(False, "all"))
+    changes = find(rows, "state", FOTA, state=(False, "changes"))
+    second_ratio, first_ratio = wall_ratio(rows, second) or 0, wall_ratio(rows, first) or 0
+    worst = max((row.median("rss_mb") or 0, row.case.label) for row in (first, second, changes))
+    db = first.median("db_bytes") or 0
+    all_bytes, changes_bytes = second.median("output_bytes") or 0, changes.median("output_bytes")
+    devices = first.case.campaigns * first.scenario.devices
+    share = (changes_bytes or 0) / (all_bytes or 1)
+    return [
+        line(
+            second_ratio <= 1.5,
+            f"--state, 2nd run (nothing changed): {second_ratio:.2f}x the stateless run's "
+            "wall time (<= 1.5x)",
+        ),
+        line(
+            None,
+            f"--state, 1st run (every device new): {first_ratio:.2f}x the stateless run's "
+            "wall time (no target)",
+        ),
+        line(
+            worst[0] <= 80,
+            f"--state runs' peak RSS at most {worst[0]:.1f} MB ({worst[1]}; <= 80 MB)",
+        ),
+        line(
+            None, f"database {db:,.0f} bytes after the 1st run, {db / devices:.1f} bytes per device"
+        ),
+        line(
+            None,
+            f"2nd run output: --emit changes {changes_bytes or 0:,.0f} bytes, "
+            f"--emit all {all_bytes:,.0f} bytes ({share:.2%})",
+        ),
+    ]
+
+
+def line(ok: bool | None, text: str) -> str:
+    """A verdict line: PASS or FAIL on a target, INFO for a figure without one."""
+    return f"- {'INFO' if ok is None else 'PASS' if ok else 'FAIL'}: {text}"
 
 
 def machine() -> str:

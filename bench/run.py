@@ -22,8 +22,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from report import machine, table, verdicts
-from scenarios import FOTA, NAIVE, Case, Measure, Row, Scenario, scenarios
+from report import machine, state_table, table, verdicts
+from scenarios import FOTA, NAIVE, Case, Measure, Row, Scenario, chains, scenarios
 
 # Nothing heavy is imported here: a child's peak RSS as the kernel reports it is at least
 # this process's RSS when it forked the child, so the runner stays small (see README).
@@ -66,9 +66,12 @@ class Server:
         self._process.wait()
 
 
-def command(scenario: Scenario, case: Case, ids: Path, url: str) -> list[str]:
+def command(
+    scenario: Scenario, case: Case, ids: Path, url: str, state: Path | None = None
+) -> list[str]:
     if case.contender == NAIVE:
         return [sys.executable, str(BENCH / "naive_poller.py"), str(ids), url, str(50)]
+    with_state = [] if state is None else [f"--state={state}", f"--emit={case.emit}"]
     return [
         sys.executable,
         "-m",
@@ -79,7 +82,18 @@ def command(scenario: Scenario, case: Case, ids: Path, url: str) -> list[str]:
         f"--concurrency={scenario.concurrency}",
         f"--rate={scenario.rate}",
         "--log-level=warning",
+        *with_state,
     ]
+
+
+def state_files(state: Path) -> list[Path]:
+    """The database and what SQLite and the run's lock keep beside it."""
+    return [state, *(Path(f"{state}{suffix}") for suffix in ("-wal", "-shm", ".lock"))]
+
+
+def database_bytes(state: Path) -> int:
+    """The database's size after the run: the file plus its write-ahead log, if one is left."""
+    return sum(path.stat().st_size for path in state_files(state)[:2] if path.exists())
 
 
 def run_child(argv: list[str], output: Path, errors: Path) -> tuple[float, float, float]:
@@ -98,12 +112,20 @@ def run_child(argv: list[str], output: Path, errors: Path) -> tuple[float, float
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
-def count_lines(path: Path) -> int:
-    lines = 0
+def count_lines(path: Path, pattern: bytes = b"") -> tuple[int, int]:
+    """The lines in the file, and how often `pattern` occurs (without a copy of any chunk)."""
+    lines = found = 0
+    edge = len(pattern) - 1
+    tail = b""
     with path.open("rb") as stream:
         while chunk := stream.read(1 << 22):
             lines += chunk.count(b"\n")
-    return lines
+            if pattern:
+                # A hit across two chunks lies within the last `edge` bytes of one and the
+                # first `edge` bytes of the next; no hit inside one chunk does.
+                found += chunk.count(pattern) + (tail + chunk[:edge]).count(pattern)
+                tail = chunk[-edge:]
+    return lines, found
 
 
 def last_line(path: Path) -> bytes:
@@ -115,15 +137,21 @@ def last_line(path: Path) -> bytes:
 def check_output(scenario: Scenario, case: Case, output: Path) -> tuple[int, float | None]:
     """Device records in the output (checked against what was served) and the run's duration."""
     devices = case.campaigns * scenario.devices
-    lines = count_lines(output)
+    # With state, every device must be new on the first run and the same on a second.
+    change = b"" if not case.state else b'"change":"new"' if case.fresh else b'"change":"same"'
+    lines, changes = count_lines(output, change)
     if case.contender == NAIVE:
         if lines != devices:
             raise SystemExit(f"bench: naive wrote {lines} lines, expected {devices}")
         return devices, None
     run = json.loads(last_line(output))
-    expected_lines = devices + case.campaigns + 1
+    # `--emit changes` on a night with no change writes campaign records and the run record.
+    written = 0 if case.emit == "changes" else devices
+    expected_lines = written + case.campaigns + 1
     if run.get("devices_total") != devices or lines != expected_lines or not run.get("complete"):
         raise SystemExit(f"bench: fota-poller wrote {lines} lines, run record {run}")
+    if change and changes != written:
+        raise SystemExit(f"bench: {case.label}: {changes} of {written} devices {change!r}")
     return devices, float(run["duration_s"])
 
 
@@ -146,18 +174,28 @@ def run_scenario(scenario: Scenario, rounds: int, folder: Path) -> list[Row]:
             ):
                 ids.writelines(itertools.islice(source, case.campaigns))
         for round_number in range(rounds):
-            # Alternate which contender goes first, so neither always runs on a warmer machine.
-            order = rows if round_number % 2 == 0 else rows[::-1]
+            # Alternate which contender goes first, so neither always runs on a warmer machine;
+            # a first run with state and the second runs on its database stay in order.
+            runs = chains(rows)
+            order = [
+                row for chain in (runs if round_number % 2 == 0 else runs[::-1]) for row in chain
+            ]
             for row in order:
                 ids = folder / f"ids-{row.case.campaigns}.txt"
                 output, errors = folder / "out.jsonl", folder / "err.log"
-                argv = command(scenario, row.case, ids, server.url)
+                state = folder / f"{row.case.state}.db" if row.case.state else None
+                if state is not None and row.case.fresh:
+                    for path in state_files(state):
+                        path.unlink(missing_ok=True)
+                argv = command(scenario, row.case, ids, server.url, state)
                 wall, cpu, rss = run_child(argv, output, errors)
                 stats = server.stats()
                 records, run_s = check_output(scenario, row.case, output)
                 if scenario.check_devices and row.case.contender == FOTA and round_number == 0:
                     check_devices(scenario, output)
-                measure = Measure(wall, cpu, rss, records, run_s)
+                measure = Measure(wall, cpu, rss, records, run_s, output.stat().st_size)
+                if state is not None:
+                    measure.db_bytes = database_bytes(state)
                 if scenario.rate:
                     first, last = stats["first_start"], stats["last_start"]
                     measure.max_starts_1s = int(stats["max_starts_in_one_second"] or 0)
@@ -166,7 +204,7 @@ def run_scenario(scenario: Scenario, rounds: int, folder: Path) -> list[Row]:
                 row.measures.append(measure)
                 output.unlink()
                 print(
-                    f"  {scenario.name:<16} {row.case.contender:<12} round {round_number + 1}: "
+                    f"  {scenario.name:<16} {row.case.label:<44} round {round_number + 1}: "
                     f"{wall:6.2f} s wall, {cpu:6.2f} s CPU, {rss:6.1f} MB",
                     file=sys.stderr,
                     flush=True,
@@ -190,6 +228,9 @@ def main() -> int:
             rows += run_scenario(scenario, args.rounds, Path(folder))
     print(table(rows))
     print()
+    if any(row.case.state for row in rows):
+        print(state_table(rows))
+        print()
     print(f"Medians of {args.rounds} rounds, contenders alternated. Machine: {machine()}.")
     runner_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     smallest = min(m.rss_mb for row in rows for m in row.measures)

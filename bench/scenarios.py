@@ -11,10 +11,27 @@ NAIVE = "naive"
 
 @dataclass(frozen=True)
 class Case:
-    """One contender polling the first `campaigns` ids of its scenario's server."""
+    """One contender polling the first `campaigns` ids of its scenario's server.
+
+    With `state`, fota-poller runs with `--state` on the scenario's database of that name:
+    `fresh` deletes it first (the first run: every device new), otherwise the case runs on
+    what the cases before it in the same round left (a second run: nothing changed, as the
+    pre-rendered server's answers never change).
+    """
 
     contender: str
     campaigns: int
+    state: str = ""
+    fresh: bool = False
+    emit: str = "all"
+
+    @property
+    def label(self) -> str:
+        """The contender column: who ran, and how."""
+        if not self.state:
+            return self.contender
+        text = f"{self.contender} --state, {'1st' if self.fresh else '2nd'} run"
+        return text if self.emit == "all" else f"{text}, --emit {self.emit}"
 
 
 @dataclass(frozen=True)
@@ -40,6 +57,8 @@ class Measure:
     rss_mb: float
     records: int
     run_s: float | None = None
+    output_bytes: int | None = None
+    db_bytes: int | None = None
     max_starts_1s: int | None = None
     mean_rate: float | None = None
 
@@ -55,6 +74,39 @@ class Row:
         return statistics.median(values) if values else None
 
 
+def chains(rows: list[Row]) -> list[list[Row]]:
+    """The rows in runs that must stay in order: a fresh state case and the cases after it
+    on its database. A round runs the chains in order, the next round in reverse order."""
+    out: list[list[Row]] = []
+    for row in rows:
+        follows = out and row.case.state and not row.case.fresh
+        if follows and out[-1][-1].case.state == row.case.state:
+            out[-1].append(row)
+        else:
+            out.append([row])
+    return out
+
+
+def _state(campaigns: int) -> tuple[Case, ...]:
+    """The stateless run, then the first and second runs with `--state` on a fresh database."""
+    db = f"db-{campaigns}"
+    return (
+        Case(FOTA, campaigns),
+        Case(FOTA, campaigns, db, fresh=True),
+        Case(FOTA, campaigns, db),
+        Case(FOTA, campaigns, db, emit="changes"),
+    )
+
+
+def _state_memory(small: int, large: int) -> tuple[Case, ...]:
+    """First and second runs with `--state` on the first `small` ids, then on all `large`."""
+    cases: tuple[Case, ...] = ()
+    for campaigns in (small, large):
+        db = f"db-{campaigns}"
+        cases += (Case(FOTA, campaigns, db, fresh=True), Case(FOTA, campaigns, db))
+    return cases
+
+
 def scenarios(quick: bool) -> list[Scenario]:
     if quick:
         return [
@@ -65,6 +117,8 @@ def scenarios(quick: bool) -> list[Scenario]:
             ),
             Scenario("latency", 100, 5, (Case(NAIVE, 100), Case(FOTA, 100)), latency_ms=20),
             Scenario("rate", 20, 5, (Case(FOTA, 20),), rate=20),
+            Scenario("state", 200, 20, _state(200)),
+            Scenario("state memory", 400, 5, _state_memory(40, 400)),
         ]
     return [
         Scenario("throughput", 10_000, 100, (Case(NAIVE, 10_000), Case(FOTA, 10_000))),
@@ -74,4 +128,6 @@ def scenarios(quick: bool) -> list[Scenario]:
         ),
         Scenario("latency", 1_000, 10, (Case(NAIVE, 1_000), Case(FOTA, 1_000)), latency_ms=200),
         Scenario("rate", 200, 10, (Case(FOTA, 200),), rate=20),
+        Scenario("state", 10_000, 100, _state(10_000)),
+        Scenario("state memory", 100_000, 10, _state_memory(1_000, 100_000)),
     ]

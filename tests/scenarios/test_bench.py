@@ -17,9 +17,13 @@ def test_quick_benchmark_prints_a_row_per_scenario_and_contender():
         check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    rows = [line.split("|")[1:4] for line in done.stdout.splitlines() if line.startswith("| ")]
-    cells = [tuple(cell.strip() for cell in row) for row in rows]
-    assert [(scenario, contender) for scenario, _, contender in cells[1:]] == [
+    rows = [line.split("|")[1:-1] for line in done.stdout.splitlines() if line.startswith("| ")]
+    cells = [[cell.strip() for cell in row] for row in rows if row[0].strip() != "scenario"]
+    first_run = "fota-poller --state, 1st run"
+    second_run = "fota-poller --state, 2nd run"
+    changes_run = "fota-poller --state, 2nd run, --emit changes"
+    state_runs = [first_run, second_run, changes_run]
+    assert [(row[0], row[2]) for row in cells if len(row) == 10] == [
         ("throughput", "naive"),
         ("throughput", "fota-poller"),
         ("memory", "fota-poller"),
@@ -29,5 +33,29 @@ def test_quick_benchmark_prints_a_row_per_scenario_and_contender():
         ("latency", "naive"),
         ("latency", "fota-poller"),
         ("rate", "fota-poller"),
+        ("state", "fota-poller"),
+        *(("state", run) for run in state_runs),
+        *(("state memory", run) for run in [first_run, second_run] * 2),
     ]
+    # The state table: the output's size for every run of the state scenarios, a database
+    # size for every run with --state, and the wall time against the stateless run of the
+    # same round where there is one.
+    state = [row for row in cells if len(row) == 7]
+    assert [(row[0], row[1], row[2]) for row in state] == [
+        ("state", "200 x 20", "fota-poller"),
+        *(("state", "200 x 20", run) for run in state_runs),
+        ("state memory", "40 x 5", first_run),
+        ("state memory", "40 x 5", second_run),
+        ("state memory", "400 x 5", first_run),
+        ("state memory", "400 x 5", second_run),
+    ]
+    assert state[0][3:4] + state[0][5:] == ["", "", ""]
+    for row in state[1:]:
+        assert int(row[5].replace(",", "")) > 0  # database bytes
+        assert float(row[6]) > 0  # bytes per device
+    assert all(row[3].endswith("x") for row in state[1:4])
+    output_bytes = [int(row[4].replace(",", "")) for row in state]
+    assert min(output_bytes) > 0
+    # Nothing changed on the second run: --emit changes writes no device line.
+    assert output_bytes[3] < output_bytes[2] / 5
     assert "cores" in done.stdout
