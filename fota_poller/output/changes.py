@@ -29,19 +29,11 @@ class Compared(msgspec.Struct):
     deletes: list[str]
 
 
-class _SinceText:
-    """Stored times (ms) as record text; a campaign's devices share a few, so each is made once."""
-
-    def __init__(self) -> None:
-        self._texts: dict[int, str] = {}
-
-    def __call__(self, ms: int) -> str:
-        text = self._texts.get(ms)
-        if text is None:
-            moment = from_ms(ms)
-            text = moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
-            self._texts[ms] = text
-        return text
+def _since_text(texts: dict[int, str], ms: int) -> str:
+    """A stored time (ms) as record text, kept in `texts`: a campaign's devices share a few."""
+    text = from_ms(ms).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+    texts[ms] = text
+    return text
 
 
 def compare(
@@ -55,42 +47,46 @@ def compare(
 ) -> Compared:
     """Compare tonight's `devices` with `prior`; `emit_same` keeps the lines of unchanged ones."""
     before = prior.devices
+    # The hot loop of a run with state: plain dict lookups, no call per device where a
+    # status's phase or a time's text is already known.
+    known_phases = phases.known
     phase = phases.phase
-    since_text = _SinceText()
+    since_texts: dict[int, str] = {}
     fields: list[DeviceFields] = []
     upserts: list[DeviceRow] = []
     new = changed = 0
     for device in devices:
         device_id, status, reason = device.device_id, device.status, device.result_reason
+        status_phase = known_phases.get(status) or phase(status)
         if device_id is None:
-            fields.append(DeviceFields(None, status, phase(status), reason))
+            fields.append(DeviceFields(None, status, status_phase, reason))
             continue
         last = before.get(device_id)
         if last is None:
             new += 1
             upserts.append((device_id, status, reason, polled_ms, polled_ms))
             fields.append(
-                DeviceFields(device_id, status, phase(status), reason, None, polled_at, "new")
+                DeviceFields(device_id, status, status_phase, reason, None, polled_at, "new")
             )
-        elif last.status == status and last.result_reason == reason:
+            continue
+        _, last_status, last_reason, last_since = last
+        if last_status == status and last_reason == reason:
             if emit_same:
-                since = since_text(last.status_since_ms)
+                since = since_texts.get(last_since) or _since_text(since_texts, last_since)
                 fields.append(
-                    DeviceFields(device_id, status, phase(status), reason, status, since, "same")
+                    DeviceFields(device_id, status, status_phase, reason, status, since, "same")
                 )
-        else:
-            changed += 1
-            since_ms = last.status_since_ms if last.status == status else polled_ms
-            upserts.append((device_id, status, reason, since_ms, polled_ms))
-            since = polled_at if since_ms == polled_ms else since_text(since_ms)
-            fields.append(
-                DeviceFields(
-                    device_id, status, phase(status), reason, last.status, since, "changed"
-                )
-            )
+            continue
+        changed += 1
+        since_ms = last_since if last_status == status else polled_ms
+        upserts.append((device_id, status, reason, since_ms, polled_ms))
+        since = polled_at if since_ms == polled_ms else _since_text(since_texts, since_ms)
+        fields.append(
+            DeviceFields(device_id, status, status_phase, reason, last_status, since, "changed")
+        )
     deletes = sorted(before.keys() - {device.device_id for device in devices})
     fields.extend(
-        DeviceFields(device_id, None, None, None, before[device_id].status, None, "gone")
+        DeviceFields(device_id, None, None, None, before[device_id][1], None, "gone")
         for device_id in deletes
     )
     return Compared(fields, new, changed, len(deletes), upserts, deletes)

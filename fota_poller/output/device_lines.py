@@ -61,9 +61,14 @@ def _prefix(template: DeviceRecord) -> bytes | None:
 
 def sent_fields(devices: list[Device], phases: PhaseTable) -> list[DeviceFields]:
     """Each device's fields as sent, with its phase and no change fields."""
-    phase = phases.phase
+    known, phase = phases.known, phases.phase
     return [
-        DeviceFields(device.device_id, device.status, phase(device.status), device.result_reason)
+        DeviceFields(
+            device.device_id,
+            device.status,
+            known.get(device.status) or phase(device.status),
+            device.result_reason,
+        )
         for device in devices
     ]
 

@@ -90,6 +90,11 @@ class PhaseTable:
         self._cache: dict[str | None, Phase] = {None: "unknown"}
         self._logged_unknown: set[str] = set()
 
+    @property
+    def known(self) -> Mapping[str | None, Phase]:
+        """The statuses looked up so far and their phases: a hot loop's fast path (read only)."""
+        return self._cache
+
     def phase(self, status: str | None) -> Phase:
         """The phase of a raw status; None (no status sent) is `unknown`."""
         phase = self._cache.get(status)

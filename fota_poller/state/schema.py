@@ -209,6 +209,10 @@ def _use_wal(connection: sqlite3.Connection, path: Path) -> None:
         mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         # FULL: a commit is on disk when COMMIT returns, so no reported change is forgotten.
         connection.execute("PRAGMA synchronous = FULL")
+        # 256 KiB of page cache, not SQLite's 2 MB: a run reads each campaign once, so a big
+        # cache buys nothing, and on a 100,000-campaign database the default one was most of
+        # the growth in peak RSS over a 1,000-campaign one (bench/README.md, "With state").
+        connection.execute("PRAGMA cache_size = -256")
     except sqlite3.Error as exc:
         raise sqlite_error(path, exc) from None
     if mode != "wal":

@@ -15,7 +15,7 @@ import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Final, NamedTuple
+from typing import Final
 
 import msgspec
 
@@ -36,12 +36,10 @@ def from_ms(ms: int) -> datetime:
     return EPOCH + timedelta(milliseconds=ms)
 
 
-class PriorDevice(NamedTuple):
-    """A device as the last successful poll of its campaign saw it."""
-
-    status: str | None
-    result_reason: str | None
-    status_since_ms: int
+# A device as the last successful poll of its campaign saw it, as SQLite returns the row:
+# (device_id, status, result_reason, status_since in ms). A plain tuple, not a named one:
+# a second run reads a million of them, and building a NamedTuple each costs a third more.
+PriorDevice = tuple[str, str | None, str | None, int]
 
 
 class Prior(msgspec.Struct):
@@ -120,7 +118,7 @@ class StateStore:
             rows = self._db.execute(_DEVICES, (key,)).fetchall()
         except sqlite3.Error as exc:
             raise StateWriteError(f"cannot read state database {self.path}: {exc}") from None
-        return Prior(key, {row[0]: PriorDevice(row[1], row[2], row[3]) for row in rows})
+        return Prior(key, {row[0]: row for row in rows})
 
     def stage(self, update: CampaignUpdate) -> None:
         """Write one campaign's changes into the open transaction (not yet committed)."""

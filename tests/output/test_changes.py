@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from fota_poller.api.decode import Device
 from fota_poller.output.changes import compare
 from fota_poller.output.phases import PhaseTable
-from fota_poller.state.store import Prior, PriorDevice, to_ms
+from fota_poller.state.store import Prior, to_ms
 
 LAST = datetime(2026, 11, 18, 2, 0, 0, 250000, tzinfo=UTC)
 LAST_TEXT = "2026-11-18T02:00:00.250Z"
@@ -16,7 +16,7 @@ TONIGHT_TEXT = "2026-11-25T02:00:00.123Z"
 
 
 def prior(**devices):
-    return Prior(7, {d: PriorDevice(*values) for d, values in devices.items()})
+    return Prior(7, {d: (d, *values) for d, values in devices.items()})
 
 
 def run(before, devices, *, emit_same=True):

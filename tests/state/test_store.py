@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import pytest
 
 from fota_poller.errors import StateBusyError, StateWriteError
-from fota_poller.state.store import CampaignUpdate, PriorDevice, StateStore, from_ms, to_ms
+from fota_poller.state.store import CampaignUpdate, StateStore, from_ms, to_ms
 
 
 def update(key, devices, deletes=(), *, polled_at="2026-11-25T02:00:00.000Z", upgrade="u1"):
@@ -39,7 +39,7 @@ def test_a_staged_campaign_is_read_back_only_once_committed(tmp_path):
     with StateStore.open(path) as store:
         prior = store.previous("0000123456-00001", "u1")
         assert prior.key is not None
-        assert prior.devices == {"d1": PriorDevice("RequestPending", None, 10)}
+        assert prior.devices == {"d1": ("d1", "RequestPending", None, 10)}
         assert store.previous("0000123456-00001", "other").devices == {}
         assert store.previous("other-account", "u1").key is None
 
