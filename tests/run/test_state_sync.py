@@ -162,3 +162,24 @@ async def test_a_state_that_fails_mid_run_still_writes_every_record_and_exits_74
     devices = [r for r in records if isinstance(r, DeviceRecord)]
     assert any(d.change is None for d in devices)
     assert committed_campaigns(path) == 0
+
+
+async def test_a_state_commit_that_fails_after_the_output_is_in_place_exits_74(
+    small_simulator, tmp_path, monkeypatch
+):
+    path = tmp_path / "state.db"
+
+    def commit(self, committed_at):
+        raise StateWriteError(f"cannot commit state database {path}: database or disk is full")
+
+    monkeypatch.setattr(StateStore, "commit", commit)
+    sink = MemorySink()
+    with structlog.testing.capture_logs() as logs:
+        run = await poll_with_state(small_simulator, path, sink)
+    records = read_records(bytes(sink.data))
+    # The records were durable first: their run line could not know; the exit code does.
+    assert sink.committed
+    assert records[-1].exit_code == 0
+    assert run.exit_code == 74
+    assert [e["event"] for e in logs if e["log_level"] == "error"] == ["state.failed"]
+    assert committed_campaigns(path) == 0
