@@ -22,6 +22,7 @@ from fota_poller.errors import ConfigError, ExitCode
 from fota_poller.ids.lists import ACCOUNT_PATTERN, canonical_upgrade_id
 from fota_poller.observe.logs import configure_logging
 from fota_poller.output.phases import PhaseTable
+from fota_poller.output.sink import escape_line_separators
 from fota_poller.run.lock import hold_lock
 from fota_poller.state import queries
 from fota_poller.state.schema import lock_path, open_database
@@ -155,7 +156,7 @@ def _info(path: Path, form: str) -> int:
     with contextlib.closing(open_database(path, read_only=True)) as connection:
         info = queries.database_info(connection, path)
     if form == "json":
-        return _write([msgspec.json.encode(info).decode() + "\n"])
+        return _write([_json_line(info)])
     run = info.last_run
     pairs = [
         ("path", info.path),
@@ -192,7 +193,7 @@ def _stuck(path: Path, args: argparse.Namespace, config: Config) -> int:
             statuses=statuses,
         )
         if form == "json":
-            return _write(msgspec.json.encode(device).decode() + "\n" for device in devices)
+            return _write(_json_line(device) for device in devices)
         return _write(_table(devices))
 
 
@@ -263,6 +264,11 @@ def _forget(path: Path, wanted: list[tuple[str | None, str]]) -> int:
         for gone in removed
     )
     return code or (int(ExitCode.CAMPAIGNS_FAILED) if missing else 0)
+
+
+def _json_line(value: msgspec.Struct) -> str:
+    """One JSON line, U+2028 and U+2029 escaped as in `poll`'s records (output/sink.py)."""
+    return escape_line_separators(msgspec.json.encode(value)).decode() + "\n"
 
 
 def _write(lines: Iterable[str]) -> int:

@@ -299,3 +299,25 @@ async def test_poll_refuses_a_read_only_locked_or_missing_database(
     after = snapshot(database)
     assert (after.sha256, after.mtime_ns) == (before.sha256, before.mtime_ns)
     assert [name for name in after.names if not name.endswith(".lock")] == before.names
+
+
+def test_stuck_json_lines_escape_line_separators_and_tables_escape_controls(
+    capsys, tmp_path, write_campaign, monkeypatch
+):
+    # A server's status with a line separator and a terminal escape, kept in the state.
+    path = tmp_path / "state.db"
+    hostile = "Pending\u2028next\x1b[2J"
+    write_campaign(path, ACCOUNT, UPGRADE, [("d1", hostile, None, NOW - timedelta(days=9))])
+    monkeypatch.setattr(queries, "utc_now", lambda: NOW)
+
+    code, out, _ = run(capsys, "state", "stuck", "--state", str(path), "--for", "7d")
+    assert code == 0
+    assert "\u2028" not in out
+    assert len(out.splitlines()) == 1
+    assert json.loads(out)["status"] == hostile
+
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    code, out, _ = run(capsys, "state", "stuck", "--state", str(path), "--for", "7d")
+    assert code == 0
+    assert "\x1b" not in out
+    assert "\\x1b[2J" in out
