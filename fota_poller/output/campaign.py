@@ -13,7 +13,7 @@ import msgspec
 from fota_poller.api.decode import Device, UpgradeInfo, decode_error, decode_upgrade
 from fota_poller.errors import UpgradeDecodeError
 from fota_poller.ids.lists import CampaignRef, InvalidLine, canonical_upgrade_id
-from fota_poller.output.changes import campaign_update, compare
+from fota_poller.output.changes import compare
 from fota_poller.output.device_lines import encode_fields, sent_fields
 from fota_poller.output.phases import PhaseTable
 from fota_poller.output.records import CampaignRecord, DeviceRecord, ErrorKind
@@ -150,14 +150,15 @@ def from_response(
         )
         lines = encode_fields(template, compared.fields)
         new, changed, gone = compared.new, compared.changed, compared.gone
-        update = campaign_update(
-            compared,
-            prior,
+        update = CampaignUpdate(
+            key=prior.key,
             account_name=ref.account_name,
             upgrade_id=ref.upgrade_id,
             status=upgrade.status,
             device_count=len(devices),
             polled_at=polled_at,
+            upserts=compared.upserts,
+            deletes=compared.deletes,
         )
     record = CampaignRecord(
         run_id=run_id,

@@ -15,7 +15,7 @@ import msgspec
 from fota_poller.api.decode import Device
 from fota_poller.output.device_lines import DeviceFields
 from fota_poller.output.phases import PhaseTable
-from fota_poller.state.store import CampaignUpdate, DeviceRow, Prior, from_ms
+from fota_poller.state.store import DeviceRow, Prior, from_ms
 
 
 class Compared(msgspec.Struct):
@@ -90,26 +90,3 @@ def compare(
         for device_id in deletes
     )
     return Compared(fields, new, changed, len(deletes), upserts, deletes)
-
-
-def campaign_update(
-    compared: Compared,
-    prior: Prior,
-    *,
-    account_name: str,
-    upgrade_id: str,
-    status: str | None,
-    device_count: int,
-    polled_at: str,
-) -> CampaignUpdate:
-    """What the state must learn from one ok campaign."""
-    return CampaignUpdate(
-        key=prior.key,
-        account_name=account_name,
-        upgrade_id=upgrade_id,
-        status=status,
-        device_count=device_count,
-        polled_at=polled_at,
-        upserts=compared.upserts,
-        deletes=compared.deletes,
-    )
