@@ -24,6 +24,7 @@ from fota_poller.api.credentials import (
     SESSION_TOKEN_ENV,
     USERNAME_ENV,
 )
+from fota_poller.check_command import add_check_parser, check_command
 from fota_poller.config import (
     DEFAULT_BASE_URL,
     Emit,
@@ -86,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_simulate_parser(commands)
     add_demo_parser(commands)
     add_state_parser(commands)
+    add_check_parser(commands)
     commands.add_parser(
         "schema",
         help="print the JSON Schema of the output records",
@@ -201,6 +203,8 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911 - a return 
             return simulate_command(args)
         if args.command == "state":
             return state_command(args)
+        if args.command == "check":
+            return check_command(args)
         return demo_command(args)
     except FotaPollerError as exc:
         print(f"fota-poller: {exc}", file=sys.stderr)  # noqa: T201 - the one-line user error

@@ -55,6 +55,19 @@ class ApiConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     base_url: str = DEFAULT_BASE_URL
     account: str | None = None
 
+    def __post_init__(self) -> None:
+        # Refused at start, for every command: without a scheme, aiohttp would fail each
+        # request on its own, long after the run began (and `check` could not say why).
+        check_base_url(self.base_url)
+
+
+def check_base_url(url: str) -> None:
+    """Raise ValueError unless `url` is an absolute `http://` or `https://` URL with a host."""
+    scheme, separator, rest = url.partition("://")
+    host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
+    if not separator or scheme.lower() not in {"http", "https"} or not host.split(":")[0]:
+        raise ValueError(f"api.base_url {url!r} is not an http:// or https:// URL with a host")
+
 
 class PollConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """How hard to poll."""

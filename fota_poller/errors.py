@@ -158,8 +158,18 @@ class UpgradeDecodeError(Exception):
     """A 200 body that is not a valid upgrade; the message is msgspec's, naming the JSON path."""
 
 
-class NoAuthAnswerError(Exception):
-    """The auth request got no HTTP answer (connection failed or timed out)."""
+class NoAuthAnswerError(RequestFailedError):
+    """An auth request got no HTTP answer: a network failure, not a refusal (never exit 3).
+
+    `sent` is False when no connection was made, so the credentials never left: such a login
+    does not count towards a run's login budget.
+    """
+
+    def __init__(
+        self, kind: Literal["network", "timeout"], message: str, *, sent: bool = True
+    ) -> None:
+        super().__init__(kind, message)
+        self.sent = sent
 
 
 class NotARegularFileError(OSError):

@@ -9,9 +9,11 @@ is single-flight: a lock per token plus a generation counter, so when 50 workers
 same expiry, one renews and 49 wait and reuse its answer.
 
 A rejected login or token request fails the run (five failed logins lock the account: see
-docs/thingspace.md); only
-a login that got no answer is tried again, and no more than `max_login_attempts` logins are
-made in a whole run, whatever happens.
+docs/thingspace.md). One that got no answer is a network failure (`NoAuthAnswerError`, a
+`RequestFailedError`): it fails only the request that asked, so the run's retries and circuit
+treat an unreachable auth endpoint as any outage, and the next request asks again. No more
+than `max_login_attempts` logins that may have reached the server are made in a whole run,
+whatever happens; a login whose connection was never made does not count.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from fota_poller.api.redact import Redactor
 from fota_poller.api.token_requests import TokenRequests
 from fota_poller.api.token_slot import MAX_EXPIRED_ANSWERS, TokenSlot
 from fota_poller.config import Config
-from fota_poller.errors import AuthenticationError
+from fota_poller.errors import AuthenticationError, NoAuthAnswerError, RequestFailedError
 from fota_poller.observe.tally import RunTally
 
 log = structlog.get_logger("fota_poller")
@@ -55,7 +57,6 @@ class TokenProvider:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         max_login_attempts: int = 3,
-        retry_backoff_s: float = 1.0,
         tally: RunTally | None = None,
     ) -> None:
         # The run's tally, where the token requests, logins and logouts sent are counted.
@@ -68,14 +69,14 @@ class TokenProvider:
             config,
             redactor if redactor is not None else Redactor(),
             clock=clock,
-            sleep=sleep,
-            retry_backoff_s=retry_backoff_s,
             tally=self.tally,
         )
         self._bearer = TokenSlot(credentials.bearer_token)
         self._session = TokenSlot(credentials.session_token)
         self._session_opened = False
         self._login_attempts = 0
+        # True once the session this provider opened was closed by a logout it answered.
+        self.session_closed = False
         self._failure: AuthenticationError | None = None
         self._auth: RequestAuth | None = None
 
@@ -93,6 +94,15 @@ class TokenProvider:
         with anyio.CancelScope(shield=True), anyio.move_on_after(_LOGOUT_TIMEOUT_S):
             await self._logout()
         await self._requests.close()
+
+    async def bearer(self) -> None:
+        """Obtain the Bearer token now unless one is held: the first step of `check`.
+
+        Raises `AuthenticationError` when refused, `NoAuthAnswerError` when unanswered.
+        """
+        if self._failure is not None:
+            raise self._failure
+        await self._bearer_ready()
 
     async def headers(self) -> RequestAuth:
         """Headers with a Bearer token still safe to send, and a session token.
@@ -216,26 +226,26 @@ class TokenProvider:
         # Hand-written rather than a retry library: the attempt budget spans the whole run,
         # not one call, and only "no answer" may be retried.
         while self._login_attempts < self._max_login_attempts:
-            self._login_attempts += 1
             await self._bearer_ready()
             bearer = self._current()
-            with self._failing():
-                outcome = await self._requests.login(
-                    bearer.headers["Authorization"],
-                    username,
-                    password,
-                    self._login_attempts,
-                    self._max_login_attempts,
-                )
+            self._login_attempts += 1
+            try:
+                with self._failing():
+                    outcome = await self._requests.login(
+                        bearer.headers["Authorization"], username, password
+                    )
+            except NoAuthAnswerError as exc:
+                if not exc.sent:
+                    self._login_attempts -= 1  # no connection: the password never left
+                raise
             if outcome.session_token is not None:
                 self._session.value = outcome.session_token
                 self._session.generation += 1
                 self._session_opened = True
                 log.debug("auth.session_opened", generation=self._session.generation)
                 return
-            if outcome.bearer_rejected:
-                await self._renew_bearer_rejected(bearer.bearer_generation)
-            # Otherwise no answer: logged, and the next attempt is waited for.
+            # The gateway refused the Bearer token before the session service saw the login.
+            await self._renew_bearer_rejected(bearer.bearer_generation)
         self._fail(f"no session after {self._max_login_attempts} login attempts in this run")
 
     async def _logout(self) -> None:
@@ -245,8 +255,8 @@ class TokenProvider:
         try:
             headers = dict((await self.headers()).headers)
             with self._failing():
-                await self._requests.logout(headers)
-        except AuthenticationError as exc:
+                self.session_closed = await self._requests.logout(headers)
+        except (AuthenticationError, RequestFailedError) as exc:
             log.warning("auth.logout_failed", error=str(exc))
 
     @contextmanager

@@ -5,21 +5,22 @@ credentials to the host it names). Bearer: `POST /ts/v1/oauth2/token` with the a
 secret as Basic auth (client credentials). Session: `POST /m2m/v1/session/login` with the
 username and password, `POST /m2m/v1/session/logout` at the end of a run.
 
-Five failed logins lock a ThingSpace account: a rejection is never retried here, it raises
-`AuthenticationError`; only a request that got no answer is. When to ask, and sharing the
-answer between workers, is `fota_poller.api.token_provider`'s job.
+Five failed logins lock a ThingSpace account: a rejection is never retried, it raises
+`AuthenticationError` (exit 3). A request that got no HTTP answer is not a refusal: it raises
+`RequestFailedError` naming the host and the reason (`fota_poller.api.unreachable`), which the
+run treats as any outage. Nothing is retried here: when to ask, and sharing the answer between
+workers, is `fota_poller.api.token_provider`'s job.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Final, TypeVar
 
 import aiohttp
-import anyio
 import msgspec
 import structlog
 from yarl import URL
@@ -30,8 +31,13 @@ from fota_poller.api.credentials import Secret
 from fota_poller.api.decode import decode_error
 from fota_poller.api.redact import Redactor
 from fota_poller.api.response_body import read_body
+from fota_poller.api.unreachable import auth_unreachable, host_of, never_sent, reason_of
 from fota_poller.config import Config
-from fota_poller.errors import AuthenticationError, NoAuthAnswerError, UnreadableBodyError
+from fota_poller.errors import (
+    AuthenticationError,
+    NoAuthAnswerError,
+    UnreadableBodyError,
+)
 from fota_poller.observe.tally import RunTally
 
 log = structlog.get_logger("fota_poller")
@@ -41,9 +47,10 @@ _Answer = TypeVar("_Answer")
 # The documented Bearer lifetime (docs/thingspace.md), assumed when an answer leaves
 # `expires_in` out.
 _DEFAULT_BEARER_LIFETIME_S: Final = 3600.0
-# Attempts for one token request that gets no answer (a rejection is never retried).
-_TOKEN_ATTEMPTS: Final = 3
 _OK: Final = 200
+# A gateway or service down or overloaded for a moment, or throttling: no verdict on the
+# credentials, so a network failure (the run's outage handling), never a refusal.
+_UNAVAILABLE: Final = frozenset({408, 429, 500, 502, 503, 504})
 
 
 class TokenAnswer(msgspec.Struct):
@@ -71,7 +78,7 @@ class IssuedToken(msgspec.Struct, frozen=True):
 
 
 class LoginOutcome(msgspec.Struct, frozen=True):
-    """What one login attempt gave: a session, a refused Bearer token, or (neither) no answer."""
+    """What one login attempt gave: a session, or a refused Bearer token."""
 
     session_token: str | None = None
     # The gateway refused the Bearer token: the login never reached the session service,
@@ -95,8 +102,6 @@ class TokenRequests:
         redactor: Redactor,
         *,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
-        retry_backoff_s: float = 1.0,
         tally: RunTally,
     ) -> None:
         self._config = config
@@ -106,8 +111,6 @@ class TokenRequests:
         self._logout_url = f"{base}/m2m/v1/session/logout"
         self._redactor = redactor
         self._clock = clock
-        self._sleep = sleep
-        self._retry_backoff_s = retry_backoff_s
         self._http: aiohttp.ClientSession | None = None
         self._max_answer_bytes = config.poll.max_response_bytes
         # The run's tally, where the token requests, logins and logouts sent are counted.
@@ -123,44 +126,37 @@ class TokenRequests:
             await self._http.close()
 
     async def bearer(self, key: Secret, secret: Secret) -> IssuedToken:
-        """A Bearer token for the app key and secret; asks again only when there is no answer."""
-        for attempt in range(1, _TOKEN_ATTEMPTS + 1):
-            self.tally.token_requests += 1
-            sent_at = self._clock()
-            try:
-                status, body = await self._post(
-                    self._token_url,
-                    data={"grant_type": "client_credentials"},
-                    auth=aiohttp.BasicAuth(key.reveal(), secret.reveal()),
-                )
-            except NoAuthAnswerError as exc:
-                await self._back_off("auth.token_request_unanswered", attempt, _TOKEN_ATTEMPTS, exc)
-                continue
-            if status != _OK:
-                reason = f"the token request was rejected ({_describe(status, body)})"
-                raise _rejection(reason, _code(body))
-            answer = _decode(body, TokenAnswer, "token")
-            self._redactor.add(answer.access_token)
-            return IssuedToken(answer, sent_at, self._clock())
-        raise _rejection(f"no answer to {_TOKEN_ATTEMPTS} token requests")
+        """A Bearer token for the app key and secret.
 
-    async def login(
-        self, authorization: str, username: Secret, password: Secret, attempt: int, attempts: int
-    ) -> LoginOutcome:
-        """One login with the Bearer `authorization` header: attempt `attempt` of `attempts`.
+        Raises `AuthenticationError` when refused, `NoAuthAnswerError` when unanswered.
+        """
+        self.tally.token_requests += 1
+        sent_at = self._clock()
+        status, body = await self._post(
+            self._token_url,
+            "token request",
+            data={"grant_type": "client_credentials"},
+            auth=aiohttp.BasicAuth(key.reveal(), secret.reveal()),
+        )
+        if status != _OK:
+            reason = f"the token request was rejected ({_describe(status, body)})"
+            raise _rejection(reason, _code(body))
+        answer = _decode(body, TokenAnswer, "token")
+        self._redactor.add(answer.access_token)
+        return IssuedToken(answer, sent_at, self._clock())
 
-        No answer is logged, and waited after when attempts remain; a rejection raises.
+    async def login(self, authorization: str, username: Secret, password: Secret) -> LoginOutcome:
+        """One login with the Bearer `authorization` header; never retried here.
+
+        A refusal raises `AuthenticationError`; no answer raises `NoAuthAnswerError`.
         """
         self.tally.login_requests += 1
-        try:
-            status, body = await self._post(
-                self._login_url,
-                json={"username": username.reveal(), "password": password.reveal()},
-                headers={"Authorization": authorization},
-            )
-        except NoAuthAnswerError as exc:
-            await self._back_off("auth.login_unanswered", attempt, attempts, exc)
-            return LoginOutcome()
+        status, body = await self._post(
+            self._login_url,
+            "login",
+            json={"username": username.reveal(), "password": password.reveal()},
+            headers={"Authorization": authorization},
+        )
         if status == _OK:
             answer = _decode(body, _LoginAnswer, "login")
             self._redactor.add(answer.session_token)
@@ -173,22 +169,24 @@ class TokenRequests:
             _code(body),
         )
 
-    async def logout(self, headers: Mapping[str, str]) -> None:
-        """Close the session the headers carry; a logout that fails is only logged."""
+    async def logout(self, headers: Mapping[str, str]) -> bool:
+        """Close the session the headers carry: True if closed; a failure is only logged."""
         self.tally.logout_requests += 1
         try:
-            status, body = await self._post(self._logout_url, headers=headers)
+            status, body = await self._post(self._logout_url, "logout", headers=headers)
         except NoAuthAnswerError as exc:
             log.warning("auth.logout_failed", error=str(exc))
-            return
+            return False
         if status == _OK:
             log.debug("auth.session_closed")
-        else:
-            log.warning("auth.logout_failed", error=_describe(status, body))
+            return True
+        log.warning("auth.logout_failed", error=_describe(status, body))
+        return False
 
     async def _post(
         self,
         url: str,
+        what: str,
         *,
         data: Mapping[str, str] | None = None,
         json: Mapping[str, str] | None = None,
@@ -209,18 +207,20 @@ class TokenRequests:
                         f"{URL(url).path} answered "
                         f"{refused_redirect(response.status, response.headers.get('Location'))}"
                     )
+                if response.status in _UNAVAILABLE:
+                    reason = f"HTTP {response.status}"
+                    log.warning("auth.unavailable", request=what, host=host_of(url), reason=reason)
+                    raise auth_unreachable(what, url, reason, sent=True)
                 return response.status, await read_body(response, self._max_answer_bytes)
         except UnreadableBodyError as exc:
             raise _rejection(f"the answer of {URL(url).path} could not be read: {exc}") from None
-        except TimeoutError:
-            raise NoAuthAnswerError("timeout") from None
-        except aiohttp.ClientError as exc:
-            raise NoAuthAnswerError(type(exc).__name__) from None
-
-    async def _back_off(self, event: str, attempt: int, attempts: int, exc: Exception) -> None:
-        log.warning(event, attempt=attempt, of=attempts, error=str(exc))
-        if attempt < attempts:
-            await self._sleep(self._retry_backoff_s * 2 ** (attempt - 1))
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            poll = self._config.poll
+            reason = reason_of(
+                exc, connect_timeout_s=poll.connect_timeout_s, timeout_s=poll.timeout_s
+            )
+            log.warning("auth.unreachable", request=what, host=host_of(url), reason=reason)
+            raise auth_unreachable(what, url, reason, sent=not never_sent(exc)) from None
 
 
 def _decode(body: bytes, shape: type[_Answer], what: str) -> _Answer:

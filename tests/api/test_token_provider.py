@@ -11,7 +11,7 @@ from fota_poller.api.credentials import Credentials, Secret
 from fota_poller.api.redact import Redactor
 from fota_poller.api.token_provider import TokenProvider
 from fota_poller.config import ApiConfig, Config, PollConfig
-from fota_poller.errors import AuthenticationError, ExitCode
+from fota_poller.errors import AuthenticationError, ExitCode, NoAuthAnswerError
 from fota_poller.ids.lists import CampaignRef
 from fota_poller.output.records import CampaignRecord
 from fota_poller.pacing.ratelimit import RateLimiter
@@ -251,20 +251,24 @@ async def test_no_more_than_three_logins_are_made_in_a_run(simulator, clock):
     assert simulator.auth.stats.login_requests == 3
 
 
-async def test_unanswered_login_is_tried_three_times_at_most():
+async def test_login_to_a_closed_port_is_a_network_failure_not_a_spent_login():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    # Nothing listens on the port: every login gets a refused connection.
+    # Nothing listens on the port: every login gets a refused connection, so the password
+    # never left and no attempt is spent: each call fails alone, as a network failure.
     config = config_for(f"http://127.0.0.1:{port}")
     credentials = full_credentials(bearer_token="pre-issued")
-    async with TokenProvider(config, credentials, retry_backoff_s=0.001) as tokens:
-        with pytest.raises(AuthenticationError, match="3 login attempts"):
-            await tokens.headers()
-        with pytest.raises(AuthenticationError):
-            await tokens.headers()
+    async with TokenProvider(config, credentials) as tokens:
+        for _ in range(5):
+            with pytest.raises(NoAuthAnswerError) as caught:
+                await tokens.headers()
+            assert not isinstance(caught.value, AuthenticationError)
+            assert str(caught.value) == (
+                f"auth endpoint unreachable (login): 127.0.0.1:{port}: connection refused"
+            )
 
-    assert tokens.tally.login_requests == 3
+    assert tokens.tally.login_requests == 5
 
 
 async def test_pre_issued_tokens_take_precedence_and_the_session_is_not_logged_out(simulator):
