@@ -217,7 +217,7 @@ class TokenRequests:
         except (TimeoutError, aiohttp.ClientError) as exc:
             poll = self._config.poll
             reason = reason_of(
-                exc, connect_timeout_s=poll.connect_timeout_s, timeout_s=poll.timeout_s
+                exc, connect_limit_s=poll.connect_timeout_s, answer_limit_s=poll.timeout_s
             )
             log.warning("auth.unreachable", request=what, host=host_of(url), reason=reason)
             raise auth_unreachable(what, url, reason, sent=not never_sent(exc)) from None

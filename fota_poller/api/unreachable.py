@@ -44,7 +44,7 @@ def host_of(url: str | URL) -> str:
 
 
 def reason_of(
-    exc: BaseException, *, connect_timeout_s: float | None = None, timeout_s: float | None = None
+    exc: BaseException, *, connect_limit_s: float | None = None, answer_limit_s: float | None = None
 ) -> str:
     """A short reason for a request that got no answer: `connection refused`, `name not resolved`.
 
@@ -55,9 +55,9 @@ def reason_of(
         if isinstance(exc, kind):
             return reason
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return _timed_out("connection", connect_timeout_s)
+        return _timed_out("connection", connect_limit_s)
     if isinstance(exc, TimeoutError):
-        return _timed_out("answer", timeout_s)
+        return _timed_out("answer", answer_limit_s)
     if isinstance(exc, OSError):
         return _os_reason(exc)
     return str(exc) or type(exc).__name__
