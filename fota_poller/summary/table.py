@@ -25,6 +25,7 @@ _PHASE_STYLE: Final = {
     "pending": "yellow",
     "unknown": "magenta",
 }
+_FILE_WIDTH: Final = 200
 _ENDED: Final = {True: "yes", False: "no", None: ""}
 
 
@@ -32,7 +33,10 @@ def print_table(view: View, stream: TextIO) -> None:
     """The campaigns (worst first), the totals by phase and status, failures, and the run."""
     from rich.console import Console  # noqa: PLC0415 - start-up time (module docstring)
 
-    console = Console(file=stream, highlight=False)
+    # Into a file or a pipe (`--format table > night.txt`) the table is not squeezed into
+    # 80 columns: it is as wide as its rows need, up to a page's width.
+    width = None if stream.isatty() else _FILE_WIDTH
+    console = Console(file=stream, highlight=False, width=width)
     console.print(_campaigns(view))
     console.print(_totals(view))
     night = view.night
