@@ -7,10 +7,8 @@ Options, reading and the exit code; the reading is `summary/night.py`'s, the for
 from __future__ import annotations
 
 import argparse
-import heapq
 import os
 import sys
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Final
 
@@ -18,7 +16,7 @@ from fota_poller.config import load_config, parse_duration
 from fota_poller.errors import ConfigError, ExitCode, InputFileError
 from fota_poller.observe.logs import configure_logging
 from fota_poller.output.phases import PhaseTable
-from fota_poller.summary.night import CampaignRow, Night, worst_first
+from fota_poller.summary.night import Night
 from fota_poller.summary.render import View, render_csv, render_json, render_markdown
 
 SUMMARY_EPILOG = """\
@@ -88,7 +86,8 @@ def summary_command(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     phases = PhaseTable(config.phases)
     stuck_after = _duration(args.stuck_after)
-    night = Night(phases)
+    form = args.format or ("table" if sys.stdout.isatty() else "json")
+    night = Night(phases, failed_only=args.failed_only, limit=_limit(args.limit, form))
     _read(night, args.file)
     stuck = None
     if args.state is not None:
@@ -102,9 +101,7 @@ def summary_command(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     code = _exit_code(night)
-    form = args.format or ("table" if sys.stdout.isatty() else "json")
-    rows = _selected(night.rows, failed_only=args.failed_only, limit=_limit(args.limit, form))
-    shown_of = sum(1 for row in night.rows if row.needs_a_look or not args.failed_only)
+    rows, shown_of = night.chosen(), night.eligible
     try:
         _print(form, View(night, rows, shown_of, stuck, code))
         sys.stdout.flush()
@@ -143,15 +140,6 @@ def _limit(given: int | None, form: str) -> int | None:
     return given or None
 
 
-def _selected(
-    rows: Iterable[CampaignRow], *, failed_only: bool, limit: int | None
-) -> list[CampaignRow]:
-    wanted = (row for row in rows if row.needs_a_look) if failed_only else rows
-    if limit is None:
-        return sorted(wanted, key=worst_first)
-    return heapq.nsmallest(limit, wanted, key=worst_first)
-
-
 def _exit_code(night: Night) -> int:
     run = night.run
     if run is None or not run.complete or night.campaigns_failed or night.bad_lines:
@@ -165,7 +153,7 @@ def _print(form: str, view: View) -> None:
 
         print_table(view, sys.stdout)
     elif form == "json":
-        sys.stdout.write(render_json(view))
+        sys.stdout.writelines(render_json(view))
     elif form == "csv":
         sys.stdout.writelines(render_csv(view))
     else:

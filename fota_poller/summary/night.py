@@ -8,6 +8,7 @@ of 100,000 campaigns is a few tens of MB.
 
 from __future__ import annotations
 
+import heapq
 import sys
 from collections import Counter
 from collections.abc import Iterable
@@ -21,6 +22,9 @@ from fota_poller.output.records import Phase
 
 # How the pipeline writes a device line (msgspec, compact, the tag first): skipped unread.
 _DEVICE_START: Final = b'{"record":"device"'
+# With a limit, rows are pruned to the worst `limit` once they pass this many (or twice the
+# limit): memory stays flat however many campaigns, at O(n log limit) time.
+_PRUNE_AT: Final = 4096
 
 
 class _Campaign(msgspec.Struct, tag_field="record", tag="campaign"):
@@ -97,9 +101,17 @@ def worst_first(row: CampaignRow) -> tuple[bool, int, int, str, str]:
 class Night:
     """What a records file says: its campaigns, totals by phase and status, its run line."""
 
-    def __init__(self, phases: PhaseTable) -> None:
+    def __init__(
+        self, phases: PhaseTable, *, failed_only: bool = False, limit: int | None = None
+    ) -> None:
         self.phases = phases
+        self.failed_only = failed_only
+        self.limit = limit
+        # The campaigns kept for the view: all (or all --failed-only keeps), or with a limit
+        # only about the worst `limit`; `chosen` gives exactly the view's rows.
         self.rows: list[CampaignRow] = []
+        self.campaigns = 0
+        self.eligible = 0
         self.phase_totals: Counter[str] = Counter(dict.fromkeys(PHASES, 0))
         self.status_totals: Counter[str] = Counter()
         self.failed_by_kind: Counter[str] = Counter()
@@ -146,25 +158,36 @@ class Night:
         self.phase_totals.update({p: n for p, n in phases.items() if p in self.phase_totals})
         if record.outcome == "failed":
             self.failed_by_kind[record.error_kind or "(none)"] += 1
-        self.rows.append(
-            CampaignRow(
-                account=_interned(record.account_name),
-                upgrade=record.upgrade_id or "",
-                firmware=_interned(record.firmware_to or record.firmware_name),
-                status=_interned(record.campaign_status),
-                outcome=_interned(record.outcome),
-                error_kind=record.error_kind,
-                devices=record.device_count or 0,
-                succeeded=phases.get("succeeded", 0),
-                failed=phases.get("failed", 0),
-                pending=phases.get("pending", 0),
-                unknown=phases.get("unknown", 0),
-                ended=record.campaign_ended,
-                new=record.devices_new,
-                changed=record.devices_changed,
-                gone=record.devices_gone,
-            )
+        self.campaigns += 1
+        row = CampaignRow(
+            account=_interned(record.account_name),
+            upgrade=record.upgrade_id or "",
+            firmware=_interned(record.firmware_to or record.firmware_name),
+            status=_interned(record.campaign_status),
+            outcome=_interned(record.outcome),
+            error_kind=record.error_kind,
+            devices=record.device_count or 0,
+            succeeded=phases.get("succeeded", 0),
+            failed=phases.get("failed", 0),
+            pending=phases.get("pending", 0),
+            unknown=phases.get("unknown", 0),
+            ended=record.campaign_ended,
+            new=record.devices_new,
+            changed=record.devices_changed,
+            gone=record.devices_gone,
         )
+        if self.failed_only and not row.needs_a_look:
+            return
+        self.eligible += 1
+        self.rows.append(row)
+        if self.limit is not None and len(self.rows) >= max(_PRUNE_AT, 2 * self.limit):
+            self.rows = heapq.nsmallest(self.limit, self.rows, key=worst_first)
+
+    def chosen(self) -> list[CampaignRow]:
+        """The campaigns the view shows, worst first: at most `limit`."""
+        if self.limit is None:
+            return sorted(self.rows, key=worst_first)
+        return heapq.nsmallest(self.limit, self.rows, key=worst_first)
 
     def statuses_by_phase(self) -> dict[Phase, list[tuple[str, int]]]:
         """The raw statuses under each phase, most devices first."""

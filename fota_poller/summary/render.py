@@ -91,7 +91,7 @@ def run_fields(night: Night) -> dict[str, object]:
     return {"finished": True, **msgspec.structs.asdict(run)}
 
 
-def render_json(view: View) -> str:
+def render_json(view: View) -> Iterator[str]:
     """The whole summary as one JSON document."""
     night = view.night
     document = {
@@ -99,8 +99,8 @@ def render_json(view: View) -> str:
         "exit_code": view.code,
         "bad_lines": night.bad_lines,
         "campaigns": {
-            "total": len(night.rows),
-            "ok": len(night.rows) - night.campaigns_failed,
+            "total": night.campaigns,
+            "ok": night.campaigns - night.campaigns_failed,
             "failed": night.campaigns_failed,
             "failed_by_error_kind": dict(night.failed_by_kind.most_common()),
         },
@@ -111,9 +111,16 @@ def render_json(view: View) -> str:
                 phase: dict(statuses) for phase, statuses in night.statuses_by_phase().items()
             },
         },
-        "rows": [row_fields(row, view.stuck) for row in view.rows],
+        "rows": [],
     }
-    return escape_line_separators(msgspec.json.encode(document)).decode() + "\n"
+    # The rows are encoded one at a time into the empty list that ends the document: a
+    # night of 100,000 campaigns never exists as one list of dicts nor one string.
+    head = msgspec.json.encode(document)
+    yield escape_line_separators(head[: -len(b"]}")]).decode()
+    for number, row in enumerate(view.rows):
+        encoded = escape_line_separators(msgspec.json.encode(row_fields(row, view.stuck)))
+        yield ("," if number else "") + encoded.decode()
+    yield "]}\n"
 
 
 def render_csv(view: View) -> Iterator[str]:
@@ -170,7 +177,7 @@ def summary_lines(night: Night, code: int, bullet: str) -> list[str]:
         lines.append(f"{bullet}{phase}: {night.phase_totals[phase]}")
         lines += [f"  {bullet}{_cell(status)}: {count}" for status, count in statuses]
     failed = night.campaigns_failed
-    lines.append(f"{bullet}campaigns: {len(night.rows)} ({failed} failed to poll)")
+    lines.append(f"{bullet}campaigns: {night.campaigns} ({failed} failed to poll)")
     lines += [f"  {bullet}{_cell(k)}: {n}" for k, n in night.failed_by_kind.most_common()]
     lines.append(f"{bullet}{run_sentence(night)}")
     if night.bad_lines:

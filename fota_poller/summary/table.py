@@ -41,8 +41,8 @@ def print_table(view: View, stream: TextIO) -> None:
     console.print(_totals(view))
     night = view.night
     failed = night.campaigns_failed
-    polled = len(night.rows) - failed
-    console.print(_text(f"campaigns: {len(night.rows)}, {polled} polled, {failed} failed"))
+    polled = night.campaigns - failed
+    console.print(_text(f"campaigns: {night.campaigns}, {polled} polled, {failed} failed"))
     for kind, count in night.failed_by_kind.most_common():
         console.print(_text(f"  {kind}: {count}", "red"))
     run_style = "green" if night.run is not None and night.run.complete else "bold red"

@@ -306,3 +306,23 @@ def test_run_record_is_what_the_json_reports(
     assert run.pop("finished") is True
     assert run == {key: getattr(records.run, key) for key in run}
     assert set(run) >= {"run_id", "complete", "exit_code", "campaigns_failed", "devices_total"}
+
+
+def test_a_limit_over_many_campaigns_keeps_exactly_the_worst_of_the_full_sort(
+    capsys: pytest.CaptureFixture[str], night: Path, tmp_path: Path
+) -> None:
+    # 6,000 campaigns: past the point where the kept rows are pruned to the worst (4,096).
+    campaigns = [json.loads(line) for line in night.read_bytes().splitlines()[:-1]]
+    campaigns = [c for c in campaigns if c["record"] == "campaign"]
+    path = tmp_path / "many.jsonl"
+    with path.open("w") as out:
+        for number in range(6000):
+            record = dict(campaigns[number % len(campaigns)])
+            record["upgrade_id"] = f"{number:08x}-0000-4000-8000-000000000000"
+            out.write(json.dumps(record) + "\n")
+        out.write(night.read_text().splitlines()[-1] + "\n")
+    _, every, _ = summary(capsys, str(path), "--limit", "0")
+    _, worst, _ = summary(capsys, str(path), "--limit", "7")
+    assert len(json.loads(every)["rows"]) == 6000
+    assert json.loads(worst)["rows"] == json.loads(every)["rows"][:7]
+    assert json.loads(worst)["campaigns"]["total"] == 6000
