@@ -38,6 +38,7 @@ from fota_poller.errors import ExitCode, FotaPollerError
 from fota_poller.output.schema import render_schema
 from fota_poller.simulate import add_simulate_parser, simulate_command
 from fota_poller.state_command import add_state_parser, state_command
+from fota_poller.summary_command import add_summary_parser, summary_command
 
 # The defaults the help shows come from config.py, their one home.
 _POLL = PollConfig()
@@ -88,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_demo_parser(commands)
     add_state_parser(commands)
     add_check_parser(commands)
+    add_summary_parser(commands)
     commands.add_parser(
         "schema",
         help="print the JSON Schema of the output records",
@@ -205,6 +207,8 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911 - a return 
             return state_command(args)
         if args.command == "check":
             return check_command(args)
+        if args.command == "summary":
+            return summary_command(args)
         return demo_command(args)
     except FotaPollerError as exc:
         print(f"fota-poller: {exc}", file=sys.stderr)  # noqa: T201 - the one-line user error

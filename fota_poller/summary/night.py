@@ -1,0 +1,203 @@
+"""A night's records file read for `summary`: campaign and run lines only, one line at a time.
+
+Device lines are nine in ten of a night's bytes: a cheap look at a line's first bytes skips
+them undecoded, so memory stays flat on a multi-GB file and the read is I/O bound. What is
+kept per campaign is one small tuple (`CampaignRow`), its repeated strings interned: a night
+of 100,000 campaigns is a few tens of MB.
+"""
+
+from __future__ import annotations
+
+import heapq
+import sys
+from collections import Counter
+from collections.abc import Iterable
+from typing import Final, NamedTuple
+
+import msgspec
+
+from fota_poller.output.campaign import MISSING_STATUS
+from fota_poller.output.phases import PHASES, PhaseTable
+from fota_poller.output.records import Phase
+
+# How the pipeline writes a device line (msgspec, compact, the tag first): skipped unread.
+_DEVICE_START: Final = b'{"record":"device"'
+# With a limit, rows are pruned to the worst `limit` once they pass this many (or twice the
+# limit): memory stays flat however many campaigns, at O(n log limit) time.
+_PRUNE_AT: Final = 4096
+
+
+class _Campaign(msgspec.Struct, tag_field="record", tag="campaign"):
+    """The campaign line's keys `summary` reads; defaults for the keys schema 1 lacks."""
+
+    outcome: str
+    account_name: str | None = None
+    upgrade_id: str | None = None
+    campaign_status: str | None = None
+    firmware_name: str | None = None
+    firmware_to: str | None = None
+    campaign_ended: bool | None = None
+    device_count: int | None = None
+    device_status_counts: dict[str, int] | None = None
+    # Schema 2 only; for a schema-1 file the phases come from the statuses (PhaseTable).
+    device_phase_counts: dict[str, int] | None = None
+    devices_new: int | None = None
+    devices_changed: int | None = None
+    devices_gone: int | None = None
+    error_kind: str | None = None
+
+
+class _Device(msgspec.Struct, tag_field="record", tag="device"):
+    """A device line not written as the pipeline writes it (keys reordered): read, not used."""
+
+
+class Run(msgspec.Struct, tag_field="record", tag="run"):
+    """The run line's keys `summary` reports."""
+
+    run_id: str
+    complete: bool
+    exit_code: int
+    schema_version: int = 1
+    finished_at: str | None = None
+    campaigns_total: int | None = None
+    campaigns_ok: int | None = None
+    campaigns_failed: int | None = None
+    devices_total: int | None = None
+
+
+_decoder = msgspec.json.Decoder(_Campaign | _Device | Run)
+
+
+class CampaignRow(NamedTuple):
+    """One campaign of the night, as the table shows it (a tuple: 100,000 of them are kept)."""
+
+    account: str
+    upgrade: str
+    firmware: str
+    status: str
+    outcome: str
+    error_kind: str | None
+    devices: int
+    succeeded: int
+    failed: int
+    pending: int
+    unknown: int
+    ended: bool | None
+    new: int | None
+    changed: int | None
+    gone: int | None
+
+    @property
+    def needs_a_look(self) -> bool:
+        """A failed poll, or failed devices: what `--failed-only` keeps."""
+        return self.outcome == "failed" or self.failed > 0
+
+
+def worst_first(row: CampaignRow) -> tuple[bool, int, int, str, str]:
+    """The sort key: failed polls first (nothing is known of them), then most failed, pending."""
+    return (row.outcome != "failed", -row.failed, -row.pending, row.account, row.upgrade)
+
+
+class Night:
+    """What a records file says: its campaigns, totals by phase and status, its run line."""
+
+    def __init__(
+        self, phases: PhaseTable, *, failed_only: bool = False, limit: int | None = None
+    ) -> None:
+        self.phases = phases
+        self.failed_only = failed_only
+        self.limit = limit
+        # The campaigns kept for the view: all (or all --failed-only keeps), or with a limit
+        # only about the worst `limit`; `chosen` gives exactly the view's rows.
+        self.rows: list[CampaignRow] = []
+        self.campaigns = 0
+        self.eligible = 0
+        self.phase_totals: Counter[str] = Counter(dict.fromkeys(PHASES, 0))
+        self.status_totals: Counter[str] = Counter()
+        self.failed_by_kind: Counter[str] = Counter()
+        self.run: Run | None = None
+        self.bad_lines = 0
+        self.first_bad_line: int | None = None
+        self.lines = 0
+
+    @property
+    def campaigns_failed(self) -> int:
+        """Campaigns whose poll failed."""
+        return sum(self.failed_by_kind.values())
+
+    def read(self, lines: Iterable[bytes]) -> None:
+        """Take in every line of a records file; a line that is no record is counted."""
+        number = self.lines
+        for line in lines:
+            number += 1
+            if line.startswith(_DEVICE_START) or not line.strip():
+                continue
+            try:
+                record = _decoder.decode(line)
+            except msgspec.DecodeError:
+                self._bad(number)
+                continue
+            if isinstance(record, _Campaign):
+                self._campaign(record)
+            elif isinstance(record, Run):
+                self.run = record
+        self.lines = number
+
+    def _bad(self, number: int) -> None:
+        self.bad_lines += 1
+        if self.first_bad_line is None:
+            self.first_bad_line = number
+
+    def _campaign(self, record: _Campaign) -> None:
+        statuses = record.device_status_counts or {}
+        phases: dict[str, int] | None = record.device_phase_counts
+        if phases is None:  # schema 1: the phases are computed from the statuses
+            computed = self.phases.counts(statuses, MISSING_STATUS)
+            phases = {str(phase): count for phase, count in computed.items()}
+        self.status_totals.update(statuses)
+        self.phase_totals.update({p: n for p, n in phases.items() if p in self.phase_totals})
+        if record.outcome == "failed":
+            self.failed_by_kind[record.error_kind or "(none)"] += 1
+        self.campaigns += 1
+        row = CampaignRow(
+            account=_interned(record.account_name),
+            upgrade=record.upgrade_id or "",
+            firmware=_interned(record.firmware_to or record.firmware_name),
+            status=_interned(record.campaign_status),
+            outcome=_interned(record.outcome),
+            error_kind=record.error_kind,
+            devices=record.device_count or 0,
+            succeeded=phases.get("succeeded", 0),
+            failed=phases.get("failed", 0),
+            pending=phases.get("pending", 0),
+            unknown=phases.get("unknown", 0),
+            ended=record.campaign_ended,
+            new=record.devices_new,
+            changed=record.devices_changed,
+            gone=record.devices_gone,
+        )
+        if self.failed_only and not row.needs_a_look:
+            return
+        self.eligible += 1
+        self.rows.append(row)
+        if self.limit is not None and len(self.rows) >= max(_PRUNE_AT, 2 * self.limit):
+            self.rows = heapq.nsmallest(self.limit, self.rows, key=worst_first)
+
+    def chosen(self) -> list[CampaignRow]:
+        """The campaigns the view shows, worst first: at most `limit`."""
+        if self.limit is None:
+            return sorted(self.rows, key=worst_first)
+        return heapq.nsmallest(self.limit, self.rows, key=worst_first)
+
+    def statuses_by_phase(self) -> dict[Phase, list[tuple[str, int]]]:
+        """The raw statuses under each phase, most devices first."""
+        grouped: dict[Phase, list[tuple[str, int]]] = {phase: [] for phase in PHASES}
+        for status, count in self.status_totals.most_common():
+            phase = self.phases.phase(None if status == MISSING_STATUS else status)
+            grouped[phase].append((status, count))
+        return grouped
+
+
+def _interned(text: str | None) -> str:
+    # Accounts, firmware and statuses repeat across thousands of campaigns: kept once each.
+    return "" if text is None else sys.intern(text)

@@ -1,0 +1,195 @@
+"""`summary`'s machine and ticket formats: JSON, CSV and markdown, from a read `Night`.
+
+The values come from a file nobody validated: JSON escapes them itself (U+2028/U+2029 too,
+as `poll`'s records do); CSV quotes them (the csv module); markdown escapes controls, `|`
+and backslashes so a status cannot break the table or drive a terminal.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Final, NamedTuple
+
+import msgspec
+
+from fota_poller.output.phases import PHASES
+from fota_poller.output.sink import escape_line_separators
+from fota_poller.summary.night import CampaignRow, Night
+from fota_poller.text import escape_controls
+
+Stuck = Mapping[tuple[str, str], int] | None
+
+
+class View(NamedTuple):
+    """What a summary shows: the night, its campaigns chosen (worst first), the exit code."""
+
+    night: Night
+    rows: Sequence[CampaignRow]
+    # How many campaigns `rows` was chosen from (all, or those --failed-only keeps).
+    shown_of: int
+    # Devices stuck per (account, upgrade id) with --state, else None.
+    stuck: Stuck
+    code: int
+
+
+CSV_COLUMNS: Final = (
+    "account_name",
+    "upgrade_id",
+    "firmware",
+    "campaign_status",
+    "outcome",
+    "error_kind",
+    "devices",
+    "succeeded_share",
+    "succeeded",
+    "failed",
+    "pending",
+    "unknown",
+    "ended",
+    "devices_new",
+    "devices_changed",
+    "devices_gone",
+    "stuck",
+)
+
+
+def share(row: CampaignRow) -> float | None:
+    """The share of a campaign's devices that succeeded, 0 to 1; None with no devices."""
+    return round(row.succeeded / row.devices, 4) if row.devices else None
+
+
+def row_fields(row: CampaignRow, stuck: Stuck) -> dict[str, object]:
+    """One campaign as a flat mapping, keyed by `CSV_COLUMNS`."""
+    return {
+        "account_name": row.account,
+        "upgrade_id": row.upgrade,
+        "firmware": row.firmware,
+        "campaign_status": row.status,
+        "outcome": row.outcome,
+        "error_kind": row.error_kind,
+        "devices": row.devices,
+        "succeeded_share": share(row),
+        "succeeded": row.succeeded,
+        "failed": row.failed,
+        "pending": row.pending,
+        "unknown": row.unknown,
+        "ended": row.ended,
+        "devices_new": row.new,
+        "devices_changed": row.changed,
+        "devices_gone": row.gone,
+        "stuck": None if stuck is None else stuck.get((row.account, row.upgrade), 0),
+    }
+
+
+def run_fields(night: Night) -> dict[str, object]:
+    """The run line's facts, or that there was none: the run did not finish."""
+    run = night.run
+    if run is None:
+        return {"finished": False}
+    return {"finished": True, **msgspec.structs.asdict(run)}
+
+
+def render_json(view: View) -> Iterator[str]:
+    """The whole summary as one JSON document."""
+    night = view.night
+    document = {
+        "run": run_fields(night),
+        "exit_code": view.code,
+        "bad_lines": night.bad_lines,
+        "campaigns": {
+            "total": night.campaigns,
+            "ok": night.campaigns - night.campaigns_failed,
+            "failed": night.campaigns_failed,
+            "failed_by_error_kind": dict(night.failed_by_kind.most_common()),
+        },
+        "devices": {
+            "total": sum(night.phase_totals.values()),
+            "phases": {phase: night.phase_totals[phase] for phase in PHASES},
+            "statuses": {
+                phase: dict(statuses) for phase, statuses in night.statuses_by_phase().items()
+            },
+        },
+        "rows": [],
+    }
+    # The rows are encoded one at a time into the empty list that ends the document: a
+    # night of 100,000 campaigns never exists as one list of dicts nor one string.
+    head = msgspec.json.encode(document)
+    yield escape_line_separators(head[: -len(b"]}")]).decode()
+    for number, row in enumerate(view.rows):
+        encoded = escape_line_separators(msgspec.json.encode(row_fields(row, view.stuck)))
+        yield ("," if number else "") + encoded.decode()
+    yield "]}\n"
+
+
+def render_csv(view: View) -> Iterator[str]:
+    """A header line, then one line per campaign."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in view.rows:
+        fields = row_fields(row, view.stuck)
+        fields["ended"] = {True: "true", False: "false", None: ""}[row.ended]
+        writer.writerow(fields)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue()
+
+
+def _cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    return escape_controls(text.replace("\\", "\\\\").replace("|", "\\|"))
+
+
+def render_markdown(view: View) -> str:
+    """A ticket's view: the campaigns table, then the totals and the run as lists."""
+    stuck = view.stuck
+    columns = ["account", "upgrade", "firmware", "status", "devices", "succeeded", "failed"]
+    columns += ["pending", "ended", *(["stuck"] if stuck is not None else [])]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in view.rows:
+        fields = row_fields(row, stuck)
+        ratio = fields["succeeded_share"]
+        cells = [
+            row.account,
+            row.upgrade,
+            row.firmware,
+            row.status if row.outcome == "ok" else f"poll failed: {row.error_kind}",
+            row.devices,
+            "" if not isinstance(ratio, float) else f"{ratio:.1%}",
+            row.failed,
+            row.pending,
+            {True: "yes", False: "no", None: ""}[row.ended],
+            *([fields["stuck"]] if stuck is not None else []),
+        ]
+        lines.append("| " + " | ".join(map(_cell, cells)) + " |")
+    lines += ["", *summary_lines(view.night, view.code, bullet="- ")]
+    return "\n".join(lines) + "\n"
+
+
+def summary_lines(night: Night, code: int, bullet: str) -> list[str]:
+    """The totals, the failed campaigns by error kind and the run, one fact a line."""
+    total = sum(night.phase_totals.values())
+    lines = [f"{bullet}devices: {total}"]
+    for phase, statuses in night.statuses_by_phase().items():
+        lines.append(f"{bullet}{phase}: {night.phase_totals[phase]}")
+        lines += [f"  {bullet}{_cell(status)}: {count}" for status, count in statuses]
+    failed = night.campaigns_failed
+    lines.append(f"{bullet}campaigns: {night.campaigns} ({failed} failed to poll)")
+    lines += [f"  {bullet}{_cell(k)}: {n}" for k, n in night.failed_by_kind.most_common()]
+    lines.append(f"{bullet}{run_sentence(night)}")
+    if night.bad_lines:
+        lines.append(f"{bullet}{night.bad_lines} line(s) that are no record")
+    lines.append(f"{bullet}summary exit code: {code}")
+    return lines
+
+
+def run_sentence(night: Night) -> str:
+    """The run's completeness in a few words."""
+    run = night.run
+    if run is None:
+        return "no run line: the run did not finish (cut off, or still running)"
+    complete = "complete" if run.complete else "INCOMPLETE"
+    return f"run {_cell(run.run_id)}: {complete}, exit code {run.exit_code}"

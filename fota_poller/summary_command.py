@@ -1,0 +1,160 @@
+"""`fota-poller summary [FILE|-]`: a night's records read at a glance, without jq.
+
+Options, reading and the exit code; the reading is `summary/night.py`'s, the formats
+`summary/render.py`'s and `summary/table.py`'s, the stuck devices `summary/stuck.py`'s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Final
+
+from fota_poller.config import load_config, parse_duration
+from fota_poller.errors import ConfigError, ExitCode, InputFileError
+from fota_poller.observe.logs import configure_logging
+from fota_poller.output.phases import PhaseTable
+from fota_poller.summary.night import Night
+from fota_poller.summary.render import View, render_csv, render_json, render_markdown
+
+SUMMARY_EPILOG = """\
+FILE is a records file written by `poll --output` (- or none: stdin). Device lines are
+skipped unread: only campaign and run lines are decoded, so memory stays flat.
+
+--limit: the table and markdown show the worst 50 campaigns by default (totals are over all);
+json and csv give every campaign unless --limit is given; 0 is no limit.
+
+exit codes:
+  0   the run finished (a run line), complete, and every campaign was polled
+  1   the night needs a look: no run line (the run did not finish), an incomplete run, a
+      campaign whose poll failed, or lines that are no record (counted on stderr)
+  2   FILE cannot be read, a bad --stuck-after or --config, or a --state database that
+      cannot be used
+  141 the reader of stdout closed the pipe (e.g. `| head`)
+"""
+
+_TABLE_LIMIT: Final = 50
+_FORMATS: Final = ("table", "json", "csv", "markdown")
+_BLOCK: Final = 1 << 20
+
+
+def add_summary_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the `summary` subcommand and its options to `commands`."""
+    summary = commands.add_parser(
+        "summary",
+        help="read a night's records at a glance: campaigns worst first, totals, the run",
+        description="Summarise a records file: per campaign its devices by phase, worst "
+        "first; devices by phase and raw status; failed campaigns by error kind; the run.",
+        epilog=SUMMARY_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    summary.add_argument("file", nargs="?", default="-", metavar="FILE", help="records file")
+    summary.add_argument(
+        "--format",
+        choices=_FORMATS,
+        help="default: table on a terminal, json otherwise",
+    )
+    summary.add_argument(
+        "--failed-only",
+        action="store_true",
+        help="only campaigns with failed devices or a failed poll",
+    )
+    summary.add_argument("--limit", type=int, metavar="N", help="campaigns shown at most")
+    summary.add_argument(
+        "--state",
+        type=Path,
+        metavar="FILE.db",
+        help="also count, per campaign, devices stuck past --stuck-after (state database)",
+    )
+    summary.add_argument(
+        "--stuck-after",
+        default="7d",
+        metavar="DURATION",
+        help="a pending or unknown status older than this is stuck (default 7d)",
+    )
+    summary.add_argument(
+        "--config", type=Path, metavar="FILE", help="TOML config file (its [phases])"
+    )
+
+
+def summary_command(args: argparse.Namespace) -> int:
+    """Read the file, print the summary, return the exit code."""
+    # Unknown statuses are not news here (poll warned about them): errors only on stderr.
+    configure_logging("error")
+    config = load_config(args.config)
+    phases = PhaseTable(config.phases)
+    stuck_after = _duration(args.stuck_after)
+    form = args.format or ("table" if sys.stdout.isatty() else "json")
+    night = Night(phases, failed_only=args.failed_only, limit=_limit(args.limit, form))
+    _read(night, args.file)
+    stuck = None
+    if args.state is not None:
+        from fota_poller.summary.stuck import stuck_counts  # noqa: PLC0415 - only with --state
+
+        stuck = stuck_counts(args.state, longer_than_s=stuck_after, phases=phases)
+    if night.bad_lines:
+        print(  # noqa: T201 - the one stderr line
+            f"fota-poller: {night.bad_lines} line(s) of {night.lines} are no record "
+            f"(the first: line {night.first_bad_line}); they were skipped",
+            file=sys.stderr,
+        )
+    code = _exit_code(night)
+    rows, shown_of = night.chosen(), night.eligible
+    try:
+        _print(form, View(night, rows, shown_of, stuck, code))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader quit (`| head`): 141 as `poll` gives; Python would complain again
+        # flushing stdout at exit, so it points at /dev/null.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return int(ExitCode.OUTPUT_CLOSED)
+    return code
+
+
+def _duration(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ConfigError:
+        raise ConfigError(f"--stuck-after: not a duration: {text!r} (e.g. 7d, 36h)") from None
+
+
+def _read(night: Night, name: str) -> None:
+    try:
+        if name == "-":
+            night.read(sys.stdin.buffer)
+            return
+        with open(name, "rb", buffering=_BLOCK) as lines:  # noqa: PTH123 - a plain read
+            night.read(lines)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise InputFileError(f"summary: cannot read {name}: {reason}") from None
+
+
+def _limit(given: int | None, form: str) -> int | None:
+    if given is None:
+        return _TABLE_LIMIT if form in ("table", "markdown") else None
+    if given < 0:
+        raise ConfigError(f"--limit: {given} is negative (0 shows every campaign)")
+    return given or None
+
+
+def _exit_code(night: Night) -> int:
+    run = night.run
+    if run is None or not run.complete or night.campaigns_failed or night.bad_lines:
+        return int(ExitCode.CAMPAIGNS_FAILED)
+    return int(ExitCode.OK)
+
+
+def _print(form: str, view: View) -> None:
+    if form == "table":
+        from fota_poller.summary.table import print_table  # noqa: PLC0415 - loads rich
+
+        print_table(view, sys.stdout)
+    elif form == "json":
+        sys.stdout.writelines(render_json(view))
+    elif form == "csv":
+        sys.stdout.writelines(render_csv(view))
+    else:
+        sys.stdout.write(render_markdown(view))
