@@ -29,6 +29,7 @@ format: $(STAMP)
 # The benchmark table (bench/README.md); `make bench BENCH_ARGS=--quick` for a tiny run.
 bench: $(STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+	$(BIN)/python bench/startup.py
 
 clean:
 	rm -rf $(VENV) demo-output.jsonl .mypy_cache .ruff_cache .pytest_cache

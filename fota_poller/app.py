@@ -9,22 +9,24 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib.util
+import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import anyio
+import structlog
 
 from fota_poller.api.auth import TokenSource
 from fota_poller.api.credentials import Credentials, load_credentials
 from fota_poller.api.redact import Redactor
 from fota_poller.api.token_provider import TokenProvider
-from fota_poller.config import Config, apply_overrides, load_config
+from fota_poller.config import Config, apply_overrides, config_path, load_config
 from fota_poller.errors import ConfigError
 from fota_poller.ids.discover import discovery_accounts
 from fota_poller.ids.lists import close_id_sources, open_id_sources, read_refs
 from fota_poller.observe.logs import configure_logging
-from fota_poller.observe.monitor import watch_run
+from fota_poller.observe.monitor import metrics_on_refusal, watch_run
 from fota_poller.observe.tally import RunTally
 from fota_poller.output.records import RunRecord
 from fota_poller.output.sink import Sink, open_output
@@ -36,9 +38,15 @@ from fota_poller.state.store import StateStore
 
 
 def poll_config(args: argparse.Namespace) -> Config:
-    """The config file with the flags of `poll` laid over it."""
+    """The config file with the flags of `poll` laid over it.
+
+    The file is `--config`, else `$FOTA_POLLER_CONFIG`, else /etc/fota-poller/config.toml when
+    it exists; `args.config_read` is left naming it, for `poll` to log once logging is set up.
+    """
+    path, source = config_path(args.config, os.environ)
+    args.config_read = {"path": None if path is None else str(path), "from": source}
     return apply_overrides(
-        load_config(args.config),
+        load_config(path),
         api={"base_url": args.base_url, "account": args.account},
         poll={
             "concurrency": args.concurrency,
@@ -74,11 +82,16 @@ def check_poll_sources(config: Config, id_paths: Sequence[str] | None) -> list[s
     return list(id_paths or [])
 
 
-def poll(config: Config, id_paths: Sequence[str]) -> int:
+def poll(
+    config: Config, id_paths: Sequence[str], config_read: Mapping[str, str | None] | None = None
+) -> int:
     """Run `poll` from the command line: logging, credentials, then the run; the exit code."""
     redactor = Redactor()
     configure_logging(config.log.level, redactor=redactor)
-    credentials = load_credentials(config.auth)
+    if config_read is not None:
+        structlog.get_logger("fota_poller").debug("config.read", **config_read)
+    with metrics_on_refusal(config):  # exit 2 for credentials still leaves the metrics file
+        credentials = load_credentials(config.auth)
     redactor.add(*credentials.values())
     return anyio.run(
         authenticated_poll,

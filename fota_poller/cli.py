@@ -12,9 +12,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import get_args
 
-import structlog
-
-from fota_poller import app
 from fota_poller._version import __version__
 from fota_poller.api.credentials import (
     APP_KEY_ENV,
@@ -25,8 +22,11 @@ from fota_poller.api.credentials import (
     USERNAME_ENV,
 )
 from fota_poller.check_command import add_check_parser, check_command
+from fota_poller.argparsing import CronSafeParser
 from fota_poller.config import (
+    CONFIG_ENV,
     DEFAULT_BASE_URL,
+    DEFAULT_CONFIG_PATH,
     Emit,
     LogConfig,
     LogLevel,
@@ -78,7 +78,8 @@ credentials (environment, else the files named in the config's [auth]; never fla
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with its four subcommands."""
-    parser = argparse.ArgumentParser(
+    # Typed as the base class: every add_*_parser takes the subparsers of an ArgumentParser.
+    parser: argparse.ArgumentParser = CronSafeParser(
         prog="fota-poller",
         description="Poll ThingSpace FOTA upgrade campaigns; one JSON line per device.",
     )
@@ -107,7 +108,13 @@ def _add_poll(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         epilog=POLL_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    poll.add_argument("--config", type=Path, metavar="FILE", help="TOML config file")
+    poll.add_argument(
+        "-c",
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help=f"TOML config file (default ${CONFIG_ENV}, else {DEFAULT_CONFIG_PATH} if it exists)",
+    )
     poll.add_argument(
         "--ids",
         action="append",
@@ -167,6 +174,7 @@ def _add_poll(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         help="exit 75 at once if another run holds this lock (config poll.lock_file)",
     )
     poll.add_argument(
+        "-o",
         "--output",
         metavar="FILE",
         help="write records here, atomically at the end (config output.path; default stdout)",
@@ -195,9 +203,13 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911 - a return 
     args = build_parser().parse_args(argv)
     try:
         if args.command == "poll":
+            # Imported here, not at the top: `--version` and `--help` must not load aiohttp
+            # and the pipeline (bench/startup.py).
+            from fota_poller import app  # noqa: PLC0415
+
             config = app.poll_config(args)
             app.check_state(config)
-            return app.poll(config, app.check_poll_sources(config, args.ids))
+            return app.poll(config, app.check_poll_sources(config, args.ids), args.config_read)
         if args.command == "schema":
             sys.stdout.write(render_schema())
             return 0
@@ -217,5 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911 - a return 
         # A SIGINT outside the run's own signal handling (before it is set up, or a second
         # signal racing the end of the run) is still a run cut short by SIGINT: exit 4, as
         # the exit-code table says, not 1.
+        import structlog  # noqa: PLC0415 - kept off the start-up path (bench/startup.py)
+
         structlog.get_logger("fota_poller").warning("run.interrupted")
         return int(ExitCode.CUT_SHORT)

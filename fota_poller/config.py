@@ -9,6 +9,7 @@ under the TOML key's own name.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
@@ -31,7 +32,7 @@ UpgradeStatus = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_ -]{1,64}$")]
 
 
 class Duration:
-    """A span of time as written (`45m`, `1h30m`, `90s`, `90`) and in seconds, parsed once."""
+    """A span of time as written (`45m`, `1h30m`, `90s`) and in seconds, parsed once."""
 
     __slots__ = ("seconds", "text")
 
@@ -237,6 +238,8 @@ def apply_overrides(config: Config, **sections: dict[str, Any]) -> Config:
 def _decode(type_: type, value: object) -> object:
     """Decode what msgspec does not know: a `Duration` from its text."""
     if type_ is Duration:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            raise ValueError(_unitless(str(value)))
         if not isinstance(value, str):
             raise TypeError(f"Expected `str | null`, got `{type(value).__name__}`")
         try:
@@ -254,12 +257,19 @@ def _encode(value: object) -> object:
     raise NotImplementedError(type(value))
 
 
-_DURATION_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([dhms]?)\s*")
-_UNIT_SECONDS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0, "": 1.0}
+# Every part has its unit: a bare `45` read as seconds was a 45-second deadline meant as minutes.
+_DURATION_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([dhms])\s*")
+_BARE_NUMBER = re.compile(r"\s*\d+(?:\.\d+)?\s*")
+_UNIT_SECONDS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
 
 
 def parse_duration(text: str) -> float:
-    """Seconds in `7d`, `45m`, `1h30m`, `90s` or `90`; a `ConfigError` for anything else."""
+    """Seconds in `7d`, `45m`, `1h30m` or `90s`; a `ConfigError` for anything else.
+
+    A bare number is refused with a message asking for the unit, rather than taken as seconds.
+    """
+    if _BARE_NUMBER.fullmatch(text):
+        raise ConfigError(_unitless(text.strip()))
     position = 0
     total = 0.0
     while position < len(text):
@@ -271,3 +281,24 @@ def parse_duration(text: str) -> float:
     if position != len(text) or not text.strip():
         raise ConfigError(f"not a duration: {text!r} (use e.g. 45m, 1h30m, 90s)")
     return total
+
+
+def _unitless(number: str) -> str:
+    return f"duration {number!r} has no unit: write {number}s, {number}m, {number}h or {number}d"
+
+
+# The config file read when `--config` is not given: this variable's file, else the system one
+# when it exists (a package or an admin puts it there; a missing one is no error).
+CONFIG_ENV = "FOTA_POLLER_CONFIG"
+DEFAULT_CONFIG_PATH = Path("/etc/fota-poller/config.toml")
+
+
+def config_path(flag: Path | None, environ: Mapping[str, str]) -> tuple[Path | None, str]:
+    """The config file to read and where its name came from: `--config`, the variable, /etc."""
+    if flag is not None:
+        return flag, "--config"
+    if environ.get(CONFIG_ENV):
+        return Path(environ[CONFIG_ENV]), CONFIG_ENV
+    if DEFAULT_CONFIG_PATH.is_file():
+        return DEFAULT_CONFIG_PATH, "default"
+    return None, "none"

@@ -13,15 +13,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import anyio
 import msgspec
 
 from fota_poller.api.credentials import Credentials, Secret
 from fota_poller.api.redact import Redactor
-from fota_poller.api.token_provider import TokenProvider
-from fota_poller.app import poll_command
 from fota_poller.config import ApiConfig, Config, OutputConfig, PollConfig
-from fota_poller.observe.logs import configure_logging
 from fota_poller.observe.tally import RunTally
 from fota_poller.output.phases import PHASES
 from fota_poller.output.records import CampaignRecord, DeviceRecord, RunRecord
@@ -45,13 +41,21 @@ def add_demo_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser
 
 def demo_command(args: argparse.Namespace) -> int:
     """Run the demo; returns the poll's exit code."""
+    # Imported here: `--help` must not load anyio, structlog and tqdm (bench/startup.py).
+    import anyio  # noqa: PLC0415
+
+    from fota_poller.observe.logs import configure_logging  # noqa: PLC0415
+
     redactor = Redactor()
     configure_logging("warning", redactor=redactor)
     return anyio.run(_demo, args.output, args.campaigns, args.seed, redactor)
 
 
 async def _demo(output: Path, campaigns: int, seed: int, redactor: Redactor) -> int:
-    # Imported here, not at the top: a `poll` run must not load the simulator (module docstring).
+    # Imported here, not at the top: a `poll` run must not load the simulator (module docstring),
+    # and `--help` must not load aiohttp and the pipeline (bench/startup.py).
+    from fota_poller.api.token_provider import TokenProvider  # noqa: PLC0415
+    from fota_poller.app import poll_command  # noqa: PLC0415
     from fota_poller.simulator import SimulatorOptions, run_simulator  # noqa: PLC0415
 
     options = SimulatorOptions(campaigns=campaigns, devices_min=1, devices_max=2000, seed=seed)

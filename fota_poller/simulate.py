@@ -16,12 +16,11 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import anyio
-
 from fota_poller.api.credentials import APP_KEY_ENV, APP_SECRET_ENV, PASSWORD_ENV, USERNAME_ENV
 from fota_poller.errors import ConfigError
 
 if TYPE_CHECKING:
+    from fota_poller.simulator import SimulatorStats
     from fota_poller.simulator.evolve import EvolveOptions
 
 _N = TypeVar("_N", int, float)
@@ -37,20 +36,27 @@ def add_simulate_parser(commands: argparse._SubParsersAction[argparse.ArgumentPa
         f"username/password in {APP_KEY_ENV}, {APP_SECRET_ENV}, {USERNAME_ENV}, {PASSWORD_ENV} "
         "when set, else sim-app-key / sim-app-secret and sim-user / sim-password; and the "
         "pre-issued tokens sim-bearer-token and sim-session-token, which never expire.",
+        formatter_class=DefaultsHelpFormatter,
     )
-    simulate.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    simulate.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 = any)")
-    simulate.add_argument("--campaigns", type=int, default=300, metavar="N")
+    simulate.add_argument("--host", default="127.0.0.1", help="address to bind")
+    simulate.add_argument("--port", type=int, default=8080, help="port; 0 = any free one")
+    simulate.add_argument(
+        "--campaigns", type=int, default=300, metavar="N", help="upgrade campaigns served"
+    )
     simulate.add_argument(
         "--devices", default="1-2000", metavar="MIN-MAX", help="devices per campaign"
     )
-    simulate.add_argument("--latency-ms", type=float, default=0.0, metavar="MS")
-    simulate.add_argument("--seed", type=int, default=1)
+    simulate.add_argument(
+        "--latency-ms", type=float, default=0.0, metavar="MS", help="added to every answer"
+    )
+    simulate.add_argument(
+        "--seed", type=int, default=1, help="draws the campaigns, devices and faults"
+    )
     simulate.add_argument(
         "--accounts",
         default="0000123456-00001",
         metavar="A1,A2",
-        help="accounts the campaigns are spread over (default 0000123456-00001)",
+        help="accounts the campaigns are spread over",
     )
     simulate.add_argument(
         "--report-page-size", type=int, default=50, metavar="N", help="upgrades per report page"
@@ -63,14 +69,14 @@ def add_simulate_parser(commands: argparse._SubParsersAction[argparse.ArgumentPa
         type=float,
         default=3600.0,
         metavar="SECONDS",
-        help="lifetime of an issued Bearer token (default 3600)",
+        help="lifetime of an issued Bearer token",
     )
     simulate.add_argument(
         "--session-idle-ttl",
         type=float,
         default=1200.0,
         metavar="SECONDS",
-        help="a session expires after this long unused (default 1200)",
+        help="a session expires after this long unused",
     )
     simulate.add_argument(
         "--faults",
@@ -88,7 +94,7 @@ def add_simulate_parser(commands: argparse._SubParsersAction[argparse.ArgumentPa
         "--fault-routes",
         default="upgrade",
         metavar="R1,R2",
-        help="routes the faults apply to: upgrade, reports, token, login, logout (default upgrade)",
+        help="routes the faults apply to: upgrade, reports, token, login, logout",
     )
     simulate.add_argument(
         "--redirect-to",
@@ -120,12 +126,22 @@ def add_simulate_parser(commands: argparse._SubParsersAction[argparse.ArgumentPa
     )
 
 
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Every option's help ends with its default, unless the help already gives it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "default" in text or action.default is argparse.SUPPRESS or not action.option_strings:
+            return text
+        default = "none" if action.default in {None, ""} else action.default
+        return f"{text} (default {default})"
+
+
 def simulate_command(args: argparse.Namespace) -> int:
     """Serve the simulator until interrupted."""
     # Imported here, not at the top: a `poll` run must not load the simulator (module docstring).
     from fota_poller.simulator import (  # noqa: PLC0415
         SimulatorOptions,
-        SimulatorStats,
         serve_forever,
     )
     from fota_poller.simulator.auth_routes import simulator_auth_options  # noqa: PLC0415
@@ -174,18 +190,42 @@ def simulate_command(args: argparse.Namespace) -> int:
         print(f"simulator listening on {base_url}{days}", file=sys.stderr, flush=True)  # noqa: T201
 
     def finished(stats: SimulatorStats) -> None:
-        summary = (
-            f"simulator served {stats.requests_total} requests; by status "
-            f"{dict(sorted(stats.requests_by_status.items()))}; faults {stats.faults_by_kind}"
-        )
-        print(summary, file=sys.stderr, flush=True)  # noqa: T201 - the simulator's report
+        print(exit_summary(stats), file=sys.stderr, flush=True)  # noqa: T201 - its report
 
     serve = functools.partial(
         serve_forever, options, args.host, args.port, args.write_ids, ready, finished=finished
     )
+    import anyio  # noqa: PLC0415 - kept off the start-up path (bench/startup.py)
+
     with contextlib.suppress(KeyboardInterrupt):
-        anyio.run(serve_until_signalled, serve)
+        try:
+            anyio.run(serve_until_signalled, serve)
+        except ExceptionGroup as group:
+            # The task group wraps a refusal to start (a busy port): raise it as the one line.
+            refused, _ = group.split(ConfigError)
+            if refused is None:
+                raise
+            raise _first(refused) from None
     return 0
+
+
+def _first(group: BaseExceptionGroup[ConfigError]) -> ConfigError:
+    first = group.exceptions[0]
+    return first if isinstance(first, ConfigError) else _first(first)
+
+
+def exit_summary(stats: SimulatorStats) -> str:
+    """What the simulator served, a few aligned lines: requests, by status, faults injected."""
+    by_status = sorted(stats.requests_by_status.items())
+    faults = sorted(stats.faults_by_kind.items())
+    rows = [("requests", f"{stats.requests_total:,}")]
+    rows += [(f"  status {status}", f"{count:,}") for status, count in by_status]
+    rows += [("faults", f"{sum(count for _, count in faults):,}")]
+    rows += [(f"  {kind}", f"{count:,}") for kind, count in faults]
+    label = max(len(name) for name, _ in rows)
+    value = max(len(count) for _, count in rows)
+    lines = [f"{name:<{label}}  {count:>{value}}" for name, count in rows]
+    return "\n".join(["simulator served:", *(f"  {line}" for line in lines)])
 
 
 def evolve_options(args: argparse.Namespace) -> tuple[EvolveOptions | None, int]:
@@ -224,6 +264,8 @@ def _number(kind: Callable[[str], _N], flag: str, text: str) -> _N:
 
 async def serve_until_signalled(serve: Callable[[], Coroutine[Any, Any, None]]) -> None:
     """Run `serve` until SIGTERM or SIGINT (a background job started by a shell ignores SIGINT)."""
+    import anyio  # noqa: PLC0415 - kept off the start-up path (bench/startup.py)
+
     async with anyio.create_task_group() as group:
         group.start_soon(serve)
         with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:

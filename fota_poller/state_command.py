@@ -20,7 +20,6 @@ import msgspec
 from fota_poller.config import Config, load_config, parse_duration
 from fota_poller.errors import ConfigError, ExitCode
 from fota_poller.ids.lists import ACCOUNT_PATTERN, canonical_upgrade_id
-from fota_poller.observe.logs import configure_logging
 from fota_poller.output.phases import PhaseTable
 from fota_poller.output.sink import escape_line_separators
 from fota_poller.run.lock import hold_lock
@@ -129,12 +128,15 @@ def _subcommand(
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--state", metavar="PATH", help="the state database (config state.path)")
-    parser.add_argument("--config", type=Path, metavar="FILE", help="TOML config file")
+    parser.add_argument("-c", "--config", type=Path, metavar="FILE", help="TOML config file")
     return parser
 
 
 def state_command(args: argparse.Namespace) -> int:
     """Run `state info`, `state stuck` or `state forget`: the exit code."""
+    # Imported here: `--help` must not load structlog and tqdm (bench/startup.py).
+    from fota_poller.observe.logs import configure_logging  # noqa: PLC0415
+
     configure_logging("warning")  # to stderr: stdout is the answer
     config = load_config(args.config)
     text = args.state if args.state is not None else config.state.path

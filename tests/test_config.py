@@ -11,7 +11,7 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("45m", 2700), ("1h30m", 5400), ("90s", 90), ("90", 90), ("0.5s", 0.5), ("1h 5m 3s", 3903)],
+    [("45m", 2700), ("1h30m", 5400), ("90s", 90), ("0.5s", 0.5), ("1h 5m 3s", 3903)],
 )
 def test_durations_are_read_in_hours_minutes_and_seconds(text, seconds):
     assert parse_duration(text) == seconds
@@ -21,6 +21,13 @@ def test_durations_are_read_in_hours_minutes_and_seconds(text, seconds):
 def test_a_bad_duration_is_a_config_error(text):
     with pytest.raises(ConfigError, match="not a duration"):
         parse_duration(text)
+
+
+@pytest.mark.parametrize("text", ["45", "90", " 0.5 "])
+def test_a_bare_number_is_refused_asking_for_a_unit(text):
+    with pytest.raises(ConfigError, match=r"has no unit: write .*s, .*m") as raised:
+        parse_duration(text)
+    assert "\n" not in str(raised.value)
 
 
 def test_the_example_config_holds_the_resilience_defaults():
@@ -53,7 +60,10 @@ def test_a_deadline_is_parsed_once_into_its_text_and_its_seconds(tmp_path):
     assert apply_overrides(config, poll={"deadline": "90s"}).poll.deadline.seconds == 90
 
 
-@pytest.mark.parametrize(("value", "message"), [('"tomorrow"', "not a duration"), ("5", "str")])
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [('"tomorrow"', "not a duration"), ("5", "no unit"), ('"45"', "no unit"), ("true", "str")],
+)
 def test_a_bad_deadline_in_the_file_names_the_key(tmp_path, value, message):
     path = tmp_path / "config.toml"
     path.write_text(f"[poll]\ndeadline = {value}\n")

@@ -22,6 +22,8 @@ SCHEMA = json.loads((ROOT / "docs" / "records.schema.json").read_text(encoding="
 # Commands that a block not marked as an example may hold: each is run by `make test`
 # (this suite), by `make demo`, or by a test (`fota-poller schema`: test_schema.py).
 RUN_BY_THE_PROJECT = {"make demo", "make test", "fota-poller schema"}
+# A block whose paragraph names this file is run, as written, by tests/test_doc_examples.py.
+RUN_BY_EXAMPLES = "tests/test_doc_examples.py"
 SHELL_LANGUAGES = {"sh", "bash", "console", "shell"}
 _SHELL_OPERATORS = {"|", "||", "&&", ";", "&", ">", ">>", "<"}
 _BLOCK = re.compile(r"^```(\w*)\n(.*?)^```", re.DOTALL | re.MULTILINE)
@@ -96,7 +98,11 @@ def test_every_fota_poller_command_parses(doc):
 def test_every_shell_block_is_run_by_the_project_or_marked_as_an_example(doc):
     unmarked = []
     for language, body, before in blocks(read(doc)):
-        if language not in SHELL_LANGUAGES or before.startswith("Example"):
+        if (
+            language not in SHELL_LANGUAGES
+            or before.startswith("Example")
+            or RUN_BY_EXAMPLES in before
+        ):
             continue
         for line in body.splitlines():
             command = line.split("#", 1)[0].strip()
@@ -169,7 +175,7 @@ def test_configuration_lists_every_flag_of_poll():
         option
         for action in poll_parser()._actions
         for option in action.option_strings
-        if option not in {"-h", "--help"}
+        if option.startswith("--") and option != "--help"
     }
 
     assert documented == parser_flags

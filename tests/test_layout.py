@@ -194,7 +194,7 @@ def test_a_poll_run_does_not_load_the_simulator() -> None:
     # The simulator's server costs a `poll` process about 3 MB of peak RSS (6% of the
     # throughput benchmark's): cli.py imports simulate.py and demo.py for their options, and
     # they import the simulator only when their command runs.
-    script = "import sys, fota_poller.cli; print(*sys.modules, sep=chr(10))"
+    script = "import sys, fota_poller.cli, fota_poller.app; print(*sys.modules, sep=chr(10))"
     loaded = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, check=True, text=True
     ).stdout.splitlines()

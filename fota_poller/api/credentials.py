@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import msgspec
-import structlog
 
 from fota_poller.config import AuthConfig
 from fota_poller.errors import ConfigError, MissingCredentialsError
@@ -28,8 +27,6 @@ BEARER_TOKEN_ENV = "THINGSPACE_BEARER_TOKEN"  # noqa: S105 - a variable name, no
 SESSION_TOKEN_ENV = "THINGSPACE_SESSION_TOKEN"  # noqa: S105 - a variable name, not a secret
 
 _GROUP_OR_OTHERS_READ = stat.S_IRGRP | stat.S_IROTH
-
-log = structlog.get_logger("fota_poller")
 
 
 class Secret:
@@ -127,7 +124,9 @@ def _read(
     except OSError as exc:
         raise ConfigError(f"cannot read auth.{key} {path}: {exc.strerror}") from None
     if mode & _GROUP_OR_OTHERS_READ:
-        log.warning(
+        import structlog  # noqa: PLC0415 - kept off the start-up path (bench/startup.py)
+
+        structlog.get_logger("fota_poller").warning(
             "auth.secret_file_readable_by_others",
             path=str(path),
             mode=oct(stat.S_IMODE(mode)),

@@ -15,14 +15,15 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
-import anyio.to_thread
 import msgspec
 
 from fota_poller.errors import InputFileError
-from fota_poller.ids.sources import Batched
 from fota_poller.text import excerpt
+
+if TYPE_CHECKING:
+    from fota_poller.ids.sources import Batched
 
 ACCOUNT_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 STDIN = "-"
@@ -81,6 +82,8 @@ _json_ref_decoder = msgspec.json.Decoder(_JsonRef)
 _HEADER_WORDS = frozenset(
     {"accountname", "account_name", "account", "upgradeid", "upgrade_id", "id"}
 )
+# The header of a one-column export: without this it was a failed campaign every night.
+_ONE_COLUMN_HEADER = frozenset({"upgradeid", "upgrade_id", "id"})
 
 
 def parse_line(
@@ -131,6 +134,8 @@ def _split_fields(  # noqa: PLR0911 - one early return per line form and per way
         if {field.lower() for field in fields} <= _HEADER_WORDS:
             return None
         return fields[0], fields[1]
+    if text.strip('"').lower() in _ONE_COLUMN_HEADER:
+        return None
     return default_account, text
 
 
@@ -186,6 +191,10 @@ def read_refs(
     sources: Iterable[tuple[str, IO[str]]], default_account: str | None
 ) -> Batched[CampaignRef | InvalidLine]:
     """Every usable or invalid line of every source, in order, read lazily a batch at a time."""
+    # Imported here: `state` and `--help` use this module's names, not its async plumbing,
+    # which loads anyio and structlog (bench/startup.py).
+    from fota_poller.ids.sources import Batched  # noqa: PLC0415
+
     return Batched(_read_batches(sources, default_account))
 
 
@@ -196,6 +205,8 @@ async def _read_batches(
         line_number = 0
         while True:
             try:
+                import anyio.to_thread  # noqa: PLC0415 - off the start-up path (bench/startup.py)
+
                 lines = await anyio.to_thread.run_sync(_read_batch, stream)
             except OSError as exc:
                 raise InputFileError(f"error reading id list {name}: {exc.strerror}") from None

@@ -28,9 +28,31 @@ class RunWatch:
         self.run: RunRecord | None = None
 
     def finished(self, run: RunRecord) -> int:
-        """Keep the run record for the metrics; returns its exit code."""
+        """Keep the run record for the metrics; returns its exit code.
+
+        A run with no campaign at all is warned about: an empty export exits 0 like a good night.
+        """
         self.run = run
+        if run.campaigns_total == 0:
+            log.warning("run.no_campaigns", hint="the id lists and discovery gave no campaign")
         return run.exit_code
+
+
+@contextlib.contextmanager
+def metrics_on_refusal(config: Config) -> Iterator[None]:
+    """Write the metrics file for a run refused in the block (missing credentials, exit 2).
+
+    The refusal comes before `watch_run`; without this the `FotaPollerRunFailed` alert of
+    docs/operations.md never sees a run that could not even start.
+    """
+    started = time.time()
+    try:
+        yield
+    except FotaPollerError as exc:
+        metrics_file = config.output.metrics_file
+        if metrics_file is not None and Path(metrics_file).parent.is_dir():
+            _write(Path(metrics_file), RunTally(), None, exc.exit_code, started)
+        raise
 
 
 @contextlib.contextmanager
@@ -42,7 +64,7 @@ def watch_run(config: Config, tally: RunTally, stderr: TextIO | None = None) -> 
     """
     metrics_file = config.output.metrics_file
     check_metrics_path(metrics_file)
-    progress = open_progress(stderr if stderr is not None else sys.stderr)
+    progress = open_progress(stderr if stderr is not None else sys.stderr, config.output.path)
     if progress is not None:
         tally.on_change(progress.update)
     watch = RunWatch()

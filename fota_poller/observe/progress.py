@@ -6,6 +6,7 @@ stderr only when stderr is a terminal, so cron mail, pipes and CI logs never get
 
 from __future__ import annotations
 
+import sys
 from typing import TextIO
 
 from tqdm import tqdm
@@ -75,6 +76,22 @@ class BarSafeStream:
         return self._stream.isatty()
 
 
-def open_progress(stream: TextIO) -> ProgressBar | None:
-    """A bar on `stream` when it is a terminal; None otherwise."""
-    return ProgressBar(stream) if stream.isatty() else None
+def open_progress(
+    stream: TextIO, output: str | None, stdout: TextIO | None = None
+) -> ProgressBar | None:
+    """A bar on `stream` when it is a terminal and the records do not go to one; else None.
+
+    With the records on the same terminal (no `--output`), a bar redrawn over them glues its
+    text to the front of JSON lines: no bar then, and one line on `stream` saying what to do.
+    """
+    if not stream.isatty():
+        return None
+    records = stdout if stdout is not None else sys.stdout
+    if (output is None or output == "-") and records.isatty():
+        stream.write(
+            "fota-poller: records go to this terminal; for a file and a progress bar give "
+            "--output FILE, and `fota-poller summary FILE` reads the night\n"
+        )
+        stream.flush()
+        return None
+    return ProgressBar(stream)

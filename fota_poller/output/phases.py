@@ -13,13 +13,9 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Final, get_args
 
-import structlog
-
 from fota_poller.config import PhasesConfig
 from fota_poller.output.records import Phase
 from fota_poller.text import excerpt
-
-log = structlog.get_logger("fota_poller")
 
 PHASES: Final[tuple[Phase, ...]] = get_args(Phase)
 
@@ -107,7 +103,11 @@ class PhaseTable:
             if len(self._logged_unknown) < _CACHE_LIMIT:
                 self._logged_unknown.add(status)
             # Once per run, so the table can be extended in the config's [phases].
-            log.warning("phase.unknown_status", status=excerpt(status))
+            import structlog  # noqa: PLC0415 - kept off the start-up path (bench/startup.py)
+
+            structlog.get_logger("fota_poller").warning(
+                "phase.unknown_status", status=excerpt(status)
+            )
         if len(self._cache) < _CACHE_LIMIT:
             self._cache[status] = phase
         return phase

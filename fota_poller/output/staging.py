@@ -20,11 +20,7 @@ import stat
 from pathlib import Path
 from typing import BinaryIO
 
-import structlog
-
 from fota_poller.errors import NotARegularFileError
-
-log = structlog.get_logger("fota_poller")
 
 # `.latest.jsonl.fota-poller-0123456789abcdef.tmp`: hidden, and not `*.jsonl`, so no reader
 # or rotation of the outputs mistakes it for one; the mark keeps the cleaner off other files.
@@ -119,7 +115,9 @@ def remove_stale_temporaries(folder: int, output_name: str) -> list[str]:
     for name in names:
         if _remove_if_dead(folder, name):
             removed.append(name)
-            log.info("output.stale_temporary_removed", name=name)
+            import structlog  # noqa: PLC0415 - kept off the start-up path (bench/startup.py)
+
+            structlog.get_logger("fota_poller").info("output.stale_temporary_removed", name=name)
     return removed
 
 

@@ -6,11 +6,13 @@ import asyncio
 import contextlib
 import dataclasses
 import functools
+import os
 import time
 from typing import TYPE_CHECKING, Final
 
 from aiohttp import web
 
+from fota_poller.errors import ConfigError
 from fota_poller.simulator.answers import ACCOUNT_NOT_FOUND, ServiceError, json_response
 from fota_poller.simulator.auth_routes import LOGIN_ROUTE, LOGOUT_ROUTE, TOKEN_ROUTE, SimulatorAuth
 from fota_poller.simulator.catalog import Catalog, SimulatorOptions
@@ -132,7 +134,12 @@ async def run_simulator(
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            # A busy port or an address not on this host: one line and exit 2, no traceback.
+            reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+            raise ConfigError(f"simulator cannot listen on {host}:{port}: {reason}") from None
         bound_port: int = runner.addresses[0][1]
         yield RunningSimulator(
             base_url=_base_url(host, bound_port),

@@ -1,0 +1,266 @@
+"""Operator habits: no abbreviated flags, did-you-mean, short flags, the default config,
+durations with units, a one-column header, the metrics file on a refused start, an empty
+night warned about, records on a terminal, and the simulator's busy port, help and summary."""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import os
+import pty
+import re
+import socket
+import struct
+import subprocess
+import sys
+import termios
+from pathlib import Path
+
+import anyio.to_thread
+import msgspec
+import pytest
+from helpers import clean_environ, run_cli
+
+from fota_poller.app import poll_config
+from fota_poller.cli import build_parser
+from fota_poller.ids.lists import parse_line
+from fota_poller.simulate import exit_summary
+from fota_poller.simulator import SimulatorOptions, SimulatorStats
+
+# Long enough that their redaction never touches a log line's words.
+TOKENS = {"THINGSPACE_BEARER_TOKEN": "bearer-q7", "THINGSPACE_SESSION_TOKEN": "session-q7"}
+UPGRADE = "e3a8d88a-04c6-4ef3-b039-89b62f91e962"
+
+
+def every_parser(parser: argparse.ArgumentParser):
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                yield from every_parser(child)
+
+
+def test_no_parser_accepts_an_abbreviated_flag() -> None:
+    parsers = list(every_parser(build_parser()))
+    assert len(parsers) >= 8  # poll, simulate, demo, schema, state and its subcommands
+    assert all(not parser.allow_abbrev for parser in parsers)
+
+
+@pytest.mark.parametrize(
+    ("argv", "suggested"),
+    [
+        (["poll", "--conc", "2", "--ids", "x"], "--concurrency"),
+        (["poll", "--ids", "x", "--out", "night.jsonl"], "--output"),
+        (["poll", "--ids", "x", "--concurency", "2"], "--concurrency"),
+        (["pol", "--ids", "x"], "poll"),
+        (["poll", "--ids", "x", "--emit", "chnges"], "changes"),
+        (["simulate", "--campaign", "3"], "--campaigns"),
+    ],
+)
+def test_a_typo_fails_with_exit_2_and_suggests_the_real_name(argv, suggested) -> None:
+    result = run_cli(argv, env=TOKENS)
+    assert result.returncode == 2
+    assert result.stdout == b""
+    error = result.stderr.decode().splitlines()[-1]
+    assert f"(did you mean {suggested}" in error
+
+
+def test_a_word_like_no_flag_gets_no_suggestion() -> None:
+    result = run_cli(["poll", "--ids", "x", "--zzzzzz"], env=TOKENS)
+    assert result.returncode == 2
+    assert "unrecognized arguments: --zzzzzz" in result.stderr.decode()
+    assert "did you mean" not in result.stderr.decode()
+
+
+def parse_poll(*argv: str):
+    args = build_parser().parse_args(["poll", *argv])
+    return args, poll_config(args)
+
+
+def test_short_flags_for_output_and_config(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text("[poll]\nconcurrency = 3\n")
+    args, parsed = parse_poll("-c", str(config), "-o", "night.jsonl")
+    assert parsed.output.path == "night.jsonl"
+    assert parsed.poll.concurrency == 3
+    assert args.config_read == {"path": str(config), "from": "--config"}
+
+
+def test_the_config_comes_from_the_environment_and_the_flag_wins(tmp_path, monkeypatch) -> None:
+    from_env = tmp_path / "env.toml"
+    from_env.write_text("[poll]\nconcurrency = 5\n")
+    from_flag = tmp_path / "flag.toml"
+    from_flag.write_text("[poll]\nconcurrency = 6\n")
+    monkeypatch.setenv("FOTA_POLLER_CONFIG", str(from_env))
+
+    args, parsed = parse_poll()
+    assert parsed.poll.concurrency == 5
+    assert args.config_read == {"path": str(from_env), "from": "FOTA_POLLER_CONFIG"}
+    assert parse_poll("--config", str(from_flag))[1].poll.concurrency == 6
+
+
+def test_a_missing_config_named_by_the_environment_is_one_line_and_exit_2(tmp_path) -> None:
+    ids = tmp_path / "ids"
+    ids.write_text("")
+    env = TOKENS | {"FOTA_POLLER_CONFIG": str(tmp_path / "absent.toml")}
+    result = run_cli(["poll", "--ids", str(ids)], env=env)
+    assert result.returncode == 2
+    assert result.stderr.decode().count("\n") == 1
+    assert "absent.toml" in result.stderr.decode()
+
+
+def test_an_empty_night_warns_and_debug_names_the_config_read(tmp_path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('[log]\nlevel = "debug"\n')
+    ids = tmp_path / "ids"
+    ids.write_text("# nothing tonight\n")
+    metrics = tmp_path / "run.prom"
+    env = TOKENS | {"FOTA_POLLER_CONFIG": str(config)}
+    result = run_cli(["poll", "--ids", str(ids), "--metrics-file", str(metrics)], env=env)
+    assert result.returncode == 0
+    logs = [msgspec.json.decode(line) for line in result.stderr.splitlines()]
+    read = [line for line in logs if line["event"] == "config.read"]
+    assert read == [read[0]]
+    assert read[0]["path"] == str(config)
+    assert read[0]["from"] == "FOTA_POLLER_CONFIG"
+    warned = [line for line in logs if line["event"] == "run.no_campaigns"]
+    assert [line["level"] for line in warned] == ["warning"]
+    # The alert rule of docs/operations.md: sum(fota_poller_last_run_campaigns) == 0.
+    campaigns = re.findall(
+        r"^fota_poller_last_run_campaigns\{.*\} (\S+)$", metrics.read_text(), re.MULTILINE
+    )
+    assert campaigns
+    assert sum(float(value) for value in campaigns) == 0
+
+
+def test_a_night_with_campaigns_does_not_warn(tmp_path) -> None:
+    ids = tmp_path / "ids"
+    ids.write_text("not-an-account,not-an-id\n")
+    result = run_cli(["poll", "--ids", str(ids)], env=TOKENS)
+    assert result.returncode == 1  # the line is a failed campaign (invalid_input)
+    assert b"run.no_campaigns" not in result.stderr
+
+
+def test_missing_credentials_still_write_the_metrics_file(tmp_path) -> None:
+    ids = tmp_path / "ids"
+    ids.write_text(f"0000123456-00001,{UPGRADE}\n")
+    metrics = tmp_path / "run.prom"
+    result = run_cli(["poll", "--ids", str(ids), "--metrics-file", str(metrics)])
+    assert result.returncode == 2
+    assert result.stderr.decode().count("\n") == 1
+    assert "fota_poller_last_run_exit_code 2.0" in metrics.read_text()
+
+
+@pytest.mark.parametrize("deadline", ["45", "0.5"])
+def test_a_bare_deadline_is_one_line_asking_for_a_unit(tmp_path, deadline) -> None:
+    ids = tmp_path / "ids"
+    ids.write_text("")
+    result = run_cli(["poll", "--ids", str(ids), "--deadline", deadline], env=TOKENS)
+    assert result.returncode == 2
+    [line] = result.stderr.decode().splitlines()
+    assert f"{deadline}m" in line
+    assert "no unit" in line
+
+
+def test_a_deadline_with_its_unit_still_works(tmp_path) -> None:
+    assert parse_poll("--deadline", "45m")[1].poll.deadline.seconds == 2700
+
+
+@pytest.mark.parametrize(
+    "header", ["upgradeId", "upgrade_id", "id", "ID", "UpgradeID", '"upgradeId"']
+)
+def test_a_one_column_header_is_skipped(header) -> None:
+    assert parse_line(header, source="ids", line_number=1, default_account="acct") is None
+
+
+@pytest.mark.parametrize("line", [UPGRADE, "ids", "upgrade"])
+def test_a_one_column_line_that_is_not_a_header_is_still_read(line) -> None:
+    parsed = parse_line(line, source="ids", line_number=1, default_account="acct")
+    assert parsed is not None
+
+
+def run_on_a_terminal(argv: list[str], env: dict[str, str]) -> tuple[int, str]:
+    """Run argv with stdout and stderr on one pseudo-terminal: (exit code, what it showed)."""
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
+    with subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=terminal, stderr=terminal, env=env
+    ) as process:
+        os.close(terminal)
+        shown = bytearray()
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # EIO: the child closed its side
+                break
+            if not chunk:
+                break
+            shown += chunk
+        exit_code = process.wait()
+    os.close(controller)
+    return exit_code, shown.decode("utf-8", errors="replace")
+
+
+async def test_records_on_a_terminal_get_no_bar_and_one_hint(simulator, tmp_path) -> None:
+    options = SimulatorOptions(campaigns=40, devices_min=1, devices_max=30)
+    async with simulator(campaigns=40, devices_min=1, devices_max=30) as sim:
+        ids = tmp_path / "ids.csv"
+        sim.catalog.write_ids(ids)
+        argv = [sys.executable, "-m", "fota_poller", "poll", "--ids", str(ids)]
+        argv += ["--base-url", sim.base_url, "--rate", "0"]
+        env = clean_environ() | {
+            "THINGSPACE_BEARER_TOKEN": options.bearer_token,
+            "THINGSPACE_SESSION_TOKEN": options.session_token,
+        }
+        exit_code, shown = await anyio.to_thread.run_sync(run_on_a_terminal, argv, env)
+    assert exit_code == 0
+    lines = [line for line in re.split(r"\r?\n", shown) if line]
+    records = [msgspec.json.decode(line) for line in lines if '"record"' in line]
+    assert records[-1]["record"] == "run"
+    assert records[-1]["campaigns_ok"] == options.campaigns
+    # Every line is a whole JSON line or a whole log line: no bar glued to the front of one.
+    assert "campaigns/s" not in shown
+    assert "\r" not in shown.replace("\r\n", "")
+    hints = [line for line in lines if "--output" in line]
+    assert len(hints) == 1
+    assert "summary" in hints[0]
+
+
+def test_a_busy_port_is_one_line_and_exit_2() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli(["simulate", "--port", str(port)])
+    assert result.returncode == 2
+    [line] = result.stderr.decode().splitlines()
+    assert f"127.0.0.1:{port}" in line
+    assert "address already in use" in line
+
+
+def test_simulate_help_shows_every_default() -> None:
+    simulate = build_parser()._subparsers._group_actions[0].choices["simulate"]  # type: ignore[union-attr]
+    formatter = simulate._get_formatter()
+    text = " ".join(run_cli(["simulate", "--help"]).stdout.decode().split())
+    for action in simulate._actions:
+        if action.option_strings == ["-h", "--help"]:
+            continue
+        described = formatter._get_help_string(action)
+        assert "default" in described, action.option_strings
+        shown = " ".join(described[described.rindex("(default") :].split())
+        assert shown in text, shown
+
+
+def test_the_exit_summary_is_aligned_lines() -> None:
+    stats = SimulatorStats()
+    stats.requests_total = 1234
+    stats.requests_by_status = {200: 1200, 429: 30, 503: 4}
+    stats.faults_by_kind = {"429": 30, "outage": 4}
+    lines = exit_summary(stats).splitlines()
+    assert lines[0] == "simulator served:"
+    assert "{" not in exit_summary(stats)
+    ends = {len(line) for line in lines[1:]}
+    assert len(ends) == 1  # right-aligned counts
+    assert any(line.split() == ["requests", "1,234"] for line in lines)
+    assert any(line.split() == ["status", "429", "30"] for line in lines)
+    assert any(line.split() == ["faults", "34"] for line in lines)
