@@ -21,8 +21,8 @@ from fota_poller.api.credentials import (
     SESSION_TOKEN_ENV,
     USERNAME_ENV,
 )
-from fota_poller.check_command import add_check_parser, check_command
 from fota_poller.argparsing import CronSafeParser
+from fota_poller.check_command import add_check_parser, check_command
 from fota_poller.config import (
     CONFIG_ENV,
     DEFAULT_BASE_URL,

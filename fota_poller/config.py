@@ -15,6 +15,7 @@ from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 import msgspec
 
+from fota_poller.durations import Duration, unitless
 from fota_poller.errors import ConfigError
 
 DEFAULT_BASE_URL = "https://thingspace.verizon.com/api"
@@ -29,25 +30,6 @@ DeviceStatus = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 AccountName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 # An open set of strings (see docs/thingspace.md), so only the characters are checked.
 UpgradeStatus = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_ -]{1,64}$")]
-
-
-class Duration:
-    """A span of time as written (`45m`, `1h30m`, `90s`) and in seconds, parsed once."""
-
-    __slots__ = ("seconds", "text")
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.seconds = parse_duration(text)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Duration) and other.text == self.text
-
-    def __hash__(self) -> int:
-        return hash(self.text)
-
-    def __repr__(self) -> str:
-        return f"Duration({self.text!r})"
 
 
 class ApiConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -239,7 +221,7 @@ def _decode(type_: type, value: object) -> object:
     """Decode what msgspec does not know: a `Duration` from its text."""
     if type_ is Duration:
         if isinstance(value, int | float) and not isinstance(value, bool):
-            raise ValueError(_unitless(str(value)))
+            raise ValueError(unitless(str(value)))
         if not isinstance(value, str):
             raise TypeError(f"Expected `str | null`, got `{type(value).__name__}`")
         try:
@@ -258,35 +240,6 @@ def _encode(value: object) -> object:
 
 
 # Every part has its unit: a bare `45` read as seconds was a 45-second deadline meant as minutes.
-_DURATION_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([dhms])\s*")
-_BARE_NUMBER = re.compile(r"\s*\d+(?:\.\d+)?\s*")
-_UNIT_SECONDS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in `7d`, `45m`, `1h30m` or `90s`; a `ConfigError` for anything else.
-
-    A bare number is refused with a message asking for the unit, rather than taken as seconds.
-    """
-    if _BARE_NUMBER.fullmatch(text):
-        raise ConfigError(_unitless(text.strip()))
-    position = 0
-    total = 0.0
-    while position < len(text):
-        match = _DURATION_PART.match(text, position)
-        if match is None or match.end() == position:
-            break
-        total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-        position = match.end()
-    if position != len(text) or not text.strip():
-        raise ConfigError(f"not a duration: {text!r} (use e.g. 45m, 1h30m, 90s)")
-    return total
-
-
-def _unitless(number: str) -> str:
-    return f"duration {number!r} has no unit: write {number}s, {number}m, {number}h or {number}d"
-
-
 # The config file read when `--config` is not given: this variable's file, else the system one
 # when it exists (a package or an admin puts it there; a missing one is no error).
 CONFIG_ENV = "FOTA_POLLER_CONFIG"

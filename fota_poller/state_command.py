@@ -17,7 +17,8 @@ from typing import Final
 
 import msgspec
 
-from fota_poller.config import Config, load_config, parse_duration
+from fota_poller.config import Config, load_config
+from fota_poller.durations import parse_duration
 from fota_poller.errors import ConfigError, ExitCode
 from fota_poller.ids.lists import ACCOUNT_PATTERN, canonical_upgrade_id
 from fota_poller.output.phases import PhaseTable

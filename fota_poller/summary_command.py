@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 from typing import Final
 
-from fota_poller.config import load_config, parse_duration
+from fota_poller.config import load_config
+from fota_poller.durations import parse_duration
 from fota_poller.errors import ConfigError, ExitCode, InputFileError
-from fota_poller.observe.logs import configure_logging
 from fota_poller.output.phases import PhaseTable
 from fota_poller.summary.night import Night
 from fota_poller.summary.render import View, render_csv, render_json, render_markdown
@@ -81,6 +81,9 @@ def add_summary_parser(commands: argparse._SubParsersAction[argparse.ArgumentPar
 
 def summary_command(args: argparse.Namespace) -> int:
     """Read the file, print the summary, return the exit code."""
+    # Imported here: structlog is a tenth of a second that `--version` must not pay.
+    from fota_poller.observe.logs import configure_logging  # noqa: PLC0415
+
     # Unknown statuses are not news here (poll warned about them): errors only on stderr.
     configure_logging("error")
     config = load_config(args.config)

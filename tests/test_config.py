@@ -3,7 +3,8 @@ from pathlib import Path
 import pytest
 
 from fota_poller.cli import main
-from fota_poller.config import Duration, apply_overrides, load_config, parse_duration
+from fota_poller.config import apply_overrides, load_config
+from fota_poller.durations import Duration, parse_duration
 from fota_poller.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"

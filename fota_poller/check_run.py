@@ -1,0 +1,152 @@
+"""`fota-poller check`, run: the preflight before enabling the timer, one line per step.
+
+Config, credentials (present, never shown), one TCP connect to the base URL, a Bearer token,
+one session opened and closed (one login and one logout, as a run makes), and optionally one
+upgrade polled. The exit codes are `poll`'s: 2 config or credentials, 3 refused by
+ThingSpace, 4 unreachable (at once: a preflight does not wait out an outage), 1 when the
+upgrade poll fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Final
+
+import anyio
+from yarl import URL
+
+from fota_poller.api.client import UpgradeClient, open_session, upgrade_url
+from fota_poller.api.credentials import Credentials, load_credentials
+from fota_poller.api.decode import decode_upgrade
+from fota_poller.api.redact import Redactor
+from fota_poller.api.token_provider import TokenProvider
+from fota_poller.api.unreachable import host_of, reason_of
+from fota_poller.config import Config, apply_overrides, load_config
+from fota_poller.errors import (
+    AuthenticationError,
+    ExitCode,
+    FotaPollerError,
+    RequestFailedError,
+)
+from fota_poller.ids.lists import CampaignRef
+from fota_poller.observe.logs import configure_logging
+from fota_poller.observe.tally import RunTally
+from fota_poller.pacing.ratelimit import RateLimiter
+
+_OK: Final = 200
+
+
+def run_check(args: argparse.Namespace) -> int:
+    """Run the preflight; the exit code of its first failed step, else 0."""
+    try:
+        config = apply_overrides(load_config(args.config), api={"base_url": args.base_url})
+    except FotaPollerError as exc:
+        return _fail("config", str(exc), exc.exit_code)
+    _line("ok", "config", str(args.config) if args.config is not None else "defaults")
+    redactor = Redactor()
+    configure_logging(config.log.level, redactor=redactor)
+    try:
+        credentials = load_credentials(config.auth)
+    except FotaPollerError as exc:
+        return _fail("credentials", str(exc), exc.exit_code)
+    redactor.add(*credentials.values())
+    _line("ok", "credentials", _present(credentials))
+    upgrade: CampaignRef | None = args.upgrade
+    return anyio.run(_online, config, credentials, redactor, upgrade)
+
+
+async def _online(
+    config: Config, credentials: Credentials, redactor: Redactor, upgrade: CampaignRef | None
+) -> int:
+    url = URL(config.api.base_url)
+    timeout_s = config.poll.connect_timeout_s
+    try:
+        with anyio.fail_after(timeout_s):
+            stream = await anyio.connect_tcp(url.host or "", url.port or 0)
+        await stream.aclose()
+    except (OSError, TimeoutError) as exc:
+        reason = (
+            f"no connection within {timeout_s:g} s (poll.connect_timeout_s)"
+            if isinstance(exc, TimeoutError)
+            else reason_of(exc)
+        )
+        return _fail("connect", f"{host_of(url)}: {reason}", ExitCode.CUT_SHORT)
+    _line("ok", "connect", host_of(url))
+    tally = RunTally()
+    step = "token"
+    async with TokenProvider(config, credentials, redactor=redactor, tally=tally) as tokens:
+        try:
+            await tokens.bearer()
+            _line("ok", step, "pre-issued" if tally.token_requests == 0 else "obtained")
+            step = "session"
+            await tokens.headers()
+            _line("ok", step, "pre-issued" if tally.login_requests == 0 else "opened (1 login)")
+            if upgrade is not None:
+                step = "upgrade"
+                code = await _poll_one(config, tokens, tally, upgrade)
+                if code:
+                    return code
+        except AuthenticationError as exc:
+            return _fail(step, str(exc), ExitCode.AUTH_FAILED)
+        except RequestFailedError as exc:
+            # A preflight does not wait out an outage: no answer is exit 4 at once.
+            return _fail(step, str(exc), ExitCode.CUT_SHORT)
+    if tally.logout_requests:
+        _line("ok" if tokens.session_closed else "FAIL", "logout", _closed(tokens))
+    return 0
+
+
+async def _poll_one(
+    config: Config, tokens: TokenProvider, tally: RunTally, ref: CampaignRef
+) -> int:
+    """GET one upgrade: 0 and an ok line for a readable 200, else a FAIL line and exit 1."""
+    what = f"{ref.account_name},{ref.upgrade_id}"
+    async with open_session(config) as http:
+        client = UpgradeClient(
+            http,
+            config.api.base_url,
+            tokens,
+            RateLimiter(0),
+            tally=tally,
+            max_body_bytes=config.poll.max_response_bytes,
+        )
+        try:
+            response = await client.get(upgrade_url(config.api.base_url, ref))
+        except RequestFailedError as exc:
+            return _fail("upgrade", f"{what}: {exc}", ExitCode.CAMPAIGNS_FAILED)
+    if response.status != _OK:
+        return _fail("upgrade", f"{what}: HTTP {response.status}", ExitCode.CAMPAIGNS_FAILED)
+    try:
+        info = decode_upgrade(response.body)
+    except Exception as exc:  # noqa: BLE001 - any unreadable body is the step's failure
+        return _fail("upgrade", f"{what}: unreadable answer: {exc}", ExitCode.CAMPAIGNS_FAILED)
+    devices = len(info.device_list or [])
+    _line("ok", "upgrade", f"{what}: status {info.status}, {devices} devices")
+    return 0
+
+
+def _present(credentials: Credentials) -> str:
+    """Which credentials were found, by name: never a value."""
+    names = [
+        ("app key and secret", credentials.app_key is not None),
+        ("username and password", credentials.username is not None),
+        ("pre-issued Bearer token", credentials.bearer_token is not None),
+        ("pre-issued session token", credentials.session_token is not None),
+    ]
+    return ", ".join(name for name, present in names if present)
+
+
+def _closed(tokens: TokenProvider) -> str:
+    return "session closed" if tokens.session_closed else "the logout failed (see the log)"
+
+
+def _fail(step: str, reason: str, code: int) -> int:
+    _line("FAIL", step, reason)
+    return int(code)
+
+
+def _line(verdict: str, step: str, detail: str) -> None:
+    # Aligned columns a person scans: `ok  ` and `FAIL` are the same width.
+    sys.stdout.write(f"{verdict:<4} {step:<11} {detail}\n")
+    sys.stdout.flush()
