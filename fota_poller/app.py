@@ -49,7 +49,7 @@ def poll_config(args: argparse.Namespace) -> Config:
             "lock_file": args.lock_file,
         },
         output={"path": args.output, "metrics_file": args.metrics_file, "emit": args.emit},
-        log={"level": args.log_level},
+        log={"level": args.log_level, "format": args.log_format},
         discover={"statuses": _split_statuses(args.status)},
         state={"path": args.state},
     )
@@ -77,7 +77,7 @@ def check_poll_sources(config: Config, id_paths: Sequence[str] | None) -> list[s
 def poll(config: Config, id_paths: Sequence[str]) -> int:
     """Run `poll` from the command line: logging, credentials, then the run; the exit code."""
     redactor = Redactor()
-    configure_logging(config.log.level, redactor=redactor)
+    configure_logging(config.log.level, redactor=redactor, log_format=config.log.format)
     credentials = load_credentials(config.auth)
     redactor.add(*credentials.values())
     return anyio.run(

@@ -22,6 +22,8 @@ PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
 NonNegativeFloat = Annotated[float, msgspec.Meta(ge=0)]
 PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
 LogLevel = Literal["debug", "info", "warning", "error"]
+# auto: readable lines on a terminal, JSON lines otherwise.
+LogFormat = Literal["auto", "json", "console"]
 Emit = Literal["all", "changes"]
 # A device status as ThingSpace spells it: any text, so only its length is bounded.
 DeviceStatus = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
@@ -116,6 +118,7 @@ class LogConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """Logging to stderr."""
 
     level: LogLevel = "info"
+    format: LogFormat = "auto"
 
 
 class AuthConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):

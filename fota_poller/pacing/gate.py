@@ -64,10 +64,10 @@ class Turn:
         self.answered()
         self._backoff.throttle.throttled(sent_at)
 
-    def failed(self) -> bool:
+    def failed(self, outcome: str | None = None) -> bool:
         """No answer, or a transient 5xx/408; True if the campaign should count it."""
         self.reported = True
-        return self._backoff.circuit.failed(self.is_probe)
+        return self._backoff.circuit.failed(self.is_probe, outcome)
 
 
 class SharedBackoff:
