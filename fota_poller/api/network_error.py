@@ -81,7 +81,8 @@ def _os_reason(exc: BaseException) -> str:
 def _tls_reason(exc: BaseException) -> str:
     if isinstance(exc, ssl.SSLCertVerificationError):
         # `verify_message` is OpenSSL's own short reason, e.g. "self-signed certificate".
-        detail = exc.verify_message
+        # Set by the ssl module on a real handshake; absent on one built by hand.
+        detail = getattr(exc, "verify_message", None)
         return f"certificate verify failed ({detail})" if detail else "certificate verify failed"
     if isinstance(exc, ssl.SSLError) and exc.reason:
         return str(exc.reason).lower().replace("_", " ")

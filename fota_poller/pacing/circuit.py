@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import anyio
 import structlog
@@ -47,6 +47,7 @@ class CircuitBreaker:
         self._circuit_failures = circuit_failures
         self._max_outage_s = max_outage_s
         self._opened_at = 0.0
+        self._opened_wall = datetime.now(UTC)  # when it opened, for the reminder's `since`
         self._circuit_probe_s = circuit_probe_s
         self._circuit_probe_max_s = circuit_probe_max_s
         self._clock = clock
@@ -94,12 +95,10 @@ class CircuitBreaker:
         if not self.is_open or now < self._remind_at:
             return
         self._remind_at = now + self._reminder_s
-        open_s = now - self._opened_at
-        since = datetime.now(UTC) - timedelta(seconds=open_s)
         log.warning(
             "backoff.circuit_still_open",
-            since=since.isoformat(timespec="seconds").replace("+00:00", "Z"),
-            open_s=round(open_s),
+            since=self._opened_wall.isoformat(timespec="seconds").replace("+00:00", "Z"),
+            open_s=round(now - self._opened_at),
             probes=self.probes,
             last_probe=self._last_failure if self.probes else "no probe yet",
             next_probe_in_s=None if self._probing else max(round(self._probe_at - now), 0),
@@ -135,6 +134,7 @@ class CircuitBreaker:
             return True
         self.is_open = True
         self._opened_at = self._clock()
+        self._opened_wall = datetime.now(UTC)
         self._probe_at = self._opened_at + self._probe_wait
         self._remind_at = self._opened_at + self._reminder_s
         log.warning(
