@@ -89,6 +89,8 @@ class PollConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     # Share of the ceiling rate regained per second after a 429: from half the rate back to
     # the full rate takes five seconds.
     recovery_per_s: ClassVar[float] = 0.1
+    # Fixed too: how often an open circuit logs `backoff.circuit_still_open`.
+    circuit_reminder_s: ClassVar[float] = 60.0
 
     @property
     def max_response_bytes(self) -> int:

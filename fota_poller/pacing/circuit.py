@@ -3,8 +3,8 @@
 While the circuit is open, one probe request goes out after a wait that doubles with each
 failed probe; the first answer (from the probe or a request still in flight) closes it.
 Failures while it is open, and the one that opens it, are the outage's, not a campaign's.
-While it stays open, a warning every `reminder_s` (a minute) says since when and what the
-last probe got, so a long outage is never silent in the logs.
+While it stays open, a warning every `circuit_reminder_s` (a minute) says since when and
+what the last probe got, so a long outage is never silent in the logs.
 """
 
 from __future__ import annotations
@@ -21,9 +21,6 @@ from fota_poller.run.stop import RunControl, cut_short
 
 log = structlog.get_logger("fota_poller")
 
-# How often an open circuit says it is still open.
-REMINDER_S = 60.0
-
 
 class CircuitBreaker:
     """Closed, or open with one probe at a time; every worker waits while it is open.
@@ -31,7 +28,8 @@ class CircuitBreaker:
     The values are the `[poll]` keys of the same names (see `BackoffSettings`):
     `circuit_failures` consecutive failures open it, the first probe goes out
     `circuit_probe_s` after that, the wait doubles up to `circuit_probe_max_s`, and an
-    outage of `max_outage_s` stops the run.
+    outage of `max_outage_s` stops the run. While it is open, `backoff.circuit_still_open`
+    is logged every `circuit_reminder_s`.
     """
 
     def __init__(
@@ -41,8 +39,8 @@ class CircuitBreaker:
         circuit_probe_s: float,
         circuit_probe_max_s: float,
         max_outage_s: float,
+        circuit_reminder_s: float,
         clock: Callable[[], float] = time.monotonic,
-        reminder_s: float = REMINDER_S,
     ) -> None:
         self._circuit_failures = circuit_failures
         self._max_outage_s = max_outage_s
@@ -58,7 +56,7 @@ class CircuitBreaker:
         self._probe_at = 0.0
         self._changed: anyio.Event | None = None
         self.probes = 0
-        self._reminder_s = reminder_s
+        self._circuit_reminder_s = circuit_reminder_s
         self._remind_at = math.inf
         # What the last failure (the probe's, once one went out) got, for the reminder.
         self._last_failure = "no answer"
@@ -94,7 +92,7 @@ class CircuitBreaker:
         now = self._clock()
         if not self.is_open or now < self._remind_at:
             return
-        self._remind_at = now + self._reminder_s
+        self._remind_at = now + self._circuit_reminder_s
         log.warning(
             "backoff.circuit_still_open",
             since=self._opened_wall.isoformat(timespec="seconds").replace("+00:00", "Z"),
@@ -136,7 +134,7 @@ class CircuitBreaker:
         self._opened_at = self._clock()
         self._opened_wall = datetime.now(UTC)
         self._probe_at = self._opened_at + self._probe_wait
-        self._remind_at = self._opened_at + self._reminder_s
+        self._remind_at = self._opened_at + self._circuit_reminder_s
         log.warning(
             "backoff.circuit_opened", failures=self._consecutive_failures, last=self._last_failure
         )

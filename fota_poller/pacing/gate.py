@@ -39,6 +39,7 @@ class BackoffSettings(msgspec.Struct, frozen=True, kw_only=True):
     max_outage_s: float
     min_rate: float
     recovery_per_s: float
+    circuit_reminder_s: float
 
     @classmethod
     def from_config(cls, poll: PollConfig) -> BackoffSettings:
@@ -90,6 +91,7 @@ class SharedBackoff:
             circuit_probe_s=settings.circuit_probe_s,
             circuit_probe_max_s=settings.circuit_probe_max_s,
             max_outage_s=settings.max_outage_s,
+            circuit_reminder_s=settings.circuit_reminder_s,
             clock=clock,
         )
 

@@ -4,18 +4,20 @@ import anyio
 import structlog
 from helpers import FakeClock
 
+from fota_poller.config import PollConfig
 from fota_poller.pacing.circuit import CircuitBreaker
 from fota_poller.run.stop import RunControl
 
 
-def _open_circuit(clock: FakeClock, reminder_s: float = 60.0) -> CircuitBreaker:
+def _open_circuit(clock: FakeClock) -> CircuitBreaker:
+    """An open circuit with the run's reminder interval (`PollConfig`: a minute)."""
     breaker = CircuitBreaker(
         circuit_failures=2,
         circuit_probe_s=1.0,
         circuit_probe_max_s=30.0,
         max_outage_s=1800.0,
         clock=clock,
-        reminder_s=reminder_s,
+        circuit_reminder_s=PollConfig.circuit_reminder_s,
     )
     breaker.failed(is_probe=False, outcome="HTTP 503")
     breaker.failed(is_probe=False, outcome="network: 127.0.0.1:9 connection refused")
@@ -98,7 +100,7 @@ async def test_workers_waiting_on_an_open_circuit_wake_to_say_it_is_still_open(r
         circuit_probe_s=0.0,
         circuit_probe_max_s=30.0,
         max_outage_s=1800.0,
-        reminder_s=0.02,
+        circuit_reminder_s=0.02,
     )
     reminded = anyio.Event()
     seen: list[str] = []
