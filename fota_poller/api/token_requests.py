@@ -28,7 +28,6 @@ from fota_poller.api.auth import rejected_token
 from fota_poller.api.client import open_session, refused_redirect
 from fota_poller.api.credentials import Secret
 from fota_poller.api.decode import decode_error
-from fota_poller.api.network_error import describe_network_error
 from fota_poller.api.redact import Redactor
 from fota_poller.api.response_body import read_body
 from fota_poller.config import Config
@@ -216,7 +215,7 @@ class TokenRequests:
         except TimeoutError:
             raise NoAuthAnswerError("timeout") from None
         except aiohttp.ClientError as exc:
-            raise NoAuthAnswerError(describe_network_error(exc, url)) from None
+            raise NoAuthAnswerError(type(exc).__name__) from None
 
     async def _back_off(self, event: str, attempt: int, attempts: int, exc: Exception) -> None:
         log.warning(event, attempt=attempt, of=attempts, error=str(exc))

@@ -112,20 +112,3 @@ def test_a_closed_port_is_named_with_connection_refused_in_records_and_logs(tmp_
     assert campaign.error_message == f"127.0.0.1:{port} connection refused"
     failed = [json.loads(line) for line in result.stderr.decode().splitlines()]
     assert any(f"127.0.0.1:{port} connection refused" in json.dumps(line) for line in failed)
-
-
-def test_a_token_request_to_a_closed_port_logs_the_host_and_the_reason(tmp_path):
-    port = _closed_port()
-    (tmp_path / "ids.txt").write_text(f"{ACCOUNT},e3a8d88a-04c6-4ef3-b039-89b62f91e962\n")
-    result = run_cli(
-        ["poll", "--ids", str(tmp_path / "ids.txt"), "--base-url", f"http://127.0.0.1:{port}"],
-        env=credentials_environ(SimulatorAuthOptions()),
-    )
-
-    # JSON log lines; a one-line error at the end, if any, is not one.
-    stderr = result.stderr.decode().splitlines()
-    lines = [json.loads(line) for line in stderr if line.startswith("{")]
-    unanswered = [line for line in lines if line["event"] == "auth.token_request_unanswered"]
-    assert unanswered
-    assert {line["error"] for line in unanswered} == {f"127.0.0.1:{port} connection refused"}
-    assert "ClientConnectorError" not in result.stderr.decode()
