@@ -57,7 +57,7 @@ def poll_config(args: argparse.Namespace) -> Config:
             "lock_file": args.lock_file,
         },
         output={"path": args.output, "metrics_file": args.metrics_file, "emit": args.emit},
-        log={"level": args.log_level},
+        log={"level": args.log_level, "format": args.log_format},
         discover={"statuses": _split_statuses(args.status)},
         state={"path": args.state},
     )
@@ -87,7 +87,7 @@ def poll(
 ) -> int:
     """Run `poll` from the command line: logging, credentials, then the run; the exit code."""
     redactor = Redactor()
-    configure_logging(config.log.level, redactor=redactor)
+    configure_logging(config.log.level, redactor=redactor, log_format=config.log.format)
     if config_read is not None:
         structlog.get_logger("fota_poller").debug("config.read", **config_read)
     with metrics_on_refusal(config):  # exit 2 for credentials still leaves the metrics file

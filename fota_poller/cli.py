@@ -29,6 +29,7 @@ from fota_poller.config import (
     DEFAULT_CONFIG_PATH,
     Emit,
     LogConfig,
+    LogFormat,
     LogLevel,
     OutputConfig,
     PollConfig,
@@ -196,6 +197,29 @@ def _add_poll(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         choices=get_args(LogLevel),
         help=f"log level on stderr (config log.level; default {LogConfig().level})",
     )
+    poll.add_argument(
+        "--log-format",
+        choices=get_args(LogFormat),
+        help="log lines on stderr: auto is console on a terminal, JSON otherwise "
+        f"(config log.format; default {LogConfig().format}); NO_COLOR turns colours off",
+    )
+    verbosity = poll.add_mutually_exclusive_group()
+    verbosity.add_argument(
+        "-q",
+        "--quiet",
+        dest="verbosity",
+        action="store_const",
+        const="warning",
+        help="log warnings and errors only (overrides --log-level)",
+    )
+    verbosity.add_argument(
+        "-v",
+        "--verbose",
+        dest="verbosity",
+        action="store_const",
+        const="debug",
+        help="log debug lines too (overrides --log-level)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911 - a return per subcommand
@@ -203,6 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911 - a return 
     args = build_parser().parse_args(argv)
     try:
         if args.command == "poll":
+            args.log_level = args.verbosity or args.log_level  # -q and -v win over --log-level
             # Imported here, not at the top: `--version` and `--help` must not load aiohttp
             # and the pipeline (bench/startup.py).
             from fota_poller import app  # noqa: PLC0415

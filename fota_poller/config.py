@@ -24,6 +24,8 @@ PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
 NonNegativeFloat = Annotated[float, msgspec.Meta(ge=0)]
 PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
 LogLevel = Literal["debug", "info", "warning", "error"]
+# auto: readable lines on a terminal, JSON lines otherwise.
+LogFormat = Literal["auto", "json", "console"]
 Emit = Literal["all", "changes"]
 # A device status as ThingSpace spells it: any text, so only its length is bounded.
 DeviceStatus = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
@@ -83,6 +85,8 @@ class PollConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     # Share of the ceiling rate regained per second after a 429: from half the rate back to
     # the full rate takes five seconds.
     recovery_per_s: ClassVar[float] = 0.1
+    # Fixed too: how often an open circuit logs `backoff.circuit_still_open`.
+    circuit_reminder_s: ClassVar[float] = 60.0
 
     @property
     def max_response_bytes(self) -> int:
@@ -112,6 +116,7 @@ class LogConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """Logging to stderr."""
 
     level: LogLevel = "info"
+    format: LogFormat = "auto"
 
 
 class AuthConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):

@@ -171,6 +171,9 @@ def test_config_reference_names_the_flag_that_sets_each_key():
 def test_configuration_lists_every_flag_of_poll():
     text = read(ROOT / "docs" / "configuration.md")
     documented = set(re.findall(r"\| `(--[\w-]+)` \|", text))
+    # A flag with a short form is one row: `-q`, `--quiet`.
+    for short, long in re.findall(r"\| `(-\w)`, `(--[\w-]+)` \|", text):
+        documented |= {short, long}
     parser_flags = {
         option
         for action in poll_parser()._actions

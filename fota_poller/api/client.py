@@ -22,6 +22,7 @@ from yarl import URL
 from fota_poller._version import __version__
 from fota_poller.api.auth import RequestAuth, TokenSource, rejected_token
 from fota_poller.api.auth_gate import AuthGate
+from fota_poller.api.network_error import describe_network_error, where
 from fota_poller.api.response_body import ACCEPT_ENCODING, read_body
 from fota_poller.config import Config
 from fota_poller.errors import AuthenticationError, RequestFailedError, UnreadableBodyError
@@ -184,10 +185,12 @@ class UpgradeClient:
             raise RequestFailedError(exc.kind, str(exc), response.status) from None
         except TimeoutError:
             raise RequestFailedError(
-                "timeout", f"no complete response within the timeout ({_elapsed(started):.0f} ms)"
+                "timeout",
+                f"{where(url)} timed out: no complete response within the timeout "
+                f"({_elapsed(started):.0f} ms)",
             ) from None
         except aiohttp.ClientError as exc:
-            raise RequestFailedError("network", f"{type(exc).__name__}: {exc}") from None
+            raise RequestFailedError("network", describe_network_error(exc, url)) from None
         if response.status == HTTPStatus.TOO_MANY_REQUESTS:
             self.tally.rate_limited += 1
         return HttpResponse(

@@ -1,14 +1,20 @@
-"""Logging: structlog to stderr, JSON lines for machines, readable lines for a terminal."""
+"""Logging: structlog to stderr, JSON lines for machines, readable lines for a terminal.
+
+Every line carries what is bound in structlog's context variables: a run binds its `run_id`
+(run/pipeline.py), so a log shipper can join any line to its run.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import TextIO, cast
 
 import structlog
 
 from fota_poller.api.redact import Redactor
+from fota_poller.config import LogFormat
 from fota_poller.observe.progress import BarSafeStream
 from fota_poller.text import escape_controls
 
@@ -31,22 +37,30 @@ def escape_console_values(
 
 
 def configure_logging(
-    level: str, stream: TextIO | None = None, redactor: Redactor | None = None
+    level: str,
+    stream: TextIO | None = None,
+    redactor: Redactor | None = None,
+    *,
+    log_format: LogFormat = "auto",
 ) -> None:
     """Send structlog events at `level` and above to stderr (or `stream`), never stdout.
 
-    Every event passes through `redactor` (a fresh one when None) just before rendering.
+    `log_format` "auto" is console lines on a terminal, JSON lines otherwise. Console lines
+    are coloured unless `NO_COLOR` is set to anything (https://no-color.org). Every event
+    passes through `redactor` (a fresh one when None) just before rendering.
     """
     target = stream if stream is not None else sys.stderr
+    on_terminal = target.isatty()
     renderer: structlog.types.Processor
     escape: list[structlog.types.Processor] = []
-    if target.isatty():
-        renderer = structlog.dev.ConsoleRenderer(colors=True)
+    if log_format == "console" or (log_format == "auto" and on_terminal):
+        renderer = structlog.dev.ConsoleRenderer(colors=on_terminal and not _no_color())
         escape = [escape_console_values]
-        # A progress bar may be on the terminal: keep log lines clear of it.
-        target = cast("TextIO", BarSafeStream(target))
     else:
         renderer = structlog.processors.JSONRenderer()
+    if on_terminal:
+        # A progress bar may be on the terminal: keep log lines clear of it.
+        target = cast("TextIO", BarSafeStream(target))
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -61,3 +75,8 @@ def configure_logging(
         logger_factory=structlog.PrintLoggerFactory(file=target),
         cache_logger_on_first_use=False,
     )
+
+
+def _no_color() -> bool:
+    # no-color.org: set and not empty, whatever the value.
+    return bool(os.environ.get("NO_COLOR"))

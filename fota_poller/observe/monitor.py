@@ -64,7 +64,10 @@ def watch_run(config: Config, tally: RunTally, stderr: TextIO | None = None) -> 
     """
     metrics_file = config.output.metrics_file
     check_metrics_path(metrics_file)
-    progress = open_progress(stderr if stderr is not None else sys.stderr, config.output.path)
+    # JSON logs asked for on a terminal (`docker run -t`) are for a machine: no bar among them.
+    json_logs = config.log.format == "json"
+    stream = stderr if stderr is not None else sys.stderr
+    progress = None if json_logs else open_progress(stream, config.output.path)
     if progress is not None:
         tally.on_change(progress.update)
     watch = RunWatch()

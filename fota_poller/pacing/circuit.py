@@ -3,6 +3,8 @@
 While the circuit is open, one probe request goes out after a wait that doubles with each
 failed probe; the first answer (from the probe or a request still in flight) closes it.
 Failures while it is open, and the one that opens it, are the outage's, not a campaign's.
+While it stays open, a warning every `circuit_reminder_s` (a minute) says since when and
+what the last probe got, so a long outage is never silent in the logs.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import anyio
 import structlog
@@ -25,7 +28,8 @@ class CircuitBreaker:
     The values are the `[poll]` keys of the same names (see `BackoffSettings`):
     `circuit_failures` consecutive failures open it, the first probe goes out
     `circuit_probe_s` after that, the wait doubles up to `circuit_probe_max_s`, and an
-    outage of `max_outage_s` stops the run.
+    outage of `max_outage_s` stops the run. While it is open, `backoff.circuit_still_open`
+    is logged every `circuit_reminder_s`.
     """
 
     def __init__(
@@ -35,11 +39,13 @@ class CircuitBreaker:
         circuit_probe_s: float,
         circuit_probe_max_s: float,
         max_outage_s: float,
+        circuit_reminder_s: float,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._circuit_failures = circuit_failures
         self._max_outage_s = max_outage_s
         self._opened_at = 0.0
+        self._opened_wall = datetime.now(UTC)  # when it opened, for the reminder's `since`
         self._circuit_probe_s = circuit_probe_s
         self._circuit_probe_max_s = circuit_probe_max_s
         self._clock = clock
@@ -50,6 +56,10 @@ class CircuitBreaker:
         self._probe_at = 0.0
         self._changed: anyio.Event | None = None
         self.probes = 0
+        self._circuit_reminder_s = circuit_reminder_s
+        self._remind_at = math.inf
+        # What the last failure (the probe's, once one went out) got, for the reminder.
+        self._last_failure = "no answer"
 
     async def enter(self, control: RunControl) -> bool | None:
         """Wait for a turn: False for a normal request, True for the probe, None if stopped."""
@@ -66,13 +76,31 @@ class CircuitBreaker:
                     )
                 )
                 break
+            self.remind_if_due()
             if not self._probing and now >= self._probe_at:
                 self._probing = True
                 self.probes += 1
                 return True
             wait_s = math.inf if self._probing else self._probe_at - now
+            # Wake for the reminder too: a waiting worker is the one that says it.
+            wait_s = max(min(wait_s, self._remind_at - now), 0.0)
             await _wait_for_change(self._event(), control, wait_s)
         return None
+
+    def remind_if_due(self) -> None:
+        """Log `backoff.circuit_still_open` if the circuit is open and a reminder is due."""
+        now = self._clock()
+        if not self.is_open or now < self._remind_at:
+            return
+        self._remind_at = now + self._circuit_reminder_s
+        log.warning(
+            "backoff.circuit_still_open",
+            since=self._opened_wall.isoformat(timespec="seconds").replace("+00:00", "Z"),
+            open_s=round(now - self._opened_at),
+            probes=self.probes,
+            last_probe=self._last_failure if self.probes else "no probe yet",
+            next_probe_in_s=None if self._probing else max(round(self._probe_at - now), 0),
+        )
 
     def answered(self) -> None:
         """The server answered: the circuit closes."""
@@ -81,11 +109,17 @@ class CircuitBreaker:
         if self.is_open:
             self.is_open = False
             self._probe_wait = self._circuit_probe_s
-            log.info("backoff.circuit_closed")
+            self._remind_at = math.inf
+            log.info("backoff.circuit_closed", open_s=round(self._clock() - self._opened_at))
             self._notify()
 
-    def failed(self, is_probe: bool) -> bool:
-        """A failure; True if it is the campaign's to count (the circuit did not account for it)."""
+    def failed(self, is_probe: bool, outcome: str | None = None) -> bool:
+        """A failure; True if it is the campaign's to count (the circuit did not account for it).
+
+        `outcome` says what the request got (`HTTP 503`, `127.0.0.1:9 connection refused`).
+        """
+        if outcome is not None and (is_probe or not self.is_open):
+            self._last_failure = outcome
         if self.is_open:
             if is_probe:
                 self._probing = False
@@ -98,8 +132,12 @@ class CircuitBreaker:
             return True
         self.is_open = True
         self._opened_at = self._clock()
+        self._opened_wall = datetime.now(UTC)
         self._probe_at = self._opened_at + self._probe_wait
-        log.warning("backoff.circuit_opened", failures=self._consecutive_failures)
+        self._remind_at = self._opened_at + self._circuit_reminder_s
+        log.warning(
+            "backoff.circuit_opened", failures=self._consecutive_failures, last=self._last_failure
+        )
         return False
 
     def abandon_probe(self) -> None:

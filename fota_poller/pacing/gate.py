@@ -39,6 +39,7 @@ class BackoffSettings(msgspec.Struct, frozen=True, kw_only=True):
     max_outage_s: float
     min_rate: float
     recovery_per_s: float
+    circuit_reminder_s: float
 
     @classmethod
     def from_config(cls, poll: PollConfig) -> BackoffSettings:
@@ -64,10 +65,10 @@ class Turn:
         self.answered()
         self._backoff.throttle.throttled(sent_at)
 
-    def failed(self) -> bool:
+    def failed(self, outcome: str | None = None) -> bool:
         """No answer, or a transient 5xx/408; True if the campaign should count it."""
         self.reported = True
-        return self._backoff.circuit.failed(self.is_probe)
+        return self._backoff.circuit.failed(self.is_probe, outcome)
 
 
 class SharedBackoff:
@@ -90,6 +91,7 @@ class SharedBackoff:
             circuit_probe_s=settings.circuit_probe_s,
             circuit_probe_max_s=settings.circuit_probe_max_s,
             max_outage_s=settings.max_outage_s,
+            circuit_reminder_s=settings.circuit_reminder_s,
             clock=clock,
         )
 

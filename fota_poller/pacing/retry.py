@@ -136,7 +136,7 @@ async def fetch_with_retries(
                     turn.answered()
                     return Fetched(counter.count, error=error)
                 last = Fetched(counter.count, error=error)
-                counts = turn.failed()
+                counts = turn.failed(f"{error.kind}: {error}")
             else:
                 last = Fetched(counter.count, response=response)
                 if not is_transient(response.status):
@@ -147,7 +147,7 @@ async def fetch_with_retries(
                     turn.throttled(response.sent_at)
                     counts = True
                 else:
-                    counts = turn.failed()
+                    counts = turn.failed(f"HTTP {response.status}")
         charged += counts
         if charged >= policy.max_attempts:
             return last

@@ -60,8 +60,30 @@ async def run_poll(
     An output that cannot be written aborts the run and is discarded (see `_output_failed`).
     With a `state`, records carry the change fields and the state learns what the records
     reported, once they are durable (run/state_sync.py). Returns the run record.
+    Every log line of the run carries its `run_id` (a structlog context variable).
     """
     run_id = str(uuid.uuid4())
+    # Bound before any task starts: anyio tasks copy the context when they are spawned.
+    bound = structlog.contextvars.bind_contextvars(run_id=run_id)
+    try:
+        return await _run_poll(
+            config, refs, tokens, sink, control=control, tally=tally, state=state, run_id=run_id
+        )
+    finally:
+        structlog.contextvars.reset_contextvars(**bound)
+
+
+async def _run_poll(
+    config: Config,
+    refs: AsyncIterable[WorkItem],
+    tokens: TokenSource,
+    sink: Sink,
+    *,
+    control: RunControl | None,
+    tally: RunTally | None,
+    state: StateStore | None,
+    run_id: str,
+) -> RunRecord:
     control = control if control is not None else RunControl()
     output = RunOutput(sink, functools.partial(_output_failed, control))
     tally = tally if tally is not None else RunTally()

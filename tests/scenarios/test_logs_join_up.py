@@ -1,0 +1,114 @@
+"""Issue 12, acceptance 4 and 5's logs: every line of a bad night carries its run_id; hosts named.
+
+One `poll` process against the simulator over loopback, with JSON logs on stderr (a pipe):
+a campaign that fails (an unknown id), 429s, an outage that opens the circuit, and Bearer
+tokens that live one second, so they are renewed during the run.
+"""
+
+import json
+import socket
+
+import msgspec
+import pytest
+from helpers import (
+    credentials_environ,
+    parse_output,
+    poll_cli,
+    run_cli,
+    token_environ,
+    write_unknown_ids,
+)
+
+from fota_poller.simulator import SimulatorAuthOptions, SimulatorOptions, run_simulator
+from fota_poller.simulator.faults import FaultOptions
+
+ACCOUNT = "0000123456-00001"
+
+
+@pytest.mark.timeout(120)
+async def test_every_log_line_of_a_bad_nights_run_carries_its_run_id(tmp_path):
+    auth = msgspec.structs.replace(SimulatorAuthOptions(), bearer_ttl_s=1.0)
+    # The outage starts once the process is up and polling: the simulator's clock starts now.
+    faults = FaultOptions(mix=(("429", 0.03),), outage=(2.5, 4.0))
+    options = SimulatorOptions(
+        campaigns=150, devices_min=1, devices_max=3, accounts=(ACCOUNT,), auth=auth, faults=faults
+    )
+    config = tmp_path / "config.toml"
+    config.write_text(
+        "[poll]\ncircuit_probe_s = 0.2\ncircuit_probe_max_s = 0.5\n", encoding="utf-8"
+    )
+    write_unknown_ids(tmp_path / "unknown.txt", ACCOUNT, 1)
+    async with run_simulator(options) as simulator:
+        simulator.catalog.write_ids(tmp_path / "ids.txt")
+        result = await poll_cli(
+            simulator,
+            tmp_path / "ids.txt",
+            "--ids",
+            str(tmp_path / "unknown.txt"),
+            "--config",
+            str(config),
+            "--rate",
+            "40",
+            "--verbose",
+            env=credentials_environ(auth),
+        )
+        stats = simulator.stats
+
+    output = parse_output(result.stdout)
+    run_id = output.run.run_id
+    lines = [json.loads(line) for line in result.stderr.decode().splitlines()]
+    events = [line["event"] for line in lines]
+    run = lines[events.index("run.started") : events.index("run.finished") + 1]
+
+    # The night was as bad as it was meant to be.
+    assert result.returncode == 1
+    assert [c.outcome for c in output.campaigns].count("failed") == 1
+    assert stats.requests_by_status.get(429, 0) > 0
+    assert stats.faults_by_kind["outage"] > 0
+    assert simulator.auth.stats.tokens_issued >= 2
+    seen = {line["event"] for line in run}
+    assert {
+        "campaign.failed",
+        "backoff.rate_lowered",
+        "backoff.circuit_opened",
+        "backoff.circuit_closed",
+        "auth.bearer_renewing",
+        "auth.bearer_obtained",
+    } <= seen
+    # Every line of it, from every task, joins up with the run's record.
+    assert [line for line in run if line.get("run_id") != run_id] == []
+    assert len(run) > 10
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_a_closed_port_is_named_with_connection_refused_in_records_and_logs(tmp_path):
+    port = _closed_port()
+    (tmp_path / "ids.txt").write_text(f"{ACCOUNT},e3a8d88a-04c6-4ef3-b039-89b62f91e962\n")
+    config = tmp_path / "config.toml"
+    # One attempt and a circuit that does not open: the campaign fails with what it got.
+    config.write_text("[poll]\nmax_attempts = 1\ncircuit_failures = 100\n", encoding="utf-8")
+    base_url = f"http://127.0.0.1:{port}/api"
+    result = run_cli(
+        [
+            "poll",
+            "--ids",
+            str(tmp_path / "ids.txt"),
+            "--config",
+            str(config),
+            "--base-url",
+            base_url,
+        ],
+        env=token_environ(SimulatorOptions()),
+    )
+
+    [campaign] = parse_output(result.stdout).campaigns
+    assert result.returncode == 1
+    assert campaign.error_kind == "network"
+    assert campaign.error_message == f"127.0.0.1:{port} connection refused"
+    failed = [json.loads(line) for line in result.stderr.decode().splitlines()]
+    assert any(f"127.0.0.1:{port} connection refused" in json.dumps(line) for line in failed)
