@@ -172,8 +172,8 @@ def test_configuration_lists_every_flag_of_poll():
     text = read(ROOT / "docs" / "configuration.md")
     documented = set(re.findall(r"\| `(--[\w-]+)` \|", text))
     # A flag with a short form is one row: `-q`, `--quiet`.
-    for short, long in re.findall(r"\| `(-\w)`, `(--[\w-]+)` \|", text):
-        documented |= {short, long}
+    short_rows = re.findall(r"\| `(-\w)`, `(--[\w-]+)` \|", text)
+    documented |= {long for _, long in short_rows}
     parser_flags = {
         option
         for action in poll_parser()._actions
@@ -182,6 +182,10 @@ def test_configuration_lists_every_flag_of_poll():
     }
 
     assert documented == parser_flags
+    # And each short form documented is that flag's.
+    for short, long in short_rows:
+        action = next(a for a in poll_parser()._actions if long in a.option_strings)
+        assert short in action.option_strings, f"{short} is not {long}'s short form"
 
 
 def test_metrics_table_lists_every_metric_written():
