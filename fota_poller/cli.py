@@ -1,6 +1,7 @@
-"""The command line: `poll`, `state`, `schema`, `simulate`, `demo`; an error is one line and a code.
+"""The command line: `poll`, `check`, `summary`, `state`, `schema`, `simulate`, `demo`.
 
-argparse and dispatch only: `app.py` wires a `poll` run; `state_command.py`, `simulate.py` and
+argparse and dispatch only; an error is one line and an exit code. `app.py` wires a `poll`
+run; `check_command.py`, `summary_command.py`, `state_command.py`, `simulate.py` and
 `demo.py` own their subcommands' options and wiring.
 """
 
