@@ -19,9 +19,10 @@ from yarl import URL
 from fota_poller.api.client import UpgradeClient, open_session, upgrade_url
 from fota_poller.api.credentials import Credentials, load_credentials
 from fota_poller.api.decode import decode_upgrade
+from fota_poller.api.network_error import where
 from fota_poller.api.redact import Redactor
 from fota_poller.api.token_provider import TokenProvider
-from fota_poller.api.unreachable import host_of, reason_of
+from fota_poller.api.unreachable import reason_of
 from fota_poller.config import Config, apply_overrides, load_config
 from fota_poller.errors import (
     AuthenticationError,
@@ -71,8 +72,8 @@ async def _online(
             if isinstance(exc, TimeoutError)
             else reason_of(exc)
         )
-        return _fail("connect", f"{host_of(url)}: {reason}", ExitCode.CUT_SHORT)
-    _line("ok", "connect", host_of(url))
+        return _fail("connect", f"{where(url)}: {reason}", ExitCode.CUT_SHORT)
+    _line("ok", "connect", where(url))
     tally = RunTally()
     step = "token"
     async with TokenProvider(config, credentials, redactor=redactor, tally=tally) as tokens:

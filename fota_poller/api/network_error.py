@@ -8,6 +8,7 @@ The host and port come from the URL asked for, never its path or query (which ma
 from __future__ import annotations
 
 import errno
+import socket
 import ssl
 
 import aiohttp
@@ -27,6 +28,7 @@ _ERRNO_REASONS = {
 # Checked in order, after TLS: a DNS error is a ClientConnectorError, a timeout may be too.
 _CLASS_REASONS: tuple[tuple[type[BaseException], str], ...] = (
     (aiohttp.ClientConnectorDNSError, "name not resolved"),
+    (socket.gaierror, "name not resolved"),
     (TimeoutError, "timed out"),
     (aiohttp.ServerDisconnectedError, "server disconnected"),
     (aiohttp.ClientPayloadError, "response cut short"),
@@ -72,6 +74,9 @@ def _os_reason(exc: BaseException) -> str:
     if isinstance(exc, OSError):
         if exc.errno in _ERRNO_REASONS:
             return _ERRNO_REASONS[exc.errno]
+        if isinstance(exc.__cause__, OSError):
+            # anyio's "all connection attempts failed" wraps the last attempt's own error.
+            return network_reason(exc.__cause__)
         if exc.strerror:
             return exc.strerror.lower()
     text = str(exc)

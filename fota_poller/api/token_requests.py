@@ -29,9 +29,10 @@ from fota_poller.api.auth import rejected_token
 from fota_poller.api.client import open_session, refused_redirect
 from fota_poller.api.credentials import Secret
 from fota_poller.api.decode import decode_error
+from fota_poller.api.network_error import where
 from fota_poller.api.redact import Redactor
 from fota_poller.api.response_body import read_body
-from fota_poller.api.unreachable import auth_unreachable, host_of, never_sent, reason_of
+from fota_poller.api.unreachable import auth_unreachable, never_sent, reason_of
 from fota_poller.config import Config
 from fota_poller.errors import (
     AuthenticationError,
@@ -209,7 +210,7 @@ class TokenRequests:
                     )
                 if response.status in _UNAVAILABLE:
                     reason = f"HTTP {response.status}"
-                    log.warning("auth.unavailable", request=what, host=host_of(url), reason=reason)
+                    log.warning("auth.unavailable", request=what, host=where(url), reason=reason)
                     raise auth_unreachable(what, url, reason, sent=True)
                 return response.status, await read_body(response, self._max_answer_bytes)
         except UnreadableBodyError as exc:
@@ -219,7 +220,7 @@ class TokenRequests:
             reason = reason_of(
                 exc, connect_limit_s=poll.connect_timeout_s, answer_limit_s=poll.timeout_s
             )
-            log.warning("auth.unreachable", request=what, host=host_of(url), reason=reason)
+            log.warning("auth.unreachable", request=what, host=where(url), reason=reason)
             raise auth_unreachable(what, url, reason, sent=not never_sent(exc)) from None
 
 
