@@ -1,8 +1,10 @@
 """The command line: `poll`, `check`, `summary`, `state`, `schema`, `simulate`, `demo`.
 
-argparse and dispatch only; an error is one line and an exit code. `app.py` wires a `poll`
-run; `check_command.py`, `summary_command.py`, `state_command.py`, `simulate.py` and
-`demo.py` own their subcommands' options and wiring.
+argparse and dispatch only; an error is one line and an exit code. `poll_options.py` holds
+`poll`'s options and `app.py` wires a `poll` run; `check_command.py`, `summary_command.py`,
+`state_command.py`, `simulate.py` and `demo.py` own their subcommands' options and wiring.
+Every one of them is imported when the parser is built, not at the top: `--version` loads
+none of them (bench/startup.py).
 """
 
 from __future__ import annotations
@@ -10,76 +12,24 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
-from typing import get_args
 
 from fota_poller._version import __version__
-from fota_poller.api.credentials import (
-    APP_KEY_ENV,
-    APP_SECRET_ENV,
-    BEARER_TOKEN_ENV,
-    PASSWORD_ENV,
-    SESSION_TOKEN_ENV,
-    USERNAME_ENV,
-)
 from fota_poller.argparsing import CronSafeParser
-from fota_poller.check_command import add_check_parser, check_command
-from fota_poller.config import (
-    CONFIG_ENV,
-    DEFAULT_BASE_URL,
-    DEFAULT_CONFIG_PATH,
-    Emit,
-    LogConfig,
-    LogFormat,
-    LogLevel,
-    OutputConfig,
-    PollConfig,
-)
-from fota_poller.demo import add_demo_parser, demo_command
 from fota_poller.errors import ExitCode, FotaPollerError
-from fota_poller.output.schema import render_schema
-from fota_poller.simulate import add_simulate_parser, simulate_command
-from fota_poller.state_command import add_state_parser, state_command
-from fota_poller.summary_command import add_summary_parser, summary_command
-
-# The defaults the help shows come from config.py, their one home.
-_POLL = PollConfig()
-
-EXIT_CODES_HELP = """\
-exit codes:
-  0   every campaign was polled
-  1   at least one campaign failed (all others are still written; see the campaign records)
-  2   usage error, bad config, or an unreadable id list (nothing polled, output untouched)
-  3   could not authenticate: a token request or login was rejected; campaigns not polled
-      have error_kind "auth" (a rejected login is never retried, so the account is not locked)
-  4   cut short by --deadline, SIGTERM, SIGINT or a too long outage (output complete up to the stop;
-      campaigns not polled are marked error_kind "not_polled")
-  74  the output could not be written or committed (disk full, I/O error): the run stopped at
-      once, the previous output file is untouched and no temporary file is left; fix the disk
-  75  another run holds --lock-file (nothing polled, output untouched); try again later
-  141 the reader of stdout closed the pipe (e.g. `| head`): the run stopped at once, quietly;
-      what a shell reports for a writer killed by SIGPIPE, so `pipefail` wrappers know it
-"""
-
-POLL_EPILOG = f"""\
-input lines (--ids):
-  accountName,upgradeId      e.g. 0000123456-00001,e3a8d88a-04c6-4ef3-b039-89b62f91e962
-  upgradeId                  the account comes from --account or api.account
-  {{"accountName": "...", "upgradeId": "..."}}
-  blank lines, # comments and a CSV header line are skipped; a bad line gets a failed
-  campaign record (error_kind "invalid_input") and the run goes on.
-
-credentials (environment, else the files named in the config's [auth]; never flags):
-  {APP_KEY_ENV}, {APP_SECRET_ENV}   obtain and renew the Bearer token
-  {USERNAME_ENV}, {PASSWORD_ENV}    log in for the VZ-M2M session token
-  {BEARER_TOKEN_ENV}, {SESSION_TOKEN_ENV}
-                                    pre-issued tokens; each takes precedence for its token
-
-{EXIT_CODES_HELP}"""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with its four subcommands."""
+    """The argument parser with its subcommands."""
+    # Imported here, not at the top: `--version` needs none of them (bench/startup.py).
+    from fota_poller import (  # noqa: PLC0415
+        check_command,
+        demo,
+        poll_options,
+        simulate,
+        state_command,
+        summary_command,
+    )
+
     # Typed as the base class: every add_*_parser takes the subparsers of an ArgumentParser.
     parser: argparse.ArgumentParser = CronSafeParser(
         prog="fota-poller",
@@ -87,12 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    _add_poll(commands)
-    add_simulate_parser(commands)
-    add_demo_parser(commands)
-    add_state_parser(commands)
-    add_check_parser(commands)
-    add_summary_parser(commands)
+    poll_options.add_poll_parser(commands)
+    simulate.add_simulate_parser(commands)
+    demo.add_demo_parser(commands)
+    state_command.add_state_parser(commands)
+    check_command.add_check_parser(commands)
+    summary_command.add_summary_parser(commands)
     commands.add_parser(
         "schema",
         help="print the JSON Schema of the output records",
@@ -101,131 +51,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_poll(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    poll = commands.add_parser(
-        "poll",
-        help="poll upgrade campaigns and write JSON lines",
-        description="Poll every upgrade campaign in the id lists and write one JSON line per "
-        "device, one per campaign and one for the run.",
-        epilog=POLL_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    poll.add_argument(
-        "-c",
-        "--config",
-        type=Path,
-        metavar="FILE",
-        help=f"TOML config file (default ${CONFIG_ENV}, else {DEFAULT_CONFIG_PATH} if it exists)",
-    )
-    poll.add_argument(
-        "--ids",
-        action="append",
-        metavar="FILE",
-        help="file of upgrade ids, one per line; repeatable; - reads stdin",
-    )
-    poll.add_argument(
-        "--status",
-        action="append",
-        metavar="S1,S2",
-        help="also poll every upgrade in these statuses, found through the status report "
-        "(config discover.statuses; accounts from discover.accounts or --account)",
-    )
-    poll.add_argument(
-        "--metrics-file",
-        metavar="PATH.prom",
-        help="write a Prometheus textfile-collector file at the end (config output.metrics_file)",
-    )
-    poll.add_argument("--account", help="account for bare upgrade ids (config api.account)")
-    poll.add_argument(
-        "--base-url", help=f"API base URL (config api.base_url; default {DEFAULT_BASE_URL})"
-    )
-    poll.add_argument(
-        "--concurrency",
-        type=int,
-        metavar="N",
-        help=f"requests in flight at most (config poll.concurrency; default {_POLL.concurrency})",
-    )
-    poll.add_argument(
-        "--rate",
-        type=float,
-        metavar="R",
-        help="request starts per second at most, 0 for no limit "
-        f"(config poll.rate; default {_POLL.rate:g})",
-    )
-    poll.add_argument(
-        "--timeout",
-        type=float,
-        metavar="SECONDS",
-        help=f"total time for one request (config poll.timeout_s; default {_POLL.timeout_s:g})",
-    )
-    poll.add_argument(
-        "--deadline",
-        metavar="DURATION",
-        help="stop starting campaigns after this long, e.g. 45m or 1h30m (config poll.deadline)",
-    )
-    poll.add_argument(
-        "--max-attempts",
-        type=int,
-        metavar="N",
-        help="requests per campaign at most for transient failures (config poll.max_attempts; "
-        f"default {_POLL.max_attempts})",
-    )
-    poll.add_argument(
-        "--lock-file",
-        metavar="FILE",
-        help="exit 75 at once if another run holds this lock (config poll.lock_file)",
-    )
-    poll.add_argument(
-        "-o",
-        "--output",
-        metavar="FILE",
-        help="write records here, atomically at the end (config output.path; default stdout)",
-    )
-    poll.add_argument(
-        "--state",
-        metavar="FILE.db",
-        help="remember each device's last status in this SQLite file and add what changed "
-        "to every record (config state.path; see docs/change-feed.md)",
-    )
-    poll.add_argument(
-        "--emit",
-        choices=get_args(Emit),
-        help="all device records, or only those that changed since the last run "
-        f"(needs --state; config output.emit; default {OutputConfig().emit})",
-    )
-    poll.add_argument(
-        "--log-level",
-        choices=get_args(LogLevel),
-        help=f"log level on stderr (config log.level; default {LogConfig().level})",
-    )
-    poll.add_argument(
-        "--log-format",
-        choices=get_args(LogFormat),
-        help="log lines on stderr: auto is console on a terminal, JSON otherwise "
-        f"(config log.format; default {LogConfig().format}); NO_COLOR turns colours off",
-    )
-    verbosity = poll.add_mutually_exclusive_group()
-    verbosity.add_argument(
-        "-q",
-        "--quiet",
-        dest="verbosity",
-        action="store_const",
-        const="warning",
-        help="log warnings and errors only (overrides --log-level)",
-    )
-    verbosity.add_argument(
-        "-v",
-        "--verbose",
-        dest="verbosity",
-        action="store_const",
-        const="debug",
-        help="log debug lines too (overrides --log-level)",
-    )
-
-
-def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911 - a return per subcommand
+def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `fota-poller` console script."""
-    args = build_parser().parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if arguments == ["--version"]:
+        # What argparse's version action prints, without building the parser: the
+        # subcommands' options import the config and msgspec, 0.1 s of a 2-core machine's
+        # time that `--version` (a health check in scripts) has no use for (bench/startup.py).
+        print(f"fota-poller {__version__}")  # noqa: T201 - the answer itself
+        return 0
+    args = build_parser().parse_args(arguments)
     try:
         if args.command == "poll":
             args.log_level = args.verbosity or args.log_level  # -q and -v win over --log-level
@@ -236,18 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911 - a return 
             config = app.poll_config(args)
             app.check_state(config)
             return app.poll(config, app.check_poll_sources(config, args.ids), args.config_read)
-        if args.command == "schema":
-            sys.stdout.write(render_schema())
-            return 0
-        if args.command == "simulate":
-            return simulate_command(args)
-        if args.command == "state":
-            return state_command(args)
-        if args.command == "check":
-            return check_command(args)
-        if args.command == "summary":
-            return summary_command(args)
-        return demo_command(args)
+        return _dispatch(args)
     except FotaPollerError as exc:
         print(f"fota-poller: {exc}", file=sys.stderr)  # noqa: T201 - the one-line user error
         return int(exc.exit_code)
@@ -259,3 +83,29 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911 - a return 
 
         structlog.get_logger("fota_poller").warning("run.interrupted")
         return int(ExitCode.CUT_SHORT)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    """Every subcommand but `poll`; their modules are loaded already by build_parser."""
+    from fota_poller import (  # noqa: PLC0415
+        check_command,
+        demo,
+        simulate,
+        state_command,
+        summary_command,
+    )
+
+    if args.command == "schema":
+        from fota_poller.output.schema import render_schema  # noqa: PLC0415
+
+        sys.stdout.write(render_schema())
+        return 0
+    if args.command == "simulate":
+        return simulate.simulate_command(args)
+    if args.command == "state":
+        return state_command.state_command(args)
+    if args.command == "check":
+        return check_command.check_command(args)
+    if args.command == "summary":
+        return summary_command.summary_command(args)
+    return demo.demo_command(args)

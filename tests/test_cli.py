@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import codecs
+import contextlib
+import io
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -143,3 +147,24 @@ def test_python_dash_m_runs_the_cli() -> None:
     result = run_cli(["--version"])
     assert result.returncode == 0
     assert result.stdout.decode().startswith("fota-poller ")
+
+
+def test_version_answers_as_the_parser_does_without_loading_any_subcommand() -> None:
+    # main() answers `--version` before building the parser (start-up time): the answer must
+    # be the parser's own, and nothing of a subcommand may be loaded for it.
+    script = (
+        "import sys; from fota_poller.cli import main; code = main(['--version']); "
+        "print(*sorted(sys.modules), sep=chr(10), file=sys.stderr); sys.exit(code)"
+    )
+    fast = subprocess.run([sys.executable, "-c", script], capture_output=True, check=True)
+    parser = build_parser()
+    with pytest.raises(SystemExit) as exited, contextlib.redirect_stdout(io.StringIO()) as out:
+        parser.parse_args(["--version"])
+    assert exited.value.code == 0
+    assert fast.stdout.decode() == out.getvalue()
+    loaded = set(fast.stderr.decode().split())
+    assert "fota_poller.cli" in loaded
+    heavy = {"msgspec", "fota_poller.config", "fota_poller.poll_options", "aiohttp"}
+    assert loaded & heavy == set()
+    # Anything after --version goes through the parser, as before.
+    assert run_cli(["--version", "--no-such-flag"]).returncode == 0

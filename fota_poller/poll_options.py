@@ -1,0 +1,189 @@
+"""The `poll` subcommand's options, help text and epilog.
+
+Kept apart from `cli.py` so that `fota-poller --version` loads none of it: the defaults the
+help shows come from config.py, and that imports msgspec.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import get_args
+
+from fota_poller.api.credentials import (
+    APP_KEY_ENV,
+    APP_SECRET_ENV,
+    BEARER_TOKEN_ENV,
+    PASSWORD_ENV,
+    SESSION_TOKEN_ENV,
+    USERNAME_ENV,
+)
+from fota_poller.config import (
+    CONFIG_ENV,
+    DEFAULT_BASE_URL,
+    DEFAULT_CONFIG_PATH,
+    Emit,
+    LogConfig,
+    LogFormat,
+    LogLevel,
+    OutputConfig,
+    PollConfig,
+)
+
+# The defaults the help shows come from config.py, their one home.
+_POLL = PollConfig()
+
+EXIT_CODES_HELP = """\
+exit codes:
+  0   every campaign was polled
+  1   at least one campaign failed (all others are still written; see the campaign records)
+  2   usage error, bad config, or an unreadable id list (nothing polled, output untouched)
+  3   could not authenticate: a token request or login was rejected; campaigns not polled
+      have error_kind "auth" (a rejected login is never retried, so the account is not locked)
+  4   cut short by --deadline, SIGTERM, SIGINT or a too long outage (output complete up to the stop;
+      campaigns not polled are marked error_kind "not_polled")
+  74  the output could not be written or committed (disk full, I/O error): the run stopped at
+      once, the previous output file is untouched and no temporary file is left; fix the disk
+  75  another run holds --lock-file (nothing polled, output untouched); try again later
+  141 the reader of stdout closed the pipe (e.g. `| head`): the run stopped at once, quietly;
+      what a shell reports for a writer killed by SIGPIPE, so `pipefail` wrappers know it
+"""
+
+POLL_EPILOG = f"""\
+input lines (--ids):
+  accountName,upgradeId      e.g. 0000123456-00001,e3a8d88a-04c6-4ef3-b039-89b62f91e962
+  upgradeId                  the account comes from --account or api.account
+  {{"accountName": "...", "upgradeId": "..."}}
+  blank lines, # comments and a CSV header line are skipped; a bad line gets a failed
+  campaign record (error_kind "invalid_input") and the run goes on.
+
+credentials (environment, else the files named in the config's [auth]; never flags):
+  {APP_KEY_ENV}, {APP_SECRET_ENV}   obtain and renew the Bearer token
+  {USERNAME_ENV}, {PASSWORD_ENV}    log in for the VZ-M2M session token
+  {BEARER_TOKEN_ENV}, {SESSION_TOKEN_ENV}
+                                    pre-issued tokens; each takes precedence for its token
+
+{EXIT_CODES_HELP}"""
+
+
+def add_poll_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The `poll` subcommand: what to poll, how fast, where the records go."""
+    poll = commands.add_parser(
+        "poll",
+        help="poll upgrade campaigns and write JSON lines",
+        description="Poll every upgrade campaign in the id lists and write one JSON line per "
+        "device, one per campaign and one for the run.",
+        epilog=POLL_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    poll.add_argument(
+        "-c",
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help=f"TOML config file (default ${CONFIG_ENV}, else {DEFAULT_CONFIG_PATH} if it exists)",
+    )
+    poll.add_argument(
+        "--ids",
+        action="append",
+        metavar="FILE",
+        help="file of upgrade ids, one per line; repeatable; - reads stdin",
+    )
+    poll.add_argument(
+        "--status",
+        action="append",
+        metavar="S1,S2",
+        help="also poll every upgrade in these statuses, found through the status report "
+        "(config discover.statuses; accounts from discover.accounts or --account)",
+    )
+    poll.add_argument(
+        "--metrics-file",
+        metavar="PATH.prom",
+        help="write a Prometheus textfile-collector file at the end (config output.metrics_file)",
+    )
+    poll.add_argument("--account", help="account for bare upgrade ids (config api.account)")
+    poll.add_argument(
+        "--base-url", help=f"API base URL (config api.base_url; default {DEFAULT_BASE_URL})"
+    )
+    poll.add_argument(
+        "--concurrency",
+        type=int,
+        metavar="N",
+        help=f"requests in flight at most (config poll.concurrency; default {_POLL.concurrency})",
+    )
+    poll.add_argument(
+        "--rate",
+        type=float,
+        metavar="R",
+        help="request starts per second at most, 0 for no limit "
+        f"(config poll.rate; default {_POLL.rate:g})",
+    )
+    poll.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help=f"total time for one request (config poll.timeout_s; default {_POLL.timeout_s:g})",
+    )
+    poll.add_argument(
+        "--deadline",
+        metavar="DURATION",
+        help="stop starting campaigns after this long, e.g. 45m or 1h30m (config poll.deadline)",
+    )
+    poll.add_argument(
+        "--max-attempts",
+        type=int,
+        metavar="N",
+        help="requests per campaign at most for transient failures (config poll.max_attempts; "
+        f"default {_POLL.max_attempts})",
+    )
+    poll.add_argument(
+        "--lock-file",
+        metavar="FILE",
+        help="exit 75 at once if another run holds this lock (config poll.lock_file)",
+    )
+    poll.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="write records here, atomically at the end (config output.path; default stdout)",
+    )
+    poll.add_argument(
+        "--state",
+        metavar="FILE.db",
+        help="remember each device's last status in this SQLite file and add what changed "
+        "to every record (config state.path; see docs/change-feed.md)",
+    )
+    poll.add_argument(
+        "--emit",
+        choices=get_args(Emit),
+        help="all device records, or only those that changed since the last run "
+        f"(needs --state; config output.emit; default {OutputConfig().emit})",
+    )
+    poll.add_argument(
+        "--log-level",
+        choices=get_args(LogLevel),
+        help=f"log level on stderr (config log.level; default {LogConfig().level})",
+    )
+    poll.add_argument(
+        "--log-format",
+        choices=get_args(LogFormat),
+        help="log lines on stderr: auto is console on a terminal, JSON otherwise "
+        f"(config log.format; default {LogConfig().format}); NO_COLOR turns colours off",
+    )
+    verbosity = poll.add_mutually_exclusive_group()
+    verbosity.add_argument(
+        "-q",
+        "--quiet",
+        dest="verbosity",
+        action="store_const",
+        const="warning",
+        help="log warnings and errors only (overrides --log-level)",
+    )
+    verbosity.add_argument(
+        "-v",
+        "--verbose",
+        dest="verbosity",
+        action="store_const",
+        const="debug",
+        help="log debug lines too (overrides --log-level)",
+    )
