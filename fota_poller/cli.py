@@ -1,8 +1,8 @@
-"""The command line: `poll`, `check`, `summary`, `state`, `schema`, `simulate`, `demo`.
+"""Command line: `poll`, `check`, `summary`, `state`, `schema`, `simulate`, `demo`, `completion`.
 
 argparse and dispatch only; an error is one line and an exit code. `app.py` wires a `poll`
-run; `check_command.py`, `summary_command.py`, `state_command.py`, `simulate.py` and
-`demo.py` own their subcommands' options and wiring.
+run; `check_command.py`, `summary_command.py`, `state_command.py`, `simulate.py`,
+`demo.py` and `completion.py` own their subcommands' options and wiring.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from fota_poller.api.credentials import (
 )
 from fota_poller.argparsing import CronSafeParser
 from fota_poller.check_command import add_check_parser, check_command
+from fota_poller.completion import add_completion_parser, completion_command
 from fota_poller.config import (
     CONFIG_ENV,
     DEFAULT_BASE_URL,
@@ -93,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_state_parser(commands)
     add_check_parser(commands)
     add_summary_parser(commands)
+    add_completion_parser(commands)
     commands.add_parser(
         "schema",
         help="print the JSON Schema of the output records",
@@ -225,7 +227,8 @@ def _add_poll(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 
 def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911 - a return per subcommand
     """Entry point of the `fota-poller` console script."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     try:
         if args.command == "poll":
             args.log_level = args.verbosity or args.log_level  # -q and -v win over --log-level
@@ -247,6 +250,8 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911 - a return 
             return check_command(args)
         if args.command == "summary":
             return summary_command(args)
+        if args.command == "completion":
+            return completion_command(args, parser)
         return demo_command(args)
     except FotaPollerError as exc:
         print(f"fota-poller: {exc}", file=sys.stderr)  # noqa: T201 - the one-line user error
