@@ -1,8 +1,9 @@
-"""The command line: `poll`, `check`, `summary`, `state`, `schema`, `simulate`, `demo`.
+"""Command line: `poll`, `check`, `summary`, `state`, `schema`, `simulate`, `demo`, `completion`.
 
 argparse and dispatch only; an error is one line and an exit code. `poll_options.py` holds
 `poll`'s options and `app.py` wires a `poll` run; `check_command.py`, `summary_command.py`,
-`state_command.py`, `simulate.py` and `demo.py` own their subcommands' options and wiring.
+`state_command.py`, `simulate.py`, `demo.py` and `completion.py` own their subcommands'
+options and wiring.
 Every one of them is imported when the parser is built, not at the top: `--version` loads
 none of them (bench/startup.py).
 """
@@ -23,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     # Imported here, not at the top: `--version` needs none of them (bench/startup.py).
     from fota_poller import (  # noqa: PLC0415
         check_command,
+        completion,
         demo,
         poll_options,
         simulate,
@@ -43,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     state_command.add_state_parser(commands)
     check_command.add_check_parser(commands)
     summary_command.add_summary_parser(commands)
+    completion.add_completion_parser(commands)
     commands.add_parser(
         "schema",
         help="print the JSON Schema of the output records",
@@ -60,7 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # time that `--version` (a health check in scripts) has no use for (bench/startup.py).
         print(f"fota-poller {__version__}")  # noqa: T201 - the answer itself
         return 0
-    args = build_parser().parse_args(arguments)
+    parser = build_parser()
+    args = parser.parse_args(arguments)
     try:
         if args.command == "poll":
             args.log_level = args.verbosity or args.log_level  # -q and -v win over --log-level
@@ -71,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             config = app.poll_config(args)
             app.check_state(config)
             return app.poll(config, app.check_poll_sources(config, args.ids), args.config_read)
-        return _dispatch(args)
+        return _dispatch(args, parser)
     except FotaPollerError as exc:
         print(f"fota-poller: {exc}", file=sys.stderr)  # noqa: T201 - the one-line user error
         return int(exc.exit_code)
@@ -85,10 +89,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(ExitCode.CUT_SHORT)
 
 
-def _dispatch(args: argparse.Namespace) -> int:
+def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Every subcommand but `poll`; their modules are loaded already by build_parser."""
     from fota_poller import (  # noqa: PLC0415
         check_command,
+        completion,
         demo,
         simulate,
         state_command,
@@ -100,12 +105,13 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         sys.stdout.write(render_schema())
         return 0
-    if args.command == "simulate":
-        return simulate.simulate_command(args)
-    if args.command == "state":
-        return state_command.state_command(args)
-    if args.command == "check":
-        return check_command.check_command(args)
-    if args.command == "summary":
-        return summary_command.summary_command(args)
-    return demo.demo_command(args)
+    if args.command == "completion":
+        return completion.completion_command(args, parser)
+    command = {
+        "simulate": simulate.simulate_command,
+        "state": state_command.state_command,
+        "check": check_command.check_command,
+        "summary": summary_command.summary_command,
+        "demo": demo.demo_command,
+    }[args.command]
+    return command(args)
