@@ -2,7 +2,9 @@
 
 One `poll` process against the simulator over loopback, with JSON logs on stderr (a pipe):
 a campaign that fails (an unknown id), 429s, an outage that opens the circuit, and Bearer
-tokens that live one second, so they are renewed during the run.
+tokens that live one second, so they are renewed during the run. The password comes from a
+file others may read, so a warning is logged before the run starts; the logout is logged
+after it finished: the process's every line is checked, not only those in between.
 """
 
 import json
@@ -34,9 +36,16 @@ async def test_every_log_line_of_a_bad_nights_run_carries_its_run_id(tmp_path):
         campaigns=150, devices_min=1, devices_max=3, accounts=(ACCOUNT,), auth=auth, faults=faults
     )
     config = tmp_path / "config.toml"
+    password = tmp_path / "password"
+    password.write_text(auth.password, encoding="utf-8")
+    password.chmod(0o644)
     config.write_text(
-        "[poll]\ncircuit_probe_s = 0.2\ncircuit_probe_max_s = 0.5\n", encoding="utf-8"
+        "[poll]\ncircuit_probe_s = 0.2\ncircuit_probe_max_s = 0.5\n"
+        f"[auth]\npassword_file = {str(password)!r}\n",
+        encoding="utf-8",
     )
+    env = credentials_environ(auth)
+    del env["THINGSPACE_PASSWORD"]  # the environment wins over the file
     write_unknown_ids(tmp_path / "unknown.txt", ACCOUNT, 1)
     async with run_simulator(options) as simulator:
         simulator.catalog.write_ids(tmp_path / "ids.txt")
@@ -50,7 +59,7 @@ async def test_every_log_line_of_a_bad_nights_run_carries_its_run_id(tmp_path):
             "--rate",
             "40",
             "--verbose",
-            env=credentials_environ(auth),
+            env=env,
         )
         stats = simulator.stats
 
@@ -75,8 +84,14 @@ async def test_every_log_line_of_a_bad_nights_run_carries_its_run_id(tmp_path):
         "auth.bearer_renewing",
         "auth.bearer_obtained",
     } <= seen
-    # Every line of it, from every task, joins up with the run's record.
-    assert [line for line in run if line.get("run_id") != run_id] == []
+    # Before the run started: the config read and the credentials' warning; after it
+    # finished: the logout.
+    assert {"config.read", "auth.secret_file_readable_by_others"} <= set(
+        events[: events.index("run.started")]
+    )
+    assert "auth.session_closed" in events[events.index("run.finished") :]
+    # Every line of the process, from every task, joins up with the run's record.
+    assert [line for line in lines if line.get("run_id") != run_id] == []
     assert len(run) > 10
 
 
