@@ -136,6 +136,11 @@ class TokenProvider:
         else:
             await self._renew_session(sent.session_generation)
 
+    @property
+    def logout_unanswered(self) -> NoAuthAnswerError | None:
+        """The logout's network failure (host and reason) when it got no answer, else None."""
+        return self._requests.logout_unanswered
+
     def __repr__(self) -> str:
         tally = self.tally
         return (

@@ -116,6 +116,8 @@ class TokenRequests:
         self._max_answer_bytes = config.poll.max_response_bytes
         # The run's tally, where the token requests, logins and logouts sent are counted.
         self.tally = tally
+        # The logout's network failure, when it got no answer: `check` reports it (exit 4).
+        self.logout_unanswered: NoAuthAnswerError | None = None
 
     def open(self) -> None:
         """Open the HTTP session the requests go over."""
@@ -177,6 +179,7 @@ class TokenRequests:
             status, body = await self._post(self._logout_url, "logout", headers=headers)
         except NoAuthAnswerError as exc:
             log.warning("auth.logout_failed", error=str(exc))
+            self.logout_unanswered = exc
             return False
         if status == _OK:
             log.debug("auth.session_closed")
@@ -218,7 +221,10 @@ class TokenRequests:
         except (TimeoutError, aiohttp.ClientError) as exc:
             poll = self._config.poll
             reason = reason_of(
-                exc, connect_limit_s=poll.connect_timeout_s, answer_limit_s=poll.timeout_s
+                exc,
+                connect_limit_s=poll.connect_timeout_s,
+                answer_limit_s=poll.timeout_s,
+                read_limit_s=poll.read_timeout_s,
             )
             log.warning("auth.unreachable", request=what, host=where(url), reason=reason)
             raise auth_unreachable(what, url, reason, sent=not never_sent(exc)) from None

@@ -17,18 +17,25 @@ from fota_poller.errors import NoAuthAnswerError
 
 
 def reason_of(
-    exc: BaseException, *, connect_limit_s: float | None = None, answer_limit_s: float | None = None
+    exc: BaseException,
+    *,
+    connect_limit_s: float | None = None,
+    answer_limit_s: float | None = None,
+    read_limit_s: float | None = None,
 ) -> str:
     """A short reason for a request that got no answer: `connection refused`, `name not resolved`.
 
     The words are network_error.py's, the ones a polled campaign's error gets too; only a
-    timeout says which limit ran out, and a dropped connection that nothing was answered on.
-    Never the request's URL or headers.
+    timeout says which limit ran out (connect, socket read, or the whole answer), and a
+    dropped connection that nothing was answered on. Never the request's URL or headers.
     """
     if isinstance(exc, aiohttp.ServerDisconnectedError):
         return "server disconnected without an answer"
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return _timed_out("connection", connect_limit_s)
+    if isinstance(exc, aiohttp.SocketTimeoutError):
+        # Nothing came for the socket read limit: a silent server, whatever the total limit.
+        return _timed_out("answer", read_limit_s if read_limit_s is not None else answer_limit_s)
     if isinstance(exc, TimeoutError):
         return _timed_out("answer", answer_limit_s)
     return network_reason(exc)
