@@ -12,7 +12,7 @@ from typing import Literal
 
 import aiohttp
 
-from fota_poller.api.network_error import network_reason, where
+from fota_poller.api.network_error import down_as, network_reason, where
 from fota_poller.errors import NoAuthAnswerError
 
 
@@ -49,9 +49,8 @@ def never_sent(exc: BaseException) -> bool:
 def auth_unreachable(what: str, url: str, reason: str, *, sent: bool) -> NoAuthAnswerError:
     """The network failure of an auth request: `auth endpoint unreachable (login): host: why`."""
     kind: Literal["network", "timeout"] = "timeout" if reason.startswith("no ") else "network"
-    state = "unavailable" if reason.startswith("HTTP") else "unreachable"
-    message = f"auth endpoint {state} ({what}): {where(url)}: {reason}"
-    return NoAuthAnswerError(kind, message, sent=sent)
+    message = f"auth endpoint {down_as(reason)} ({what}): {where(url)}: {reason}"
+    return NoAuthAnswerError(kind, message, sent=sent, reason=reason)
 
 
 def _timed_out(step: str, timeout_s: float | None) -> str:
