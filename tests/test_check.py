@@ -10,9 +10,12 @@ from pathlib import Path
 import anyio
 import anyio.abc
 import pytest
-from helpers import credentials_environ, token_environ
+from helpers import credentials_environ, simulator_credentials, token_environ
 
+from fota_poller.api import token_provider
+from fota_poller.api.token_provider import TokenProvider
 from fota_poller.cli import main
+from fota_poller.config import ApiConfig, Config
 from fota_poller.simulator import SimulatorAuthOptions, SimulatorOptions
 from fota_poller.simulator.faults import FaultOptions
 
@@ -177,6 +180,26 @@ async def test_check_of_a_logout_that_never_ends_exits_4_naming_host_and_reason(
     assert steps(lines)[-2:] == [("ok", "session"), ("FAIL", "logout")]
     assert lines[-1].endswith(f"auth endpoint unreachable (logout): {host}: no answer within 0.5 s")
     assert stats.logout_requests == 1
+
+
+@pytest.mark.timeout(15)
+async def test_a_logout_cut_off_by_the_providers_own_limit_is_reported_as_unanswered(
+    simulator, monkeypatch
+):
+    # With the default timeouts the provider's logout limit (10 s) runs out before the
+    # socket read limit (10 s for check, 30 s for a run): check must still see no answer.
+    monkeypatch.setattr(token_provider, "_LOGOUT_TIMEOUT_S", 0.3)
+    faults = FaultOptions(mix=(("stall", 1.0),), routes=("logout",))
+    async with simulator(auth=AUTH, faults=faults) as sim:
+        config = Config(api=ApiConfig(base_url=sim.base_url))
+        async with TokenProvider(config, simulator_credentials(AUTH)) as tokens:
+            await tokens.headers()
+        host = sim.base_url.removeprefix("http://")
+
+    assert not tokens.session_closed
+    assert str(tokens.logout_unanswered) == (
+        f"auth endpoint unreachable (logout): {host}: no answer within 0.3 s"
+    )
 
 
 @pytest.mark.parametrize("url", ["127.0.0.1:18080", "ftp://127.0.0.1:18080", "http://"])

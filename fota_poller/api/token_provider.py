@@ -91,8 +91,10 @@ class TokenProvider:
         traceback: TracebackType | None,
     ) -> None:
         # Shielded: a run cut short by a signal still closes the session it opened.
-        with anyio.CancelScope(shield=True), anyio.move_on_after(_LOGOUT_TIMEOUT_S):
+        with anyio.CancelScope(shield=True), anyio.move_on_after(_LOGOUT_TIMEOUT_S) as logout:
             await self._logout()
+        if logout.cancelled_caught:
+            self._requests.logout_given_up(_LOGOUT_TIMEOUT_S)
         await self._requests.close()
 
     async def bearer(self) -> None:

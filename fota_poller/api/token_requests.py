@@ -172,6 +172,14 @@ class TokenRequests:
             _code(body),
         )
 
+    def logout_given_up(self, limit_s: float) -> None:
+        """The logout was cut off after `limit_s` seconds: no answer, logged and kept as one."""
+        reason = f"no answer within {limit_s:g} s"
+        log.warning(
+            "auth.unreachable", request="logout", host=where(self._logout_url), reason=reason
+        )
+        self.logout_unanswered = auth_unreachable("logout", self._logout_url, reason, sent=True)
+
     async def logout(self, headers: Mapping[str, str]) -> bool:
         """Close the session the headers carry: True if closed; a failure is only logged."""
         self.tally.logout_requests += 1
