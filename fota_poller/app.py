@@ -31,7 +31,7 @@ from fota_poller.observe.tally import RunTally
 from fota_poller.output.records import RunRecord
 from fota_poller.output.sink import Sink, open_output
 from fota_poller.run.lock import hold_lock
-from fota_poller.run.pipeline import run_poll
+from fota_poller.run.pipeline import new_run_id, run_poll
 from fota_poller.run.stop import RunControl, stop_on_signals
 from fota_poller.state.schema import lock_path
 from fota_poller.state.store import StateStore
@@ -85,22 +85,33 @@ def check_poll_sources(config: Config, id_paths: Sequence[str] | None) -> list[s
 def poll(
     config: Config, id_paths: Sequence[str], config_read: Mapping[str, str | None] | None = None
 ) -> int:
-    """Run `poll` from the command line: logging, credentials, then the run; the exit code."""
-    redactor = Redactor()
-    configure_logging(config.log.level, redactor=redactor, log_format=config.log.format)
-    if config_read is not None:
-        structlog.get_logger("fota_poller").debug("config.read", **config_read)
-    with metrics_on_refusal(config):  # exit 2 for credentials still leaves the metrics file
-        credentials = load_credentials(config.auth)
-    redactor.add(*credentials.values())
-    return anyio.run(
-        authenticated_poll,
-        config,
-        id_paths,
-        credentials,
-        redactor,
-        backend_options=event_loop_options(),
-    )
+    """Run `poll` from the command line: logging, credentials, then the run; the exit code.
+
+    The run's id is made and bound first, so that every log line of the process carries it:
+    the config read and a credentials warning before the run starts, the logout, the lock's
+    release and the metrics after it ends (anyio.run copies the bound context into the run).
+    """
+    run_id = new_run_id()
+    bound = structlog.contextvars.bind_contextvars(run_id=run_id)
+    try:
+        redactor = Redactor()
+        configure_logging(config.log.level, redactor=redactor, log_format=config.log.format)
+        if config_read is not None:
+            structlog.get_logger("fota_poller").debug("config.read", **config_read)
+        with metrics_on_refusal(config):  # exit 2 for credentials still leaves the metrics file
+            credentials = load_credentials(config.auth)
+        redactor.add(*credentials.values())
+        return anyio.run(
+            authenticated_poll,
+            config,
+            id_paths,
+            credentials,
+            redactor,
+            run_id,
+            backend_options=event_loop_options(),
+        )
+    finally:
+        structlog.contextvars.reset_contextvars(**bound)
 
 
 def event_loop_options() -> dict[str, bool]:
@@ -110,9 +121,16 @@ def event_loop_options() -> dict[str, bool]:
 
 
 async def authenticated_poll(
-    config: Config, id_paths: Sequence[str], credentials: Credentials, redactor: Redactor
+    config: Config,
+    id_paths: Sequence[str],
+    credentials: Credentials,
+    redactor: Redactor,
+    run_id: str | None = None,
 ) -> int:
-    """Run `poll` with a token provider that obtains and renews tokens, and logs out at the end."""
+    """Run `poll` with a token provider that obtains and renews tokens, and logs out at the end.
+
+    `run_id` is the run's id when the caller made it (and bound it for its log lines).
+    """
     # The locks come first: a run that must not start must not log in, nor touch the output
     # or the state. The output and the state come before the token provider: one that cannot
     # be written is refused before any request.
@@ -126,7 +144,7 @@ async def authenticated_poll(
         open_state(state_path) as state,
     ):
         async with TokenProvider(config, credentials, redactor=redactor, tally=tally) as tokens:
-            run = await _poll(config, id_paths, tokens, sink, tally, state=state)
+            run = await _poll(config, id_paths, tokens, sink, tally, state=state, run_id=run_id)
             return watch.finished(run)
 
 
@@ -168,6 +186,7 @@ async def _poll(
     tally: RunTally,
     *,
     state: StateStore | None = None,
+    run_id: str | None = None,
 ) -> RunRecord:
     sources = open_id_sources(id_paths)
     try:
@@ -175,7 +194,9 @@ async def _poll(
         async with anyio.create_task_group() as signals:
             signals.start_soon(stop_on_signals, control)
             refs = read_refs(sources, config.api.account)
-            run = await run_poll(config, refs, tokens, sink, control, tally=tally, state=state)
+            run = await run_poll(
+                config, refs, tokens, sink, control, tally=tally, state=state, run_id=run_id
+            )
             signals.cancel_scope.cancel()
     finally:
         close_id_sources(sources)

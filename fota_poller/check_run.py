@@ -4,7 +4,11 @@ Config, credentials (present, never shown), one TCP connect to the base URL, a B
 one session opened and closed (one login and one logout, as a run makes), and optionally one
 upgrade polled. The exit codes are `poll`'s: 2 config or credentials, 3 refused by
 ThingSpace, 4 unreachable (at once: a preflight does not wait out an outage), 1 when the
-upgrade poll fails.
+upgrade poll gets an answer it cannot use.
+
+No step waits longer for an answer than the connect timeout (`preflight_config`): a server
+that takes the connection and then says nothing is exit 4 within seconds, not after the
+read timeout a night's run allows.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import sys
 from typing import Final
 
 import anyio
+import msgspec
 from yarl import URL
 
 from fota_poller.api.client import UpgradeClient, open_session, upgrade_url
@@ -44,6 +49,7 @@ def run_check(args: argparse.Namespace) -> int:
         config = apply_overrides(load_config(args.config), api={"base_url": args.base_url})
     except FotaPollerError as exc:
         return _fail("config", str(exc), exc.exit_code)
+    config = preflight_config(config)
     _line("ok", "config", str(args.config) if args.config is not None else "defaults")
     redactor = Redactor()
     configure_logging(config.log.level, redactor=redactor)
@@ -55,6 +61,21 @@ def run_check(args: argparse.Namespace) -> int:
     _line("ok", "credentials", _present(credentials))
     upgrade: CampaignRef | None = args.upgrade
     return anyio.run(_online, config, credentials, redactor, upgrade)
+
+
+def preflight_config(config: Config) -> Config:
+    """`config` with no wait for an answer longer than its connect timeout.
+
+    A run waits `read_timeout_s` (30 s) for a slow answer, as a busy API at night may need;
+    a preflight asks four small questions and must say at once that nothing answers. So the
+    socket read limit of every step (token request, login, logout, the upgrade) becomes
+    `poll.connect_timeout_s` when that is shorter: one setting, already the measure of "no
+    answer at all". The whole-answer limit (`timeout_s`) stays: a large upgrade still arrives.
+    """
+    poll = config.poll
+    read_s = min(poll.read_timeout_s, poll.connect_timeout_s)
+    preflight = msgspec.structs.replace(poll, read_timeout_s=read_s)
+    return msgspec.structs.replace(config, poll=preflight)
 
 
 async def _online(
@@ -93,6 +114,9 @@ async def _online(
         except RequestFailedError as exc:
             # A preflight does not wait out an outage: no answer is exit 4 at once.
             return _fail(step, str(exc), ExitCode.CUT_SHORT)
+    unanswered = tokens.logout_unanswered
+    if unanswered is not None:
+        return _fail("logout", str(unanswered), ExitCode.CUT_SHORT)
     if tally.logout_requests:
         _line("ok" if tokens.session_closed else "FAIL", "logout", _closed(tokens))
     return 0
@@ -115,7 +139,10 @@ async def _poll_one(
         try:
             response = await client.get(upgrade_url(config.api.base_url, ref))
         except RequestFailedError as exc:
-            return _fail("upgrade", f"{what}: {exc}", ExitCode.CAMPAIGNS_FAILED)
+            # No answer is the network's failure (exit 4, as for the other steps); an answer
+            # that cannot be used (too large, a redirect) is the upgrade's (exit 1).
+            code = ExitCode.CAMPAIGNS_FAILED if exc.final else ExitCode.CUT_SHORT
+            return _fail("upgrade", f"{what}: {exc}", code)
     if response.status != _OK:
         return _fail("upgrade", f"{what}: HTTP {response.status}", ExitCode.CAMPAIGNS_FAILED)
     try:

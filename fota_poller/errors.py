@@ -128,6 +128,8 @@ class RequestFailedError(Exception):
     """No usable response: no answer, a body too large or unreadable, or a refused redirect.
 
     `too_large` and `http` are answers: final, never retried, and carry the HTTP `status`.
+    `reason` is what went wrong without the host (`connection refused`), for a message that
+    names the host its own way (an outage's not_polled records); the message when not given.
     """
 
     def __init__(
@@ -135,10 +137,13 @@ class RequestFailedError(Exception):
         kind: Literal["network", "timeout", "too_large", "http"],
         message: str,
         status: int | None = None,
+        *,
+        reason: str | None = None,
     ) -> None:
         super().__init__(message)
         self.kind = kind
         self.status = status
+        self.reason = reason if reason is not None else message
 
     @property
     def final(self) -> bool:
@@ -166,9 +171,14 @@ class NoAuthAnswerError(RequestFailedError):
     """
 
     def __init__(
-        self, kind: Literal["network", "timeout"], message: str, *, sent: bool = True
+        self,
+        kind: Literal["network", "timeout"],
+        message: str,
+        *,
+        sent: bool = True,
+        reason: str | None = None,
     ) -> None:
-        super().__init__(kind, message)
+        super().__init__(kind, message, reason=reason)
         self.sent = sent
 
 

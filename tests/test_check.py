@@ -1,18 +1,26 @@
 """`fota-poller check` against the simulator, and the base URL's scheme refused at start."""
 
+import contextlib
 import socket
 import sys
 import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import anyio
+import anyio.abc
 import pytest
-from helpers import credentials_environ
+from helpers import credentials_environ, simulator_credentials, token_environ
 
+from fota_poller.api import token_provider
+from fota_poller.api.token_provider import TokenProvider
 from fota_poller.cli import main
-from fota_poller.simulator import SimulatorAuthOptions
+from fota_poller.config import ApiConfig, Config
+from fota_poller.simulator import SimulatorAuthOptions, SimulatorOptions
 from fota_poller.simulator.faults import FaultOptions
 
 AUTH = SimulatorAuthOptions()
+TOKENS = token_environ(SimulatorOptions())
 
 
 def closed_port() -> int:
@@ -98,6 +106,100 @@ async def test_check_of_an_auth_endpoint_that_drops_the_connection_exits_4_after
     )
     # A preflight does not wait out an outage: one token request, no retry.
     assert reset == {"reset": 1}
+
+
+@contextlib.asynccontextmanager
+async def silent_server() -> AsyncIterator[str]:
+    """A loopback server that takes every connection, reads what is sent, and never answers."""
+
+    async def swallow(stream: anyio.abc.SocketStream) -> None:
+        async with stream:
+            with contextlib.suppress(anyio.EndOfStream, anyio.BrokenResourceError):
+                while True:
+                    await stream.receive()
+
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    async with listener, anyio.create_task_group() as serving:
+        serving.start_soon(listener.serve, swallow)
+        yield f"http://127.0.0.1:{port}"
+        serving.cancel_scope.cancel()
+
+
+def short_preflight(tmp_path: Path) -> Path:
+    """A config whose connect timeout, the preflight's limit on any answer, is half a second."""
+    config = tmp_path / "config.toml"
+    config.write_text("[poll]\nconnect_timeout_s = 0.5\n", encoding="utf-8")
+    return config
+
+
+# A check that waited the read timeout (30 s) would be stopped here and fail.
+@pytest.mark.timeout(15)
+@pytest.mark.parametrize(
+    ("env", "flags", "failed_step"),
+    [
+        (credentials_environ(AUTH), (), "token"),
+        (TOKENS, ("--upgrade", f"0000123456-00001,{uuid.UUID(int=7)}"), "upgrade"),
+    ],
+    ids=["token-request", "upgrade-with-pre-issued-tokens"],
+)
+async def test_check_of_a_server_that_never_answers_exits_4_within_the_connect_timeout(
+    tmp_path, env, flags, failed_step
+):
+    config = short_preflight(tmp_path)
+    async with silent_server() as base_url:
+        code, lines, stderr = await check(
+            "--base-url", base_url, "--config", str(config), *flags, env=env
+        )
+
+    host = base_url.removeprefix("http://")
+    assert code == 4, stderr
+    assert steps(lines)[2] == ("ok", "connect")  # the connection was taken, then silence
+    assert steps(lines)[-1] == ("FAIL", failed_step)
+    assert host in lines[-1]
+    if failed_step == "token":
+        assert lines[-1].endswith(f"{host}: no answer within 0.5 s")
+    else:
+        assert f"{host} timed out" in lines[-1]
+
+
+@pytest.mark.timeout(15)
+async def test_check_of_a_logout_that_never_ends_exits_4_naming_host_and_reason(
+    simulator, tmp_path
+):
+    # The logout's answer stalls after its headers, for a minute (the simulator's default).
+    faults = FaultOptions(mix=(("stall", 1.0),), routes=("logout",))
+    async with simulator(auth=AUTH, faults=faults) as sim:
+        code, lines, stderr = await check(
+            "--base-url", sim.base_url, "--config", str(short_preflight(tmp_path))
+        )
+        stats = sim.auth.stats
+
+    host = sim.base_url.removeprefix("http://")
+    assert code == 4, stderr
+    assert steps(lines)[-2:] == [("ok", "session"), ("FAIL", "logout")]
+    assert lines[-1].endswith(f"auth endpoint unreachable (logout): {host}: no answer within 0.5 s")
+    assert stats.logout_requests == 1
+
+
+@pytest.mark.timeout(15)
+async def test_a_logout_cut_off_by_the_providers_own_limit_is_reported_as_unanswered(
+    simulator, monkeypatch
+):
+    # With the default timeouts the provider's logout limit (10 s) runs out before the
+    # socket read limit (10 s for check, 30 s for a run): check must still see no answer.
+    monkeypatch.setattr(token_provider, "_LOGOUT_TIMEOUT_S", 0.3)
+    faults = FaultOptions(mix=(("stall", 1.0),), routes=("logout",))
+    async with simulator(auth=AUTH, faults=faults) as sim:
+        config = Config(api=ApiConfig(base_url=sim.base_url))
+        async with TokenProvider(config, simulator_credentials(AUTH)) as tokens:
+            await tokens.headers()
+        host = sim.base_url.removeprefix("http://")
+
+    assert not tokens.session_closed
+    assert str(tokens.logout_unanswered) == (
+        f"auth endpoint unreachable (logout): {host}: no answer within 0.3 s"
+    )
 
 
 @pytest.mark.parametrize("url", ["127.0.0.1:18080", "ftp://127.0.0.1:18080", "http://"])

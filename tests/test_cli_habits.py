@@ -52,24 +52,47 @@ def test_no_parser_accepts_an_abbreviated_flag() -> None:
         (["poll", "--conc", "2", "--ids", "x"], "--concurrency"),
         (["poll", "--ids", "x", "--out", "night.jsonl"], "--output"),
         (["poll", "--ids", "x", "--concurency", "2"], "--concurrency"),
+        (["poll", "--ids", "x", "--outptu", "y"], "--output"),  # --status is alike too
         (["pol", "--ids", "x"], "poll"),
+        (["sumary", "night.jsonl"], "summary"),  # schema is alike too
         (["poll", "--ids", "x", "--emit", "chnges"], "changes"),
         (["simulate", "--campaign", "3"], "--campaigns"),
     ],
 )
-def test_a_typo_fails_with_exit_2_and_suggests_the_real_name(argv, suggested) -> None:
+def test_a_typo_fails_with_exit_2_and_one_line_naming_the_one_best_match(argv, suggested) -> None:
     result = run_cli(argv, env=TOKENS)
     assert result.returncode == 2
     assert result.stdout == b""
-    error = result.stderr.decode().splitlines()[-1]
-    assert f"(did you mean {suggested}" in error
+    # One line, no usage block: in a cron mail the fix is the whole message.
+    [error] = result.stderr.decode().splitlines()
+    assert error.startswith("fota-poller")
+    assert ": error: " in error
+    assert error.endswith(f"(did you mean {suggested}?)")
+    assert "choose from" not in error
 
 
-def test_a_word_like_no_flag_gets_no_suggestion() -> None:
+def test_two_typos_get_one_suggestion_each_on_one_line() -> None:
+    result = run_cli(["poll", "--ids", "x", "--conc=2", "--outptu", "y"], env=TOKENS)
+    assert result.returncode == 2
+    [error] = result.stderr.decode().splitlines()
+    assert error.endswith("(did you mean --concurrency for --conc, --output for --outptu?)")
+
+
+def test_a_word_like_no_flag_gets_no_suggestion_and_the_usage() -> None:
     result = run_cli(["poll", "--ids", "x", "--zzzzzz"], env=TOKENS)
     assert result.returncode == 2
-    assert "unrecognized arguments: --zzzzzz" in result.stderr.decode()
-    assert "did you mean" not in result.stderr.decode()
+    stderr = result.stderr.decode()
+    assert "unrecognized arguments: --zzzzzz" in stderr
+    assert "did you mean" not in stderr
+    # Nothing to suggest: argparse's usage is then the best help there is.
+    assert stderr.startswith("usage: fota-poller")
+
+
+def test_an_invalid_choice_like_none_keeps_argparse_s_list_of_choices() -> None:
+    result = run_cli(["state", "lst"], env=TOKENS)
+    assert result.returncode == 2
+    error = result.stderr.decode().splitlines()[-1]
+    assert error.endswith("invalid choice: 'lst' (choose from 'info', 'stuck', 'forget')")
 
 
 def parse_poll(*argv: str):

@@ -22,7 +22,7 @@ from yarl import URL
 from fota_poller._version import __version__
 from fota_poller.api.auth import RequestAuth, TokenSource, rejected_token
 from fota_poller.api.auth_gate import AuthGate
-from fota_poller.api.network_error import describe_network_error, where
+from fota_poller.api.network_error import describe_network_error, network_reason, where
 from fota_poller.api.response_body import ACCEPT_ENCODING, read_body
 from fota_poller.config import Config
 from fota_poller.errors import AuthenticationError, RequestFailedError, UnreadableBodyError
@@ -183,14 +183,17 @@ class UpgradeClient:
                 body = await read_body(response, self._max_body_bytes)
         except UnreadableBodyError as exc:
             raise RequestFailedError(exc.kind, str(exc), response.status) from None
-        except TimeoutError:
+        except TimeoutError as exc:
             raise RequestFailedError(
                 "timeout",
                 f"{where(url)} timed out: no complete response within the timeout "
                 f"({_elapsed(started):.0f} ms)",
+                reason=network_reason(exc),
             ) from None
         except aiohttp.ClientError as exc:
-            raise RequestFailedError("network", describe_network_error(exc, url)) from None
+            raise RequestFailedError(
+                "network", describe_network_error(exc, url), reason=network_reason(exc)
+            ) from None
         if response.status == HTTPStatus.TOO_MANY_REQUESTS:
             self.tally.rate_limited += 1
         return HttpResponse(

@@ -58,6 +58,16 @@ def network_reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def down_as(reason: str) -> str:
+    """`unavailable` when the server answered that it is down (`HTTP 503`), else `unreachable`."""
+    return "unavailable" if reason.startswith("HTTP") else "unreachable"
+
+
+def unreachable_for(host: str, seconds: float, reason: str) -> str:
+    """`127.0.0.1:18080 unreachable for 30 s (connection refused)`: an outage, in words."""
+    return f"{host} {down_as(reason)} for {seconds:g} s ({reason})"
+
+
 def describe_network_error(exc: BaseException, url: URL | str) -> str:
     """`127.0.0.1:9 connection refused`: the host and port asked, then the reason."""
     return f"{where(url)} {network_reason(exc)}"

@@ -91,8 +91,10 @@ class TokenProvider:
         traceback: TracebackType | None,
     ) -> None:
         # Shielded: a run cut short by a signal still closes the session it opened.
-        with anyio.CancelScope(shield=True), anyio.move_on_after(_LOGOUT_TIMEOUT_S):
+        with anyio.CancelScope(shield=True), anyio.move_on_after(_LOGOUT_TIMEOUT_S) as logout:
             await self._logout()
+        if logout.cancelled_caught:
+            self._requests.logout_given_up(_LOGOUT_TIMEOUT_S)
         await self._requests.close()
 
     async def bearer(self) -> None:
@@ -135,6 +137,11 @@ class TokenProvider:
             await self._renew_bearer_rejected(sent.bearer_generation)
         else:
             await self._renew_session(sent.session_generation)
+
+    @property
+    def logout_unanswered(self) -> NoAuthAnswerError | None:
+        """The logout's network failure (host and reason) when it got no answer, else None."""
+        return self._requests.logout_unanswered
 
     def __repr__(self) -> str:
         tally = self.tally

@@ -116,6 +116,8 @@ class TokenRequests:
         self._max_answer_bytes = config.poll.max_response_bytes
         # The run's tally, where the token requests, logins and logouts sent are counted.
         self.tally = tally
+        # The logout's network failure, when it got no answer: `check` reports it (exit 4).
+        self.logout_unanswered: NoAuthAnswerError | None = None
 
     def open(self) -> None:
         """Open the HTTP session the requests go over."""
@@ -170,6 +172,14 @@ class TokenRequests:
             _code(body),
         )
 
+    def logout_given_up(self, limit_s: float) -> None:
+        """The logout was cut off after `limit_s` seconds: no answer, logged and kept as one."""
+        reason = f"no answer within {limit_s:g} s"
+        log.warning(
+            "auth.unreachable", request="logout", host=where(self._logout_url), reason=reason
+        )
+        self.logout_unanswered = auth_unreachable("logout", self._logout_url, reason, sent=True)
+
     async def logout(self, headers: Mapping[str, str]) -> bool:
         """Close the session the headers carry: True if closed; a failure is only logged."""
         self.tally.logout_requests += 1
@@ -177,6 +187,7 @@ class TokenRequests:
             status, body = await self._post(self._logout_url, "logout", headers=headers)
         except NoAuthAnswerError as exc:
             log.warning("auth.logout_failed", error=str(exc))
+            self.logout_unanswered = exc
             return False
         if status == _OK:
             log.debug("auth.session_closed")
@@ -218,7 +229,10 @@ class TokenRequests:
         except (TimeoutError, aiohttp.ClientError) as exc:
             poll = self._config.poll
             reason = reason_of(
-                exc, connect_limit_s=poll.connect_timeout_s, answer_limit_s=poll.timeout_s
+                exc,
+                connect_limit_s=poll.connect_timeout_s,
+                answer_limit_s=poll.timeout_s,
+                read_limit_s=poll.read_timeout_s,
             )
             log.warning("auth.unreachable", request=what, host=where(url), reason=reason)
             raise auth_unreachable(what, url, reason, sent=not never_sent(exc)) from None

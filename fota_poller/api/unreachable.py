@@ -12,23 +12,30 @@ from typing import Literal
 
 import aiohttp
 
-from fota_poller.api.network_error import network_reason, where
+from fota_poller.api.network_error import down_as, network_reason, where
 from fota_poller.errors import NoAuthAnswerError
 
 
 def reason_of(
-    exc: BaseException, *, connect_limit_s: float | None = None, answer_limit_s: float | None = None
+    exc: BaseException,
+    *,
+    connect_limit_s: float | None = None,
+    answer_limit_s: float | None = None,
+    read_limit_s: float | None = None,
 ) -> str:
     """A short reason for a request that got no answer: `connection refused`, `name not resolved`.
 
     The words are network_error.py's, the ones a polled campaign's error gets too; only a
-    timeout says which limit ran out, and a dropped connection that nothing was answered on.
-    Never the request's URL or headers.
+    timeout says which limit ran out (connect, socket read, or the whole answer), and a
+    dropped connection that nothing was answered on. Never the request's URL or headers.
     """
     if isinstance(exc, aiohttp.ServerDisconnectedError):
         return "server disconnected without an answer"
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return _timed_out("connection", connect_limit_s)
+    if isinstance(exc, aiohttp.SocketTimeoutError):
+        # Nothing came for the socket read limit: a silent server, whatever the total limit.
+        return _timed_out("answer", read_limit_s if read_limit_s is not None else answer_limit_s)
     if isinstance(exc, TimeoutError):
         return _timed_out("answer", answer_limit_s)
     return network_reason(exc)
@@ -42,9 +49,8 @@ def never_sent(exc: BaseException) -> bool:
 def auth_unreachable(what: str, url: str, reason: str, *, sent: bool) -> NoAuthAnswerError:
     """The network failure of an auth request: `auth endpoint unreachable (login): host: why`."""
     kind: Literal["network", "timeout"] = "timeout" if reason.startswith("no ") else "network"
-    state = "unavailable" if reason.startswith("HTTP") else "unreachable"
-    message = f"auth endpoint {state} ({what}): {where(url)}: {reason}"
-    return NoAuthAnswerError(kind, message, sent=sent)
+    message = f"auth endpoint {down_as(reason)} ({what}): {where(url)}: {reason}"
+    return NoAuthAnswerError(kind, message, sent=sent, reason=reason)
 
 
 def _timed_out(step: str, timeout_s: float | None) -> str:

@@ -1,7 +1,8 @@
 """Logging: structlog to stderr, JSON lines for machines, readable lines for a terminal.
 
-Every line carries what is bound in structlog's context variables: a run binds its `run_id`
-(run/pipeline.py), so a log shipper can join any line to its run.
+Every line carries what is bound in structlog's context variables: `poll` binds its run's
+`run_id` before its first line and keeps it to its last (app.py; run/pipeline.py for a run
+started by other code), so a log shipper can join any line to its run.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 import anyio
 import structlog
 
+from fota_poller.api.network_error import unreachable_for
 from fota_poller.run.stop import RunControl, cut_short
 
 log = structlog.get_logger("fota_poller")
@@ -58,8 +59,10 @@ class CircuitBreaker:
         self.probes = 0
         self._circuit_reminder_s = circuit_reminder_s
         self._remind_at = math.inf
-        # What the last failure (the probe's, once one went out) got, for the reminder.
+        # What the last failure (the probe's, once one went out) got, for the reminder; and
+        # its host and reason apart, for the records of campaigns an outage leaves unpolled.
         self._last_failure = "no answer"
+        self._last_cause: tuple[str, str] | None = None
 
     async def enter(self, control: RunControl) -> bool | None:
         """Wait for a turn: False for a normal request, True for the probe, None if stopped."""
@@ -68,13 +71,12 @@ class CircuitBreaker:
                 return False
             now = self._clock()
             if now - self._opened_at >= self._max_outage_s:
-                log.error("backoff.outage_too_long", seconds=round(now - self._opened_at))
-                control.stop(
-                    cut_short(
-                        f"the API answered nothing for {self._max_outage_s:.0f} s "
-                        "(poll.max_outage_s) before this campaign"
-                    )
+                log.error(
+                    "backoff.outage_too_long",
+                    seconds=round(now - self._opened_at),
+                    last=self._last_failure,
                 )
+                control.stop(cut_short(self._outage_message()))
                 break
             self.remind_if_due()
             if not self._probing and now >= self._probe_at:
@@ -86,6 +88,17 @@ class CircuitBreaker:
             wait_s = max(min(wait_s, self._remind_at - now), 0.0)
             await _wait_for_change(self._event(), control, wait_s)
         return None
+
+    def _outage_message(self) -> str:
+        """Why the campaigns left are not polled: the host, for how long, the last reason."""
+        if self._last_cause is None:
+            return (
+                f"the API answered nothing for {self._max_outage_s:g} s "
+                "(poll.max_outage_s) before this campaign"
+            )
+        host, reason = self._last_cause
+        outage = unreachable_for(host, self._max_outage_s, reason)
+        return f"not polled: {outage}, the longest outage poll.max_outage_s allows"
 
     def remind_if_due(self) -> None:
         """Log `backoff.circuit_still_open` if the circuit is open and a reminder is due."""
@@ -113,13 +126,24 @@ class CircuitBreaker:
             log.info("backoff.circuit_closed", open_s=round(self._clock() - self._opened_at))
             self._notify()
 
-    def failed(self, is_probe: bool, outcome: str | None = None) -> bool:
+    def failed(
+        self,
+        is_probe: bool,
+        outcome: str | None = None,
+        *,
+        host: str | None = None,
+        reason: str | None = None,
+    ) -> bool:
         """A failure; True if it is the campaign's to count (the circuit did not account for it).
 
-        `outcome` says what the request got (`HTTP 503`, `127.0.0.1:9 connection refused`).
+        `outcome` says what the request got (`HTTP 503`, `127.0.0.1:9 connection refused`);
+        `host` and `reason` say it apart (`127.0.0.1:9`, `connection refused`).
         """
-        if outcome is not None and (is_probe or not self.is_open):
-            self._last_failure = outcome
+        if is_probe or not self.is_open:
+            if outcome is not None:
+                self._last_failure = outcome
+            if host is not None and reason is not None:
+                self._last_cause = (host, reason)
         if self.is_open:
             if is_probe:
                 self._probing = False

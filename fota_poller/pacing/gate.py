@@ -65,10 +65,12 @@ class Turn:
         self.answered()
         self._backoff.throttle.throttled(sent_at)
 
-    def failed(self, outcome: str | None = None) -> bool:
+    def failed(
+        self, outcome: str | None = None, *, host: str | None = None, reason: str | None = None
+    ) -> bool:
         """No answer, or a transient 5xx/408; True if the campaign should count it."""
         self.reported = True
-        return self._backoff.circuit.failed(self.is_probe, outcome)
+        return self._backoff.circuit.failed(self.is_probe, outcome, host=host, reason=reason)
 
 
 class SharedBackoff:

@@ -22,6 +22,7 @@ import msgspec
 from yarl import URL
 
 from fota_poller.api.client import HttpResponse
+from fota_poller.api.network_error import where
 from fota_poller.config import PollConfig, settings_for
 from fota_poller.errors import RequestFailedError
 from fota_poller.observe.tally import AttemptCounter, RunTally
@@ -136,7 +137,7 @@ async def fetch_with_retries(
                     turn.answered()
                     return Fetched(counter.count, error=error)
                 last = Fetched(counter.count, error=error)
-                counts = turn.failed(f"{error.kind}: {error}")
+                counts = turn.failed(f"{error.kind}: {error}", host=where(url), reason=error.reason)
             else:
                 last = Fetched(counter.count, response=response)
                 if not is_transient(response.status):
@@ -147,7 +148,8 @@ async def fetch_with_retries(
                     turn.throttled(response.sent_at)
                     counts = True
                 else:
-                    counts = turn.failed(f"HTTP {response.status}")
+                    status = f"HTTP {response.status}"
+                    counts = turn.failed(status, host=where(url), reason=status)
         charged += counts
         if charged >= policy.max_attempts:
             return last

@@ -53,6 +53,7 @@ async def run_poll(
     *,
     tally: RunTally | None = None,
     state: StateStore | None = None,
+    run_id: str | None = None,
 ) -> RunRecord:
     """Poll every campaign `refs` yields, write all records to `sink` and commit it.
 
@@ -60,9 +61,10 @@ async def run_poll(
     An output that cannot be written aborts the run and is discarded (see `_output_failed`).
     With a `state`, records carry the change fields and the state learns what the records
     reported, once they are durable (run/state_sync.py). Returns the run record.
-    Every log line of the run carries its `run_id` (a structlog context variable).
+    Every log line of the run carries its `run_id` (a structlog context variable): `run_id`
+    when the caller made it first (app.py does, for the lines before and after), else a new one.
     """
-    run_id = str(uuid.uuid4())
+    run_id = run_id if run_id is not None else new_run_id()
     # Bound before any task starts: anyio tasks copy the context when they are spawned.
     bound = structlog.contextvars.bind_contextvars(run_id=run_id)
     try:
@@ -71,6 +73,11 @@ async def run_poll(
         )
     finally:
         structlog.contextvars.reset_contextvars(**bound)
+
+
+def new_run_id() -> str:
+    """A new run's id: a random UUID, as the run record and every log line carry it."""
+    return str(uuid.uuid4())
 
 
 async def _run_poll(

@@ -134,7 +134,8 @@ async def test_logins_that_may_have_reached_the_server_still_count_towards_the_t
         (aiohttp.ServerDisconnectedError(), "server disconnected without an answer"),
         (aiohttp.ClientOSError(errno.ECONNRESET, "reset by peer"), "connection reset"),
         (TimeoutError(), "no answer within 120 s"),
+        (aiohttp.SocketTimeoutError("Timeout on reading data"), "no answer within 30 s"),
     ],
 )
 def test_network_failures_are_named_in_words_an_operator_can_act_on(exc, reason):
-    assert reason_of(exc, connect_limit_s=10, answer_limit_s=120) == reason
+    assert reason_of(exc, connect_limit_s=10, answer_limit_s=120, read_limit_s=30) == reason
