@@ -129,8 +129,13 @@ class Night:
         if phases is None:  # schema 1: the phases are computed from the statuses
             computed = self.phases.counts(statuses, MISSING_STATUS)
             phases = {str(phase): count for phase, count in computed.items()}
-        self.status_totals.update(statuses)
-        self.phase_totals.update({p: n for p, n in phases.items() if p in self.phase_totals})
+        # Plain loops, not Counter.update: a tenth of the read's time on 100,000 campaigns.
+        status_totals, phase_totals = self.status_totals, self.phase_totals
+        for status, count in statuses.items():
+            status_totals[status] = status_totals.get(status, 0) + count
+        for phase, count in phases.items():
+            if phase in phase_totals:
+                phase_totals[phase] += count
         if record.outcome == "failed":
             self.failed_by_kind[record.error_kind or "(none)"] += 1
         self.campaigns += 1

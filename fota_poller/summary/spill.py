@@ -30,8 +30,8 @@ from fota_poller.summary.row import CampaignRow
 
 # Rows kept in memory before a run is written: about 4 MB of rows and sort keys.
 RUN_ROWS: Final = 10_000
-# Rows a frame holds: what each run's reader holds decoded during the merge (~70 KB).
-_FRAME_ROWS: Final = 256
+# Rows a frame holds: what each run's reader holds decoded during the merge (~20 KB).
+_FRAME_ROWS: Final = 64
 _LENGTH: Final = struct.Struct("<I")
 
 _decoder = msgspec.json.Decoder(list[CampaignRow])
