@@ -19,7 +19,6 @@ from __future__ import annotations
 import heapq
 import os
 import struct
-import tempfile
 from collections.abc import Callable, Iterator
 from typing import IO, Any, Final
 
@@ -79,8 +78,7 @@ class SortedRows:
         rows.sort(key=self._key)
         try:
             if self._file is None:
-                # Kept open across calls (closed by `close`): no `with` fits.
-                self._file = tempfile.TemporaryFile(prefix="fota-poller-summary-")  # noqa: SIM115
+                self._file = _temporary_file()
             offset = self._file.tell()
             for start in range(0, len(rows), _FRAME_ROWS):
                 frame = msgspec.json.encode(rows[start : start + _FRAME_ROWS])
@@ -89,6 +87,14 @@ class SortedRows:
         except OSError as exc:
             raise _spill_error(exc) from None
         self._rows = []
+
+
+def _temporary_file() -> IO[bytes]:
+    # Imported here: tempfile (random, shutil) costs 5 ms that most nights never need.
+    import tempfile  # noqa: PLC0415
+
+    # Returned open: `SortedRows.close` closes it.
+    return tempfile.TemporaryFile(prefix="fota-poller-summary-")
 
 
 def _read_run(fd: int, offset: int, end: int) -> Iterator[CampaignRow]:
@@ -104,6 +110,8 @@ def _read_run(fd: int, offset: int, end: int) -> Iterator[CampaignRow]:
 
 
 def _spill_error(exc: OSError) -> OutputError:
+    import tempfile  # noqa: PLC0415 - see `_spill`
+
     try:
         folder = tempfile.gettempdir()
     except OSError:
