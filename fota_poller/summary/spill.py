@@ -2,12 +2,12 @@
 
 `summary --format json|csv` (and `--limit 0`) gives every campaign, worst first, so no row
 can be dropped until the last line is read. Kept as tuples, a row costs about 280 bytes with
-its sort key: a night of 100,000 campaigns peaked at 72 MB, 1,000,000 would be several
-hundred. So rows are kept in memory up to `RUN_ROWS`, then that run is sorted and written to
-an anonymous temporary file (`TMPDIR`; unlinked at once, so nothing is left behind) as frames
-of JSON arrays, and the rows are merged back from the runs when the view reads them. Memory
-is one run plus one frame per run, whatever the night's size; a night under `RUN_ROWS`
-campaigns (the demo, the 1 GB bench night's 2,000) never touches the disk.
+its sort key: a night of 100,000 campaigns peaked at 70 MB, 1,000,000 at 404 MB. So rows are
+kept in memory up to `RUN_ROWS`, then that run is sorted and written to an anonymous
+temporary file (`TMPDIR`; unlinked at once, so nothing is left behind) as frames of JSON
+arrays, and the rows are merged back from the runs when the view reads them. Memory is one
+run plus one frame per run, whatever the night's size (39 MB peak RSS at 1,000,000); a night
+under `RUN_ROWS` campaigns (the demo, the 1 GB bench night's 2,000) never touches the disk.
 
 JSON, not msgpack: a count in a file nobody validated may exceed 64 bits. The merge is
 stable (`heapq.merge` breaks ties by run, runs are in file order, `list.sort` is stable), so
