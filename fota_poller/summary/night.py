@@ -80,9 +80,9 @@ class Night:
         self.phases = phases
         self.failed_only = failed_only
         self.limit = limit
-        # The campaigns kept for the view: with a limit only about the worst `limit`, in a
-        # list; without one all (or all --failed-only keeps), sorted as they spill.
-        # `chosen` gives exactly the view's rows.
+        # The campaigns kept for the view: with a limit only about the worst `limit`, in
+        # `rows`; without one all (or all --failed-only keeps), in `every_row`, which spills
+        # sorted runs to a temporary file. `chosen` gives exactly the view's rows.
         self.rows: list[CampaignRow] = []
         self.every_row = SortedRows(worst_first) if limit is None else None
         self.campaigns = 0
