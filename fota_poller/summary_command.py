@@ -32,6 +32,8 @@ exit codes:
       campaign whose poll failed, or lines that are no record (counted on stderr)
   2   FILE cannot be read, a bad --stuck-after or --config, or a --state database that
       cannot be used
+  74  the temporary file cannot be written: past 10,000 campaigns without a --limit, the
+      rows are sorted in runs spilled to TMPDIR (a few hundred bytes a campaign)
   141 the reader of stdout closed the pipe (e.g. `| head`)
 """
 
@@ -91,12 +93,19 @@ def summary_command(args: argparse.Namespace) -> int:
     stuck_after = _duration(args.stuck_after)
     form = args.format or ("table" if sys.stdout.isatty() else "json")
     night = Night(phases, failed_only=args.failed_only, limit=_limit(args.limit, form))
+    try:
+        return _summarise(night, args, form, stuck_after)
+    finally:
+        night.close()
+
+
+def _summarise(night: Night, args: argparse.Namespace, form: str, stuck_after: float) -> int:
     _read(night, args.file)
     stuck = None
     if args.state is not None:
         from fota_poller.summary.stuck import stuck_counts  # noqa: PLC0415 - only with --state
 
-        stuck = stuck_counts(args.state, longer_than_s=stuck_after, phases=phases)
+        stuck = stuck_counts(args.state, longer_than_s=stuck_after, phases=night.phases)
     if night.bad_lines:
         print(  # noqa: T201 - the one stderr line
             f"fota-poller: {night.bad_lines} line(s) of {night.lines} are no record "
@@ -160,4 +169,4 @@ def _print(form: str, view: View) -> None:
     elif form == "csv":
         sys.stdout.writelines(render_csv(view))
     else:
-        sys.stdout.write(render_markdown(view))
+        sys.stdout.writelines(render_markdown(view))

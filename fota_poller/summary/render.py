@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Final, NamedTuple
 
 import msgspec
 
 from fota_poller.output.phases import PHASES
 from fota_poller.output.sink import escape_line_separators
-from fota_poller.summary.night import CampaignRow, Night
+from fota_poller.summary.night import Night
+from fota_poller.summary.row import CampaignRow
 from fota_poller.text import escape_controls
 
 Stuck = Mapping[tuple[str, str], int] | None
@@ -26,7 +27,8 @@ class View(NamedTuple):
     """What a summary shows: the night, its campaigns chosen (worst first), the exit code."""
 
     night: Night
-    rows: Sequence[CampaignRow]
+    # Read once: without a limit they are merged back from the spilled runs as they go.
+    rows: Iterable[CampaignRow]
     # How many campaigns `rows` was chosen from (all, or those --failed-only keeps).
     shown_of: int
     # Devices stuck per (account, upgrade id) with --state, else None.
@@ -143,12 +145,13 @@ def _cell(value: object) -> str:
     return escape_controls(text.replace("\\", "\\\\").replace("|", "\\|"))
 
 
-def render_markdown(view: View) -> str:
-    """A ticket's view: the campaigns table, then the totals and the run as lists."""
+def render_markdown(view: View) -> Iterator[str]:
+    """A ticket's view: the campaigns table, then the totals and the run as lists; by line."""
     stuck = view.stuck
     columns = ["account", "upgrade", "firmware", "status", "devices", "succeeded", "failed"]
     columns += ["pending", "ended", *(["stuck"] if stuck is not None else [])]
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    yield "| " + " | ".join(columns) + " |\n"
+    yield "|" + "---|" * len(columns) + "\n"
     for row in view.rows:
         fields = row_fields(row, stuck)
         ratio = fields["succeeded_share"]
@@ -164,9 +167,9 @@ def render_markdown(view: View) -> str:
             {True: "yes", False: "no", None: ""}[row.ended],
             *([fields["stuck"]] if stuck is not None else []),
         ]
-        lines.append("| " + " | ".join(map(_cell, cells)) + " |")
-    lines += ["", *summary_lines(view.night, view.code, bullet="- ")]
-    return "\n".join(lines) + "\n"
+        yield "| " + " | ".join(map(_cell, cells)) + " |\n"
+    for line in ["", *summary_lines(view.night, view.code, bullet="- ")]:
+        yield line + "\n"
 
 
 def summary_lines(night: Night, code: int, bullet: str) -> list[str]:

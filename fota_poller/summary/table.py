@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final, TextIO
 
 from fota_poller.output.phases import PHASES
-from fota_poller.summary.night import CampaignRow
 from fota_poller.summary.render import View, run_sentence, share
+from fota_poller.summary.row import CampaignRow
 from fota_poller.text import escape_controls
 
 if TYPE_CHECKING:
@@ -62,8 +62,10 @@ def _campaigns(view: View) -> Table:
     from rich import box  # noqa: PLC0415 - start-up time (module docstring)
     from rich.table import Table  # noqa: PLC0415
 
+    # rich lays the whole table out at once: the rows (50 by default) are all needed here.
+    rows = list(view.rows)
     table = Table(
-        title=f"campaigns, worst first ({len(view.rows)} of {view.shown_of} shown)",
+        title=f"campaigns, worst first ({len(rows)} of {view.shown_of} shown)",
         title_justify="left",
         box=box.SIMPLE_HEAD,
     )
@@ -74,13 +76,13 @@ def _campaigns(view: View) -> Table:
     table.add_column("status", overflow="fold")
     for name in ("devices", "ok %", "failed", "pending", "ended"):
         table.add_column(name, justify="right")
-    moves = view.stuck is not None or any(row.new is not None for row in view.rows)
+    moves = view.stuck is not None or any(row.new is not None for row in rows)
     if moves:
         for name in ("new", "changed", "gone"):
             table.add_column(name, justify="right")
     if view.stuck is not None:
         table.add_column("stuck", justify="right", style="yellow")
-    for row in view.rows:
+    for row in rows:
         table.add_row(*_cells(row, view, moves=moves))
     return table
 
