@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from fota_poller.ids.lists import CampaignRef
+if TYPE_CHECKING:
+    from fota_poller.ids.lists import CampaignRef
 
 
 def add_check_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -40,6 +42,8 @@ def check_command(args: argparse.Namespace) -> int:
 
 
 def _campaign_ref(text: str) -> CampaignRef:
+    from fota_poller.ids.lists import CampaignRef  # noqa: PLC0415 - msgspec: only when given
+
     account, separator, upgrade_id = text.partition(",")
     if not separator or not account.strip() or not upgrade_id.strip():
         msg = f"expected ACCOUNT,ID, not {text!r}"

@@ -1,11 +1,11 @@
 """Command line: `poll`, `check`, `summary`, `state`, `schema`, `simulate`, `demo`, `completion`.
 
-argparse and dispatch only; an error is one line and an exit code. `poll_options.py` holds
-`poll`'s options and `app.py` wires a `poll` run; `check_command.py`, `summary_command.py`,
-`state_command.py`, `simulate.py`, `demo.py` and `completion.py` own their subcommands'
-options and wiring.
-Every one of them is imported when the parser is built, not at the top: `--version` loads
-none of them (bench/startup.py).
+argparse and dispatch only; an error is one line and an exit code. Each subcommand's options
+live in a module of their own (`poll_options.py`, `check_command.py`, `summary_command.py`,
+`state_command.py`, `demo_command.py`, `simulate.py`, `completion.py`), imported when the
+parser is built, not at the top: `--version` loads none of them. The work is imported only
+when its command runs (`app.py` wires a `poll` run; `check_run.py`, `summary_run.py`,
+`state_run.py`, `demo.py`): `--help` loads none of it (bench/startup.py).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     from fota_poller import (  # noqa: PLC0415
         check_command,
         completion,
-        demo,
+        demo_command,
         poll_options,
         simulate,
         state_command,
@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     poll_options.add_poll_parser(commands)
     simulate.add_simulate_parser(commands)
-    demo.add_demo_parser(commands)
+    demo_command.add_demo_parser(commands)
     state_command.add_state_parser(commands)
     check_command.add_check_parser(commands)
     summary_command.add_summary_parser(commands)
@@ -94,7 +94,7 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from fota_poller import (  # noqa: PLC0415
         check_command,
         completion,
-        demo,
+        demo_command,
         simulate,
         state_command,
         summary_command,
@@ -112,6 +112,6 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         "state": state_command.state_command,
         "check": check_command.check_command,
         "summary": summary_command.summary_command,
-        "demo": demo.demo_command,
+        "demo": demo_command.demo_command,
     }[args.command]
     return command(args)

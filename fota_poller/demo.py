@@ -1,7 +1,8 @@
 """`fota-poller demo`: the simulator in-process, polled through the real `poll` path, summarised.
 
-The simulator is imported inside `_demo` only: `cli.py` imports this module for its options,
-and a `poll` run must not load (and pay the memory of) the simulator's server.
+The simulator is imported inside `_demo` only: a `poll` run must not load (and pay the memory
+of) the simulator's server. The options are `demo_command.py`'s, which imports this module
+only when the demo runs.
 """
 
 from __future__ import annotations
@@ -24,19 +25,6 @@ from fota_poller.output.records import CampaignRecord, DeviceRecord, RunRecord
 from fota_poller.text import escape_controls
 
 _record_decoder = msgspec.json.Decoder(DeviceRecord | CampaignRecord | RunRecord)
-
-
-def add_demo_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the `demo` subcommand and its options to `commands`."""
-    demo = commands.add_parser(
-        "demo",
-        help="poll the built-in simulator end to end and summarise",
-        description="Start the simulator in-process, poll all its campaigns with the real poll "
-        "code path, write the records to a file and print a summary to stderr.",
-    )
-    demo.add_argument("--output", type=Path, default=Path("demo-output.jsonl"), metavar="FILE")
-    demo.add_argument("--campaigns", type=int, default=300, metavar="N")
-    demo.add_argument("--seed", type=int, default=1)
 
 
 def demo_command(args: argparse.Namespace) -> int:

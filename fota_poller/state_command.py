@@ -1,32 +1,14 @@
 """`fota-poller state`: the operator's look into the state database: `info`, `stuck`, `forget`.
 
-Options and output only; the questions themselves are `state/queries.py`'s. `info` and
-`stuck` open the database read-only, so they work while a nightly run is writing it.
+The options only: `state_run.py` answers (imported when the command runs, so building the
+command line never loads SQLite, msgspec and the output layer; bench/startup.py).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
-import sys
 import textwrap
-from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Final
-
-import msgspec
-
-from fota_poller.config import Config, load_config
-from fota_poller.durations import parse_duration
-from fota_poller.errors import ConfigError, ExitCode
-from fota_poller.ids.lists import ACCOUNT_PATTERN, canonical_upgrade_id
-from fota_poller.output.phases import PhaseTable
-from fota_poller.output.sink import escape_line_separators
-from fota_poller.run.lock import hold_lock
-from fota_poller.state import queries
-from fota_poller.state.schema import lock_path, open_database
-from fota_poller.text import escape_controls, excerpt
 
 _DATABASE_ERRORS = """\
   2   no database at PATH, or one that cannot be used: a missing folder, a corrupt or cut
@@ -56,8 +38,6 @@ exit codes:
   75  a poll run holds the state (its lock, PATH.lock, or a write transaction); nothing
       was removed: try again later
 """
-
-_SECONDS_PER_DAY: Final = 86400
 
 
 def add_state_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -135,153 +115,6 @@ def _subcommand(
 
 def state_command(args: argparse.Namespace) -> int:
     """Run `state info`, `state stuck` or `state forget`: the exit code."""
-    # Imported here: `--help` must not load structlog and tqdm (bench/startup.py).
-    from fota_poller.observe.logs import configure_logging  # noqa: PLC0415
+    from fota_poller import state_run  # noqa: PLC0415 - see the module's docstring
 
-    configure_logging("warning")  # to stderr: stdout is the answer
-    config = load_config(args.config)
-    text = args.state if args.state is not None else config.state.path
-    if not text:
-        raise ConfigError("no state database: pass --state PATH or set state.path in --config")
-    path = Path(text)
-    if args.state_command == "info":
-        return _info(path, _format(args.format, "text"))
-    if args.state_command == "stuck":
-        return _stuck(path, args, config)
-    return _forget(path, [_campaign(text) for text in args.campaigns])
-
-
-def _format(chosen: str | None, terminal: str) -> str:
-    return chosen if chosen is not None else (terminal if sys.stdout.isatty() else "json")
-
-
-def _info(path: Path, form: str) -> int:
-    with contextlib.closing(open_database(path, read_only=True)) as connection:
-        info = queries.database_info(connection, path)
-    if form == "json":
-        return _write([_json_line(info)])
-    run = info.last_run
-    pairs = [
-        ("path", info.path),
-        ("schema version", str(info.schema_version)),
-        ("campaigns", str(info.campaigns)),
-        ("devices", str(info.devices)),
-        ("last run", "none" if run is None else run.run_id),
-        *([] if run is None else [("  started at", run.started_at)]),
-        *([] if run is None else [("  committed at", run.committed_at)]),
-        ("size", f"{info.size_bytes} bytes (database and -wal file)"),
-    ]
-    width = max(len(key) for key, _ in pairs) + 2
-    return _write(f"{f'{key}:':<{width}}{escape_controls(value)}\n" for key, value in pairs)
-
-
-def parse_age(text: str) -> float:
-    """Seconds in `7d`, `1d12h`, `36h`, `90m`: a duration as the config writes one."""
-    try:
-        return parse_duration(text)
-    except ConfigError:
-        raise ConfigError(f"--for: not a duration: {text!r} (use e.g. 7d, 36h, 1d12h)") from None
-
-
-def _stuck(path: Path, args: argparse.Namespace, config: Config) -> int:
-    longer_than = parse_age(args.longer_than)
-    statuses = [s.strip() for given in args.status or () for s in given.split(",") if s.strip()]
-    form = _format(args.format, "table")
-    with contextlib.closing(open_database(path, read_only=True)) as connection:
-        devices = queries.stuck_devices(
-            connection,
-            path,
-            longer_than_s=longer_than,
-            phases=PhaseTable(config.phases),
-            statuses=statuses,
-        )
-        if form == "json":
-            return _write(_json_line(device) for device in devices)
-        return _write(_table(devices))
-
-
-# Hand-padded, not `rich`: a table of a million rows must stream, and a library sizes its
-# columns from every row first. The widths fit ThingSpace's ids (an account of 10+5 digits,
-# a UUID, an IMEI); a longer value shifts its own row only, and is never cut.
-_COLUMNS: Final = (
-    ("ACCOUNT", 16),
-    ("UPGRADE ID", 36),
-    ("DEVICE ID", 15),
-    ("STATUS", 18),
-    ("PHASE", 7),
-    ("STATUS SINCE", 24),
-    ("STUCK FOR", 0),
-)
-
-
-def _row(cells: Iterable[str]) -> str:
-    padded = [f"{cell:<{width}}" for cell, (_, width) in zip(cells, _COLUMNS, strict=True)]
-    return "  ".join(padded).rstrip() + "\n"
-
-
-def _table(devices: Iterator[queries.StuckDevice]) -> Iterator[str]:
-    yield _row(name for name, _ in _COLUMNS)
-    count = 0
-    for device in devices:
-        count += 1
-        days, seconds = divmod(device.stuck_for_s, _SECONDS_PER_DAY)
-        cells = (
-            device.account_name,
-            device.upgrade_id,
-            device.device_id,
-            "(none)" if device.status is None else device.status,
-            device.phase,
-            device.status_since,
-            f"{days}d {seconds // 3600:02d}h",
-        )
-        yield _row(map(escape_controls, cells))
-    yield f"{count} device{'' if count == 1 else 's'}\n"
-
-
-def _campaign(text: str) -> tuple[str | None, str]:
-    """(account or None, upgrade id) of a CAMPAIGN argument; a `ConfigError` when it is none."""
-    account, comma, upgrade = text.rpartition(",")
-    upgrade_id = canonical_upgrade_id(upgrade.strip())
-    if upgrade_id is None:
-        raise ConfigError(f"campaign {excerpt(text)}: {excerpt(upgrade)} is not an upgrade id")
-    if not comma:
-        return None, upgrade_id
-    if not ACCOUNT_PATTERN.fullmatch(account.strip()):
-        raise ConfigError(f"campaign {excerpt(text)}: {excerpt(account)} is not an account name")
-    return account.strip(), upgrade_id
-
-
-def _forget(path: Path, wanted: list[tuple[str | None, str]]) -> int:
-    # Opened (and refused, when it cannot be used) before its lock file appears beside it;
-    # the lock is the one a `poll --state` holds for its whole run: never remove beside one.
-    with (
-        contextlib.closing(open_database(path, create=False)) as connection,
-        hold_lock(lock_path(path)),
-    ):
-        removed, missing = queries.forget_campaigns(connection, path, wanted)
-    for account, upgrade_id in missing:
-        named = upgrade_id if account is None else f"{account},{upgrade_id}"
-        print(f"fota-poller: campaign {named} is not in {path}", file=sys.stderr)  # noqa: T201
-    code = _write(
-        f"forgot {gone.account_name},{gone.upgrade_id}: {gone.devices} devices\n"
-        for gone in removed
-    )
-    return code or (int(ExitCode.CAMPAIGNS_FAILED) if missing else 0)
-
-
-def _json_line(value: msgspec.Struct) -> str:
-    """One JSON line, U+2028 and U+2029 escaped as in `poll`'s records (output/sink.py)."""
-    return escape_line_separators(msgspec.json.encode(value)).decode() + "\n"
-
-
-def _write(lines: Iterable[str]) -> int:
-    """Write `lines` to stdout: 0, or 141 when its reader quit (`| head`), as `poll` does."""
-    try:
-        for line in lines:
-            sys.stdout.write(line)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        # Python would complain again flushing stdout at exit: point it at /dev/null.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return int(ExitCode.OUTPUT_CLOSED)
-    return 0
+    return state_run.run(args)

@@ -168,3 +168,32 @@ def test_version_answers_as_the_parser_does_without_loading_any_subcommand() -> 
     assert loaded & heavy == set()
     # Anything after --version goes through the parser, as before.
     assert run_cli(["--version", "--no-such-flag"]).returncode == 0
+
+
+def test_building_the_parser_loads_no_subcommands_work() -> None:
+    # `poll --help` (and every parse) builds the whole parser: the options only, never the
+    # modules that run a command, so every help and every start stays cheap.
+    script = (
+        "import sys; from fota_poller.cli import build_parser; build_parser(); "
+        "print(*sorted(sys.modules), sep=chr(10))"
+    )
+    loaded = set(
+        subprocess.run([sys.executable, "-c", script], capture_output=True, check=True)
+        .stdout.decode()
+        .split()
+    )
+    assert "fota_poller.summary_command" in loaded
+    work = {
+        "fota_poller.app",
+        "fota_poller.check_run",
+        "fota_poller.demo",
+        "fota_poller.state_run",
+        "fota_poller.summary_run",
+        "aiohttp",
+        "anyio",
+        "sqlite3",
+        "structlog",
+        "rich",
+        "shtab",
+    }
+    assert loaded & work == set()

@@ -1,0 +1,114 @@
+"""`fota-poller summary [FILE|-]`, run: read the night, print it, give the exit code.
+
+The options are `summary_command.py`'s; the reading is `summary/night.py`'s, the formats
+`summary/render.py`'s and `summary/table.py`'s, the stuck devices `summary/stuck.py`'s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Final
+
+from fota_poller.config import load_config
+from fota_poller.durations import parse_duration
+from fota_poller.errors import ConfigError, ExitCode, InputFileError
+from fota_poller.output.phases import PhaseTable
+from fota_poller.summary.night import Night
+from fota_poller.summary.render import View, render_csv, render_json, render_markdown
+
+# Campaigns a table or markdown shows without --limit (summary_command.py's epilog says 50).
+TABLE_LIMIT: Final = 50
+_BLOCK: Final = 1 << 20  # read buffer: a night is read in megabyte blocks
+
+
+def run(args: argparse.Namespace) -> int:
+    """Read the file, print the summary, return the exit code."""
+    # Imported here: structlog is a tenth of a second that `--version` must not pay.
+    from fota_poller.observe.logs import configure_logging  # noqa: PLC0415
+
+    # Unknown statuses are not news here (poll warned about them): errors only on stderr.
+    configure_logging("error")
+    config = load_config(args.config)
+    phases = PhaseTable(config.phases)
+    stuck_after = _duration(args.stuck_after)
+    form = args.format or ("table" if sys.stdout.isatty() else "json")
+    night = Night(phases, failed_only=args.failed_only, limit=_limit(args.limit, form))
+    try:
+        return _summarise(night, args, form, stuck_after)
+    finally:
+        night.close()
+
+
+def _summarise(night: Night, args: argparse.Namespace, form: str, stuck_after: float) -> int:
+    _read(night, args.file)
+    stuck = None
+    if args.state is not None:
+        from fota_poller.summary.stuck import stuck_counts  # noqa: PLC0415 - only with --state
+
+        stuck = stuck_counts(args.state, longer_than_s=stuck_after, phases=night.phases)
+    if night.bad_lines:
+        print(  # noqa: T201 - the one stderr line
+            f"fota-poller: {night.bad_lines} line(s) of {night.lines} are no record "
+            f"(the first: line {night.first_bad_line}); they were skipped",
+            file=sys.stderr,
+        )
+    code = _exit_code(night)
+    rows, shown_of = night.chosen(), night.eligible
+    try:
+        _print(form, View(night, rows, shown_of, stuck, code))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader quit (`| head`): 141 as `poll` gives; Python would complain again
+        # flushing stdout at exit, so it points at /dev/null.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return int(ExitCode.OUTPUT_CLOSED)
+    return code
+
+
+def _duration(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ConfigError:
+        raise ConfigError(f"--stuck-after: not a duration: {text!r} (e.g. 7d, 36h)") from None
+
+
+def _read(night: Night, name: str) -> None:
+    try:
+        if name == "-":
+            night.read(sys.stdin.buffer)
+            return
+        with open(name, "rb", buffering=_BLOCK) as lines:  # noqa: PTH123 - a plain read
+            night.read(lines)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise InputFileError(f"summary: cannot read {name}: {reason}") from None
+
+
+def _limit(given: int | None, form: str) -> int | None:
+    if given is None:
+        return TABLE_LIMIT if form in ("table", "markdown") else None
+    if given < 0:
+        raise ConfigError(f"--limit: {given} is negative (0 shows every campaign)")
+    return given or None
+
+
+def _exit_code(night: Night) -> int:
+    run = night.run
+    if run is None or not run.complete or night.campaigns_failed or night.bad_lines:
+        return int(ExitCode.CAMPAIGNS_FAILED)
+    return int(ExitCode.OK)
+
+
+def _print(form: str, view: View) -> None:
+    if form == "table":
+        from fota_poller.summary.table import print_table  # noqa: PLC0415 - loads rich
+
+        print_table(view, sys.stdout)
+    elif form == "json":
+        sys.stdout.writelines(render_json(view))
+    elif form == "csv":
+        sys.stdout.writelines(render_csv(view))
+    else:
+        sys.stdout.writelines(render_markdown(view))
