@@ -55,7 +55,7 @@ lint: $(STAMP)
 	$(BIN)/mypy --strict fota_poller
 
 test: lint lock-check
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix fota_poller tests $(wildcard bench)
