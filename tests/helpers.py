@@ -249,3 +249,13 @@ def write_unknown_ids(path: Path, account: str, count: int, seed: int = 9) -> No
             f"{account},{uuid.UUID(int=generator.getrandbits(128), version=4)}\n"
             for _ in range(count)
         )
+
+
+def modules_loaded_by(code: str) -> tuple[set[str], str]:
+    """The modules a fresh interpreter holds after running `code`, and what it printed.
+
+    `code` runs in a child process, so nothing this test process has imported counts.
+    """
+    script = f"{code}\nimport sys; print(*sys.modules, sep=chr(10), file=sys.stderr)"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, check=True)
+    return set(done.stderr.decode().split()), done.stdout.decode()

@@ -5,14 +5,12 @@ from __future__ import annotations
 import codecs
 import contextlib
 import io
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
 import msgspec
 import pytest
-from helpers import run_cli
+from helpers import modules_loaded_by, run_cli
 
 from fota_poller.app import poll_config
 from fota_poller.cli import build_parser
@@ -152,17 +150,12 @@ def test_python_dash_m_runs_the_cli() -> None:
 def test_version_answers_as_the_parser_does_without_loading_any_subcommand() -> None:
     # main() answers `--version` before building the parser (start-up time): the answer must
     # be the parser's own, and nothing of a subcommand may be loaded for it.
-    script = (
-        "import sys; from fota_poller.cli import main; code = main(['--version']); "
-        "print(*sorted(sys.modules), sep=chr(10), file=sys.stderr); sys.exit(code)"
-    )
-    fast = subprocess.run([sys.executable, "-c", script], capture_output=True, check=True)
+    loaded, printed = modules_loaded_by("from fota_poller.cli import main; main(['--version'])")
     parser = build_parser()
     with pytest.raises(SystemExit) as exited, contextlib.redirect_stdout(io.StringIO()) as out:
         parser.parse_args(["--version"])
     assert exited.value.code == 0
-    assert fast.stdout.decode() == out.getvalue()
-    loaded = set(fast.stderr.decode().split())
+    assert printed == out.getvalue()
     assert "fota_poller.cli" in loaded
     heavy = {"msgspec", "fota_poller.config", "fota_poller.poll_options", "aiohttp"}
     assert loaded & heavy == set()
@@ -173,15 +166,7 @@ def test_version_answers_as_the_parser_does_without_loading_any_subcommand() -> 
 def test_building_the_parser_loads_no_subcommands_work() -> None:
     # `poll --help` (and every parse) builds the whole parser: the options only, never the
     # modules that run a command, so every help and every start stays cheap.
-    script = (
-        "import sys; from fota_poller.cli import build_parser; build_parser(); "
-        "print(*sorted(sys.modules), sep=chr(10))"
-    )
-    loaded = set(
-        subprocess.run([sys.executable, "-c", script], capture_output=True, check=True)
-        .stdout.decode()
-        .split()
-    )
+    loaded, _ = modules_loaded_by("from fota_poller.cli import build_parser; build_parser()")
     assert "fota_poller.summary_command" in loaded
     work = {
         "fota_poller.app",

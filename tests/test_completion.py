@@ -143,19 +143,6 @@ def test_an_unknown_shell_is_a_one_line_error_and_exit_2() -> None:
     assert "invalid choice: 'fish'" in error
 
 
-def test_building_the_command_line_does_not_import_shtab() -> None:
-    # `fota-poller --version` and every other command build the whole parser: shtab is
-    # for `completion` only (start-up time, bench/startup.py).
-    script = (
-        "import sys; from fota_poller.cli import build_parser; build_parser();"
-        "print('shtab' in sys.modules)"
-    )
-    loaded = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, check=True, text=True
-    )
-    assert loaded.stdout.strip() == "False"
-
-
 def test_the_readme_bash_example_runs_as_written_and_completes(tmp_path) -> None:
     # The README's per-user bash install, with HOME in a temporary folder and `fota-poller`
     # on PATH as this checkout's: the file lands where bash-completion looks, and completes.
