@@ -8,10 +8,15 @@ Fixtures stay in conftest.py; everything a test imports comes from here or from
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import os
+import pty
 import random
+import struct
 import subprocess
 import sys
+import termios
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -259,3 +264,44 @@ def modules_loaded_by(code: str) -> tuple[set[str], str]:
     script = f"{code}\nimport sys; print(*sys.modules, sep=chr(10), file=sys.stderr)"
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, check=True)
     return set(done.stderr.decode().split()), done.stdout.decode()
+
+
+def run_on_a_terminal(
+    argv: Sequence[str],
+    env: dict[str, str],
+    *,
+    stdout: bool = True,
+    stderr: bool = True,
+    rows: int = 24,
+    columns: int = 120,
+) -> tuple[int, bytes]:
+    """Run argv with stdout and/or stderr on one pseudo-terminal: (exit code, what it showed).
+
+    The streams not on the terminal go to /dev/null, as does stdin. The terminal gets the
+    size of a real one (a fresh one is 0x0). Read until the child closes its side (EIO).
+    """
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+    with contextlib.ExitStack() as stack:
+        stack.callback(os.close, controller)
+        with subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=terminal if stdout else subprocess.DEVNULL,
+            stderr=terminal if stderr else subprocess.DEVNULL,
+            env=env,
+        ) as process:
+            os.close(terminal)
+            shown = bytearray()
+            while True:
+                try:
+                    chunk = os.read(controller, 65536)
+                except OSError as exc:
+                    if exc.errno != errno.EIO:  # EIO: the child closed its side
+                        raise
+                    break
+                if not chunk:
+                    break
+                shown += chunk
+            exit_code = process.wait(timeout=60)
+    return exit_code, bytes(shown)

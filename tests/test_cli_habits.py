@@ -5,21 +5,15 @@ night warned about, records on a terminal, and the simulator's busy port, help a
 from __future__ import annotations
 
 import argparse
-import fcntl
-import os
-import pty
 import re
 import socket
-import struct
-import subprocess
 import sys
-import termios
 from pathlib import Path
 
 import anyio.to_thread
 import msgspec
 import pytest
-from helpers import clean_environ, run_cli
+from helpers import clean_environ, run_cli, run_on_a_terminal
 
 from fota_poller.app import poll_config
 from fota_poller.cli import build_parser
@@ -202,28 +196,6 @@ def test_a_one_column_line_that_is_not_a_header_is_still_read(line) -> None:
     assert parsed is not None
 
 
-def run_on_a_terminal(argv: list[str], env: dict[str, str]) -> tuple[int, str]:
-    """Run argv with stdout and stderr on one pseudo-terminal: (exit code, what it showed)."""
-    controller, terminal = pty.openpty()
-    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
-    with subprocess.Popen(
-        argv, stdin=subprocess.DEVNULL, stdout=terminal, stderr=terminal, env=env
-    ) as process:
-        os.close(terminal)
-        shown = bytearray()
-        while True:
-            try:
-                chunk = os.read(controller, 65536)
-            except OSError:  # EIO: the child closed its side
-                break
-            if not chunk:
-                break
-            shown += chunk
-        exit_code = process.wait()
-    os.close(controller)
-    return exit_code, shown.decode("utf-8", errors="replace")
-
-
 async def test_records_on_a_terminal_get_no_bar_and_one_hint(simulator, tmp_path) -> None:
     options = SimulatorOptions(campaigns=40, devices_min=1, devices_max=30)
     async with simulator(campaigns=40, devices_min=1, devices_max=30) as sim:
@@ -235,7 +207,8 @@ async def test_records_on_a_terminal_get_no_bar_and_one_hint(simulator, tmp_path
             "THINGSPACE_BEARER_TOKEN": options.bearer_token,
             "THINGSPACE_SESSION_TOKEN": options.session_token,
         }
-        exit_code, shown = await anyio.to_thread.run_sync(run_on_a_terminal, argv, env)
+        exit_code, output = await anyio.to_thread.run_sync(run_on_a_terminal, argv, env)
+    shown = output.decode("utf-8", errors="replace")
     assert exit_code == 0
     lines = [line for line in re.split(r"\r?\n", shown) if line]
     records = [msgspec.json.decode(line) for line in lines if '"record"' in line]

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import io
 import json
-import os
-import pty
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import structlog
-from helpers import credentials_environ, simulator_process
+from helpers import credentials_environ, run_on_a_terminal, simulator_process
 
 from fota_poller.observe.logs import configure_logging
 from fota_poller.simulator import SimulatorAuthOptions
@@ -175,23 +171,7 @@ def test_quiet_and_verbose_together_are_refused(base_url, tmp_path, ids):
 
 def _on_a_terminal(command: list[str], environ: dict[str, str]) -> tuple[int, str]:
     """Run `command` with stderr on a pseudo-terminal: its exit code and what it wrote there."""
-    controller, terminal = pty.openpty()
-    with contextlib.ExitStack() as stack:
-        stack.callback(os.close, controller)
-        with subprocess.Popen(command, env=environ, stderr=terminal) as process:
-            os.close(terminal)
-            shown = bytearray()
-            while True:
-                try:
-                    chunk = os.read(controller, 65536)
-                except OSError as exc:  # EIO: the child closed its end
-                    if exc.errno != errno.EIO:
-                        raise
-                    break
-                if not chunk:
-                    break
-                shown += chunk
-            code = process.wait(timeout=60)
+    code, shown = run_on_a_terminal(command, environ, stdout=False)
     return code, shown.decode()
 
 

@@ -1,15 +1,12 @@
-import fcntl
 import os
-import pty
 import re
-import struct
 import subprocess
 import sys
-import termios
 
 import anyio.to_thread
 import msgspec
 import pytest
+from helpers import run_on_a_terminal
 
 from fota_poller.simulator import SimulatorOptions, run_simulator
 
@@ -51,28 +48,7 @@ def environment():
 
 def run_with_terminal_stderr(argv):
     """Run argv with stderr on a pseudo-terminal; returns (exit code, what it drew)."""
-    controller, terminal = pty.openpty()
-    # A fresh pseudo-terminal is 0x0; give it the size of a real one.
-    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
-    with subprocess.Popen(
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=terminal,
-        env=environment(),
-    ) as process:
-        os.close(terminal)
-        drawn = bytearray()
-        while True:
-            try:
-                chunk = os.read(controller, 65536)
-            except OSError:  # EIO: the child closed its side of the terminal
-                break
-            if not chunk:
-                break
-            drawn += chunk
-        exit_code = process.wait()
-    os.close(controller)
+    exit_code, drawn = run_on_a_terminal(argv, environment(), stdout=False)
     return exit_code, drawn.decode("utf-8", errors="replace")
 
 

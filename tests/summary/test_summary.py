@@ -5,17 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import pty
-import struct
-import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
 
 import msgspec
 import pytest
-from helpers import PollOutput, clean_environ, parse_output, run_cli
+from helpers import PollOutput, clean_environ, parse_output, run_cli, run_on_a_terminal
 
 from fota_poller.cli import main
 from fota_poller.output.records import CampaignRecord
@@ -125,34 +121,12 @@ def test_markdown_is_a_table_of_the_worst_fifty_then_the_totals(
     assert "- campaigns: 300 (0 failed to poll)" in lines
 
 
-def read_pty(command: list[str], env: dict[str, str]) -> tuple[int, bytes]:
-    """Run `command` with its stdout on a 160-column pty; its exit code and what it printed."""
-    master, slave = pty.openpty()
-    import fcntl  # noqa: PLC0415 - POSIX only, as pty
-    import termios  # noqa: PLC0415
-
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 160, 0, 0))
-    process = subprocess.Popen(command, stdout=slave, stderr=subprocess.PIPE, env=env)
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # EIO: the child closed its end
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(master)
-    assert process.wait(timeout=60) is not None
-    return process.returncode, b"".join(chunks)
-
-
 def test_on_a_pty_it_prints_the_table_worst_first(night: Path, records: PollOutput) -> None:
     env = {**clean_environ(), "TERM": "xterm-256color"}
     env.pop("NO_COLOR", None)
     env.pop("COLUMNS", None)
-    code, out = read_pty([sys.executable, "-m", "fota_poller", "summary", str(night)], env)
+    argv = [sys.executable, "-m", "fota_poller", "summary", str(night)]
+    code, out = run_on_a_terminal(argv, env, stderr=False, rows=50, columns=160)
     text = out.decode()
     assert code == 0, text
     assert "campaigns, worst first (50 of 300 shown)" in text
