@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Final
 
 import anyio
@@ -31,14 +32,18 @@ from fota_poller.api.unreachable import reason_of
 from fota_poller.config import Config, apply_overrides, load_config
 from fota_poller.errors import (
     AuthenticationError,
+    ConfigError,
     ExitCode,
     FotaPollerError,
+    NotARegularFileError,
     RequestFailedError,
 )
 from fota_poller.ids.lists import CampaignRef
 from fota_poller.observe.logs import configure_logging
 from fota_poller.observe.tally import RunTally
 from fota_poller.pacing.ratelimit import RateLimiter
+from fota_poller.regular_files import check_regular
+from fota_poller.state.schema import lock_path
 
 _OK: Final = 200
 
@@ -51,6 +56,14 @@ def run_check(args: argparse.Namespace) -> int:
         return _fail("config", str(exc), exc.exit_code)
     config = preflight_config(config)
     _line("ok", "config", str(args.config) if args.config is not None else "defaults")
+    files = written_files(config)
+    if files:
+        try:
+            for what, path in files:
+                _check_file(what, path)
+        except FotaPollerError as exc:
+            return _fail("files", str(exc), exc.exit_code)
+        _line("ok", "files", ", ".join(what for what, _ in files))
     redactor = Redactor()
     configure_logging(config.log.level, redactor=redactor)
     try:
@@ -61,6 +74,30 @@ def run_check(args: argparse.Namespace) -> int:
     _line("ok", "credentials", _present(credentials))
     upgrade: CampaignRef | None = args.upgrade
     return anyio.run(_online, config, credentials, redactor, upgrade)
+
+
+def written_files(config: Config) -> list[tuple[str, str]]:
+    """The files a `poll` run with `config` would write, by name: each must be regular or absent."""
+    state = config.state.path
+    output = config.output.path
+    named = [
+        ("lock file", config.poll.lock_file),
+        ("output", None if output == "-" else output),
+        ("metrics file", config.output.metrics_file),
+        ("state database", state),
+        ("state lock file", None if state is None else lock_path(Path(state))),
+    ]
+    return [(what, path) for what, path in named if path is not None]
+
+
+def _check_file(what: str, path: str) -> None:
+    # The poll run's own check (regular_files.py), worded as the run words its refusal.
+    try:
+        check_regular(path)
+    except NotARegularFileError as exc:
+        raise ConfigError(f"{what} {path}: {exc.strerror}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot use {what} {path}: {exc.strerror}") from None
 
 
 def preflight_config(config: Config) -> Config:

@@ -183,4 +183,4 @@ class NoAuthAnswerError(RequestFailedError):
 
 
 class NotARegularFileError(OSError):
-    """The output path names a directory (or a device, a pipe...) that a rename would replace."""
+    """A path the run writes is a link, directory, FIFO, device or socket; `strerror` says which."""

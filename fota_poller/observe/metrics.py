@@ -15,17 +15,21 @@ from pathlib import Path
 
 import msgspec
 import structlog
-from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from prometheus_client.openmetrics.exposition import ALLOWUTF8
 from prometheus_client.parser import text_string_to_metric_families
 
-from fota_poller.errors import ConfigError, ExitCode
+from fota_poller.errors import ConfigError, ExitCode, NotARegularFileError
 from fota_poller.observe.tally import RunTally
 from fota_poller.output.records import ErrorKind, Outcome, Phase, RunRecord
+from fota_poller.regular_files import check_regular, read_regular, replace_regular
 
 log = structlog.get_logger("fota_poller")
 
 PREFIX = "fota_poller"
 LAST_SUCCESS = f"{PREFIX}_last_success_timestamp_seconds"
+# The previous file is read for one timestamp; one of ours is a few kB, whatever the night.
+_PREVIOUS_BYTES = 16 * 1024 * 1024
 
 
 class RunMetrics(msgspec.Struct, frozen=True, kw_only=True):
@@ -86,27 +90,40 @@ class RunMetrics(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def check_metrics_path(path: str | None) -> None:
-    """Refuse, before polling, a metrics file whose folder does not exist."""
-    if path is not None and not Path(path).parent.is_dir():
+    """Refuse, before polling, a metrics file in a missing folder or that is not a regular file."""
+    if path is None:
+        return
+    if not Path(path).parent.is_dir():
         raise ConfigError(f"metrics file {path}: folder {Path(path).parent} does not exist")
+    try:
+        check_regular(path)
+    except NotARegularFileError as exc:
+        raise ConfigError(f"metrics file {path}: {exc.strerror}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot use metrics file {path}: {exc.strerror}") from None
 
 
 def write_metrics(path: Path, metrics: RunMetrics) -> None:
-    """Replace `path` atomically with the figures of `metrics` (OSError if it cannot)."""
+    """Replace `path` atomically with the figures of `metrics` (OSError if it cannot).
+
+    A path that is there and not a regular file is left as it is (`NotARegularFileError`).
+    """
     last_success = metrics.finished_at if metrics.succeeded else previous_success(path)
     registry = _registry(metrics, last_success)
-    write_to_textfile(str(path), registry)
+    # The escaping write_to_textfile used, so the file reads as before.
+    replace_regular(path, generate_latest(registry, ALLOWUTF8))
 
 
 def previous_success(path: Path) -> float | None:
     """The last success timestamp in an earlier metrics file; None if none can be read."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
+        data = read_regular(path, _PREVIOUS_BYTES)
     except OSError as exc:
         log.warning("metrics.previous_unreadable", path=str(path), error=exc.strerror)
         return None
+    if data is None:
+        return None
+    text = data.decode("utf-8", errors="replace")
     try:
         for family in text_string_to_metric_families(text):
             if family.name == LAST_SUCCESS and family.samples:

@@ -20,7 +20,7 @@ import stat
 from pathlib import Path
 from typing import BinaryIO
 
-from fota_poller.errors import NotARegularFileError
+from fota_poller.regular_files import check_regular
 
 # `.latest.jsonl.fota-poller-0123456789abcdef.tmp`: hidden, and not `*.jsonl`, so no reader
 # or rotation of the outputs mistakes it for one; the mark keeps the cleaner off other files.
@@ -145,14 +145,9 @@ def _remove_if_dead(folder: int, name: str) -> bool:
 
 
 def _check_target(folder: int, name: str) -> None:
-    try:
-        mode = os.stat(name, dir_fd=folder).st_mode
-    except FileNotFoundError:
-        return
-    if stat.S_ISDIR(mode):
-        raise NotARegularFileError(errno.EISDIR, "it is a directory")
-    if not stat.S_ISREG(mode):
-        raise NotARegularFileError(errno.EINVAL, "it is not a regular file")
+    # The rename at commit would replace a link, a directory's name or a device node: the
+    # output is a regular file or nothing, as every file a run writes (regular_files.py).
+    check_regular(name, dir_fd=folder)
 
 
 def _open_unnamed(folder: int) -> int | None:

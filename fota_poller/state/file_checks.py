@@ -10,12 +10,12 @@ its permissions), and a reader is opened in the one mode that leaves the file as
 from __future__ import annotations
 
 import os
-import stat
 import struct
 from pathlib import Path
 from typing import Final
 
-from fota_poller.errors import StateError
+from fota_poller.errors import NotARegularFileError, StateError
+from fota_poller.regular_files import check_regular, read_regular
 
 # https://www.sqlite.org/fileformat.html#the_database_header
 HEADER_BYTES: Final = 100
@@ -40,25 +40,28 @@ def check_path(path: Path, *, create: bool) -> bool:
     if not folder.is_dir():
         raise StateError(f"state database {path}: its folder {folder} does not exist")
     try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        if create:
-            return False
-        raise StateError(f"no state database at {path}") from None
+        exists = check_regular(path)
+    except NotARegularFileError as exc:
+        # SQLite would follow a link, and wait on a FIFO; a run would write through either.
+        raise StateError(f"state database {path}: {exc.strerror}") from None
     except OSError as exc:
         raise StateError(f"cannot reach state database {path}: {exc.strerror}") from None
-    if not stat.S_ISREG(mode):
-        raise StateError(f"state database {path} is not a regular file")
-    return True
+    if not exists and not create:
+        raise StateError(f"no state database at {path}")
+    return exists
 
 
 def read_header(path: Path) -> bytes:
     """The file's first 100 bytes (fewer for a shorter file; none for an empty one)."""
     try:
-        with path.open("rb") as file:
-            return file.read(HEADER_BYTES)
+        header = read_regular(path, HEADER_BYTES)
+    except NotARegularFileError as exc:
+        raise StateError(f"state database {path}: {exc.strerror}") from None
     except OSError as exc:
         raise StateError(f"cannot read state database {path}: {exc.strerror}") from None
+    if header is None:
+        raise StateError(f"no state database at {path}")
+    return header
 
 
 def not_ours(path: Path) -> StateError:
