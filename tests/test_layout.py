@@ -175,6 +175,12 @@ def test_errors_is_the_bottom_layer() -> None:
     assert import_graph()["fota_poller.errors"] == set()
 
 
+def test_regular_files_sits_on_errors_alone() -> None:
+    # The lock (run/), the metrics (observe/), the output (output/) and the state (state/)
+    # all open their files through it: it may import nothing those folders import.
+    assert import_graph()["fota_poller.regular_files"] == {"fota_poller.errors"}
+
+
 def test_every_exception_type_is_in_errors() -> None:
     # The simulator is a separate program served for tests: its own errors may stay in it.
     elsewhere = {

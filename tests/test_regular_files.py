@@ -1,0 +1,99 @@
+"""regular_files.py: a path the run writes is a regular file or nothing, never followed."""
+
+import errno
+import os
+import stat
+
+import pytest
+
+from fota_poller.errors import NotARegularFileError
+from fota_poller.regular_files import check_regular, open_regular, read_regular, replace_regular
+
+
+def test_a_regular_file_or_nothing_passes(tmp_path):
+    present = tmp_path / "present"
+    present.write_bytes(b"x")
+
+    assert check_regular(present) is True
+    assert check_regular(tmp_path / "absent") is False
+
+
+@pytest.mark.parametrize(
+    ("make", "kind", "number"),
+    [
+        (lambda path: path.symlink_to(path.with_name("target")), "a symbolic link", errno.ELOOP),
+        (lambda path: path.mkdir(), "a directory", errno.EISDIR),
+        (os.mkfifo, "a FIFO", errno.EINVAL),
+    ],
+    ids=["link", "directory", "fifo"],
+)
+def test_anything_else_is_refused_by_its_kind(tmp_path, make, kind, number):
+    path = tmp_path / "name"
+    make(path)
+
+    with pytest.raises(NotARegularFileError) as refused:
+        check_regular(path)
+
+    assert kind in refused.value.strerror
+    assert refused.value.errno == number
+
+
+def test_a_link_to_a_regular_file_is_refused_and_its_target_never_opened(tmp_path):
+    target = tmp_path / "target"
+    target.write_bytes(b"known")
+    link = tmp_path / "link"
+    link.symlink_to(target)
+
+    with pytest.raises(NotARegularFileError, match="symbolic link"):
+        open_regular(link, os.O_RDWR | os.O_CREAT | os.O_TRUNC)
+
+    assert target.read_bytes() == b"known"
+
+
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+
+    # A plain open for reading would block here until a writer came.
+    with pytest.raises(NotARegularFileError, match="FIFO"):
+        read_regular(fifo, 100)
+
+
+def test_an_opened_file_is_blocking_and_not_inherited(tmp_path):
+    descriptor = open_regular(tmp_path / "new", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        assert os.get_blocking(descriptor)
+        assert not os.get_inheritable(descriptor)
+        assert stat.S_IMODE(os.fstat(descriptor).st_mode) == 0o600 & ~_umask()
+    finally:
+        os.close(descriptor)
+
+
+def test_replace_puts_the_data_in_place_and_leaves_no_temporary(tmp_path):
+    path = tmp_path / "m.prom"
+    path.write_bytes(b"old")
+
+    replace_regular(path, b"new")
+
+    assert path.read_bytes() == b"new"
+    assert [p.name for p in tmp_path.iterdir()] == ["m.prom"]
+
+
+def test_replace_leaves_a_link_and_its_target_as_they_were(tmp_path):
+    target = tmp_path / "target"
+    target.write_bytes(b"known")
+    link = tmp_path / "m.prom"
+    link.symlink_to(target)
+
+    with pytest.raises(NotARegularFileError):
+        replace_regular(link, b"new")
+
+    assert link.is_symlink()
+    assert target.read_bytes() == b"known"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.prom", "target"]
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
