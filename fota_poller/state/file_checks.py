@@ -27,6 +27,7 @@ _USER_VERSION_AT: Final = 60
 _APPLICATION_ID_AT: Final = 68
 _VALID_FOR_AT: Final = 92  # the change counter the page count is valid for
 _LARGEST_PAGE: Final = 65536
+_COMPANIONS: Final = ("-wal", "-shm", "-journal")  # the files SQLite keeps beside the database
 
 
 def wal_path(path: Path) -> Path:
@@ -39,16 +40,24 @@ def check_path(path: Path, *, create: bool) -> bool:
     folder = path.parent
     if not folder.is_dir():
         raise StateError(f"state database {path}: its folder {folder} does not exist")
-    try:
-        exists = check_regular(path)
-    except NotARegularFileError as exc:
-        # SQLite would follow a link, and wait on a FIFO; a run would write through either.
-        raise StateError(f"state database {path}: {exc.strerror}") from None
-    except OSError as exc:
-        raise StateError(f"cannot reach state database {path}: {exc.strerror}") from None
+    # SQLite would follow a link, and wait on a FIFO; a run would write through either. It
+    # writes the companion files by name too: a -wal linked elsewhere would be truncated.
+    exists = _regular_or_absent(path, f"state database {path}")
+    for suffix in _COMPANIONS:
+        companion = path.with_name(path.name + suffix)
+        _regular_or_absent(companion, f"state database {path}: {companion}")
     if not exists and not create:
         raise StateError(f"no state database at {path}")
     return exists
+
+
+def _regular_or_absent(path: Path, named: str) -> bool:
+    try:
+        return check_regular(path)
+    except NotARegularFileError as exc:
+        raise StateError(f"{named}: {exc.strerror}") from None
+    except OSError as exc:
+        raise StateError(f"cannot reach {named}: {exc.strerror}") from None
 
 
 def read_header(path: Path) -> bytes:

@@ -264,6 +264,19 @@ async def test_a_state_database_that_is_not_a_regular_file_is_refused(tmp_path, 
     assert not state.with_name("state.db-wal").exists()
 
 
+async def test_a_link_in_place_of_the_state_wal_is_refused(tmp_path):
+    # SQLite opens the -wal by name: through a link it would truncate the file linked to.
+    state = tmp_path / "state.db"
+    wal = state.with_name("state.db-wal")
+    planted = link_to_a_file(wal)
+
+    run = await run_cli_against_simulator(tmp_path, "poll", "--state", str(state))
+
+    assert_refused(run, wal, planted.kind)
+    assert planted.unchanged()
+    assert not state.exists()
+
+
 # -- check says the same ----------------------------------------------------------------------
 
 
