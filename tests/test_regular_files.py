@@ -3,9 +3,11 @@
 import errno
 import os
 import stat
+from pathlib import Path
 
 import pytest
 
+from fota_poller import regular_files
 from fota_poller.errors import NotARegularFileError
 from fota_poller.regular_files import check_regular, open_regular, read_regular, replace_regular
 
@@ -97,3 +99,40 @@ def _umask():
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def open_descriptors():
+    return len(list(Path("/proc/self/fd").iterdir()))
+
+
+def pretend_lstat_saw_a_file(monkeypatch):
+    """What another user swaps in between the lstat and the open is caught by the open."""
+    monkeypatch.setattr(regular_files, "check_regular", lambda *_args, **_kwargs: True)
+
+
+def test_a_fifo_swapped_in_after_the_lstat_is_refused_by_fstat_without_waiting(
+    tmp_path, monkeypatch
+):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    pretend_lstat_saw_a_file(monkeypatch)
+    before = open_descriptors()
+
+    with pytest.raises(NotARegularFileError, match="FIFO"):
+        open_regular(fifo, os.O_RDWR | os.O_CREAT)
+
+    assert open_descriptors() == before  # the descriptor was closed
+
+
+def test_a_link_swapped_in_after_the_lstat_is_not_followed(tmp_path, monkeypatch):
+    target = tmp_path / "target"
+    target.write_bytes(b"known")
+    link = tmp_path / "link"
+    link.symlink_to(target)
+    pretend_lstat_saw_a_file(monkeypatch)
+
+    with pytest.raises(OSError, match="symbolic links") as refused:
+        open_regular(link, os.O_RDWR | os.O_CREAT | os.O_TRUNC)
+
+    assert refused.value.errno == errno.ELOOP
+    assert target.read_bytes() == b"known"
