@@ -17,7 +17,8 @@ from yarl import URL
 
 from fota_poller.api.decode import decode_error
 from fota_poller.config import Config
-from fota_poller.errors import ConfigError, DiscoveryError, RequestFailedError
+from fota_poller.decoding import decode
+from fota_poller.errors import ConfigError, DiscoveryError, InputDecodeError, RequestFailedError
 from fota_poller.ids.lists import CampaignRef, InvalidLine, canonical_upgrade_id
 from fota_poller.ids.sources import Batched, merge_sources
 from fota_poller.pacing.retry import Getter
@@ -107,8 +108,8 @@ async def fetch_report_page(
         detail = "" if error is None else f": {error.code}: {error.message}"
         raise DiscoveryError(account, status, start_index, f"HTTP {response.status}{detail}")
     try:
-        return _page_decoder.decode(response.body)
-    except msgspec.DecodeError as exc:
+        return decode(_page_decoder.decode, response.body)
+    except InputDecodeError as exc:
         raise DiscoveryError(account, status, start_index, f"unreadable page: {exc}") from None
 
 

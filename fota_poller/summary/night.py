@@ -17,6 +17,8 @@ from typing import Final
 
 import msgspec
 
+from fota_poller.decoding import decode
+from fota_poller.errors import InputDecodeError
 from fota_poller.output.campaign import MISSING_STATUS
 from fota_poller.output.phases import PHASES, PhaseTable
 from fota_poller.output.records import Phase
@@ -108,8 +110,8 @@ class Night:
             if line.startswith(_DEVICE_START) or not line.strip():
                 continue
             try:
-                record = _decoder.decode(line)
-            except msgspec.DecodeError:
+                record = decode(_decoder.decode, line)
+            except InputDecodeError:
                 self._bad(number)
                 continue
             if isinstance(record, _Campaign):
