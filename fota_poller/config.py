@@ -111,6 +111,9 @@ class DiscoverConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     statuses: tuple[UpgradeStatus, ...] = ()
     # Empty means the one account in api.account.
     accounts: tuple[AccountName, ...] = ()
+    # Report pages of one account and status at most: a server whose pages never end must
+    # not hold a run for ever. Why 10,000 is in docs/configuration.md.
+    max_pages: PositiveInt = 10_000
 
 
 class LogConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):

@@ -180,3 +180,35 @@ async def test_a_report_page_nested_deep_is_a_discovery_failure(tmp_path, things
     assert "unreadable page: nested too deeply to read" in line
     run = parse_output((tmp_path / "out.jsonl").read_bytes()).run
     assert not run.complete
+
+
+async def test_report_pages_that_never_end_stop_at_max_pages(tmp_path, thingspace):
+    server, base_url = thingspace
+    ids = iter(upgrade_ids(100))
+    server.upgrades = {upgrade_id: upgrade_body(upgrade_id) for upgrade_id in upgrade_ids(100)}
+
+    def endless(_index: str) -> bytes:
+        upgrade_id = next(ids)  # a new lastSeenUpgradeId on every page: no loop to see
+        entry = b'{"id":"%s"}' % upgrade_id.encode()
+        return b'{"hasMoreFlag":true,"lastSeenUpgradeId":"%s","reportList":[%s]}' % (
+            upgrade_id.encode(),
+            entry,
+        )
+
+    server.report = endless
+    config = tmp_path / "config.toml"
+    config.write_text("[discover]\nmax_pages = 5\n", encoding="utf-8")
+    output = tmp_path / "out.jsonl"
+
+    code, stderr = await poll(
+        base_url, "--config", str(config), "--status", "Queued", "--output", str(output)
+    )
+
+    assert "Traceback" not in stderr
+    assert code == 1, stderr[-2000:]
+    assert server.report_requests == 5
+    [line] = [line for line in stderr.splitlines() if '"discovery.failed"' in line]
+    assert "more than 5 pages (discover.max_pages): stopped there" in line
+    records = parse_output(output.read_bytes())
+    assert len(records.campaigns) == 5
+    assert not records.run.complete
