@@ -56,6 +56,7 @@ class HostileThingSpace:
 
     def __init__(self) -> None:
         self.token_body = GOOD_TOKEN
+        self.login_body = b'{"sessionToken":"hostile-session-token"}'
         self.upgrades: dict[str, bytes] = {}
         self.report: Callable[[str], bytes] = lambda _index: b'{"hasMoreFlag":false}'
         self.report_requests = 0
@@ -64,7 +65,7 @@ class HostileThingSpace:
         return _json(self.token_body)
 
     async def login(self, _request: web.Request) -> web.Response:
-        return _json(b'{"sessionToken":"hostile-session-token"}')
+        return _json(self.login_body)
 
     async def logout(self, _request: web.Request) -> web.Response:
         return _json(b"{}")
@@ -149,11 +150,15 @@ async def test_one_unreadable_body_costs_its_campaign_and_never_the_night(tmp_pa
     assert metric(metrics, 'fota_poller_last_run_failed_campaigns{error_kind="decode"}') == 2
 
 
-async def test_a_token_answer_with_a_bad_byte_is_an_auth_failure(tmp_path, thingspace):
+@pytest.mark.parametrize("answer", ["token", "login"])
+async def test_an_auth_answer_with_a_bad_byte_is_an_auth_failure(tmp_path, thingspace, answer):
     server, base_url = thingspace
     [upgrade_id] = upgrade_ids(1)
     server.upgrades = {upgrade_id: upgrade_body(upgrade_id)}
-    server.token_body = b'{"access_token":"hostile\xe9token","expires_in":3600}'
+    if answer == "token":
+        server.token_body = b'{"access_token":"hostile\xe9token","expires_in":3600}'
+    else:
+        server.login_body = b'{"sessionToken":"hostile\xe9session"}'
     (tmp_path / "ids.txt").write_text(f"{ACCOUNT},{upgrade_id}\n", encoding="utf-8")
 
     code, stderr = await poll(
@@ -162,7 +167,7 @@ async def test_a_token_answer_with_a_bad_byte_is_an_auth_failure(tmp_path, thing
 
     assert "Traceback" not in stderr
     assert code == 3, stderr[-2000:]
-    reason = "the token answer could not be read: a string is not valid UTF-8: byte 0xe9"
+    reason = f"the {answer} answer could not be read: a string is not valid UTF-8: byte 0xe9"
     assert sum(reason in line for line in stderr.splitlines()) == 1, stderr[-2000:]
 
 
@@ -212,3 +217,14 @@ async def test_report_pages_that_never_end_stop_at_max_pages(tmp_path, thingspac
     records = parse_output(output.read_bytes())
     assert len(records.campaigns) == 5
     assert not records.run.complete
+
+
+async def test_check_reads_a_bad_token_answer_as_a_refusal(thingspace):
+    server, base_url = thingspace
+    server.token_body = b'{"access_token":"hostile\xe9token","expires_in":3600}'
+    command = [sys.executable, "-m", "fota_poller", "check", "--base-url", base_url]
+    result = await anyio.run_process(command, env=clean_environ() | CREDENTIALS, check=False)
+    output = (result.stdout + result.stderr).decode("utf-8", errors="replace")
+    assert "Traceback" not in output
+    assert result.returncode == 3, output
+    assert "token answer could not be read: a string is not valid UTF-8" in output
