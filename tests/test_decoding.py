@@ -12,15 +12,20 @@ from __future__ import annotations
 import random
 import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import msgspec
 import pytest
 
 from fota_poller.api.decode import ApiError, UpgradeInfo, decode_error, decode_upgrade
 from fota_poller.api.token_requests import TokenAnswer
+from fota_poller.config import PhasesConfig, load_config
 from fota_poller.decoding import MAX_REASON_CHARS, decode
-from fota_poller.errors import InputDecodeError, UpgradeDecodeError
+from fota_poller.errors import ConfigError, InputDecodeError, UpgradeDecodeError
 from fota_poller.ids.discover import ReportPage
+from fota_poller.ids.lists import InvalidLine, parse_line
+from fota_poller.output.phases import PhaseTable
+from fota_poller.summary.night import Night
 
 SEED = 18
 UPGRADE = (
@@ -224,3 +229,50 @@ def test_a_valid_body_decodes_as_before() -> None:
     assert decode_upgrade(UPGRADE).device_list is not None
     assert decode(msgspec.json.Decoder(TokenAnswer).decode, TOKEN).access_token == "8f0e6a4c-token"
     assert decode(msgspec.json.Decoder(ReportPage).decode, PAGE).has_more_flag
+
+
+# Each caller's documented failure, for the bodies that used to be tracebacks.
+
+DEEP_LINE = b'{"record":"campaign","outcome":"ok","zz":' + b"[" * DEEP + b"]" * DEEP + b"}"
+
+
+def test_a_records_line_the_decoder_cannot_read_is_a_bad_line_for_summary() -> None:
+    night = Night(PhaseTable(PhasesConfig()), limit=10)
+    night.read(
+        [
+            b'{"record":"campaign","outcome":"ok","upgrade_id":"u1"}\n',
+            b'{"record":"campaign","outcome":"ok","campaign_status":"Upgrade\xe9chec"}\n',
+            DEEP_LINE + b"\n",
+            b'{"record":"run","run_id":"r","complete":true,"exit_code":0}\n',
+        ]
+    )
+    assert (night.campaigns, night.bad_lines, night.first_bad_line) == (1, 2, 2)
+    assert night.run is not None
+
+
+def test_an_id_line_the_decoder_cannot_read_is_an_invalid_line() -> None:
+    line = '{"upgradeId":"e3a8d88a-04c6-4ef3-b039-89b62f91e962","zz":' + "[" * DEEP + "]" * DEEP
+    parsed = parse_line(line + "}", source="ids.txt", line_number=7, default_account="A-1")
+    assert parsed == InvalidLine(
+        "ids.txt", 7, "not a valid JSON id object: nested too deeply to read"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("a = " + "[" * DEEP * 10 + "]" * DEEP * 10, "not valid TOML: nested too deeply to read"),
+        (
+            "[poll]\nrate = 1" + "0" * 5000,
+            "not valid TOML: ValueError: Exceeds the limit (4300 digits) for integer string",
+        ),
+    ],
+)
+def test_a_config_the_decoder_cannot_read_is_a_config_error(
+    tmp_path: Path, text: str, reason: str
+) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as refused:
+        load_config(path)
+    assert str(refused.value).startswith(f"config {path}: {reason}")
