@@ -15,8 +15,9 @@ from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 import msgspec
 
+from fota_poller.decoding import decode
 from fota_poller.durations import Duration, unitless
-from fota_poller.errors import ConfigError
+from fota_poller.errors import ConfigError, InputDecodeError
 
 DEFAULT_BASE_URL = "https://thingspace.verizon.com/api"
 
@@ -110,6 +111,9 @@ class DiscoverConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     statuses: tuple[UpgradeStatus, ...] = ()
     # Empty means the one account in api.account.
     accounts: tuple[AccountName, ...] = ()
+    # Report pages of one account and status at most: a server whose pages never end must
+    # not hold a run for ever. Why 10,000 is in docs/configuration.md.
+    max_pages: PositiveInt = 10_000
 
 
 class LogConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -181,11 +185,15 @@ def load_config(path: Path | None) -> Config:
     except OSError as exc:
         raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
     try:
-        return msgspec.toml.decode(_toml_text(path, raw), type=Config, dec_hook=_decode)
-    except msgspec.ValidationError as exc:
-        raise ConfigError(f"config {path}: {_toml_path(str(exc))}") from None
-    except msgspec.DecodeError as exc:
-        raise ConfigError(f"config {path}: not valid TOML: {exc}") from None
+        return decode(_read_toml, _toml_text(path, raw))
+    except InputDecodeError as exc:
+        if exc.invalid:
+            raise ConfigError(f"config {path}: {_toml_path(exc.reason)}") from None
+        raise ConfigError(f"config {path}: not valid TOML: {exc.reason}") from None
+
+
+def _read_toml(text: str) -> Config:
+    return msgspec.toml.decode(text, type=Config, dec_hook=_decode)
 
 
 def _toml_text(path: Path, raw: bytes) -> str:

@@ -159,6 +159,20 @@ class UnreadableBodyError(Exception):
         self.kind = kind
 
 
+class InputDecodeError(Exception):
+    """Input from outside (a body, a line, the config) that its decoder could not read.
+
+    Whatever the decoder raised (a `msgspec.DecodeError`, a `UnicodeDecodeError`, a
+    `RecursionError`...), in one line; `invalid` when the data parsed but does not fit the
+    expected shape (`msgspec.ValidationError`). Raised by `fota_poller.decoding.decode`.
+    """
+
+    def __init__(self, reason: str, *, invalid: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.invalid = invalid
+
+
 class UpgradeDecodeError(Exception):
     """A 200 body that is not a valid upgrade; the message is msgspec's, naming the JSON path."""
 

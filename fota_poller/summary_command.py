@@ -21,8 +21,8 @@ exit codes:
   0   the run finished (a run line), complete, and every campaign was polled
   1   the night needs a look: no run line (the run did not finish), an incomplete run, a
       campaign whose poll failed, or lines that are no record (counted on stderr)
-  2   FILE cannot be read, a bad --stuck-after or --config, or a --state database that
-      cannot be used
+  2   FILE cannot be read or is no text (a line over 16 MB holding NUL bytes), a bad
+      --stuck-after or --config, or a --state database that cannot be used
   74  the temporary file cannot be written: past 10,000 campaigns without a --limit, the
       rows are sorted in runs spilled to TMPDIR (a few hundred bytes a campaign)
   141 the reader of stdout closed the pipe (e.g. `| head`)

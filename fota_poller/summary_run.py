@@ -14,13 +14,13 @@ from typing import Final
 from fota_poller.config import load_config
 from fota_poller.durations import parse_duration
 from fota_poller.errors import ConfigError, ExitCode, InputFileError
+from fota_poller.line_reader import MAX_LINE_BYTES, read_lines
 from fota_poller.output.phases import PhaseTable
 from fota_poller.summary.night import Night
 from fota_poller.summary.render import View, render_csv, render_json, render_markdown
 
 # Campaigns a table or markdown shows without --limit (summary_command.py's epilog says 50).
 TABLE_LIMIT: Final = 50
-_BLOCK: Final = 1 << 20  # read buffer: a night is read in megabyte blocks
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,9 +49,14 @@ def _summarise(night: Night, args: argparse.Namespace, form: str, stuck_after: f
 
         stuck = stuck_counts(args.state, longer_than_s=stuck_after, phases=night.phases)
     if night.bad_lines:
+        long = (
+            f", {night.long_lines} of them longer than {MAX_LINE_BYTES >> 20} MB"
+            if night.long_lines
+            else ""
+        )
         print(  # noqa: T201 - the one stderr line
             f"fota-poller: {night.bad_lines} line(s) of {night.lines} are no record "
-            f"(the first: line {night.first_bad_line}); they were skipped",
+            f"(the first: line {night.first_bad_line}{long}); they were skipped",
             file=sys.stderr,
         )
     code = _exit_code(night)
@@ -75,15 +80,18 @@ def _duration(text: str) -> float:
 
 
 def _read(night: Night, name: str) -> None:
+    # A line is held whole only up to MAX_LINE_BYTES: longer, it is a bad line, skipped.
     try:
         if name == "-":
-            night.read(sys.stdin.buffer)
+            night.read(read_lines(sys.stdin.buffer))
             return
-        with open(name, "rb", buffering=_BLOCK) as lines:  # noqa: PTH123 - a plain read
-            night.read(lines)
+        with open(name, "rb", buffering=0) as stream:  # noqa: PTH123 - a plain read
+            night.read(read_lines(stream))
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise InputFileError(f"summary: cannot read {name}: {reason}") from None
+    except InputFileError as exc:
+        raise InputFileError(f"summary: cannot read {name}: {exc}; not a records file") from None
 
 
 def _limit(given: int | None, form: str) -> int | None:

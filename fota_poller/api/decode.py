@@ -5,14 +5,16 @@ are an open set and pass through untouched (no enums).
 
 On a request's path: after it. `fota_poller.output.campaign` decodes an answer's body;
 `decode_error` also gives the error code to `auth`, `auth_gate`, discovery and the token
-requests.
+requests. Both go through `fota_poller.decoding.decode`, so no body, however hostile (an
+invalid UTF-8 byte in a string, nesting a thousand deep), raises anything else.
 """
 
 from __future__ import annotations
 
 import msgspec
 
-from fota_poller.errors import UpgradeDecodeError
+from fota_poller.decoding import decode
+from fota_poller.errors import InputDecodeError, UpgradeDecodeError
 
 
 class Device(msgspec.Struct, rename="camel"):
@@ -73,16 +75,16 @@ _error_decoder = msgspec.json.Decoder(ErrorBody)
 def decode_upgrade(body: bytes) -> UpgradeInfo:
     """Decode a 200 body, raising `UpgradeDecodeError` when it is not an upgrade object."""
     try:
-        return _upgrade_decoder.decode(body)
-    except msgspec.DecodeError as exc:
+        return decode(_upgrade_decoder.decode, body)
+    except InputDecodeError as exc:
         raise UpgradeDecodeError(str(exc)) from None
 
 
 def decode_error(body: bytes) -> ApiError | None:
     """Reduce an error body to its code and message; None when it is not one of the JSON shapes."""
     try:
-        parsed = _error_decoder.decode(body)
-    except msgspec.DecodeError:
+        parsed = decode(_error_decoder.decode, body)
+    except InputDecodeError:
         return None
     if parsed.fault is not None:
         code = parsed.fault.code

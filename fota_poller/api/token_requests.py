@@ -34,8 +34,10 @@ from fota_poller.api.redact import Redactor
 from fota_poller.api.response_body import read_body
 from fota_poller.api.unreachable import auth_unreachable, never_sent, reason_of
 from fota_poller.config import Config
+from fota_poller.decoding import decode
 from fota_poller.errors import (
     AuthenticationError,
+    InputDecodeError,
     NoAuthAnswerError,
     UnreadableBodyError,
 )
@@ -91,6 +93,10 @@ class _LoginAnswer(msgspec.Struct, rename="camel"):
     session_token: str
 
 
+_token_decoder = msgspec.json.Decoder(TokenAnswer)
+_login_decoder = msgspec.json.Decoder(_LoginAnswer)
+
+
 class TokenRequests:
     """Makes the gateway's auth requests over its own HTTP session; `open` before, `close` after.
 
@@ -144,7 +150,7 @@ class TokenRequests:
         if status != _OK:
             reason = f"the token request was rejected ({_describe(status, body)})"
             raise _rejection(reason, _code(body))
-        answer = _decode(body, TokenAnswer, "token")
+        answer = _decode(body, _token_decoder, "token")
         self._redactor.add(answer.access_token)
         return IssuedToken(answer, sent_at, self._clock())
 
@@ -161,7 +167,7 @@ class TokenRequests:
             headers={"Authorization": authorization},
         )
         if status == _OK:
-            answer = _decode(body, _LoginAnswer, "login")
+            answer = _decode(body, _login_decoder, "login")
             self._redactor.add(answer.session_token)
             return LoginOutcome(session_token=answer.session_token)
         if rejected_token(status, body) == "bearer":
@@ -238,11 +244,11 @@ class TokenRequests:
             raise auth_unreachable(what, url, reason, sent=not never_sent(exc)) from None
 
 
-def _decode(body: bytes, shape: type[_Answer], what: str) -> _Answer:
+def _decode(body: bytes, decoder: msgspec.json.Decoder[_Answer], what: str) -> _Answer:
     try:
-        return msgspec.json.decode(body, type=shape)
-    except msgspec.DecodeError:
-        raise _rejection(f"the {what} answer could not be read") from None
+        return decode(decoder.decode, body)
+    except InputDecodeError as exc:
+        raise _rejection(f"the {what} answer could not be read: {exc.reason}") from None
 
 
 def _rejection(reason: str, code: str | None = None) -> AuthenticationError:

@@ -8,6 +8,7 @@ follows, fetched with the page's `lastSeenUpgradeId` as the next `startIndex`.
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from typing import NamedTuple
 from urllib.parse import quote
 
 import msgspec
@@ -17,7 +18,8 @@ from yarl import URL
 
 from fota_poller.api.decode import decode_error
 from fota_poller.config import Config
-from fota_poller.errors import ConfigError, DiscoveryError, RequestFailedError
+from fota_poller.decoding import decode
+from fota_poller.errors import ConfigError, DiscoveryError, InputDecodeError, RequestFailedError
 from fota_poller.ids.lists import CampaignRef, InvalidLine, canonical_upgrade_id
 from fota_poller.ids.sources import Batched, merge_sources
 from fota_poller.pacing.retry import Getter
@@ -81,7 +83,14 @@ def with_discovered(
     accounts = discovery_accounts(config)
     if not accounts:
         return refs
-    found = discover(client, config.api.base_url, accounts, config.discover.statuses, control)
+    found = discover(
+        client,
+        config.api.base_url,
+        accounts,
+        config.discover.statuses,
+        control,
+        max_pages=config.discover.max_pages,
+    )
     return merge_sources(group, [refs, found], buffer=config.poll.concurrency)
 
 
@@ -107,8 +116,8 @@ async def fetch_report_page(
         detail = "" if error is None else f": {error.code}: {error.message}"
         raise DiscoveryError(account, status, start_index, f"HTTP {response.status}{detail}")
     try:
-        return _page_decoder.decode(response.body)
-    except msgspec.DecodeError as exc:
+        return decode(_page_decoder.decode, response.body)
+    except InputDecodeError as exc:
         raise DiscoveryError(account, status, start_index, f"unreadable page: {exc}") from None
 
 
@@ -118,28 +127,37 @@ def discover(
     accounts: Sequence[str],
     statuses: Sequence[str],
     control: RunControl,
+    *,
+    max_pages: int,
 ) -> Batched[Found]:
     """Every upgrade in `statuses` of every account in `accounts`, a batch per page, as it arrives.
 
-    A failed page ends that account's status (logged, naming both) and the others go on;
-    once all are done, `DiscoveryError` for the first failure is raised so the run is marked
-    incomplete. Stops fetching once the run is stopped.
+    A failed page, or more than `max_pages` pages of one account and status, ends that
+    account's status (logged, naming both) and the others go on; once all are done,
+    `DiscoveryError` for the first failure is raised so the run is marked incomplete. Stops
+    fetching once the run is stopped.
     """
-    return Batched(_discover_pages(client, base_url, accounts, statuses, control))
+    pager = _Pager(client, base_url, control, max_pages)
+    return Batched(_discover_pages(pager, accounts, statuses))
+
+
+class _Pager(NamedTuple):
+    """What every account's and status's paging shares."""
+
+    client: Getter
+    base_url: str
+    control: RunControl
+    max_pages: int
 
 
 async def _discover_pages(
-    client: Getter,
-    base_url: str,
-    accounts: Sequence[str],
-    statuses: Sequence[str],
-    control: RunControl,
+    pager: _Pager, accounts: Sequence[str], statuses: Sequence[str]
 ) -> AsyncIterator[list[Found]]:
     first_failure: DiscoveryError | None = None
     for account in accounts:
         for status in statuses:
             try:
-                async for page in _discover_one(client, base_url, account, status, control):
+                async for page in _discover_one(pager, account, status):
                     yield page
             except DiscoveryError as exc:
                 log.error(
@@ -154,15 +172,18 @@ async def _discover_pages(
         raise first_failure
 
 
-async def _discover_one(
-    client: Getter, base_url: str, account: str, status: str, control: RunControl
-) -> AsyncIterator[list[Found]]:
+async def _discover_one(pager: _Pager, account: str, status: str) -> AsyncIterator[list[Found]]:
     start_index = FIRST_INDEX
     pages = 0
     found = 0
     seen_indexes = {start_index}
-    while not control.stopped:
-        page = await fetch_report_page(client, base_url, account, status, start_index)
+    while not pager.control.stopped:
+        if pages == pager.max_pages:
+            # Each index was new, so no loop was seen: the pages just never end. A real
+            # account's are far fewer (docs/configuration.md); the run must end all the same.
+            reason = f"more than {pages} pages (discover.max_pages): stopped there"
+            raise DiscoveryError(account, status, start_index, reason)
+        page = await fetch_report_page(pager.client, pager.base_url, account, status, start_index)
         pages += 1
         entries = page.report_list or []
         found += len(entries)

@@ -19,7 +19,8 @@ from typing import IO, TYPE_CHECKING
 
 import msgspec
 
-from fota_poller.errors import InputFileError
+from fota_poller.decoding import decode
+from fota_poller.errors import InputDecodeError, InputFileError
 from fota_poller.text import excerpt
 
 if TYPE_CHECKING:
@@ -121,8 +122,8 @@ def _split_fields(  # noqa: PLR0911 - one early return per line form and per way
     """(account, upgrade) from one of the three line forms; a str is why the line is unusable."""
     if text.startswith("{"):
         try:
-            obj = _json_ref_decoder.decode(text)
-        except msgspec.DecodeError as exc:
+            obj = decode(_json_ref_decoder.decode, text)
+        except InputDecodeError as exc:
             return f"not a valid JSON id object: {exc}"
         if obj.upgradeId is None:
             return "JSON id object has no upgradeId"

@@ -303,7 +303,7 @@ async def test_an_integer_last_seen_id_with_more_data_is_a_clear_discovery_error
     found = []
 
     async def collect():
-        pages = discover(client, "http://x", ACCOUNTS[:1], ["Queued"], RunControl())
+        pages = discover(client, "http://x", ACCOUNTS[:1], ["Queued"], RunControl(), max_pages=10)
         async for item in pages:
             found.append(item)  # noqa: PERF401 - what came before the error must be kept
 
@@ -320,7 +320,39 @@ async def test_a_zero_last_seen_id_on_the_last_page_ends_discovery():
         {"hasMoreFlag": False, "lastSeenUpgradeId": 0, "reportList": [second]},
     )
     found = [
-        item async for item in discover(client, "http://x", ACCOUNTS[:1], ["Queued"], RunControl())
+        item
+        async for item in discover(
+            client, "http://x", ACCOUNTS[:1], ["Queued"], RunControl(), max_pages=10
+        )
     ]
     assert found == [CampaignRef(ACCOUNTS[0], ENTRY["id"]), CampaignRef(ACCOUNTS[0], second["id"])]
     assert client.urls[1].endswith(f"/index/{ENTRY['id']}")
+
+
+def endless_pages(count):
+    """`count` pages, each naming a new lastSeenUpgradeId and saying more follow."""
+    ids = [f"{number:08x}-6b75-4d97-9307-8beeb9d97d46" for number in range(count)]
+    return [{"hasMoreFlag": True, "lastSeenUpgradeId": i, "reportList": [{"id": i}]} for i in ids]
+
+
+async def test_pages_that_never_end_stop_at_max_pages_with_a_clear_error():
+    client = PagesGetter(*endless_pages(10))
+    found = []
+
+    async def collect():
+        pages = discover(client, "http://x", ACCOUNTS[:1], ["Queued"], RunControl(), max_pages=3)
+        async for item in pages:
+            found.append(item)  # noqa: PERF401 - what came before the error must be kept
+
+    with pytest.raises(DiscoveryError, match=r"more than 3 pages \(discover.max_pages\)"):
+        await collect()
+    # The three pages read are polled all the same; the fourth is never asked for.
+    assert len(found) == len(client.urls) == 3
+
+
+async def test_a_report_of_exactly_max_pages_pages_is_complete():
+    last = {"hasMoreFlag": False, "lastSeenUpgradeId": 0, "reportList": [ENTRY]}
+    client = PagesGetter(*endless_pages(2), last)
+    pages = discover(client, "http://x", ACCOUNTS[:1], ["Queued"], RunControl(), max_pages=3)
+    found = [item async for item in pages]
+    assert len(found) == len(client.urls) == 3
