@@ -37,6 +37,8 @@ class ListColumns:
         self.sniffed = False
         # (account column or None, upgrade id column) from a header; None: no header seen.
         self.header: tuple[int | None, int] | None = None
+        # How many cells a line may have (empty ones at its end aside): the header's count.
+        self.width = _TWO_COLUMNS
 
     @property
     def plain(self) -> bool:
@@ -80,13 +82,16 @@ class ListColumns:
             cells.pop()
         if len(cells) == 1:
             return default_account, cells[0]  # a bare upgrade id, with a header or without
+        if len(cells) > self.width:
+            # A value in a column nobody named: the line is not what it seems to be.
+            if self.header is None:
+                return f"expected accountName,upgradeId, got {len(cells)} fields"
+            return f"expected the header's {self.width} fields at most, got {len(cells)} fields"
         if self.header is not None:
             account_column, upgrade_column = self.header
             account = _cell(cells, account_column)
             return account or default_account, _cell(cells, upgrade_column)
-        if len(cells) == _TWO_COLUMNS:
-            return cells[0] or default_account, cells[1]
-        return f"expected accountName,upgradeId, got {len(cells)} fields"
+        return cells[0] or default_account, cells[1]
 
     def _is_header(self, cells: list[str]) -> bool:
         """Whether `cells` name the columns; if so, the columns of the lines after it."""
@@ -99,8 +104,15 @@ class ListColumns:
             return False
         account = next((i for i, name in enumerate(names) if name in _ACCOUNT_NAMES), None)
         # A one-column header (`upgradeId`) leaves every line read as a line without one.
-        self.header = None if (account, upgrade) == (None, 0) else (account, upgrade)
+        one_column = (account, upgrade) == (None, 0)
+        self.header = None if one_column else (account, upgrade)
+        self.width = _TWO_COLUMNS if one_column else _last(cells) + 1
         return True
+
+
+def _last(cells: list[str]) -> int:
+    """The index of the last non-empty cell."""
+    return max(i for i, cell in enumerate(cells) if cell)
 
 
 def _cell(cells: list[str], column: int | None) -> str:
