@@ -65,6 +65,7 @@ _PLAIN_LINES = re.compile(
     re.MULTILINE,
 )
 _json_ref_decoder = msgspec.json.Decoder(_JsonRef)
+_CANONICAL_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def parse_line(
@@ -126,6 +127,8 @@ def canonical_upgrade_id(text: str) -> str | None:
 
     So `E3A8...` and `{e3a8...}` are one campaign.
     """
+    if _CANONICAL_ID.fullmatch(text):
+        return text  # most ids are written canonical: no round trip through uuid.UUID
     try:
         return str(uuid.UUID(text))
     except ValueError:
