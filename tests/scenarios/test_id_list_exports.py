@@ -146,3 +146,42 @@ async def test_a_piped_list_without_a_usable_line_is_exit_2_in_bounded_lines() -
     assert stderr.count("input.nothing_to_poll") == 1
     assert len(stderr.splitlines()) < 20
     assert sim.stats.requests_total == logins == 0
+
+
+async def test_stdin_redirected_from_a_cp1252_file_is_refused_before_any_request(
+    tmp_path: Path,
+) -> None:
+    # `--ids - < list.csv`: stdin is the file itself, checked whole as a named file is.
+    ids = tmp_path / "ids.csv"
+    async with start_simulator(catalog_options()) as sim:
+        good = lines([f"{a},{u}" for a, u in sim.catalog.ids()])
+        ids.write_bytes(good.encode() + "0000123456-00001,Réseau\n".encode("cp1252"))
+        command = [sys.executable, "-m", "fota_poller", "poll", "--ids", "-"]
+        with ids.open("rb") as stdin:
+            result = await anyio.run_process(
+                [*command, "--base-url", sim.base_url],
+                stdin=stdin,
+                env=credentials_environ(AUTH),
+                check=False,
+            )
+
+    assert result.returncode == 2
+    [line] = result.stderr.decode().splitlines()
+    assert f"id list <stdin> is not UTF-8: byte 0xe9 at offset {len(good) + 18}" in line
+    assert sim.stats.requests_total == 0
+
+
+async def test_a_utf16_list_on_a_pipe_polls_its_campaigns() -> None:
+    async with start_simulator(catalog_options()) as sim:
+        expected = sorted(sim.catalog.ids())
+        command = [sys.executable, "-m", "fota_poller", "poll", "--ids", "-"]
+        result = await anyio.run_process(
+            [*command, "--base-url", sim.base_url, "--rate", "0"],
+            input=EXPORTS["utf16_le_unicode_text"](expected),
+            env=credentials_environ(AUTH),
+            check=False,
+        )
+
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    output = parse_output(result.stdout)
+    assert sorted((c.account_name, c.upgrade_id) for c in output.campaigns) == expected
