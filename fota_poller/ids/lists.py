@@ -119,15 +119,19 @@ def refuse_if_nothing_usable(sources: Sequence[IdSource], default_account: str |
     (`run/pipeline.py`).
     """
     starts = [_rewindable(stream) for _, stream in sources]
-    files = [(name, stream, start) for (name, stream), start in zip(sources, starts, strict=True)]
+    files = [
+        (name, stream, start)
+        for (name, stream), start in zip(sources, starts, strict=True)
+        if start is not None
+    ]
+    if len(files) < len(sources):
+        return
     first_invalid: InvalidLine | None = None
     invalid = 0
-    try:
-        for name, stream, start in files:
-            if start is None:
-                return
-            text = ListText(name, stream)
-            columns = ListColumns()
+    for name, stream, start in files:
+        text = ListText(name, stream)
+        columns = ListColumns()
+        try:
             while (pieces := text.read()) is not None:
                 for item in _parse_pieces(pieces, name, columns, default_account, MAX_LINE_BYTES):
                     if isinstance(item, CampaignRef):
@@ -136,8 +140,8 @@ def refuse_if_nothing_usable(sources: Sequence[IdSource], default_account: str |
                     invalid += 1
                     first_invalid = first_invalid or item
             stream.seek(start)
-    except OSError as exc:
-        raise InputFileError(f"error reading id list: {exc.strerror}") from None
+        except OSError as exc:
+            raise InputFileError(f"error reading id list {name}: {exc.strerror}") from None
     if first_invalid is not None:
         raise InputFileError(
             f"nothing to poll: no line of the id lists is usable ({invalid} invalid; "
