@@ -24,7 +24,12 @@ from fota_poller.api.token_provider import TokenProvider
 from fota_poller.config import Config, apply_overrides, config_path, load_config
 from fota_poller.errors import ConfigError
 from fota_poller.ids.discover import discovery_accounts
-from fota_poller.ids.lists import close_id_sources, open_id_sources, read_refs
+from fota_poller.ids.lists import (
+    close_id_sources,
+    open_id_sources,
+    read_refs,
+    refuse_if_nothing_usable,
+)
 from fota_poller.observe.logs import configure_logging
 from fota_poller.observe.monitor import metrics_on_refusal, watch_run
 from fota_poller.observe.tally import RunTally
@@ -190,6 +195,10 @@ async def _poll(
 ) -> RunRecord:
     sources = open_id_sources(id_paths)
     try:
+        if not discovery_accounts(config):
+            # Lists with no usable line are refused before any request; with discovery, the
+            # run may still find campaigns, and decides at its end.
+            refuse_if_nothing_usable(sources, config.api.account)
         control = RunControl()
         async with anyio.create_task_group() as signals:
             signals.start_soon(stop_on_signals, control)

@@ -16,10 +16,8 @@ from collections.abc import Iterator
 from typing import IO, Final
 
 from fota_poller.errors import InputFileError
+from fota_poller.lines import MAX_LINE_BYTES
 
-# No line a run writes comes near it (a campaign line counting 100,000 distinct statuses of
-# 30 characters is 3.5 MB); documented in docs/operations.md.
-MAX_LINE_BYTES: Final = 16 << 20
 # What stands for a line longer than the limit: never a record, compared by identity.
 LONG_LINE: Final = b"\0 line over the limit \0"
 _BLOCK: Final = 1 << 20

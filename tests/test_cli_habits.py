@@ -151,10 +151,11 @@ def test_an_empty_night_warns_and_debug_names_the_config_read(tmp_path) -> None:
 
 
 def test_a_night_with_campaigns_does_not_warn(tmp_path) -> None:
-    ids = tmp_path / "ids"
-    ids.write_text("not-an-account,not-an-id\n")
-    result = run_cli(["poll", "--ids", str(ids)], env=TOKENS)
-    assert result.returncode == 1  # the line is a failed campaign (invalid_input)
+    # From a pipe, read by the run: the line is a failed campaign (invalid_input), and as
+    # no line is usable, the run says "nothing to poll" (exit 2) rather than "no campaigns".
+    result = run_cli(["poll", "--ids", "-"], env=TOKENS, stdin=b"not-an-account,not-an-id\n")
+    assert result.returncode == 2
+    assert b"input.nothing_to_poll" in result.stderr
     assert b"run.no_campaigns" not in result.stderr
 
 

@@ -156,6 +156,12 @@ async def _run_poll(
 
     state_failure = None if run_state is None else run_state.failure
     run = _run_record(stage, started, datetime.now(UTC), output.failure, state_failure)
+    if _nothing_to_poll(stage):
+        invalid = stage.tally.failed_by_error_kind["invalid_input"]
+        log.error(
+            "input.nothing_to_poll",
+            error=f"nothing to poll: none of the {invalid} lines read is usable",
+        )
     output.write(_encoder.encode(run) + b"\n")
     output.commit()
     if output.failure is not None:
@@ -201,6 +207,8 @@ def _run_record(
     elif stop_reason is not None:
         # A source that failed after a stop most likely failed because of it.
         exit_code = stop_reason.exit_code
+    elif _nothing_to_poll(stage):
+        exit_code = ExitCode.USAGE
     elif stage.tally.campaigns_by_outcome["failed"]:
         exit_code = ExitCode.CAMPAIGNS_FAILED
     else:
@@ -213,3 +221,15 @@ def _run_record(
         complete=read.input_exhausted and stop_reason is None and output_failure is None,
         exit_code=int(exit_code),
     )
+
+
+def _nothing_to_poll(stage: Stage) -> bool:
+    """Every line the input gave was invalid: a usage error (exit 2), not a night to use.
+
+    Lists that are files are refused so before the run (ids/lists.py); this is the same
+    verdict for a list read from a pipe, or beside discovery, known only at the end.
+    """
+    tally = stage.tally
+    invalid = tally.failed_by_error_kind["invalid_input"]
+    finished = stage.input.input_exhausted and stage.control.stop_reason is None
+    return finished and 0 < invalid == tally.campaigns_written

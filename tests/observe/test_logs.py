@@ -154,7 +154,8 @@ def test_quiet_hides_info_and_verbose_shows_debug(base_url, tmp_path, ids):
 
 def test_quiet_still_shows_a_warning(base_url, tmp_path, ids):
     # An id the simulator does not know fails its campaign: a warning, shown under -q.
-    ids.write_text("0000123456-00001,not-an-upgrade-id\n", encoding="utf-8")
+    # (A line that is no id at all would be "nothing to poll", exit 2, before any request.)
+    ids.write_text("0000123456-00001,00000000-0000-4000-8000-000000000000\n", encoding="utf-8")
     quiet = _run(_poll(base_url, tmp_path, "--quiet"), _environ())
     assert quiet.returncode == 1
     events = _stderr_events(quiet)

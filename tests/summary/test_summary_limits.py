@@ -14,7 +14,7 @@ from pathlib import Path
 
 from helpers import clean_environ, run_cli
 
-from fota_poller.line_reader import MAX_LINE_BYTES
+from fota_poller.lines import MAX_LINE_BYTES
 
 # Runs its arguments as a child and prints the child's peak RSS (KiB on Linux) on stderr.
 PEAK_RSS = (
