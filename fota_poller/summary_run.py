@@ -14,6 +14,7 @@ from typing import Final
 from fota_poller.config import load_config
 from fota_poller.durations import parse_duration
 from fota_poller.errors import ConfigError, ExitCode, InputFileError
+from fota_poller.observe.stderr import say
 from fota_poller.output.phases import PhaseTable
 from fota_poller.summary.night import Night
 from fota_poller.summary.render import View, render_csv, render_json, render_markdown
@@ -49,10 +50,9 @@ def _summarise(night: Night, args: argparse.Namespace, form: str, stuck_after: f
 
         stuck = stuck_counts(args.state, longer_than_s=stuck_after, phases=night.phases)
     if night.bad_lines:
-        print(  # noqa: T201 - the one stderr line
+        say(
             f"fota-poller: {night.bad_lines} line(s) of {night.lines} are no record "
-            f"(the first: line {night.first_bad_line}); they were skipped",
-            file=sys.stderr,
+            f"(the first: line {night.first_bad_line}); they were skipped"
         )
     code = _exit_code(night)
     rows, shown_of = night.chosen(), night.eligible
@@ -77,6 +77,8 @@ def _duration(text: str) -> float:
 def _read(night: Night, name: str) -> None:
     try:
         if name == "-":
+            if sys.stdin is None:  # closed at start (`<&-`): standard_streams.py
+                raise InputFileError("summary: cannot read -: stdin is closed")
             night.read(sys.stdin.buffer)
             return
         with open(name, "rb", buffering=_BLOCK) as lines:  # noqa: PTH123 - a plain read

@@ -174,6 +174,8 @@ def open_id_sources(paths: Sequence[str]) -> list[tuple[str, IO[str]]]:
 
 def _utf8_stdin() -> IO[str]:
     """The standard input, decoded as an id file is: UTF-8 whatever the locale, BOM skipped."""
+    if sys.stdin is None:  # closed at start (`<&-`): standard_streams.py
+        raise InputFileError("cannot read id list -: stdin is closed")
     if isinstance(sys.stdin, io.TextIOWrapper):
         # Allowed only before the first read, which is why every source is opened up front.
         sys.stdin.reconfigure(encoding=ID_LIST_ENCODING, errors="replace")
