@@ -28,7 +28,6 @@ from fota_poller.ids.discover import discovery_accounts
 from fota_poller.ids.lists import close_id_sources, open_id_sources, read_refs
 from fota_poller.observe.logs import configure_logging
 from fota_poller.observe.monitor import metrics_on_refusal, watch_run
-from fota_poller.observe.stderr import StderrStream
 from fota_poller.observe.tally import RunTally
 from fota_poller.output.records import RunRecord
 from fota_poller.output.sink import Sink, open_output
@@ -99,7 +98,7 @@ def poll(
         redactor = Redactor()
         # The tally comes first: it counts the log lines stderr could not take, from the first.
         tally = RunTally()
-        stderr = configure_logging(
+        configure_logging(
             config.log.level,
             redactor=redactor,
             log_format=config.log.format,
@@ -110,9 +109,8 @@ def poll(
         with metrics_on_refusal(config, tally):  # exit 2 for credentials: still the metrics
             credentials = load_credentials(config.auth)
         redactor.add(*credentials.values())
-        run = functools.partial(authenticated_poll, tally=tally, stderr=stderr)
         return anyio.run(
-            run,
+            functools.partial(authenticated_poll, tally=tally),
             config,
             id_paths,
             credentials,
@@ -138,12 +136,11 @@ async def authenticated_poll(
     run_id: str | None = None,
     *,
     tally: RunTally | None = None,
-    stderr: StderrStream | None = None,
 ) -> int:
     """Run `poll` with a token provider that obtains and renews tokens, and logs out at the end.
 
     `run_id` is the run's id when the caller made it (and bound it for its log lines);
-    `tally` the run's one tally when the caller made it, `stderr` where its logs go.
+    `tally` the run's one tally when the caller made it (it counts from the first log line).
     """
     # The locks come first: a run that must not start must not log in, nor touch the output
     # or the state. The output and the state come before the token provider: one that cannot
@@ -153,7 +150,7 @@ async def authenticated_poll(
     with (
         hold_lock(config.poll.lock_file),
         hold_lock(None if state_path is None else lock_path(Path(state_path))),
-        watch_run(config, tally, stderr) as watch,
+        watch_run(config, tally) as watch,
         open_output(config.output.path) as sink,
         open_state(state_path) as state,
     ):

@@ -56,7 +56,7 @@ def configure_logging(
     are coloured unless `NO_COLOR` is set to anything (https://no-color.org). Every event
     passes through `redactor` (a fresh one when None) just before rendering. A line that
     cannot be written is dropped and told to `on_dropped` (the run's tally). Returns the
-    stream the lines go to, for the progress bar to share.
+    stream the lines go to (its `dropped` counts them too).
     """
     stderr = StderrStream(stream if stream is not None else sys.stderr, on_dropped)
     target: TextIO = cast("TextIO", stderr)

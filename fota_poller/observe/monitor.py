@@ -7,6 +7,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 import structlog
 
@@ -57,13 +58,8 @@ def metrics_on_refusal(config: Config, tally: RunTally | None = None) -> Iterato
 
 
 @contextlib.contextmanager
-def watch_run(
-    config: Config, tally: RunTally, stderr: StderrStream | None = None
-) -> Iterator[RunWatch]:
+def watch_run(config: Config, tally: RunTally, stderr: TextIO | None = None) -> Iterator[RunWatch]:
     """Show `tally` on a terminal during the block; write the metrics file when it ends.
-
-    `stderr` is the stream the logs go to (configure_logging's), so that a log line clears
-    the bar; one of its own on sys.stderr when None.
 
     A run that ends in an error before its run record still gets a metrics file, with the
     error's exit code, so monitoring sees that it ran and failed.
@@ -72,7 +68,7 @@ def watch_run(
     check_metrics_path(metrics_file)
     # JSON logs asked for on a terminal (`docker run -t`) are for a machine: no bar among them.
     json_logs = config.log.format == "json"
-    stream = stderr if stderr is not None else StderrStream(sys.stderr)
+    stream = StderrStream(stderr if stderr is not None else sys.stderr)  # writes never raise
     progress = None if json_logs else open_progress(stream, config.output.path)
     if progress is not None:
         tally.on_change(progress.update)

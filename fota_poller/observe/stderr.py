@@ -42,6 +42,14 @@ class StderrStream:
         self._mid_line = False
         self.dropped = 0
 
+    def __eq__(self, other: object) -> bool:
+        # Two of them on one stream are one place: tqdm clears a bar before a log line only
+        # when the bar's file equals the line's (progress.py's BarSafeStream).
+        return isinstance(other, StderrStream) and other._stream is self._stream
+
+    def __hash__(self) -> int:
+        return id(self._stream)
+
     @property
     def encoding(self) -> str:
         """The encoding of the stream underneath (tqdm picks its bar's characters by it)."""
