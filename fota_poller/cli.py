@@ -18,7 +18,11 @@ from fota_poller._version import __version__
 from fota_poller.argparsing import CronSafeParser
 from fota_poller.errors import ExitCode, FotaPollerError
 from fota_poller.observe.stderr import quiet_exit, say
-from fota_poller.standard_streams import answers_to_devnull, reopen_closed_descriptors
+from fota_poller.standard_streams import (
+    answers_to_devnull,
+    reopen_closed_descriptors,
+    stdout_reader_gone,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,6 +70,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     reopen_closed_descriptors()
     try:
         return _main(argv)
+    except BrokenPipeError:
+        if not stdout_reader_gone():
+            raise
+        # The reader of a command's answer quit (`fota-poller schema | true`): 141, as `poll`
+        # and `summary` give, without a traceback.
+        return int(ExitCode.OUTPUT_CLOSED)
     finally:
         quiet_exit()
 

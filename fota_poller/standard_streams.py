@@ -14,7 +14,9 @@ output/sink.py); log lines to a closed stderr are dropped and counted (observe/s
 
 from __future__ import annotations
 
+import contextlib
 import os
+import select
 import sys
 
 _STANDARD_FDS = (0, 1, 2)
@@ -41,3 +43,12 @@ def answers_to_devnull() -> None:
     """
     if sys.stdout is None:
         sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115, PTH123 - for the process
+
+
+def stdout_reader_gone() -> bool:
+    """Whether stdout is a pipe whose reader has closed it (a write would be EPIPE)."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    return False

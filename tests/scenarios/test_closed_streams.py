@@ -208,6 +208,19 @@ def test_usage_error_on_a_broken_stderr_keeps_its_exit_code(tmp_path):
     assert done.returncode == 2
 
 
+@pytest.mark.parametrize("command", [["--version"], ["schema"], ["completion", "bash"]])
+def test_a_command_whose_answer_nobody_reads_exits_141_without_a_traceback(command):
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader quit before the answer
+    try:
+        done = subprocess.run(
+            poller(*command), stdout=write_end, stderr=subprocess.PIPE, check=False
+        )
+    finally:
+        os.close(write_end)
+    assert (done.returncode, done.stderr) == (141, b"")
+
+
 # -- stdin and stdout closed at start ---------------------------------------------------------
 
 
