@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import importlib.util
 import os
 import sys
@@ -100,14 +101,21 @@ def poll(
     bound = structlog.contextvars.bind_contextvars(run_id=run_id)
     try:
         redactor = Redactor()
-        configure_logging(config.log.level, redactor=redactor, log_format=config.log.format)
+        # The tally comes first: it counts the log lines stderr could not take, from the first.
+        tally = RunTally()
+        configure_logging(
+            config.log.level,
+            redactor=redactor,
+            log_format=config.log.format,
+            on_dropped=tally.log_lines_lost,
+        )
         if config_read is not None:
             structlog.get_logger("fota_poller").debug("config.read", **config_read)
-        with metrics_on_refusal(config):  # exit 2 for credentials still leaves the metrics file
+        with metrics_on_refusal(config, tally):  # exit 2 for credentials: still the metrics
             credentials = load_credentials(config.auth)
         redactor.add(*credentials.values())
         return anyio.run(
-            authenticated_poll,
+            functools.partial(authenticated_poll, tally=tally),
             config,
             id_paths,
             credentials,
@@ -131,15 +139,18 @@ async def authenticated_poll(
     credentials: Credentials,
     redactor: Redactor,
     run_id: str | None = None,
+    *,
+    tally: RunTally | None = None,
 ) -> int:
     """Run `poll` with a token provider that obtains and renews tokens, and logs out at the end.
 
-    `run_id` is the run's id when the caller made it (and bound it for its log lines).
+    `run_id` is the run's id when the caller made it (and bound it for its log lines);
+    `tally` the run's one tally when the caller made it (it counts from the first log line).
     """
     # The locks come first: a run that must not start must not log in, nor touch the output
     # or the state. The output and the state come before the token provider: one that cannot
     # be written is refused before any request.
-    tally = RunTally()  # the run's one tally, handed down to every stage that counts
+    tally = tally if tally is not None else RunTally()  # handed down to every stage that counts
     state_path = config.state.path
     with (
         hold_lock(config.poll.lock_file),

@@ -17,6 +17,12 @@ from collections.abc import Sequence
 from fota_poller._version import __version__
 from fota_poller.argparsing import CronSafeParser
 from fota_poller.errors import ExitCode, FotaPollerError
+from fota_poller.observe.stderr import quiet_exit, say
+from fota_poller.standard_streams import (
+    answers_to_devnull,
+    reopen_closed_descriptors,
+    stdout_reader_gone,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,7 +61,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `fota-poller` console script."""
+    """Entry point of the `fota-poller` console script.
+
+    Standard streams closed at start get /dev/null first (standard_streams.py); whatever
+    stdout and stderr became, the interpreter's last flush of them cannot change the exit
+    code (observe/stderr.py's `quiet_exit`).
+    """
+    reopen_closed_descriptors()
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        if not stdout_reader_gone():
+            raise
+        # The reader of a command's answer quit (`fota-poller schema | true`): 141, as `poll`
+        # and `summary` give, without a traceback.
+        return int(ExitCode.OUTPUT_CLOSED)
+    finally:
+        quiet_exit()
+
+
+def _main(argv: Sequence[str] | None) -> int:
     arguments = sys.argv[1:] if argv is None else list(argv)
     if arguments == ["--version"]:
         # What argparse's version action prints, without building the parser: the
@@ -65,6 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     parser = build_parser()
     args = parser.parse_args(arguments)
+    if args.command != "poll":
+        answers_to_devnull()
     try:
         if args.command == "poll":
             args.log_level = args.verbosity or args.log_level  # -q and -v win over --log-level
@@ -77,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return app.poll(config, app.check_poll_sources(config, args.ids), args.config_read)
         return _dispatch(args, parser)
     except FotaPollerError as exc:
-        print(f"fota-poller: {exc}", file=sys.stderr)  # noqa: T201 - the one-line user error
+        say(f"fota-poller: {exc}")  # the one-line user error
         return int(exc.exit_code)
     except KeyboardInterrupt:
         # A SIGINT outside the run's own signal handling (before it is set up, or a second

@@ -8,7 +8,6 @@ only when the demo runs.
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -19,6 +18,7 @@ import msgspec
 from fota_poller.api.credentials import Credentials, Secret
 from fota_poller.api.redact import Redactor
 from fota_poller.config import ApiConfig, Config, OutputConfig, PollConfig
+from fota_poller.observe.stderr import say
 from fota_poller.observe.tally import RunTally
 from fota_poller.output.phases import PHASES
 from fota_poller.output.records import CampaignRecord, DeviceRecord, RunRecord
@@ -75,7 +75,7 @@ async def _demo(output: Path, campaigns: int, seed: int, redactor: Redactor) -> 
         f"  auth:      {auth.token_requests} token request(s), {auth.login_requests} login(s), "
         f"{auth.logout_requests} logout(s)"
     )
-    print(f"{summary}\n{auth_line}", file=sys.stderr)  # noqa: T201 - the demo's human summary
+    say(f"{summary}\n{auth_line}")  # the demo's human summary
     return exit_code
 
 

@@ -45,8 +45,9 @@ exit codes:
   74  the output could not be written or committed (disk full, I/O error): the run stopped at
       once, the previous output file is untouched and no temporary file is left; fix the disk
   75  another run holds --lock-file (nothing polled, output untouched); try again later
-  141 the reader of stdout closed the pipe (e.g. `| head`): the run stopped at once, quietly;
-      what a shell reports for a writer killed by SIGPIPE, so `pipefail` wrappers know it
+  141 the reader of stdout closed the pipe (e.g. `| head`), or stdout was closed (`>&-`) with
+      no --output: the run stopped at once, quietly; what a shell reports for a writer
+      killed by SIGPIPE, so `pipefail` wrappers know it
 """
 
 POLL_EPILOG = f"""\

@@ -11,13 +11,13 @@ import contextlib
 import functools
 import os
 import signal
-import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from fota_poller.api.credentials import APP_KEY_ENV, APP_SECRET_ENV, PASSWORD_ENV, USERNAME_ENV
 from fota_poller.errors import ConfigError
+from fota_poller.observe.stderr import say
 
 if TYPE_CHECKING:
     from fota_poller.simulator import SimulatorStats
@@ -187,10 +187,10 @@ def simulate_command(args: argparse.Namespace) -> int:
 
     def ready(base_url: str) -> None:
         days = "" if evolve is None else f"; day {day}, POST {base_url}{DAY_ROUTE} for the next"
-        print(f"simulator listening on {base_url}{days}", file=sys.stderr, flush=True)  # noqa: T201
+        say(f"simulator listening on {base_url}{days}")
 
     def finished(stats: SimulatorStats) -> None:
-        print(exit_summary(stats), file=sys.stderr, flush=True)  # noqa: T201 - its report
+        say(exit_summary(stats))  # its report
 
     serve = functools.partial(
         serve_forever, options, args.host, args.port, args.write_ids, ready, finished=finished

@@ -21,6 +21,7 @@ from fota_poller.config import Config, load_config
 from fota_poller.durations import parse_duration
 from fota_poller.errors import ConfigError, ExitCode
 from fota_poller.ids.lists import ACCOUNT_PATTERN, canonical_upgrade_id
+from fota_poller.observe.stderr import say
 from fota_poller.output.phases import PhaseTable
 from fota_poller.output.sink import escape_line_separators
 from fota_poller.run.lock import hold_lock
@@ -159,7 +160,7 @@ def _forget(path: Path, wanted: list[tuple[str | None, str]]) -> int:
         removed, missing = queries.forget_campaigns(connection, path, wanted)
     for account, upgrade_id in missing:
         named = upgrade_id if account is None else f"{account},{upgrade_id}"
-        print(f"fota-poller: campaign {named} is not in {path}", file=sys.stderr)  # noqa: T201
+        say(f"fota-poller: campaign {named} is not in {path}")
     code = _write(
         f"forgot {gone.account_name},{gone.upgrade_id}: {gone.devices} devices\n"
         for gone in removed

@@ -16,6 +16,7 @@ from fota_poller.durations import parse_duration
 from fota_poller.errors import ConfigError, ExitCode, InputFileError
 from fota_poller.line_reader import read_lines
 from fota_poller.lines import MAX_LINE_BYTES
+from fota_poller.observe.stderr import say
 from fota_poller.output.phases import PhaseTable
 from fota_poller.summary.night import Night
 from fota_poller.summary.render import View, render_csv, render_json, render_markdown
@@ -55,10 +56,9 @@ def _summarise(night: Night, args: argparse.Namespace, form: str, stuck_after: f
             if night.long_lines
             else ""
         )
-        print(  # noqa: T201 - the one stderr line
+        say(
             f"fota-poller: {night.bad_lines} line(s) of {night.lines} are no record "
-            f"(the first: line {night.first_bad_line}{long}); they were skipped",
-            file=sys.stderr,
+            f"(the first: line {night.first_bad_line}{long}); they were skipped"
         )
     code = _exit_code(night)
     rows, shown_of = night.chosen(), night.eligible
@@ -82,6 +82,8 @@ def _duration(text: str) -> float:
 
 def _read(night: Night, name: str) -> None:
     # A line is held whole only up to MAX_LINE_BYTES: longer, it is a bad line, skipped.
+    if name == "-" and sys.stdin is None:  # closed at start (`<&-`): standard_streams.py
+        raise InputFileError("summary: cannot read -: stdin is closed")
     try:
         if name == "-":
             night.read(read_lines(sys.stdin.buffer))

@@ -84,8 +84,8 @@ def open_id_sources(paths: Sequence[str]) -> list[IdSource]:
 
 def _stdin_bytes() -> IO[bytes]:
     """The standard input's bytes: an id list decodes as UTF-8 (or UTF-16) whatever the locale."""
-    if sys.stdin is None:
-        raise InputFileError("cannot read id list from stdin: it is closed")
+    if sys.stdin is None:  # closed at start (`<&-`): standard_streams.py
+        raise InputFileError("cannot read id list -: stdin is closed")
     return sys.stdin.buffer
 
 

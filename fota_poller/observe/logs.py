@@ -1,5 +1,8 @@
 """Logging: structlog to stderr, JSON lines for machines, readable lines for a terminal.
 
+Lines are written through `observe/stderr.py`: one that cannot be written is dropped and
+counted, never raised into the run.
+
 Every line carries what is bound in structlog's context variables: `poll` binds its run's
 `run_id` before its first line and keeps it to its last (app.py; run/pipeline.py for a run
 started by other code), so a log shipper can join any line to its run.
@@ -10,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Callable
 from typing import TextIO, cast
 
 import structlog
@@ -17,6 +21,7 @@ import structlog
 from fota_poller.api.redact import Redactor
 from fota_poller.config import LogFormat
 from fota_poller.observe.progress import BarSafeStream
+from fota_poller.observe.stderr import StderrStream
 from fota_poller.text import escape_controls
 
 
@@ -43,15 +48,19 @@ def configure_logging(
     redactor: Redactor | None = None,
     *,
     log_format: LogFormat = "auto",
-) -> None:
+    on_dropped: Callable[[int], None] | None = None,
+) -> StderrStream:
     """Send structlog events at `level` and above to stderr (or `stream`), never stdout.
 
     `log_format` "auto" is console lines on a terminal, JSON lines otherwise. Console lines
     are coloured unless `NO_COLOR` is set to anything (https://no-color.org). Every event
-    passes through `redactor` (a fresh one when None) just before rendering.
+    passes through `redactor` (a fresh one when None) just before rendering. A line that
+    cannot be written is dropped and told to `on_dropped` (the run's tally). Returns the
+    stream the lines go to (its `dropped` counts them too).
     """
-    target = stream if stream is not None else sys.stderr
-    on_terminal = target.isatty()
+    stderr = StderrStream(stream if stream is not None else sys.stderr, on_dropped)
+    target: TextIO = cast("TextIO", stderr)
+    on_terminal = stderr.isatty()
     renderer: structlog.types.Processor
     escape: list[structlog.types.Processor] = []
     if log_format == "console" or (log_format == "auto" and on_terminal):
@@ -61,7 +70,7 @@ def configure_logging(
         renderer = structlog.processors.JSONRenderer()
     if on_terminal:
         # A progress bar may be on the terminal: keep log lines clear of it.
-        target = cast("TextIO", BarSafeStream(target))
+        target = cast("TextIO", BarSafeStream(stderr))
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -73,9 +82,11 @@ def configure_logging(
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=target),
+        # One write per line (print() makes two), so that a line is lost whole or not at all.
+        logger_factory=structlog.WriteLoggerFactory(file=target),
         cache_logger_on_first_use=False,
     )
+    return stderr
 
 
 def _no_color() -> bool:

@@ -47,6 +47,7 @@ class RunMetrics(msgspec.Struct, frozen=True, kw_only=True):
     requests: int = 0
     retries: int = 0
     rate_limited: int = 0
+    log_lines_dropped: int = 0
 
     @property
     def succeeded(self) -> bool:
@@ -69,6 +70,7 @@ class RunMetrics(msgspec.Struct, frozen=True, kw_only=True):
             requests=tally.requests_total,
             retries=tally.retries,
             rate_limited=tally.rate_limited,
+            log_lines_dropped=tally.log_lines_dropped,
         )
 
     @classmethod
@@ -86,6 +88,7 @@ class RunMetrics(msgspec.Struct, frozen=True, kw_only=True):
             requests=tally.requests_total,
             retries=tally.retries,
             rate_limited=tally.rate_limited,
+            log_lines_dropped=tally.log_lines_dropped,
         )
 
 
@@ -198,5 +201,10 @@ def _registry(metrics: RunMetrics, last_success: float | None) -> CollectorRegis
         "last_run_rate_limited_responses",
         "HTTP 429 answers the last run received.",
         metrics.rate_limited,
+    )
+    gauge(
+        "last_run_log_lines_dropped",
+        "Log lines the last run could not write to stderr (closed, full, reader gone).",
+        metrics.log_lines_dropped,
     )
     return registry

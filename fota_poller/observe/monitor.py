@@ -15,6 +15,7 @@ from fota_poller.config import Config
 from fota_poller.errors import ExitCode, FotaPollerError
 from fota_poller.observe.metrics import RunMetrics, check_metrics_path, write_metrics
 from fota_poller.observe.progress import open_progress
+from fota_poller.observe.stderr import StderrStream
 from fota_poller.observe.tally import RunTally
 from fota_poller.output.records import RunRecord
 
@@ -39,11 +40,12 @@ class RunWatch:
 
 
 @contextlib.contextmanager
-def metrics_on_refusal(config: Config) -> Iterator[None]:
+def metrics_on_refusal(config: Config, tally: RunTally | None = None) -> Iterator[None]:
     """Write the metrics file for a run refused in the block (missing credentials, exit 2).
 
     The refusal comes before `watch_run`; without this the `FotaPollerRunFailed` alert of
-    docs/operations.md never sees a run that could not even start.
+    docs/operations.md never sees a run that could not even start. `tally` is the run's, for
+    the log lines it lost so far.
     """
     started = time.time()
     try:
@@ -51,7 +53,7 @@ def metrics_on_refusal(config: Config) -> Iterator[None]:
     except FotaPollerError as exc:
         metrics_file = config.output.metrics_file
         if metrics_file is not None and Path(metrics_file).parent.is_dir():
-            _write(Path(metrics_file), RunTally(), None, exc.exit_code, started)
+            _write(Path(metrics_file), tally or RunTally(), None, exc.exit_code, started)
         raise
 
 
@@ -66,7 +68,7 @@ def watch_run(config: Config, tally: RunTally, stderr: TextIO | None = None) -> 
     check_metrics_path(metrics_file)
     # JSON logs asked for on a terminal (`docker run -t`) are for a machine: no bar among them.
     json_logs = config.log.format == "json"
-    stream = stderr if stderr is not None else sys.stderr
+    stream = StderrStream(stderr if stderr is not None else sys.stderr)  # writes never raise
     progress = None if json_logs else open_progress(stream, config.output.path)
     if progress is not None:
         tally.on_change(progress.update)

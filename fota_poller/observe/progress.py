@@ -1,7 +1,9 @@
 """A progress bar on stderr for a person watching a terminal, and nothing for anyone else.
 
 tqdm rather than rich: it has no dependencies and its one job is this bar. It draws on
-stderr only when stderr is a terminal, so cron mail, pipes and CI logs never get it.
+stderr only when stderr is a terminal, so cron mail, pipes and CI logs never get it. It
+writes through the run's `StderrStream` (observe/stderr.py), so a terminal that goes away
+never ends the run.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import TextIO
 
 from tqdm import tqdm
 
+from fota_poller.observe.stderr import StderrStream
 from fota_poller.observe.tally import RunTally
 
 # Redraw at most this often: a fast run writes thousands of campaigns a second.
@@ -20,7 +23,7 @@ _REDRAW_INTERVAL_S = 0.2
 class ProgressBar:
     """Campaigns done of the total once known, devices, failures and the current rate."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: StderrStream) -> None:
         self._bar = tqdm(
             desc="campaigns",
             unit=" campaigns",
@@ -53,7 +56,7 @@ class BarSafeStream:
     Each whole line is written with any bar cleared first and redrawn under it.
     """
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: StderrStream) -> None:
         self._stream = stream
         self._pending = ""
 
@@ -77,7 +80,7 @@ class BarSafeStream:
 
 
 def open_progress(
-    stream: TextIO, output: str | None, stdout: TextIO | None = None
+    stream: StderrStream, output: str | None, stdout: TextIO | None = None
 ) -> ProgressBar | None:
     """A bar on `stream` when it is a terminal and the records do not go to one; else None.
 
@@ -87,7 +90,8 @@ def open_progress(
     if not stream.isatty():
         return None
     records = stdout if stdout is not None else sys.stdout
-    if (output is None or output == "-") and records.isatty():
+    # A closed stdout (`>&-`) is None: no terminal there.
+    if (output is None or output == "-") and records is not None and records.isatty():
         stream.write(
             "fota-poller: records go to this terminal; for a file and a progress bar give "
             "--output FILE, and `fota-poller summary FILE` reads the night\n"

@@ -40,6 +40,8 @@ class RunTally:
         self.devices_by_phase: Counter[str] = Counter()
         # With a state database: devices new, changed and gone since the last run.
         self.devices_by_change: Counter[str] = Counter()
+        # Log lines stderr could not take (closed, full, a reader that quit): observe/stderr.py.
+        self.log_lines_dropped = 0
         self._on_change: Callable[[RunTally], None] | None = None
 
     def on_change(self, listener: Callable[[RunTally], None] | None) -> None:
@@ -60,6 +62,10 @@ class RunTally:
     def devices_written(self) -> int:
         """Device records written so far."""
         return self.devices_by_status.total()
+
+    def log_lines_lost(self, count: int) -> None:
+        """`count` log lines could not be written to stderr and were dropped."""
+        self.log_lines_dropped += count
 
     def campaign_queued(self) -> None:
         """One more distinct campaign (or invalid line) is on its way to a record."""

@@ -1,8 +1,9 @@
 """Where records go: JSON lines to stdout, or to a file that appears whole or not at all.
 
 A sink turns every OS error into `OutputError` (exit 74) naming the output, or, when the
-reader of stdout has gone, `OutputClosedError` (exit 141). `RunOutput` is what the run
-writes through: it escapes line separators and turns the first error into a stop.
+reader of stdout has gone (or stdout was closed at start), `OutputClosedError` (exit 141).
+`RunOutput` is what the run writes through: it escapes line separators and turns the first
+error into a stop.
 """
 
 from __future__ import annotations
@@ -52,6 +53,10 @@ class StdoutSink:
     durable_per_write = True
 
     def __init__(self, stream: BinaryIO | None = None) -> None:
+        if stream is None and sys.stdout is None:
+            # Closed at start (`>&-`, see standard_streams.py): nobody can read a record, so
+            # the run is refused before any request, as one whose reader quit is stopped.
+            raise OutputClosedError("stdout", "stdout is closed")
         self._stream = stream if stream is not None else sys.stdout.buffer
 
     def write(self, data: bytes) -> None:
