@@ -11,12 +11,14 @@ from typing import cast
 import msgspec
 
 from fota_poller.api.decode import Device, UpgradeInfo, decode_error, decode_upgrade
+from fota_poller.api.redact import Redactor
 from fota_poller.errors import UpgradeDecodeError
 from fota_poller.ids.lists import CampaignRef, InvalidLine, canonical_upgrade_id
 from fota_poller.output.changes import compare
 from fota_poller.output.device_lines import encode_fields, sent_fields
 from fota_poller.output.phases import PhaseTable
 from fota_poller.output.records import CampaignRecord, DeviceRecord, ErrorKind
+from fota_poller.output.redacted import redacted_upgrade
 from fota_poller.state.store import CampaignUpdate, Prior, to_ms
 from fota_poller.text import excerpt
 
@@ -41,12 +43,14 @@ class RecordOptions(msgspec.Struct):
     """How a run makes records: its phase table and, with a state database, the last polls.
 
     `previous` reads a campaign's last successful poll (None: no state for this campaign
-    after all); `emit_same` keeps the lines of unchanged devices (`--emit all`).
+    after all); `emit_same` keeps the lines of unchanged devices (`--emit all`); `redactor`
+    is the run's, for a body's text.
     """
 
     phases: PhaseTable
     previous: Callable[[str, str], Prior | None] | None = None
     emit_same: bool = True
+    redactor: Redactor = msgspec.field(default_factory=Redactor)
 
 
 def format_timestamp(moment: datetime) -> str:
@@ -111,6 +115,7 @@ def from_response(
     foreign = foreign_body(upgrade, ref)
     if foreign is not None:
         return failure.result("decode", None, foreign)
+    upgrade = redacted_upgrade(upgrade, body, options.redactor)
     ended = campaign_ended(received_at.date(), upgrade.end_date)
     devices = upgrade.device_list or []
     # One template for all the campaign's device lines: see device_lines for why.
