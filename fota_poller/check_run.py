@@ -39,7 +39,7 @@ from fota_poller.ids.lists import CampaignRef
 from fota_poller.observe.logs import configure_logging
 from fota_poller.observe.tally import RunTally
 from fota_poller.pacing.ratelimit import RateLimiter
-from fota_poller.text import ERROR_TEXT_CHARS, escape_controls
+from fota_poller.text import ERROR_TEXT_CHARS, MESSAGE_CHARS, escape_controls
 
 _OK: Final = 200
 
@@ -186,7 +186,7 @@ def _fail(redactor: Redactor, step: str, reason: str, code: int) -> int:
 
 def _line(redactor: Redactor, verdict: str, step: str, detail: str) -> None:
     # Redacted, then escaped: a CR or ESC from the server must not forge an `ok` line.
-    shown = escape_controls(redactor.redact(detail))
+    shown = escape_controls(redactor.redact(detail, limit=MESSAGE_CHARS))
     # Aligned columns a person scans: `ok  ` and `FAIL` are the same width.
     sys.stdout.write(f"{verdict:<4} {step:<11} {shown}\n")
     sys.stdout.flush()

@@ -19,6 +19,9 @@ EXCERPT_CHARS: Final = 48
 # An error code or message from a server, in a record or a log line: ThingSpace's are under
 # a hundred characters; a 2 MB one must not be copied into every record and line.
 ERROR_TEXT_CHARS: Final = 200
+# A message of ours that quotes a server's text (an exception's, a log line's `error`, the
+# CLI's error line, a `check` line): ours are under 300 characters.
+MESSAGE_CHARS: Final = 1000
 
 
 def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:

@@ -24,9 +24,7 @@ from collections.abc import Iterable, MutableMapping
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote, quote_plus
 
-import msgspec
-
-from fota_poller.text import ERROR_TEXT_CHARS, bounded
+from fota_poller.text import ERROR_TEXT_CHARS, MESSAGE_CHARS, bounded
 
 if TYPE_CHECKING:
     from fota_poller.api.credentials import Credentials
@@ -37,9 +35,6 @@ REDACTED: Final = "<redacted>"
 MIN_SECRET_CHARS: Final = 8
 
 _AUTH_SCHEME = re.compile(r"\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
-# What `mentions` looks for in a body: a credential scheme's name, in its two usual cases
-# (a mixed-case one reaches the slow path through the secrets only).
-_SCHEME_BYTES: Final = (b"earer", b"EARER", b"asic", b"ASIC")
 _SECRET_KEYS: Final = frozenset(
     {
         "access_token",
@@ -53,9 +48,17 @@ _SECRET_KEYS: Final = frozenset(
         "vz-m2m-token",
     }
 )
-# Log fields holding a server's error text: cut to `ERROR_TEXT_CHARS` like the records'.
-_ERROR_TEXT_KEYS: Final = frozenset({"error_code", "error_message"})
+# Log fields holding a server's error text, cut like the records' (`error_code` and
+# `error_message`), or a message of ours quoting one (`error`, `exception`: a traceback).
+_CUT_AT: Final = {
+    "error_code": ERROR_TEXT_CHARS,
+    "error_message": ERROR_TEXT_CHARS,
+    "error": MESSAGE_CHARS,
+}
 _PLAIN = (int, float, bool, type(None))
+# `redact` remembers the answers for values up to this long, this many at a time.
+_SEEN_CHARS: Final = 256
+_SEEN_VALUES: Final = 4096
 
 
 def secret_forms(secret: str) -> set[str]:
@@ -82,9 +85,11 @@ class Redactor:
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._whole: set[str] = set()  # every secret, for a value equal to one
         self._forms: list[str] = []  # every substring form, longest first
-        self._known: set[str] = set()
-        self._body_forms: tuple[bytes, ...] = ()  # the forms as a JSON body spells them
+        self._exact: set[str] = set()  # the secrets and their forms, for whole values
         self._longest = 0
+        # Short values already redacted (statuses, firmware names, log words): most repeat,
+        # and a lookup costs a fraction of a pass over every form. Emptied when it fills.
+        self._seen: dict[str, str] = {}
         self.add(*secrets)
 
     def add(self, *secrets: str) -> None:
@@ -93,21 +98,22 @@ class Redactor:
         if not fresh:
             return
         self._whole |= fresh
+        self._seen = {}
         long_enough = [secret for secret in fresh if len(secret) >= MIN_SECRET_CHARS]
         new_forms = {form for secret in long_enough for form in secret_forms(secret)}
-        new_forms -= self._known
+        new_forms -= self._exact
+        self._exact |= fresh | new_forms
         if not new_forms:
             return
-        self._known |= new_forms
         # Longest first, so a form that contains another is replaced whole. Sorting is
         # O(n log n) in the number of forms, not in their length.
-        self._forms = sorted(self._known, key=len, reverse=True)
+        self._forms = sorted(new_forms.union(self._forms), key=len, reverse=True)
         self._longest = len(self._forms[0])
-        body = set(self._body_forms)
-        for form in new_forms:
-            encoded = msgspec.json.encode(form)[1:-1]
-            body |= {encoded, encoded.replace(b"/", b"\\/")}
-        self._body_forms = tuple(body)
+
+    @property
+    def longest(self) -> int:
+        """The length of the longest form redacted as a substring (0: none yet)."""
+        return self._longest
 
     def add_credentials(self, credentials: Credentials) -> None:
         """Every credential, and the pairs as Basic auth sends them (`base64(key:secret)`)."""
@@ -125,39 +131,34 @@ class Redactor:
         With a limit, only the part that can be shown is redacted (the limit plus the longest
         secret, so that no secret is cut in two before it is found).
         """
+        if limit is None and len(text) <= _SEEN_CHARS:
+            shown = self._seen.get(text)
+            if shown is None:
+                if len(self._seen) >= _SEEN_VALUES:
+                    self._seen = {}
+                shown = self._seen[text] = self._redacted(text)
+            return shown
         windowed = limit is not None and len(text) > limit + self._longest
         window = text[: limit + self._longest] if limit is not None and windowed else text
-        if window in self._whole:
-            window = REDACTED
-        for form in self._forms:
-            if form in window:
-                window = window.replace(form, REDACTED)
-        window = _AUTH_SCHEME.sub(rf"\1 {REDACTED}", window)
+        window = self._redacted(window)
         if limit is None:
             return window
         return bounded(window, limit, total=len(text) if windowed else None)
 
-    def mentions(self, body: bytes) -> bool:
-        """Whether `body` (raw JSON) may hold a secret or a credential: the quick check.
+    def secrets_among(self, values: Iterable[str | None]) -> set[str]:
+        """The values that are a secret or one of its forms, whole: a set lookup each.
 
-        False means nothing decoded from it needs redacting, so a large body that holds none
-        costs one fast scan per form, not a `redact` per value.
+        For the many short values of a body (device ids) that cannot each pay for `redact`.
         """
-        return any(form in body for form in self._body_forms) or any(
-            name in body for name in _SCHEME_BYTES
-        )
+        return self._exact.intersection(values)
 
-    def redact_bytes(self, lines: bytes) -> bytes:
-        """JSON lines (encoded by msgspec) with every secret's form replaced, as bytes."""
-        if not self.mentions(lines):
-            return lines
-        text = lines.decode("utf-8", errors="surrogateescape")
+    def _redacted(self, text: str) -> str:
+        if text in self._whole:
+            return REDACTED
         for form in self._forms:
-            escaped = msgspec.json.encode(form)[1:-1].decode("utf-8", errors="surrogateescape")
-            if escaped in text:
-                text = text.replace(escaped, REDACTED)
-        text = _AUTH_SCHEME.sub(rf"\1 {REDACTED}", text)
-        return text.encode("utf-8", errors="surrogateescape")
+            if form in text:
+                text = text.replace(form, REDACTED)
+        return _AUTH_SCHEME.sub(rf"\1 {REDACTED}", text)
 
     def __call__(
         self, logger: object, method_name: str, event_dict: MutableMapping[str, Any]
@@ -172,8 +173,7 @@ class Redactor:
         if isinstance(key, str) and key.lower() in _SECRET_KEYS and value is not None:
             return REDACTED
         if isinstance(value, str):
-            limit = ERROR_TEXT_CHARS if key in _ERROR_TEXT_KEYS else None
-            return self.redact(value, limit=limit)
+            return self.redact(value, limit=_CUT_AT.get(key) if isinstance(key, str) else None)
         if isinstance(value, _PLAIN):
             return value
         if isinstance(value, dict):
@@ -189,6 +189,6 @@ class Redactor:
 
 
 def redacted_error(error: FotaPollerError, redactor: Redactor) -> FotaPollerError:
-    """`error`, its message redacted, for the CLI's one line (its type and exit code kept)."""
-    error.args = (redactor.redact(str(error)),)
+    """`error`, its message redacted and cut, for the CLI's one line (type and exit code kept)."""
+    error.args = (redactor.redact(str(error), limit=MESSAGE_CHARS),)
     return error

@@ -40,7 +40,6 @@ from fota_poller.errors import (
     UnreadableBodyError,
 )
 from fota_poller.observe.tally import RunTally
-from fota_poller.text import bounded
 
 log = structlog.get_logger("fota_poller")
 
@@ -252,8 +251,7 @@ def _rejection(reason: str, code: str | None = None) -> AuthenticationError:
 
 def _code(body: bytes) -> str | None:
     error = decode_error(body)
-    # Cut: it goes into the error's message, a log line and every record of the run.
-    return bounded(error.code) if error is not None and error.code is not None else None
+    return error.code if error is not None else None
 
 
 def _describe(status: int, body: bytes) -> str:

@@ -22,7 +22,7 @@ from fota_poller.ids.lists import CampaignRef, InvalidLine, canonical_upgrade_id
 from fota_poller.ids.sources import Batched, merge_sources
 from fota_poller.pacing.retry import Getter
 from fota_poller.run.stop import RunControl
-from fota_poller.text import bounded, excerpt
+from fota_poller.text import excerpt
 
 log = structlog.get_logger("fota_poller")
 
@@ -104,8 +104,7 @@ async def fetch_report_page(
         raise DiscoveryError(account, status, start_index, f"{exc.kind}: {exc}") from None
     if response.status != 200:  # noqa: PLR2004 - the one success status of this endpoint
         error = decode_error(response.body)
-        # Cut: the server's words go into the error line and the log.
-        detail = "" if error is None else f": {_cut(error.code)}: {_cut(error.message)}"
+        detail = "" if error is None else f": {error.code}: {error.message}"
         raise DiscoveryError(account, status, start_index, f"HTTP {response.status}{detail}")
     try:
         return _page_decoder.decode(response.body)
@@ -212,7 +211,3 @@ def _ref(
             account_name=account,
         )
     return CampaignRef(account, upgrade_id)
-
-
-def _cut(text: str | None) -> str | None:
-    return None if text is None else bounded(text)

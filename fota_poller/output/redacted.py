@@ -1,15 +1,20 @@
 """A record's server text redacted and bounded before it leaves the process.
 
-Two places see text a server chose: a 200 body's strings (statuses, firmware names, reasons),
-which go to the device lines, the campaign line, the metrics labels and the state; and a
-failed record's `error_code` and `error_message` (an error body, a redirect's `Location`, a
-stop's reason). The first are redacted where the body is decoded, only when
-`Redactor.mentions` finds a secret's trace in the raw body (a million devices must not each
-pay for a `redact`); the second where the writer writes them, redacted, then cut to
-`ERROR_TEXT_CHARS`.
+Two places see text a server chose: a 200 body's strings (statuses, firmware names, reasons,
+device ids), which go to the device lines, the campaign line, the metrics labels and the
+state; and a failed record's `error_code` and `error_message` (an error body, a redirect's
+`Location`, a stop's reason). The first are redacted where the body is decoded, each
+distinct value once (a campaign's devices share a few statuses and reasons). A device id
+is looked up whole among the secrets and their forms; it is searched in full only when the
+body held a secret elsewhere or the id is longer than any device's (`_ID_CHARS`): a million
+ids must not each pay for a search of every form. The second are redacted where the writer
+writes them, then cut to `ERROR_TEXT_CHARS`.
 """
 
 from __future__ import annotations
+
+from operator import attrgetter
+from typing import Final
 
 import msgspec
 
@@ -18,26 +23,60 @@ from fota_poller.api.redact import Redactor
 from fota_poller.output.records import CampaignRecord
 from fota_poller.text import ERROR_TEXT_CHARS
 
-_UPGRADE_TEXT = ("id", "account_name", "firmware_name", "firmware_to", "start_date", "end_date")
+_status_of = attrgetter("status")
+_reason_of = attrgetter("result_reason")
+_id_of = attrgetter("device_id")
+# Longer than any device id in use (an IMEI is 15 characters, an ICCID 20, a MAC 17): such
+# an id is searched for secrets in full, as every id of a body that held one elsewhere.
+_ID_CHARS: Final = 64
 
 
-def redacted_upgrade(upgrade: UpgradeInfo, body: bytes, redactor: Redactor) -> UpgradeInfo:
-    """`upgrade` as decoded from `body`, every string redacted when the body may hold a secret."""
-    if not redactor.mentions(body):
+def redacted_upgrade(upgrade: UpgradeInfo, redactor: Redactor) -> UpgradeInfo:
+    """`upgrade` with every secret in its text replaced; itself when it holds none."""
+    devices = upgrade.device_list or []
+    texts = {
+        upgrade.id,
+        upgrade.account_name,
+        upgrade.firmware_name,
+        upgrade.firmware_to,
+        upgrade.start_date,
+        upgrade.end_date,
+        upgrade.status,
+    }
+    texts.update(map(_status_of, devices))
+    texts.update(map(_reason_of, devices))
+    texts.discard(None)
+    shown = {text: redactor.redact(text) for text in texts if text is not None}
+    changed = {text: redacted for text, redacted in shown.items() if redacted != text}
+    ids = list(map(_id_of, devices))
+    secret_ids = redactor.secrets_among(ids)
+    long_id = max(map(len, filter(None, ids)), default=0) > _ID_CHARS
+    if not changed and not secret_ids and not long_id:
         return upgrade
+    # This body holds a secret, or an id no device has: search every id in full.
+    id_shown = {value: redactor.redact(value) for value in ids if value is not None}
 
     def text(value: str | None) -> str | None:
-        return None if value is None else redactor.redact(value)
+        return None if value is None else changed.get(value, value)
 
-    devices = upgrade.device_list
-    if devices is not None:
-        devices = [
-            Device(text(device.device_id), text(device.status), text(device.result_reason))
-            for device in devices
-        ]
-    changes: dict[str, object] = {name: text(getattr(upgrade, name)) for name in _UPGRADE_TEXT}
+    def device_id(value: str | None) -> str | None:
+        return None if value is None else id_shown[value]
+
     return msgspec.structs.replace(
-        upgrade, status=text(upgrade.status), device_list=devices, **changes
+        upgrade,
+        id=text(upgrade.id),
+        account_name=text(upgrade.account_name),
+        firmware_name=text(upgrade.firmware_name),
+        firmware_to=text(upgrade.firmware_to),
+        start_date=text(upgrade.start_date),
+        end_date=text(upgrade.end_date),
+        status=text(upgrade.status),
+        device_list=None
+        if upgrade.device_list is None
+        else [
+            Device(device_id(device.device_id), text(device.status), text(device.result_reason))
+            for device in devices
+        ],
     )
 
 

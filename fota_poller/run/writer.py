@@ -38,7 +38,7 @@ async def write_records(
     async with results:
         async for result in channels.receive_all(results):
             if isinstance(result, RecordBatch):
-                sink.write(redactor.redact_bytes(result.lines))
+                sink.write(result.lines)  # its message was redacted and cut in the feeder
                 first = redacted_record(result.first, redactor)
                 assert first.error_kind is not None  # noqa: S101 - a batch is of failed records
                 tally.campaigns_failed_in_bulk(first.error_kind, result.count)
