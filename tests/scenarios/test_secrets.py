@@ -317,3 +317,24 @@ async def test_a_token_of_any_size_mangles_no_log_line(tmp_path, echo_server, si
     if size == 1:
         # Every field of every line as it was written: no "e" replaced anywhere.
         assert all("<redacted>" not in line for line in map(json.dumps, lines))
+
+
+@pytest.mark.parametrize("command", ["poll", "check"])
+@pytest.mark.parametrize("where", ["flag", "config"])
+async def test_a_base_url_with_credentials_is_refused_at_start(tmp_path, command, where):
+    url = "http://operator:PASSWORD-in-url-123@127.0.0.1:9/api"
+    config = tmp_path / "config.toml"
+    config.write_text(f'[api]\nbase_url = "{url}"\n')
+    chosen = ["--base-url", url] if where == "flag" else ["--config", str(config)]
+    ids = tmp_path / "ids.txt"
+    ids.write_text(f"{ACCOUNT},{OK_ID}\n")
+    sources = ["--ids", str(ids)] if command == "poll" else []
+
+    code, shown = await cli(command, *chosen, *sources)
+
+    assert code == 2
+    assert b"PASSWORD-in-url-123" not in shown
+    assert b"http://operator:***@127.0.0.1:9/api" in shown
+    assert b"run.started" not in shown
+    assert b"Traceback" not in shown
+    assert len(shown.strip().splitlines()) == 1
