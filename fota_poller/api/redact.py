@@ -49,7 +49,7 @@ _SECRET_KEYS: Final = frozenset(
     }
 )
 # Log fields holding a server's error text, cut like the records' (`error_code` and
-# `error_message`), or a message of ours quoting one (`error`, `exception`: a traceback).
+# `error_message`), or a message of ours quoting one (`error`). A traceback is left whole.
 _CUT_AT: Final = {
     "error_code": ERROR_TEXT_CHARS,
     "error_message": ERROR_TEXT_CHARS,

@@ -92,7 +92,7 @@ def _not_polled_batch(stage: Stage, refs: list[CampaignRef]) -> RecordBatch:
     stop = stage.control.stop_reason
     assert stop is not None  # noqa: S101 - only campaigns of a stopped run are batched
     # Redacted and cut here, once for the batch: its lines are encoded at once, from one
-    # template (the writer redacts them again, as bytes, and cannot cut them).
+    # template, which the writer passes on as they are.
     redactor = stage.records.redactor
     code = stop.error_code
     return not_polled_batch(
