@@ -143,7 +143,9 @@ class Redactor:
         window = self._redacted(window)
         if limit is None:
             return window
-        return bounded(window, limit, total=len(text) if windowed else None)
+        # The marker gives the length the text had, before the redaction changed it.
+        cut = windowed or len(window) > limit
+        return bounded(window, limit, total=len(text) if cut else None)
 
     def secrets_among(self, values: Iterable[str | None]) -> set[str]:
         """The values that are a secret or one of its forms, whole: a set lookup each.

@@ -229,6 +229,10 @@ async def test_no_secret_leaves_a_poll_whatever_the_server_echoes(tmp_path, echo
         assert len(record.error_message or "") <= 240
         # A refused redirect names only the host of its Location.
         assert "<redacted>" in (record.error_message or "") or record.http_status == 302
+    # The echoes are long: each error text says it was cut, after it was redacted.
+    api = [record for record in failed if record.error_kind == "api"]
+    assert len(api) == 2
+    assert all("…[cut, " in (record.error_code or "") for record in api)
     [ok] = [record for record in records.campaigns if record.outcome == "ok"]
     assert "<redacted>" in (ok.campaign_status or "")
     assert len(records.devices) > 10
