@@ -25,7 +25,7 @@ from fota_poller.api.client import UpgradeClient, open_session, upgrade_url
 from fota_poller.api.credentials import Credentials, load_credentials
 from fota_poller.api.decode import decode_upgrade
 from fota_poller.api.network_error import where
-from fota_poller.api.redact import Redactor
+from fota_poller.api.redact import Redactor, redacted_error
 from fota_poller.api.token_provider import TokenProvider
 from fota_poller.api.unreachable import reason_of
 from fota_poller.config import Config, apply_overrides, load_config
@@ -65,7 +65,10 @@ def run_check(args: argparse.Namespace) -> int:
     redactor.add_credentials(credentials)
     _line(redactor, "ok", "credentials", _present(credentials))
     upgrade: CampaignRef | None = args.upgrade
-    return anyio.run(_online, config, credentials, redactor, upgrade)
+    try:
+        return anyio.run(_online, config, credentials, redactor, upgrade)
+    except FotaPollerError as exc:
+        raise redacted_error(exc, redactor) from None  # the CLI's line, as for `poll`
 
 
 def preflight_config(config: Config) -> Config:
