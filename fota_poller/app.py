@@ -20,10 +20,10 @@ import structlog
 
 from fota_poller.api.auth import TokenSource
 from fota_poller.api.credentials import Credentials, load_credentials
-from fota_poller.api.redact import Redactor
+from fota_poller.api.redact import Redactor, redacted_error
 from fota_poller.api.token_provider import TokenProvider
 from fota_poller.config import Config, apply_overrides, config_path, load_config
-from fota_poller.errors import ConfigError
+from fota_poller.errors import ConfigError, FotaPollerError
 from fota_poller.ids.discover import discovery_accounts
 from fota_poller.ids.lists import (
     close_id_sources,
@@ -113,16 +113,21 @@ def poll(
             structlog.get_logger("fota_poller").debug("config.read", **config_read)
         with metrics_on_refusal(config, tally):  # exit 2 for credentials: still the metrics
             credentials = load_credentials(config.auth)
-        redactor.add(*credentials.values())
-        return anyio.run(
-            functools.partial(authenticated_poll, tally=tally),
-            config,
-            id_paths,
-            credentials,
-            redactor,
-            run_id,
-            backend_options=event_loop_options(),
-        )
+        redactor.add_credentials(credentials)
+        try:
+            return anyio.run(
+                functools.partial(authenticated_poll, tally=tally),
+                config,
+                id_paths,
+                credentials,
+                redactor,
+                run_id,
+                backend_options=event_loop_options(),
+            )
+        except FotaPollerError as exc:
+            # The CLI prints it as the run's one error line: a server's words (an error code
+            # echoing a password) are in it, so it leaves through the redactor too.
+            raise redacted_error(exc, redactor) from None
     finally:
         structlog.contextvars.reset_contextvars(**bound)
 
@@ -160,7 +165,16 @@ async def authenticated_poll(
         open_state(state_path) as state,
     ):
         async with TokenProvider(config, credentials, redactor=redactor, tally=tally) as tokens:
-            run = await _poll(config, id_paths, tokens, sink, tally, state=state, run_id=run_id)
+            run = await _poll(
+                config,
+                id_paths,
+                tokens,
+                sink,
+                tally,
+                state=state,
+                run_id=run_id,
+                redactor=redactor,
+            )
             return watch.finished(run)
 
 
@@ -203,6 +217,7 @@ async def _poll(
     *,
     state: StateStore | None = None,
     run_id: str | None = None,
+    redactor: Redactor | None = None,
 ) -> RunRecord:
     sources = open_id_sources(id_paths)
     try:
@@ -215,7 +230,15 @@ async def _poll(
             signals.start_soon(stop_on_signals, control)
             refs = read_refs(sources, config.api.account)
             run = await run_poll(
-                config, refs, tokens, sink, control, tally=tally, state=state, run_id=run_id
+                config,
+                refs,
+                tokens,
+                sink,
+                control,
+                tally=tally,
+                state=state,
+                run_id=run_id,
+                redactor=redactor,
             )
             signals.cancel_scope.cancel()
     finally:

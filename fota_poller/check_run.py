@@ -26,7 +26,7 @@ from fota_poller.api.client import UpgradeClient, open_session, upgrade_url
 from fota_poller.api.credentials import Credentials, load_credentials
 from fota_poller.api.decode import decode_upgrade
 from fota_poller.api.network_error import where
-from fota_poller.api.redact import Redactor
+from fota_poller.api.redact import Redactor, redacted_error
 from fota_poller.api.token_provider import TokenProvider
 from fota_poller.api.unreachable import reason_of
 from fota_poller.config import Config, apply_overrides, load_config
@@ -44,36 +44,44 @@ from fota_poller.observe.tally import RunTally
 from fota_poller.pacing.ratelimit import RateLimiter
 from fota_poller.regular_files import check_regular
 from fota_poller.state.schema import lock_path
+from fota_poller.text import ERROR_TEXT_CHARS, MESSAGE_CHARS, escape_controls
 
 _OK: Final = 200
 
 
 def run_check(args: argparse.Namespace) -> int:
-    """Run the preflight; the exit code of its first failed step, else 0."""
+    """Run the preflight; the exit code of its first failed step, else 0.
+
+    Every line it prints passes through the run's redactor and is escaped like a log line:
+    a server's words (an error code echoing a password, an ESC in a status) are in them.
+    """
+    redactor = Redactor()
     try:
         config = apply_overrides(load_config(args.config), api={"base_url": args.base_url})
     except FotaPollerError as exc:
-        return _fail("config", str(exc), exc.exit_code)
+        return _fail(redactor, "config", str(exc), exc.exit_code)
     config = preflight_config(config)
-    _line("ok", "config", str(args.config) if args.config is not None else "defaults")
+    _line(redactor, "ok", "config", str(args.config) if args.config is not None else "defaults")
     files = written_files(config)
     if files:
         try:
             for what, path in files:
                 _check_file(what, path)
         except FotaPollerError as exc:
-            return _fail("files", str(exc), exc.exit_code)
-        _line("ok", "files", ", ".join(what for what, _ in files))
-    redactor = Redactor()
+            return _fail(redactor, "files", str(exc), exc.exit_code)
+        _line(redactor, "ok", "files", ", ".join(what for what, _ in files))
     configure_logging(config.log.level, redactor=redactor)
     try:
         credentials = load_credentials(config.auth)
     except FotaPollerError as exc:
-        return _fail("credentials", str(exc), exc.exit_code)
-    redactor.add(*credentials.values())
-    _line("ok", "credentials", _present(credentials))
+        return _fail(redactor, "credentials", str(exc), exc.exit_code)
+    redactor.add_credentials(credentials)
+    _line(redactor, "ok", "credentials", _present(credentials))
     upgrade: CampaignRef | None = args.upgrade
-    return anyio.run(_online, config, credentials, redactor, upgrade)
+    try:
+        return anyio.run(_online, config, credentials, redactor, upgrade)
+    except FotaPollerError as exc:
+        raise redacted_error(exc, redactor) from None  # the CLI's line, as for `poll`
 
 
 def written_files(config: Config) -> list[tuple[str, str]]:
@@ -130,37 +138,39 @@ async def _online(
             if isinstance(exc, TimeoutError)
             else reason_of(exc)
         )
-        return _fail("connect", f"{where(url)}: {reason}", ExitCode.CUT_SHORT)
-    _line("ok", "connect", where(url))
+        return _fail(redactor, "connect", f"{where(url)}: {reason}", ExitCode.CUT_SHORT)
+    _line(redactor, "ok", "connect", where(url))
     tally = RunTally()
     step = "token"
     async with TokenProvider(config, credentials, redactor=redactor, tally=tally) as tokens:
         try:
             await tokens.bearer()
-            _line("ok", step, "pre-issued" if tally.token_requests == 0 else "obtained")
+            obtained = "pre-issued" if tally.token_requests == 0 else "obtained"
+            _line(redactor, "ok", step, obtained)
             step = "session"
             await tokens.headers()
-            _line("ok", step, "pre-issued" if tally.login_requests == 0 else "opened (1 login)")
+            opened = "pre-issued" if tally.login_requests == 0 else "opened (1 login)"
+            _line(redactor, "ok", step, opened)
             if upgrade is not None:
                 step = "upgrade"
-                code = await _poll_one(config, tokens, tally, upgrade)
+                code = await _poll_one(config, tokens, tally, upgrade, redactor)
                 if code:
                     return code
         except AuthenticationError as exc:
-            return _fail(step, str(exc), ExitCode.AUTH_FAILED)
+            return _fail(redactor, step, str(exc), ExitCode.AUTH_FAILED)
         except RequestFailedError as exc:
             # A preflight does not wait out an outage: no answer is exit 4 at once.
-            return _fail(step, str(exc), ExitCode.CUT_SHORT)
+            return _fail(redactor, step, str(exc), ExitCode.CUT_SHORT)
     unanswered = tokens.logout_unanswered
     if unanswered is not None:
-        return _fail("logout", str(unanswered), ExitCode.CUT_SHORT)
+        return _fail(redactor, "logout", str(unanswered), ExitCode.CUT_SHORT)
     if tally.logout_requests:
-        _line("ok" if tokens.session_closed else "FAIL", "logout", _closed(tokens))
+        _line(redactor, "ok" if tokens.session_closed else "FAIL", "logout", _closed(tokens))
     return 0
 
 
 async def _poll_one(
-    config: Config, tokens: TokenProvider, tally: RunTally, ref: CampaignRef
+    config: Config, tokens: TokenProvider, tally: RunTally, ref: CampaignRef, redactor: Redactor
 ) -> int:
     """GET one upgrade: 0 and an ok line for a readable 200, else a FAIL line and exit 1."""
     what = f"{ref.account_name},{ref.upgrade_id}"
@@ -179,15 +189,18 @@ async def _poll_one(
             # No answer is the network's failure (exit 4, as for the other steps); an answer
             # that cannot be used (too large, a redirect) is the upgrade's (exit 1).
             code = ExitCode.CAMPAIGNS_FAILED if exc.final else ExitCode.CUT_SHORT
-            return _fail("upgrade", f"{what}: {exc}", code)
+            return _fail(redactor, "upgrade", f"{what}: {exc}", code)
     if response.status != _OK:
-        return _fail("upgrade", f"{what}: HTTP {response.status}", ExitCode.CAMPAIGNS_FAILED)
+        failed = f"{what}: HTTP {response.status}"
+        return _fail(redactor, "upgrade", failed, ExitCode.CAMPAIGNS_FAILED)
     try:
         info = decode_upgrade(response.body)
     except Exception as exc:  # noqa: BLE001 - any unreadable body is the step's failure
-        return _fail("upgrade", f"{what}: unreadable answer: {exc}", ExitCode.CAMPAIGNS_FAILED)
+        unreadable = f"{what}: unreadable answer: {exc}"
+        return _fail(redactor, "upgrade", unreadable, ExitCode.CAMPAIGNS_FAILED)
     devices = len(info.device_list or [])
-    _line("ok", "upgrade", f"{what}: status {info.status}, {devices} devices")
+    status = None if info.status is None else redactor.redact(info.status, limit=ERROR_TEXT_CHARS)
+    _line(redactor, "ok", "upgrade", f"{what}: status {status}, {devices} devices")
     return 0
 
 
@@ -206,12 +219,14 @@ def _closed(tokens: TokenProvider) -> str:
     return "session closed" if tokens.session_closed else "the logout failed (see the log)"
 
 
-def _fail(step: str, reason: str, code: int) -> int:
-    _line("FAIL", step, reason)
+def _fail(redactor: Redactor, step: str, reason: str, code: int) -> int:
+    _line(redactor, "FAIL", step, reason)
     return int(code)
 
 
-def _line(verdict: str, step: str, detail: str) -> None:
+def _line(redactor: Redactor, verdict: str, step: str, detail: str) -> None:
+    # Redacted, then escaped: a CR or ESC from the server must not forge an `ok` line.
+    shown = escape_controls(redactor.redact(detail, limit=MESSAGE_CHARS))
     # Aligned columns a person scans: `ok  ` and `FAIL` are the same width.
-    sys.stdout.write(f"{verdict:<4} {step:<11} {detail}\n")
+    sys.stdout.write(f"{verdict:<4} {step:<11} {shown}\n")
     sys.stdout.flush()

@@ -48,11 +48,35 @@ class ApiConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 
 
 def check_base_url(url: str) -> None:
-    """Raise ValueError unless `url` is an absolute `http://` or `https://` URL with a host."""
+    """Raise ValueError unless `url` is an absolute `http://` or `https://` URL with a host.
+
+    A URL with credentials in it (`http://user:password@host`) is refused too: they would be
+    sent as Basic auth to every request and shown wherever the URL is (the run's first log
+    line). The message shows the URL with its password as `***`.
+    """
     scheme, separator, rest = url.partition("://")
-    host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
+    authority = rest.split("/", 1)[0]
+    _, at, host = authority.rpartition("@")
+    shown = _without_password(url)
     if not separator or scheme.lower() not in {"http", "https"} or not host.split(":")[0]:
-        raise ValueError(f"api.base_url {url!r} is not an http:// or https:// URL with a host")
+        raise ValueError(f"api.base_url {shown!r} is not an http:// or https:// URL with a host")
+    if at:
+        raise ValueError(
+            f"api.base_url {shown!r} holds credentials (user:password@): give the URL "
+            "without them; the credentials come from [auth]"
+        )
+
+
+def _without_password(url: str) -> str:
+    """`url` with what follows the user name in its userinfo shown as `***`."""
+    scheme, separator, rest = url.partition("://")
+    authority, slash, path = rest.partition("/")
+    userinfo, at, host = authority.rpartition("@")
+    if not at:
+        return url
+    user, colon, _ = userinfo.partition(":")
+    masked = f"{user}:***" if colon else "***"
+    return f"{scheme}{separator}{masked}@{host}{slash}{path}"
 
 
 class PollConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):

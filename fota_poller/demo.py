@@ -60,7 +60,7 @@ async def _demo(output: Path, campaigns: int, seed: int, redactor: Redactor) -> 
             username=Secret(options.auth.username),
             password=Secret(options.auth.password),
         )
-        redactor.add(*credentials.values())
+        redactor.add_credentials(credentials)
         with tempfile.TemporaryDirectory() as folder:
             ids_file = Path(folder) / "ids.txt"
             simulator.catalog.write_ids(ids_file)

@@ -2,6 +2,8 @@ r"""Text nobody validated (an input line, a server's value), made safe to quote 
 
 `excerpt` quotes such text in a record or an error message: short, escaped, so a terminal
 escape, a line separator or a megabyte-long line never reaches a record or a log raw.
+`bounded` cuts a server's error code or message to `ERROR_TEXT_CHARS`, saying that it did
+(`api.redact.Redactor.redact(text, limit=...)` redacts first, then calls it).
 `escape_controls` makes a value safe to print on an operator's terminal: a value such as an
 `error_code` or an account name can hold `ESC[2J`, which a terminal obeys (it clears the
 screen, moves the cursor, retitles the window). C0 and C1 controls, DEL and the Unicode line
@@ -14,6 +16,12 @@ import re
 from typing import Final
 
 EXCERPT_CHARS: Final = 48
+# An error code or message from a server, in a record or a log line: ThingSpace's are under
+# a hundred characters; a 2 MB one must not be copied into every record and line.
+ERROR_TEXT_CHARS: Final = 200
+# A message of ours that quotes a server's text (an exception's, a log line's `error`, the
+# CLI's error line, a `check` line): ours are under 300 characters.
+MESSAGE_CHARS: Final = 1000
 
 
 def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
@@ -29,6 +37,18 @@ def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
         shown.append(piece)
         used += len(piece)
     return f"'{''.join(shown)}'"
+
+
+def bounded(text: str, limit: int = ERROR_TEXT_CHARS, *, total: int | None = None) -> str:
+    """`text` when at most `limit` characters, else its start and `…[cut, N chars]`.
+
+    `total` is the length of the text `text` was made from, when that was longer (a window
+    of it, redacted): the marker then says so, and gives that length.
+    """
+    whole = len(text) if total is None else total
+    if len(text) <= limit and whole <= len(text):
+        return text
+    return f"{text[:limit]}…[cut, {whole} chars]"
 
 
 def _escaped(char: str) -> str:

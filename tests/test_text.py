@@ -13,7 +13,7 @@ import structlog
 from fota_poller.demo import summarise
 from fota_poller.observe.logs import configure_logging
 from fota_poller.output.records import CampaignRecord, RunRecord
-from fota_poller.text import escape_controls
+from fota_poller.text import bounded, escape_controls
 
 CLEAR_SCREEN = "\x1b[2J"
 # The console renderer's own colours: the only escape sequences allowed on the terminal.
@@ -80,3 +80,10 @@ def test_the_demo_summary_escapes_a_status_from_the_server(tmp_path: Path):
 
     assert "\x1b" not in summary
     assert "Upgrade\\x1b[2JSuccess" in summary
+
+
+def test_bounded_text_is_cut_with_a_marker_naming_its_length():
+    assert bounded("E" * 200) == "E" * 200
+    assert bounded("E" * 1_048_576) == "E" * 200 + "…[cut, 1048576 chars]"
+    # A window of a longer text, already redacted: the marker gives the whole length.
+    assert bounded("short", total=5_000) == "short…[cut, 5000 chars]"

@@ -1,21 +1,38 @@
-"""Keeping secrets out of the logs: a structlog processor that redacts every event.
+"""Keeping secrets in the process: one `Redactor` per run, applied to everything that leaves it.
 
-It replaces (1) the known secret values, including tokens obtained during the run,
-(2) anything that looks like a `Bearer`/`Basic` credential, and (3) the whole value of a
-key whose name says it holds a secret. It runs last before rendering, so it also sees
-formatted exception text.
+The run owns one `Redactor` and hands it down: the log processor (it is a structlog
+processor), the records' error fields and a 200 body's text (`output/campaign.py`,
+`run/writer.py`), `check`'s lines and the CLI's error line all call `redact`. It replaces
+(1) the configured secrets and the tokens obtained during the run (added as soon as they are
+known), in the forms a server may echo them: as they are, URL-encoded, base64 (alone, at any
+alignment inside a longer base64 text, and `base64(key:secret)` as Basic auth sends it);
+(2) anything that looks like a `Bearer`/`Basic` credential; (3) the whole value of a key whose
+name says it holds a secret, and a value that is a secret whole.
 
-Not on a request's path: `fota_poller.observe.logs` installs it; the credentials and every
-token `token_requests` obtains are added to it as soon as they are known.
+A secret shorter than `MIN_SECRET_CHARS` is redacted only where a whole value equals it: as
+a substring it would mangle every line (a one-character token) and tell the reader what it
+is. Each form is replaced with `str.replace`, longest first: linear in the text and in the
+secret, whatever a token's size (a regex alternation costs ~100 bytes per secret character
+to compile: 790 MB for an 8 MB token).
 """
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterable, MutableMapping
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import quote, quote_plus
+
+from fota_poller.text import ERROR_TEXT_CHARS, MESSAGE_CHARS, bounded
+
+if TYPE_CHECKING:
+    from fota_poller.api.credentials import Credentials
+    from fota_poller.errors import FotaPollerError
 
 REDACTED: Final = "<redacted>"
+# Shorter secrets are redacted only where a whole value equals one (see the module's text).
+MIN_SECRET_CHARS: Final = 8
 
 _AUTH_SCHEME = re.compile(r"\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
 _SECRET_KEYS: Final = frozenset(
@@ -31,31 +48,118 @@ _SECRET_KEYS: Final = frozenset(
         "vz-m2m-token",
     }
 )
+# Log fields holding a server's error text, cut like the records' (`error_code` and
+# `error_message`), or a message of ours quoting one (`error`). A traceback is left whole.
+_CUT_AT: Final = {
+    "error_code": ERROR_TEXT_CHARS,
+    "error_message": ERROR_TEXT_CHARS,
+    "error": MESSAGE_CHARS,
+}
 _PLAIN = (int, float, bool, type(None))
+# `redact` remembers the answers for values up to this long, this many at a time.
+_SEEN_CHARS: Final = 256
+_SEEN_VALUES: Final = 4096
+
+
+def secret_forms(secret: str) -> set[str]:
+    """The forms of `secret` a server may echo: itself, URL-encoded, base64 at each alignment.
+
+    Base64 of a secret inside a longer text (`base64(key:secret)`) depends on where it starts
+    modulo 3: the whole 3-byte groups from each of the three starts are the characters that
+    appear whatever surrounds it. Forms shorter than `MIN_SECRET_CHARS` are left out.
+    """
+    raw = secret.encode("utf-8", errors="surrogatepass")
+    forms = {secret, quote(secret, safe=""), quote(secret), quote_plus(secret)}
+    for start in range(3):
+        whole_groups = raw[start : start + (len(raw) - start) // 3 * 3]
+        core = base64.b64encode(whole_groups).decode("ascii")
+        forms |= {core, core.replace("+", "-").replace("/", "_")}
+    padded = base64.b64encode(raw).decode("ascii")
+    forms |= {padded, padded.rstrip("=")}
+    return {form for form in forms if len(form) >= MIN_SECRET_CHARS}
 
 
 class Redactor:
-    """A structlog processor; `add()` more secret values as the run learns them (new tokens)."""
+    """The run's one redaction step; `add()` more secrets as the run learns them (new tokens)."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        self._secrets: set[str] = set()
-        self._pattern: re.Pattern[str] | None = None
+        self._whole: set[str] = set()  # every secret, for a value equal to one
+        self._forms: list[str] = []  # every substring form, longest first
+        self._exact: set[str] = set()  # the secrets and their forms, for whole values
+        self._longest = 0
+        # Short values already redacted (statuses, firmware names, log words): most repeat,
+        # and a lookup costs a fraction of a pass over every form. Emptied when it fills.
+        self._seen: dict[str, str] = {}
         self.add(*secrets)
 
     def add(self, *secrets: str) -> None:
         """Redact these values from now on (empty strings are ignored)."""
-        fresh = {secret for secret in secrets if secret} - self._secrets
+        fresh = {secret for secret in secrets if secret} - self._whole
         if not fresh:
             return
-        self._secrets |= fresh
-        # Longest first, so a secret that contains another is replaced whole.
-        ordered = sorted(self._secrets, key=len, reverse=True)
-        self._pattern = re.compile("|".join(re.escape(secret) for secret in ordered))
+        self._whole |= fresh
+        self._seen = {}
+        long_enough = [secret for secret in fresh if len(secret) >= MIN_SECRET_CHARS]
+        new_forms = {form for secret in long_enough for form in secret_forms(secret)}
+        new_forms -= self._exact
+        self._exact |= fresh | new_forms
+        if not new_forms:
+            return
+        # Longest first, so a form that contains another is replaced whole. Sorting is
+        # O(n log n) in the number of forms, not in their length.
+        self._forms = sorted(new_forms.union(self._forms), key=len, reverse=True)
+        self._longest = len(self._forms[0])
 
-    def redact(self, text: str) -> str:
-        """The text with every secret and credential-looking token replaced."""
-        if self._pattern is not None:
-            text = self._pattern.sub(REDACTED, text)
+    @property
+    def longest(self) -> int:
+        """The length of the longest form redacted as a substring (0: none yet)."""
+        return self._longest
+
+    def add_credentials(self, credentials: Credentials) -> None:
+        """Every credential, and the pairs as Basic auth sends them (`base64(key:secret)`)."""
+        self.add(*credentials.values())
+        for first, second in (
+            (credentials.app_key, credentials.app_secret),
+            (credentials.username, credentials.password),
+        ):
+            if first is not None and second is not None:
+                self.add(f"{first.reveal()}:{second.reveal()}")
+
+    def redact(self, text: str, *, limit: int | None = None) -> str:
+        """The text with every secret and credential replaced; then cut to `limit` characters.
+
+        With a limit, only the part that can be shown is redacted (the limit plus the longest
+        secret, so that no secret is cut in two before it is found).
+        """
+        if limit is None and len(text) <= _SEEN_CHARS:
+            shown = self._seen.get(text)
+            if shown is None:
+                if len(self._seen) >= _SEEN_VALUES:
+                    self._seen = {}
+                shown = self._seen[text] = self._redacted(text)
+            return shown
+        windowed = limit is not None and len(text) > limit + self._longest
+        window = text[: limit + self._longest] if limit is not None and windowed else text
+        window = self._redacted(window)
+        if limit is None:
+            return window
+        # The marker gives the length the text had, before the redaction changed it.
+        cut = windowed or len(window) > limit
+        return bounded(window, limit, total=len(text) if cut else None)
+
+    def secrets_among(self, values: Iterable[str | None]) -> set[str]:
+        """The values that are a secret or one of its forms, whole: a set lookup each.
+
+        For the many short values of a body (device ids) that cannot each pay for `redact`.
+        """
+        return self._exact.intersection(values)
+
+    def _redacted(self, text: str) -> str:
+        if text in self._whole:
+            return REDACTED
+        for form in self._forms:
+            if form in text:
+                text = text.replace(form, REDACTED)
         return _AUTH_SCHEME.sub(rf"\1 {REDACTED}", text)
 
     def __call__(
@@ -71,12 +175,22 @@ class Redactor:
         if isinstance(key, str) and key.lower() in _SECRET_KEYS and value is not None:
             return REDACTED
         if isinstance(value, str):
-            return self.redact(value)
+            return self.redact(value, limit=_CUT_AT.get(key) if isinstance(key, str) else None)
         if isinstance(value, _PLAIN):
             return value
         if isinstance(value, dict):
-            return {k: self._value(k, v) for k, v in value.items()}
+            return {self._key(k): self._value(k, v) for k, v in value.items()}
         if isinstance(value, list | tuple | set | frozenset):
             return [self._value(None, item) for item in value]
         # Anything else would be rendered through its repr: redact that text instead.
         return self.redact(repr(value))
+
+    def _key(self, key: object) -> object:
+        # A dict's keys can be server text too: the counts by status.
+        return self.redact(key) if isinstance(key, str) else key
+
+
+def redacted_error(error: FotaPollerError, redactor: Redactor) -> FotaPollerError:
+    """`error`, its message redacted and cut, for the CLI's one line (type and exit code kept)."""
+    error.args = (redactor.redact(str(error), limit=MESSAGE_CHARS),)
+    return error

@@ -11,14 +11,16 @@ from typing import cast
 import msgspec
 
 from fota_poller.api.decode import Device, UpgradeInfo, decode_error, decode_upgrade
+from fota_poller.api.redact import Redactor
 from fota_poller.errors import UpgradeDecodeError
 from fota_poller.ids.lists import CampaignRef, InvalidLine, canonical_upgrade_id
 from fota_poller.output.changes import compare
 from fota_poller.output.device_lines import encode_fields, sent_fields
 from fota_poller.output.phases import PhaseTable
 from fota_poller.output.records import CampaignRecord, DeviceRecord, ErrorKind
+from fota_poller.output.redacted import redacted_upgrade
 from fota_poller.state.store import CampaignUpdate, Prior, to_ms
-from fota_poller.text import excerpt
+from fota_poller.text import ERROR_TEXT_CHARS, excerpt
 
 # A device with no status still counts, under this key, so the counts add up to device_count.
 MISSING_STATUS = "(missing)"
@@ -41,12 +43,14 @@ class RecordOptions(msgspec.Struct):
     """How a run makes records: its phase table and, with a state database, the last polls.
 
     `previous` reads a campaign's last successful poll (None: no state for this campaign
-    after all); `emit_same` keeps the lines of unchanged devices (`--emit all`).
+    after all); `emit_same` keeps the lines of unchanged devices (`--emit all`); `redactor`
+    is the run's, for a body's text.
     """
 
     phases: PhaseTable
     previous: Callable[[str, str], Prior | None] | None = None
     emit_same: bool = True
+    redactor: Redactor = msgspec.field(default_factory=Redactor)
 
 
 def format_timestamp(moment: datetime) -> str:
@@ -103,7 +107,7 @@ def from_response(
     polled_at = format_timestamp(received_at)
     failure = Failure(run_id, ref, polled_at, attempts, status, elapsed_ms)
     if status != 200:  # noqa: PLR2004 - the one success status of this endpoint
-        return failure.from_error_body(body)
+        return failure.from_error_body(body, options.redactor)
     try:
         upgrade = decode_upgrade(body)
     except UpgradeDecodeError as exc:
@@ -111,6 +115,7 @@ def from_response(
     foreign = foreign_body(upgrade, ref)
     if foreign is not None:
         return failure.result("decode", None, foreign)
+    upgrade = redacted_upgrade(upgrade, options.redactor)
     ended = campaign_ended(received_at.date(), upgrade.end_date)
     devices = upgrade.device_list or []
     # One template for all the campaign's device lines: see device_lines for why.
@@ -234,12 +239,16 @@ class Failure(msgspec.Struct):
     http_status: int | None
     elapsed_ms: float | None
 
-    def from_error_body(self, body: bytes) -> CampaignResult:
+    def from_error_body(self, body: bytes, redactor: Redactor) -> CampaignResult:
         """The failed result for an error answer's body, in whichever shape it came."""
         error = decode_error(body)
         if error is None:
             # A proxy's HTML or text page: keep its start, on one line, to say who answered.
-            snippet = " ".join(body[:200].decode("utf-8", errors="replace").split())
+            # Redacted before its spaces are joined and it is cut (by the writer), so that
+            # neither leaves part of a secret: enough of it is read to hold one whole.
+            reach = (ERROR_TEXT_CHARS + redactor.longest) * 4  # UTF-8: up to 4 bytes a char
+            start = redactor.redact(body[:reach].decode("utf-8", errors="replace"))
+            snippet = " ".join(start.split())
             return self.result("http", None, f"HTTP {self.http_status}: {snippet}".rstrip(": "))
         return self.result("api", error.code, error.message)
 

@@ -14,6 +14,7 @@ from fota_poller.output import campaign
 from fota_poller.output.not_polled import RecordBatch, not_polled_batch
 from fota_poller.run import channels
 from fota_poller.run.stage import Stage, WorkItem, WriterItem
+from fota_poller.text import ERROR_TEXT_CHARS
 
 log = structlog.get_logger("fota_poller")
 
@@ -90,6 +91,14 @@ async def _account_unpolled(
 def _not_polled_batch(stage: Stage, refs: list[CampaignRef]) -> RecordBatch:
     stop = stage.control.stop_reason
     assert stop is not None  # noqa: S101 - only campaigns of a stopped run are batched
+    # Redacted and cut here, once for the batch: its lines are encoded at once, from one
+    # template, which the writer passes on as they are.
+    redactor = stage.records.redactor
+    code = stop.error_code
     return not_polled_batch(
-        stage.run_id, refs, kind=stop.error_kind, message=stop.message, code=stop.error_code
+        stage.run_id,
+        refs,
+        kind=stop.error_kind,
+        message=redactor.redact(stop.message, limit=ERROR_TEXT_CHARS),
+        code=None if code is None else redactor.redact(code, limit=ERROR_TEXT_CHARS),
     )

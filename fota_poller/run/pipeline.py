@@ -17,6 +17,7 @@ import msgspec
 import structlog
 
 from fota_poller.api.client import TokenSource, UpgradeClient, open_session
+from fota_poller.api.redact import Redactor
 from fota_poller.config import Config
 from fota_poller.errors import ExitCode, OutputError, StateWriteError
 from fota_poller.ids.discover import with_discovered
@@ -54,6 +55,7 @@ async def run_poll(
     tally: RunTally | None = None,
     state: StateStore | None = None,
     run_id: str | None = None,
+    redactor: Redactor | None = None,
 ) -> RunRecord:
     """Poll every campaign `refs` yields, write all records to `sink` and commit it.
 
@@ -69,7 +71,15 @@ async def run_poll(
     bound = structlog.contextvars.bind_contextvars(run_id=run_id)
     try:
         return await _run_poll(
-            config, refs, tokens, sink, control=control, tally=tally, state=state, run_id=run_id
+            config,
+            refs,
+            tokens,
+            sink,
+            control=control,
+            tally=tally,
+            state=state,
+            run_id=run_id,
+            redactor=redactor,
         )
     finally:
         structlog.contextvars.reset_contextvars(**bound)
@@ -90,6 +100,7 @@ async def _run_poll(
     tally: RunTally | None,
     state: StateStore | None,
     run_id: str,
+    redactor: Redactor | None,
 ) -> RunRecord:
     control = control if control is not None else RunControl()
     output = RunOutput(sink, functools.partial(_output_failed, control))
@@ -117,6 +128,9 @@ async def _run_poll(
         phases=PhaseTable(config.phases),
         previous=None if run_state is None else run_state.previous,
         emit_same=config.output.emit == "all",
+        # The run's redactor (a fresh one when None: it still redacts credential patterns
+        # and bounds error text), for every record's server text.
+        redactor=redactor if redactor is not None else Redactor(),
     )
     async with open_session(config) as session, anyio.create_task_group() as guard:
         client = UpgradeClient(
@@ -150,7 +164,8 @@ async def _run_poll(
                         group.start_soon(
                             poll_campaigns, stage, work_receive.clone(), result_send.clone()
                         )
-                group.start_soon(write_records, result_receive, output, tally, failures, run_state)
+                writer = functools.partial(write_records, redactor=records.redactor)
+                group.start_soon(writer, result_receive, output, tally, failures, run_state)
         # The run is over: the deadline and the stop enforcer have nothing left to guard.
         guard.cancel_scope.cancel()
 

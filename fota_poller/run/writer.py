@@ -5,9 +5,11 @@ from __future__ import annotations
 import msgspec
 from anyio.streams.memory import MemoryObjectReceiveStream
 
+from fota_poller.api.redact import Redactor
 from fota_poller.observe.failure_log import FailureLog
 from fota_poller.observe.tally import RunTally
 from fota_poller.output.not_polled import RecordBatch
+from fota_poller.output.redacted import redacted_record
 from fota_poller.output.sink import RunOutput
 from fota_poller.run import channels
 from fota_poller.run.stage import WriterItem
@@ -22,22 +24,27 @@ async def write_records(
     tally: RunTally,
     failures: FailureLog,
     state: RunState | None = None,
+    *,
+    redactor: Redactor | None = None,
 ) -> None:
     """The only writer: each campaign's device lines, then its campaign line.
 
     A batch of a stopped run's not polled records is one write and one tally update. An ok
-    campaign's changes go to `state` once its lines are written, never before.
+    campaign's changes go to `state` once its lines are written, never before. Every
+    record's error text passes through `redactor` (the run's) on its way out, so the
+    output, the logs and the metrics see it redacted and bounded.
     """
+    redactor = redactor if redactor is not None else Redactor()
     async with results:
         async for result in channels.receive_all(results):
             if isinstance(result, RecordBatch):
-                sink.write(result.lines)
-                first = result.first
+                sink.write(result.lines)  # its message was redacted and cut in the feeder
+                first = redacted_record(result.first, redactor)
                 assert first.error_kind is not None  # noqa: S101 - a batch is of failed records
                 tally.campaigns_failed_in_bulk(first.error_kind, result.count)
                 failures.failed_in_bulk(first)
                 continue
-            record = result.record
+            record = redacted_record(result.record, redactor)
             # One write, so a sink that flushes per write flushes once per campaign; join
             # copies the device lines once (`a + b + c` would copy them twice).
             sink.write(b"".join((result.device_lines, _encoder.encode(record), b"\n")))

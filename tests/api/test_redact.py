@@ -1,10 +1,8 @@
-import io
-import json
+import base64
+from urllib.parse import quote, quote_plus
 
-import structlog
-
+from fota_poller.api.credentials import Credentials, Secret
 from fota_poller.api.redact import REDACTED, Redactor
-from fota_poller.observe.logs import configure_logging
 
 
 def test_known_secrets_are_replaced_wherever_they_appear():
@@ -51,25 +49,99 @@ def test_values_of_secret_named_keys_are_redacted_whole():
 
 
 def test_longer_secret_containing_a_shorter_one_is_replaced_whole():
-    redactor = Redactor(["abc", "abcdef"])
+    redactor = Redactor(["abcdefgh", "abcdefgh-ijkl"])
 
-    assert redactor.redact("xabcdefx") == f"x{REDACTED}x"
+    assert redactor.redact("xabcdefgh-ijklx") == f"x{REDACTED}x"
 
 
-def test_configured_logging_redacts_events_and_exception_text():
-    stream = io.StringIO()
-    redactor = Redactor(["s3cr3t-value"])
-    configure_logging("debug", stream=stream, redactor=redactor)
-    log = structlog.get_logger("fota_poller")
+def test_base64_and_url_encoded_forms_are_redacted():
+    redactor = Redactor()
+    redactor.add_credentials(
+        Credentials(
+            app_key=Secret("app-key-0123456789"),
+            app_secret=Secret("app/secret+with spaces&more"),
+            username=Secret("operator@example.com"),
+            password=Secret("pa ss:wo/rd?!"),
+        )
+    )
+    basic = base64.b64encode(b"app-key-0123456789:app/secret+with spaces&more").decode()
+    # The secret alone in base64, at another alignment inside a longer base64 text.
+    shifted = base64.b64encode(b"x" + b"app/secret+with spaces&more" + b"yz").decode()
+    echoes = [
+        f"invalid_client: Basic {basic}",
+        f"invalid_client: {basic}",
+        base64.b64encode(b"pa ss:wo/rd?!").decode(),
+        shifted,
+        quote("app/secret+with spaces&more", safe=""),
+        quote_plus("app/secret+with spaces&more"),
+        quote("operator@example.com"),
+        quote_plus("pa ss:wo/rd?!"),
+        base64.b64encode(b"operator@example.com:pa ss:wo/rd?!").decode(),
+    ]
 
-    try:
-        try:
-            raise ValueError("failed for s3cr3t-value")  # noqa: TRY301
-        except ValueError:
-            log.exception("boom", header="Bearer s3cr3t-value")
-    finally:
-        structlog.reset_defaults()
+    for echo in echoes:
+        shown = redactor.redact(f"error: {echo}.")
+        assert REDACTED in shown, echo
+        for secret in ("app/secret+with spaces&more", "operator@example.com", "pa ss:wo/rd?!"):
+            assert secret not in shown
+        assert basic not in shown
 
-    line = json.loads(stream.getvalue())
-    assert "s3cr3t-value" not in stream.getvalue()
-    assert REDACTED in line["exception"]
+
+def test_a_short_secret_is_redacted_only_as_a_whole_value():
+    redactor = Redactor(["e", "short7!"])
+
+    event = redactor(None, "info", {"event": "run.finished", "token": "e", "note": "short7!"})
+
+    assert event == {"event": "run.finished", "token": REDACTED, "note": REDACTED}
+    assert redactor.redact("the run has finished") == "the run has finished"
+
+
+def test_an_8_mb_token_is_added_and_redacted_in_linear_time_and_memory():
+    token = "t0K" * (8 * 1024 * 1024 // 3)
+    redactor = Redactor()
+
+    redactor.add(token)
+
+    assert redactor.redact("run.finished exit_code=0") == "run.finished exit_code=0"
+    assert redactor.redact(f"echo {token}!", limit=200) == f"echo {REDACTED}!"
+    assert token not in redactor.redact(f"{token}{token}"[:-1])
+
+
+def test_error_text_is_cut_after_it_is_redacted():
+    secret = "s3cret-value-long"
+    redactor = Redactor([secret])
+    text = "x" * 195 + secret + "y" * 2_000_000
+
+    shown = redactor.redact(text, limit=200)
+
+    assert "s3cret" not in shown
+    assert shown.endswith(f"…[cut, {len(text)} chars]")
+    assert len(shown) < 250
+    assert redactor.redact("short", limit=200) == "short"
+
+
+def test_log_fields_holding_error_text_are_cut():
+    redactor = Redactor()
+
+    event = redactor(None, "info", {"error_code": "E" * 1_000_000, "other": "o" * 300})
+
+    assert event["error_code"] == "E" * 200 + "…[cut, 1000000 chars]"
+    assert event["other"] == "o" * 300
+
+
+def test_whole_values_that_are_a_secret_or_one_of_its_forms_are_found():
+    redactor = Redactor(["device-secret-1", "e"])
+    encoded = base64.b64encode(b"device-secret-1").decode()
+
+    found = redactor.secrets_among(["35000001", "e", encoded, None, "x-device-secret-1"])
+
+    assert found == {"e", encoded}
+
+
+def test_a_secret_added_later_is_redacted_in_a_value_seen_before():
+    redactor = Redactor()
+    assert redactor.redact("status learnt-late-token") == "status learnt-late-token"
+
+    redactor.add("learnt-late-token")
+
+    assert redactor.redact("status learnt-late-token") == f"status {REDACTED}"
