@@ -3,17 +3,30 @@
 A line longer than `MAX_LINE_BYTES` is never held whole: once it passes the limit, its bytes
 are dropped as they arrive up to the next line end, and it is handed on as a `LongLine` that
 says how long it was, for the reader to count as a bad line. A 500 MB line costs one chunk.
+A long line holding NUL bytes is no text at all (`/dev/zero`, a sparse file): no line end
+need ever come, so the read stops there with `InputFileError`.
 Line ends are LF, CRLF or a lone CR (old Mac exports), as a text file reads them.
+
+`LineSplitter` is pushed bytes (the id lists read a pipe chunk by chunk in a thread, so that a
+deadline can stop the wait); `read_lines` pulls a file's lines through the same splitter
+(`summary`).
 """
 
 from __future__ import annotations
 
-from typing import Final, NamedTuple
+import io
+import itertools
+from collections.abc import Iterator
+from typing import IO, Final, NamedTuple, cast
+
+from fota_poller.errors import InputFileError
 
 # The longest input line read (id lists; `summary`'s records files share it): far longer than
 # any real line (an id-list line is under 100 bytes, a campaign record a few kB), short enough
 # that one hostile line cannot take the process's memory.
 MAX_LINE_BYTES: Final = 16 * 1024 * 1024
+# Bytes `read_lines` reads at a time: a night of 1 GB is a thousand reads.
+_BLOCK: Final = 1 << 20
 
 
 class LongLine(NamedTuple):
@@ -23,11 +36,10 @@ class LongLine(NamedTuple):
 
 
 class LineSplitter:
-    """Bytes in, whole lines out: blocks of lines (each ending with LF) and `LongLine`s, in order.
+    """Bytes in, whole lines out: each line ending with LF, or a `LongLine`, in order.
 
-    Memory stays under the limit plus one chunk whatever the input. A block holds as many
-    lines as one chunk did, so a million short lines cost a few hundred blocks, not a million
-    objects; every line end in a block is LF (CRLF and CR are turned into LF).
+    Memory stays under the limit plus one chunk whatever the input. Every line end is LF
+    (CRLF and CR are turned into LF).
     """
 
     def __init__(self, limit: int = MAX_LINE_BYTES) -> None:
@@ -40,33 +52,30 @@ class LineSplitter:
         self._after_cr = False
 
     def feed(self, data: bytes) -> list[bytes | LongLine]:
-        """The lines that `data` completes (possibly none)."""
+        """The lines that `data` completes (possibly none).
+
+        Raises `InputFileError` when a line past the limit, its end not yet in sight, holds
+        a NUL byte.
+        """
         data = self._lf_ends(data)
-        out: list[bytes | LongLine] = []
-        if self._dropped is not None:
-            end = data.find(b"\n")
-            if end < 0:
-                self._dropped += len(data)
-                return out
-            out.append(LongLine(self._dropped + end))
-            self._dropped = None
-            data = data[end + 1 :]
-        last = data.rfind(b"\n")
-        if last < 0:
-            self._keep(data)
-            return out
-        block = data[: last + 1]
-        if self._partial:
-            first = block.find(b"\n")
-            if len(self._partial) + first > self._limit:
-                out.append(LongLine(len(self._partial) + first))
-                block = block[first + 1 :]
-            else:
-                block = bytes(self._partial) + block
-            self._partial.clear()
-        out.extend(self._checked(block))
-        self._keep(data[last + 1 :])
-        return out
+        # BytesIO finds the line ends with memchr and shares `data` rather than copying it:
+        # bytes.split took four times as long, and cutting the chunk into blocks of whole
+        # lines first cost a summary 2 copies of every byte (twice its reading time).
+        found = io.BytesIO(data).readlines()
+        rest = found.pop() if found and not found[-1].endswith(b"\n") else b""
+        # The same list, a LongLine put in place of each line too long.
+        lines = cast("list[bytes | LongLine]", found)
+        if found:
+            lines[0] = self._first(found[0])
+            # A line inside one chunk is at most a chunk long: checked only when it may pass.
+            if len(data) > self._limit:
+                limit = self._limit
+                lines[1:] = [
+                    line if len(line) - 1 <= limit else LongLine(len(line) - 1)
+                    for line in found[1:]
+                ]
+        self._keep(rest)
+        return lines
 
     def finish(self) -> list[bytes | LongLine]:
         """The last line, when the input did not end with a line end."""
@@ -87,28 +96,54 @@ class LineSplitter:
             data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         return data
 
+    def _first(self, end: bytes) -> bytes | LongLine:
+        """The line whose start came before (in `_partial`, or dropped) and whose end is `end`."""
+        if self._dropped is not None:
+            line: bytes | LongLine = LongLine(self._dropped + len(end) - 1)
+            self._dropped = None
+        elif len(self._partial) + len(end) - 1 > self._limit:
+            line = LongLine(len(self._partial) + len(end) - 1)
+        else:
+            line = bytes(self._partial) + end if self._partial else end
+        self._partial.clear()
+        return line
+
     def _keep(self, rest: bytes) -> None:
-        """Keep the start of the next line, or start dropping it once it is too long."""
-        if len(self._partial) + len(rest) > self._limit:
-            self._dropped = len(self._partial) + len(rest)
+        """Keep the start of the next line, or go on dropping it once it is too long."""
+        if self._dropped is not None:
+            self._drop(self._dropped, rest)
+        elif len(self._partial) + len(rest) > self._limit:
+            self._drop(len(self._partial), rest)
             self._partial.clear()
         elif rest:
             self._partial += rest
 
-    def _checked(self, block: bytes) -> list[bytes | LongLine]:
-        """`block` as it is, unless a line in it is too long (when the limit is under a chunk)."""
-        if len(block) <= self._limit:
-            return [block] if block else []
-        out: list[bytes | LongLine] = []
-        run: list[bytes] = []
-        for line in block.splitlines(keepends=True):
-            if len(line) - 1 > self._limit:
-                if run:
-                    out.append(b"".join(run))
-                    run = []
-                out.append(LongLine(len(line) - 1))
-            else:
-                run.append(line)
-        if run:
-            out.append(b"".join(run))
-        return out
+    def _drop(self, dropped: int, data: bytes) -> None:
+        """Drop `data`, more of a line too long (`dropped` bytes so far) whose end is not in it."""
+        # A NUL byte says "no text": waiting for a line end may mean reading for ever.
+        if b"\0" in data:
+            raise InputFileError(f"a line longer than {_size(self._limit)} holds NUL bytes")
+        self._dropped = dropped + len(data)
+
+
+def read_lines(
+    stream: IO[bytes], limit: int = MAX_LINE_BYTES, block: int = _BLOCK
+) -> Iterator[bytes | LongLine]:
+    """Each line of `stream`, ending with LF (the last may lack it), or a `LongLine`.
+
+    Raises `InputFileError` as `LineSplitter.feed` does.
+    """
+    # Flattened in C: a generator yielding line by line cost a summary 70% more time.
+    return itertools.chain.from_iterable(_line_lists(stream, limit, block))
+
+
+def _line_lists(stream: IO[bytes], limit: int, block: int) -> Iterator[list[bytes | LongLine]]:
+    """The lines each block read completes: one list a block."""
+    splitter = LineSplitter(limit)
+    while chunk := stream.read(block):
+        yield splitter.feed(chunk)
+    yield splitter.finish()
+
+
+def _size(count: int) -> str:
+    return f"{count >> 20} MB" if count >= 1 << 20 else f"{count} bytes"

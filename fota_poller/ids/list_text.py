@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import codecs
 import io
-from collections.abc import Callable
-from typing import IO, Final, NamedTuple
+from collections.abc import Callable, Iterator
+from typing import IO, Final, NamedTuple, cast
 
 from fota_poller.errors import InputFileError
 from fota_poller.lines import MAX_LINE_BYTES, LineSplitter, LongLine
@@ -140,7 +140,7 @@ class ListText:
                 pieces = self._splitter.feed(self._decoder.feed(b"", final=True))
                 pieces += self._splitter.finish()
             if pieces or self._ended:
-                return [self._numbered(piece) for piece in pieces]
+                return [self._numbered(piece) for piece in _blocks(pieces)]
         return None
 
     def check_rest(self, chunk: int = 1024 * 1024) -> None:
@@ -159,6 +159,19 @@ class ListText:
         text = piece.decode("utf-8", "replace")
         self._lines += text.count("\n") + (not text.endswith("\n"))
         return TextBlock(text, first)
+
+
+def _blocks(lines: list[bytes | LongLine]) -> Iterator[bytes | LongLine]:
+    """The lines joined into blocks between the long ones: one text to decode per block."""
+    start = 0
+    for index, line in enumerate(lines):
+        if isinstance(line, LongLine):
+            if index > start:
+                yield b"".join(cast("list[bytes]", lines[start:index]))
+            yield line
+            start = index + 1
+    if start < len(lines):
+        yield b"".join(cast("list[bytes]", lines[start:]))
 
 
 def _read_some(stream: IO[bytes], size: int) -> bytes:

@@ -19,7 +19,7 @@ import msgspec
 
 from fota_poller.decoding import decode
 from fota_poller.errors import InputDecodeError
-from fota_poller.line_reader import LONG_LINE
+from fota_poller.lines import LongLine
 from fota_poller.output.campaign import MISSING_STATUS
 from fota_poller.output.phases import PHASES, PhaseTable
 from fota_poller.output.records import Phase
@@ -95,7 +95,7 @@ class Night:
         self.failed_by_kind: Counter[str] = Counter()
         self.run: Run | None = None
         self.bad_lines = 0
-        # Of the bad lines, those over `line_reader.MAX_LINE_BYTES`, skipped unread.
+        # Of the bad lines, those over `lines.MAX_LINE_BYTES`, skipped unread.
         self.long_lines = 0
         self.first_bad_line: int | None = None
         self.lines = 0
@@ -105,19 +105,19 @@ class Night:
         """Campaigns whose poll failed."""
         return sum(self.failed_by_kind.values())
 
-    def read(self, lines: Iterable[bytes]) -> None:
+    def read(self, lines: Iterable[bytes | LongLine]) -> None:
         """Take in every line of a records file; a line that is no record is counted.
 
-        `lines` as `line_reader.read_lines` gives them: `LONG_LINE` is a bad line.
+        `lines` as `lines.read_lines` gives them: a `LongLine` is a bad line.
         """
         number = self.lines
         for line in lines:
             number += 1
-            if line.startswith(_DEVICE_START) or not line.strip():
-                continue
-            if line is LONG_LINE:  # never read whole, never decoded
+            if isinstance(line, LongLine):  # never read whole, never decoded
                 self.long_lines += 1
                 self._bad(number)
+                continue
+            if line.startswith(_DEVICE_START) or not line.strip():
                 continue
             try:
                 record = decode(_decoder.decode, line)
