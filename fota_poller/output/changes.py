@@ -5,7 +5,7 @@ Each device is `new` (not in the last poll), `changed` (status or result reason 
 first seen in its current status: a device whose status changes tonight gets tonight's
 poll time, one whose reason alone changes keeps its time. A device sent without an id
 cannot be matched from one night to the next: it gets no change fields and is not kept.
-A device listed twice is compared twice with the same row; the last entry is kept.
+A device listed twice is compared once, by its last entry (`campaign.without_duplicates`).
 """
 
 from __future__ import annotations

@@ -154,6 +154,7 @@ async def _run_poll(
         # The run is over: the deadline and the stop enforcer have nothing left to guard.
         guard.cancel_scope.cancel()
 
+    records.phases.log_unknown_not_logged()
     state_failure = None if run_state is None else run_state.failure
     run = _run_record(stage, started, datetime.now(UTC), output.failure, state_failure)
     output.write(_encoder.encode(run) + b"\n")

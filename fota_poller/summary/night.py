@@ -17,7 +17,7 @@ from typing import Final
 
 import msgspec
 
-from fota_poller.output.campaign import MISSING_STATUS
+from fota_poller.output.device_list import MISSING_STATUS
 from fota_poller.output.phases import PHASES, PhaseTable
 from fota_poller.output.records import Phase
 from fota_poller.summary.row import CampaignRow, worst_first
