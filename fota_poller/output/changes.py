@@ -15,7 +15,7 @@ import msgspec
 from fota_poller.api.decode import Device
 from fota_poller.output.device_lines import DeviceFields
 from fota_poller.output.phases import PhaseTable
-from fota_poller.state.store import DeviceRow, Prior, from_ms
+from fota_poller.state.store import DeviceRow, Prior, stored_time
 
 
 class Compared(msgspec.Struct):
@@ -29,9 +29,15 @@ class Compared(msgspec.Struct):
     deletes: list[str]
 
 
-def _since_text(texts: dict[int, str], ms: int) -> str:
-    """A stored time (ms) as record text, kept in `texts`: a campaign's devices share a few."""
-    text = from_ms(ms).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+def _since_text(texts: dict[int, str], ms: int) -> str | None:
+    """A stored time (ms) as record text, kept in `texts`: a campaign's devices share a few.
+
+    None (a null `status_since`) for a stored value that is no time (`stored_time`).
+    """
+    moment = stored_time(ms)
+    if moment is None:
+        return None
+    text = moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
     texts[ms] = text
     return text
 

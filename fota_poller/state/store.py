@@ -37,6 +37,20 @@ def from_ms(ms: int) -> datetime:
     return EPOCH + timedelta(milliseconds=ms)
 
 
+def stored_time(ms: object) -> datetime | None:
+    """A time as the state holds it (ms since the epoch); None when it is no time a datetime holds.
+
+    The database is a file others can edit: a value past year 9999, before year 1, or not an
+    integer at all is read as unknown (null in records and in `state stuck`), not a crash.
+    """
+    if not isinstance(ms, int) or isinstance(ms, bool):
+        return None
+    try:
+        return from_ms(ms)
+    except OverflowError:
+        return None
+
+
 # A device as the last successful poll of its campaign saw it, as SQLite returns the row:
 # (device_id, status, result_reason, status_since in ms). A plain tuple, not a named one:
 # a second run reads a million of them, and building a NamedTuple each costs a third more.
