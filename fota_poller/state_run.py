@@ -123,15 +123,18 @@ def _table(devices: Iterator[queries.StuckDevice]) -> Iterator[str]:
     count = 0
     for device in devices:
         count += 1
-        days, seconds = divmod(device.stuck_for_s, _SECONDS_PER_DAY)
+        stuck_for = "(unknown)"
+        if device.stuck_for_s is not None:
+            days, seconds = divmod(device.stuck_for_s, _SECONDS_PER_DAY)
+            stuck_for = f"{days}d {seconds // 3600:02d}h"
         cells = (
             device.account_name,
             device.upgrade_id,
             device.device_id,
             "(none)" if device.status is None else device.status,
             device.phase,
-            device.status_since,
-            f"{days}d {seconds // 3600:02d}h",
+            "(unknown)" if device.status_since is None else device.status_since,
+            stuck_for,
         )
         yield _row(map(escape_controls, cells))
     yield f"{count} device{'' if count == 1 else 's'}\n"

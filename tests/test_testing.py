@@ -48,7 +48,8 @@ def test_read_records_gives_each_line_its_own_type_in_order():
         run_id="r", polled_at=None, account_name="a", upgrade_id="u", outcome="failed",
         campaign_status=None, firmware_name=None, firmware_to=None, start_date=None,
         end_date=None, campaign_ended=None, device_count=None, device_status_counts=None,
-        device_phase_counts=None, devices_new=None, devices_changed=None, devices_gone=None,
+        device_phase_counts=None, devices_duplicate=None, devices_new=None, devices_changed=None,
+        devices_gone=None,
         attempts=1, http_status=500, elapsed_ms=1.0, error_kind="http", error_code=None,
         error_message="HTTP 500",
     )  # fmt: skip

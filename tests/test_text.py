@@ -65,7 +65,8 @@ def test_the_demo_summary_escapes_a_status_from_the_server(tmp_path: Path):
         campaign_status=None, firmware_name=None, firmware_to=None, start_date=None,
         end_date=None, campaign_ended=None, device_count=2,
         device_status_counts={f"Upgrade{CLEAR_SCREEN}Success": 2}, device_phase_counts=None,
-        devices_new=None, devices_changed=None, devices_gone=None, attempts=1,
+        devices_duplicate=None, devices_new=None, devices_changed=None, devices_gone=None,
+        attempts=1,
         http_status=200, elapsed_ms=1.0, error_kind=None, error_code=None, error_message=None,
     )  # fmt: skip
     run = RunRecord(

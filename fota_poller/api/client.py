@@ -56,6 +56,11 @@ class HttpResponse(msgspec.Struct):
     retry_after: str | None = None  # the Retry-After header as sent, seconds or an HTTP-date
     sent_at: float = 0.0  # time.monotonic() when the request left, after the rate limit
 
+    def take_body(self) -> bytes:
+        """The body, handed over: the response no longer holds it, so it is freed once decoded."""
+        body, self.body = self.body, b""
+        return body
+
 
 def refused_redirect(status: int, location: str | None) -> str:
     """`HTTP 302 redirect to host evil.example:8443, not followed`: the host, never the URL.

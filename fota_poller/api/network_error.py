@@ -3,6 +3,12 @@
 aiohttp's exceptions say little in their names (`ClientConnectorError`) and much in their
 attributes; an operator needs the host and the reason, in the log and in `error_message`.
 The host and port come from the URL asked for, never its path or query (which may carry ids).
+
+Three kinds of failure, three words (`down_as`): `unreachable` when no connection could be
+made (refused, a name not resolved, TLS, a timeout), `unavailable` when the server answered
+that it is down (HTTP 503), `misbehaving` when a server took the connection and broke HTTP:
+a bad status line or header, a body cut short, a connection closed instead of an answer.
+The first sends the operator to the network, the last to whoever runs that server.
 """
 
 from __future__ import annotations
@@ -10,9 +16,12 @@ from __future__ import annotations
 import errno
 import socket
 import ssl
+from typing import Final
 
 import aiohttp
 from yarl import URL
+
+from fota_poller.text import escape_controls
 
 # The reasons an operator recognises, by errno; others fall back to the OS's own words.
 _ERRNO_REASONS = {
@@ -34,6 +43,11 @@ _CLASS_REASONS: tuple[tuple[type[BaseException], str], ...] = (
     (aiohttp.ClientPayloadError, "response cut short"),
 )
 
+# How the reasons of a server that took the connection and broke HTTP start (`down_as`).
+PROTOCOL_REASONS: Final = ("server disconnected", "response cut short", "bad HTTP answer")
+# Of aiohttp's parser error: its first line is its reason, in its words (`Invalid status code`).
+_PARSER_LINE_CHARS: Final = 80
+
 
 def where(url: URL | str) -> str:
     """`host:port` of `url`, the port filled in from the scheme when the URL has none."""
@@ -51,6 +65,11 @@ def network_reason(exc: BaseException) -> str:
     for kind, reason in _CLASS_REASONS:
         if isinstance(exc, kind):
             return reason
+    if isinstance(exc, aiohttp.ClientResponseError):
+        # aiohttp's parser refused the answer (`Invalid status code:`, then the bytes): its
+        # first line, never the URL (ids) nor the server's bytes beyond an excerpt.
+        first = str(exc.message).split("\n", 1)[0].rstrip(": ")
+        return f"bad HTTP answer: {escape_controls(first[:_PARSER_LINE_CHARS])}"
     if isinstance(exc, aiohttp.ClientOSError | OSError):
         return _os_reason(_os_error(exc))
     # Anything else (an invalid URL, a malformed answer): its class says most.
@@ -59,12 +78,22 @@ def network_reason(exc: BaseException) -> str:
 
 
 def down_as(reason: str) -> str:
-    """`unavailable` when the server answered that it is down (`HTTP 503`), else `unreachable`."""
-    return "unavailable" if reason.startswith("HTTP") else "unreachable"
+    """How a failure reads: `unreachable`, `unavailable` (`HTTP 503`) or `misbehaving`.
+
+    `misbehaving`: the server took the connection and broke HTTP; `unreachable`: no connection.
+    """
+    if reason.startswith("HTTP"):
+        return "unavailable"
+    if reason.startswith(PROTOCOL_REASONS):
+        return "misbehaving"
+    return "unreachable"
 
 
 def unreachable_for(host: str, seconds: float, reason: str) -> str:
-    """`127.0.0.1:18080 unreachable for 30 s (connection refused)`: an outage, in words."""
+    """`127.0.0.1:18080 unreachable for 30 s (connection refused)`: an outage, in words.
+
+    `unavailable` or `misbehaving` instead of `unreachable` when the reason says so (`down_as`).
+    """
     return f"{host} {down_as(reason)} for {seconds:g} s ({reason})"
 
 

@@ -29,7 +29,7 @@ from fota_poller.api.auth import rejected_token
 from fota_poller.api.client import open_session, refused_redirect
 from fota_poller.api.credentials import Secret
 from fota_poller.api.decode import decode_error
-from fota_poller.api.network_error import where
+from fota_poller.api.network_error import down_as, where
 from fota_poller.api.redact import Redactor
 from fota_poller.api.response_body import read_body
 from fota_poller.api.unreachable import auth_unreachable, never_sent, reason_of
@@ -240,7 +240,9 @@ class TokenRequests:
                 answer_limit_s=poll.timeout_s,
                 read_limit_s=poll.read_timeout_s,
             )
-            log.warning("auth.unreachable", request=what, host=where(url), reason=reason)
+            # auth.unreachable, or auth.misbehaving for a server that broke HTTP.
+            event = "auth.misbehaving" if down_as(reason) == "misbehaving" else "auth.unreachable"
+            log.warning(event, request=what, host=where(url), reason=reason)
             raise auth_unreachable(what, url, reason, sent=not never_sent(exc)) from None
 
 

@@ -178,7 +178,8 @@ def _registry(metrics: RunMetrics, last_success: float | None) -> CollectorRegis
     )
     labelled(
         "last_run_devices",
-        "Device records of the last run, by device status as the API spells it.",
+        "Device records of the last run, by device status as the API spells it "
+        "(the first 50 statuses; the rest as (other)).",
         "status",
         metrics.devices_by_status,
     )

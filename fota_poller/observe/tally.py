@@ -12,9 +12,16 @@ status counts, once per campaign.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Final
 
 from fota_poller.output.records import SCHEMA_VERSION, CampaignRecord, ErrorKind, RunRecord
+
+# Raw statuses are the server's to invent: one campaign can send 200,000 distinct ones. The
+# first this many of a run are counted by name (a metrics series each), the rest together
+# under `OTHER_STATUSES`, so neither the tally nor the metrics file grows without bound.
+STATUSES_BY_NAME: Final = 50
+OTHER_STATUSES: Final = "(other)"
 
 
 class RunTally:
@@ -86,7 +93,7 @@ class RunTally:
         if record.error_kind is not None:
             self.failed_by_error_kind[record.error_kind] += 1
         if record.device_status_counts:
-            self.devices_by_status.update(record.device_status_counts)
+            self._count_statuses(record.device_status_counts)
         if record.device_phase_counts:
             self.devices_by_phase.update(record.device_phase_counts)
         if record.devices_new is not None:
@@ -127,6 +134,17 @@ class RunTally:
             complete=complete,
             exit_code=exit_code,
         )
+
+    def _count_statuses(self, counts: Mapping[str, int]) -> None:
+        by_status = self.devices_by_status
+        if len(by_status) + len(counts) <= STATUSES_BY_NAME:
+            by_status.update(counts)  # the usual night: a few dozen statuses in all
+            return
+        for status, count in counts.items():
+            if status in by_status or len(by_status) < STATUSES_BY_NAME:
+                by_status[status] += count
+            else:
+                by_status[OTHER_STATUSES] += count
 
     def _changed(self) -> None:
         if self._on_change is not None:

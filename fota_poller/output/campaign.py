@@ -2,41 +2,40 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 from datetime import date, datetime
-from operator import attrgetter
-from typing import cast
 
 import msgspec
 
-from fota_poller.api.decode import Device, UpgradeInfo, decode_error, decode_upgrade
+from fota_poller.api.decode import UpgradeInfo, decode_error, decode_upgrade
 from fota_poller.api.redact import Redactor
 from fota_poller.errors import UpgradeDecodeError
 from fota_poller.ids.lists import CampaignRef, InvalidLine, canonical_upgrade_id
 from fota_poller.output.changes import compare
-from fota_poller.output.device_lines import encode_fields, sent_fields
+from fota_poller.output.device_lines import DeviceLines
+from fota_poller.output.device_list import MISSING_STATUS, count_statuses, without_duplicates
 from fota_poller.output.phases import PhaseTable
 from fota_poller.output.records import CampaignRecord, DeviceRecord, ErrorKind
 from fota_poller.output.redacted import redacted_upgrade
 from fota_poller.state.store import CampaignUpdate, Prior, to_ms
 from fota_poller.text import ERROR_TEXT_CHARS, excerpt
 
-# A device with no status still counts, under this key, so the counts add up to device_count.
-MISSING_STATUS = "(missing)"
-
-_status_of = attrgetter("status")
-
 
 class CampaignResult(msgspec.Struct):
     """What a worker hands the writer: a campaign line and the device lines before it.
 
-    `update` is what the state database must learn once they are written (None: nothing).
+    `lines` are encoded as the writer writes them (None: no device line); `update` is what
+    the state database must learn once they are written (None: nothing).
     """
 
     record: CampaignRecord
-    device_lines: bytes = b""
+    lines: DeviceLines | None = None
     update: CampaignUpdate | None = None
+
+    @property
+    def device_lines(self) -> bytes:
+        """The device lines in one buffer (for tests: the writer writes them a chunk at a time)."""
+        return b"" if self.lines is None else self.lines.encode()
 
 
 class RecordOptions(msgspec.Struct):
@@ -112,12 +111,15 @@ def from_response(
         upgrade = decode_upgrade(body)
     except UpgradeDecodeError as exc:
         return failure.result("decode", None, str(exc))
+    # The body is not needed once decoded: a big campaign's is tens of MB.
+    del body
     foreign = foreign_body(upgrade, ref)
     if foreign is not None:
         return failure.result("decode", None, foreign)
     upgrade = redacted_upgrade(upgrade, options.redactor)
     ended = campaign_ended(received_at.date(), upgrade.end_date)
-    devices = upgrade.device_list or []
+    devices, duplicates = without_duplicates(upgrade.device_list or [])
+    upgrade.device_list = None
     # One template for all the campaign's device lines: see device_lines for why.
     template = DeviceRecord(
         run_id=run_id,
@@ -143,7 +145,7 @@ def from_response(
     new = changed = gone = None
     update = None
     if prior is None:
-        lines = encode_fields(template, sent_fields(devices, options.phases))
+        lines = DeviceLines.sent(template, devices, options.phases)
     else:
         compared = compare(
             prior,
@@ -153,7 +155,7 @@ def from_response(
             polled_ms=to_ms(received_at),
             emit_same=options.emit_same,
         )
-        lines = encode_fields(template, compared.fields)
+        lines = DeviceLines.of_fields(template, compared.fields)
         new, changed, gone = compared.new, compared.changed, compared.gone
         update = CampaignUpdate(
             key=prior.key,
@@ -180,6 +182,7 @@ def from_response(
         device_count=len(devices),
         device_status_counts=status_counts,
         device_phase_counts=options.phases.counts(status_counts, MISSING_STATUS),
+        devices_duplicate=duplicates,
         devices_new=new,
         devices_changed=changed,
         devices_gone=gone,
@@ -191,15 +194,6 @@ def from_response(
         error_message=None,
     )
     return CampaignResult(record, lines, update)
-
-
-def count_statuses(devices: list[Device]) -> dict[str, int]:
-    """Devices per status, in order of first appearance; no status counts as `MISSING_STATUS`."""
-    raw = Counter(map(_status_of, devices))
-    if None not in raw and "" not in raw:
-        return cast("dict[str, int]", dict(raw))  # no None key, as just checked
-    # Rare: the plain loop puts the missing ones where the first status-less device was.
-    return dict(Counter(device.status or MISSING_STATUS for device in devices))
 
 
 def from_request_error(
@@ -270,6 +264,7 @@ class Failure(msgspec.Struct):
                 device_count=None,
                 device_status_counts=None,
                 device_phase_counts=None,
+                devices_duplicate=None,
                 devices_new=None,
                 devices_changed=None,
                 devices_gone=None,

@@ -4,7 +4,8 @@ ThingSpace's device statuses are an open set, spelled inconsistently (`RequestPe
 `Request Pending`, `Device Accepted`, `UpgradeSuccess`, ...; docs/thingspace.md). A record
 keeps the raw status as sent and adds its phase from this table, which the config's
 `[phases]` extends or overrides. Statuses match by key: case, spaces, `_` and `-` ignored.
-A status in no phase is `unknown`, never dropped, and logged once per run.
+A status in no phase is `unknown`, never dropped, and logged once per run: the first
+`UNKNOWN_STATUSES_LOGGED` distinct ones by name, the rest as one count at the end of the run.
 """
 
 from __future__ import annotations
@@ -62,6 +63,10 @@ _NOT_KEY = re.compile(r"[\s_-]+")
 # A campaign with more distinct statuses than this is exotic; a cache of every status ever
 # seen must not grow without bound on hostile input.
 _CACHE_LIMIT: Final = 4096
+# A server that invents a status per device must not write a log line per device.
+UNKNOWN_STATUSES_LOGGED: Final = 20
+# The others are counted by their hashes (not kept: a status can be long), up to this many.
+_UNKNOWN_COUNTED: Final = 100_000
 
 
 def status_key(status: str) -> str:
@@ -85,6 +90,8 @@ class PhaseTable:
         self._by_key = by_key
         self._cache: dict[str | None, Phase] = {None: "unknown"}
         self._logged_unknown: set[str] = set()
+        # The hashes of the distinct unknown statuses not logged by name.
+        self._not_logged: set[int] = set()
 
     @property
     def known(self) -> Mapping[str | None, Phase]:
@@ -100,17 +107,35 @@ class PhaseTable:
         listed = self._by_key.get(status_key(status))
         phase = "unknown" if listed is None else listed
         if listed is None and status not in self._logged_unknown:
-            if len(self._logged_unknown) < _CACHE_LIMIT:
-                self._logged_unknown.add(status)
-            # Once per run, so the table can be extended in the config's [phases].
-            import structlog  # noqa: PLC0415 - kept off the start-up path (bench/startup.py)
-
-            structlog.get_logger("fota_poller").warning(
-                "phase.unknown_status", status=excerpt(status)
-            )
+            self._unknown(status)
         if len(self._cache) < _CACHE_LIMIT:
             self._cache[status] = phase
         return phase
+
+    def _unknown(self, status: str) -> None:
+        """Log an unknown status by name, once per run, while fewer than the limit have been."""
+        if len(self._logged_unknown) >= UNKNOWN_STATUSES_LOGGED:
+            if len(self._not_logged) < _UNKNOWN_COUNTED:
+                self._not_logged.add(hash(status))
+            return
+        self._logged_unknown.add(status)
+        # Once per run, so the table can be extended in the config's [phases].
+        import structlog  # noqa: PLC0415 - kept off the start-up path (bench/startup.py)
+
+        structlog.get_logger("fota_poller").warning("phase.unknown_status", status=excerpt(status))
+
+    def log_unknown_not_logged(self) -> None:
+        """At the end of a run: one line counting the unknown statuses not logged by name."""
+        if not self._not_logged:
+            return
+        import structlog  # noqa: PLC0415 - kept off the start-up path (bench/startup.py)
+
+        structlog.get_logger("fota_poller").warning(
+            "phase.unknown_statuses_not_logged",
+            count=len(self._not_logged),
+            count_is_at_least=len(self._not_logged) >= _UNKNOWN_COUNTED,
+            logged_by_name=len(self._logged_unknown),
+        )
 
     def counts(self, status_counts: Mapping[str, int], missing: str) -> dict[Phase, int]:
         """Devices per phase, from devices per status; `missing` is the no-status key."""

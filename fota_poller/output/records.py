@@ -70,6 +70,9 @@ class CampaignRecord(msgspec.Struct, tag_field="record", tag="campaign"):
     device_count: int | None
     device_status_counts: dict[str, int] | None
     device_phase_counts: dict[Phase, int] | None
+    # Entries of the device list dropped because a later entry had the same device id (only
+    # the last is kept and counted); null for a failed campaign.
+    devices_duplicate: int | None
     # The next three are null without a state database, and for a failed campaign.
     devices_new: int | None
     devices_changed: int | None

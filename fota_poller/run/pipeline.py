@@ -169,14 +169,10 @@ async def _run_poll(
         # The run is over: the deadline and the stop enforcer have nothing left to guard.
         guard.cancel_scope.cancel()
 
+    records.phases.log_unknown_not_logged()
     state_failure = None if run_state is None else run_state.failure
     run = _run_record(stage, started, datetime.now(UTC), output.failure, state_failure)
-    if _nothing_to_poll(stage):
-        invalid = stage.tally.failed_by_error_kind["invalid_input"]
-        log.error(
-            "input.nothing_to_poll",
-            error=f"nothing to poll: none of the {invalid} lines read is usable",
-        )
+    _say_if_nothing_to_poll(stage)
     output.write(_encoder.encode(run) + b"\n")
     output.commit()
     if output.failure is not None:
@@ -236,6 +232,16 @@ def _run_record(
         complete=read.input_exhausted and stop_reason is None and output_failure is None,
         exit_code=int(exit_code),
     )
+
+
+def _say_if_nothing_to_poll(stage: Stage) -> None:
+    """One error line when no line the input gave was usable (the run's exit is then 2)."""
+    if _nothing_to_poll(stage):
+        invalid = stage.tally.failed_by_error_kind["invalid_input"]
+        log.error(
+            "input.nothing_to_poll",
+            error=f"nothing to poll: none of the {invalid} lines read is usable",
+        )
 
 
 def _nothing_to_poll(stage: Stage) -> bool:

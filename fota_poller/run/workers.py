@@ -120,7 +120,8 @@ async def _poll_one(stage: Stage, item: WorkItem, counter: AttemptCounter) -> Ca
         stage.run_id,
         item,
         status=response.status,
-        body=response.body,
+        # Handed over: from_response lets a big campaign's body go once it is decoded.
+        body=response.take_body(),
         received_at=response.received_at,
         elapsed_ms=response.elapsed_ms,
         attempts=fetched.attempts,

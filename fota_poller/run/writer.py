@@ -45,9 +45,18 @@ async def write_records(
                 failures.failed_in_bulk(first)
                 continue
             record = redacted_record(result.record, redactor)
-            # One write, so a sink that flushes per write flushes once per campaign; join
-            # copies the device lines once (`a + b + c` would copy them twice).
-            sink.write(b"".join((result.device_lines, _encoder.encode(record), b"\n")))
+            # The device lines are encoded a chunk at a time as they are written (a big
+            # campaign's lines would be hundreds of MB at once); the last chunk goes with the
+            # campaign line in one write, so a campaign of one chunk (most) is one write and,
+            # with a sink that flushes per write, one flush.
+            last = b""
+            if result.lines is not None:
+                for chunk in result.lines.chunks():
+                    if last:
+                        sink.write(last)
+                    last = chunk
+            sink.write(b"".join((last, _encoder.encode(record), b"\n")))
+            del last
             tally.campaign_written(record)
             if result.update is not None and state is not None and sink.failure is None:
                 state.written(result.update)

@@ -23,7 +23,7 @@ from fota_poller.output.phases import PhaseTable, status_key
 from fota_poller.output.records import Phase
 from fota_poller.state.file_checks import wal_path
 from fota_poller.state.schema import sqlite_error
-from fota_poller.state.store import from_ms, to_ms
+from fota_poller.state.store import stored_time, to_ms
 
 # The phases whose devices can be stuck: not final, or not known to be.
 STUCK_PHASES: Final[frozenset[Phase]] = frozenset({"pending", "unknown"})
@@ -64,9 +64,10 @@ class StuckDevice(msgspec.Struct):
     status: str | None
     phase: Phase
     result_reason: str | None
-    status_since: str
-    first_seen: str
-    stuck_for_s: int
+    # Null when the stored time is no time (`store.stored_time`): a database edited by hand.
+    status_since: str | None
+    first_seen: str | None
+    stuck_for_s: int | None
 
 
 class Forgotten(msgspec.Struct):
@@ -149,12 +150,18 @@ def stuck_devices(
                 status=status,
                 phase=phase,
                 result_reason=reason,
-                status_since=format_timestamp(from_ms(since)),
-                first_seen=format_timestamp(from_ms(first_seen)),
-                stuck_for_s=(now_ms - since) // 1000,
+                status_since=_time_text(since),
+                first_seen=_time_text(first_seen),
+                stuck_for_s=None if stored_time(since) is None else (now_ms - since) // 1000,
             )
     except sqlite3.Error as exc:
         raise sqlite_error(path, exc) from None
+
+
+def _time_text(ms: object) -> str | None:
+    """A stored time as record text; None when it is no time."""
+    moment = stored_time(ms)
+    return None if moment is None else format_timestamp(moment)
 
 
 def _stuck_phase(phases: PhaseTable, status: str | None, wanted: set[str]) -> Phase | None:

@@ -1,8 +1,9 @@
 """`summary`'s machine and ticket formats: JSON, CSV and markdown, from a read `Night`.
 
 The values come from a file nobody validated: JSON escapes them itself (U+2028/U+2029 too,
-as `poll`'s records do); CSV quotes them (the csv module); markdown escapes controls, `|`
-and backslashes so a status cannot break the table or drive a terminal.
+as `poll`'s records do); CSV quotes them (the csv module) and puts a `'` before a text
+that a spreadsheet would run as a formula (OWASP's CSV injection); markdown escapes
+controls, `|` and backslashes so a status cannot break the table or drive a terminal.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from fota_poller.summary.row import CampaignRow
 from fota_poller.text import escape_controls
 
 Stuck = Mapping[tuple[str, str], int] | None
+# What a spreadsheet reads as the start of a formula (OWASP, CSV injection): such a cell
+# gets a `'` in front, which spreadsheets show as text and do not display.
+_FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
 
 
 class View(NamedTuple):
@@ -133,11 +137,18 @@ def render_csv(view: View) -> Iterator[str]:
     for row in view.rows:
         fields = row_fields(row, view.stuck)
         fields["ended"] = {True: "true", False: "false", None: ""}[row.ended]
-        writer.writerow(fields)
+        writer.writerow({name: _csv_cell(value) for name, value in fields.items()})
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
     yield buffer.getvalue()
+
+
+def _csv_cell(value: object) -> object:
+    """A text that a spreadsheet would run as a formula, with a `'` in front; the rest as is."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def _cell(value: object) -> str:

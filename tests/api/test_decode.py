@@ -73,12 +73,14 @@ def test_the_page_example_becomes_device_and_campaign_records() -> None:
     result = result_of(200, PAGE_EXAMPLE)
     record = result.record
     assert record.outcome == "ok"
-    assert record.device_count == 2
-    assert record.device_status_counts == {"Device Accepted": 2}
+    # The example names its placeholder device id twice: one device, listed twice.
+    assert record.device_count == 1
+    assert record.devices_duplicate == 1
+    assert record.device_status_counts == {"Device Accepted": 1}
     assert record.campaign_ended is True
     assert record.polled_at == "2026-11-25T02:00:00.123Z"
     devices = device_lines(result)
-    assert len(devices) == 2
+    assert len(devices) == 1
     assert devices[0].end_date == "2018-04-05"
     assert devices[0].campaign_ended is True
     assert devices[0].result_reason == "success"

@@ -28,7 +28,8 @@ def _failed(number: int, kind: ErrorKind = "api", message: str = "Invalid upgrad
         upgrade_id=f"00000000-0000-4000-8000-{number:012d}", outcome="failed",
         campaign_status=None, firmware_name=None, firmware_to=None, start_date=None,
         end_date=None, campaign_ended=None, device_count=None, device_status_counts=None,
-        device_phase_counts=None, devices_new=None, devices_changed=None, devices_gone=None,
+        device_phase_counts=None, devices_duplicate=None, devices_new=None, devices_changed=None,
+        devices_gone=None,
         attempts=1, http_status=400, elapsed_ms=1.0, error_kind=kind,
         error_code="INVALID_PARAMETER", error_message=message,
     )  # fmt: skip

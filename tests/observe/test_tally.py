@@ -35,6 +35,7 @@ def _campaign(outcome, error_kind=None, statuses=None):
         device_count=None if statuses is None else sum(statuses.values()),
         device_status_counts=statuses,
         device_phase_counts=None,
+        devices_duplicate=None,
         devices_new=None,
         devices_changed=None,
         devices_gone=None,

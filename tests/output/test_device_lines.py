@@ -7,13 +7,14 @@ from fota_poller.api.decode import Device
 from fota_poller.config import PhasesConfig
 from fota_poller.ids.lists import CampaignRef
 from fota_poller.output import device_lines
-from fota_poller.output.campaign import MISSING_STATUS, RecordOptions, count_statuses, from_response
+from fota_poller.output.campaign import RecordOptions, from_response
 from fota_poller.output.device_lines import (
     DeviceFields,
     encode_device_lines_plainly,
     encode_fields,
     sent_fields,
 )
+from fota_poller.output.device_list import MISSING_STATUS, count_statuses
 from fota_poller.output.not_polled import not_polled_batch, not_polled_lines_plainly
 from fota_poller.output.phases import PhaseTable
 from fota_poller.output.records import DeviceRecord

@@ -3,12 +3,15 @@ unusable database one line and its exit code, and the same refusals from `poll -
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
+import sqlite3
 import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from helpers import poll_cli, token_environ
+from helpers import parse_output, poll_cli, token_environ
 
 from fota_poller.cli import main
 from fota_poller.run.lock import hold_lock
@@ -321,3 +324,63 @@ def test_stuck_json_lines_escape_line_separators_and_tables_escape_controls(
     assert code == 0
     assert "\x1b" not in out
     assert "\\x1b[2J" in out
+
+
+# Times a database edited by hand (or by another program) may hold: past year 9999, before
+# year 1, text. Each is read as unknown, never an OverflowError.
+OUT_OF_RANGE = [2**62, -(2**62), "yesterday"]
+
+
+def spoil_times(path, where=""):
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
+        rows = db.execute(f"SELECT campaign, device_id FROM devices {where}").fetchall()
+        for (campaign, device), value in zip(rows, itertools.cycle(OUT_OF_RANGE)):
+            db.execute(
+                "UPDATE devices SET status_since = ?, first_seen = ? "
+                "WHERE campaign = ? AND device_id = ?",
+                (value, value, campaign, device),
+            )
+    return len(rows)
+
+
+def test_stuck_and_info_read_a_time_out_of_range_as_unknown(capsys, fleet, monkeypatch):
+    spoil_times(fleet, "WHERE device_id IN ('stuck-8d', 'accepted-9d', 'limbo-10d')")
+
+    code, out, err = run(capsys, "state", "stuck", "--state", str(fleet), "--for", "7d")
+    info_code, info, info_err = run(capsys, "state", "info", "--state", str(fleet))
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    table_code, table, table_err = run(
+        capsys, "state", "stuck", "--state", str(fleet), "--for", "1d"
+    )
+
+    assert (code, info_code, table_code) == (0, 0, 0), err + info_err + table_err
+    assert not any("Traceback" in line for line in err + info_err + table_err)
+    # In key order accepted-9d gets 2**62, limbo-10d -2**62, stuck-8d text. -2**62 is older
+    # than any cutoff: listed, its times unknown; the others are not listed.
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [line["device_id"] for line in lines] == ["limbo-10d"]
+    assert (lines[0]["status_since"], lines[0]["first_seen"], lines[0]["stuck_for_s"]) == (
+        None, None, None,
+    )  # fmt: skip
+    assert json.loads(info)["devices"] == 6
+    row = next(line for line in table.splitlines() if "limbo-10d" in line)
+    assert row.split()[-2:] == ["(unknown)", "(unknown)"]
+
+
+async def test_a_poll_reads_a_time_out_of_range_in_the_state_as_null(small_simulator, tmp_path):
+    ids, path = write_ids(small_simulator, tmp_path), tmp_path / "state.db"
+    first_code, _, _ = await poll_with_state(small_simulator, ids, path)
+    spoiled = spoil_times(path)
+
+    code, out, err = await poll_with_state(small_simulator, ids, path)
+
+    assert (first_code, code) == (0, 0), err
+    assert not any("Traceback" in line for line in err)
+    output = parse_output(out)
+    assert len(output.campaigns) == 30
+    assert all(c.outcome == "ok" for c in output.campaigns)
+    same = [d for d in output.devices if d.change == "same"]
+    assert spoiled == len(output.devices) > 0
+    # A device whose status stayed has no readable time: its status_since is null.
+    assert same
+    assert all(d.status_since is None for d in same)

@@ -199,6 +199,24 @@ def test_csv_quotes_a_hostile_value_and_gives_it_back_whole(
     assert rows[0]["campaign_status"] == status
 
 
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_csv_cells_a_spreadsheet_would_run_as_a_formula_start_with_a_quote(
+    capsys: pytest.CaptureFixture[str], records: PollOutput, night: Path, tmp_path: Path, start: str
+) -> None:
+    status = f'{start}HYPERLINK("http://x","y")'
+    hostile = failed_campaign(
+        records.run.run_id, campaign_status=status, account_name="@SUM(1+1)", attempts=2
+    )
+    path = with_lines(night, tmp_path / "n.jsonl", hostile)
+    _, out, _ = summary(capsys, str(path), "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out, newline="")))
+    row = next(r for r in rows if r["account_name"].endswith("1+1)"))
+    assert (row["campaign_status"], row["account_name"]) == (f"'{status}", "'@SUM(1+1)")
+    # Counts are numbers, never prefixed; every other cell starts with what it was.
+    assert all(r["devices"].lstrip("-").isdigit() or r["devices"] == "" for r in rows)
+    assert not any(r["campaign_status"].startswith("'") for r in rows if r is not row)
+
+
 def test_a_truncated_night_has_no_run_line_and_exits_1(
     capsys: pytest.CaptureFixture[str], night: Path, tmp_path: Path
 ) -> None:

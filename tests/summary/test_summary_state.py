@@ -42,7 +42,8 @@ def campaign_line(upgrade: str, new: int, changed: int, gone: int) -> bytes:
     fields.update(
         run_id="r", outcome="ok", attempts=1, account_name=ACCOUNT, upgrade_id=upgrade,
         device_count=4, device_status_counts={"RequestPending": 4},
-        device_phase_counts={"pending": 4}, devices_new=new, devices_changed=changed,
+        device_phase_counts={"pending": 4}, devices_duplicate=0, devices_new=new,
+        devices_changed=changed,
         devices_gone=gone,
     )  # fmt: skip
     return msgspec.json.encode(CampaignRecord(**fields)) + b"\n"  # type: ignore[arg-type]
