@@ -36,6 +36,8 @@ from fota_poller.api.unreachable import auth_unreachable, never_sent, reason_of
 from fota_poller.config import Config
 from fota_poller.errors import (
     AuthenticationError,
+    ExitCode,
+    LoginRejectedError,
     NoAuthAnswerError,
     UnreadableBodyError,
 )
@@ -52,6 +54,9 @@ _OK: Final = 200
 # A gateway or service down or overloaded for a moment, or throttling: no verdict on the
 # credentials, so a network failure (the run's outage handling), never a refusal.
 _UNAVAILABLE: Final = frozenset({408, 429, 500, 502, 503, 504})
+# No such route: the base URL is wrong (a path segment too many or too few), not the
+# credentials; an exit 2 that names the URL, and no failed login.
+_NOT_FOUND: Final = 404
 
 
 class TokenAnswer(msgspec.Struct):
@@ -141,11 +146,14 @@ class TokenRequests:
             data={"grant_type": "client_credentials"},
             auth=aiohttp.BasicAuth(key.reveal(), secret.reveal()),
         )
+        if status == _NOT_FOUND:
+            raise self._wrong_url("token request", self._token_url)
         if status != _OK:
             reason = f"the token request was rejected ({_describe(status, body)})"
             raise _rejection(reason, _code(body))
         answer = _decode(body, TokenAnswer, "token")
         self._redactor.add(answer.access_token)
+        _refuse_unsendable(answer.access_token, "token")
         return IssuedToken(answer, sent_at, self._clock())
 
     async def login(self, authorization: str, username: Secret, password: Secret) -> LoginOutcome:
@@ -163,13 +171,27 @@ class TokenRequests:
         if status == _OK:
             answer = _decode(body, _LoginAnswer, "login")
             self._redactor.add(answer.session_token)
+            _refuse_unsendable(answer.session_token, "login")
             return LoginOutcome(session_token=answer.session_token)
+        if status == _NOT_FOUND:
+            raise self._wrong_url("login", self._login_url)
         if rejected_token(status, body) == "bearer":
             return LoginOutcome(bearer_rejected=True)
-        raise _rejection(
-            f"the session login was rejected ({_describe(status, body)}); not retried, "
-            "so that the account is not locked",
-            _code(body),
+        raise LoginRejectedError(
+            f"could not authenticate: the session login was rejected "
+            f"({_describe(status, body)}); not retried, so that the account is not locked",
+            http_status=status,
+            error_code=_code(body),
+        )
+
+    def _wrong_url(self, what: str, url: str) -> AuthenticationError:
+        """The 404 of an auth endpoint: `api.base_url` looks wrong (exit 2), no refusal."""
+        base = URL(self._config.api.base_url).with_user(None).with_query(None)
+        tried = URL(url).with_user(None).with_query(None)
+        return AuthenticationError(
+            f"the {what} got HTTP 404 from {tried}: api.base_url {base} looks wrong "
+            "(no such route)",
+            exit_code=ExitCode.USAGE,
         )
 
     def logout_given_up(self, limit_s: float) -> None:
@@ -243,6 +265,19 @@ def _decode(body: bytes, shape: type[_Answer], what: str) -> _Answer:
         return msgspec.json.decode(body, type=shape)
     except msgspec.DecodeError:
         raise _rejection(f"the {what} answer could not be read") from None
+
+
+def _refuse_unsendable(token: str, what: str) -> None:
+    """Refuse a token no header can carry as it is: empty, or holding a control character.
+
+    A CR or LF would end the header (aiohttp raises), and any C0, DEL or non-ASCII character
+    is no token the gateway issues. The token itself is never shown.
+    """
+    if not token or not token.isascii() or not token.isprintable():
+        raise _rejection(
+            f"the {what} answer's token is empty or holds a control or non-ASCII character; "
+            "refused, never sent"
+        )
 
 
 def _rejection(reason: str, code: str | None = None) -> AuthenticationError:
