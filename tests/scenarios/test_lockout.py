@@ -73,9 +73,7 @@ async def test_ten_runs_with_a_wrong_password_make_one_login_and_never_lock(tmp_
         assert (code, stats.login_requests) == (3, 2)
 
 
-async def test_check_login_tries_exactly_once_and_a_success_clears_the_memory(
-    tmp_path, simulator
-):
+async def test_check_login_tries_exactly_once_and_a_success_clears_the_memory(tmp_path, simulator):
     async with simulator(campaigns=2, auth=AUTH) as sim:
         sim.catalog.write_ids(tmp_path / "ids.txt")
         stats = sim.auth.stats
