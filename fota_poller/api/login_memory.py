@@ -18,7 +18,7 @@ import hashlib
 import hmac
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final, Protocol
@@ -37,8 +37,9 @@ from fota_poller.api.login_memory_file import (
     read_failures,
     write_failures,
 )
+from fota_poller.api.token_requests import LoginOutcome
 from fota_poller.config import Config
-from fota_poller.errors import LoginMemoryError
+from fota_poller.errors import LoginMemoryError, LoginRejectedError
 
 log = structlog.get_logger("fota_poller")
 
@@ -79,6 +80,27 @@ class _NoLoginMemory:
 
 
 NO_LOGIN_MEMORY: Final[LoginRecord] = _NoLoginMemory()
+
+
+async def remembered(
+    memory: LoginRecord, login: Awaitable[LoginOutcome], *, last_try: bool
+) -> LoginOutcome:
+    """Await one login and tell `memory` how it went: refused, or accepted.
+
+    A Bearer token refused at the run's last login try is remembered as a refusal too: how
+    ThingSpace answers a wrong password is not documented (docs/thingspace.md), and a 401
+    whose body does not name the session looks like a refused Bearer token.
+    """
+    try:
+        outcome = await login
+    except LoginRejectedError as exc:
+        memory.rejected(exc.http_status)
+        raise
+    if outcome.session_token is not None:
+        memory.accepted()
+    elif last_try:
+        memory.rejected(outcome.http_status)
+    return outcome
 
 
 def open_login_memory(

@@ -31,13 +31,12 @@ import structlog
 
 from fota_poller.api.auth import RejectedToken, RequestAuth
 from fota_poller.api.credentials import Credentials, Secret
-from fota_poller.api.login_memory import NO_LOGIN_MEMORY, LoginRecord
+from fota_poller.api.login_memory import NO_LOGIN_MEMORY, LoginRecord, remembered
 from fota_poller.api.redact import Redactor
 from fota_poller.api.token_requests import TokenRequests
 from fota_poller.api.token_slot import MAX_EXPIRED_ANSWERS, TokenSlot
 from fota_poller.config import Config
 from fota_poller.errors import AuthenticationError, NoAuthAnswerError, RequestFailedError
-from fota_poller.errors import LoginRejectedError as RejectedLogin
 from fota_poller.observe.tally import RunTally
 
 log = structlog.get_logger("fota_poller")
@@ -248,18 +247,16 @@ class TokenProvider:
             self._login_attempts += 1
             try:
                 with self._failing():
-                    outcome = await self._requests.login(
-                        bearer.headers["Authorization"], username, password
+                    outcome = await remembered(
+                        self._login_memory,
+                        self._requests.login(bearer.headers["Authorization"], username, password),
+                        last_try=self._login_attempts == self._max_login_attempts,
                     )
             except NoAuthAnswerError as exc:
                 if not exc.sent:
                     self._login_attempts -= 1  # no connection: the password never left
                 raise
-            except RejectedLogin as exc:
-                self._login_memory.rejected(exc.http_status)
-                raise
             if outcome.session_token is not None:
-                self._login_memory.accepted()
                 self._session.value = outcome.session_token
                 self._session.generation += 1
                 self._session_opened = True

@@ -90,6 +90,7 @@ class LoginOutcome(msgspec.Struct, frozen=True):
     # The gateway refused the Bearer token: the login never reached the session service,
     # so it cannot count towards a lockout.
     bearer_rejected: bool = False
+    http_status: int = 200
 
 
 class _LoginAnswer(msgspec.Struct, rename="camel"):
@@ -176,7 +177,7 @@ class TokenRequests:
         if status == _NOT_FOUND:
             raise self._wrong_url("login", self._login_url)
         if rejected_token(status, body) == "bearer":
-            return LoginOutcome(bearer_rejected=True)
+            return LoginOutcome(bearer_rejected=True, http_status=status)
         raise LoginRejectedError(
             f"could not authenticate: the session login was rejected "
             f"({_describe(status, body)}); not retried, so that the account is not locked",

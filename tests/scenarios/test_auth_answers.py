@@ -167,3 +167,20 @@ async def test_a_token_living_a_millisecond_ends_the_run_after_three_token_reque
     assert stats.token_requests == 3
     assert stats.login_requests == 0
     assert requests == 0  # no upgrade was asked for with a token that could not be sent
+
+
+async def test_logins_answered_401_to_the_runs_last_try_are_remembered_as_refused(tmp_path):
+    # How ThingSpace answers a wrong password is not documented: a 401 whose body does not
+    # name the session reads as a refused Bearer token. Three in a run are remembered too.
+    token = json.dumps({"access_token": "good-token-value", "expires_in": 3600}).encode()
+    refused = json.dumps(
+        {"errorCode": "REQUEST_FAILED.InvalidCredentials", "errorMessage": "Invalid login."}
+    ).encode()
+    async with auth_server((200, token), (401, refused)) as (url, seen):
+        code, _, _ = await cli(tmp_path, "check", url)
+        assert (code, seen["login"]) == (3, 3)
+        code, stdout, _ = await cli(tmp_path, "check", url)
+        assert code == 3
+        assert "rejected (HTTP 401)" in stdout
+        assert "not tried again" in stdout
+    assert seen["login"] == 3
