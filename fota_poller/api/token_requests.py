@@ -90,6 +90,7 @@ class LoginOutcome(msgspec.Struct, frozen=True):
     # The gateway refused the Bearer token: the login never reached the session service,
     # so it cannot count towards a lockout.
     bearer_rejected: bool = False
+    # The answer's status: 401 or 403 when the Bearer token was refused.
     http_status: int = 200
 
 
