@@ -23,6 +23,7 @@ def own_login_memory(
     """Each test its own failed-login memory folder: a wrong password in one test (or in the
     user's own runs) must not bar another test's logins, nor reach ~/.local/state."""
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("xdg-state")))
+    monkeypatch.delenv("STATE_DIRECTORY", raising=False)
 
 
 @pytest.fixture

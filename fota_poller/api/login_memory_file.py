@@ -1,7 +1,8 @@
 """The failed-login memory's file: where it lives, its format, and reading and writing it safely.
 
 Where: beside the state database when one is configured (`<state.path>.login-failures`),
-else beside the lock file (`<poll.lock_file>.login-failures`), else
+else beside the lock file (`<poll.lock_file>.login-failures`), else in systemd's
+`$STATE_DIRECTORY` (a unit with `StateDirectory=`, whose user may have no home), else
 `$XDG_STATE_HOME/fota-poller/login-failures.json` (`~/.local/state/...` without it): every
 command that logs in reads the same config, so each finds the same file.
 
@@ -51,7 +52,7 @@ class _MemoryFile(msgspec.Struct):
 
 
 def login_memory_path(config: Config, environ: Mapping[str, str] = os.environ) -> Path:
-    """Where failed logins are kept: beside the state database, else the lock file, else XDG.
+    """Where failed logins are kept: by the state database, lock file, systemd's or XDG's folder.
 
     Every command that logs in reads the same config, so each finds the same file.
     """
@@ -59,6 +60,10 @@ def login_memory_path(config: Config, environ: Mapping[str, str] = os.environ) -
         return Path(config.state.path + FILE_SUFFIX)
     if config.poll.lock_file is not None:
         return Path(config.poll.lock_file + FILE_SUFFIX)
+    # systemd's StateDirectory= (several are separated by colons): the service's own folder.
+    systemd = environ.get("STATE_DIRECTORY", "").split(":")[0]
+    if systemd and Path(systemd).is_absolute():
+        return Path(systemd) / DEFAULT_NAME
     xdg = environ.get("XDG_STATE_HOME", "")
     if xdg and Path(xdg).is_absolute():
         base = Path(xdg)

@@ -94,6 +94,8 @@ def test_where_the_memory_is_kept(tmp_path):
     assert login_memory_path(state, {}) == Path("/var/lib/fota/state.db.login-failures")
     lock = Config(poll=PollConfig(lock_file="/run/lock/fota-poller.lock"))
     assert login_memory_path(lock, {}) == Path("/run/lock/fota-poller.lock.login-failures")
+    systemd = {"STATE_DIRECTORY": "/var/lib/fota-poller:/var/lib/other", "XDG_STATE_HOME": "/x"}
+    assert login_memory_path(Config(), systemd) == Path("/var/lib/fota-poller/login-failures.json")
     xdg = {"XDG_STATE_HOME": str(tmp_path)}
     assert login_memory_path(Config(), xdg) == tmp_path / "fota-poller/login-failures.json"
     home = Path.home() / ".local/state/fota-poller/login-failures.json"
