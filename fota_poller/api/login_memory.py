@@ -35,6 +35,7 @@ from fota_poller.api.login_memory_file import (
     login_memory_path,
     os_reason,
     read_failures,
+    user_memory_path,
     write_failures,
 )
 from fota_poller.api.token_requests import LoginOutcome
@@ -121,7 +122,37 @@ def open_login_memory(
     url = URL(config.api.base_url)
     secret = "\n".join((f"{url.host}:{url.port}", username.reveal(), password.reveal()))
     path = login_memory_path(config, environ)
-    return LoginMemory.load(path, secret.encode(), retry=retry, default=path.name == DEFAULT_NAME)
+    memory = LoginMemory.load(path, secret.encode(), retry=retry, default=path.name == DEFAULT_NAME)
+    # A copy in the user's own folder, when it can be kept: `check` without poll's --state
+    # or --lock-file reads it, so the two commands still share one memory.
+    copy_path = user_memory_path(environ)
+    if copy_path is None or copy_path == path:
+        return memory
+    try:
+        copy = LoginMemory.load(copy_path, secret.encode(), retry=retry, default=True)
+    except LoginMemoryError:
+        if copy_path.parent.is_dir() and os.access(copy_path.parent, os.W_OK | os.X_OK):
+            raise  # a damaged copy is a damaged memory: fail closed
+        return memory  # no folder for a copy here (a read-only home): the one file serves
+    return _BothPlaces(memory, copy)
+
+
+class _BothPlaces:
+    """The memory of the command's config and its copy in the user's folder, as one."""
+
+    def __init__(self, memory: LoginMemory, copy: LoginMemory) -> None:
+        self._memory, self._copy = memory, copy
+
+    def refusal(self) -> str | None:
+        return self._memory.refusal() or self._copy.refusal()
+
+    def rejected(self, http_status: int) -> None:
+        self._memory.rejected(http_status)
+        self._copy.rejected(http_status, also_in=self._memory.path)
+
+    def accepted(self) -> None:
+        self._memory.accepted()
+        self._copy.accepted()
 
 
 class LoginMemory:
@@ -168,10 +199,14 @@ class LoginMemory:
             f"run `{RETRY_COMMAND}` to try once"
         )
 
-    def rejected(self, http_status: int) -> None:
-        """Remember a refused login of these credentials; a failure to write is logged."""
+    def rejected(self, http_status: int, *, also_in: Path | None = None) -> None:
+        """Remember a refused login of these credentials; a failure to write is logged.
+
+        `also_in`: the file this one copies, cleared too when a success is seen here.
+        """
         now = _now()
         entry = self.match
+        copied = str(also_in) if also_in is not None else None
         if entry is None:
             salt = secrets.token_bytes(_SALT_BYTES)
             entry = LoginFailure(
@@ -181,10 +216,15 @@ class LoginMemory:
                 last=now,
                 failures=1,
                 http_status=http_status,
+                also_in=copied,
             )
         else:
             entry = msgspec.structs.replace(
-                entry, last=now, failures=entry.failures + 1, http_status=http_status
+                entry,
+                last=now,
+                failures=entry.failures + 1,
+                http_status=http_status,
+                also_in=copied or entry.also_in,
             )
         others = [kept for kept in self._entries if kept is not self.match]
         self._save([*others[-(_MAX_ENTRIES - 1) :], entry])
@@ -194,8 +234,14 @@ class LoginMemory:
         """A login with these credentials succeeded: forget their refusal, if remembered."""
         if self.match is None and not self._retry:
             return
+        also_in = self.match.also_in if self.match is not None else None
         self._save([entry for entry in self._entries if entry is not self.match])
         self.match, self._retry = None, False
+        if also_in is not None and Path(also_in) != self.path:
+            try:
+                LoginMemory.load(Path(also_in), self._secret, retry=True, default=False).accepted()
+            except LoginMemoryError as exc:
+                log.error("auth.login_memory_unwritable", path=also_in, reason=str(exc))
 
     def _matches(self, entry: LoginFailure) -> bool:
         try:

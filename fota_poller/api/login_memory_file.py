@@ -44,6 +44,9 @@ class LoginFailure(msgspec.Struct, frozen=True):
     last: str
     failures: int
     http_status: int
+    # The copy in the user's folder names the file it copies, so that a success seen by a
+    # command that only knows the copy (`check` without `--state`) clears that one too.
+    also_in: str | None = None
 
 
 class _MemoryFile(msgspec.Struct):
@@ -60,22 +63,32 @@ def login_memory_path(config: Config, environ: Mapping[str, str] = os.environ) -
         return Path(config.state.path + FILE_SUFFIX)
     if config.poll.lock_file is not None:
         return Path(config.poll.lock_file + FILE_SUFFIX)
+    path = user_memory_path(environ)
+    if path is None:
+        raise LoginMemoryError(
+            "no folder to remember failed logins in: HOME is not set; set state.path, "
+            "poll.lock_file or XDG_STATE_HOME"
+        )
+    return path
+
+
+def user_memory_path(environ: Mapping[str, str] = os.environ) -> Path | None:
+    """The user's own memory file (systemd's or XDG's state folder); None without a home.
+
+    Also a copy of the memory kept elsewhere: a `check` run without poll's `--state` or
+    `--lock-file` still finds a refusal there.
+    """
     # systemd's StateDirectory= (several are separated by colons): the service's own folder.
     systemd = environ.get("STATE_DIRECTORY", "").split(":")[0]
     if systemd and Path(systemd).is_absolute():
         return Path(systemd) / DEFAULT_NAME
     xdg = environ.get("XDG_STATE_HOME", "")
     if xdg and Path(xdg).is_absolute():
-        base = Path(xdg)
-    else:
-        try:
-            base = Path.home() / ".local" / "state"
-        except RuntimeError:
-            raise LoginMemoryError(
-                "no folder to remember failed logins in: HOME is not set; set state.path, "
-                "poll.lock_file or XDG_STATE_HOME"
-            ) from None
-    return base / "fota-poller" / DEFAULT_NAME
+        return Path(xdg) / "fota-poller" / DEFAULT_NAME
+    try:
+        return Path.home() / ".local" / "state" / "fota-poller" / DEFAULT_NAME
+    except RuntimeError:
+        return None
 
 
 def read_failures(path: Path) -> list[LoginFailure]:

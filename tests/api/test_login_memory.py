@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import anyio
+import msgspec
 import pytest
 from helpers import credentials_environ
 
@@ -21,8 +22,8 @@ AUTH = SimulatorAuthOptions()
 PASSWORD = "hunter2-but-longer"
 
 
-def config(tmp_path: Path, base_url: str = "https://thingspace.example/api") -> Config:
-    return Config(api=ApiConfig(base_url=base_url), poll=PollConfig(lock_file=str(tmp_path / "x")))
+def config(base_url: str = "https://thingspace.example/api") -> Config:
+    return Config(api=ApiConfig(base_url=base_url))
 
 
 def credentials(password: str = PASSWORD, username: str = "operator") -> Credentials:
@@ -35,8 +36,14 @@ def credentials(password: str = PASSWORD, username: str = "operator") -> Credent
 
 
 def memory(tmp_path: Path, *, retry: bool = False, **changes: str) -> LoginMemory:
+    """The memory in `tmp_path` (as systemd's state folder), the one place of a bare config."""
     base_url = changes.pop("base_url", "https://thingspace.example/api")
-    opened = open_login_memory(config(tmp_path, base_url), credentials(**changes), retry=retry)
+    opened = open_login_memory(
+        config(base_url),
+        credentials(**changes),
+        retry=retry,
+        environ={"STATE_DIRECTORY": str(tmp_path)},
+    )
     assert isinstance(opened, LoginMemory)
     return opened
 
@@ -44,7 +51,7 @@ def memory(tmp_path: Path, *, retry: bool = False, **changes: str) -> LoginMemor
 def test_a_rejection_is_remembered_by_a_fingerprint_never_the_password(tmp_path):
     memory(tmp_path).rejected(400)
 
-    path = tmp_path / "x.login-failures"
+    path = tmp_path / "login-failures.json"
     assert path.stat().st_mode & 0o777 == 0o600
     assert PASSWORD.encode() not in path.read_bytes()
     assert b"operator" not in path.read_bytes()
@@ -84,7 +91,22 @@ def test_a_success_forgets_only_its_own_credentials(tmp_path):
 
 def test_without_a_password_there_is_no_login_to_remember(tmp_path):
     tokens_only = Credentials(bearer_token=Secret("b"), session_token=Secret("s"))
-    assert open_login_memory(config(tmp_path), tokens_only) is NO_LOGIN_MEMORY
+    assert open_login_memory(config(), tokens_only) is NO_LOGIN_MEMORY
+
+
+def test_a_refusal_kept_beside_the_lock_file_is_found_by_a_command_without_it(tmp_path):
+    user = {"STATE_DIRECTORY": str(tmp_path / "user")}
+    (tmp_path / "user").mkdir()
+    with_lock = msgspec.structs.replace(
+        config(), poll=PollConfig(lock_file=str(tmp_path / "poll.lock"))
+    )
+    open_login_memory(with_lock, credentials(), environ=user).rejected(400)
+
+    assert (tmp_path / "poll.lock.login-failures").exists()
+    assert open_login_memory(config(), credentials(), environ=user).refusal() is not None
+    # The operator's one try, from either command, clears both.
+    open_login_memory(config(), credentials(), retry=True, environ=user).accepted()
+    assert open_login_memory(with_lock, credentials(), environ=user).refusal() is None
 
 
 def test_where_the_memory_is_kept(tmp_path):
@@ -106,7 +128,7 @@ def test_where_the_memory_is_kept(tmp_path):
     "damage", [b"", b"{not json", b"\xff\xfe", b'{"failures": 7}', b"[" * 5000]
 )
 def test_a_damaged_memory_refuses_every_login_until_the_operator_tries_once(tmp_path, damage):
-    path = tmp_path / "x.login-failures"
+    path = tmp_path / "login-failures.json"
     path.write_bytes(damage)
 
     with pytest.raises(LoginMemoryError, match=r"unreadable.*fota-poller check --login"):
@@ -120,19 +142,19 @@ def test_a_damaged_memory_refuses_every_login_until_the_operator_tries_once(tmp_
 def test_a_symlink_at_the_memory_path_is_refused_and_never_written_through(tmp_path):
     target = tmp_path / "precious"
     target.write_bytes(b"keep me")
-    (tmp_path / "x.login-failures").symlink_to(target)
+    (tmp_path / "login-failures.json").symlink_to(target)
 
     with pytest.raises(LoginMemoryError, match="symbolic link"):
         memory(tmp_path)
     memory(tmp_path, retry=True).rejected(400)
 
     assert target.read_bytes() == b"keep me"
-    assert not (tmp_path / "x.login-failures").is_symlink()
+    assert not (tmp_path / "login-failures.json").is_symlink()
     assert memory(tmp_path).refusal() is not None
 
 
 def test_a_fifo_or_a_folder_at_the_memory_path_is_refused_without_waiting(tmp_path):
-    os.mkfifo(tmp_path / "x.login-failures")
+    os.mkfifo(tmp_path / "login-failures.json")
     with pytest.raises(LoginMemoryError, match="not a regular file"):
         memory(tmp_path)
 
@@ -140,7 +162,7 @@ def test_a_fifo_or_a_folder_at_the_memory_path_is_refused_without_waiting(tmp_pa
 @pytest.mark.skipif(os.geteuid() != 0, reason="giving a file away needs root")
 def test_a_memory_file_of_another_user_is_refused(tmp_path):
     memory(tmp_path).rejected(400)
-    os.chown(tmp_path / "x.login-failures", 4242, -1)
+    os.chown(tmp_path / "login-failures.json", 4242, -1)
     with pytest.raises(LoginMemoryError, match="belongs to another user"):
         memory(tmp_path)
 

@@ -103,7 +103,9 @@ async def test_check_login_tries_exactly_once_and_a_success_clears_the_memory(tm
         assert not stats.locked
 
 
-async def test_with_a_state_database_the_memory_is_kept_beside_it(tmp_path, simulator):
+async def test_with_a_state_database_the_memory_is_kept_beside_it_and_in_the_users_folder(
+    tmp_path, simulator
+):
     state = tmp_path / "state.db"
     async with simulator(campaigns=2, auth=AUTH) as sim:
         sim.catalog.write_ids(tmp_path / "ids.txt")
@@ -112,8 +114,17 @@ async def test_with_a_state_database_the_memory_is_kept_beside_it(tmp_path, simu
         memory = tmp_path / "state.db.login-failures"
         assert memory.stat().st_mode & 0o777 == 0o600
         assert WRONG.encode() not in memory.read_bytes()
-        # check finds it with the same --state; without it, it looks elsewhere.
-        code, stdout, _ = await run(sim, tmp_path, "check", "--state", str(state), password=WRONG)
-        assert code == 3
-        assert "not tried again" in stdout
+        # check finds it with the same --state, and without it in the copy kept in the
+        # user's own folder ($XDG_STATE_HOME here).
+        for flags in (["--state", str(state)], []):
+            code, stdout, _ = await run(sim, tmp_path, "check", *flags, password=WRONG)
+            assert code == 3
+            assert "not tried again" in stdout
         assert sim.auth.stats.login_requests == 1
+        # And the copy is cleared with the rest: one try, which succeeds, then a poll logs in.
+        sim.auth.options = msgspec.structs.replace(AUTH, password=WRONG)
+        code, stdout, _ = await run(sim, tmp_path, "check", "--login", password=WRONG)
+        assert code == 0, stdout
+        code, _, stderr = await run(sim, tmp_path, "poll", "--state", str(state), password=WRONG)
+        assert code == 0, stderr
+        assert sim.auth.stats.login_requests == 3
