@@ -20,6 +20,7 @@ import structlog
 
 from fota_poller.api.auth import TokenSource
 from fota_poller.api.credentials import Credentials, load_credentials
+from fota_poller.api.login_memory import open_login_memory
 from fota_poller.api.redact import Redactor, redacted_error
 from fota_poller.api.token_provider import TokenProvider
 from fota_poller.config import Config, apply_overrides, config_path, load_config
@@ -164,7 +165,12 @@ async def authenticated_poll(
         open_output(config.output.path) as sink,
         open_state(state_path) as state,
     ):
-        async with TokenProvider(config, credentials, redactor=redactor, tally=tally) as tokens:
+        # After the locks and the state: a run that may not start reads no memory. Failed
+        # logins of earlier runs: these credentials are not tried again (exit 3 at once).
+        memory = open_login_memory(config, credentials)
+        async with TokenProvider(
+            config, credentials, redactor=redactor, tally=tally, login_memory=memory
+        ) as tokens:
             run = await _poll(
                 config,
                 id_paths,

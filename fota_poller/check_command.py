@@ -22,10 +22,28 @@ def add_check_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
         description="Check that a run can start: the config, the credentials' presence, a "
         "connection to the base URL, a token, one session opened and closed, and optionally "
         "one upgrade polled. One line per step; the exit codes are poll's (4 at once when "
-        "the API is unreachable).",
+        "the API is unreachable). A login rejected before (by any run) is not tried again "
+        "unless --login is given.",
     )
     check.add_argument("--config", type=Path, metavar="FILE", help="TOML config file")
     check.add_argument("--base-url", help="API base URL (config api.base_url)")
+    check.add_argument(
+        "--login",
+        action="store_true",
+        help="try one login even if one with these credentials was rejected before; a "
+        "success forgets the rejection (docs/credentials.md)",
+    )
+    check.add_argument(
+        "--state",
+        metavar="FILE",
+        help="the state database poll uses (config state.path): failed logins are kept beside it",
+    )
+    check.add_argument(
+        "--lock-file",
+        metavar="FILE",
+        help="the lock file poll uses (config poll.lock_file): failed logins are kept beside it "
+        "when there is no state database",
+    )
     check.add_argument(
         "--upgrade",
         type=_campaign_ref,

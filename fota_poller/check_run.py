@@ -1,5 +1,8 @@
 """`fota-poller check`, run: the preflight before enabling the timer, one line per step.
 
+A login rejected before (by any run: `fota_poller.api.login_memory`) is not tried again
+unless `--login` is given: then one login is tried, and a success forgets the rejection.
+
 Config, credentials (present, never shown), one TCP connect to the base URL, a Bearer token,
 one session opened and closed (one login and one logout, as a run makes), and optionally one
 upgrade polled. The exit codes are `poll`'s: 2 config or credentials, 3 refused by
@@ -14,6 +17,7 @@ read timeout a night's run allows.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Final
@@ -25,11 +29,12 @@ from yarl import URL
 from fota_poller.api.client import UpgradeClient, open_session, upgrade_url
 from fota_poller.api.credentials import Credentials, load_credentials
 from fota_poller.api.decode import decode_upgrade
+from fota_poller.api.login_memory import LoginRecord, open_login_memory
 from fota_poller.api.network_error import where
 from fota_poller.api.redact import Redactor, redacted_error
 from fota_poller.api.token_provider import TokenProvider
 from fota_poller.api.unreachable import reason_of
-from fota_poller.config import Config, apply_overrides, load_config
+from fota_poller.config import Config, apply_overrides, config_path, load_config
 from fota_poller.errors import (
     AuthenticationError,
     ConfigError,
@@ -56,17 +61,25 @@ def run_check(args: argparse.Namespace) -> int:
     a server's words (an error code echoing a password, an ESC in a status) are in them.
     """
     redactor = Redactor()
+    # The config poll reads (`--config`, else $FOTA_POLLER_CONFIG, else /etc), and the flags
+    # that say where poll keeps its files: so check finds the failed-login memory poll keeps.
+    path, _ = config_path(args.config, os.environ)
     try:
-        config = apply_overrides(load_config(args.config), api={"base_url": args.base_url})
+        config = apply_overrides(
+            load_config(path),
+            api={"base_url": args.base_url},
+            poll={"lock_file": args.lock_file},
+            state={"path": args.state},
+        )
     except FotaPollerError as exc:
         return _fail(redactor, "config", str(exc), exc.exit_code)
     config = preflight_config(config)
-    _line(redactor, "ok", "config", str(args.config) if args.config is not None else "defaults")
+    _line(redactor, "ok", "config", str(path) if path is not None else "defaults")
     files = written_files(config)
     if files:
         try:
-            for what, path in files:
-                _check_file(what, path)
+            for what, file in files:
+                _check_file(what, file)
         except FotaPollerError as exc:
             return _fail(redactor, "files", str(exc), exc.exit_code)
         _line(redactor, "ok", "files", ", ".join(what for what, _ in files))
@@ -77,9 +90,13 @@ def run_check(args: argparse.Namespace) -> int:
         return _fail(redactor, "credentials", str(exc), exc.exit_code)
     redactor.add_credentials(credentials)
     _line(redactor, "ok", "credentials", _present(credentials))
+    try:
+        memory = open_login_memory(config, credentials, retry=args.login)
+    except FotaPollerError as exc:
+        return _fail(redactor, "logins", str(exc), exc.exit_code)
     upgrade: CampaignRef | None = args.upgrade
     try:
-        return anyio.run(_online, config, credentials, redactor, upgrade)
+        return anyio.run(_online, config, credentials, redactor, upgrade, memory)
     except FotaPollerError as exc:
         raise redacted_error(exc, redactor) from None  # the CLI's line, as for `poll`
 
@@ -124,7 +141,11 @@ def preflight_config(config: Config) -> Config:
 
 
 async def _online(
-    config: Config, credentials: Credentials, redactor: Redactor, upgrade: CampaignRef | None
+    config: Config,
+    credentials: Credentials,
+    redactor: Redactor,
+    upgrade: CampaignRef | None,
+    memory: LoginRecord,
 ) -> int:
     url = URL(config.api.base_url)
     timeout_s = config.poll.connect_timeout_s
@@ -142,7 +163,9 @@ async def _online(
     _line(redactor, "ok", "connect", where(url))
     tally = RunTally()
     step = "token"
-    async with TokenProvider(config, credentials, redactor=redactor, tally=tally) as tokens:
+    async with TokenProvider(
+        config, credentials, redactor=redactor, tally=tally, login_memory=memory
+    ) as tokens:
         try:
             await tokens.bearer()
             obtained = "pre-issued" if tally.token_requests == 0 else "obtained"
@@ -157,7 +180,7 @@ async def _online(
                 if code:
                     return code
         except AuthenticationError as exc:
-            return _fail(redactor, step, str(exc), ExitCode.AUTH_FAILED)
+            return _fail(redactor, step, str(exc), exc.exit_code)
         except RequestFailedError as exc:
             # A preflight does not wait out an outage: no answer is exit 4 at once.
             return _fail(redactor, step, str(exc), ExitCode.CUT_SHORT)

@@ -98,6 +98,9 @@ class PollConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     # An API that answers nothing for this long ends the run (exit 4), deadline or not, so
     # a dead endpoint cannot hold the lock for ever.
     max_outage_s: PositiveFloat = 1800.0
+    # Before the API has answered anything at all (a host name that does not resolve, a
+    # refused connection: a wrong base URL, most likely), the run ends (exit 4) this soon.
+    max_startup_outage_s: PositiveFloat = 120.0
     max_response_mb: PositiveFloat = 256.0
     # A duration such as `45m`, `1h30m`, `90s` or a bare number of seconds.
     deadline: Duration | None = None

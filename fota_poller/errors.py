@@ -54,11 +54,35 @@ class AuthenticationError(FotaPollerError):
     exit_code = ExitCode.AUTH_FAILED
 
     def __init__(
-        self, message: str, *, error_code: str | None = None, requests_sent: int = 0
+        self,
+        message: str,
+        *,
+        error_code: str | None = None,
+        requests_sent: int = 0,
+        exit_code: ExitCode = ExitCode.AUTH_FAILED,
     ) -> None:
         super().__init__(message)
         self.error_code = error_code
         self.requests_sent = requests_sent
+        # 2 (not 3) when the auth endpoint's 404 says `api.base_url` is wrong: no refusal.
+        self.exit_code = exit_code
+
+
+class LoginRejectedError(AuthenticationError):
+    """The session service refused the username and password: a failed login, remembered.
+
+    `http_status` is the refusal's status (400, 401...), kept with the memory of it.
+    """
+
+    def __init__(self, message: str, *, http_status: int, error_code: str | None = None) -> None:
+        super().__init__(message, error_code=error_code)
+        self.http_status = http_status
+
+
+class LoginMemoryError(FotaPollerError):
+    """The memory of failed logins cannot be read or written: no login is tried (fail closed)."""
+
+    exit_code = ExitCode.AUTH_FAILED
 
 
 class AlreadyRunningError(FotaPollerError):

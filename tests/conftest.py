@@ -16,6 +16,16 @@ pytest.register_assert_rewrite("helpers")
 from helpers import FakeClock, SimulatorFactory  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def own_login_memory(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each test its own failed-login memory folder: a wrong password in one test (or in the
+    user's own runs) must not bar another test's logins, nor reach ~/.local/state."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("xdg-state")))
+    monkeypatch.delenv("STATE_DIRECTORY", raising=False)
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()

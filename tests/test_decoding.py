@@ -18,7 +18,7 @@ import msgspec
 import pytest
 
 from fota_poller.api.decode import ApiError, UpgradeInfo, decode_error, decode_upgrade
-from fota_poller.api.token_requests import TokenAnswer
+from fota_poller.api.token_answers import TokenAnswer
 from fota_poller.config import PhasesConfig, load_config
 from fota_poller.decoding import MAX_REASON_CHARS, decode
 from fota_poller.errors import ConfigError, InputDecodeError, UpgradeDecodeError

@@ -26,7 +26,7 @@ import structlog
 
 from fota_poller.api.auth import RejectedToken, RequestAuth, TokenSource
 from fota_poller.api.decode import decode_error
-from fota_poller.errors import AuthenticationError
+from fota_poller.errors import AuthenticationError, ExitCode
 
 log = structlog.get_logger("fota_poller")
 
@@ -133,6 +133,7 @@ class AuthGate:
                 str(exc).removeprefix("could not authenticate: "),
                 exc.error_code or code,
                 logged=True,
+                exit_code=exc.exit_code,
             )
 
     async def _admit(self) -> tuple[RequestAuth, bool]:
@@ -175,10 +176,17 @@ class AuthGate:
         if last is not None and generation >= last:
             del self._rejected[kind]
 
-    def _fail(self, reason: str, code: str | None, *, logged: bool = False) -> NoReturn:
+    def _fail(
+        self,
+        reason: str,
+        code: str | None,
+        *,
+        logged: bool = False,
+        exit_code: ExitCode = ExitCode.AUTH_FAILED,
+    ) -> NoReturn:
         if self._failure is None:
             self._failure = AuthenticationError(
-                f"could not authenticate: {reason}", error_code=code
+                f"could not authenticate: {reason}", error_code=code, exit_code=exit_code
             )
             if not logged:
                 log.error("auth.failed", error=str(self._failure), error_code=code)

@@ -163,7 +163,7 @@ class UpgradeClient:
                     )
         except AuthenticationError as exc:
             raise AuthenticationError(
-                str(exc), error_code=exc.error_code, requests_sent=sent
+                str(exc), error_code=exc.error_code, requests_sent=sent, exit_code=exc.exit_code
             ) from None
 
     async def _send(self, url: URL, auth: RequestAuth) -> HttpResponse:

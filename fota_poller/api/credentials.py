@@ -84,8 +84,8 @@ def load_credentials(config: AuthConfig, environ: Mapping[str, str] = os.environ
         ),
         username=_read(environ, USERNAME_ENV, "username_file", config.username_file, folder),
         password=_read(environ, PASSWORD_ENV, "password_file", config.password_file, folder),
-        bearer_token=_secret(environ.get(BEARER_TOKEN_ENV)),
-        session_token=_secret(environ.get(SESSION_TOKEN_ENV)),
+        bearer_token=_token(environ, BEARER_TOKEN_ENV),
+        session_token=_token(environ, SESSION_TOKEN_ENV),
     )
     missing: list[str] = []
     if credentials.bearer_token is None:
@@ -108,6 +108,14 @@ def _unset(
 
 def _secret(value: str | None) -> Secret | None:
     return Secret(value) if value else None
+
+
+def _token(environ: Mapping[str, str], variable: str) -> Secret | None:
+    """A pre-issued token; refused when no header could carry it (a control character)."""
+    value = environ.get(variable)
+    if value and not (value.isascii() and value.isprintable()):
+        raise ConfigError(f"{variable} holds a control or non-ASCII character; not sent")
+    return _secret(value)
 
 
 def _read(

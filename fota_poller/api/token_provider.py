@@ -13,7 +13,8 @@ docs/thingspace.md). One that got no answer is a network failure (`NoAuthAnswerE
 `RequestFailedError`): it fails only the request that asked, so the run's retries and circuit
 treat an unreachable auth endpoint as any outage, and the next request asks again. No more
 than `max_login_attempts` logins that may have reached the server are made in a whole run,
-whatever happens; a login whose connection was never made does not count.
+whatever happens; a login whose connection was never made does not count. A rejected
+login is remembered across runs (`fota_poller.api.login_memory`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import structlog
 
 from fota_poller.api.auth import RejectedToken, RequestAuth
 from fota_poller.api.credentials import Credentials, Secret
+from fota_poller.api.login_memory import NO_LOGIN_MEMORY, LoginRecord, remembered
 from fota_poller.api.redact import Redactor
 from fota_poller.api.token_requests import TokenRequests
 from fota_poller.api.token_slot import MAX_EXPIRED_ANSWERS, TokenSlot
@@ -58,7 +60,10 @@ class TokenProvider:
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         max_login_attempts: int = 3,
         tally: RunTally | None = None,
+        login_memory: LoginRecord = NO_LOGIN_MEMORY,
     ) -> None:
+        # Failed logins of earlier runs: a login it refuses is not tried.
+        self._login_memory = login_memory
         # The run's tally, where the token requests, logins and logouts sent are counted.
         self.tally = tally if tally is not None else RunTally()
         self._credentials = credentials
@@ -113,6 +118,8 @@ class TokenProvider:
         """
         if self._failure is not None:
             raise self._failure
+        if self._session.value is None and (refusal := self._login_memory.refusal()):
+            self._fail(refusal)  # before the Bearer: a barred run sends nothing
         await self._bearer_ready()
         session = self._session
         if session.value is None:
@@ -212,7 +219,7 @@ class TokenProvider:
             issued = await self._requests.bearer(key, secret)
         self._bearer.take_bearer(issued, rejected=rejected)
         if self._bearer.stuck:
-            self._fail(f"{MAX_EXPIRED_ANSWERS} token answers in a row said the token expires now")
+            self._fail(f"{MAX_EXPIRED_ANSWERS} token answers in a row expire within a round trip")
 
     async def _renew_session(self, seen_generation: int) -> None:
         slot = self._session
@@ -233,13 +240,17 @@ class TokenProvider:
         # Hand-written rather than a retry library: the attempt budget spans the whole run,
         # not one call, and only "no answer" may be retried.
         while self._login_attempts < self._max_login_attempts:
+            if refusal := self._login_memory.refusal():
+                self._fail(refusal)
             await self._bearer_ready()
             bearer = self._current()
             self._login_attempts += 1
             try:
                 with self._failing():
-                    outcome = await self._requests.login(
-                        bearer.headers["Authorization"], username, password
+                    outcome = await remembered(
+                        self._login_memory,
+                        self._requests.login(bearer.headers["Authorization"], username, password),
+                        last_try=self._login_attempts == self._max_login_attempts,
                     )
             except NoAuthAnswerError as exc:
                 if not exc.sent:

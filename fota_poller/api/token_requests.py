@@ -14,14 +14,12 @@ workers, is `fota_poller.api.token_provider`'s job.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Mapping
 from http import HTTPStatus
-from typing import Final, TypeVar
+from typing import Final
 
 import aiohttp
-import msgspec
 import structlog
 from yarl import URL
 
@@ -32,12 +30,20 @@ from fota_poller.api.decode import decode_error
 from fota_poller.api.network_error import down_as, where
 from fota_poller.api.redact import Redactor
 from fota_poller.api.response_body import read_body
+from fota_poller.api.token_answers import (
+    LOGIN_ANSWER,
+    TOKEN_ANSWER,
+    IssuedToken,
+    LoginOutcome,
+    read_answer,
+    refuse_unsendable,
+)
 from fota_poller.api.unreachable import auth_unreachable, never_sent, reason_of
 from fota_poller.config import Config
-from fota_poller.decoding import decode
 from fota_poller.errors import (
     AuthenticationError,
-    InputDecodeError,
+    ExitCode,
+    LoginRejectedError,
     NoAuthAnswerError,
     UnreadableBodyError,
 )
@@ -45,56 +51,13 @@ from fota_poller.observe.tally import RunTally
 
 log = structlog.get_logger("fota_poller")
 
-_Answer = TypeVar("_Answer")
-
-# The documented Bearer lifetime (docs/thingspace.md), assumed when an answer leaves
-# `expires_in` out.
-_DEFAULT_BEARER_LIFETIME_S: Final = 3600.0
 _OK: Final = 200
 # A gateway or service down or overloaded for a moment, or throttling: no verdict on the
 # credentials, so a network failure (the run's outage handling), never a refusal.
 _UNAVAILABLE: Final = frozenset({408, 429, 500, 502, 503, 504})
-
-
-class TokenAnswer(msgspec.Struct):
-    """The gateway's answer to a token request."""
-
-    access_token: str
-    # Some OAuth servers send the number as a string; either is read.
-    expires_in: float | str | None = None
-
-    def lifetime(self) -> float:
-        """Seconds the token has left: 0 means now; the documented hour when not said."""
-        try:
-            seconds = float(self.expires_in) if self.expires_in is not None else math.nan
-        except ValueError:
-            seconds = math.nan
-        return max(seconds, 0.0) if math.isfinite(seconds) else _DEFAULT_BEARER_LIFETIME_S
-
-
-class IssuedToken(msgspec.Struct, frozen=True):
-    """A token answer and the clock readings around its request, which bound its expiry."""
-
-    answer: TokenAnswer
-    sent_at: float
-    received_at: float
-
-
-class LoginOutcome(msgspec.Struct, frozen=True):
-    """What one login attempt gave: a session, or a refused Bearer token."""
-
-    session_token: str | None = None
-    # The gateway refused the Bearer token: the login never reached the session service,
-    # so it cannot count towards a lockout.
-    bearer_rejected: bool = False
-
-
-class _LoginAnswer(msgspec.Struct, rename="camel"):
-    session_token: str
-
-
-_token_decoder = msgspec.json.Decoder(TokenAnswer)
-_login_decoder = msgspec.json.Decoder(_LoginAnswer)
+# No such route: the base URL is wrong (a path segment too many or too few), not the
+# credentials; an exit 2 that names the URL, and no failed login.
+_NOT_FOUND: Final = 404
 
 
 class TokenRequests:
@@ -147,11 +110,14 @@ class TokenRequests:
             data={"grant_type": "client_credentials"},
             auth=aiohttp.BasicAuth(key.reveal(), secret.reveal()),
         )
+        if status == _NOT_FOUND:
+            raise self._wrong_url("token request", self._token_url)
         if status != _OK:
             reason = f"the token request was rejected ({_describe(status, body)})"
             raise _rejection(reason, _code(body))
-        answer = _decode(body, _token_decoder, "token")
+        answer = read_answer(body, TOKEN_ANSWER, "token")
         self._redactor.add(answer.access_token)
+        refuse_unsendable(answer.access_token, "token")
         return IssuedToken(answer, sent_at, self._clock())
 
     async def login(self, authorization: str, username: Secret, password: Secret) -> LoginOutcome:
@@ -167,15 +133,29 @@ class TokenRequests:
             headers={"Authorization": authorization},
         )
         if status == _OK:
-            answer = _decode(body, _login_decoder, "login")
+            answer = read_answer(body, LOGIN_ANSWER, "login")
             self._redactor.add(answer.session_token)
+            refuse_unsendable(answer.session_token, "login")
             return LoginOutcome(session_token=answer.session_token)
+        if status == _NOT_FOUND:
+            raise self._wrong_url("login", self._login_url)
         if rejected_token(status, body) == "bearer":
-            return LoginOutcome(bearer_rejected=True)
-        raise _rejection(
-            f"the session login was rejected ({_describe(status, body)}); not retried, "
-            "so that the account is not locked",
-            _code(body),
+            return LoginOutcome(bearer_rejected=True, http_status=status)
+        raise LoginRejectedError(
+            f"could not authenticate: the session login was rejected "
+            f"({_describe(status, body)}); not retried, so that the account is not locked",
+            http_status=status,
+            error_code=_code(body),
+        )
+
+    def _wrong_url(self, what: str, url: str) -> AuthenticationError:
+        """The 404 of an auth endpoint: `api.base_url` looks wrong (exit 2), no refusal."""
+        base = URL(self._config.api.base_url).with_user(None).with_query(None)
+        tried = URL(url).with_user(None).with_query(None)
+        return AuthenticationError(
+            f"the {what} got HTTP 404 from {tried}: api.base_url {base} looks wrong "
+            "(no such route)",
+            exit_code=ExitCode.USAGE,
         )
 
     def logout_given_up(self, limit_s: float) -> None:
@@ -244,13 +224,6 @@ class TokenRequests:
             event = "auth.misbehaving" if down_as(reason) == "misbehaving" else "auth.unreachable"
             log.warning(event, request=what, host=where(url), reason=reason)
             raise auth_unreachable(what, url, reason, sent=not never_sent(exc)) from None
-
-
-def _decode(body: bytes, decoder: msgspec.json.Decoder[_Answer], what: str) -> _Answer:
-    try:
-        return decode(decoder.decode, body)
-    except InputDecodeError as exc:
-        raise _rejection(f"the {what} answer could not be read: {exc.reason}") from None
 
 
 def _rejection(reason: str, code: str | None = None) -> AuthenticationError:

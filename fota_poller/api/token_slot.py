@@ -18,7 +18,7 @@ import anyio
 import structlog
 
 from fota_poller.api.credentials import Secret
-from fota_poller.api.token_requests import IssuedToken
+from fota_poller.api.token_answers import IssuedToken
 
 log = structlog.get_logger("fota_poller")
 
@@ -30,7 +30,10 @@ _TRANSIT_MARGIN_SHARE: Final = 0.1
 # `expires_in` is whole seconds, truncated: the expiry may be up to this much later.
 _TRUNCATION_S: Final = 1.0
 # Token answers in a row with `expires_in` 0: after the one a renewal can meet just before
-# an expiry, the gateway is stuck, and asking on would pause the run for good.
+# an expiry, the gateway is stuck, and asking on would pause the run for good. A lifetime
+# shorter than twice the token request's round trip counts as 0: no request could reach
+# the API with the token before it expires, so it is no better (an `expires_in` of 0.001
+# once made a run ask for a token every second, for ever).
 MAX_EXPIRED_ANSWERS: Final = 3
 
 
@@ -66,7 +69,9 @@ class TokenSlot:
         self.use_until, self.ask_at = bearer_schedule(
             issued.sent_at, issued.received_at, lifetime, fresh=fresh
         )
-        self.expired_answers = self.expired_answers + 1 if lifetime == 0 else 0
+        round_trip = issued.received_at - issued.sent_at
+        expired = lifetime == 0 or lifetime < 2 * round_trip
+        self.expired_answers = self.expired_answers + 1 if expired else 0
         if self.stuck:
             return
         self.obtained = True

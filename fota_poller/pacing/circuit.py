@@ -5,6 +5,10 @@ failed probe; the first answer (from the probe or a request still in flight) clo
 Failures while it is open, and the one that opens it, are the outage's, not a campaign's.
 While it stays open, a warning every `circuit_reminder_s` (a minute) says since when and
 what the last probe got, so a long outage is never silent in the logs.
+
+Until the API has answered anything (an HTTP status, even a 503), the run's patience is
+`max_startup_outage_s`, counted from the start: a host name that does not resolve or a
+port that refuses at the very start is a wrong base URL far more often than an outage.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from datetime import UTC, datetime
 import anyio
 import structlog
 
-from fota_poller.api.network_error import unreachable_for
+from fota_poller.api.network_error import down_as, unreachable_for
 from fota_poller.run.stop import RunControl, cut_short
 
 log = structlog.get_logger("fota_poller")
@@ -40,11 +44,17 @@ class CircuitBreaker:
         circuit_probe_s: float,
         circuit_probe_max_s: float,
         max_outage_s: float,
+        max_startup_outage_s: float,
         circuit_reminder_s: float,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._circuit_failures = circuit_failures
         self._max_outage_s = max_outage_s
+        self._max_startup_outage_s = max_startup_outage_s
+        self._started_at = clock()
+        # Whether a server has answered anything yet, and whether anything has failed.
+        self._heard = False
+        self._failed_once = False
         self._opened_at = 0.0
         self._opened_wall = datetime.now(UTC)  # when it opened, for the reminder's `since`
         self._circuit_probe_s = circuit_probe_s
@@ -67,9 +77,18 @@ class CircuitBreaker:
     async def enter(self, control: RunControl) -> bool | None:
         """Wait for a turn: False for a normal request, True for the probe, None if stopped."""
         while control.stop_reason is None:
+            now = self._clock()
+            if self._silent_since_start(now):
+                log.error(
+                    "backoff.outage_too_long",
+                    seconds=round(now - self._started_at),
+                    last=self._last_failure,
+                    setting="poll.max_startup_outage_s",
+                )
+                control.stop(cut_short(self._startup_outage_message()))
+                break
             if not self.is_open:
                 return False
-            now = self._clock()
             if now - self._opened_at >= self._max_outage_s:
                 log.error(
                     "backoff.outage_too_long",
@@ -86,8 +105,31 @@ class CircuitBreaker:
             wait_s = math.inf if self._probing else self._probe_at - now
             # Wake for the reminder too: a waiting worker is the one that says it.
             wait_s = max(min(wait_s, self._remind_at - now), 0.0)
+            if not self._heard:
+                startup_left = self._started_at + self._max_startup_outage_s - now
+                wait_s = max(min(wait_s, startup_left), 0.0)
             await _wait_for_change(self._event(), control, wait_s)
         return None
+
+    def _silent_since_start(self, now: float) -> bool:
+        """True once nothing has answered since the start for `max_startup_outage_s`."""
+        return (
+            not self._heard
+            and self._failed_once
+            and now - self._started_at >= self._max_startup_outage_s
+        )
+
+    def _startup_outage_message(self) -> str:
+        limit = self._max_startup_outage_s
+        if self._last_cause is None:
+            outage = f"the API answered nothing for {limit:g} s"
+        else:
+            host, reason = self._last_cause
+            outage = unreachable_for(host, limit, reason)
+        return (
+            f"not polled: {outage} from the start of the run, the longest "
+            "poll.max_startup_outage_s allows before a first answer (is api.base_url right?)"
+        )
 
     def _outage_message(self) -> str:
         """Why the campaigns left are not polled: the host, for how long, the last reason."""
@@ -119,6 +161,7 @@ class CircuitBreaker:
         """The server answered: the circuit closes."""
         self._consecutive_failures = 0
         self._probing = False
+        self._heard = True
         if self.is_open:
             self.is_open = False
             self._probe_wait = self._circuit_probe_s
@@ -139,6 +182,9 @@ class CircuitBreaker:
         `outcome` says what the request got (`HTTP 503`, `127.0.0.1:9 connection refused`);
         `host` and `reason` say it apart (`127.0.0.1:9`, `connection refused`).
         """
+        self._failed_once = True
+        if reason is not None and down_as(reason) == "unavailable":
+            self._heard = True  # an HTTP status (a 503): a server is there, the URL is right
         if is_probe or not self.is_open:
             if outcome is not None:
                 self._last_failure = outcome

@@ -37,6 +37,7 @@ class BackoffSettings(msgspec.Struct, frozen=True, kw_only=True):
     circuit_probe_s: float
     circuit_probe_max_s: float
     max_outage_s: float
+    max_startup_outage_s: float
     min_rate: float
     recovery_per_s: float
     circuit_reminder_s: float
@@ -93,6 +94,7 @@ class SharedBackoff:
             circuit_probe_s=settings.circuit_probe_s,
             circuit_probe_max_s=settings.circuit_probe_max_s,
             max_outage_s=settings.max_outage_s,
+            max_startup_outage_s=settings.max_startup_outage_s,
             circuit_reminder_s=settings.circuit_reminder_s,
             clock=clock,
         )

@@ -9,7 +9,7 @@ import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from fota_poller.api.client import upgrade_url
-from fota_poller.errors import AuthenticationError, ExitCode
+from fota_poller.errors import AuthenticationError
 from fota_poller.ids.lists import InvalidLine
 from fota_poller.observe.tally import AttemptCounter
 from fota_poller.output import campaign
@@ -95,7 +95,7 @@ async def _poll_one(stage: Stage, item: WorkItem, counter: AttemptCounter) -> Ca
         auth_stop = StopReason(
             error_kind="auth",
             message=str(exc),
-            exit_code=ExitCode.AUTH_FAILED,
+            exit_code=exc.exit_code,
             error_code=exc.error_code,
         )
         stage.control.stop(auth_stop)

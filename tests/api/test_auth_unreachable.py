@@ -69,6 +69,43 @@ async def test_poll_with_the_base_url_on_a_closed_port_ends_as_an_outage_not_exi
     assert "auth.failed" not in events
 
 
+# Patient once the API has answered (max_outage_s), quick while it never has.
+STARTUP_LIMIT = (
+    "[poll]\nmax_startup_outage_s = 1\ncircuit_probe_s = 0.1\ncircuit_probe_max_s = 0.2\n"
+)
+
+
+async def test_a_closed_port_from_the_start_ends_the_run_at_max_startup_outage(tmp_path):
+    (tmp_path / "ids.txt").write_text(
+        "0000123456-00001,44e1a7c6-6d5f-4c43-9a49-0c5e7b9a1f3e\n"
+        "0000123456-00001,55e1a7c6-6d5f-4c43-9a49-0c5e7b9a1f3e\n"
+    )
+    port = closed_port()
+
+    code, records, logs = await poll(tmp_path, f"http://127.0.0.1:{port}", STARTUP_LIMIT)
+
+    assert code == 4
+    campaigns = [r for r in records if r["record"] == "campaign"]
+    assert len(campaigns) == 2
+    assert {(r["outcome"], r["error_kind"]) for r in campaigns} == {("failed", "not_polled")}
+    for record in campaigns:
+        message = record["error_message"]
+        assert f"127.0.0.1:{port} unreachable for 1 s (connection refused)" in message
+        assert "poll.max_startup_outage_s" in message
+    [ended] = [line for line in logs if line["event"] == "backoff.outage_too_long"]
+    assert ended["setting"] == "poll.max_startup_outage_s"
+    assert "auth.failed" not in {line["event"] for line in logs}
+
+
+async def test_the_startup_limit_leaves_a_run_that_gets_answers_alone(tmp_path, simulator):
+    async with simulator(campaigns=4, auth=AUTH) as sim:
+        sim.catalog.write_ids(tmp_path / "ids.txt")
+        code, records, _ = await poll(tmp_path, sim.base_url, STARTUP_LIMIT)
+
+    assert code == 0
+    assert {r["outcome"] for r in records if r["record"] == "campaign"} == {"ok"}
+
+
 @pytest.mark.parametrize(
     "faults",
     [

@@ -152,3 +152,11 @@ def test_docs_document_every_credential_source_and_exit_code_3():
     for key in AuthConfig.__struct_fields__:
         assert key in section
     assert "exit code is **3**" in section
+
+
+@pytest.mark.parametrize("bad", ["tok\r\nX: 1", "tok\x00", "tok\x1b[0m", "tok\u2028"], ids=repr)
+def test_a_pre_issued_token_with_a_control_character_is_refused_unshown(bad):
+    environ = {"THINGSPACE_BEARER_TOKEN": bad, "THINGSPACE_SESSION_TOKEN": "session"}
+    with pytest.raises(ConfigError, match="THINGSPACE_BEARER_TOKEN holds a control") as caught:
+        load_credentials(AuthConfig(), environ)
+    assert "tok" not in str(caught.value)

@@ -16,6 +16,7 @@ def _open_circuit(clock: FakeClock) -> CircuitBreaker:
         circuit_probe_s=1.0,
         circuit_probe_max_s=30.0,
         max_outage_s=1800.0,
+        max_startup_outage_s=1800.0,
         clock=clock,
         circuit_reminder_s=PollConfig.circuit_reminder_s,
     )
@@ -100,6 +101,7 @@ async def test_workers_waiting_on_an_open_circuit_wake_to_say_it_is_still_open(r
         circuit_probe_s=0.0,
         circuit_probe_max_s=30.0,
         max_outage_s=1800.0,
+        max_startup_outage_s=1800.0,
         circuit_reminder_s=0.02,
     )
     reminded = anyio.Event()

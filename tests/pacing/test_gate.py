@@ -114,6 +114,7 @@ async def test_a_failed_probe_doubles_the_wait_before_the_next():
     clock = FakeClock()
     breaker = circuit(clock, circuit_failures=1, circuit_probe_s=1, circuit_probe_max_s=3)
     control = RunControl()
+    breaker.answered()  # the API has answered once: its outage gets max_outage_s, not less
     breaker.failed(is_probe=False)
     waits = []
     for _ in range(3):
@@ -157,3 +158,38 @@ async def test_a_cancelled_probe_lets_another_request_probe():
     async with shared.turn(control) as turn:
         assert turn.is_probe
     assert shared.circuit.probes == 2
+
+
+async def test_an_api_silent_since_the_start_stops_the_run_at_max_startup_outage():
+    clock = FakeClock()
+    breaker = circuit(clock, circuit_failures=1, max_startup_outage_s=5, max_outage_s=1800)
+    control = RunControl()
+    breaker.failed(
+        is_probe=False,
+        outcome="network: 127.0.0.1:9 connection refused",
+        host="127.0.0.1:9",
+        reason="connection refused",
+    )
+    clock.now += 5
+    assert await breaker.enter(control) is None
+    assert control.stop_reason is not None
+    assert control.stop_reason.exit_code == 4
+    assert "127.0.0.1:9 unreachable for 5 s (connection refused)" in control.stop_reason.message
+    assert "poll.max_startup_outage_s" in control.stop_reason.message
+
+
+async def test_an_outage_after_a_first_answer_keeps_max_outage_patience():
+    for first in ("answer", "503"):
+        clock = FakeClock()
+        breaker = circuit(clock, circuit_failures=1, max_startup_outage_s=5, max_outage_s=1800)
+        control = RunControl()
+        if first == "answer":
+            breaker.answered()
+        else:  # a 503 is an answer too: a server is there
+            breaker.failed(
+                is_probe=False, outcome="HTTP 503", host="127.0.0.1:9", reason="HTTP 503"
+            )
+        breaker.failed(is_probe=False, host="127.0.0.1:9", reason="connection refused")
+        clock.now += 60
+        assert await breaker.enter(control) is True
+        assert control.stop_reason is None
