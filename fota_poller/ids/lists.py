@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import io
 import itertools
+import os
 import re
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterable, Sequence
-from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 import msgspec
@@ -23,14 +23,15 @@ from fota_poller.errors import InputFileError
 from fota_poller.text import excerpt
 
 if TYPE_CHECKING:
+    from fota_poller.ids.pipe_lines import InputCutoff
     from fota_poller.ids.sources import Batched
 
 ACCOUNT_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 STDIN = "-"
 # UTF-8 that drops a byte order mark at the start of the stream (and only there).
 ID_LIST_ENCODING = "utf-8-sig"
-# Lines are read from the file in a worker thread, a batch at a time, so a slow pipe on
-# stdin never blocks the event loop and a large file costs few thread hops.
+# Lines are read from a file in a worker thread, a batch at a time, so a large file costs few
+# thread hops; a pipe, FIFO or terminal is read as it arrives (pipe_lines.py).
 _LINES_PER_READ = 512
 
 
@@ -162,7 +163,9 @@ def open_id_sources(paths: Sequence[str]) -> list[tuple[str, IO[str]]]:
                 # Closed by close_id_sources: the files outlive this function on purpose.
                 # utf-8-sig: spreadsheet exports start with a byte order mark, which would
                 # otherwise be read as part of the first line's account name.
-                stream = Path(path).open(encoding=ID_LIST_ENCODING, errors="replace")  # noqa: SIM115
+                stream = open(  # noqa: SIM115 - closed by close_id_sources
+                    path, encoding=ID_LIST_ENCODING, errors="replace", opener=_open_without_waiting
+                )
                 opened.append((path, stream))
             except OSError as exc:
                 raise InputFileError(f"cannot read id list {path}: {exc.strerror}") from None
@@ -170,6 +173,15 @@ def open_id_sources(paths: Sequence[str]) -> list[tuple[str, IO[str]]]:
         close_id_sources(opened)
         raise
     return opened
+
+
+def _open_without_waiting(path: str, flags: int) -> int:
+    """Open for reading at once, even a FIFO no writer has opened yet (pipe_lines.py waits).
+
+    O_NONBLOCK changes nothing for a regular file, and a FIFO or terminal opened here is read
+    only once it is readable, so no read of ours meets EAGAIN for lack of data.
+    """
+    return os.open(path, flags | os.O_NONBLOCK)
 
 
 def _utf8_stdin() -> IO[str]:
@@ -188,26 +200,40 @@ def close_id_sources(sources: Iterable[tuple[str, IO[str]]]) -> None:
 
 
 def read_refs(
-    sources: Iterable[tuple[str, IO[str]]], default_account: str | None
+    sources: Iterable[tuple[str, IO[str]]],
+    default_account: str | None,
+    cutoff: InputCutoff | None = None,
 ) -> Batched[CampaignRef | InvalidLine]:
-    """Every usable or invalid line of every source, in order, read lazily a batch at a time."""
+    """Every usable or invalid line of every source, in order, read lazily a batch at a time.
+
+    A source on a pipe, FIFO or terminal is waited for until `cutoff` (the run's stop switch)
+    says input is no longer waited for; then it ends where it is (pipe_lines.py).
+    """
     # Imported here: `state` and `--help` use this module's names, not its async plumbing,
     # which loads anyio and structlog (bench/startup.py).
     from fota_poller.ids.sources import Batched  # noqa: PLC0415
 
-    return Batched(_read_batches(sources, default_account))
+    return Batched(_read_batches(sources, default_account, cutoff))
 
 
 async def _read_batches(
-    sources: Iterable[tuple[str, IO[str]]], default_account: str | None
+    sources: Iterable[tuple[str, IO[str]]],
+    default_account: str | None,
+    cutoff: InputCutoff | None,
 ) -> AsyncIterator[list[CampaignRef | InvalidLine]]:
+    import anyio.to_thread  # noqa: PLC0415 - off the start-up path (bench/startup.py)
+
+    from fota_poller.ids.pipe_lines import open_pipe  # noqa: PLC0415 - the same
+
     for name, stream in sources:
         line_number = 0
+        pipe = open_pipe(stream, name, cutoff)
         while True:
             try:
-                import anyio.to_thread  # noqa: PLC0415 - off the start-up path (bench/startup.py)
-
-                lines = await anyio.to_thread.run_sync(_read_batch, stream)
+                if pipe is not None:
+                    lines = await pipe.next_batch(_LINES_PER_READ)
+                else:
+                    lines = await anyio.to_thread.run_sync(_read_batch, stream)
             except OSError as exc:
                 raise InputFileError(f"error reading id list {name}: {exc.strerror}") from None
             if not lines:

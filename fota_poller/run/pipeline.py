@@ -154,15 +154,19 @@ async def _run_poll(
         # The run is over: the deadline and the stop enforcer have nothing left to guard.
         guard.cancel_scope.cancel()
 
+    # An abort that cut the stages short (a second signal's records not in time, a third
+    # signal) left campaigns with no record: such an output must not replace the last one.
+    lost = control.abort_reason if abortable.cancelled_caught and output.failure is None else None
     state_failure = None if run_state is None else run_state.failure
-    run = _run_record(stage, started, datetime.now(UTC), output.failure, state_failure)
-    output.write(_encoder.encode(run) + b"\n")
-    output.commit()
+    finished = datetime.now(UTC)
+    run = _run_record(stage, started, finished, output.failure, state_failure, lost=lost)
+    _end_output(output, run, stage, lost)
     if output.failure is not None:
         run = _run_record(stage, started, datetime.now(UTC), output.failure, state_failure)
     if run_state is not None:
         # After the commit: the state learns only what durable records reported.
-        run_state.finish(records_durable=output.failure is None)
+        durable = output.failure is None and (lost is None or output.durable_per_write)
+        run_state.finish(records_durable=durable)
         if run_state.failure is not None and state_failure is None:
             # The run line is written already; the exit code still says the state failed.
             run = msgspec.structs.replace(run, exit_code=int(run_state.failure.exit_code))
@@ -180,17 +184,49 @@ def _output_failed(control: RunControl, exc: OutputError) -> None:
     control.abort(StopReason(error_kind="not_polled", message=str(exc), exit_code=exc.exit_code))
 
 
+def _end_output(output: RunOutput, run: RunRecord, stage: Stage, lost: StopReason | None) -> None:
+    """Write the run line, last; commit, unless `lost` left campaigns with no record."""
+    output.write(_encoder.encode(run) + b"\n")
+    if lost is None:
+        output.commit()
+        if stage.control.hurry_reason is not None and output.failure is None:
+            # A second signal, and still every campaign has its record: say it was kept.
+            log.warning("run.accounted", campaigns=stage.tally.campaigns_written)
+        return
+    # Kept out of the file: the previous output, every campaign in it, stays as it was.
+    output.discard()
+    if output.durable_per_write:
+        log.error(
+            "output.incomplete",
+            reason=lost.message,
+            detail="the records written do not account for every campaign of the run",
+        )
+    else:
+        log.error(
+            "output.not_committed",
+            reason=lost.message,
+            detail="not every campaign had its record in time: the previous file is as it was",
+        )
+
+
 def _run_record(
     stage: Stage,
     started: datetime,
     finished: datetime,
     output_failure: OutputError | None,
     state_failure: StateWriteError | None = None,
+    *,
+    lost: StopReason | None = None,
 ) -> RunRecord:
-    """The run line: the counts from the tally, the verdict from how input, stop and output went."""
+    """The run line: the counts from the tally, the verdict from how input, stop and output went.
+
+    `lost` is the abort that left campaigns without a record: its exit code is the run's.
+    """
     read = stage.input
     stop_reason = stage.control.stop_reason
-    if output_failure is not None:
+    if lost is not None:
+        exit_code = lost.exit_code
+    elif output_failure is not None:
         exit_code = output_failure.exit_code
     elif state_failure is not None:
         exit_code = state_failure.exit_code
