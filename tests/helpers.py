@@ -342,8 +342,11 @@ class WatchedPoller:
 
     def signal(self, number: int) -> None:
         """Send a signal, unless the process has already ended."""
-        with contextlib.suppress(ProcessLookupError):
-            self.process.send_signal(number)
+        # os.kill, not send_signal: Popen.send_signal first reaps a child that has just
+        # exited, and asyncio's child watcher then reports its exit code as 255.
+        if self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.process.pid, number)
 
     async def finish(self) -> tuple[int, bytes]:
         """Wait for the end: (exit code, stdout); every log line is then in `log`."""

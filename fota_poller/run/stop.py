@@ -18,6 +18,7 @@ import signal
 from collections.abc import AsyncIterator, Callable, Iterable
 
 import anyio
+import anyio.abc
 import msgspec
 import structlog
 
@@ -165,9 +166,15 @@ async def stop_at_deadline(control: RunControl, deadline_s: float, deadline_text
     control.stop(cut_short(f"the run's deadline of {deadline_text} passed before this campaign"))
 
 
-async def stop_on_signals(control: RunControl) -> None:
-    """Hand each SIGTERM, SIGINT and SIGHUP to `control.signalled`. Runs until cancelled."""
+async def stop_on_signals(
+    control: RunControl, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+) -> None:
+    """Hand each SIGTERM, SIGINT and SIGHUP to `control.signalled`. Runs until cancelled.
+
+    `task_status` is told once the handlers are in place (`TaskGroup.start` waits for it).
+    """
     with anyio.open_signal_receiver(*STOP_SIGNALS) as signals:
+        task_status.started()
         async for received in signals:
             control.signalled(received)
 
@@ -181,7 +188,9 @@ async def signals_handled(control: RunControl) -> AsyncIterator[None]:
     """
     raised: BaseException | None = None
     async with anyio.create_task_group() as group:
-        group.start_soon(stop_on_signals, control)
+        # Started, not start_soon: a signal before the task's first turn would find no
+        # handler (SIGINT a KeyboardInterrupt, SIGHUP the end of the process).
+        await group.start(stop_on_signals, control)
         try:
             yield
         except BaseException as exc:  # noqa: BLE001 - raised again below
