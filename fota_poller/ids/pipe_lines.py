@@ -40,7 +40,7 @@ class InputCutoff(Protocol):
 
 
 def open_pipe(stream: IO[str], name: str, cutoff: InputCutoff | None) -> PipeLines | None:
-    """A `PipeLines` for a stream whose reads may wait for ever; None for a regular file.
+    """A `PipeLines` for a pipe, FIFO, socket or terminal; None for a file or another device.
 
     A stream with no descriptor (a test's StringIO) or a descriptor that cannot be asked is
     None too: the worker thread's read then behaves, or fails, as it always did.
@@ -52,7 +52,9 @@ def open_pipe(stream: IO[str], name: str, cutoff: InputCutoff | None) -> PipeLin
         mode = os.fstat(descriptor).st_mode
     except (OSError, ValueError):  # io.UnsupportedOperation is both
         return None
-    if stat.S_ISREG(mode) or stat.S_ISBLK(mode):
+    # Only what can wait for ever and can be polled: not /dev/null, whose reads end at once
+    # and which epoll refuses (EPERM).
+    if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or os.isatty(descriptor)):
         return None
     return PipeLines(descriptor, stream.encoding, stream.errors, name, cutoff)
 
