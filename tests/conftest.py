@@ -5,15 +5,27 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractAsyncContextManager
 
+import signal
+
 import pytest
 import structlog
 
+from fota_poller.run.stop import STOP_SIGNALS
 from fota_poller.simulator import RunningSimulator, SimulatorOptions, run_simulator
 
 # Before the import, so that a failed assert in a helper shows its values as in a test.
 pytest.register_assert_rewrite("helpers")
 
 from helpers import FakeClock, SimulatorFactory  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def restore_stop_signals() -> Iterator[None]:
+    """A run in this process ignores SIGINT, SIGTERM and SIGHUP once over; later tests must not."""
+    saved = {number: signal.getsignal(number) for number in STOP_SIGNALS}
+    yield
+    for number, handler in saved.items():
+        signal.signal(number, handler)
 
 
 @pytest.fixture

@@ -172,11 +172,25 @@ async def stop_on_signals(
     """Hand each SIGTERM, SIGINT and SIGHUP to `control.signalled`. Runs until cancelled.
 
     `task_status` is told once the handlers are in place (`TaskGroup.start` waits for it).
+    Once cancelled (the run, its logout and its metrics are over), the signals are ignored
+    for the rest of the process: removing the event loop's handlers puts back the defaults
+    (SIGINT a KeyboardInterrupt, SIGTERM and SIGHUP the end of the process), and a signal in
+    the last moments of a finished run would otherwise turn its exit code into a traceback
+    or a kill by signal.
     """
-    with anyio.open_signal_receiver(*STOP_SIGNALS) as signals:
-        task_status.started()
-        async for received in signals:
-            control.signalled(received)
+    try:
+        with anyio.open_signal_receiver(*STOP_SIGNALS) as signals:
+            task_status.started()
+            async for received in signals:
+                control.signalled(received)
+    finally:
+        ignore_stop_signals()
+
+
+def ignore_stop_signals() -> None:
+    """SIGTERM, SIGINT and SIGHUP ignored from now on (the run is over: nothing to stop)."""
+    for number in STOP_SIGNALS:
+        signal.signal(number, signal.SIG_IGN)
 
 
 @contextlib.asynccontextmanager
