@@ -39,7 +39,7 @@ from fota_poller.output.records import RunRecord
 from fota_poller.output.sink import Sink, open_output
 from fota_poller.run.lock import hold_lock
 from fota_poller.run.pipeline import new_run_id, run_poll
-from fota_poller.run.stop import RunControl, stop_on_signals
+from fota_poller.run.stop import RunControl, signals_handled
 from fota_poller.state.schema import lock_path
 from fota_poller.state.store import StateStore
 
@@ -158,30 +158,38 @@ async def authenticated_poll(
     # be written is refused before any request.
     tally = tally if tally is not None else RunTally()  # handed down to every stage that counts
     state_path = config.state.path
-    with (
-        hold_lock(config.poll.lock_file),
-        hold_lock(None if state_path is None else lock_path(Path(state_path))),
-        watch_run(config, tally) as watch,
-        open_output(config.output.path) as sink,
-        open_state(state_path) as state,
-    ):
-        # After the locks and the state: a run that may not start reads no memory. Failed
-        # logins of earlier runs: these credentials are not tried again (exit 3 at once).
-        memory = open_login_memory(config, credentials)
-        async with TokenProvider(
-            config, credentials, redactor=redactor, tally=tally, login_memory=memory
-        ) as tokens:
-            run = await _poll(
-                config,
-                id_paths,
-                tokens,
-                sink,
-                tally,
-                state=state,
-                run_id=run_id,
-                redactor=redactor,
+    control = RunControl()
+    # Signals are handled from here to the lock's release: one during the logout or the
+    # metrics must not kill the process before the metrics file says how the run ended.
+    async with signals_handled(control):
+        with (
+            hold_lock(config.poll.lock_file),
+            hold_lock(None if state_path is None else lock_path(Path(state_path))),
+            watch_run(config, tally) as watch,
+            open_output(config.output.path) as sink,
+            open_state(state_path) as state,
+        ):
+            # After the locks and the state: a run that may not start reads no memory. Failed
+            # logins of earlier runs: these credentials are not tried again (exit 3 at once).
+            memory = open_login_memory(config, credentials)
+            provider = TokenProvider(
+                config, credentials, redactor=redactor, tally=tally, login_memory=memory
             )
-            return watch.finished(run)
+            async with provider as tokens:
+                run = await _poll(
+                    config,
+                    id_paths,
+                    tokens,
+                    sink,
+                    tally,
+                    control=control,
+                    state=state,
+                    run_id=run_id,
+                    redactor=redactor,
+                )
+                # The records are committed: a signal now only cuts the logout short.
+                control.after_run(tokens.cut_logout)
+                return watch.finished(run)
 
 
 async def poll_command(
@@ -195,13 +203,16 @@ async def poll_command(
     """
     tally = tally if tally is not None else RunTally()
     state_path = config.state.path
-    with (
-        hold_lock(None if state_path is None else lock_path(Path(state_path))),
-        watch_run(config, tally) as watch,
-        open_output(config.output.path) as sink,
-        open_state(state_path) as state,
-    ):
-        return watch.finished(await _poll(config, id_paths, tokens, sink, tally, state=state))
+    control = RunControl()
+    async with signals_handled(control):
+        with (
+            hold_lock(None if state_path is None else lock_path(Path(state_path))),
+            watch_run(config, tally) as watch,
+            open_output(config.output.path) as sink,
+            open_state(state_path) as state,
+        ):
+            run = await _poll(config, id_paths, tokens, sink, tally, control=control, state=state)
+            return watch.finished(run)
 
 
 @contextlib.contextmanager
@@ -221,6 +232,7 @@ async def _poll(
     sink: Sink,
     tally: RunTally,
     *,
+    control: RunControl,
     state: StateStore | None = None,
     run_id: str | None = None,
     redactor: Redactor | None = None,
@@ -231,22 +243,19 @@ async def _poll(
             # Lists with no usable line are refused before any request; with discovery, the
             # run may still find campaigns, and decides at its end.
             refuse_if_nothing_usable(sources, config.api.account)
-        control = RunControl()
-        async with anyio.create_task_group() as signals:
-            signals.start_soon(stop_on_signals, control)
-            refs = read_refs(sources, config.api.account)
-            run = await run_poll(
-                config,
-                refs,
-                tokens,
-                sink,
-                control,
-                tally=tally,
-                state=state,
-                run_id=run_id,
-                redactor=redactor,
-            )
-            signals.cancel_scope.cancel()
+        # `control` cuts the wait for ids that have not arrived (a pipe) when a stop's grace ends.
+        refs = read_refs(sources, config.api.account, control)
+        run = await run_poll(
+            config,
+            refs,
+            tokens,
+            sink,
+            control,
+            tally=tally,
+            state=state,
+            run_id=run_id,
+            redactor=redactor,
+        )
     finally:
         close_id_sources(sources)
     return run

@@ -21,6 +21,12 @@ class ExitCode(enum.IntEnum):
     CUT_SHORT = 4
     OUTPUT_FAILED = 74  # EX_IOERR: the output could not be written or committed
     ALREADY_RUNNING = 75  # EX_TEMPFAIL: another run holds the lock; try again later
+    # 128 + the signal's number, what a shell reports for a process that signal killed: a
+    # second signal ended the run before every campaign had its record, so nothing was
+    # committed (the previous output file is as it was).
+    HANGUP = 129
+    INTERRUPTED = 130
+    TERMINATED = 143
     # What a shell reports for a writer killed by SIGPIPE (128 + 13): the reader of stdout
     # quit. Wrappers running pipelines with `pipefail` already tell this apart from a failure.
     OUTPUT_CLOSED = 141

@@ -77,6 +77,11 @@ class LineSplitter:
         self._keep(rest)
         return lines
 
+    @property
+    def holding(self) -> bool:
+        """True while a line has started whose end has not arrived."""
+        return bool(self._partial) or self._dropped is not None
+
     def finish(self) -> list[bytes | LongLine]:
         """The last line, when the input did not end with a line end."""
         if self._dropped is not None:

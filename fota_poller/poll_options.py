@@ -40,11 +40,13 @@ exit codes:
   2   usage error, bad config, or an unreadable id list (nothing polled, output untouched)
   3   could not authenticate: a token request or login was rejected; campaigns not polled
       have error_kind "auth" (a rejected login is never retried, so the account is not locked)
-  4   cut short by --deadline, SIGTERM, SIGINT or a too long outage (output complete up to the stop;
-      campaigns not polled are marked error_kind "not_polled")
+  4   cut short by --deadline, SIGTERM, SIGINT, SIGHUP or a too long outage (output complete up
+      to the stop; campaigns not polled are marked error_kind "not_polled")
   74  the output could not be written or committed (disk full, I/O error): the run stopped at
       once, the previous output file is untouched and no temporary file is left; fix the disk
   75  another run holds --lock-file (nothing polled, output untouched); try again later
+  129, 130, 143  a second SIGHUP, SIGINT or SIGTERM (128 + its number) ended the run before
+      every campaign had its record: no output committed, the previous file is as it was
   141 the reader of stdout closed the pipe (e.g. `| head`), or stdout was closed (`>&-`) with
       no --output: the run stopped at once, quietly; what a shell reports for a writer
       killed by SIGPIPE, so `pipefail` wrappers know it

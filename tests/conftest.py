@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractAsyncContextManager
 
 import pytest
 import structlog
 
+from fota_poller.run.stop import STOP_SIGNALS
 from fota_poller.simulator import RunningSimulator, SimulatorOptions, run_simulator
 
 # Before the import, so that a failed assert in a helper shows its values as in a test.
@@ -24,6 +26,15 @@ def own_login_memory(
     user's own runs) must not bar another test's logins, nor reach ~/.local/state."""
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("xdg-state")))
     monkeypatch.delenv("STATE_DIRECTORY", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def restore_stop_signals() -> Iterator[None]:
+    """A run in this process ignores SIGINT, SIGTERM and SIGHUP once over; later tests must not."""
+    saved = {number: signal.getsignal(number) for number in STOP_SIGNALS}
+    yield
+    for number, handler in saved.items():
+        signal.signal(number, handler)
 
 
 @pytest.fixture

@@ -7,9 +7,11 @@ Fixtures stay in conftest.py; everything a test imports comes from here or from
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import fcntl
+import json
 import os
 import pty
 import random
@@ -305,3 +307,92 @@ def run_on_a_terminal(
                 shown += chunk
             exit_code = process.wait(timeout=60)
     return exit_code, bytes(shown)
+
+
+# Longer than any wait of a watched poller that works: a hang fails the test instead.
+WATCH_TIMEOUT_S = 60
+
+
+class WatchedPoller:
+    """A poller process whose stderr log lines are read as they come, so a test acts on one.
+
+    Its JSON log lines are kept in order; `wait_for` reads on until an event has been logged
+    a number of times, which is how a test synchronises with it (never a sleep).
+    """
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.log = bytearray()
+        self.events: list[str] = []
+
+    async def wait_for(self, event: str, count: int = 1) -> bool:
+        """Read stderr until `event` was logged `count` times; False if stderr ended first."""
+        stderr = self.process.stderr
+        assert stderr is not None
+
+        async def read() -> bool:
+            while self.events.count(event) < count:
+                line = await stderr.readline()
+                if not line:
+                    return False
+                self._keep(line)
+            return True
+
+        return await asyncio.wait_for(read(), WATCH_TIMEOUT_S)
+
+    def signal(self, number: int) -> None:
+        """Send a signal, unless the process has already ended."""
+        # os.kill, not send_signal: Popen.send_signal first reaps a child that has just
+        # exited, and asyncio's child watcher then reports its exit code as 255.
+        if self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.process.pid, number)
+
+    async def finish(self) -> tuple[int, bytes]:
+        """Wait for the end: (exit code, stdout); every log line is then in `log`."""
+        stdout, rest = await asyncio.wait_for(self.process.communicate(), WATCH_TIMEOUT_S)
+        for line in rest.splitlines(keepends=True):
+            self._keep(line)
+        assert self.process.returncode is not None
+        return self.process.returncode, stdout
+
+    def _keep(self, line: bytes) -> None:
+        self.log += line
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            self.events.append(json.loads(line)["event"])
+
+
+@contextlib.asynccontextmanager
+async def watched_poller(
+    *args: str, env: dict[str, str], stdin: int | None = None
+) -> AsyncIterator[WatchedPoller]:
+    """`python -m fota_poller ARGS` with JSON logs on a pipe, watched; killed if still running."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "fota_poller", *args,
+        env=env, stdin=stdin, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        yield WatchedPoller(process)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+def metrics_exit_code(path: Path) -> int:
+    """The exit code a metrics file reports."""
+    for line in path.read_text().splitlines():
+        if line.startswith("fota_poller_last_run_exit_code "):
+            return int(float(line.split()[1]))
+    raise AssertionError(f"no exit code in {path}")
+
+
+def assert_every_campaign_accounted(output: PollOutput, ids: Sequence[str]) -> None:
+    """One campaign record per id, and a run record whose counts are those of the lines."""
+    campaigns = output.campaigns
+    assert sorted(c.upgrade_id or "" for c in campaigns) == sorted(ids)
+    run = output.run
+    assert run.campaigns_total == len(campaigns)
+    assert run.campaigns_ok == sum(c.outcome == "ok" for c in campaigns)
+    assert run.campaigns_failed == sum(c.outcome == "failed" for c in campaigns)
+    assert run.devices_total == len(output.devices)

@@ -9,7 +9,7 @@ needs; `fota_poller.api.token_provider.TokenProvider` obtains and renews the tok
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal, Protocol
+from typing import Literal, Protocol, Self
 
 import msgspec
 
@@ -32,6 +32,17 @@ class RequestAuth(msgspec.Struct, frozen=True):
     headers: Mapping[str, str]
     bearer_generation: int = 0
     session_generation: int = 0
+
+    @classmethod
+    def of(cls, bearer: str | None, session: str | None, generations: tuple[int, int]) -> Self:
+        """The headers ThingSpace wants (`Authorization: Bearer`, `VZ-M2M-Token`)."""
+        headers = {"Authorization": f"Bearer {bearer}", "VZ-M2M-Token": session or ""}
+        return cls(headers, *generations)
+
+    @property
+    def generations(self) -> tuple[int, int]:
+        """The generation of the Bearer token and of the session token these headers carry."""
+        return self.bearer_generation, self.session_generation
 
     def __repr__(self) -> str:
         return (

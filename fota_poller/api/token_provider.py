@@ -84,6 +84,9 @@ class TokenProvider:
         self.session_closed = False
         self._failure: AuthenticationError | None = None
         self._auth: RequestAuth | None = None
+        # The end-of-run logout's scope while it runs, and whether `cut_logout` gave it up.
+        self._logout_scope: anyio.CancelScope | None = None
+        self._logout_cut = False
 
     async def __aenter__(self) -> Self:
         self._requests.open()
@@ -95,12 +98,23 @@ class TokenProvider:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        # Shielded: a run cut short by a signal still closes the session it opened.
-        with anyio.CancelScope(shield=True), anyio.move_on_after(_LOGOUT_TIMEOUT_S) as logout:
-            await self._logout()
+        # Shielded: a run cut short by a signal still closes the session it opened. Only a
+        # signal during the logout itself cuts it short (`cut_logout`).
+        with (
+            anyio.CancelScope(shield=True) as self._logout_scope,
+            anyio.move_on_after(_LOGOUT_TIMEOUT_S) as logout,
+        ):
+            if not self._logout_cut:
+                await self._logout()
         if logout.cancelled_caught:
             self._requests.logout_given_up(_LOGOUT_TIMEOUT_S)
         await self._requests.close()
+
+    def cut_logout(self) -> None:
+        """Give up the end-of-run logout (a signal after the run): the session expires alone."""
+        self._logout_cut = True
+        if self._logout_scope is not None:
+            self._logout_scope.cancel()
 
     async def bearer(self) -> None:
         """Obtain the Bearer token now unless one is held: the first step of `check`.
@@ -158,23 +172,12 @@ class TokenProvider:
         )
 
     def _current(self) -> RequestAuth:
-        auth = self._auth
+        """The headers of the tokens held now: made again only when a token was renewed."""
         bearer, session = self._bearer, self._session
-        if (
-            auth is None
-            or auth.bearer_generation != bearer.generation
-            or auth.session_generation != session.generation
-        ):
-            auth = RequestAuth(
-                headers={
-                    "Authorization": f"Bearer {bearer.value}",
-                    "VZ-M2M-Token": session.value or "",
-                },
-                bearer_generation=bearer.generation,
-                session_generation=session.generation,
-            )
-            self._auth = auth
-        return auth
+        generations = (bearer.generation, session.generation)
+        if self._auth is None or self._auth.generations != generations:
+            self._auth = RequestAuth.of(bearer.value, session.value, generations)
+        return self._auth
 
     async def _bearer_ready(self) -> None:
         """Return once the Bearer token may be sent; renew it at its expiry if due."""

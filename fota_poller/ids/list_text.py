@@ -129,19 +129,47 @@ class ListText:
         self._lines = 0  # lines handed on so far
         self._ended = False
 
+    @property
+    def ended(self) -> bool:
+        """True once the list's end (or its cut) was taken in: nothing more comes out."""
+        return self._ended
+
+    @property
+    def lines(self) -> int:
+        """Lines handed on so far."""
+        return self._lines
+
     def read(self) -> list[TextBlock | TooLong] | None:
-        """What the next chunks complete (an empty list at most once); None after the end."""
+        """What the next chunks complete (an empty list at most once); None after the end.
+
+        Blocks until the stream gives bytes: a regular file's read, in a worker thread.
+        """
         while not self._ended:
-            data = _read_some(self._stream, READ_CHUNK)
-            if data:
-                pieces = self._splitter.feed(self._decoder.feed(data))
-            else:
-                self._ended = True
-                pieces = self._splitter.feed(self._decoder.feed(b"", final=True))
-                pieces += self._splitter.finish()
+            pieces = self.take(_read_some(self._stream, READ_CHUNK))
             if pieces or self._ended:
-                return [self._numbered(piece) for piece in _blocks(pieces)]
+                return pieces
         return None
+
+    def take(self, data: bytes) -> list[TextBlock | TooLong]:
+        """The lines `data` completes; `b""` is the list's end, which hands on its last line.
+
+        For a reader that gets the bytes itself (a pipe read in the event loop, pipe_reader.py).
+        """
+        if data:
+            pieces = self._splitter.feed(self._decoder.feed(data))
+        else:
+            self._ended = True
+            pieces = self._splitter.feed(self._decoder.feed(b"", final=True))
+            pieces += self._splitter.finish()
+        return [self._numbered(piece) for piece in _blocks(pieces)]
+
+    def cut(self) -> bool:
+        """Take no more: the list is given up where it is; True if a line was left unfinished.
+
+        A line still arriving may be cut anywhere, so it is not handed on as an id.
+        """
+        self._ended = True
+        return self._splitter.holding
 
     def check_rest(self, chunk: int = 1024 * 1024) -> None:
         """Read the rest only to check its encoding, in bounded memory; no lines come out."""

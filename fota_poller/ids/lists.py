@@ -16,7 +16,6 @@ import os
 import stat
 import sys
 from collections.abc import AsyncIterator, Iterable, Sequence
-from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from fota_poller.errors import InputFileError
@@ -34,6 +33,7 @@ from fota_poller.ids.refs import (
 from fota_poller.lines import MAX_LINE_BYTES
 
 if TYPE_CHECKING:
+    from fota_poller.ids.pipe_reader import InputCutoff
     from fota_poller.ids.sources import Batched
 
 STDIN = "-"
@@ -70,7 +70,9 @@ def open_id_sources(paths: Sequence[str]) -> list[IdSource]:
                 continue
             try:
                 # Closed by close_id_sources: the files outlive this function on purpose.
-                stream: IO[bytes] = Path(path).open("rb")  # noqa: SIM115
+                stream: IO[bytes] = open(  # noqa: SIM115 - an opener, see below
+                    path, "rb", opener=_open_without_waiting
+                )
             except OSError as exc:
                 raise InputFileError(f"cannot read id list {path}: {exc.strerror}") from None
             opened.append((path, stream))
@@ -80,6 +82,15 @@ def open_id_sources(paths: Sequence[str]) -> list[IdSource]:
         close_id_sources(opened)
         raise
     return opened
+
+
+def _open_without_waiting(path: str, flags: int) -> int:
+    """Open for reading at once, even a FIFO no writer has opened yet (pipe_reader.py waits).
+
+    O_NONBLOCK changes nothing for a regular file, and a FIFO or terminal opened here is read
+    only once it is readable, so no read of ours meets EAGAIN for lack of data.
+    """
+    return os.open(path, flags | os.O_NONBLOCK)
 
 
 def _stdin_bytes() -> IO[bytes]:
@@ -160,29 +171,44 @@ def close_id_sources(sources: Iterable[IdSource]) -> None:
 def read_refs(
     sources: Iterable[IdSource],
     default_account: str | None,
+    cutoff: InputCutoff | None = None,
     *,
     max_line_bytes: int = MAX_LINE_BYTES,
 ) -> Batched[CampaignRef | InvalidLine]:
-    """Every usable or invalid line of every source, in order, read lazily a chunk at a time."""
+    """Every usable or invalid line of every source, in order, read lazily a chunk at a time.
+
+    A source on a pipe, FIFO or terminal is waited for until `cutoff` (the run's stop switch)
+    says input is no longer waited for; then it ends where it is (pipe_reader.py).
+    """
     # Imported here: `state` and `--help` use this module's names, not its async plumbing,
     # which loads anyio and structlog (bench/startup.py).
     from fota_poller.ids.sources import Batched  # noqa: PLC0415
 
-    return Batched(_read_batches(sources, default_account, max_line_bytes))
+    return Batched(_read_batches(sources, default_account, cutoff, max_line_bytes))
 
 
 async def _read_batches(
-    sources: Iterable[IdSource], default_account: str | None, max_line_bytes: int
+    sources: Iterable[IdSource],
+    default_account: str | None,
+    cutoff: InputCutoff | None,
+    max_line_bytes: int,
 ) -> AsyncIterator[list[CampaignRef | InvalidLine]]:
+    import anyio.to_thread  # noqa: PLC0415 - off the start-up path (bench/startup.py)
+
+    from fota_poller.ids.pipe_reader import open_pipe, read_pieces  # noqa: PLC0415 - the same
+
     for name, stream in sources:
         text = ListText(name, stream, max_line_bytes)
         columns = ListColumns()
+        pipe = open_pipe(stream, cutoff)
         while True:
             try:
-                import anyio.to_thread  # noqa: PLC0415 - off the start-up path (bench/startup.py)
-
-                # In a worker thread: a slow pipe on stdin never blocks the event loop.
-                pieces = await anyio.to_thread.run_sync(text.read)
+                if pipe is not None:
+                    # In the event loop, a wait the stop's cutoff ends (pipe_reader.py).
+                    pieces = await read_pieces(pipe, text, name)
+                else:
+                    # A file's read ends: in a worker thread, off the event loop.
+                    pieces = await anyio.to_thread.run_sync(text.read)
             except OSError as exc:
                 raise InputFileError(f"error reading id list {name}: {exc.strerror}") from None
             if pieces is None:

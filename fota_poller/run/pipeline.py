@@ -120,10 +120,7 @@ async def _run_poll(
     deadline = config.poll.deadline
     limiter = RateLimiter(config.poll.rate)
     max_body = config.poll.max_response_bytes
-    run_state = None
-    if state is not None:
-        state.start_run(run_id, format_timestamp(started))
-        run_state = RunState(state, commit_as_written=sink.durable_per_write)
+    run_state = _start_state(state, run_id, started, sink)
     records = RecordOptions(
         phases=PhaseTable(config.phases),
         previous=None if run_state is None else run_state.previous,
@@ -170,16 +167,20 @@ async def _run_poll(
         guard.cancel_scope.cancel()
 
     records.phases.log_unknown_not_logged()
+    # An abort that cut the stages short (a second signal's records not in time, a third
+    # signal) left campaigns with no record: such an output must not replace the last one.
+    lost = control.abort_reason if abortable.cancelled_caught and output.failure is None else None
     state_failure = None if run_state is None else run_state.failure
-    run = _run_record(stage, started, datetime.now(UTC), output.failure, state_failure)
+    finished = datetime.now(UTC)
+    run = _run_record(stage, started, finished, output.failure, state_failure, lost=lost)
     _say_if_nothing_to_poll(stage)
-    output.write(_encoder.encode(run) + b"\n")
-    output.commit()
+    _end_output(output, run, stage, lost)
     if output.failure is not None:
         run = _run_record(stage, started, datetime.now(UTC), output.failure, state_failure)
     if run_state is not None:
         # After the commit: the state learns only what durable records reported.
-        run_state.finish(records_durable=output.failure is None)
+        durable = output.failure is None and (lost is None or output.durable_per_write)
+        run_state.finish(records_durable=durable)
         if run_state.failure is not None and state_failure is None:
             # The run line is written already; the exit code still says the state failed.
             run = msgspec.structs.replace(run, exit_code=int(run_state.failure.exit_code))
@@ -190,11 +191,46 @@ async def _run_poll(
     return run
 
 
+def _start_state(
+    state: StateStore | None, run_id: str, started: datetime, sink: Sink
+) -> RunState | None:
+    """The run's side of the state database (None without one), its run started."""
+    if state is None:
+        return None
+    state.start_run(run_id, format_timestamp(started))
+    return RunState(state, commit_as_written=sink.durable_per_write)
+
+
 def _output_failed(control: RunControl, exc: OutputError) -> None:
     """The output is lost: say so in one line and abort, as no record can be kept any more."""
     report = log.warning if exc.exit_code is ExitCode.OUTPUT_CLOSED else log.error
     report(exc.event, output=exc.output, error=exc.reason)
     control.abort(StopReason(error_kind="not_polled", message=str(exc), exit_code=exc.exit_code))
+
+
+def _end_output(output: RunOutput, run: RunRecord, stage: Stage, lost: StopReason | None) -> None:
+    """Write the run line, last; commit, unless `lost` left campaigns with no record."""
+    output.write(_encoder.encode(run) + b"\n")
+    if lost is None:
+        output.commit()
+        if stage.control.hurry_reason is not None and output.failure is None:
+            # A second signal, and still every campaign has its record: say it was kept.
+            log.warning("run.accounted", campaigns=stage.tally.campaigns_written)
+        return
+    # Kept out of the file: the previous output, every campaign in it, stays as it was.
+    output.discard()
+    if output.durable_per_write:
+        log.error(
+            "output.incomplete",
+            reason=lost.message,
+            detail="the records written do not account for every campaign of the run",
+        )
+    else:
+        log.error(
+            "output.not_committed",
+            reason=lost.message,
+            detail="not every campaign had its record in time: the previous file is as it was",
+        )
 
 
 def _run_record(
@@ -203,11 +239,18 @@ def _run_record(
     finished: datetime,
     output_failure: OutputError | None,
     state_failure: StateWriteError | None = None,
+    *,
+    lost: StopReason | None = None,
 ) -> RunRecord:
-    """The run line: the counts from the tally, the verdict from how input, stop and output went."""
+    """The run line: the counts from the tally, the verdict from how input, stop and output went.
+
+    `lost` is the abort that left campaigns without a record: its exit code is the run's.
+    """
     read = stage.input
     stop_reason = stage.control.stop_reason
-    if output_failure is not None:
+    if lost is not None:
+        exit_code = lost.exit_code
+    elif output_failure is not None:
         exit_code = output_failure.exit_code
     elif state_failure is not None:
         exit_code = state_failure.exit_code
