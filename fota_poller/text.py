@@ -43,12 +43,27 @@ def bounded(text: str, limit: int = ERROR_TEXT_CHARS, *, total: int | None = Non
     """`text` when at most `limit` characters, else its start and `…[cut, N chars]`.
 
     `total` is the length of the text `text` was made from, when that was longer (a window
-    of it, redacted): the marker then says so, and gives that length.
+    of it, redacted): the marker then says so, and gives that length. A text cut once
+    already (a record's error code, logged) is left as it is: cut again, its marker would
+    give the length of the cut text rather than the server's.
     """
+    if already_cut(text, limit)[1]:
+        return text
     whole = len(text) if total is None else total
     if len(text) <= limit and whole <= len(text):
         return text
     return f"{text[:limit]}…[cut, {whole} chars]"
+
+
+_CUT_MARKER: Final = re.compile(r"…\[cut, \d+ chars\]\Z")
+
+
+def already_cut(text: str, limit: int) -> tuple[str, str]:
+    """(the start, the marker) of a text `bounded` cut to at most `limit`; else (text, "")."""
+    marker = _CUT_MARKER.search(text, max(0, len(text) - 40))
+    if marker is None or marker.start() > limit:
+        return text, ""
+    return text[: marker.start()], marker.group()
 
 
 def _escaped(char: str) -> str:

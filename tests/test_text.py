@@ -88,3 +88,11 @@ def test_bounded_text_is_cut_with_a_marker_naming_its_length():
     assert bounded("E" * 1_048_576) == "E" * 200 + "…[cut, 1048576 chars]"
     # A window of a longer text, already redacted: the marker gives the whole length.
     assert bounded("short", total=5_000) == "short…[cut, 5000 chars]"
+
+
+def test_a_text_cut_once_is_not_cut_again_and_keeps_the_servers_length() -> None:
+    once = bounded("E" * 1_000_000)
+    assert bounded(once) == once
+    assert bounded(once, 50) == "E" * 50 + "…[cut, 221 chars]"  # its start does not fit
+    # A text that only ends like a marker is cut as any other.
+    assert bounded("x" * 300 + "…[cut, 5 chars]") == "x" * 200 + "…[cut, 315 chars]"

@@ -24,7 +24,7 @@ from collections.abc import Iterable, MutableMapping
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote, quote_plus
 
-from fota_poller.text import ERROR_TEXT_CHARS, MESSAGE_CHARS, bounded
+from fota_poller.text import ERROR_TEXT_CHARS, MESSAGE_CHARS, already_cut, bounded
 
 if TYPE_CHECKING:
     from fota_poller.api.credentials import Credentials
@@ -138,6 +138,10 @@ class Redactor:
                     self._seen = {}
                 shown = self._seen[text] = self._redacted(text)
             return shown
+        if limit is not None:
+            start, marker = already_cut(text, limit)
+            if marker:  # cut before (a record's text, logged): its start is what is shown
+                return self.redact(start) + marker
         windowed = limit is not None and len(text) > limit + self._longest
         window = text[: limit + self._longest] if limit is not None and windowed else text
         window = self._redacted(window)

@@ -145,3 +145,13 @@ def test_a_secret_added_later_is_redacted_in_a_value_seen_before():
     redactor.add("learnt-late-token")
 
     assert redactor.redact("status learnt-late-token") == f"status {REDACTED}"
+
+
+def test_a_record_text_cut_once_is_logged_with_the_servers_length_and_redacted():
+    redactor = Redactor()
+    redactor.add("hunter2-password")
+    record_code = redactor.redact("hunter2-password " + "E" * 1_000_000, limit=200)
+    assert record_code.endswith("…[cut, 1000017 chars]")
+    logged = redactor.redact(record_code, limit=200)
+    assert logged == record_code
+    assert "hunter2" not in logged

@@ -58,6 +58,7 @@ class HostileThingSpace:
         self.token_body = GOOD_TOKEN
         self.login_body = b'{"sessionToken":"hostile-session-token"}'
         self.upgrades: dict[str, bytes] = {}
+        self.errors: dict[str, bytes] = {}  # answered 400 with this body
         self.report: Callable[[str], bytes] = lambda _index: b'{"hasMoreFlag":false}'
         self.report_requests = 0
 
@@ -71,7 +72,12 @@ class HostileThingSpace:
         return _json(b"{}")
 
     async def upgrade(self, request: web.Request) -> web.Response:
-        return _json(self.upgrades[request.match_info["upgrade"]])
+        upgrade = request.match_info["upgrade"]
+        if upgrade in self.errors:
+            return web.Response(
+                body=self.errors[upgrade], status=400, content_type="application/json"
+            )
+        return _json(self.upgrades[upgrade])
 
     async def reports(self, request: web.Request) -> web.Response:
         self.report_requests += 1
@@ -148,6 +154,48 @@ async def test_one_unreadable_body_costs_its_campaign_and_never_the_night(tmp_pa
     assert remembered == set(ids) - {bad_byte, nested}
     assert metric(metrics, "fota_poller_last_run_exit_code") == 1
     assert metric(metrics, 'fota_poller_last_run_failed_campaigns{error_kind="decode"}') == 2
+
+
+async def test_megabytes_of_error_text_are_cut_in_records_logs_and_metrics(tmp_path, thingspace):
+    server, base_url = thingspace
+    ids = upgrade_ids(20)
+    server.upgrades = {upgrade_id: upgrade_body(upgrade_id) for upgrade_id in ids}
+    huge = ids[7]
+    server.errors[huge] = b'{"errorCode":"%s","errorMessage":"%s"}' % (
+        b"E" * 1_000_000,
+        b"M" * 2_000_000,
+    )
+    (tmp_path / "ids.txt").write_text("".join(f"{ACCOUNT},{i}\n" for i in ids), encoding="utf-8")
+    output, state, metrics = tmp_path / "out.jsonl", tmp_path / "state.db", tmp_path / "m.prom"
+
+    code, stderr = await poll(
+        base_url, "--ids", str(tmp_path / "ids.txt"), "--output", str(output),
+        "--state", str(state), "--metrics-file", str(metrics), "--log-level", "debug",
+    )  # fmt: skip
+
+    assert "Traceback" not in stderr
+    assert code == 1, stderr[-2000:]
+    # 3 MB from the server; a few kB of stderr, each text cut at 200 characters with a marker.
+    assert len(stderr) < 50_000
+    assert "E" * 201 not in stderr
+    assert "M" * 201 not in stderr
+    assert "[cut, 1000000 chars]" in stderr  # after "\\u2026", as JSON writes "…"
+    assert "[cut, 221 chars]" not in stderr  # a cut text is not cut again
+    written = output.read_bytes()
+    assert len(written) < 50_000
+    records = parse_output(written)
+    by_id = {record.upgrade_id: record for record in records.campaigns}
+    assert set(by_id) == set(ids)
+    failed = by_id[huge]
+    assert failed.outcome == "failed"
+    assert failed.error_code == "E" * 200 + "…[cut, 1000000 chars]"
+    assert failed.error_message == "M" * 200 + "…[cut, 2000000 chars]"
+    assert len(records.devices) == len(ids) - 1
+    with sqlite3.connect(state) as db:
+        remembered = {row[0] for row in db.execute("SELECT upgrade_id FROM campaigns")}
+    assert remembered == set(ids) - {huge}
+    assert "E" * 201 not in metrics.read_text(encoding="utf-8")
+    assert metric(metrics, "fota_poller_last_run_exit_code") == 1
 
 
 @pytest.mark.parametrize("answer", ["token", "login"])
