@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from machine import machine
 
 TOKENS = {"THINGSPACE_BEARER_TOKEN": "bench-bearer", "THINGSPACE_SESSION_TOKEN": "bench-session"}
 TARGET_MB = {"without state": 600, "state, 1st run": 800, "state, 2nd run": 800}
@@ -65,20 +66,6 @@ def device_lines(output: Path, change: bytes) -> tuple[int, int]:
             lines += 1
             found += change in line
     return lines, found
-
-
-def machine() -> str:
-    """The CPU, core count and Python the figures were measured on."""
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
-    return f"{os.cpu_count()} cores ({model}), Python {platform.python_version()}; load {load}"
 
 
 def main() -> None:

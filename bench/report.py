@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import platform
 import statistics
-from pathlib import Path
 
 from scenarios import FOTA, NAIVE, Row
 
@@ -207,19 +204,3 @@ def state_verdicts(rows: list[Row]) -> list[str]:
 def line(ok: bool | None, text: str) -> str:
     """A verdict line: PASS or FAIL on a target, INFO for a figure without one."""
     return f"- {'INFO' if ok is None else 'PASS' if ok else 'FAIL'}: {text}"
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
-    return (
-        f"{os.cpu_count()} cores ({model}), Python {platform.python_version()}, "
-        f"{platform.system()} {platform.release()}; load average at the end: {load}"
-    )

@@ -22,7 +22,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from report import machine, state_table, table, verdicts
+from machine import machine
+from report import state_table, table, verdicts
 from scenarios import FOTA, NAIVE, Case, Measure, Row, Scenario, chains, scenarios
 
 # Nothing heavy is imported here: a child's peak RSS as the kernel reports it is at least

@@ -37,17 +37,15 @@ from fota_poller.api.unreachable import reason_of
 from fota_poller.config import Config, apply_overrides, config_path, load_config
 from fota_poller.errors import (
     AuthenticationError,
-    ConfigError,
     ExitCode,
     FotaPollerError,
-    NotARegularFileError,
     RequestFailedError,
 )
 from fota_poller.ids.lists import CampaignRef
 from fota_poller.observe.logs import configure_logging
 from fota_poller.observe.tally import RunTally
 from fota_poller.pacing.ratelimit import RateLimiter
-from fota_poller.regular_files import check_regular
+from fota_poller.regular_files import usable_file
 from fota_poller.state.schema import lock_path
 from fota_poller.text import ERROR_TEXT_CHARS, MESSAGE_CHARS, escape_controls
 
@@ -79,7 +77,7 @@ def run_check(args: argparse.Namespace) -> int:
     if files:
         try:
             for what, file in files:
-                _check_file(what, file)
+                usable_file(what, file)
         except FotaPollerError as exc:
             return _fail(redactor, "files", str(exc), exc.exit_code)
         _line(redactor, "ok", "files", ", ".join(what for what, _ in files))
@@ -113,16 +111,6 @@ def written_files(config: Config) -> list[tuple[str, str]]:
         ("state lock file", None if state is None else lock_path(Path(state))),
     ]
     return [(what, path) for what, path in named if path is not None]
-
-
-def _check_file(what: str, path: str) -> None:
-    # The poll run's own check (regular_files.py), worded as the run words its refusal.
-    try:
-        check_regular(path)
-    except NotARegularFileError as exc:
-        raise ConfigError(f"{what} {path}: {exc.strerror}") from None
-    except OSError as exc:
-        raise ConfigError(f"cannot use {what} {path}: {exc.strerror}") from None
 
 
 def preflight_config(config: Config) -> Config:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
-from fota_poller.errors import NotARegularFileError
+from fota_poller.errors import ConfigError, NotARegularFileError
 
 # O_NONBLOCK: an open of a FIFO returns (or fails with ENXIO) instead of waiting for a peer;
 # O_NOCTTY: a terminal opened by mistake never becomes the run's controlling terminal.
@@ -58,6 +58,19 @@ def check_regular(path: str | os.PathLike[str], *, dir_fd: int | None = None) ->
     return True
 
 
+def usable_file(what: str, path: str) -> None:
+    """`check_regular` before a run, its refusal worded for the operator (`ConfigError`, exit 2).
+
+    `what` names the file as the config does ("metrics file", "lock file").
+    """
+    try:
+        check_regular(path)
+    except NotARegularFileError as exc:
+        raise ConfigError(f"{what} {path}: {exc.strerror}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot use {what} {path}: {exc.strerror}") from None
+
+
 def open_regular(
     path: str | os.PathLike[str], flags: int, mode: int = 0o666, *, dir_fd: int | None = None
 ) -> int:
@@ -94,18 +107,25 @@ def read_regular(path: Path, limit: int) -> bytes | None:
         return file.read(limit)
 
 
-def replace_regular(path: Path, data: bytes) -> None:
+def replace_regular(
+    path: Path, data: bytes, mode: int = 0o666, *, replace_any: bool = False
+) -> None:
     """Put `data` at `path` whole: a new file beside it, renamed over it (never written through).
 
     `NotARegularFileError` when `path` is there and not a regular file (a rename would
     replace a link or a device node with a file), else OSError if a step fails; no
     temporary file is left behind either way. The new file's name is random and created
     with O_EXCL, so a link planted under a guessed name in a shared folder is never opened.
+    `mode` as for `os.open` (the umask applies); the folder is synced after the rename, so
+    the new file is what a crash leaves. With `replace_any`, what is at `path` (a link, a
+    FIFO) is replaced by the rename rather than refused: for a file whose loss costs more
+    than a planted link does (the failed-login memory).
     """
-    check_regular(path)
+    if not replace_any:
+        check_regular(path)
     temporary = path.with_name(f".{path.name}.fota-poller-{secrets.token_hex(8)}.tmp")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _SAFE_FLAGS
-    descriptor = os.open(temporary, flags, 0o666)
+    descriptor = os.open(temporary, flags, mode)
     try:
         with os.fdopen(descriptor, "wb") as file:
             file.write(data)
@@ -116,3 +136,8 @@ def replace_regular(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             temporary.unlink()
         raise
+    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)

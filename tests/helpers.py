@@ -23,9 +23,11 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
+from typing import Any
 
 import anyio
 import msgspec
+from aiohttp import web
 
 from fota_poller.api.credentials import Credentials, Secret
 from fota_poller.config import ApiConfig, Config, apply_overrides
@@ -396,3 +398,16 @@ def assert_every_campaign_accounted(output: PollOutput, ids: Sequence[str]) -> N
     assert run.campaigns_ok == sum(c.outcome == "ok" for c in campaigns)
     assert run.campaigns_failed == sum(c.outcome == "failed" for c in campaigns)
     assert run.devices_total == len(output.devices)
+
+
+@contextlib.asynccontextmanager
+async def serve_app(app: web.Application, **runner_options: Any) -> AsyncIterator[str]:
+    """`app` served on a free loopback port for the block: its base URL."""
+    runner = web.AppRunner(app, access_log=None, **runner_options)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()

@@ -14,10 +14,8 @@ be read or decoded is a `LoginMemoryError`: the caller refuses to log in (fail c
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
-import secrets
 import stat
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,6 +25,7 @@ import msgspec
 
 from fota_poller.config import Config
 from fota_poller.errors import LoginMemoryError
+from fota_poller.regular_files import replace_regular
 
 FILE_SUFFIX: Final = ".login-failures"
 DEFAULT_NAME: Final = "login-failures.json"
@@ -123,28 +122,11 @@ def read_failures(path: Path) -> list[LoginFailure]:
 def write_failures(path: Path, failures: list[LoginFailure]) -> None:
     """Replace the file at `path` with these entries: a new 0600 file, synced, renamed over it.
 
-    Raises `OSError` when it cannot be written.
+    Raises `OSError` when it cannot be written. A link or a FIFO planted at `path` is replaced,
+    never written through: a memory that could not be written would let the next run log in.
     """
     data = msgspec.json.encode(_MemoryFile(failures))
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-    descriptor = os.open(temporary, flags, 0o600)
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        # A rename replaces a symlink planted at `path`; it never writes through it.
-        temporary.replace(path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-        raise
-    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
+    replace_regular(path, data, mode=0o600, replace_any=True)
 
 
 def os_reason(exc: OSError) -> str:

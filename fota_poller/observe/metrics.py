@@ -19,10 +19,10 @@ from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from prometheus_client.openmetrics.exposition import ALLOWUTF8
 from prometheus_client.parser import text_string_to_metric_families
 
-from fota_poller.errors import ConfigError, ExitCode, NotARegularFileError
+from fota_poller.errors import ConfigError, ExitCode
 from fota_poller.observe.tally import RunTally
 from fota_poller.output.records import ErrorKind, Outcome, Phase, RunRecord
-from fota_poller.regular_files import check_regular, read_regular, replace_regular
+from fota_poller.regular_files import read_regular, replace_regular, usable_file
 
 log = structlog.get_logger("fota_poller")
 
@@ -98,12 +98,7 @@ def check_metrics_path(path: str | None) -> None:
         return
     if not Path(path).parent.is_dir():
         raise ConfigError(f"metrics file {path}: folder {Path(path).parent} does not exist")
-    try:
-        check_regular(path)
-    except NotARegularFileError as exc:
-        raise ConfigError(f"metrics file {path}: {exc.strerror}") from None
-    except OSError as exc:
-        raise ConfigError(f"cannot use metrics file {path}: {exc.strerror}") from None
+    usable_file("metrics file", path)
 
 
 def write_metrics(path: Path, metrics: RunMetrics) -> None:

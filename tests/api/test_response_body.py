@@ -5,6 +5,7 @@ import zlib
 
 import pytest
 from aiohttp import web
+from helpers import serve_app
 
 from fota_poller.api.client import open_session
 from fota_poller.api.response_body import read_body
@@ -66,12 +67,8 @@ async def base_url():
     app.router.add_get("/accept", echo_accept_encoding)
     for path, handler in ROUTES.items():
         app.router.add_get(path, handler)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    await runner.cleanup()
+    async with serve_app(app) as base_url:
+        yield base_url
 
 
 async def read(url, cap):

@@ -15,7 +15,7 @@ import anyio
 import msgspec
 import pytest
 from aiohttp import web
-from helpers import credentials_environ
+from helpers import credentials_environ, serve_app
 
 from fota_poller.simulator import SimulatorAuthOptions
 
@@ -63,15 +63,8 @@ async def auth_server(
     app = web.Application()
     app.router.add_post(TOKEN_ROUTE, answer(*token, "token"))
     app.router.add_post(LOGIN_ROUTE, answer(*login, "login"))
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield f"http://127.0.0.1:{port}", seen
-    finally:
-        await runner.cleanup()
+    async with serve_app(app) as base_url:
+        yield base_url, seen
 
 
 # A wrong base URL ---------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import anyio
 import msgspec
 import pytest
 from aiohttp import web
-from helpers import clean_environ, parse_output
+from helpers import clean_environ, parse_output, serve_app
 
 ACCOUNT = "0000123456-00001"
 UPGRADE_A = "44e11f09-6b75-4d97-9307-8beeb9d97d46"
@@ -43,12 +43,8 @@ async def server() -> AsyncIterator[tuple[Bodies, str]]:
     bodies = Bodies()
     app = web.Application()
     app.router.add_get("/fota/v1/upgrades/{account}/upgrade/{upgrade_id}", bodies.upgrade)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield bodies, f"http://127.0.0.1:{runner.addresses[0][1]}"
-    await runner.cleanup()
+    async with serve_app(app) as base_url:
+        yield bodies, base_url
 
 
 async def poll(base_url, tmp_path, *flags):

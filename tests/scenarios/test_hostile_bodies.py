@@ -18,7 +18,7 @@ from pathlib import Path
 import anyio
 import pytest
 from aiohttp import web
-from helpers import clean_environ, parse_output
+from helpers import clean_environ, parse_output, serve_app
 
 ACCOUNT = "0000123456-00001"
 CAMPAIGNS = 200
@@ -97,12 +97,8 @@ async def thingspace() -> AsyncIterator[tuple[HostileThingSpace, str]]:
     app.router.add_post("/m2m/v1/session/logout", server.logout)
     app.router.add_get("/fota/v1/upgrades/{account}/upgrade/{upgrade}", server.upgrade)
     app.router.add_get("/fota/v1/reports/{account}/status/{status}/index/{index}", server.reports)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield server, f"http://127.0.0.1:{runner.addresses[0][1]}"
-    await runner.cleanup()
+    async with serve_app(app) as base_url:
+        yield server, base_url
 
 
 async def poll(base_url: str, *flags: str) -> tuple[int, str]:

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import anyio
 import pytest
 from aiohttp import web
-from helpers import credentials_environ, parse_output
+from helpers import credentials_environ, parse_output, serve_app
 
 from fota_poller.simulator import SimulatorAuthOptions, SimulatorOptions, run_simulator
 from fota_poller.simulator.faults import FaultOptions
@@ -48,12 +48,8 @@ async def listener() -> AsyncIterator[tuple[Listener, str]]:
     counting = Listener()
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", counting.count)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield counting, f"http://127.0.0.1:{runner.addresses[0][1]}"
-    await runner.cleanup()
+    async with serve_app(app) as base_url:
+        yield counting, base_url
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ from urllib.parse import quote, quote_plus
 import anyio
 import pytest
 from aiohttp import web
-from helpers import clean_environ, parse_output
+from helpers import clean_environ, parse_output, serve_app
 
 ACCOUNT = "0000123456-00001"
 APP_KEY = "appkey-ECHO-0123456789abcdef"
@@ -167,12 +167,8 @@ async def echo_server() -> AsyncIterator[tuple[EchoServer, str]]:
     app.router.add_get("/fota/v1/upgrades/{account}/upgrade/{upgrade_id}", server.upgrade)
     app.router.add_get("/fota/v1/reports/{tail:.*}", server.report)
     # An 8 MB token comes back in a header: let the server read it.
-    runner = web.AppRunner(app, access_log=None, max_field_size=32 * 1024 * 1024)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield server, f"http://127.0.0.1:{runner.addresses[0][1]}"
-    await runner.cleanup()
+    async with serve_app(app, max_field_size=32 * 1024 * 1024) as base_url:
+        yield server, base_url
 
 
 def environment() -> dict[str, str]:
