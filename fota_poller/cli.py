@@ -76,6 +76,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader of a command's answer quit (`fota-poller schema | true`): 141, as `poll`
         # and `summary` give, without a traceback.
         return int(ExitCode.OUTPUT_CLOSED)
+    except OSError as exc:
+        # What no command words itself: an answer that cannot be written (`schema`,
+        # `summary` or `check` with stdout on a full disk, an I/O error). One line and
+        # EX_IOERR, as `poll` gives for an output it cannot write, never a traceback.
+        where = f"{exc.filename}: " if exc.filename else "writing stdout: " if exc.errno else ""
+        say(f"fota-poller: {where}{exc.strerror or exc}")
+        return int(ExitCode.OUTPUT_FAILED)
     finally:
         quiet_exit()
 

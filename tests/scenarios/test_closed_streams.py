@@ -221,6 +221,25 @@ def test_a_command_whose_answer_nobody_reads_exits_141_without_a_traceback(comma
     assert (done.returncode, done.stderr) == (141, b"")
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs Linux's /dev/full")
+@pytest.mark.parametrize(
+    "command",
+    [["schema"], ["completion", "bash"], ["summary", "NIGHT"], ["check", "--base-url", "URL"]],
+)
+def test_a_command_whose_answer_meets_a_full_disk_says_so_in_one_line_exit_74(command, tmp_path):
+    night = tmp_path / "night.jsonl"
+    night.write_text('{"record":"run","exit_code":0}\n', encoding="utf-8")
+    # check's first line (its config step) is the write that fails: nothing is asked.
+    args = [{"NIGHT": str(night), "URL": "http://127.0.0.1:9"}.get(arg, arg) for arg in command]
+    with Path("/dev/full").open("wb") as full:
+        done = subprocess.run(poller(*args), stdout=full, stderr=subprocess.PIPE, check=False)
+    assert done.returncode == 74, done.stderr
+    assert b"Traceback" not in done.stderr
+    assert done.stderr.decode().splitlines()[-1] == (
+        "fota-poller: writing stdout: No space left on device"
+    )
+
+
 # -- stdin and stdout closed at start ---------------------------------------------------------
 
 
