@@ -411,3 +411,19 @@ async def serve_app(app: web.Application, **runner_options: Any) -> AsyncIterato
         yield f"http://127.0.0.1:{runner.addresses[0][1]}"
     finally:
         await runner.cleanup()
+
+
+def assert_calm(
+    stderr: bytes | bytearray | str, *, max_lines: int = 500, max_line_chars: int = 4_000
+) -> None:
+    """A worst night's stderr: no traceback, a bounded number of lines, none of them huge.
+
+    What every hostile-case test asks of a run's log besides its own assertions: a server's
+    megabytes (an echoed token, an error text) never reach a line whole.
+    """
+    text = stderr if isinstance(stderr, str) else bytes(stderr).decode("utf-8", "replace")
+    assert "Traceback" not in text, text[-3000:]
+    lines = text.splitlines()
+    assert len(lines) <= max_lines, f"{len(lines)} stderr lines"
+    longest = max(map(len, lines), default=0)
+    assert longest <= max_line_chars, f"a stderr line of {longest} characters"

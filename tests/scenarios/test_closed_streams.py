@@ -16,7 +16,7 @@ from pathlib import Path
 
 import anyio
 import pytest
-from helpers import token_environ
+from helpers import assert_calm, token_environ
 
 from fota_poller.output.records import CampaignRecord, RunRecord
 from fota_poller.testing import read_records
@@ -91,7 +91,7 @@ class Night:
 
 
 def assert_quiet(stderr):
-    assert "Traceback" not in stderr
+    assert_calm(stderr)
     assert "Exception ignored" not in stderr
     assert "Assertion" not in stderr
 

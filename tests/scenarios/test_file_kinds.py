@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
-from helpers import credentials_environ
+from helpers import assert_calm, credentials_environ
 
 from fota_poller.output.records import CampaignRecord
 from fota_poller.run.lock import hold_lock
@@ -66,7 +66,7 @@ async def run_cli_against_simulator(tmp_path, *args, env=None):
 
 def assert_refused(run: Run, path, kind: str) -> None:
     assert run.code == 2, run.stderr
-    assert "Traceback" not in run.stderr
+    assert_calm(run.stderr)
     assert run.stderr.count("\n") == 1, run.stderr
     assert str(path) in run.stderr
     assert kind in run.stderr

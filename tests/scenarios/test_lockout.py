@@ -12,7 +12,7 @@ from pathlib import Path
 
 import anyio
 import msgspec
-from helpers import credentials_environ
+from helpers import assert_calm, credentials_environ
 
 from fota_poller.simulator import RunningSimulator, SimulatorAuthOptions
 
@@ -29,7 +29,7 @@ async def run(sim: RunningSimulator, tmp_path: Path, command: str, *flags: str, 
         args += ["--rate", "0", "--log-format", "json"]
     result = await anyio.run_process(args, env=env, check=False)
     stdout, stderr = result.stdout.decode(), result.stderr.decode()
-    assert "Traceback" not in stderr
+    assert_calm(stderr)
     assert password not in stdout + stderr
     return result.returncode, stdout, stderr
 
