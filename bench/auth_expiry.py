@@ -28,10 +28,10 @@ import msgspec
 
 from fota_poller.api.credentials import Credentials, Secret
 from fota_poller.api.redact import Redactor
-from fota_poller.app import authenticated_poll
+from fota_poller.commands.poll.core import authenticated_poll
 from fota_poller.config import ApiConfig, Config, OutputConfig, PollConfig
+from fota_poller.model.records import RunRecord
 from fota_poller.observe.logs import configure_logging
-from fota_poller.output.records import RunRecord
 from fota_poller.simulator import SimulatorAuthOptions, SimulatorOptions, run_simulator
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import msgspec
 
-from fota_poller.output.records import CampaignRecord, DeviceRecord, RunRecord
+from fota_poller.model.records import CampaignRecord, DeviceRecord, RunRecord
 from fota_poller.simulator import Catalog, SimulatorOptions
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import msgspec
 from poller_process import start_poll
 
-from fota_poller.output.records import RunRecord
+from fota_poller.model.records import RunRecord
 from fota_poller.simulator import SimulatorOptions, run_simulator
 
 ACCOUNT = "0000123456-00001"

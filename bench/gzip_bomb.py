@@ -19,7 +19,7 @@ from pathlib import Path
 
 import msgspec
 
-from fota_poller.output.records import CampaignRecord, DeviceRecord, RunRecord
+from fota_poller.model.records import CampaignRecord, DeviceRecord, RunRecord
 from fota_poller.simulator import SimulatorOptions, run_simulator
 from fota_poller.simulator.faults import FaultOptions
 from fota_poller.simulator.hostile import GzipBomb

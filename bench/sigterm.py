@@ -14,7 +14,7 @@ from pathlib import Path
 import msgspec
 from poller_process import start_poll
 
-from fota_poller.output.records import CampaignRecord, DeviceRecord, RunRecord
+from fota_poller.model.records import CampaignRecord, DeviceRecord, RunRecord
 from fota_poller.simulator import SimulatorOptions, run_simulator
 
 decoder = msgspec.json.Decoder(DeviceRecord | CampaignRecord | RunRecord)

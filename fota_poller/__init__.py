@@ -19,28 +19,29 @@ if TYPE_CHECKING:
     from fota_poller.api.token_provider import TokenProvider
     from fota_poller.config import Config, load_config
     from fota_poller.errors import ExitCode, FotaPollerError
-    from fota_poller.ids.lists import CampaignRef, InvalidLine, open_id_sources, read_refs
-    from fota_poller.output.records import CampaignRecord, DeviceRecord, RunRecord
+    from fota_poller.ids.lists import open_id_sources, read_refs
+    from fota_poller.model.records import CampaignRecord, DeviceRecord, RunRecord
+    from fota_poller.model.refs import CampaignRef, InvalidLine
+    from fota_poller.model.stop import RunControl, StopReason
     from fota_poller.output.sink import AtomicFileSink, StdoutSink
     from fota_poller.run.pipeline import run_poll
-    from fota_poller.run.stop import RunControl, StopReason
     from fota_poller.testing import StaticTokens
 
 # Each public name and the module it lives in.
 _HOMES = {
     "AtomicFileSink": "fota_poller.output.sink",
-    "CampaignRecord": "fota_poller.output.records",
-    "CampaignRef": "fota_poller.ids.lists",
+    "CampaignRecord": "fota_poller.model.records",
+    "CampaignRef": "fota_poller.model.refs",
     "Config": "fota_poller.config",
-    "DeviceRecord": "fota_poller.output.records",
+    "DeviceRecord": "fota_poller.model.records",
     "ExitCode": "fota_poller.errors",
     "FotaPollerError": "fota_poller.errors",
-    "InvalidLine": "fota_poller.ids.lists",
-    "RunControl": "fota_poller.run.stop",
-    "RunRecord": "fota_poller.output.records",
+    "InvalidLine": "fota_poller.model.refs",
+    "RunControl": "fota_poller.model.stop",
+    "RunRecord": "fota_poller.model.records",
     "StaticTokens": "fota_poller.testing",
     "StdoutSink": "fota_poller.output.sink",
-    "StopReason": "fota_poller.run.stop",
+    "StopReason": "fota_poller.model.stop",
     "TokenProvider": "fota_poller.api.token_provider",
     "load_config": "fota_poller.config",
     "open_id_sources": "fota_poller.ids.lists",

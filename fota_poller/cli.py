@@ -1,69 +1,50 @@
-"""Command line: `poll`, `check`, `summary`, `state`, `schema`, `simulate`, `demo`, `completion`.
+"""Command line: `main()`, the table of subcommands, dispatch, and an error as one exit code.
 
-argparse and dispatch only; an error is one line and an exit code. Each subcommand's options
-live in a module of their own (`poll_options.py`, `check_command.py`, `summary_command.py`,
-`state_command.py`, `demo_command.py`, `simulate.py`, `completion.py`), imported when the
-parser is built, not at the top: `--version` loads none of them. The work is imported only
-when its command runs (`app.py` wires a `poll` run; `check_run.py`, `summary_run.py`,
-`state_run.py`, `demo.py`): `--help` loads none of it (bench/startup.py).
+Each subcommand is `fota_poller.commands.<name>`: `add_parser(commands)` adds its options,
+`run(args)` does its work, importing that work (a `core.py` beside it) only when it runs. So
+`--version` loads no subcommand, and `--help` none of their work (bench/startup.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
+from typing import Final, Protocol, cast
 
 from fota_poller._version import __version__
-from fota_poller.argparsing import CronSafeParser
-from fota_poller.errors import ExitCode, FotaPollerError
-from fota_poller.observe.stderr import quiet_exit, say
-from fota_poller.standard_streams import (
+from fota_poller.commands.options import CronSafeParser
+from fota_poller.commands.streams import (
     answers_to_devnull,
     reopen_closed_descriptors,
     stdout_reader_gone,
 )
+from fota_poller.errors import ExitCode, FotaPollerError
+from fota_poller.observe.stderr import quiet_exit, say
+
+# Every subcommand, in the order `--help` lists them: its module under fota_poller.commands.
+COMMANDS: Final = ("poll", "simulate", "demo", "state", "check", "summary", "completion", "schema")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with its subcommands."""
-    # Imported here, not at the top: `--version` needs none of them (bench/startup.py).
-    from fota_poller import (  # noqa: PLC0415
-        check_command,
-        completion,
-        demo_command,
-        poll_options,
-        simulate,
-        state_command,
-        summary_command,
-    )
-
-    # Typed as the base class: every add_*_parser takes the subparsers of an ArgumentParser.
+    # Typed as the base class: every add_parser takes the subparsers of an ArgumentParser.
     parser: argparse.ArgumentParser = CronSafeParser(
         prog="fota-poller",
         description="Poll ThingSpace FOTA upgrade campaigns; one JSON line per device.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    poll_options.add_poll_parser(commands)
-    simulate.add_simulate_parser(commands)
-    demo_command.add_demo_parser(commands)
-    state_command.add_state_parser(commands)
-    check_command.add_check_parser(commands)
-    summary_command.add_summary_parser(commands)
-    completion.add_completion_parser(commands)
-    commands.add_parser(
-        "schema",
-        help="print the JSON Schema of the output records",
-        description="Print the JSON Schema every output line validates against.",
-    )
+    for name in COMMANDS:
+        _command(name).add_parser(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `fota-poller` console script.
 
-    Standard streams closed at start get /dev/null first (standard_streams.py); whatever
+    Standard streams closed at start get /dev/null first (commands/streams.py); whatever
     stdout and stderr became, the interpreter's last flush of them cannot change the exit
     code (observe/stderr.py's `quiet_exit`).
     """
@@ -97,19 +78,11 @@ def _main(argv: Sequence[str] | None) -> int:
         return 0
     parser = build_parser()
     args = parser.parse_args(arguments)
+    args.root_parser = parser  # `completion` writes the script of the whole command line
     if args.command != "poll":
         answers_to_devnull()
     try:
-        if args.command == "poll":
-            args.log_level = args.verbosity or args.log_level  # -q and -v win over --log-level
-            # Imported here, not at the top: `--version` and `--help` must not load aiohttp
-            # and the pipeline (bench/startup.py).
-            from fota_poller import app  # noqa: PLC0415
-
-            config = app.poll_config(args)
-            app.check_state(config)
-            return app.poll(config, app.check_poll_sources(config, args.ids), args.config_read)
-        return _dispatch(args, parser)
+        return _command(args.command).run(args)
     except FotaPollerError as exc:
         say(f"fota-poller: {exc}")  # the one-line user error
         return int(exc.exit_code)
@@ -123,29 +96,16 @@ def _main(argv: Sequence[str] | None) -> int:
         return int(ExitCode.CUT_SHORT)
 
 
-def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    """Every subcommand but `poll`; their modules are loaded already by build_parser."""
-    from fota_poller import (  # noqa: PLC0415
-        check_command,
-        completion,
-        demo_command,
-        simulate,
-        state_command,
-        summary_command,
-    )
+class CommandModule(Protocol):
+    """What every module under fota_poller.commands offers cli.py."""
 
-    if args.command == "schema":
-        from fota_poller.output.schema import render_schema  # noqa: PLC0415
+    def add_parser(self, commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+        """Add the subcommand and its options."""
 
-        sys.stdout.write(render_schema())
-        return 0
-    if args.command == "completion":
-        return completion.completion_command(args, parser)
-    command = {
-        "simulate": simulate.simulate_command,
-        "state": state_command.state_command,
-        "check": check_command.check_command,
-        "summary": summary_command.summary_command,
-        "demo": demo_command.demo_command,
-    }[args.command]
-    return command(args)
+    def run(self, args: argparse.Namespace) -> int:
+        """Do the subcommand's work; its exit code."""
+
+
+def _command(name: str) -> CommandModule:
+    """The module of subcommand `name` (imported on first use)."""
+    return cast("CommandModule", importlib.import_module(f"fota_poller.commands.{name}"))

@@ -18,6 +18,7 @@ import msgspec
 from fota_poller.decoding import decode
 from fota_poller.durations import Duration, unitless
 from fota_poller.errors import ConfigError, InputDecodeError
+from fota_poller.model.phases import PhasesConfig
 
 DEFAULT_BASE_URL = "https://thingspace.verizon.com/api"
 
@@ -28,8 +29,6 @@ LogLevel = Literal["debug", "info", "warning", "error"]
 # auto: readable lines on a terminal, JSON lines otherwise.
 LogFormat = Literal["auto", "json", "console"]
 Emit = Literal["all", "changes"]
-# A device status as ThingSpace spells it: any text, so only its length is bounded.
-DeviceStatus = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 AccountName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 # An open set of strings (see docs/thingspace.md), so only the characters are checked.
 UpgradeStatus = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_ -]{1,64}$")]
@@ -163,19 +162,6 @@ class StateConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """The state database that remembers the last successful poll; none when `path` is unset."""
 
     path: str | None = None
-
-
-class PhasesConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-    """Device statuses to add to, or move within, the built-in phase table (output/phases.py).
-
-    A status listed here wins over the built-in table; spelling variants match (case, spaces,
-    `_` and `-` are ignored).
-    """
-
-    succeeded: tuple[DeviceStatus, ...] = ()
-    failed: tuple[DeviceStatus, ...] = ()
-    pending: tuple[DeviceStatus, ...] = ()
-    unknown: tuple[DeviceStatus, ...] = ()
 
 
 class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):

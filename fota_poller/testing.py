@@ -2,7 +2,7 @@
 
 `StaticTokens` authenticates every request with pre-issued tokens (the simulator's, say),
 `MemorySink` keeps what a run writes, and `read_records` turns those JSON lines back into
-the typed records of `fota_poller.output.records`. Our own tests use the same three.
+the typed records of `fota_poller.model.records`. Our own tests use the same three.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import msgspec
 
 from fota_poller.api.auth import RejectedToken, RequestAuth
 from fota_poller.errors import AuthenticationError
-from fota_poller.output.records import Record
+from fota_poller.model.records import Record
 
 _record_decoder = msgspec.json.Decoder(Record)
 

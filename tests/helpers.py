@@ -31,10 +31,11 @@ from aiohttp import web
 
 from fota_poller.api.credentials import Credentials, Secret
 from fota_poller.config import ApiConfig, Config, apply_overrides
-from fota_poller.ids.lists import CampaignRef, close_id_sources, open_id_sources, read_refs
-from fota_poller.output.records import CampaignRecord, DeviceRecord, Record, RunRecord
+from fota_poller.ids.lists import close_id_sources, open_id_sources, read_refs
+from fota_poller.model.records import CampaignRecord, DeviceRecord, Record, RunRecord
+from fota_poller.model.refs import CampaignRef
+from fota_poller.model.stop import RunControl
 from fota_poller.run.pipeline import run_poll
-from fota_poller.run.stop import RunControl
 from fota_poller.simulator import Catalog, RunningSimulator, SimulatorAuthOptions, SimulatorOptions
 from fota_poller.testing import MemorySink, StaticTokens, read_records
 

@@ -12,8 +12,8 @@ import msgspec
 import pytest
 from helpers import modules_loaded_by, run_cli
 
-from fota_poller.app import poll_config
 from fota_poller.cli import build_parser
+from fota_poller.commands.poll.core import poll_config
 from fota_poller.config import Config, load_config
 from fota_poller.errors import ConfigError
 
@@ -157,7 +157,7 @@ def test_version_answers_as_the_parser_does_without_loading_any_subcommand() -> 
     assert exited.value.code == 0
     assert printed == out.getvalue()
     assert "fota_poller.cli" in loaded
-    heavy = {"msgspec", "fota_poller.config", "fota_poller.poll_options", "aiohttp"}
+    heavy = {"msgspec", "fota_poller.config", "fota_poller.commands.poll", "aiohttp"}
     assert loaded & heavy == set()
     # Anything after --version goes through the parser, as before.
     assert run_cli(["--version", "--no-such-flag"]).returncode == 0
@@ -167,13 +167,13 @@ def test_building_the_parser_loads_no_subcommands_work() -> None:
     # `poll --help` (and every parse) builds the whole parser: the options only, never the
     # modules that run a command, so every help and every start stays cheap.
     loaded, _ = modules_loaded_by("from fota_poller.cli import build_parser; build_parser()")
-    assert "fota_poller.summary_command" in loaded
+    assert "fota_poller.commands.summary" in loaded
     work = {
-        "fota_poller.app",
-        "fota_poller.check_run",
-        "fota_poller.demo",
-        "fota_poller.state_run",
-        "fota_poller.summary_run",
+        "fota_poller.commands.poll.core",
+        "fota_poller.commands.check.core",
+        "fota_poller.commands.demo.core",
+        "fota_poller.commands.state.core",
+        "fota_poller.commands.summary.core",
         "aiohttp",
         "anyio",
         "sqlite3",

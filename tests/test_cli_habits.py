@@ -15,10 +15,10 @@ import msgspec
 import pytest
 from helpers import clean_environ, run_cli, run_on_a_terminal
 
-from fota_poller.app import poll_config
 from fota_poller.cli import build_parser
+from fota_poller.commands.poll.core import poll_config
+from fota_poller.commands.simulate import exit_summary
 from fota_poller.ids.lists import parse_line
-from fota_poller.simulate import exit_summary
 from fota_poller.simulator import SimulatorOptions, SimulatorStats
 
 # Long enough that their redaction never touches a log line's words.

@@ -18,7 +18,7 @@ from helpers import ROOT, clean_environ, run_cli
 from test_docs import blocks, read
 
 from fota_poller.cli import build_parser
-from fota_poller.completion import FILE_DESTS, parsers
+from fota_poller.commands.completion import FILE_DESTS, parsers
 
 # What a Tab does: the words so far, the last one being completed (maybe empty).
 _COMPLETE = """

@@ -19,12 +19,13 @@ import pytest
 
 from fota_poller.api.decode import ApiError, UpgradeInfo, decode_error, decode_upgrade
 from fota_poller.api.token_answers import TokenAnswer
-from fota_poller.config import PhasesConfig, load_config
+from fota_poller.config import load_config
 from fota_poller.decoding import MAX_REASON_CHARS, decode
 from fota_poller.errors import ConfigError, InputDecodeError, UpgradeDecodeError
 from fota_poller.ids.discover import ReportPage
-from fota_poller.ids.lists import InvalidLine, parse_line
-from fota_poller.output.phases import PhaseTable
+from fota_poller.ids.lists import parse_line
+from fota_poller.model.phases import PhasesConfig, PhaseTable
+from fota_poller.model.refs import InvalidLine
 from fota_poller.summary.night import Night
 
 SEED = 18

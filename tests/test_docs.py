@@ -12,9 +12,9 @@ import pytest
 
 from fota_poller.cli import build_parser
 from fota_poller.config import Config
+from fota_poller.model.phases import BUILTIN_PHASES
+from fota_poller.model.records import ErrorKind, Record
 from fota_poller.observe.metrics import RunMetrics, _registry
-from fota_poller.output.phases import BUILTIN_PHASES
-from fota_poller.output.records import ErrorKind, Record
 
 ROOT = Path(__file__).parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

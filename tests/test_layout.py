@@ -1,5 +1,5 @@
-"""The package's layout: no import cycle, lower layers that never import the entry points,
-every exception in errors.py, no module over 300 lines, a `poll` run without the simulator.
+"""The package's layout: the layers stack one way, no import cycle, every exception in
+errors.py, no module over 300 lines, a `poll` run without the simulator.
 
 Modules are read with `ast`, never imported: a lazy import inside a function hides no cycle.
 """
@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import ast
 import builtins
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Final
 
 from helpers import modules_loaded_by
 
@@ -17,9 +18,20 @@ PACKAGE = Path(__file__).parent.parent / "fota_poller"
 MAX_LINES = 300
 
 
-# The stages below the entry points: none of them may know how a run is started or wired.
-_LOWER_LAYERS = ("api", "pacing", "ids", "output", "observe")
-_ENTRY_POINTS = {"fota_poller.cli", "fota_poller.app", "fota_poller.demo", "fota_poller.simulate"}
+# The layers, lowest first, as docs/development.md ("Layers") gives them. A module may import
+# from its own layer and the ones below; two folders (or top-level modules) never import each
+# other, even in one layer. A new folder must be placed here before it can be imported.
+LAYERS: Final = (
+    ("errors", "text", "durations", "decoding", "lines", "regular_files", "_version"),
+    ("model",),
+    ("config",),
+    ("api", "ids", "pacing", "output", "state"),
+    ("observe",),
+    ("run",),
+    ("summary", "simulator", "testing"),
+    ("commands",),
+    ("cli", "__main__"),
+)
 
 
 def module_name(path: Path, root: Path) -> str:
@@ -112,14 +124,38 @@ def cycle_path(graph: Mapping[str, Iterable[str]], group: Iterable[str]) -> list
     return [start]
 
 
-def entry_point_imports(graph: Mapping[str, set[str]]) -> dict[str, list[str]]:
-    """The modules of the lower layers that import an entry point, with the ones they import."""
-    return {
-        name: sorted(graph[name] & _ENTRY_POINTS)
-        for name in graph
-        if name.split(".")[1:2] and name.split(".")[1] in _LOWER_LAYERS
-        if graph[name] & _ENTRY_POINTS
-    }
+def unit_of(module: str) -> str | None:
+    """The folder or top-level module a module belongs to; None for the package's __init__."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else None
+
+
+def layer_violations(
+    graph: Mapping[str, set[str]], layers: Sequence[Sequence[str]] = LAYERS
+) -> list[str]:
+    """Each import from a lower layer up, each unit in no layer, each pair importing each other.
+
+    The package's own `__init__` is left out: it names the public API lazily, from every layer.
+    """
+    rank = {unit: number for number, units in enumerate(layers) for unit in units}
+    edges: dict[tuple[str, str], list[str]] = {}
+    found: list[str] = []
+    for name in sorted(graph):
+        source = unit_of(name)
+        for target in sorted(graph[name]):
+            dest = unit_of(target)
+            if source is None or dest is None or dest == source:
+                continue
+            edges.setdefault((source, dest), []).append(f"{name} -> {target}")
+            if source not in rank or dest not in rank:
+                found.append(f"not in any layer: {name} -> {target}")
+            elif rank[dest] > rank[source]:
+                found.append(f"upward: {name} -> {target}")
+    for (source, dest), imports in sorted(edges.items()):
+        if source < dest and (dest, source) in edges:
+            both = [imports[0], edges[dest, source][0]]
+            found.append(f"{source} and {dest} import each other: {'; '.join(both)}")
+    return found
 
 
 def exception_classes(root: Path = PACKAGE) -> dict[str, list[str]]:
@@ -167,8 +203,8 @@ def test_the_package_has_no_import_cycle() -> None:
     )
 
 
-def test_the_lower_layers_never_import_the_entry_points() -> None:
-    assert entry_point_imports(import_graph()) == {}
+def test_the_layers_stack_one_way() -> None:
+    assert layer_violations(import_graph()) == []
 
 
 def test_errors_is_the_bottom_layer() -> None:
@@ -201,9 +237,9 @@ def test_a_poll_run_does_not_load_the_simulator() -> None:
     # throughput benchmark's): building the parser imports simulate.py and demo_command.py for
     # their options, and they import the simulator only when their command runs.
     loaded, _ = modules_loaded_by(
-        "import fota_poller.app, fota_poller.cli; fota_poller.cli.build_parser()"
+        "import fota_poller.commands.poll.core, fota_poller.cli; fota_poller.cli.build_parser()"
     )
-    assert "fota_poller.app" in loaded
+    assert "fota_poller.commands.poll.core" in loaded
     assert "fota_poller.simulator" not in loaded
 
 
@@ -240,18 +276,52 @@ def test_a_cycle_through_a_lazy_import_and_a_type_check_block_is_found(tmp_path:
     ]
 
 
-def test_a_lower_layer_importing_the_app_is_found(tmp_path: Path) -> None:
+def test_a_planted_upward_import_is_found_even_lazy_or_type_only(tmp_path: Path) -> None:
     package = _write_package(
         tmp_path,
         {
-            "app.py": "from fota_poller.output import sink\n",
-            "output/sink.py": "def f():\n    from fota_poller import app\n",
-            "run/pipeline.py": "from fota_poller.app import poll\n",
+            "model/records.py": "def f():\n    from fota_poller.run import pipeline\n",
+            "config.py": (
+                "from typing import TYPE_CHECKING\n"
+                "if TYPE_CHECKING:\n    from fota_poller.commands import poll\n"
+            ),
+            "run/pipeline.py": "",
+            "commands/poll.py": "",
+        },
+    )
+    assert layer_violations(import_graph(package)) == [
+        "upward: fota_poller.config -> fota_poller.commands.poll",
+        "upward: fota_poller.model.records -> fota_poller.run.pipeline",
+    ]
+
+
+def test_a_planted_pair_of_folders_importing_each_other_is_found(tmp_path: Path) -> None:
+    # One layer, no cycle between modules: still two folders that each need the other.
+    package = _write_package(
+        tmp_path,
+        {
+            "api/client.py": "from fota_poller.pacing import ratelimit\n",
+            "pacing/ratelimit.py": "",
+            "pacing/retry.py": "from fota_poller.api import client\n",
         },
     )
     graph = import_graph(package)
-    assert entry_point_imports(graph) == {"fota_poller.output.sink": ["fota_poller.app"]}
-    assert find_cycles(graph) == [("fota_poller.app", "fota_poller.output.sink")]
+    assert find_cycles(graph) == []
+    pair = (
+        "api and pacing import each other: "
+        "fota_poller.api.client -> fota_poller.pacing.ratelimit; "
+        "fota_poller.pacing.retry -> fota_poller.api.client"
+    )
+    assert layer_violations(graph) == [pair]
+
+
+def test_a_folder_in_no_layer_is_found(tmp_path: Path) -> None:
+    package = _write_package(
+        tmp_path, {"plugins/extra.py": "from fota_poller import errors\n", "errors.py": ""}
+    )
+    assert layer_violations(import_graph(package)) == [
+        "not in any layer: fota_poller.plugins.extra -> fota_poller.errors"
+    ]
 
 
 def test_an_exception_outside_errors_is_found(tmp_path: Path) -> None:

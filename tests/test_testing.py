@@ -6,7 +6,7 @@ from helpers import refs_of, simulator_tokens
 
 import fota_poller
 from fota_poller.config import ApiConfig, Config, PollConfig
-from fota_poller.output.records import CampaignRecord, DeviceRecord, RunRecord
+from fota_poller.model.records import CampaignRecord, DeviceRecord, RunRecord
 from fota_poller.run.pipeline import run_poll
 from fota_poller.testing import MemorySink, StaticTokens, read_records
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import msgspec
 import structlog
 
-from fota_poller.demo import summarise
+from fota_poller.commands.demo.core import summarise
+from fota_poller.model.records import CampaignRecord, RunRecord
 from fota_poller.observe.logs import configure_logging
-from fota_poller.output.records import CampaignRecord, RunRecord
 from fota_poller.text import bounded, escape_controls
 
 CLEAR_SCREEN = "\x1b[2J"

@@ -21,14 +21,13 @@ from yarl import URL
 
 from fota_poller._version import __version__
 from fota_poller.api.auth import RequestAuth, TokenSource, rejected_token
-from fota_poller.api.auth_gate import AuthGate
+from fota_poller.api.auth_gate import AuthGate, Limiter
 from fota_poller.api.network_error import describe_network_error, network_reason, where
 from fota_poller.api.response_body import ACCEPT_ENCODING, read_body
 from fota_poller.config import Config
 from fota_poller.errors import AuthenticationError, RequestFailedError, UnreadableBodyError
-from fota_poller.ids.lists import CampaignRef
-from fota_poller.observe.tally import RunTally
-from fota_poller.pacing.ratelimit import RateLimiter
+from fota_poller.model.refs import CampaignRef
+from fota_poller.model.tally import RunTally
 
 USER_AGENT = f"fota-poller/{__version__}"
 
@@ -119,7 +118,7 @@ class UpgradeClient:
         session: aiohttp.ClientSession,
         base_url: str,
         tokens: TokenSource,
-        limiter: RateLimiter,
+        limiter: Limiter,
         *,
         tally: RunTally | None = None,
         max_body_bytes: int | None = None,

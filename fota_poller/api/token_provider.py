@@ -37,7 +37,7 @@ from fota_poller.api.token_requests import TokenRequests
 from fota_poller.api.token_slot import MAX_EXPIRED_ANSWERS, TokenSlot
 from fota_poller.config import Config
 from fota_poller.errors import AuthenticationError, NoAuthAnswerError, RequestFailedError
-from fota_poller.observe.tally import RunTally
+from fota_poller.model.tally import RunTally
 
 log = structlog.get_logger("fota_poller")
 

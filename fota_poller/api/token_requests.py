@@ -47,7 +47,7 @@ from fota_poller.errors import (
     NoAuthAnswerError,
     UnreadableBodyError,
 )
-from fota_poller.observe.tally import RunTally
+from fota_poller.model.tally import RunTally
 
 log = structlog.get_logger("fota_poller")
 

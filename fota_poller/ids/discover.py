@@ -20,10 +20,10 @@ from fota_poller.api.decode import decode_error
 from fota_poller.config import Config
 from fota_poller.decoding import decode
 from fota_poller.errors import ConfigError, DiscoveryError, InputDecodeError, RequestFailedError
-from fota_poller.ids.lists import CampaignRef, InvalidLine, canonical_upgrade_id
 from fota_poller.ids.sources import Batched, merge_sources
+from fota_poller.model.refs import CampaignRef, InvalidLine, canonical_upgrade_id
+from fota_poller.model.stop import RunControl
 from fota_poller.pacing.retry import Getter
-from fota_poller.run.stop import RunControl
 from fota_poller.text import excerpt
 
 log = structlog.get_logger("fota_poller")

@@ -21,16 +21,9 @@ from typing import IO, TYPE_CHECKING
 from fota_poller.errors import InputFileError
 from fota_poller.ids.columns import ListColumns
 from fota_poller.ids.list_text import ListText, TextBlock, TooLong
-from fota_poller.ids.refs import (
-    ACCOUNT_PATTERN,
-    CampaignRef,
-    InvalidLine,
-    canonical_upgrade_id,
-    parse_block,
-    parse_line,
-    parse_lines,
-)
+from fota_poller.ids.refs import parse_block, parse_line, parse_lines
 from fota_poller.lines import MAX_LINE_BYTES
+from fota_poller.model.refs import CampaignRef, InvalidLine
 
 if TYPE_CHECKING:
     from fota_poller.ids.pipe_reader import InputCutoff
@@ -41,12 +34,8 @@ STDIN = "-"
 IdSource = tuple[str, IO[bytes]]
 # What the rest of the package and the tests know from here: the items an id list yields.
 __all__ = [
-    "ACCOUNT_PATTERN",
     "STDIN",
-    "CampaignRef",
     "IdSource",
-    "InvalidLine",
-    "canonical_upgrade_id",
     "close_id_sources",
     "open_id_sources",
     "parse_line",

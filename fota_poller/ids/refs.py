@@ -10,39 +10,14 @@ from __future__ import annotations
 
 import itertools
 import re
-import uuid
 
 import msgspec
 
 from fota_poller.decoding import decode
 from fota_poller.errors import InputDecodeError
 from fota_poller.ids.columns import ListColumns
+from fota_poller.model.refs import ACCOUNT_PATTERN, CampaignRef, InvalidLine, canonical_upgrade_id
 from fota_poller.text import excerpt
-
-ACCOUNT_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
-
-
-class CampaignRef(msgspec.Struct, frozen=True):
-    """One campaign to poll; `upgrade_id` in canonical lower-case dashed form."""
-
-    account_name: str
-    upgrade_id: str
-
-
-class InvalidLine(msgspec.Struct, frozen=True):
-    """An input line that makes no request but still gets a failed campaign record."""
-
-    source: str
-    line_number: int
-    reason: str
-    # Only values that passed validation: a record never echoes arbitrary input as an id.
-    account_name: str | None = None
-    upgrade_id: str | None = None
-
-    @property
-    def message(self) -> str:
-        """Where the line is and what is wrong with it."""
-        return f"{self.source}:{self.line_number}: {self.reason}"
 
 
 class _JsonRef(msgspec.Struct):
@@ -67,7 +42,6 @@ _PLAIN_LINES = re.compile(
     re.MULTILINE,
 )
 _json_ref_decoder = msgspec.json.Decoder(_JsonRef)
-_CANONICAL_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def parse_line(
@@ -122,19 +96,6 @@ def _split_fields(
             return "JSON id object has no upgradeId"
         return obj.accountName or default_account, obj.upgradeId
     return columns.fields(text, default_account)
-
-
-def canonical_upgrade_id(text: str) -> str | None:
-    """The lower-case dashed form of an upgrade id, or None when it is not a UUID.
-
-    So `E3A8...` and `{e3a8...}` are one campaign.
-    """
-    if _CANONICAL_ID.fullmatch(text):
-        return text  # most ids are written canonical: no round trip through uuid.UUID
-    try:
-        return str(uuid.UUID(text))
-    except ValueError:
-        return None
 
 
 def parse_lines(

@@ -20,7 +20,7 @@ from itertools import compress, islice, repeat, tee
 from operator import and_, attrgetter, mul, or_, xor
 from typing import Final
 
-from fota_poller.ids.lists import CampaignRef
+from fota_poller.model.refs import CampaignRef
 
 # Only the canonical form is packed, so that distinct strings never share one number.
 _UUID: Final = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"

@@ -17,8 +17,8 @@ from typing import Final
 import msgspec
 import structlog
 
-from fota_poller.observe.tally import RunTally
-from fota_poller.output.records import CampaignRecord
+from fota_poller.model.records import CampaignRecord
+from fota_poller.model.tally import RunTally
 
 WARNINGS_PER_MINUTE: Final = 10
 EXAMPLES_PER_KIND: Final = 3

@@ -20,8 +20,8 @@ from prometheus_client.openmetrics.exposition import ALLOWUTF8
 from prometheus_client.parser import text_string_to_metric_families
 
 from fota_poller.errors import ConfigError, ExitCode
-from fota_poller.observe.tally import RunTally
-from fota_poller.output.records import ErrorKind, Outcome, Phase, RunRecord
+from fota_poller.model.records import ErrorKind, Outcome, Phase, RunRecord
+from fota_poller.model.tally import RunTally
 from fota_poller.regular_files import read_regular, replace_regular, usable_file
 
 log = structlog.get_logger("fota_poller")

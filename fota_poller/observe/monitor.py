@@ -13,11 +13,11 @@ import structlog
 
 from fota_poller.config import Config
 from fota_poller.errors import ExitCode, FotaPollerError
+from fota_poller.model.records import RunRecord
+from fota_poller.model.tally import RunTally
 from fota_poller.observe.metrics import RunMetrics, check_metrics_path, write_metrics
 from fota_poller.observe.progress import open_progress
 from fota_poller.observe.stderr import StderrStream
-from fota_poller.observe.tally import RunTally
-from fota_poller.output.records import RunRecord
 
 log = structlog.get_logger("fota_poller")
 

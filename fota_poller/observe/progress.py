@@ -13,8 +13,8 @@ from typing import TextIO
 
 from tqdm import tqdm
 
+from fota_poller.model.tally import RunTally
 from fota_poller.observe.stderr import StderrStream
-from fota_poller.observe.tally import RunTally
 
 # Redraw at most this often: a fast run writes thousands of campaigns a second.
 _REDRAW_INTERVAL_S = 0.2

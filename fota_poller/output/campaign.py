@@ -10,12 +10,13 @@ import msgspec
 from fota_poller.api.decode import UpgradeInfo, decode_error, decode_upgrade
 from fota_poller.api.redact import Redactor
 from fota_poller.errors import UpgradeDecodeError
-from fota_poller.ids.lists import CampaignRef, InvalidLine, canonical_upgrade_id
+from fota_poller.model.phases import PhaseTable
+from fota_poller.model.records import CampaignRecord, DeviceRecord, ErrorKind
+from fota_poller.model.refs import CampaignRef, InvalidLine, canonical_upgrade_id
+from fota_poller.model.timestamps import format_timestamp
 from fota_poller.output.changes import compare
 from fota_poller.output.device_lines import DeviceLines
 from fota_poller.output.device_list import MISSING_STATUS, count_statuses, without_duplicates
-from fota_poller.output.phases import PhaseTable
-from fota_poller.output.records import CampaignRecord, DeviceRecord, ErrorKind
 from fota_poller.output.redacted import redacted_upgrade
 from fota_poller.state.store import CampaignUpdate, Prior, to_ms
 from fota_poller.text import ERROR_TEXT_CHARS, excerpt
@@ -50,12 +51,6 @@ class RecordOptions(msgspec.Struct):
     previous: Callable[[str, str], Prior | None] | None = None
     emit_same: bool = True
     redactor: Redactor = msgspec.field(default_factory=Redactor)
-
-
-def format_timestamp(moment: datetime) -> str:
-    """UTC ISO 8601 with milliseconds and `Z`: `2026-11-25T02:00:00.123Z`."""
-    # isoformat is done in C; strftime plus a format costs twice as much, once per campaign.
-    return moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def campaign_ended(polled_on: date, end_date: str | None) -> bool | None:

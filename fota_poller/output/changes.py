@@ -13,8 +13,8 @@ from __future__ import annotations
 import msgspec
 
 from fota_poller.api.decode import Device
+from fota_poller.model.phases import PhaseTable
 from fota_poller.output.device_lines import DeviceFields
-from fota_poller.output.phases import PhaseTable
 from fota_poller.state.store import DeviceRow, Prior, stored_time
 
 

@@ -30,8 +30,8 @@ from typing import Final
 import msgspec
 
 from fota_poller.api.decode import Device
-from fota_poller.output.phases import PhaseTable
-from fota_poller.output.records import Change, DeviceRecord, Phase
+from fota_poller.model.phases import PhaseTable
+from fota_poller.model.records import Change, DeviceRecord, Phase
 
 _encoder = msgspec.json.Encoder()
 

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 
 import msgspec
 
-from fota_poller.ids.lists import CampaignRef
+from fota_poller.model.records import CampaignRecord, ErrorKind
+from fota_poller.model.refs import CampaignRef
 from fota_poller.output.campaign import Failure
-from fota_poller.output.records import CampaignRecord, ErrorKind
 
 _encoder = msgspec.json.Encoder()
 

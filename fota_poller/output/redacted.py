@@ -20,7 +20,7 @@ import msgspec
 
 from fota_poller.api.decode import Device, UpgradeInfo
 from fota_poller.api.redact import Redactor
-from fota_poller.output.records import CampaignRecord
+from fota_poller.model.records import CampaignRecord
 from fota_poller.text import ERROR_TEXT_CHARS
 
 _status_of = attrgetter("status")

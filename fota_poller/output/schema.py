@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 
-from fota_poller.output.records import Record
+from fota_poller.model.records import Record
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 

@@ -22,7 +22,7 @@ import anyio
 import structlog
 
 from fota_poller.api.network_error import down_as, unreachable_for
-from fota_poller.run.stop import RunControl, cut_short
+from fota_poller.model.stop import RunControl, cut_short
 
 log = structlog.get_logger("fota_poller")
 

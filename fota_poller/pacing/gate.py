@@ -20,10 +20,10 @@ from collections.abc import AsyncIterator, Callable
 import msgspec
 
 from fota_poller.config import PollConfig, settings_for
+from fota_poller.model.stop import RunControl
 from fota_poller.pacing.circuit import CircuitBreaker
 from fota_poller.pacing.ratelimit import RateLimiter
 from fota_poller.pacing.throttle import Throttle
-from fota_poller.run.stop import RunControl
 
 
 class BackoffSettings(msgspec.Struct, frozen=True, kw_only=True):

@@ -25,9 +25,9 @@ from fota_poller.api.client import HttpResponse
 from fota_poller.api.network_error import where
 from fota_poller.config import PollConfig, settings_for
 from fota_poller.errors import RequestFailedError
-from fota_poller.observe.tally import AttemptCounter, RunTally
+from fota_poller.model.stop import RunControl
+from fota_poller.model.tally import AttemptCounter, RunTally
 from fota_poller.pacing.gate import SharedBackoff
-from fota_poller.run.stop import RunControl
 
 TOO_MANY_REQUESTS: Final = 429
 # 408 and 429 are the server asking for the same request later; the 5xx are gateways and

@@ -8,8 +8,8 @@ import structlog
 from anyio.streams.memory import MemoryObjectSendStream
 
 from fota_poller.errors import FotaPollerError
-from fota_poller.ids.lists import CampaignRef, InvalidLine
 from fota_poller.ids.seen import SeenCampaigns
+from fota_poller.model.refs import CampaignRef, InvalidLine
 from fota_poller.output import campaign
 from fota_poller.output.not_polled import RecordBatch, not_polled_batch
 from fota_poller.run import channels

@@ -22,11 +22,13 @@ from fota_poller.config import Config
 from fota_poller.errors import ExitCode, OutputError, StateWriteError
 from fota_poller.ids.discover import with_discovered
 from fota_poller.ids.sources import batches_of
+from fota_poller.model.phases import PhaseTable
+from fota_poller.model.records import RunRecord
+from fota_poller.model.stop import RunControl, StopReason
+from fota_poller.model.tally import RunTally
+from fota_poller.model.timestamps import format_timestamp
 from fota_poller.observe.failure_log import FailureLog
-from fota_poller.observe.tally import RunTally
-from fota_poller.output.campaign import RecordOptions, format_timestamp
-from fota_poller.output.phases import PhaseTable
-from fota_poller.output.records import RunRecord
+from fota_poller.output.campaign import RecordOptions
 from fota_poller.output.sink import RunOutput, Sink
 from fota_poller.pacing.gate import BackoffSettings, SharedBackoff
 from fota_poller.pacing.ratelimit import RateLimiter
@@ -35,7 +37,6 @@ from fota_poller.run import stop
 from fota_poller.run.feeder import feed
 from fota_poller.run.stage import InputState, Stage, WorkItem, WriterItem
 from fota_poller.run.state_sync import RunState
-from fota_poller.run.stop import RunControl, StopReason
 from fota_poller.run.workers import poll_campaigns
 from fota_poller.run.writer import write_records
 from fota_poller.state.store import StateStore

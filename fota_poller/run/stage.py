@@ -7,13 +7,13 @@ import msgspec
 
 from fota_poller.api.client import UpgradeClient
 from fota_poller.errors import ExitCode
-from fota_poller.ids.lists import CampaignRef, InvalidLine
-from fota_poller.observe.tally import RunTally
+from fota_poller.model.refs import CampaignRef, InvalidLine
+from fota_poller.model.stop import RunControl
+from fota_poller.model.tally import RunTally
 from fota_poller.output.campaign import CampaignResult, RecordOptions
 from fota_poller.output.not_polled import RecordBatch
 from fota_poller.pacing.gate import SharedBackoff
 from fota_poller.pacing.retry import RetryPolicy
-from fota_poller.run.stop import RunControl
 
 # What the feeder hands the workers, and what the workers and the feeder hand the writer.
 WorkItem = CampaignRef | InvalidLine

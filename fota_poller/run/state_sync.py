@@ -19,7 +19,7 @@ from typing import Final
 import structlog
 
 from fota_poller.errors import StateWriteError
-from fota_poller.output.campaign import format_timestamp
+from fota_poller.model.timestamps import format_timestamp
 from fota_poller.state.store import CampaignUpdate, Prior, StateStore
 
 log = structlog.get_logger("fota_poller")

@@ -10,14 +10,14 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from fota_poller.api.client import upgrade_url
 from fota_poller.errors import AuthenticationError
-from fota_poller.ids.lists import InvalidLine
-from fota_poller.observe.tally import AttemptCounter
+from fota_poller.model.refs import InvalidLine
+from fota_poller.model.stop import StopReason
+from fota_poller.model.tally import AttemptCounter
 from fota_poller.output import campaign
 from fota_poller.output.campaign import CampaignResult
 from fota_poller.pacing.retry import fetch_with_retries
 from fota_poller.run import channels
 from fota_poller.run.stage import Stage, WorkItem
-from fota_poller.run.stop import StopReason
 
 
 async def poll_campaigns(

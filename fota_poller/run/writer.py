@@ -6,8 +6,8 @@ import msgspec
 from anyio.streams.memory import MemoryObjectReceiveStream
 
 from fota_poller.api.redact import Redactor
+from fota_poller.model.tally import RunTally
 from fota_poller.observe.failure_log import FailureLog
-from fota_poller.observe.tally import RunTally
 from fota_poller.output.not_polled import RecordBatch
 from fota_poller.output.redacted import redacted_record
 from fota_poller.output.sink import RunOutput

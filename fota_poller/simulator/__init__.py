@@ -9,12 +9,7 @@ from fota_poller.simulator.catalog import (
 )
 from fota_poller.simulator.counting import SimulatorStats
 from fota_poller.simulator.evolve import EvolveOptions
-from fota_poller.simulator.server import (
-    RunningSimulator,
-    build_app,
-    run_simulator,
-    serve_forever,
-)
+from fota_poller.simulator.server import RunningSimulator, build_app, run_simulator, serve_forever
 
 __all__ = [
     "AuthStats",

@@ -18,9 +18,9 @@ from typing import Final
 
 import msgspec
 
-from fota_poller.output.campaign import format_timestamp
-from fota_poller.output.phases import PhaseTable, status_key
-from fota_poller.output.records import Phase
+from fota_poller.model.phases import PhaseTable, status_key
+from fota_poller.model.records import Phase
+from fota_poller.model.timestamps import format_timestamp
 from fota_poller.state.file_checks import wal_path
 from fota_poller.state.schema import sqlite_error
 from fota_poller.state.store import stored_time, to_ms

@@ -20,9 +20,9 @@ import msgspec
 from fota_poller.decoding import decode
 from fota_poller.errors import InputDecodeError
 from fota_poller.lines import LongLine
+from fota_poller.model.phases import PHASES, PhaseTable
+from fota_poller.model.records import Phase
 from fota_poller.output.device_list import MISSING_STATUS
-from fota_poller.output.phases import PHASES, PhaseTable
-from fota_poller.output.records import Phase
 from fota_poller.summary.row import CampaignRow, worst_first
 from fota_poller.summary.spill import SortedRows
 

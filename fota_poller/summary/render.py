@@ -15,7 +15,7 @@ from typing import Final, NamedTuple
 
 import msgspec
 
-from fota_poller.output.phases import PHASES
+from fota_poller.model.phases import PHASES
 from fota_poller.output.sink import escape_line_separators
 from fota_poller.summary.night import Night
 from fota_poller.summary.row import CampaignRow

@@ -13,7 +13,7 @@ import sqlite3
 from pathlib import Path
 from typing import Final
 
-from fota_poller.output.phases import PhaseTable
+from fota_poller.model.phases import PhaseTable
 from fota_poller.state.queries import STUCK_PHASES, utc_now
 from fota_poller.state.schema import open_database, sqlite_error
 from fota_poller.state.store import to_ms

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final, TextIO
 
-from fota_poller.output.phases import PHASES
+from fota_poller.model.phases import PHASES
 from fota_poller.summary.render import View, run_sentence, share
 from fota_poller.summary.row import CampaignRow
 from fota_poller.text import escape_controls

@@ -9,10 +9,10 @@ import pytest
 
 from fota_poller.api.decode import decode_error, decode_upgrade
 from fota_poller.errors import UpgradeDecodeError
-from fota_poller.ids.lists import CampaignRef
+from fota_poller.model.phases import PhaseTable
+from fota_poller.model.records import DeviceRecord
+from fota_poller.model.refs import CampaignRef
 from fota_poller.output import campaign
-from fota_poller.output.phases import PhaseTable
-from fota_poller.output.records import DeviceRecord
 from fota_poller.testing import read_records
 
 # The page's example response, with the comma it is missing after deviceList restored.

@@ -14,7 +14,7 @@ from fota_poller.api.client import UpgradeClient, open_session, upgrade_url
 from fota_poller.api.network_error import describe_network_error, network_reason, where
 from fota_poller.config import Config
 from fota_poller.errors import RequestFailedError
-from fota_poller.ids.lists import CampaignRef
+from fota_poller.model.refs import CampaignRef
 from fota_poller.pacing.ratelimit import RateLimiter
 from fota_poller.testing import StaticTokens
 

@@ -12,8 +12,8 @@ from fota_poller.api.redact import Redactor
 from fota_poller.api.token_provider import TokenProvider
 from fota_poller.config import ApiConfig, Config, PollConfig
 from fota_poller.errors import AuthenticationError, ExitCode, NoAuthAnswerError
-from fota_poller.ids.lists import CampaignRef
-from fota_poller.output.records import CampaignRecord
+from fota_poller.model.records import CampaignRecord
+from fota_poller.model.refs import CampaignRef
 from fota_poller.pacing.ratelimit import RateLimiter
 from fota_poller.run.pipeline import run_poll
 from fota_poller.simulator import SimulatorAuthOptions, SimulatorOptions, run_simulator

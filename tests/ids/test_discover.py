@@ -12,15 +12,16 @@ from helpers import parse_output, simulator_tokens
 from structlog.testing import capture_logs
 
 from fota_poller.api.client import HttpResponse
-from fota_poller.app import poll_command, poll_config
 from fota_poller.cli import build_parser, main
+from fota_poller.commands.poll.core import poll_command, poll_config
 from fota_poller.config import ApiConfig, Config, DiscoverConfig, OutputConfig, PollConfig
 from fota_poller.errors import ConfigError, DiscoveryError, ExitCode
 from fota_poller.ids.discover import discover, discovery_accounts, report_url
-from fota_poller.ids.lists import CampaignRef, read_refs
+from fota_poller.ids.lists import read_refs
+from fota_poller.model.refs import CampaignRef
+from fota_poller.model.stop import RunControl, StopReason
 from fota_poller.output.sink import open_sink
 from fota_poller.run.pipeline import run_poll
-from fota_poller.run.stop import RunControl, StopReason
 from fota_poller.simulator import Catalog, SimulatorOptions, run_simulator
 from fota_poller.simulator.reports import StatusReports
 

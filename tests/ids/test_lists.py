@@ -11,10 +11,6 @@ import pytest
 
 from fota_poller.errors import InputFileError
 from fota_poller.ids.lists import (
-    ACCOUNT_PATTERN,
-    CampaignRef,
-    InvalidLine,
-    canonical_upgrade_id,
     close_id_sources,
     open_id_sources,
     parse_line,
@@ -22,6 +18,7 @@ from fota_poller.ids.lists import (
     read_refs,
     refuse_if_nothing_usable,
 )
+from fota_poller.model.refs import ACCOUNT_PATTERN, CampaignRef, InvalidLine, canonical_upgrade_id
 
 UPGRADE = "e3a8d88a-04c6-4ef3-b039-89b62f91e962"
 

@@ -1,7 +1,7 @@
 import uuid
 
-from fota_poller.ids.lists import CampaignRef
 from fota_poller.ids.seen import SeenCampaigns
+from fota_poller.model.refs import CampaignRef
 
 ACCOUNT = "0000123456-00001"
 

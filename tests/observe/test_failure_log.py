@@ -9,9 +9,9 @@ import pytest
 import structlog
 from structlog.testing import capture_logs
 
+from fota_poller.model.records import CampaignRecord, ErrorKind
+from fota_poller.model.tally import RunTally
 from fota_poller.observe.failure_log import FailureLog, example
-from fota_poller.observe.tally import RunTally
-from fota_poller.output.records import CampaignRecord, ErrorKind
 
 
 class _Clock:

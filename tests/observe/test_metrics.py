@@ -5,12 +5,12 @@ from helpers import simulator_tokens
 from prometheus_client.parser import text_string_to_metric_families
 
 from fota_poller.api.client import UpgradeClient, open_session, upgrade_url
-from fota_poller.app import poll_command
 from fota_poller.cli import main
+from fota_poller.commands.poll.core import poll_command
 from fota_poller.config import ApiConfig, Config, OutputConfig, PollConfig, StateConfig
 from fota_poller.errors import InputFileError
-from fota_poller.ids.lists import CampaignRef
-from fota_poller.output.records import DeviceRecord
+from fota_poller.model.records import DeviceRecord
+from fota_poller.model.refs import CampaignRef
 from fota_poller.pacing.ratelimit import RateLimiter
 from fota_poller.simulator import SimulatorOptions, run_simulator
 from fota_poller.testing import StaticTokens, read_records

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import structlog
 
+from fota_poller.model.tally import RunTally
 from fota_poller.observe.logs import configure_logging
 from fota_poller.observe.stderr import StderrStream, say
-from fota_poller.observe.tally import RunTally
 
 
 @pytest.fixture

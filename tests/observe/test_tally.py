@@ -5,12 +5,12 @@ from pathlib import Path
 
 from helpers import refs_of, split
 
-import fota_poller.observe.tally
+import fota_poller.model.tally
 from fota_poller.api.credentials import Credentials, Secret
 from fota_poller.api.token_provider import TokenProvider
 from fota_poller.config import ApiConfig, Config, PollConfig
-from fota_poller.observe.tally import AttemptCounter, RunTally
-from fota_poller.output.records import SCHEMA_VERSION, CampaignRecord
+from fota_poller.model.records import SCHEMA_VERSION, CampaignRecord
+from fota_poller.model.tally import AttemptCounter, RunTally
 from fota_poller.run.pipeline import run_poll
 from fota_poller.simulator import SimulatorAuthOptions, SimulatorOptions, run_simulator
 from fota_poller.simulator.faults import FaultOptions
@@ -100,7 +100,7 @@ def test_every_attempt_after_the_first_of_each_fetch_is_a_retry():
 
 
 def test_the_tally_module_imports_nothing_of_the_package_but_the_record_types():
-    tree = ast.parse(Path(fota_poller.observe.tally.__file__).read_text(encoding="utf-8"))
+    tree = ast.parse(Path(fota_poller.model.tally.__file__).read_text(encoding="utf-8"))
     imported = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module is not None:
@@ -109,7 +109,7 @@ def test_the_tally_module_imports_nothing_of_the_package_but_the_record_types():
             imported.update(alias.name for alias in node.names)
 
     assert {name for name in imported if name.startswith("fota_poller")} == {
-        "fota_poller.output.records"
+        "fota_poller.model.records"
     }
 
 

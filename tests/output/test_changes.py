@@ -3,8 +3,8 @@
 from datetime import UTC, datetime
 
 from fota_poller.api.decode import Device
+from fota_poller.model.phases import PhaseTable
 from fota_poller.output.changes import compare
-from fota_poller.output.phases import PhaseTable
 from fota_poller.state.store import Prior, to_ms
 
 LAST = datetime(2026, 11, 18, 2, 0, 0, 250000, tzinfo=UTC)

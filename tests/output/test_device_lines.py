@@ -4,8 +4,9 @@ import msgspec
 import pytest
 
 from fota_poller.api.decode import Device
-from fota_poller.config import PhasesConfig
-from fota_poller.ids.lists import CampaignRef
+from fota_poller.model.phases import PhasesConfig, PhaseTable
+from fota_poller.model.records import DeviceRecord
+from fota_poller.model.refs import CampaignRef
 from fota_poller.output import device_lines
 from fota_poller.output.campaign import RecordOptions, from_response
 from fota_poller.output.device_lines import (
@@ -16,8 +17,6 @@ from fota_poller.output.device_lines import (
 )
 from fota_poller.output.device_list import MISSING_STATUS, count_statuses
 from fota_poller.output.not_polled import not_polled_batch, not_polled_lines_plainly
-from fota_poller.output.phases import PhaseTable
-from fota_poller.output.records import DeviceRecord
 from fota_poller.testing import read_records
 
 RUN_ID = "5f0c6a3e-2d8e-4a43-9d51-1c1f6f7c2b10"

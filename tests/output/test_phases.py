@@ -2,8 +2,7 @@
 
 import structlog
 
-from fota_poller.config import PhasesConfig
-from fota_poller.output.phases import BUILTIN_PHASES, PhaseTable, status_key
+from fota_poller.model.phases import BUILTIN_PHASES, PhasesConfig, PhaseTable, status_key
 
 
 def test_every_built_in_status_has_its_phase_and_spelling_variants_match():

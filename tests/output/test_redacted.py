@@ -8,7 +8,7 @@ import msgspec
 
 from fota_poller.api.decode import Device, UpgradeInfo
 from fota_poller.api.redact import REDACTED, Redactor
-from fota_poller.ids.lists import CampaignRef
+from fota_poller.model.refs import CampaignRef
 from fota_poller.output.campaign import from_request_error
 from fota_poller.output.redacted import redacted_record, redacted_upgrade
 

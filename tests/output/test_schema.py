@@ -4,8 +4,8 @@ import jsonschema
 import pytest
 from helpers import ROOT, simulator_tokens
 
-from fota_poller.app import poll_command
 from fota_poller.cli import main
+from fota_poller.commands.poll.core import poll_command
 from fota_poller.config import ApiConfig, Config, DiscoverConfig, OutputConfig, PollConfig
 from fota_poller.output.schema import records_schema
 from fota_poller.simulator import SimulatorOptions, run_simulator

@@ -5,8 +5,8 @@ import structlog
 from helpers import FakeClock
 
 from fota_poller.config import PollConfig
+from fota_poller.model.stop import RunControl
 from fota_poller.pacing.circuit import CircuitBreaker
-from fota_poller.run.stop import RunControl
 
 
 def _open_circuit(clock: FakeClock) -> CircuitBreaker:

@@ -2,10 +2,10 @@ import anyio
 from helpers import FakeClock
 
 from fota_poller.config import PollConfig
+from fota_poller.model.stop import RunControl, cut_short
 from fota_poller.pacing.gate import BackoffSettings, SharedBackoff
 from fota_poller.pacing.ratelimit import RateLimiter
 from fota_poller.pacing.throttle import Throttle
-from fota_poller.run.stop import RunControl, cut_short
 
 
 def throttle(rate, min_rate=PollConfig.min_rate, recovery_per_s=PollConfig.recovery_per_s):

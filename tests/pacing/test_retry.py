@@ -8,7 +8,8 @@ from yarl import URL
 from fota_poller.api.client import HttpResponse
 from fota_poller.config import PollConfig
 from fota_poller.errors import RequestFailedError
-from fota_poller.observe.tally import AttemptCounter, RunTally
+from fota_poller.model.stop import RunControl, cut_short
+from fota_poller.model.tally import AttemptCounter, RunTally
 from fota_poller.pacing.gate import BackoffSettings, SharedBackoff
 from fota_poller.pacing.ratelimit import RateLimiter
 from fota_poller.pacing.retry import (
@@ -19,7 +20,6 @@ from fota_poller.pacing.retry import (
     parse_retry_after,
     retry_delay,
 )
-from fota_poller.run.stop import RunControl, cut_short
 
 
 def policy_of(**poll):

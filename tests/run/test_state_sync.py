@@ -7,10 +7,10 @@ from helpers import refs_of, simulator_tokens
 
 from fota_poller.config import ApiConfig, Config, apply_overrides
 from fota_poller.errors import OutputError, StateWriteError
-from fota_poller.output.records import CampaignRecord, DeviceRecord, RunRecord
+from fota_poller.model.records import CampaignRecord, DeviceRecord, RunRecord
+from fota_poller.model.stop import RunControl, StopReason
 from fota_poller.run import state_sync
 from fota_poller.run.pipeline import run_poll
-from fota_poller.run.stop import RunControl, StopReason
 from fota_poller.state.store import StateStore
 from fota_poller.testing import MemorySink, read_records
 

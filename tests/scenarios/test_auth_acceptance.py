@@ -8,7 +8,7 @@ import pytest
 from helpers import credentials_environ, parse_output, poll_cli, simulator_credentials
 
 from fota_poller.api.redact import Redactor
-from fota_poller.app import authenticated_poll
+from fota_poller.commands.poll.core import authenticated_poll
 from fota_poller.config import ApiConfig, Config, OutputConfig, PollConfig
 from fota_poller.simulator import SimulatorAuthOptions, SimulatorOptions, run_simulator
 

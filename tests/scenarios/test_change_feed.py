@@ -9,7 +9,7 @@ import shutil
 
 from helpers import poll_cli, token_environ
 
-from fota_poller.output.records import CampaignRecord, DeviceRecord, RunRecord
+from fota_poller.model.records import CampaignRecord, DeviceRecord, RunRecord
 from fota_poller.simulator import EvolveOptions, SimulatorOptions, run_simulator
 from fota_poller.testing import read_records
 

@@ -18,7 +18,7 @@ import anyio
 import pytest
 from helpers import assert_calm, token_environ
 
-from fota_poller.output.records import CampaignRecord, RunRecord
+from fota_poller.model.records import CampaignRecord, RunRecord
 from fota_poller.testing import read_records
 
 DROPPED = "fota_poller_last_run_log_lines_dropped"

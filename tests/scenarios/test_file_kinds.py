@@ -19,7 +19,7 @@ from typing import NamedTuple
 import pytest
 from helpers import assert_calm, credentials_environ
 
-from fota_poller.output.records import CampaignRecord
+from fota_poller.model.records import CampaignRecord
 from fota_poller.run.lock import hold_lock
 from fota_poller.simulator import SimulatorOptions, run_simulator
 from fota_poller.testing import read_records

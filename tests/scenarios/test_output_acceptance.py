@@ -15,7 +15,7 @@ import sys
 import pytest
 from helpers import Tripwire, credentials_environ, parse_output, token_environ
 
-from fota_poller.output.records import DeviceRecord, RunRecord
+from fota_poller.model.records import DeviceRecord, RunRecord
 from fota_poller.simulator import SimulatorOptions, run_simulator
 from fota_poller.simulator.faults import FaultOptions
 from fota_poller.testing import read_records

@@ -15,7 +15,7 @@ import msgspec
 import pytest
 from helpers import PollOutput, SimulatorFactory, parse_output, poll_in_process, run_cli
 
-from fota_poller.output.records import CampaignRecord, DeviceRecord
+from fota_poller.model.records import CampaignRecord, DeviceRecord
 from fota_poller.simulator import Catalog, RunningSimulator
 from fota_poller.simulator.faults import FaultOptions
 

@@ -3,8 +3,8 @@
 from helpers import simulator_tokens
 
 from fota_poller.config import ApiConfig, Config, PollConfig
-from fota_poller.ids.lists import CampaignRef
-from fota_poller.output.records import CampaignRecord, DeviceRecord
+from fota_poller.model.records import CampaignRecord, DeviceRecord
+from fota_poller.model.refs import CampaignRef
 from fota_poller.run.pipeline import run_poll
 from fota_poller.simulator import SimulatorOptions, run_simulator
 from fota_poller.testing import MemorySink

@@ -21,10 +21,10 @@ from helpers import (
 )
 
 from fota_poller.config import ApiConfig, Config, PollConfig
-from fota_poller.ids.lists import CampaignRef
-from fota_poller.output.records import RunRecord
+from fota_poller.model.records import RunRecord
+from fota_poller.model.refs import CampaignRef
+from fota_poller.model.stop import RunControl, cut_short
 from fota_poller.run.pipeline import run_poll
-from fota_poller.run.stop import RunControl, cut_short
 from fota_poller.simulator import Catalog, SimulatorOptions, run_simulator
 from fota_poller.simulator.faults import FaultOptions, parse_mix
 from fota_poller.testing import MemorySink

@@ -20,7 +20,7 @@ from helpers import (
     write_unknown_ids,
 )
 
-from fota_poller.output.records import CampaignRecord, RunRecord
+from fota_poller.model.records import CampaignRecord, RunRecord
 from fota_poller.run.lock import hold_lock
 from fota_poller.simulator import SimulatorOptions, run_simulator
 from fota_poller.testing import read_records

@@ -22,7 +22,7 @@ import msgspec
 import pytest
 from helpers import Tripwire, token_environ
 
-from fota_poller.output.records import CampaignRecord, DeviceRecord, Record, RunRecord
+from fota_poller.model.records import CampaignRecord, DeviceRecord, Record, RunRecord
 from fota_poller.simulator import EvolveOptions, SimulatorOptions, run_simulator
 from fota_poller.simulator.faults import FaultOptions
 from fota_poller.testing import read_records

@@ -6,12 +6,7 @@ import aiohttp
 import msgspec
 import pytest
 
-from fota_poller.simulator import (
-    SimulatorOptions,
-    SimulatorStats,
-    run_simulator,
-    serve_forever,
-)
+from fota_poller.simulator import SimulatorOptions, SimulatorStats, run_simulator, serve_forever
 
 SMALL = SimulatorOptions(campaigns=40, devices_min=1, devices_max=60)
 

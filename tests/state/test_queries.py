@@ -9,9 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from fota_poller.config import PhasesConfig
 from fota_poller.errors import StateBusyError
-from fota_poller.output.phases import PhaseTable
+from fota_poller.model.phases import PhasesConfig, PhaseTable
 from fota_poller.state import queries
 from fota_poller.state.schema import open_database
 

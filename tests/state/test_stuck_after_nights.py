@@ -11,7 +11,7 @@ from helpers import refs_of, simulator_tokens
 from fota_poller.api import client
 from fota_poller.cli import main
 from fota_poller.config import ApiConfig, Config, PollConfig
-from fota_poller.output.phases import PhaseTable
+from fota_poller.model.phases import PhaseTable
 from fota_poller.run.pipeline import run_poll
 from fota_poller.simulator import EvolveOptions, SimulatorOptions, run_simulator
 from fota_poller.state import queries

@@ -14,7 +14,7 @@ import pytest
 from helpers import PollOutput, clean_environ, parse_output, run_cli, run_on_a_terminal
 
 from fota_poller.cli import main
-from fota_poller.output.records import CampaignRecord
+from fota_poller.model.records import CampaignRecord
 from fota_poller.summary.render import CSV_COLUMNS
 
 

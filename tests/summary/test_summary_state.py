@@ -10,7 +10,7 @@ import msgspec
 import pytest
 
 from fota_poller.cli import main
-from fota_poller.output.records import CampaignRecord, RunRecord
+from fota_poller.model.records import CampaignRecord, RunRecord
 from fota_poller.state.store import CampaignUpdate, StateStore, to_ms
 
 ACCOUNT = "0000123456-00001"

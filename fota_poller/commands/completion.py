@@ -29,7 +29,7 @@ Run it again after an upgrade: the script lists the flags of the version that wr
 """
 
 
-def add_completion_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `completion` subcommand to `commands`."""
     completion = commands.add_parser(
         "completion",
@@ -41,12 +41,14 @@ def add_completion_parser(commands: argparse._SubParsersAction[argparse.Argument
     completion.add_argument("shell", choices=SHELLS, help="the shell the script is for")
 
 
-def completion_command(args: argparse.Namespace, root_parser: argparse.ArgumentParser) -> int:
-    """Write the completion script of `root_parser` for `args.shell` on stdout: exit 0.
+def run(args: argparse.Namespace) -> int:
+    """Write the completion script of the whole command line for `args.shell` on stdout: exit 0.
 
-    Marks the file arguments of `root_parser` for file-name completion on the way: the parser
-    is the one this command line was parsed with, built for this run and used for no other.
+    `args.root_parser` is the parser this command line was parsed with (cli.py puts it
+    there), built for this run and used for no other: its file arguments are marked for
+    file-name completion on the way.
     """
+    root_parser: argparse.ArgumentParser = args.root_parser
     import shtab  # noqa: PLC0415 - only this subcommand needs it (bench/startup.py)
 
     for parser in parsers(root_parser):

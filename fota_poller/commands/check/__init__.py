@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from fota_poller.ids.lists import CampaignRef
+    from fota_poller.model.refs import CampaignRef
 
 
-def add_check_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register `check` and its options."""
     check = commands.add_parser(
         "check",
@@ -52,15 +52,15 @@ def add_check_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
     )
 
 
-def check_command(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Run the preflight (imported only now); the exit code of its first failed step, else 0."""
-    from fota_poller.check_run import run_check  # noqa: PLC0415 - see the module docstring
+    from fota_poller.commands.check import core  # noqa: PLC0415 - see the module docstring
 
-    return run_check(args)
+    return core.run(args)
 
 
 def _campaign_ref(text: str) -> CampaignRef:
-    from fota_poller.ids.lists import CampaignRef  # noqa: PLC0415 - msgspec: only when given
+    from fota_poller.model.refs import CampaignRef  # noqa: PLC0415 - msgspec: only when given
 
     account, separator, upgrade_id = text.partition(",")
     if not separator or not account.strip() or not upgrade_id.strip():

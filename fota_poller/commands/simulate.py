@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 _N = TypeVar("_N", int, float)
 
 
-def add_simulate_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `simulate` subcommand and its options to `commands`."""
     simulate = commands.add_parser(
         "simulate",
@@ -137,13 +137,10 @@ class DefaultsHelpFormatter(argparse.HelpFormatter):
         return f"{text} (default {default})"
 
 
-def simulate_command(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Serve the simulator until interrupted."""
     # Imported here, not at the top: a `poll` run must not load the simulator (module docstring).
-    from fota_poller.simulator import (  # noqa: PLC0415
-        SimulatorOptions,
-        serve_forever,
-    )
+    from fota_poller.simulator import SimulatorOptions, serve_forever  # noqa: PLC0415
     from fota_poller.simulator.auth_routes import simulator_auth_options  # noqa: PLC0415
     from fota_poller.simulator.faults import (  # noqa: PLC0415
         FaultOptions,

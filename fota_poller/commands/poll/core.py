@@ -32,14 +32,15 @@ from fota_poller.ids.lists import (
     read_refs,
     refuse_if_nothing_usable,
 )
+from fota_poller.model.records import RunRecord
+from fota_poller.model.stop import RunControl
+from fota_poller.model.tally import RunTally
 from fota_poller.observe.logs import configure_logging
 from fota_poller.observe.monitor import metrics_on_refusal, watch_run
-from fota_poller.observe.tally import RunTally
-from fota_poller.output.records import RunRecord
 from fota_poller.output.sink import Sink, open_output
 from fota_poller.run.lock import hold_lock
 from fota_poller.run.pipeline import new_run_id, run_poll
-from fota_poller.run.stop import RunControl, signals_handled
+from fota_poller.run.stop import signals_handled
 from fota_poller.state.schema import lock_path
 from fota_poller.state.store import StateStore
 

@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Final
 
-from fota_poller.output.records import SCHEMA_VERSION, CampaignRecord, ErrorKind, RunRecord
+from fota_poller.model.records import SCHEMA_VERSION, CampaignRecord, ErrorKind, RunRecord
 
 # Raw statuses are the server's to invent: one campaign can send 200,000 distinct ones. The
 # first this many of a run are counted by name (a metrics series each), the rest together

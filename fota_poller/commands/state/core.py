@@ -20,9 +20,9 @@ import msgspec
 from fota_poller.config import Config, load_config
 from fota_poller.durations import parse_duration
 from fota_poller.errors import ConfigError, ExitCode
-from fota_poller.ids.lists import ACCOUNT_PATTERN, canonical_upgrade_id
+from fota_poller.model.phases import PhaseTable
+from fota_poller.model.refs import ACCOUNT_PATTERN, canonical_upgrade_id
 from fota_poller.observe.stderr import say
-from fota_poller.output.phases import PhaseTable
 from fota_poller.output.sink import escape_line_separators
 from fota_poller.run.lock import hold_lock
 from fota_poller.state import queries

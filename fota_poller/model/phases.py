@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import Final, get_args
+from typing import Annotated, Final, get_args
 
-from fota_poller.config import PhasesConfig
-from fota_poller.output.records import Phase
+import msgspec
+
+from fota_poller.model.records import Phase
 from fota_poller.text import excerpt
 
 PHASES: Final[tuple[Phase, ...]] = get_args(Phase)
@@ -72,6 +73,23 @@ _UNKNOWN_COUNTED: Final = 100_000
 def status_key(status: str) -> str:
     """The form statuses match in: `Request Pending`, `request_pending` -> `requestpending`."""
     return _NOT_KEY.sub("", status).casefold()
+
+
+# A status an operator writes in `[phases]`: any text a server sends, within reason.
+DeviceStatus = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+
+
+class PhasesConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """Device statuses to add to, or move within, the built-in phase table (output/phases.py).
+
+    A status listed here wins over the built-in table; spelling variants match (case, spaces,
+    `_` and `-` are ignored).
+    """
+
+    succeeded: tuple[DeviceStatus, ...] = ()
+    failed: tuple[DeviceStatus, ...] = ()
+    pending: tuple[DeviceStatus, ...] = ()
+    unknown: tuple[DeviceStatus, ...] = ()
 
 
 class PhaseTable:

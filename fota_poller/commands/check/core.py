@@ -35,15 +35,10 @@ from fota_poller.api.redact import Redactor, redacted_error
 from fota_poller.api.token_provider import TokenProvider
 from fota_poller.api.unreachable import reason_of
 from fota_poller.config import Config, apply_overrides, config_path, load_config
-from fota_poller.errors import (
-    AuthenticationError,
-    ExitCode,
-    FotaPollerError,
-    RequestFailedError,
-)
-from fota_poller.ids.lists import CampaignRef
+from fota_poller.errors import AuthenticationError, ExitCode, FotaPollerError, RequestFailedError
+from fota_poller.model.refs import CampaignRef
+from fota_poller.model.tally import RunTally
 from fota_poller.observe.logs import configure_logging
-from fota_poller.observe.tally import RunTally
 from fota_poller.pacing.ratelimit import RateLimiter
 from fota_poller.regular_files import usable_file
 from fota_poller.state.schema import lock_path
@@ -52,7 +47,7 @@ from fota_poller.text import ERROR_TEXT_CHARS, MESSAGE_CHARS, escape_controls
 _OK: Final = 200
 
 
-def run_check(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Run the preflight; the exit code of its first failed step, else 0.
 
     Every line it prints passes through the run's redactor and is escaped like a log line:

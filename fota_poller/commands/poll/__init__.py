@@ -69,7 +69,7 @@ credentials (environment, else the files named in the config's [auth]; never fla
 {EXIT_CODES_HELP}"""
 
 
-def add_poll_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """The `poll` subcommand: what to poll, how fast, where the records go."""
     poll = commands.add_parser(
         "poll",
@@ -190,3 +190,15 @@ def add_poll_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser
         const="debug",
         help="log debug lines too (overrides --log-level)",
     )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run `poll`: the config read and checked, then the run; its exit code."""
+    args.log_level = args.verbosity or args.log_level  # -q and -v win over --log-level
+    # Imported here, not at the top: `--version` and `--help` must not load aiohttp and the
+    # pipeline (bench/startup.py).
+    from fota_poller.commands.poll import core  # noqa: PLC0415
+
+    config = core.poll_config(args)
+    core.check_state(config)
+    return core.poll(config, core.check_poll_sources(config, args.ids), args.config_read)

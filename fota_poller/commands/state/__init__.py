@@ -40,7 +40,7 @@ exit codes:
 """
 
 
-def add_state_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `state` subcommand and its `info`, `stuck` and `forget` to `commands`."""
     state = commands.add_parser(
         "state",
@@ -113,8 +113,8 @@ def _subcommand(
     return parser
 
 
-def state_command(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Run `state info`, `state stuck` or `state forget`: the exit code."""
-    from fota_poller import state_run  # noqa: PLC0415 - see the module's docstring
+    from fota_poller.commands.state import core  # noqa: PLC0415 - see the module's docstring
 
-    return state_run.run(args)
+    return core.run(args)

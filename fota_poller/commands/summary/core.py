@@ -15,8 +15,8 @@ from fota_poller.config import load_config
 from fota_poller.durations import parse_duration
 from fota_poller.errors import ConfigError, ExitCode, InputFileError
 from fota_poller.lines import MAX_LINE_BYTES, read_lines
+from fota_poller.model.phases import PhaseTable
 from fota_poller.observe.stderr import say
-from fota_poller.output.phases import PhaseTable
 from fota_poller.summary.night import Night
 from fota_poller.summary.render import View, render_csv, render_json, render_markdown
 

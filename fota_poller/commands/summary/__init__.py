@@ -31,7 +31,7 @@ exit codes:
 _FORMATS: Final = ("table", "json", "csv", "markdown")
 
 
-def add_summary_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `summary` subcommand and its options to `commands`."""
     summary = commands.add_parser(
         "summary",
@@ -70,8 +70,8 @@ def add_summary_parser(commands: argparse._SubParsersAction[argparse.ArgumentPar
     )
 
 
-def summary_command(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Read the file, print the summary, return the exit code."""
-    from fota_poller import summary_run  # noqa: PLC0415 - see the module's docstring
+    from fota_poller.commands.summary import core  # noqa: PLC0415 - see the module's docstring
 
-    return summary_run.run(args)
+    return core.run(args)

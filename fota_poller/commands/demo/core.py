@@ -18,16 +18,16 @@ import msgspec
 from fota_poller.api.credentials import Credentials, Secret
 from fota_poller.api.redact import Redactor
 from fota_poller.config import ApiConfig, Config, OutputConfig, PollConfig
+from fota_poller.model.phases import PHASES
+from fota_poller.model.records import CampaignRecord, DeviceRecord, RunRecord
+from fota_poller.model.tally import RunTally
 from fota_poller.observe.stderr import say
-from fota_poller.observe.tally import RunTally
-from fota_poller.output.phases import PHASES
-from fota_poller.output.records import CampaignRecord, DeviceRecord, RunRecord
 from fota_poller.text import escape_controls
 
 _record_decoder = msgspec.json.Decoder(DeviceRecord | CampaignRecord | RunRecord)
 
 
-def demo_command(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Run the demo; returns the poll's exit code."""
     # Imported here: `--help` must not load anyio, structlog and tqdm (bench/startup.py).
     import anyio  # noqa: PLC0415
@@ -43,7 +43,7 @@ async def _demo(output: Path, campaigns: int, seed: int, redactor: Redactor) -> 
     # Imported here, not at the top: a `poll` run must not load the simulator (module docstring),
     # and `--help` must not load aiohttp and the pipeline (bench/startup.py).
     from fota_poller.api.token_provider import TokenProvider  # noqa: PLC0415
-    from fota_poller.app import poll_command  # noqa: PLC0415
+    from fota_poller.commands.poll.core import poll_command  # noqa: PLC0415
     from fota_poller.simulator import SimulatorOptions, run_simulator  # noqa: PLC0415
 
     options = SimulatorOptions(campaigns=campaigns, devices_min=1, devices_max=2000, seed=seed)

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 
-def add_demo_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `demo` subcommand and its options to `commands`."""
     demo = commands.add_parser(
         "demo",
@@ -19,8 +19,8 @@ def add_demo_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser
     demo.add_argument("--seed", type=int, default=1)
 
 
-def demo_command(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Run the demo; returns the poll's exit code."""
-    from fota_poller import demo  # noqa: PLC0415 - see the module's docstring
+    from fota_poller.commands.demo import core  # noqa: PLC0415 - see the module's docstring
 
-    return demo.demo_command(args)
+    return core.run(args)

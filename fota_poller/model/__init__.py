@@ -1,0 +1,1 @@
+"""What every layer shares: records, phases, campaign refs, the tally, the stop switch, time."""
