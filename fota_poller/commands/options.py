@@ -14,6 +14,7 @@ import argparse
 import difflib
 import re
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any, Final, NoReturn
 
 # Where a subparser leaves its suggestions for the top-level parser, which reports the error:
@@ -113,3 +114,31 @@ def _did_you_mean(hints: list[tuple[str, str]]) -> str:
     if len(unique) == 1:
         return f"(did you mean {unique[0][1]}?)"
     return f"(did you mean {', '.join(f'{best} for {typo}' for typo, best in unique)}?)"
+
+
+def add_config_option(parser: argparse.ArgumentParser) -> None:
+    """`-c/--config FILE`, the same on every command that reads a config (commands/common.py)."""
+    # config.py's names, imported when a parser is built (never for `--version`).
+    from fota_poller.config import CONFIG_ENV, DEFAULT_CONFIG_PATH  # noqa: PLC0415
+
+    parser.add_argument(
+        "-c",
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help=f"TOML config file (default ${CONFIG_ENV}, else {DEFAULT_CONFIG_PATH} if it exists)",
+    )
+
+
+def add_state_option(parser: argparse.ArgumentParser, what: str) -> None:
+    """`--state FILE.db`: the state database, one type (a path as text) and one metavar."""
+    parser.add_argument("--state", metavar="FILE.db", help=what)
+
+
+def add_format_option(parser: argparse.ArgumentParser, choices: Sequence[str], what: str) -> None:
+    """`--format`: the first of `choices` on a terminal, json otherwise (commands/common.py)."""
+    parser.add_argument(
+        "--format",
+        choices=choices,
+        help=f"{what} (default: {choices[0]} on a terminal, else json)",
+    )

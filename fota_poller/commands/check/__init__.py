@@ -7,8 +7,9 @@ provider: `fota-poller --version` and every other command start without them.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import TYPE_CHECKING
+
+from fota_poller.commands.options import add_config_option, add_state_option
 
 if TYPE_CHECKING:
     from fota_poller.model.refs import CampaignRef
@@ -25,7 +26,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "the API is unreachable). A login rejected before (by any run) is not tried again "
         "unless --login is given.",
     )
-    check.add_argument("--config", type=Path, metavar="FILE", help="TOML config file")
+    add_config_option(check)
     check.add_argument("--base-url", help="API base URL (config api.base_url)")
     check.add_argument(
         "--login",
@@ -33,10 +34,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="try one login even if one with these credentials was rejected before; a "
         "success forgets the rejection (docs/credentials.md)",
     )
-    check.add_argument(
-        "--state",
-        metavar="FILE",
-        help="the state database poll uses (config state.path): failed logins are kept beside it",
+    add_state_option(
+        check,
+        "the state database poll uses (config state.path): failed logins are kept beside it",
     )
     check.add_argument(
         "--lock-file",

@@ -17,7 +17,6 @@ read timeout a night's run allows.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Final
@@ -34,7 +33,8 @@ from fota_poller.api.network_error import where
 from fota_poller.api.redact import Redactor, redacted_error
 from fota_poller.api.token_provider import TokenProvider
 from fota_poller.api.unreachable import reason_of
-from fota_poller.config import Config, apply_overrides, config_path, load_config
+from fota_poller.commands.common import read_config
+from fota_poller.config import Config, apply_overrides
 from fota_poller.errors import AuthenticationError, ExitCode, FotaPollerError, RequestFailedError
 from fota_poller.model.refs import CampaignRef
 from fota_poller.model.tally import RunTally
@@ -56,10 +56,10 @@ def run(args: argparse.Namespace) -> int:
     redactor = Redactor()
     # The config poll reads (`--config`, else $FOTA_POLLER_CONFIG, else /etc), and the flags
     # that say where poll keeps its files: so check finds the failed-login memory poll keeps.
-    path, _ = config_path(args.config, os.environ)
     try:
+        read, path, _ = read_config(args.config)
         config = apply_overrides(
-            load_config(path),
+            read,
             api={"base_url": args.base_url},
             poll={"lock_file": args.lock_file},
             state={"path": args.state},

@@ -7,7 +7,6 @@ help shows come from config.py, and that imports msgspec.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import get_args
 
 from fota_poller.api.credentials import (
@@ -18,10 +17,9 @@ from fota_poller.api.credentials import (
     SESSION_TOKEN_ENV,
     USERNAME_ENV,
 )
+from fota_poller.commands.options import add_config_option, add_state_option
 from fota_poller.config import (
-    CONFIG_ENV,
     DEFAULT_BASE_URL,
-    DEFAULT_CONFIG_PATH,
     Emit,
     LogConfig,
     LogFormat,
@@ -79,13 +77,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         epilog=POLL_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    poll.add_argument(
-        "-c",
-        "--config",
-        type=Path,
-        metavar="FILE",
-        help=f"TOML config file (default ${CONFIG_ENV}, else {DEFAULT_CONFIG_PATH} if it exists)",
-    )
+    add_config_option(poll)
     poll.add_argument(
         "--ids",
         action="append",
@@ -150,10 +142,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="FILE",
         help="write records here, atomically at the end (config output.path; default stdout)",
     )
-    poll.add_argument(
-        "--state",
-        metavar="FILE.db",
-        help="remember each device's last status in this SQLite file and add what changed "
+    add_state_option(
+        poll,
+        "remember each device's last status in this SQLite file and add what changed "
         "to every record (config state.path; see docs/change-feed.md)",
     )
     poll.add_argument(

@@ -10,7 +10,6 @@ import argparse
 import contextlib
 import functools
 import importlib.util
-import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -23,7 +22,8 @@ from fota_poller.api.credentials import Credentials, load_credentials
 from fota_poller.api.login_memory import open_login_memory
 from fota_poller.api.redact import Redactor, redacted_error
 from fota_poller.api.token_provider import TokenProvider
-from fota_poller.config import Config, apply_overrides, config_path, load_config
+from fota_poller.commands.common import read_config
+from fota_poller.config import Config, apply_overrides
 from fota_poller.errors import ConfigError, FotaPollerError
 from fota_poller.ids.discover import discovery_accounts
 from fota_poller.ids.lists import (
@@ -51,10 +51,10 @@ def poll_config(args: argparse.Namespace) -> Config:
     The file is `--config`, else `$FOTA_POLLER_CONFIG`, else /etc/fota-poller/config.toml when
     it exists; `args.config_read` is left naming it, for `poll` to log once logging is set up.
     """
-    path, source = config_path(args.config, os.environ)
+    read, path, source = read_config(args.config)
     args.config_read = {"path": None if path is None else str(path), "from": source}
     return apply_overrides(
-        load_config(path),
+        read,
         api={"base_url": args.base_url, "account": args.account},
         poll={
             "concurrency": args.concurrency,

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import argparse
 import textwrap
-from pathlib import Path
+
+from fota_poller.commands.options import add_config_option, add_state_option
 
 _DATABASE_ERRORS = """\
   2   no database at PATH, or one that cannot be used: a missing folder, a corrupt or cut
@@ -108,8 +109,8 @@ def _subcommand(
         epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--state", metavar="PATH", help="the state database (config state.path)")
-    parser.add_argument("-c", "--config", type=Path, metavar="FILE", help="TOML config file")
+    add_state_option(parser, "the state database (config state.path)")
+    add_config_option(parser)
     return parser
 
 

@@ -17,7 +17,8 @@ from typing import Final
 
 import msgspec
 
-from fota_poller.config import Config, load_config
+from fota_poller.commands.common import read_config
+from fota_poller.config import Config
 from fota_poller.durations import parse_duration
 from fota_poller.errors import ConfigError, ExitCode
 from fota_poller.model.phases import PhaseTable
@@ -38,10 +39,10 @@ def run(args: argparse.Namespace) -> int:
     from fota_poller.observe.logs import configure_logging  # noqa: PLC0415
 
     configure_logging("warning")  # to stderr: stdout is the answer
-    config = load_config(args.config)
+    config, _, _ = read_config(args.config)
     text = args.state if args.state is not None else config.state.path
     if not text:
-        raise ConfigError("no state database: pass --state PATH or set state.path in --config")
+        raise ConfigError("no state database: pass --state FILE.db or set state.path in the config")
     path = Path(text)
     if args.state_command == "info":
         return _info(path, _format(args.format, "text"))

@@ -7,8 +7,9 @@ building the command line never loads the reading and the formats (bench/startup
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Final
+
+from fota_poller.commands.options import add_config_option, add_state_option
 
 SUMMARY_EPILOG = """\
 FILE is a records file written by `poll --output` (- or none: stdin). Device lines are
@@ -53,11 +54,10 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="only campaigns with failed devices or a failed poll",
     )
     summary.add_argument("--limit", type=int, metavar="N", help="campaigns shown at most")
-    summary.add_argument(
-        "--state",
-        type=Path,
-        metavar="FILE.db",
-        help="also count, per campaign, devices stuck past --stuck-after (state database)",
+    add_state_option(
+        summary,
+        "also count, per campaign, devices stuck past --stuck-after (state database; config "
+        "state.path)",
     )
     summary.add_argument(
         "--stuck-after",
@@ -65,9 +65,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="DURATION",
         help="a pending or unknown status older than this is stuck (default 7d)",
     )
-    summary.add_argument(
-        "--config", type=Path, metavar="FILE", help="TOML config file (its [phases])"
-    )
+    add_config_option(summary)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 from typing import Final
 
-from fota_poller.config import load_config
+from fota_poller.commands.common import read_config
 from fota_poller.durations import parse_duration
 from fota_poller.errors import ConfigError, ExitCode, InputFileError
 from fota_poller.lines import MAX_LINE_BYTES, read_lines
@@ -31,7 +32,9 @@ def run(args: argparse.Namespace) -> int:
 
     # Unknown statuses are not news here (poll warned about them): errors only on stderr.
     configure_logging("error")
-    config = load_config(args.config)
+    config, _, _ = read_config(args.config)
+    if args.state is None:
+        args.state = config.state.path  # the database the night's poll kept, when it keeps one
     phases = PhaseTable(config.phases)
     stuck_after = _duration(args.stuck_after)
     form = args.format or ("table" if sys.stdout.isatty() else "json")
@@ -48,7 +51,7 @@ def _summarise(night: Night, args: argparse.Namespace, form: str, stuck_after: f
     if args.state is not None:
         from fota_poller.summary.stuck import stuck_counts  # noqa: PLC0415 - only with --state
 
-        stuck = stuck_counts(args.state, longer_than_s=stuck_after, phases=night.phases)
+        stuck = stuck_counts(Path(args.state), longer_than_s=stuck_after, phases=night.phases)
     if night.bad_lines:
         long = (
             f", {night.long_lines} of them longer than {MAX_LINE_BYTES >> 20} MB"
