@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import textwrap
 
-from fota_poller.commands.options import add_config_option, add_state_option
+from fota_poller.commands.options import add_config_option, add_format_option, add_state_option
 
 _DATABASE_ERRORS = """\
   2   no database at PATH, or one that cannot be used: a missing folder, a corrupt or cut
@@ -56,11 +56,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "the database's path, schema version, campaigns, devices, last run and size",
         INFO_EPILOG,
     )
-    info.add_argument(
-        "--format",
-        choices=("text", "json"),
-        help="aligned lines, or one JSON object (default: text on a terminal, else json)",
-    )
+    add_format_option(info, ("text", "json"), "aligned lines, or one JSON object")
     stuck = _subcommand(
         subcommands,
         "stuck",
@@ -82,11 +78,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="S1,S2",
         help="only devices in these raw statuses (case, spaces, _ and - ignored); repeatable",
     )
-    stuck.add_argument(
-        "--format",
-        choices=("table", "json"),
-        help="a table, or JSON lines (default: table on a terminal, else json)",
-    )
+    add_format_option(stuck, ("table", "json"), "a table, or JSON lines")
     forget = _subcommand(
         subcommands,
         "forget",

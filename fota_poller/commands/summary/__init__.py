@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Final
 
-from fota_poller.commands.options import add_config_option, add_state_option
+from fota_poller.commands.options import add_config_option, add_format_option, add_state_option
 
 SUMMARY_EPILOG = """\
 FILE is a records file written by `poll --output` (- or none: stdin). Device lines are
@@ -43,11 +43,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     summary.add_argument("file", nargs="?", default="-", metavar="FILE", help="records file")
-    summary.add_argument(
-        "--format",
-        choices=_FORMATS,
-        help="default: table on a terminal, json otherwise",
-    )
+    add_format_option(summary, _FORMATS, "a table, JSON, CSV or a markdown table")
     summary.add_argument(
         "--failed-only",
         action="store_true",
