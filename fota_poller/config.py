@@ -225,7 +225,7 @@ def _toml_text(path: Path, raw: bytes) -> str:
 
 
 def _toml_path(message: str) -> str:
-    """Turn msgspec's `$.poll.rate` into the TOML key `poll.rate` a user would write."""
+    """Attempt msgspec's `$.poll.rate` into the TOML key `poll.rate` a user would write."""
     return re.sub(r"`\$\.?([^`]*)`", lambda m: f"`{m.group(1) or '(top level)'}`", message)
 
 

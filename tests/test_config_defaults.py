@@ -16,8 +16,8 @@ import pytest
 import fota_poller
 from fota_poller.config import PollConfig, load_config
 from fota_poller.errors import ConfigError
+from fota_poller.pacing.backoff import BackoffSettings, SharedBackoff
 from fota_poller.pacing.circuit import CircuitBreaker
-from fota_poller.pacing.gate import BackoffSettings, SharedBackoff
 from fota_poller.pacing.ratelimit import RateLimiter
 from fota_poller.pacing.retry import RetryPolicy
 from fota_poller.pacing.throttle import Throttle

@@ -1,6 +1,6 @@
 """How requests are authenticated: the headers a request carries, and what a rejection means.
 
-On a request's path: `auth_gate` takes a `RequestAuth` from a `TokenSource` before the GET,
+On a request's path: `token_admission` takes a `RequestAuth` from a `TokenSource` before the GET,
 and `rejected_token` reads the answer after it. `TokenSource` is what the request path
 needs; `fota_poller.api.token_provider.TokenProvider` obtains and renews the tokens
 (`fota_poller.testing.StaticTokens` serves fixed ones to tests).

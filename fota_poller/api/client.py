@@ -2,8 +2,8 @@
 
 On a request's path: the retry policy (`fota_poller.pacing.retry`) calls `UpgradeClient.get`
 once per attempt, for an upgrade or a page of discovery's reports. It takes a turn at
-`auth_gate` (rate limit, then tokens), sends the GET, reads the body with `response_body`,
-and reports the answer to the gate, which renews a rejected token. The caller decodes the
+`token_admission` (rate limit, then tokens), sends the GET, reads the body with `response_body`,
+and reports the answer to the admission, which renews a rejected token. The caller decodes the
 body (`decode`).
 """
 
@@ -21,9 +21,9 @@ from yarl import URL
 
 from fota_poller._version import __version__
 from fota_poller.api.auth import RequestAuth, TokenSource, rejected_token
-from fota_poller.api.auth_gate import AuthGate, Limiter
 from fota_poller.api.network_error import describe_network_error, network_reason, where
 from fota_poller.api.response_body import ACCEPT_ENCODING, read_body
+from fota_poller.api.token_admission import Limiter, TokenAdmission
 from fota_poller.config import Config
 from fota_poller.errors import AuthenticationError, RequestFailedError, UnreadableBodyError
 from fota_poller.model.refs import CampaignRef
@@ -127,7 +127,7 @@ class UpgradeClient:
         # Defence in depth: every URL asked for must be on the base URL's origin, so no
         # header or token can go elsewhere even if a URL were ever built wrong.
         self._origin = _origin(URL(base_url))
-        self._gate = AuthGate(tokens, limiter)
+        self._admission = TokenAdmission(tokens, limiter)
         self._max_body_bytes = max_body_bytes
         self.tally = tally if tally is not None else RunTally()
 
@@ -142,18 +142,18 @@ class UpgradeClient:
         sent = 0
         try:
             while True:
-                # The gate takes the rate-limit turn, then the tokens to send.
-                async with self._gate.turn() as auth:
+                # Admission: the rate limit first, then the tokens to send.
+                async with self._admission.admit() as auth:
                     sent += 1
                     response = await self._send(url, auth)
                     rejected = rejected_token(response.status, response.body)
                     if rejected is None:
-                        self._gate.accepted(auth, response.status)
+                        self._admission.accepted(auth, response.status)
                         return response
                     self.tally.tokens_rejected += 1
                     # Renews the token or raises; it always raises once this request has
                     # had its renewals.
-                    await self._gate.rejected(
+                    await self._admission.rejected(
                         rejected,
                         auth,
                         response.status,

@@ -4,7 +4,7 @@ Every field is optional because ThingSpace's own SDK treats them so; status stri
 are an open set and pass through untouched (no enums).
 
 On a request's path: after it. `fota_poller.output.campaign` decodes an answer's body;
-`decode_error` also gives the error code to `auth`, `auth_gate`, discovery and the token
+`decode_error` also gives the error code to `auth`, `token_admission`, discovery and the token
 requests. Both go through `fota_poller.decoding.decode`, so no body, however hostile (an
 invalid UTF-8 byte in a string, nesting a thousand deep), raises anything else.
 """

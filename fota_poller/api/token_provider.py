@@ -1,6 +1,6 @@
 """When tokens are renewed: one provider shares the run's tokens between every worker.
 
-The request path asks it for headers (`fota_poller.api.auth_gate`); it asks the gateway
+The request path asks it for headers (`fota_poller.api.token_admission`); it asks the gateway
 for tokens through `fota_poller.api.token_requests`.
 
 Bearer: sent until just before it expires (`fota_poller.api.token_slot` says when), then

@@ -76,7 +76,7 @@ class TokenSlot:
             return
         self.obtained = True
         if not same or rejected:
-            # A new generation is proven anew (auth_gate); the same token given back after
+            # A new generation is proven anew (token_admission); the same token given back after
             # a rejection is a renewal too, so that a second rejection of it ends the run.
             self.value = answer.access_token
             self.generation += 1

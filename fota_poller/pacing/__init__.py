@@ -1,1 +1,1 @@
-"""How fast requests go: rate limit, throttle after a 429, circuit, shared gate, retries."""
+"""How fast requests go: rate limit, throttle after a 429, circuit, shared back-off, retries."""

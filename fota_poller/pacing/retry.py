@@ -1,7 +1,7 @@
 """How a request is retried: which failures are transient, how long to wait, when to give up.
 
 `fetch_with_retries` wraps the one request path (`UpgradeClient.get`) for any API URL. Each
-request first takes a turn from the run's shared back-off (gate.py), so the circuit breaker
+request first takes an attempt from the run's shared back-off (backoff.py), so the circuit breaker
 and the throttle see every request, and a failure the circuit accounts for is not charged to
 the campaign.
 
@@ -27,7 +27,7 @@ from fota_poller.config import PollConfig, settings_for
 from fota_poller.errors import RequestFailedError
 from fota_poller.model.stop import RunControl
 from fota_poller.model.tally import AttemptCounter, RunTally
-from fota_poller.pacing.gate import SharedBackoff
+from fota_poller.pacing.backoff import SharedBackoff
 
 TOO_MANY_REQUESTS: Final = 429
 # 408 and 429 are the server asking for the same request later; the 5xx are gateways and
@@ -125,8 +125,8 @@ async def fetch_with_retries(
     counter = counter if counter is not None else AttemptCounter()
     charged = 0
     while True:
-        async with backoff.turn(control) as turn:
-            if turn is None:
+        async with backoff.attempt(control) as attempt:
+            if attempt is None:
                 return Fetched(counter.count)
             counter.add()
             retry_after = None
@@ -134,22 +134,24 @@ async def fetch_with_retries(
                 response = await client.get(url)
             except RequestFailedError as error:
                 if error.final:
-                    turn.answered()
+                    attempt.answered()
                     return Fetched(counter.count, error=error)
                 last = Fetched(counter.count, error=error)
-                counts = turn.failed(f"{error.kind}: {error}", host=where(url), reason=error.reason)
+                counts = attempt.failed(
+                    f"{error.kind}: {error}", host=where(url), reason=error.reason
+                )
             else:
                 last = Fetched(counter.count, response=response)
                 if not is_transient(response.status):
-                    turn.answered()
+                    attempt.answered()
                     return last
                 retry_after = response.retry_after
                 if response.status == TOO_MANY_REQUESTS:
-                    turn.throttled(response.sent_at)
+                    attempt.throttled(response.sent_at)
                     counts = True
                 else:
                     status = f"HTTP {response.status}"
-                    counts = turn.failed(status, host=where(url), reason=status)
+                    counts = attempt.failed(status, host=where(url), reason=status)
         charged += counts
         if charged >= policy.max_attempts:
             return last

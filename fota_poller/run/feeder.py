@@ -13,7 +13,7 @@ from fota_poller.model.refs import CampaignRef, InvalidLine
 from fota_poller.output import campaign
 from fota_poller.output.not_polled import RecordBatch, not_polled_batch
 from fota_poller.run import channels
-from fota_poller.run.stage import Stage, WorkItem, WriterItem
+from fota_poller.run.context import RunContext, WorkItem, WriterItem
 from fota_poller.text import ERROR_TEXT_CHARS
 
 log = structlog.get_logger("fota_poller")
@@ -23,7 +23,7 @@ _NOT_POLLED_BATCH = 4096
 
 
 async def feed(
-    stage: Stage,
+    context: RunContext,
     batches: AsyncIterator[list[WorkItem]],
     work: MemoryObjectSendStream[WorkItem],
     results: MemoryObjectSendStream[WriterItem],
@@ -39,32 +39,34 @@ async def feed(
         try:
             async for batch in batches:
                 for position, item in enumerate(batch):
-                    if stage.control.stop_reason is not None:
-                        await _account_unpolled(stage, seen, batch[position:], not_polled, results)
+                    if context.control.stop_reason is not None:
+                        await _account_unpolled(
+                            context, seen, batch[position:], not_polled, results
+                        )
                         break
                     if isinstance(item, CampaignRef) and not seen.add(item):
                         continue
-                    stage.tally.campaign_queued()
+                    context.tally.campaign_queued()
                     await channels.send(work, item)
                 if len(not_polled) >= _NOT_POLLED_BATCH:
-                    await channels.send(results, _not_polled_batch(stage, not_polled))
+                    await channels.send(results, _not_polled_batch(context, not_polled))
                     not_polled = []
         except FotaPollerError as exc:
             # An unreadable id list or a failed discovery page: what was read is still polled
             # and written; the run says it is incomplete.
-            stage.input.input_error = str(exc)
-            stage.input.input_error_code = exc.exit_code
+            context.input.input_error = str(exc)
+            context.input.input_error_code = exc.exit_code
             log.error("input.failed", error=str(exc))
         else:
-            stage.input.input_exhausted = True
+            context.input.input_exhausted = True
         finally:
-            stage.tally.sources_ended()
+            context.tally.sources_ended()
         if not_polled:
-            await channels.send(results, _not_polled_batch(stage, not_polled))
+            await channels.send(results, _not_polled_batch(context, not_polled))
 
 
 async def _account_unpolled(
-    stage: Stage,
+    context: RunContext,
     seen: SeenCampaigns,
     items: list[WorkItem],
     not_polled: list[CampaignRef],
@@ -82,21 +84,21 @@ async def _account_unpolled(
         else:
             invalid.append(item)
     fresh = seen.add_all(refs)
-    stage.tally.campaigns_queued_in_bulk(len(fresh) + len(invalid))
+    context.tally.campaigns_queued_in_bulk(len(fresh) + len(invalid))
     not_polled += fresh
     for line in invalid:
-        await channels.send(results, campaign.from_invalid_line(stage.run_id, line))
+        await channels.send(results, campaign.from_invalid_line(context.run_id, line))
 
 
-def _not_polled_batch(stage: Stage, refs: list[CampaignRef]) -> RecordBatch:
-    stop = stage.control.stop_reason
+def _not_polled_batch(context: RunContext, refs: list[CampaignRef]) -> RecordBatch:
+    stop = context.control.stop_reason
     assert stop is not None  # noqa: S101 - only campaigns of a stopped run are batched
     # Redacted and cut here, once for the batch: its lines are encoded at once, from one
     # template, which the writer passes on as they are.
-    redactor = stage.records.redactor
+    redactor = context.records.redactor
     code = stop.error_code
     return not_polled_batch(
-        stage.run_id,
+        context.run_id,
         refs,
         kind=stop.error_kind,
         message=redactor.redact(stop.message, limit=ERROR_TEXT_CHARS),

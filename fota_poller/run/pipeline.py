@@ -1,8 +1,8 @@
 """The run: ids -> bounded channel -> fixed pool of workers -> one writer -> sink.
 
-This module wires one run's stages (feeder.py, workers.py, writer.py) with structured
-concurrency: one anyio task group, bounded memory object streams, no task per id. The
-writer is the only task that touches the sink, so the run line, written here, comes last.
+This module wires one run's feeder, workers and writer (context.py: what they share) with
+structured concurrency: one task group, bounded streams, no task per id. The writer alone
+touches the sink, so the run line, written here, comes last.
 """
 
 from __future__ import annotations
@@ -30,12 +30,12 @@ from fota_poller.model.timestamps import format_timestamp
 from fota_poller.observe.failure_log import FailureLog
 from fota_poller.output.campaign import RecordOptions
 from fota_poller.output.sink import RunOutput, Sink
-from fota_poller.pacing.gate import BackoffSettings, SharedBackoff
+from fota_poller.pacing.backoff import BackoffSettings, SharedBackoff
 from fota_poller.pacing.ratelimit import RateLimiter
 from fota_poller.pacing.retry import RetryingGetter, RetryPolicy
 from fota_poller.run import stop
+from fota_poller.run.context import InputState, RunContext, WorkItem, WriterItem
 from fota_poller.run.feeder import feed
-from fota_poller.run.stage import InputState, Stage, WorkItem, WriterItem
 from fota_poller.run.state_sync import RunState
 from fota_poller.run.workers import poll_campaigns
 from fota_poller.run.writer import write_records
@@ -65,23 +65,17 @@ async def run_poll(
     With a `state`, records carry the change fields and the state learns what the records
     reported, once they are durable (run/state_sync.py). Returns the run record.
     Every log line of the run carries its `run_id` (a structlog context variable): `run_id`
-    when the caller made it first (app.py does, for the lines before and after), else a new one.
+    when the caller made it first (commands/poll/core.py does, for the lines before and
+    after), else a new one.
     """
     run_id = run_id if run_id is not None else new_run_id()
     # Bound before any task starts: anyio tasks copy the context when they are spawned.
     bound = structlog.contextvars.bind_contextvars(run_id=run_id)
     try:
         return await _run_poll(
-            config,
-            refs,
-            tokens,
-            sink,
-            control=control,
-            tally=tally,
-            state=state,
-            run_id=run_id,
-            redactor=redactor,
-        )
+            config, refs, tokens, sink,
+            control=control, tally=tally, state=state, run_id=run_id, redactor=redactor,
+        )  # fmt: skip
     finally:
         structlog.contextvars.reset_contextvars(**bound)
 
@@ -134,7 +128,7 @@ async def _run_poll(
         client = UpgradeClient(
             session, config.api.base_url, tokens, limiter, tally=tally, max_body_bytes=max_body
         )
-        stage = Stage(
+        context = RunContext(
             run_id=run_id,
             client=client,
             control=control,
@@ -148,19 +142,19 @@ async def _run_poll(
         )
         abortable = anyio.CancelScope()
         guard.start_soon(
-            stop.enforce_stop, control, config.poll.grace_s, stage.in_flight, abortable
+            stop.enforce_stop, control, config.poll.grace_s, context.in_flight, abortable
         )
         if deadline is not None:
             guard.start_soon(stop.stop_at_deadline, control, deadline.seconds, deadline.text)
         with abortable:
             async with anyio.create_task_group() as group:
-                pages = RetryingGetter(client, stage.policy, stage.backoff, control, tally)
+                pages = RetryingGetter(client, context.policy, context.backoff, control, tally)
                 batches = batches_of(with_discovered(group, config, pages, control, refs))
                 async with work_receive, result_send:
-                    group.start_soon(feed, stage, batches, work_send, result_send.clone())
+                    group.start_soon(feed, context, batches, work_send, result_send.clone())
                     for _ in range(workers):
                         group.start_soon(
-                            poll_campaigns, stage, work_receive.clone(), result_send.clone()
+                            poll_campaigns, context, work_receive.clone(), result_send.clone()
                         )
                 writer = functools.partial(write_records, redactor=records.redactor)
                 group.start_soon(writer, result_receive, output, tally, failures, run_state)
@@ -173,11 +167,11 @@ async def _run_poll(
     lost = control.abort_reason if abortable.cancelled_caught and output.failure is None else None
     state_failure = None if run_state is None else run_state.failure
     finished = datetime.now(UTC)
-    run = _run_record(stage, started, finished, output.failure, state_failure, lost=lost)
-    _say_if_nothing_to_poll(stage)
-    _end_output(output, run, stage, lost)
+    run = _run_record(context, started, finished, output.failure, state_failure, lost=lost)
+    _say_if_nothing_to_poll(context)
+    _end_output(output, run, context, lost)
     if output.failure is not None:
-        run = _run_record(stage, started, datetime.now(UTC), output.failure, state_failure)
+        run = _run_record(context, started, datetime.now(UTC), output.failure, state_failure)
     if run_state is not None:
         # After the commit: the state learns only what durable records reported.
         durable = output.failure is None and (lost is None or output.durable_per_write)
@@ -209,14 +203,16 @@ def _output_failed(control: RunControl, exc: OutputError) -> None:
     control.abort(StopReason(error_kind="not_polled", message=str(exc), exit_code=exc.exit_code))
 
 
-def _end_output(output: RunOutput, run: RunRecord, stage: Stage, lost: StopReason | None) -> None:
+def _end_output(
+    output: RunOutput, run: RunRecord, ctx: RunContext, lost: StopReason | None
+) -> None:
     """Write the run line, last; commit, unless `lost` left campaigns with no record."""
     output.write(_encoder.encode(run) + b"\n")
     if lost is None:
         output.commit()
-        if stage.control.hurry_reason is not None and output.failure is None:
+        if ctx.control.hurry_reason is not None and output.failure is None:
             # A second signal, and still every campaign has its record: say it was kept.
-            log.warning("run.accounted", campaigns=stage.tally.campaigns_written)
+            log.warning("run.accounted", campaigns=ctx.tally.campaigns_written)
         return
     # Kept out of the file: the previous output, every campaign in it, stays as it was.
     output.discard()
@@ -235,7 +231,7 @@ def _end_output(output: RunOutput, run: RunRecord, stage: Stage, lost: StopReaso
 
 
 def _run_record(
-    stage: Stage,
+    context: RunContext,
     started: datetime,
     finished: datetime,
     output_failure: OutputError | None,
@@ -247,8 +243,8 @@ def _run_record(
 
     `lost` is the abort that left campaigns without a record: its exit code is the run's.
     """
-    read = stage.input
-    stop_reason = stage.control.stop_reason
+    read = context.input
+    stop_reason = context.control.stop_reason
     if lost is not None:
         exit_code = lost.exit_code
     elif output_failure is not None:
@@ -262,14 +258,14 @@ def _run_record(
     elif stop_reason is not None:
         # A source that failed after a stop most likely failed because of it.
         exit_code = stop_reason.exit_code
-    elif _nothing_to_poll(stage):
+    elif _nothing_to_poll(context):
         exit_code = ExitCode.USAGE
-    elif stage.tally.campaigns_by_outcome["failed"]:
+    elif context.tally.campaigns_by_outcome["failed"]:
         exit_code = ExitCode.CAMPAIGNS_FAILED
     else:
         exit_code = ExitCode.OK
-    return stage.tally.run_record(
-        run_id=stage.run_id,
+    return context.tally.run_record(
+        run_id=context.run_id,
         started_at=format_timestamp(started),
         finished_at=format_timestamp(finished),
         duration_s=round((finished - started).total_seconds(), 3),
@@ -278,23 +274,23 @@ def _run_record(
     )
 
 
-def _say_if_nothing_to_poll(stage: Stage) -> None:
+def _say_if_nothing_to_poll(context: RunContext) -> None:
     """One error line when no line the input gave was usable (the run's exit is then 2)."""
-    if _nothing_to_poll(stage):
-        invalid = stage.tally.failed_by_error_kind["invalid_input"]
+    if _nothing_to_poll(context):
+        invalid = context.tally.failed_by_error_kind["invalid_input"]
         log.error(
             "input.nothing_to_poll",
             error=f"nothing to poll: none of the {invalid} lines read is usable",
         )
 
 
-def _nothing_to_poll(stage: Stage) -> bool:
+def _nothing_to_poll(context: RunContext) -> bool:
     """Every line the input gave was invalid: a usage error (exit 2), not a night to use.
 
     Lists that are files are refused so before the run (ids/lists.py); this is the same
     verdict for a list read from a pipe, or beside discovery, known only at the end.
     """
-    tally = stage.tally
+    tally = context.tally
     invalid = tally.failed_by_error_kind["invalid_input"]
-    finished = stage.input.input_exhausted and stage.control.stop_reason is None
+    finished = context.input.input_exhausted and context.control.stop_reason is None
     return finished and 0 < invalid == tally.campaigns_written

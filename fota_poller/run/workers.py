@@ -17,17 +17,17 @@ from fota_poller.output import campaign
 from fota_poller.output.campaign import CampaignResult
 from fota_poller.pacing.retry import fetch_with_retries
 from fota_poller.run import channels
-from fota_poller.run.stage import Stage, WorkItem
+from fota_poller.run.context import RunContext, WorkItem
 
 
 async def poll_campaigns(
-    stage: Stage,
+    context: RunContext,
     work: MemoryObjectReceiveStream[WorkItem],
     results: MemoryObjectSendStream[CampaignResult],
 ) -> None:
     """One worker: one request in flight at a time, so N workers bound the concurrency.
 
-    The worker's cancel scope (in `stage.in_flight`) is cancelled when a stop's grace runs
+    The worker's cancel scope (in `context.in_flight`) is cancelled when a stop's grace runs
     out; the campaign it was polling then gets a not_polled record and the worker drains the
     rest. One scope per worker, not per campaign: a scope costs more than a whole request.
     """
@@ -37,28 +37,28 @@ async def poll_campaigns(
     async with work, results:
         while True:
             with anyio.CancelScope() as scope:
-                stage.in_flight.add(scope)
+                context.in_flight.add(scope)
                 try:
                     if pending is not None:
                         await channels.send(results, pending)
                         pending = None
                     async for item in channels.receive_all(work):
-                        stop = stage.control.stop_reason
+                        stop = context.control.stop_reason
                         if stop is not None:
-                            pending = _not_started(stage.run_id, item, stop)
+                            pending = _not_started(context.run_id, item, stop)
                         else:
-                            current, counter = item, AttemptCounter(stage.tally)
-                            pending = await _poll_one(stage, item, counter)
+                            current, counter = item, AttemptCounter(context.tally)
+                            pending = await _poll_one(context, item, counter)
                             current = None
                         await channels.send(results, pending)
                         pending = None
                     return
                 finally:
-                    stage.in_flight.discard(scope)
+                    context.in_flight.discard(scope)
             if current is not None:
-                stop = stage.control.stop_reason
+                stop = context.control.stop_reason
                 assert stop is not None  # noqa: S101 - only the stop enforcer cancels this scope
-                pending = _not_started(stage.run_id, current, stop, counter.count)
+                pending = _not_started(context.run_id, current, stop, counter.count)
                 current = None
 
 
@@ -77,17 +77,17 @@ def _not_started(
     )
 
 
-async def _poll_one(stage: Stage, item: WorkItem, counter: AttemptCounter) -> CampaignResult:
+async def _poll_one(context: RunContext, item: WorkItem, counter: AttemptCounter) -> CampaignResult:
     if isinstance(item, InvalidLine):
-        return campaign.from_invalid_line(stage.run_id, item)
-    url = upgrade_url(stage.base_url, item)
+        return campaign.from_invalid_line(context.run_id, item)
+    url = upgrade_url(context.base_url, item)
     try:
         fetched = await fetch_with_retries(
-            stage.client,
+            context.client,
             url,
-            stage.policy,
-            stage.backoff,
-            stage.control,
+            context.policy,
+            context.backoff,
+            context.control,
             counter=counter,
         )
     except AuthenticationError as exc:
@@ -98,13 +98,13 @@ async def _poll_one(stage: Stage, item: WorkItem, counter: AttemptCounter) -> Ca
             exit_code=exc.exit_code,
             error_code=exc.error_code,
         )
-        stage.control.stop(auth_stop)
+        context.control.stop(auth_stop)
         # The last attempt counted may have sent nothing: the auth failed before it could.
         attempts = counter.count - (exc.requests_sent == 0)
-        return _not_started(stage.run_id, item, auth_stop, max(attempts, 0))
+        return _not_started(context.run_id, item, auth_stop, max(attempts, 0))
     if fetched.error is not None:
         return campaign.from_request_error(
-            stage.run_id,
+            context.run_id,
             item,
             kind=fetched.error.kind,
             message=str(fetched.error),
@@ -112,12 +112,12 @@ async def _poll_one(stage: Stage, item: WorkItem, counter: AttemptCounter) -> Ca
             http_status=fetched.error.status,
         )
     if fetched.response is None:
-        stop = stage.control.stop_reason
+        stop = context.control.stop_reason
         assert stop is not None  # noqa: S101 - a fetch ends with no answer only when stopped
-        return _not_started(stage.run_id, item, stop, fetched.attempts)
+        return _not_started(context.run_id, item, stop, fetched.attempts)
     response = fetched.response
     return campaign.from_response(
-        stage.run_id,
+        context.run_id,
         item,
         status=response.status,
         # Handed over: from_response lets a big campaign's body go once it is decoded.
@@ -125,5 +125,5 @@ async def _poll_one(stage: Stage, item: WorkItem, counter: AttemptCounter) -> Ca
         received_at=response.received_at,
         elapsed_ms=response.elapsed_ms,
         attempts=fetched.attempts,
-        options=stage.records,
+        options=context.records,
     )

@@ -12,7 +12,7 @@ from fota_poller.output.not_polled import RecordBatch
 from fota_poller.output.redacted import redacted_record
 from fota_poller.output.sink import RunOutput
 from fota_poller.run import channels
-from fota_poller.run.stage import WriterItem
+from fota_poller.run.context import WriterItem
 from fota_poller.run.state_sync import RunState
 
 _encoder = msgspec.json.Encoder()

@@ -6,8 +6,8 @@ from aioresponses import aioresponses
 from yarl import URL
 
 from fota_poller.api.auth import RequestAuth, rejected_token
-from fota_poller.api.auth_gate import AuthGate
 from fota_poller.api.client import UpgradeClient
+from fota_poller.api.token_admission import TokenAdmission
 from fota_poller.errors import AuthenticationError
 from fota_poller.pacing.ratelimit import RateLimiter
 from fota_poller.testing import StaticTokens
@@ -114,22 +114,22 @@ async def test_static_tokens_cannot_renew_and_say_so_without_the_token():
 
 async def test_a_rejection_from_before_a_renewal_the_api_accepted_counts_for_nothing():
     tokens = CountingTokens()
-    gate = AuthGate(tokens, RateLimiter(0))
+    admission = TokenAdmission(tokens, RateLimiter(0))
     old = tokens.ready()
-    await gate.rejected("bearer", old, 401, b"<html>proxy</html>", renew=True)
+    await admission.rejected("bearer", old, 401, b"<html>proxy</html>", renew=True)
     new = tokens.ready()
-    gate.accepted(new, 200)
+    admission.accepted(new, 200)
 
     # A request sent with the old token before the renewal, answered only now.
-    await gate.rejected("bearer", old, 401, b"<html>proxy</html>", renew=True)
+    await admission.rejected("bearer", old, 401, b"<html>proxy</html>", renew=True)
     # The accepted token expires later: a first rejection again, renewed, not the end.
-    await gate.rejected("bearer", new, 401, b"<html>proxy</html>", renew=True)
+    await admission.rejected("bearer", new, 401, b"<html>proxy</html>", renew=True)
 
     assert tokens.renewed == ["bearer", "bearer"]
     # The token renewed after that rejection is refused too, with nothing accepted between.
     fault = b'{"fault": {"code": "900901"}}'
     with pytest.raises(AuthenticationError, match=r"renewed bearer token \(HTTP 403, 900901\)"):
-        await gate.rejected("bearer", tokens.ready(), 403, fault, renew=True)
+        await admission.rejected("bearer", tokens.ready(), 403, fault, renew=True)
 
 
 async def test_one_request_at_a_time_carries_a_token_until_the_api_has_accepted_it():
@@ -137,25 +137,25 @@ async def test_one_request_at_a_time_carries_a_token_until_the_api_has_accepted_
     in_flight = []
     most = 0
 
-    async def send_one(gate):
+    async def send_one(admission):
         nonlocal most
-        async with gate.turn() as auth:
+        async with admission.admit() as auth:
             in_flight.append(auth)
             most = max(most, len(in_flight))
             await anyio.lowlevel.checkpoint()  # the request is out
             in_flight.remove(auth)
-            gate.accepted(auth, 200)
+            admission.accepted(auth, 200)
 
-    gate = AuthGate(tokens, RateLimiter(0))
+    admission = TokenAdmission(tokens, RateLimiter(0))
     async with anyio.create_task_group() as group:
         for _ in range(20):
-            group.start_soon(send_one, gate)
+            group.start_soon(send_one, admission)
     first_wave = most
     most = 0
     async with anyio.create_task_group() as group:
         for _ in range(20):
-            group.start_soon(send_one, gate)
+            group.start_soon(send_one, admission)
 
     assert first_wave < 20
     assert most == 20
-    assert gate.probes == 1
+    assert admission.probes == 1

@@ -10,7 +10,7 @@ from fota_poller.config import PollConfig
 from fota_poller.errors import RequestFailedError
 from fota_poller.model.stop import RunControl, cut_short
 from fota_poller.model.tally import AttemptCounter, RunTally
-from fota_poller.pacing.gate import BackoffSettings, SharedBackoff
+from fota_poller.pacing.backoff import BackoffSettings, SharedBackoff
 from fota_poller.pacing.ratelimit import RateLimiter
 from fota_poller.pacing.retry import (
     RetryPolicy,

@@ -75,7 +75,7 @@ def test_each_subcommands_help_says_what_it_does_and_its_exit_codes(capsys, subc
     assert "exit codes:" in out
     for exit_code in codes:
         assert f"\n  {exit_code} " in out
-    assert "--state PATH" in out
+    assert "--state FILE.db" in out
 
 
 def test_info_is_one_json_object_when_piped_and_aligned_lines_when_asked(capsys, fleet):

@@ -12,7 +12,7 @@ import textwrap
 from fota_poller.commands.options import add_config_option, add_format_option, add_state_option
 
 _DATABASE_ERRORS = """\
-  2   no database at PATH, or one that cannot be used: a missing folder, a corrupt or cut
+  2   no database at FILE.db, or one that cannot be used: a missing folder, a corrupt or cut
       short file, another program's SQLite file, a schema newer than this fota-poller's"""
 
 INFO_EPILOG = f"""\
@@ -36,7 +36,7 @@ exit codes:
   1   a campaign named is not in the database (the others were removed)
 {_DATABASE_ERRORS};
       a CAMPAIGN that is no upgrade id, or a read-only database or folder
-  75  a poll run holds the state (its lock, PATH.lock, or a write transaction); nothing
+  75  a poll run holds the state (its lock, FILE.db.lock, or a write transaction); nothing
       was removed: try again later
 """
 

@@ -1,4 +1,4 @@
-"""What the feeder, the workers and the writer of one run share: the items and the stage."""
+"""What the feeder, the workers and the writer of one run share: the items and the context."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from fota_poller.model.stop import RunControl
 from fota_poller.model.tally import RunTally
 from fota_poller.output.campaign import CampaignResult, RecordOptions
 from fota_poller.output.not_polled import RecordBatch
-from fota_poller.pacing.gate import SharedBackoff
+from fota_poller.pacing.backoff import SharedBackoff
 from fota_poller.pacing.retry import RetryPolicy
 
 # What the feeder hands the workers, and what the workers and the feeder hand the writer.
@@ -28,7 +28,7 @@ class InputState(msgspec.Struct):
     input_error_code: ExitCode = ExitCode.USAGE
 
 
-class Stage(msgspec.Struct):
+class RunContext(msgspec.Struct):
     """What the feeder and the workers share."""
 
     run_id: str

@@ -3,7 +3,7 @@ from helpers import FakeClock
 
 from fota_poller.config import PollConfig
 from fota_poller.model.stop import RunControl, cut_short
-from fota_poller.pacing.gate import BackoffSettings, SharedBackoff
+from fota_poller.pacing.backoff import BackoffSettings, SharedBackoff
 from fota_poller.pacing.ratelimit import RateLimiter
 from fota_poller.pacing.throttle import Throttle
 
@@ -151,12 +151,12 @@ async def test_a_cancelled_probe_lets_another_request_probe():
     shared.circuit.failed(is_probe=False)
     clock.now += 10
     with anyio.CancelScope() as scope:
-        async with shared.turn(control) as turn:
-            assert turn.is_probe
+        async with shared.attempt(control) as attempt:
+            assert attempt.is_probe
             scope.cancel()
             await anyio.sleep_forever()
-    async with shared.turn(control) as turn:
-        assert turn.is_probe
+    async with shared.attempt(control) as attempt:
+        assert attempt.is_probe
     assert shared.circuit.probes == 2
 
 

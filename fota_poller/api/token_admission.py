@@ -56,7 +56,7 @@ def accepted_by_api(status: int) -> bool:
     return status < _FIRST_SERVER_ERROR and status not in _NO_VERDICT
 
 
-class AuthGate:
+class TokenAdmission:
     """Admits requests with the current tokens, one at a time while those are unproven."""
 
     def __init__(self, tokens: TokenSource, limiter: Limiter) -> None:
@@ -74,7 +74,7 @@ class AuthGate:
         self.probes = 0
 
     @contextlib.asynccontextmanager
-    async def turn(self) -> AsyncIterator[RequestAuth]:
+    async def admit(self) -> AsyncIterator[RequestAuth]:
         """The auth to send one request with, after the rate limit; the caller sends it inside.
 
         Inside the block the caller reports the answer (`accepted`, or `rejected`, which

@@ -1,7 +1,7 @@
 """The run-wide back-off that every worker shares: a slower rate after a 429, a circuit on outages.
 
 Per-request retries (retry.py) decide whether and when one campaign asks again; this module
-decides whether any request may go out now. Each request takes a `Turn`: it waits while the
+decides whether any request may go out now. Each request takes a `Attempt`: it waits while the
 circuit (circuit.py) is open, and reports back how it went, so a 429 lowers the shared rate
 (throttle.py) and consecutive failures open the circuit. Failures the circuit accounts for
 are not charged to any campaign, so a long outage costs a few probes, not every campaign's
@@ -48,7 +48,7 @@ class BackoffSettings(msgspec.Struct, frozen=True, kw_only=True):
         return settings_for(cls, poll)
 
 
-class Turn:
+class Attempt:
     """One request's permission to go out, and how it reports back."""
 
     def __init__(self, backoff: SharedBackoff, is_probe: bool) -> None:
@@ -100,16 +100,16 @@ class SharedBackoff:
         )
 
     @contextlib.asynccontextmanager
-    async def turn(self, control: RunControl) -> AsyncIterator[Turn | None]:
+    async def attempt(self, control: RunControl) -> AsyncIterator[Attempt | None]:
         """Wait for the circuit to let a request out; yields None if the run stopped first."""
         is_probe = await self.circuit.enter(control)
         if is_probe is None:
             yield None
             return
         self.throttle.note_start()
-        turn = Turn(self, is_probe)
+        attempt = Attempt(self, is_probe)
         try:
-            yield turn
+            yield attempt
         finally:
-            if is_probe and not turn.reported:
+            if is_probe and not attempt.reported:
                 self.circuit.abandon_probe()
