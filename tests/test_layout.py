@@ -234,7 +234,7 @@ def test_no_module_passes_300_lines() -> None:
 
 def test_a_poll_run_does_not_load_the_simulator() -> None:
     # The simulator's server costs a `poll` process about 3 MB of peak RSS (6% of the
-    # throughput benchmark's): building the parser imports simulate.py and demo_command.py for
+    # throughput benchmark's): building the parser imports the options of simulate and demo for
     # their options, and they import the simulator only when their command runs.
     loaded, _ = modules_loaded_by(
         "import fota_poller.commands.poll.core, fota_poller.cli; fota_poller.cli.build_parser()"

@@ -84,7 +84,7 @@ def _open_without_waiting(path: str, flags: int) -> int:
 
 def _stdin_bytes() -> IO[bytes]:
     """The standard input's bytes: an id list decodes as UTF-8 (or UTF-16) whatever the locale."""
-    if sys.stdin is None:  # closed at start (`<&-`): standard_streams.py
+    if sys.stdin is None:  # closed at start (`<&-`): commands/streams.py
         raise InputFileError("cannot read id list -: stdin is closed")
     return sys.stdin.buffer
 

@@ -80,7 +80,7 @@ DeviceStatus = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 
 
 class PhasesConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-    """Device statuses to add to, or move within, the built-in phase table (output/phases.py).
+    """Device statuses to add to, or move within, the built-in phase table (model/phases.py).
 
     A status listed here wins over the built-in table; spelling variants match (case, spaces,
     `_` and `-` are ignored).

@@ -12,7 +12,7 @@ import msgspec
 SCHEMA_VERSION = 2
 
 Outcome = Literal["ok", "failed"]
-# What a device's phase is: see output/phases.py for the table.
+# What a device's phase is: see model/phases.py for the table.
 Phase = Literal["succeeded", "failed", "pending", "unknown"]
 # How a device compares with the last successful poll (null without a state database).
 Change = Literal["new", "changed", "same", "gone"]

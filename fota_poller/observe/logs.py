@@ -4,8 +4,8 @@ Lines are written through `observe/stderr.py`: one that cannot be written is dro
 counted, never raised into the run.
 
 Every line carries what is bound in structlog's context variables: `poll` binds its run's
-`run_id` before its first line and keeps it to its last (app.py; run/pipeline.py for a run
-started by other code), so a log shipper can join any line to its run.
+`run_id` before its first line and keeps it to its last (commands/poll/core.py; run/pipeline.py
+for a run started by other code), so a log shipper can join any line to its run.
 """
 
 from __future__ import annotations

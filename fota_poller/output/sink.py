@@ -54,7 +54,7 @@ class StdoutSink:
 
     def __init__(self, stream: BinaryIO | None = None) -> None:
         if stream is None and sys.stdout is None:
-            # Closed at start (`>&-`, see standard_streams.py): nobody can read a record, so
+            # Closed at start (`>&-`, see commands/streams.py): nobody can read a record, so
             # the run is refused before any request, as one whose reader quit is stopped.
             raise OutputClosedError("stdout", "stdout is closed")
         self._stream = stream if stream is not None else sys.stdout.buffer

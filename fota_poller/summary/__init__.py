@@ -1,1 +1,1 @@
-"""`fota-poller summary`: a night's records at a glance (the command: `summary_command.py`)."""
+"""`fota-poller summary`'s reading: a night's records at a glance (the command: `commands/summary/`)."""

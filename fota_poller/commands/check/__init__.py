@@ -1,4 +1,4 @@
-"""`fota-poller check`: its options; the preflight itself is check_run.py's.
+"""`fota-poller check`: its options; the preflight itself is commands/check/core.py's.
 
 Kept apart so that building the command line does not import aiohttp and the token
 provider: `fota-poller --version` and every other command start without them.

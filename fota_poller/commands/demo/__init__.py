@@ -1,4 +1,4 @@
-"""`fota-poller demo`'s options; `demo.py` runs it, imported only then (bench/startup.py)."""
+"""`fota-poller demo`'s options; `core.py` runs it, imported only then (bench/startup.py)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """`fota-poller demo`: the simulator in-process, polled through the real `poll` path, summarised.
 
 The simulator is imported inside `_demo` only: a `poll` run must not load (and pay the memory
-of) the simulator's server. The options are `demo_command.py`'s, which imports this module
+of) the simulator's server. The options are `commands/demo/__init__.py`'s, which imports this module
 only when the demo runs.
 """
 

@@ -1,7 +1,7 @@
 """One `poll` run, wired: lock -> watch -> sink -> tokens -> id sources -> signals -> pipeline.
 
-`cli.py` calls `poll` with the config it built from the flags; `demo.py` calls `poll_command`
-with its own config and tokens. Nothing below this module knows how a run is started.
+`run` (the package's) calls `poll` with the config it built from the flags;
+`commands/demo/core.py` calls `poll_command` with its own config and tokens. Nothing below this module knows how a run is started.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """`fota-poller state`: the operator's look into the state database: `info`, `stuck`, `forget`.
 
-The options only: `state_run.py` answers (imported when the command runs, so building the
+The options only: `commands/state/core.py` answers (imported when the command runs, so building the
 command line never loads SQLite, msgspec and the output layer; bench/startup.py).
 """
 

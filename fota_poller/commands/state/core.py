@@ -1,7 +1,7 @@
 """`fota-poller state info|stuck|forget`, run: the answers, as lines or a table.
 
 Output only; the questions themselves are `state/queries.py`'s, the options
-`state_command.py`'s. `info` and `stuck` open the database read-only, so they work while a
+`commands/state/__init__.py`'s. `info` and `stuck` open the database read-only, so they work while a
 nightly run is writing it.
 """
 

@@ -1,7 +1,7 @@
 """`fota-poller summary [FILE|-]`: a night's records read at a glance, without jq.
 
-The options only: `summary_run.py` reads and prints, imported when the command runs, so that
-building the command line never loads the reading and the formats (bench/startup.py).
+The options only: `core.py` reads and prints, imported when the command runs, so that building
+the command line never loads the reading and the formats (bench/startup.py).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """`fota-poller summary [FILE|-]`, run: read the night, print it, give the exit code.
 
-The options are `summary_command.py`'s; the reading is `summary/night.py`'s, the formats
+The options are `commands/summary/__init__.py`'s; the reading is `summary/night.py`'s, the formats
 `summary/render.py`'s and `summary/table.py`'s, the stuck devices `summary/stuck.py`'s.
 """
 
@@ -21,7 +21,7 @@ from fota_poller.observe.stderr import say
 from fota_poller.summary.night import Night
 from fota_poller.summary.render import View, render_csv, render_json, render_markdown
 
-# Campaigns a table or markdown shows without --limit (summary_command.py's epilog says 50).
+# Campaigns a table or markdown shows without --limit (the epilog in __init__.py says 50).
 TABLE_LIMIT: Final = 50
 
 
@@ -84,7 +84,7 @@ def _duration(text: str) -> float:
 
 def _read(night: Night, name: str) -> None:
     # A line is held whole only up to MAX_LINE_BYTES: longer, it is a bad line, skipped.
-    if name == "-" and sys.stdin is None:  # closed at start (`<&-`): standard_streams.py
+    if name == "-" and sys.stdin is None:  # closed at start (`<&-`): commands/streams.py
         raise InputFileError("summary: cannot read -: stdin is closed")
     try:
         if name == "-":
