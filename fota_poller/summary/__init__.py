@@ -1,1 +1,1 @@
-"""`fota-poller summary`'s reading: a night's records at a glance (the command: `commands/summary/`)."""
+"""A night's records at a glance: the reading behind `fota-poller summary` (commands/summary/)."""

@@ -1,7 +1,8 @@
 """One `poll` run, wired: lock -> watch -> sink -> tokens -> id sources -> signals -> pipeline.
 
 `run` (the package's) calls `poll` with the config it built from the flags;
-`commands/demo/core.py` calls `poll_command` with its own config and tokens. Nothing below this module knows how a run is started.
+`commands/demo/core.py` calls `poll_command` with its own config and tokens. Nothing below
+this module knows how a run is started.
 """
 
 from __future__ import annotations
