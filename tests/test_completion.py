@@ -143,12 +143,12 @@ def test_an_unknown_shell_is_a_one_line_error_and_exit_2() -> None:
     assert "invalid choice: 'fish'" in error
 
 
-def test_the_readme_bash_example_runs_as_written_and_completes(tmp_path) -> None:
-    # The README's per-user bash install, with HOME in a temporary folder and `fota-poller`
+def test_the_documented_bash_example_runs_as_written_and_completes(tmp_path) -> None:
+    # docs/installation.md's per-user bash install, with HOME in a temporary folder and
     # on PATH as this checkout's: the file lands where bash-completion looks, and completes.
     [body] = [
         body
-        for _, body, before in blocks(read(ROOT / "README.md"))
+        for _, body, before in blocks(read(ROOT / "docs" / "installation.md"))
         if "tests/test_completion.py" in before
     ]
     bin_dir = tmp_path / "bin"
