@@ -145,7 +145,7 @@ def test_an_unknown_shell_is_a_one_line_error_and_exit_2() -> None:
 
 def test_the_documented_bash_example_runs_as_written_and_completes(tmp_path) -> None:
     # docs/installation.md's per-user bash install, with HOME in a temporary folder and
-    # on PATH as this checkout's: the file lands where bash-completion looks, and completes.
+    # `fota-poller` on PATH as this checkout's: the file lands where bash-completion looks.
     [body] = [
         body
         for _, body, before in blocks(read(ROOT / "docs" / "installation.md"))
