@@ -43,10 +43,10 @@ class ApiConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     def __post_init__(self) -> None:
         # Refused at start, for every command: without a scheme, aiohttp would fail each
         # request on its own, long after the run began (and `check` could not say why).
-        check_base_url(self.base_url)
+        validate_base_url(self.base_url)
 
 
-def check_base_url(url: str) -> None:
+def validate_base_url(url: str) -> None:
     """Raise ValueError unless `url` is an absolute `http://` or `https://` URL with a host.
 
     A URL with credentials in it (`http://user:password@host`) is refused too: they would be

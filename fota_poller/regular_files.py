@@ -44,7 +44,7 @@ def refuse_unless_regular(mode: int) -> None:
     raise NotARegularFileError(errno.EINVAL, "it is not a regular file")
 
 
-def check_regular(path: str | os.PathLike[str], *, dir_fd: int | None = None) -> bool:
+def require_regular(path: str | os.PathLike[str], *, dir_fd: int | None = None) -> bool:
     """True for a regular file at `path`, False for nothing there; else `NotARegularFileError`.
 
     The final name itself is looked at (lstat): a symbolic link is refused, even to a regular
@@ -59,12 +59,12 @@ def check_regular(path: str | os.PathLike[str], *, dir_fd: int | None = None) ->
 
 
 def usable_file(what: str, path: str) -> None:
-    """`check_regular` before a run, its refusal worded for the operator (`ConfigError`, exit 2).
+    """`require_regular` before a run, its refusal worded for the operator (`ConfigError`, exit 2).
 
     `what` names the file as the config does ("metrics file", "lock file").
     """
     try:
-        check_regular(path)
+        require_regular(path)
     except NotARegularFileError as exc:
         raise ConfigError(f"{what} {path}: {exc.strerror}") from None
     except OSError as exc:
@@ -80,13 +80,13 @@ def open_regular(
     or after (fstat, should it have been swapped in between); other OSErrors as os.open's.
     A FIFO is never waited on, and a device never opened unless it was swapped in.
     """
-    check_regular(path, dir_fd=dir_fd)
+    require_regular(path, dir_fd=dir_fd)
     try:
         descriptor = os.open(path, flags | _SAFE_FLAGS, mode, dir_fd=dir_fd)
     except OSError as exc:
         # ELOOP, ENXIO, EISDIR: something other than a file took the name since the lstat.
         if exc.errno in {errno.ELOOP, errno.ENXIO, errno.EISDIR, errno.EWOULDBLOCK}:
-            check_regular(path, dir_fd=dir_fd)
+            require_regular(path, dir_fd=dir_fd)
         raise
     try:
         refuse_unless_regular(os.fstat(descriptor).st_mode)
@@ -122,7 +122,7 @@ def replace_regular(
     than a planted link does (the failed-login memory).
     """
     if not replace_any:
-        check_regular(path)
+        require_regular(path)
     temporary = path.with_name(f".{path.name}.fota-poller-{secrets.token_hex(8)}.tmp")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _SAFE_FLAGS
     descriptor = os.open(temporary, flags, mode)

@@ -9,15 +9,15 @@ import pytest
 
 from fota_poller import regular_files
 from fota_poller.errors import NotARegularFileError
-from fota_poller.regular_files import check_regular, open_regular, read_regular, replace_regular
+from fota_poller.regular_files import open_regular, read_regular, replace_regular, require_regular
 
 
 def test_a_regular_file_or_nothing_passes(tmp_path):
     present = tmp_path / "present"
     present.write_bytes(b"x")
 
-    assert check_regular(present) is True
-    assert check_regular(tmp_path / "absent") is False
+    assert require_regular(present) is True
+    assert require_regular(tmp_path / "absent") is False
 
 
 @pytest.mark.parametrize(
@@ -34,7 +34,7 @@ def test_anything_else_is_refused_by_its_kind(tmp_path, make, kind, number):
     make(path)
 
     with pytest.raises(NotARegularFileError) as refused:
-        check_regular(path)
+        require_regular(path)
 
     assert kind in refused.value.strerror
     assert refused.value.errno == number
@@ -107,7 +107,7 @@ def open_descriptors():
 
 def pretend_lstat_saw_a_file(monkeypatch):
     """What another user swaps in between the lstat and the open is caught by the open."""
-    monkeypatch.setattr(regular_files, "check_regular", lambda *_args, **_kwargs: True)
+    monkeypatch.setattr(regular_files, "require_regular", lambda *_args, **_kwargs: True)
 
 
 def test_a_fifo_swapped_in_after_the_lstat_is_refused_by_fstat_without_waiting(

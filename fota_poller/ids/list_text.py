@@ -171,7 +171,7 @@ class ListText:
         self._ended = True
         return self._splitter.holding
 
-    def check_rest(self, chunk: int = 1024 * 1024) -> None:
+    def validate_rest(self, chunk: int = 1024 * 1024) -> None:
         """Read the rest only to check its encoding, in bounded memory; no lines come out."""
         while data := _read_some(self._stream, chunk):
             self._decoder.feed(data)

@@ -66,7 +66,7 @@ def open_id_sources(paths: Sequence[str]) -> list[IdSource]:
                 raise InputFileError(f"cannot read id list {path}: {exc.strerror}") from None
             opened.append((path, stream))
         for name, stream in opened:
-            _check_encoding(name, stream)
+            _validate_encoding(name, stream)
     except BaseException:
         close_id_sources(opened)
         raise
@@ -99,13 +99,13 @@ def _rewindable(stream: IO[bytes]) -> int | None:
         return None
 
 
-def _check_encoding(name: str, stream: IO[bytes]) -> None:
+def _validate_encoding(name: str, stream: IO[bytes]) -> None:
     """Read a regular file whole, only to check its encoding; a pipe is checked as it is read."""
     start = _rewindable(stream)
     if start is None:
         return
     try:
-        ListText(name, stream).check_rest()
+        ListText(name, stream).validate_rest()
         stream.seek(start)
     except OSError as exc:
         raise InputFileError(f"error reading id list {name}: {exc.strerror}") from None

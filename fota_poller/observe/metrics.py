@@ -92,7 +92,7 @@ class RunMetrics(msgspec.Struct, frozen=True, kw_only=True):
         )
 
 
-def check_metrics_path(path: str | None) -> None:
+def validate_metrics_path(path: str | None) -> None:
     """Refuse, before polling, a metrics file in a missing folder or that is not a regular file."""
     if path is None:
         return

@@ -15,7 +15,7 @@ from fota_poller.config import Config
 from fota_poller.errors import ExitCode, FotaPollerError
 from fota_poller.model.records import RunRecord
 from fota_poller.model.tally import RunTally
-from fota_poller.observe.metrics import RunMetrics, check_metrics_path, write_metrics
+from fota_poller.observe.metrics import RunMetrics, validate_metrics_path, write_metrics
 from fota_poller.observe.progress import open_progress
 from fota_poller.observe.stderr import StderrStream
 
@@ -65,7 +65,7 @@ def watch_run(config: Config, tally: RunTally, stderr: TextIO | None = None) -> 
     error's exit code, so monitoring sees that it ran and failed.
     """
     metrics_file = config.output.metrics_file
-    check_metrics_path(metrics_file)
+    validate_metrics_path(metrics_file)
     # JSON logs asked for on a terminal (`docker run -t`) are for a machine: no bar among them.
     json_logs = config.log.format == "json"
     stream = StderrStream(stderr if stderr is not None else sys.stderr)  # writes never raise

@@ -20,7 +20,7 @@ import stat
 from pathlib import Path
 from typing import BinaryIO
 
-from fota_poller.regular_files import check_regular
+from fota_poller.regular_files import require_regular
 
 # `.latest.jsonl.fota-poller-0123456789abcdef.tmp`: hidden, and not `*.jsonl`, so no reader
 # or rotation of the outputs mistakes it for one; the mark keeps the cleaner off other files.
@@ -45,7 +45,7 @@ class StagedFile:
         self.path = path
         self._folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            _check_target(self._folder, path.name)
+            _require_target(self._folder, path.name)
             remove_stale_temporaries(self._folder, path.name)
             descriptor = _open_unnamed(self._folder)
             self._temp_name: str | None = None
@@ -144,10 +144,10 @@ def _remove_if_dead(folder: int, name: str) -> bool:
     return True
 
 
-def _check_target(folder: int, name: str) -> None:
+def _require_target(folder: int, name: str) -> None:
     # The rename at commit would replace a link, a directory's name or a device node: the
     # output is a regular file or nothing, as every file a run writes (regular_files.py).
-    check_regular(name, dir_fd=folder)
+    require_regular(name, dir_fd=folder)
 
 
 def _open_unnamed(folder: int) -> int | None:

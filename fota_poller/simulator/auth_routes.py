@@ -162,7 +162,7 @@ class SimulatorAuth:
 
     def check(self, request: web.Request) -> web.Response | None:
         """The answer refusing an API request's tokens, or None when both are good."""
-        rejection = self._check_bearer(request)
+        rejection = self._bearer_refusal(request)
         if rejection is not None:
             return rejection
         session = request.headers.get("VZ-M2M-Token")
@@ -214,7 +214,7 @@ class SimulatorAuth:
     async def login(self, request: web.Request) -> web.Response:
         """`POST /m2m/v1/session/login`: Bearer header, username and password as JSON."""
         self.stats.login_requests += 1
-        rejection = self._check_bearer(request)
+        rejection = self._bearer_refusal(request)
         if rejection is not None:
             return rejection  # the gateway answered: the session service never saw it
         try:
@@ -240,7 +240,7 @@ class SimulatorAuth:
     async def logout(self, request: web.Request) -> web.Response:
         """`POST /m2m/v1/session/logout`: ends the session named by `VZ-M2M-Token`."""
         self.stats.logout_requests += 1
-        rejection = self._check_bearer(request)
+        rejection = self._bearer_refusal(request)
         if rejection is not None:
             return rejection
         session = request.headers.get("VZ-M2M-Token", "")
@@ -248,7 +248,7 @@ class SimulatorAuth:
             return json_response(web.HTTPBadRequest.status_code, _INVALID_SESSION)
         return json_response(web.HTTPOk.status_code, _SessionAnswer(session))
 
-    def _check_bearer(self, request: web.Request) -> web.Response | None:
+    def _bearer_refusal(self, request: web.Request) -> web.Response | None:
         authorization = request.headers.get("Authorization")
         if authorization is None:
             return json_response(web.HTTPUnauthorized.status_code, _MISSING_CREDENTIALS)

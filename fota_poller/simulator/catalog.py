@@ -11,7 +11,7 @@ import msgspec
 
 from fota_poller.simulator.auth_routes import SimulatorAuthOptions
 from fota_poller.simulator.body_cache import BodyCache
-from fota_poller.simulator.evolve import EvolveOptions, check_evolve, evolve_devices
+from fota_poller.simulator.evolve import EvolveOptions, evolve_devices, validate_evolve
 from fota_poller.simulator.faults import FaultOptions
 
 if TYPE_CHECKING:
@@ -120,7 +120,7 @@ class Catalog:
         body_cache_bytes: int = _DEFAULT_BODY_CACHE_BYTES,
         body_cache_entries: int = _DEFAULT_BODY_CACHE_ENTRIES,
     ) -> None:
-        _check_options(options)
+        _validate_options(options)
         self.options = options
         # Fixed at construction so a campaign's dates never change while serving.
         self.today = today or dt.datetime.now(dt.UTC).date()
@@ -229,7 +229,7 @@ class Catalog:
         )
 
 
-def _check_options(options: SimulatorOptions) -> None:
+def _validate_options(options: SimulatorOptions) -> None:
     if options.campaigns < 0:
         raise ValueError(f"campaigns must not be negative, got {options.campaigns}")
     if not 0 <= options.devices_min <= options.devices_max:
@@ -240,7 +240,7 @@ def _check_options(options: SimulatorOptions) -> None:
     if not options.accounts:
         raise ValueError("at least one account is needed")
     if options.evolve is not None:
-        check_evolve(options.evolve)
+        validate_evolve(options.evolve)
     if options.day < 0 or (options.day > 0 and options.evolve is None):
         raise ValueError(f"day must be 0, or any day >= 0 with evolve; got {options.day}")
 

@@ -47,7 +47,7 @@ class EvolveOptions(msgspec.Struct, frozen=True):
     share: float = 0.02  # fraction of a campaign's devices that move one step a day, expected
 
 
-def check_evolve(options: EvolveOptions) -> None:
+def validate_evolve(options: EvolveOptions) -> None:
     """Raise ValueError unless `options.share` is in (0, 1]."""
     if not 0 < options.share <= 1:
         raise ValueError(f"the evolve share must be in (0, 1], got {options.share}")

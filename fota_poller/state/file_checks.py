@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Final
 
 from fota_poller.errors import NotARegularFileError, StateError
-from fota_poller.regular_files import check_regular, read_regular
+from fota_poller.regular_files import read_regular, require_regular
 
 # https://www.sqlite.org/fileformat.html#the_database_header
 HEADER_BYTES: Final = 100
@@ -35,7 +35,7 @@ def wal_path(path: Path) -> Path:
     return path.with_name(path.name + "-wal")
 
 
-def check_path(path: Path, *, create: bool) -> bool:
+def require_usable_path(path: Path, *, create: bool) -> bool:
     """True when the database file exists; a `StateError` for a missing folder or file."""
     folder = path.parent
     if not folder.is_dir():
@@ -53,7 +53,7 @@ def check_path(path: Path, *, create: bool) -> bool:
 
 def _regular_or_absent(path: Path, named: str) -> bool:
     try:
-        return check_regular(path)
+        return require_regular(path)
     except NotARegularFileError as exc:
         raise StateError(f"{named}: {exc.strerror}") from None
     except OSError as exc:
@@ -86,7 +86,7 @@ def newer_schema(path: Path, version: int, newest: int) -> StateError:
     )
 
 
-def check_header(path: Path, header: bytes, *, application_id: int, newest: int) -> None:
+def validate_header(path: Path, header: bytes, *, application_id: int, newest: int) -> None:
     """Refuse, from its header, a file that is not SQLite, not ours, newer, or cut short.
 
     Only when no -wal file exists: committed changes in one (a schema upgrade among them)
@@ -126,7 +126,7 @@ def writable(path: Path) -> bool:
     return os.access(path, os.W_OK, effective_ids=os.access in os.supports_effective_ids)
 
 
-def check_writable(path: Path, *, exists: bool) -> None:
+def require_writable(path: Path, *, exists: bool) -> None:
     """Refuse, before SQLite opens anything, a database that could not be written."""
     folder = path.parent
     if not writable(folder):

@@ -23,13 +23,13 @@ from typing import Final
 
 from fota_poller.errors import StateBusyError, StateError
 from fota_poller.state.file_checks import (
-    check_header,
-    check_path,
-    check_writable,
     newer_schema,
     not_ours,
     read_header,
     reader_mode,
+    require_usable_path,
+    require_writable,
+    validate_header,
     wal_path,
 )
 
@@ -82,13 +82,13 @@ def open_database(
     another connection holds a write transaction. The connection is in autocommit mode: the
     caller opens its own transactions.
     """
-    exists = check_path(path, create=create and not read_only)
+    exists = require_usable_path(path, create=create and not read_only)
     header = read_header(path) if exists else b""
     wal_in_use = wal_path(path).exists()
     if header and not wal_in_use:
         # Nothing waits in a -wal file: the file's own header is the whole truth, and what
         # it refuses is refused before SQLite opens (and could change) anything.
-        check_header(path, header, application_id=APPLICATION_ID, newest=SCHEMA_VERSION)
+        validate_header(path, header, application_id=APPLICATION_ID, newest=SCHEMA_VERSION)
     if read_only:
         if not header:  # an empty file: nothing to read, and a reader creates nothing
             raise StateError(f"state database {path} is empty")
@@ -97,7 +97,7 @@ def open_database(
             connection.execute("PRAGMA query_only = ON")
             _verify(connection, path, read_only=True)
         return connection
-    check_writable(path, exists=exists)
+    require_writable(path, exists=exists)
     if header and wal_in_use:
         # A -wal file may hold what the header does not show yet (another program's, or a
         # newer fota-poller's). Look through a read-only connection first: closing a
