@@ -22,10 +22,12 @@ import termios
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import anyio
+import jsonschema
 import msgspec
 from aiohttp import web
 
@@ -37,10 +39,41 @@ from fota_poller.model.refs import CampaignRef
 from fota_poller.model.stop import RunControl
 from fota_poller.run.pipeline import run_poll
 from fota_poller.simulator import Catalog, RunningSimulator, SimulatorAuthOptions, SimulatorOptions
+from fota_poller.state.store import CampaignUpdate, StateStore, to_ms
 from fota_poller.testing import MemorySink, StaticTokens, read_records
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository
+RECORDS_SCHEMA = ROOT / "docs" / "records.schema.json"
 SimulatorFactory = Callable[..., AbstractAsyncContextManager[RunningSimulator]]
+
+# The ids the tests write: ACCOUNT is the simulator's default account.
+ACCOUNT = "0000123456-00001"
+OTHER_ACCOUNT = "0000654321-00001"
+UPGRADE = "e3a8d88a-04c6-4ef3-b039-89b62f91e962"
+OTHER_UPGRADE = "0f5b3e1c-6a8d-4d5e-9b7c-2c1d3e4f5a6b"
+
+# A device as the tests write it to the state: (device id, status, result reason, status_since).
+Device = tuple[str, str | None, str | None, datetime]
+
+
+def write_campaign(
+    path: Path, account: str, upgrade: str, devices: list[Device], run_id: str = "run-1"
+) -> None:
+    """Commit one campaign's devices to the state database through `StateStore`, as a poll
+    run does (each first seen a day before its status_since)."""
+    with StateStore.open(path) as store:
+        store.start_run(run_id, "2026-11-26T02:00:00.000Z")
+        prior = store.previous(account, upgrade)
+        rows = [
+            (device, status, reason, to_ms(since), to_ms(since - timedelta(days=1)))
+            for device, status, reason, since in devices
+        ]
+        update = CampaignUpdate(
+            prior.key, account, upgrade, "UpgradeInProgress", len(rows), "2026-11-26T02:00:00Z",
+            rows, [],
+        )  # fmt: skip
+        store.stage(update)
+        store.commit("2026-11-26T02:05:00.000Z")
 
 
 class PollOutput(msgspec.Struct):
@@ -428,3 +461,25 @@ def assert_calm(
     assert len(lines) <= max_lines, f"{len(lines)} stderr lines"
     longest = max(map(len, lines), default=0)
     assert longest <= max_line_chars, f"a stderr line of {longest} characters"
+
+
+def records_validator() -> jsonschema.Draft202012Validator:
+    """A validator of docs/records.schema.json, the schema itself checked first."""
+    schema = json.loads(RECORDS_SCHEMA.read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def invalid_lines(
+    validator: jsonschema.Draft202012Validator, path: Path
+) -> tuple[list[tuple[int, str]], int]:
+    """(line number, first error) of every line that does not validate; and the line count."""
+    failures = []
+    count = 0
+    with path.open("rb") as lines:
+        for number, line in enumerate(lines, start=1):
+            count += 1
+            error = jsonschema.exceptions.best_match(validator.iter_errors(json.loads(line)))
+            if error is not None:
+                failures.append((number, error.message))
+    return failures, count

@@ -1,29 +1,26 @@
 """Operator habits: no abbreviated flags, did-you-mean, short flags, the default config,
 durations with units, a one-column header, the metrics file on a refused start, an empty
-night warned about, records on a terminal, and the simulator's busy port, help and summary."""
+night warned about, records on a terminal. The simulator's: tests/commands/simulate/."""
 
 from __future__ import annotations
 
 import argparse
 import re
-import socket
 import sys
 from pathlib import Path
 
 import anyio.to_thread
 import msgspec
 import pytest
-from helpers import clean_environ, run_cli, run_on_a_terminal
+from helpers import UPGRADE, clean_environ, run_cli, run_on_a_terminal
 
 from fota_poller.cli import build_parser
 from fota_poller.commands.poll.core import poll_config
-from fota_poller.commands.simulate import exit_summary
 from fota_poller.ids.lists import parse_line
-from fota_poller.simulator import SimulatorOptions, SimulatorStats
+from fota_poller.simulator import SimulatorOptions
 
 # Long enough that their redaction never touches a log line's words.
 TOKENS = {"THINGSPACE_BEARER_TOKEN": "bearer-q7", "THINGSPACE_SESSION_TOKEN": "session-q7"}
-UPGRADE = "e3a8d88a-04c6-4ef3-b039-89b62f91e962"
 
 
 def every_parser(parser: argparse.ArgumentParser):
@@ -221,43 +218,3 @@ async def test_records_on_a_terminal_get_no_bar_and_one_hint(simulator, tmp_path
     hints = [line for line in lines if "--output" in line]
     assert len(hints) == 1
     assert "summary" in hints[0]
-
-
-def test_a_busy_port_is_one_line_and_exit_2() -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        result = run_cli(["simulate", "--port", str(port)])
-    assert result.returncode == 2
-    [line] = result.stderr.decode().splitlines()
-    assert f"127.0.0.1:{port}" in line
-    assert "address already in use" in line
-
-
-def test_simulate_help_shows_every_default() -> None:
-    simulate = build_parser()._subparsers._group_actions[0].choices["simulate"]  # type: ignore[union-attr]
-    formatter = simulate._get_formatter()
-    text = " ".join(run_cli(["simulate", "--help"]).stdout.decode().split())
-    for action in simulate._actions:
-        if action.option_strings == ["-h", "--help"]:
-            continue
-        described = formatter._get_help_string(action)
-        assert "default" in described, action.option_strings
-        shown = " ".join(described[described.rindex("(default") :].split())
-        assert shown in text, shown
-
-
-def test_the_exit_summary_is_aligned_lines() -> None:
-    stats = SimulatorStats()
-    stats.requests_total = 1234
-    stats.requests_by_status = {200: 1200, 429: 30, 503: 4}
-    stats.faults_by_kind = {"429": 30, "outage": 4}
-    lines = exit_summary(stats).splitlines()
-    assert lines[0] == "simulator served:"
-    assert "{" not in exit_summary(stats)
-    ends = {len(line) for line in lines[1:]}
-    assert len(ends) == 1  # right-aligned counts
-    assert any(line.split() == ["requests", "1,234"] for line in lines)
-    assert any(line.split() == ["status", "429", "30"] for line in lines)
-    assert any(line.split() == ["faults", "34"] for line in lines)

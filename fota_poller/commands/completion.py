@@ -17,7 +17,7 @@ SHELLS: Final = ("bash", "zsh")
 
 # The arguments that name a file, by dest, in every subcommand that has them: the shell
 # offers file names there. Kept here rather than on each add_argument, so that building
-# the parser for a poll never imports shtab. tests/test_completion.py checks each still exists.
+# the parser for a poll never imports shtab. tests/commands/completion/ checks each still exists.
 FILE_DESTS: Final = frozenset(
     {"config", "file", "ids", "lock_file", "metrics_file", "output", "state", "write_ids"}
 )

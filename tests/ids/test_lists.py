@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import ACCOUNT, UPGRADE
 
 from fota_poller.errors import InputFileError
 from fota_poller.ids.lists import (
@@ -19,8 +20,6 @@ from fota_poller.ids.lists import (
     refuse_if_nothing_usable,
 )
 from fota_poller.model.refs import ACCOUNT_PATTERN, CampaignRef, InvalidLine, canonical_upgrade_id
-
-UPGRADE = "e3a8d88a-04c6-4ef3-b039-89b62f91e962"
 
 
 def parse(line: str, account: str | None = None) -> CampaignRef | InvalidLine | None:
@@ -175,7 +174,6 @@ async def test_a_batch_of_lines_parses_as_each_line_does(tmp_path: Path) -> None
 
 # Issue 18: id lists as spreadsheets export them, their encodings, and lines too long to read.
 
-ACCOUNT = "0000123456-00001"
 REF = CampaignRef(ACCOUNT, UPGRADE)
 
 

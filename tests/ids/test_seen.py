@@ -1,9 +1,9 @@
 import uuid
 
+from helpers import ACCOUNT
+
 from fota_poller.ids.seen import SeenCampaigns
 from fota_poller.model.refs import CampaignRef
-
-ACCOUNT = "0000123456-00001"
 
 
 def test_each_campaign_is_new_once_across_table_growth():

@@ -13,9 +13,8 @@ import anyio
 import msgspec
 import pytest
 from aiohttp import web
-from helpers import clean_environ, parse_output, serve_app
+from helpers import ACCOUNT, clean_environ, parse_output, serve_app
 
-ACCOUNT = "0000123456-00001"
 UPGRADE_A = "44e11f09-6b75-4d97-9307-8beeb9d97d46"
 UPGRADE_B = "e3a8d88a-04c6-4ef3-b039-89b62f91e962"
 TOKENS = {"THINGSPACE_BEARER_TOKEN": "bearer-t", "THINGSPACE_SESSION_TOKEN": "session-t"}

@@ -18,9 +18,8 @@ from pathlib import Path
 import anyio
 import pytest
 from aiohttp import web
-from helpers import assert_calm, clean_environ, parse_output, serve_app
+from helpers import ACCOUNT, assert_calm, clean_environ, parse_output, serve_app
 
-ACCOUNT = "0000123456-00001"
 CAMPAIGNS = 200
 BAD_BYTE = b'"status":"Upgrade\xe9chec"'
 DEEP = 1_000

@@ -10,12 +10,11 @@ from collections.abc import AsyncIterator
 import anyio
 import pytest
 from aiohttp import web
-from helpers import credentials_environ, parse_output, serve_app
+from helpers import ACCOUNT, credentials_environ, parse_output, serve_app
 
 from fota_poller.simulator import SimulatorAuthOptions, SimulatorOptions, run_simulator
 from fota_poller.simulator.faults import FaultOptions
 
-ACCOUNT = "0000123456-00001"
 # Runs the CLI as its only child and prints the child's peak RSS (KiB on Linux) on stdout.
 PEAK_RSS = (
     "import resource, subprocess, sys; code = subprocess.run(sys.argv[1:]).returncode; "

@@ -14,6 +14,7 @@ import anyio.to_thread
 import msgspec
 import pytest
 from helpers import (
+    ACCOUNT,
     credentials_environ,
     parse_output,
     poll_cli,
@@ -24,8 +25,6 @@ from helpers import (
 
 from fota_poller.simulator import SimulatorAuthOptions, SimulatorOptions, run_simulator
 from fota_poller.simulator.faults import FaultOptions
-
-ACCOUNT = "0000123456-00001"
 
 
 @pytest.mark.timeout(120)

@@ -14,12 +14,10 @@ from collections.abc import Iterator
 
 import anyio
 import pytest
-from helpers import assert_calm, clean_environ, credentials_environ, parse_output
+from helpers import ACCOUNT, UPGRADE, assert_calm, clean_environ, credentials_environ, parse_output
 
 from fota_poller.simulator import SimulatorAuthOptions
 
-ACCOUNT = "0000123456-00001"
-UPGRADE = "e3a8d88a-04c6-4ef3-b039-89b62f91e962"
 TOKENS = {"THINGSPACE_BEARER_TOKEN": "bearer-token-1", "THINGSPACE_SESSION_TOKEN": "session-t-1"}
 
 # What each server sends back, whatever it was asked, before it closes the connection.

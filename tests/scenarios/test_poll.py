@@ -13,13 +13,11 @@ from pathlib import Path
 import anyio
 import msgspec
 import pytest
-from helpers import PollOutput, SimulatorFactory, parse_output, poll_in_process, run_cli
+from helpers import ACCOUNT, PollOutput, SimulatorFactory, parse_output, poll_in_process, run_cli
 
 from fota_poller.model.records import CampaignRecord, DeviceRecord
 from fota_poller.simulator import Catalog, RunningSimulator
 from fota_poller.simulator.faults import FaultOptions
-
-ACCOUNT = "0000123456-00001"
 
 
 def write_lines(path: Path, lines: list[str]) -> Path:

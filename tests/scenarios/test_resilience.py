@@ -10,6 +10,7 @@ from collections import Counter
 import msgspec
 import pytest
 from helpers import (
+    ACCOUNT,
     poll_simulator,
     polled,
     run_cli,
@@ -29,7 +30,6 @@ from fota_poller.simulator import Catalog, SimulatorOptions, run_simulator
 from fota_poller.simulator.faults import FaultOptions, parse_mix
 from fota_poller.testing import MemorySink
 
-ACCOUNT = "0000123456-00001"  # the simulator's default account
 SIMULATOR_TOKENS = {
     "THINGSPACE_BEARER_TOKEN": "sim-bearer-token",
     "THINGSPACE_SESSION_TOKEN": "sim-session-token",

@@ -21,9 +21,8 @@ from urllib.parse import quote, quote_plus
 import anyio
 import pytest
 from aiohttp import web
-from helpers import assert_calm, clean_environ, parse_output, serve_app
+from helpers import ACCOUNT, assert_calm, clean_environ, parse_output, serve_app
 
-ACCOUNT = "0000123456-00001"
 APP_KEY = "appkey-ECHO-0123456789abcdef"
 APP_SECRET = "appsecret/ECHO+9876543210 zyx"
 USERNAME = "operator.echo@example.com"

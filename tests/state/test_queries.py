@@ -8,6 +8,7 @@ import types
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from helpers import ACCOUNT, OTHER_ACCOUNT, OTHER_UPGRADE, UPGRADE, write_campaign
 
 from fota_poller.errors import StateBusyError
 from fota_poller.model.phases import PhasesConfig, PhaseTable
@@ -16,15 +17,11 @@ from fota_poller.state.schema import open_database
 
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 WEEK = 7 * 86400
-ACCOUNT = "0000123456-00001"
-OTHER_ACCOUNT = "0000654321-00001"
-UPGRADE = "e3a8d88a-04c6-4ef3-b039-89b62f91e962"
-OTHER_UPGRADE = "0f5b3e1c-6a8d-4d5e-9b7c-2c1d3e4f5a6b"
 MS = timedelta(milliseconds=1)
 
 
 @pytest.fixture
-def fleet(tmp_path, write_campaign, monkeypatch):
+def fleet(tmp_path, monkeypatch):
     """Devices whose status is known since chosen moments, on a clock stopped at NOW."""
     monkeypatch.setattr(queries, "utc_now", lambda: NOW)
     path = tmp_path / "state.db"

@@ -11,16 +11,21 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from helpers import parse_output, poll_cli, token_environ
+from helpers import (
+    ACCOUNT,
+    OTHER_UPGRADE,
+    UPGRADE,
+    parse_output,
+    poll_cli,
+    token_environ,
+    write_campaign,
+)
 
 from fota_poller.cli import main
 from fota_poller.run.lock import hold_lock
 from fota_poller.state import queries
 
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
-ACCOUNT = "0000123456-00001"
-UPGRADE = "e3a8d88a-04c6-4ef3-b039-89b62f91e962"
-OTHER_UPGRADE = "0f5b3e1c-6a8d-4d5e-9b7c-2c1d3e4f5a6b"
 
 pytestmark = pytest.mark.usefixtures("restore_logging")
 
@@ -42,7 +47,7 @@ def assert_one_line_naming(err, path):
 
 
 @pytest.fixture
-def fleet(tmp_path, write_campaign, monkeypatch):
+def fleet(tmp_path, monkeypatch):
     monkeypatch.setattr(queries, "utc_now", lambda: NOW)
     path = tmp_path / "state.db"
     write_campaign(path, ACCOUNT, UPGRADE, [
@@ -305,7 +310,7 @@ async def test_poll_refuses_a_read_only_locked_or_missing_database(
 
 
 def test_stuck_json_lines_escape_line_separators_and_tables_escape_controls(
-    capsys, tmp_path, write_campaign, monkeypatch
+    capsys, tmp_path, monkeypatch
 ):
     # A server's status with a line separator and a terminal escape, kept in the state.
     path = tmp_path / "state.db"

@@ -8,33 +8,14 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from helpers import ACCOUNT, OTHER_UPGRADE, UPGRADE, write_campaign
 
 from fota_poller.cli import main
 from fota_poller.model.records import CampaignRecord, RunRecord
-from fota_poller.state.store import CampaignUpdate, StateStore, to_ms
 
-ACCOUNT = "0000123456-00001"
-STUCK = "e3a8d88a-04c6-4ef3-b039-89b62f91e962"
-FRESH = "0f5b3e1c-6a8d-4d5e-9b7c-2c1d3e4f5a6b"
+STUCK = UPGRADE
+FRESH = OTHER_UPGRADE
 NOW = datetime.now(UTC)
-
-
-def write_campaign(
-    path: Path, upgrade: str, devices: list[tuple[str, str | None, datetime]]
-) -> None:
-    """Commit one campaign's devices through `StateStore`, as a poll run does."""
-    with StateStore.open(path) as store:
-        store.start_run(f"run-{upgrade[:4]}", "2026-11-26T02:00:00.000Z")
-        prior = store.previous(ACCOUNT, upgrade)
-        rows = [
-            (device, status, None, to_ms(since), to_ms(since)) for device, status, since in devices
-        ]
-        update = CampaignUpdate(
-            prior.key, ACCOUNT, upgrade, "UpgradeInProgress", len(rows), "2026-11-26T02:00:00Z",
-            rows, [],
-        )  # fmt: skip
-        store.stage(update)
-        store.commit("2026-11-26T02:05:00.000Z")
 
 
 def campaign_line(upgrade: str, new: int, changed: int, gone: int) -> bytes:
@@ -52,15 +33,17 @@ def campaign_line(upgrade: str, new: int, changed: int, gone: int) -> bytes:
 @pytest.fixture
 def night(tmp_path: Path) -> tuple[Path, Path]:
     state = tmp_path / "state.db"
-    write_campaign(state, STUCK, [
-        ("pending-8d", "RequestPending", NOW - timedelta(days=8)),
-        ("accepted-20d", "Device Accepted", NOW - timedelta(days=20)),
-        ("unknown-10d", "Firmware Limbo", NOW - timedelta(days=10)),
-        ("pending-6d", "RequestPending", NOW - timedelta(days=6)),
-        ("succeeded-30d", "UpgradeSuccess", NOW - timedelta(days=30)),
-        ("failed-30d", "UpgradeFailed", NOW - timedelta(days=30)),
-    ])  # fmt: skip
-    write_campaign(state, FRESH, [("pending-1d", "RequestPending", NOW - timedelta(days=1))])
+    write_campaign(state, ACCOUNT, STUCK, [
+        ("pending-8d", "RequestPending", None, NOW - timedelta(days=8)),
+        ("accepted-20d", "Device Accepted", None, NOW - timedelta(days=20)),
+        ("unknown-10d", "Firmware Limbo", None, NOW - timedelta(days=10)),
+        ("pending-6d", "RequestPending", None, NOW - timedelta(days=6)),
+        ("succeeded-30d", "UpgradeSuccess", None, NOW - timedelta(days=30)),
+        ("failed-30d", "UpgradeFailed", None, NOW - timedelta(days=30)),
+    ], run_id="run-1")  # fmt: skip
+    write_campaign(state, ACCOUNT, FRESH, [
+        ("pending-1d", "RequestPending", None, NOW - timedelta(days=1)),
+    ], run_id="run-2")  # fmt: skip
     run = RunRecord(
         "r", 2, "2026-11-26T02:00:00.000Z", "2026-11-26T02:05:00.000Z", 300.0, 2, 2, 0, 8, 2,
         complete=True, exit_code=0,

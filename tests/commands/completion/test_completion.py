@@ -149,7 +149,7 @@ def test_the_documented_bash_example_runs_as_written_and_completes(tmp_path) -> 
     [body] = [
         body
         for _, body, before in blocks(read(ROOT / "docs" / "installation.md"))
-        if "tests/test_completion.py" in before
+        if "tests/commands/completion/test_completion.py" in before
     ]
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
