@@ -17,6 +17,7 @@ from typing import Final
 
 import msgspec
 
+from fota_poller.commands.common import output_format
 from fota_poller.config import Config, load_config
 from fota_poller.durations import parse_duration
 from fota_poller.errors import ConfigError, ExitCode
@@ -44,14 +45,10 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("no state database: pass --state PATH or set state.path in --config")
     path = Path(text)
     if args.state_command == "info":
-        return _info(path, _format(args.format, "text"))
+        return _info(path, output_format(args.format, "text"))
     if args.state_command == "stuck":
         return _stuck(path, args, config)
     return _forget(path, [_campaign(text) for text in args.campaigns])
-
-
-def _format(chosen: str | None, terminal: str) -> str:
-    return chosen if chosen is not None else (terminal if sys.stdout.isatty() else "json")
 
 
 def _info(path: Path, form: str) -> int:
@@ -85,7 +82,7 @@ def parse_age(text: str) -> float:
 def _stuck(path: Path, args: argparse.Namespace, config: Config) -> int:
     longer_than = parse_age(args.longer_than)
     statuses = [s.strip() for given in args.status or () for s in given.split(",") if s.strip()]
-    form = _format(args.format, "table")
+    form = output_format(args.format, "table")
     with contextlib.closing(open_database(path, read_only=True)) as connection:
         devices = queries.stuck_devices(
             connection,

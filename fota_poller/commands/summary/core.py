@@ -11,6 +11,7 @@ import os
 import sys
 from typing import Final
 
+from fota_poller.commands.common import output_format
 from fota_poller.config import load_config
 from fota_poller.durations import parse_duration
 from fota_poller.errors import ConfigError, ExitCode, InputFileError
@@ -34,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     phases = PhaseTable(config.phases)
     stuck_after = _duration(args.stuck_after)
-    form = args.format or ("table" if sys.stdout.isatty() else "json")
+    form = output_format(args.format, "table")
     night = Night(phases, failed_only=args.failed_only, limit=_limit(args.limit, form))
     try:
         return _summarise(night, args, form, stuck_after)
