@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
-import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Final
@@ -18,6 +16,7 @@ from typing import Final
 import msgspec
 
 from fota_poller.commands.common import output_format
+from fota_poller.commands.streams import write_lines
 from fota_poller.config import Config, load_config
 from fota_poller.durations import parse_duration
 from fota_poller.errors import ConfigError, ExitCode
@@ -55,7 +54,7 @@ def _info(path: Path, form: str) -> int:
     with contextlib.closing(open_database(path, read_only=True)) as connection:
         info = queries.database_info(connection, path)
     if form == "json":
-        return _write([_json_line(info)])
+        return write_lines([_json_line(info)])
     run = info.last_run
     pairs = [
         ("path", info.path),
@@ -68,7 +67,7 @@ def _info(path: Path, form: str) -> int:
         ("size", f"{info.size_bytes} bytes (database and -wal file)"),
     ]
     width = max(len(key) for key, _ in pairs) + 2
-    return _write(f"{f'{key}:':<{width}}{escape_controls(value)}\n" for key, value in pairs)
+    return write_lines(f"{f'{key}:':<{width}}{escape_controls(value)}\n" for key, value in pairs)
 
 
 def parse_age(text: str) -> float:
@@ -92,8 +91,8 @@ def _stuck(path: Path, args: argparse.Namespace, config: Config) -> int:
             statuses=statuses,
         )
         if form == "json":
-            return _write(_json_line(device) for device in devices)
-        return _write(_table(devices))
+            return write_lines(_json_line(device) for device in devices)
+        return write_lines(_table(devices))
 
 
 # Hand-padded, not `rich`: a table of a million rows must stream, and a library sizes its
@@ -161,7 +160,7 @@ def _forget(path: Path, wanted: list[tuple[str | None, str]]) -> int:
     for account, upgrade_id in missing:
         named = upgrade_id if account is None else f"{account},{upgrade_id}"
         say(f"fota-poller: campaign {named} is not in {path}")
-    code = _write(
+    code = write_lines(
         f"forgot {gone.account_name},{gone.upgrade_id}: {gone.devices} devices\n"
         for gone in removed
     )
@@ -171,16 +170,3 @@ def _forget(path: Path, wanted: list[tuple[str | None, str]]) -> int:
 def _json_line(value: msgspec.Struct) -> str:
     """One JSON line, U+2028 and U+2029 escaped as in `poll`'s records (output/sink.py)."""
     return escape_line_separators(msgspec.json.encode(value)).decode() + "\n"
-
-
-def _write(lines: Iterable[str]) -> int:
-    """Write `lines` to stdout: 0, or 141 when its reader quit (`| head`), as `poll` does."""
-    try:
-        for line in lines:
-            sys.stdout.write(line)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        # Python would complain again flushing stdout at exit: point it at /dev/null.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return int(ExitCode.OUTPUT_CLOSED)
-    return 0

@@ -7,11 +7,11 @@ The options are `summary_command.py`'s; the reading is `summary/night.py`'s, the
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from typing import Final
+from typing import Final, TextIO
 
 from fota_poller.commands.common import output_format
+from fota_poller.commands.streams import write_answer
 from fota_poller.config import load_config
 from fota_poller.durations import parse_duration
 from fota_poller.errors import ConfigError, ExitCode, InputFileError
@@ -62,15 +62,8 @@ def _summarise(night: Night, args: argparse.Namespace, form: str, stuck_after: f
         )
     code = _exit_code(night)
     rows, shown_of = night.chosen(), night.eligible
-    try:
-        _print(form, View(night, rows, shown_of, stuck, code))
-        sys.stdout.flush()
-    except BrokenPipeError:
-        # The reader quit (`| head`): 141 as `poll` gives; Python would complain again
-        # flushing stdout at exit, so it points at /dev/null.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return int(ExitCode.OUTPUT_CLOSED)
-    return code
+    view = View(night, rows, shown_of, stuck, code)
+    return write_answer(lambda stdout: _print(form, view, stdout)) or code
 
 
 def _duration(text: str) -> float:
@@ -112,14 +105,14 @@ def _exit_code(night: Night) -> int:
     return int(ExitCode.OK)
 
 
-def _print(form: str, view: View) -> None:
+def _print(form: str, view: View, stdout: TextIO) -> None:
     if form == "table":
         from fota_poller.summary.table import print_table  # noqa: PLC0415 - loads rich
 
-        print_table(view, sys.stdout)
+        print_table(view, stdout)
     elif form == "json":
-        sys.stdout.writelines(render_json(view))
+        stdout.writelines(render_json(view))
     elif form == "csv":
-        sys.stdout.writelines(render_csv(view))
+        stdout.writelines(render_csv(view))
     else:
-        sys.stdout.writelines(render_markdown(view))
+        stdout.writelines(render_markdown(view))
