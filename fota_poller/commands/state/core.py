@@ -23,11 +23,10 @@ from fota_poller.errors import ConfigError, ExitCode
 from fota_poller.model.phases import PhaseTable
 from fota_poller.model.refs import ACCOUNT_PATTERN, canonical_upgrade_id
 from fota_poller.observe.stderr import say
-from fota_poller.output.sink import escape_line_separators
 from fota_poller.run.lock import hold_lock
 from fota_poller.state import queries
 from fota_poller.state.schema import lock_path, open_database
-from fota_poller.text import escape_controls, excerpt
+from fota_poller.text import escape_controls, escape_line_separators, excerpt
 
 _SECONDS_PER_DAY: Final = 86400
 
