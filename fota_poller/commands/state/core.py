@@ -15,10 +15,9 @@ from typing import Final
 
 import msgspec
 
-from fota_poller.commands.common import output_format
+from fota_poller.commands.common import output_format, stuck_after_seconds
 from fota_poller.commands.streams import write_lines
 from fota_poller.config import Config, load_config
-from fota_poller.durations import parse_duration
 from fota_poller.errors import ConfigError, ExitCode
 from fota_poller.model.phases import PhaseTable
 from fota_poller.model.refs import ACCOUNT_PATTERN, canonical_upgrade_id
@@ -69,16 +68,8 @@ def _info(path: Path, form: str) -> int:
     return write_lines(f"{f'{key}:':<{width}}{escape_controls(value)}\n" for key, value in pairs)
 
 
-def parse_age(text: str) -> float:
-    """Seconds in `7d`, `1d12h`, `36h`, `90m`: a duration as the config writes one."""
-    try:
-        return parse_duration(text)
-    except ConfigError:
-        raise ConfigError(f"--for: not a duration: {text!r} (use e.g. 7d, 36h, 1d12h)") from None
-
-
 def _stuck(path: Path, args: argparse.Namespace, config: Config) -> int:
-    longer_than = parse_age(args.longer_than)
+    longer_than = stuck_after_seconds(args.stuck_after)
     statuses = [s.strip() for given in args.status or () for s in given.split(",") if s.strip()]
     form = output_format(args.format, "table")
     with contextlib.closing(open_database(path, read_only=True)) as connection:

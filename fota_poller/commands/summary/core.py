@@ -1,19 +1,20 @@
 """`fota-poller summary [FILE|-]`, run: read the night, print it, give the exit code.
 
 The options are `summary_command.py`'s; the reading is `summary/night.py`'s, the formats
-`summary/render.py`'s and `summary/table.py`'s, the stuck devices `summary/stuck.py`'s.
+`summary/render.py`'s and `summary/table.py`'s, the stuck devices `state/queries.py`'s.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+from pathlib import Path
 from typing import Final, TextIO
 
-from fota_poller.commands.common import output_format
+from fota_poller.commands.common import output_format, stuck_after_seconds
 from fota_poller.commands.streams import write_answer
 from fota_poller.config import load_config
-from fota_poller.durations import parse_duration
 from fota_poller.errors import ConfigError, ExitCode, InputFileError
 from fota_poller.lines import MAX_LINE_BYTES, read_lines
 from fota_poller.model.phases import PhaseTable
@@ -34,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     configure_logging("error")
     config = load_config(args.config)
     phases = PhaseTable(config.phases)
-    stuck_after = _duration(args.stuck_after)
+    stuck_after = stuck_after_seconds(args.stuck_after)
     form = output_format(args.format, "table")
     night = Night(phases, failed_only=args.failed_only, limit=_limit(args.limit, form))
     try:
@@ -47,9 +48,7 @@ def _summarise(night: Night, args: argparse.Namespace, form: str, stuck_after: f
     _read(night, args.file)
     stuck = None
     if args.state is not None:
-        from fota_poller.summary.stuck import stuck_counts  # noqa: PLC0415 - only with --state
-
-        stuck = stuck_counts(args.state, longer_than_s=stuck_after, phases=night.phases)
+        stuck = _stuck_counts(args.state, stuck_after, night.phases)
     if night.bad_lines:
         long = (
             f", {night.long_lines} of them longer than {MAX_LINE_BYTES >> 20} MB"
@@ -66,11 +65,13 @@ def _summarise(night: Night, args: argparse.Namespace, form: str, stuck_after: f
     return write_answer(lambda stdout: _print(form, view, stdout)) or code
 
 
-def _duration(text: str) -> float:
-    try:
-        return parse_duration(text)
-    except ConfigError:
-        raise ConfigError(f"--stuck-after: not a duration: {text!r} (e.g. 7d, 36h)") from None
+def _stuck_counts(path: Path, stuck_after: float, phases: PhaseTable) -> dict[tuple[str, str], int]:
+    # Imported here: only with --state (SQLite).
+    from fota_poller.state import queries  # noqa: PLC0415
+    from fota_poller.state.schema import open_database  # noqa: PLC0415
+
+    with contextlib.closing(open_database(path, read_only=True)) as connection:
+        return queries.stuck_counts(connection, path, longer_than_s=stuck_after, phases=phases)
 
 
 def _read(night: Night, name: str) -> None:
