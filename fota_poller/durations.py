@@ -1,7 +1,7 @@
 """Spans of time as an operator writes them: `45m`, `1h30m`, `90s`, `7d`; never a bare number.
 
 Used by the config (`poll.deadline`) and by the commands that take a duration (`state stuck
---for`, `summary --stuck-after`), so all of them read a duration the same way.
+--stuck-after`, `summary --stuck-after`), so all of them read a duration the same way.
 """
 
 from __future__ import annotations

@@ -132,6 +132,9 @@ class OutputClosedError(OutputError):
     event = "output.closed"
 
 
+# The state database's exit codes are these three classes' (StateError 2, StateBusyError 75,
+# StateWriteError 74), for every command that opens it: docs/change-feed.md's one table
+# ("Exit codes of the state database") lists them, and a test holds the two together.
 class StateError(FotaPollerError):
     """The state database cannot be used: unreadable, corrupt, read-only, or of another schema.
 
@@ -152,6 +155,13 @@ class StateWriteError(StateError):
     """
 
     exit_code = ExitCode.OUTPUT_FAILED
+
+
+def state_exit_codes() -> dict[str, ExitCode]:
+    """The state database's exit codes, by exception: the one list (docs/change-feed.md)."""
+    return {
+        error.__name__: error.exit_code for error in (StateError, StateBusyError, StateWriteError)
+    }
 
 
 class RequestFailedError(Exception):

@@ -8,6 +8,8 @@ escape, a line separator or a megabyte-long line never reaches a record or a log
 `error_code` or an account name can hold `ESC[2J`, which a terminal obeys (it clears the
 screen, moves the cursor, retitles the window). C0 and C1 controls, DEL and the Unicode line
 and paragraph separators are shown as `\xNN` / `\uNNNN` instead.
+`escape_line_separators` does the same for the line separators of an encoded JSON line (every
+record, every JSON answer), which line splitters would break.
 """
 
 from __future__ import annotations
@@ -84,3 +86,27 @@ def escape_controls(text: str) -> str:
     if _UNSAFE.search(text) is None:
         return text
     return _UNSAFE.sub(_escape_one, text)
+
+
+# U+2028 and U+2029 in UTF-8. Valid raw in JSON, and msgspec writes them raw, but line
+# splitters (Python's splitlines(), some JavaScript) break lines there.
+_LINE_SEPARATOR: Final = "\u2028".encode()
+_PARAGRAPH_SEPARATOR: Final = "\u2029".encode()
+_LEAD_BYTE: Final = b"\xe2"
+
+
+def escape_line_separators(data: bytes) -> bytes:
+    r"""`data` with U+2028 and U+2029 written as the JSON escapes `\u2028` and `\u2029`.
+
+    In UTF-8 their bytes cannot be part of another character, and in our JSON lines they
+    can only be inside strings, so a byte replace is exact. Both start with 0xE2, as only
+    U+2000-U+2FFF do: the usual case is one memchr over the bytes (about 4 us for 100 device
+    lines), where searching for the 3-byte sequences costs some 50 times more.
+    """
+    if _LEAD_BYTE not in data:
+        return data
+    if _LINE_SEPARATOR in data:
+        data = data.replace(_LINE_SEPARATOR, b"\\u2028")
+    if _PARAGRAPH_SEPARATOR in data:
+        data = data.replace(_PARAGRAPH_SEPARATOR, b"\\u2029")
+    return data

@@ -71,9 +71,15 @@ def simulator() -> SimulatorFactory:
     return start
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def restore_logging() -> Iterator[None]:
-    """main() points structlog at this test's captured stderr; later tests must not log there."""
+    """Every test starts with structlog's defaults, and leaves them.
+
+    main() and the commands run in-process point structlog at this test's captured stderr,
+    at their own level: a later test must not log there, nor miss its own events
+    (`structlog.testing.capture_logs` keeps the level filter of whoever configured last).
+    """
+    structlog.reset_defaults()
     yield
     structlog.reset_defaults()
 

@@ -12,6 +12,7 @@ import pytest
 
 from fota_poller.cli import build_parser
 from fota_poller.config import Config
+from fota_poller.errors import state_exit_codes
 from fota_poller.model.phases import BUILTIN_PHASES
 from fota_poller.model.records import ErrorKind, Record
 from fota_poller.observe.metrics import RunMetrics, _registry
@@ -288,3 +289,11 @@ def test_records_list_the_built_in_phase_table():
         for phase, statuses in re.findall(r"^\| `(\w+)` \| (.+) \|$", text, re.MULTILINE)
     }
     assert documented == {p: s for p, s in BUILTIN_PHASES.items() if s}
+
+
+def test_the_state_database_exit_codes_are_one_table_that_matches_the_code():
+    text = (ROOT / "docs" / "change-feed.md").read_text(encoding="utf-8")
+    section = text.split("### Exit codes of the state database", 1)[1].split("\n#", 1)[0]
+    listed = {int(code) for code in re.findall(r"^\| (\d+) \|", section, re.MULTILINE)}
+
+    assert listed == {int(code) for code in state_exit_codes().values()} == {2, 74, 75}

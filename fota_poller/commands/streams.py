@@ -9,7 +9,9 @@ Python made `sys.stdin`, `sys.stdout` or `sys.stderr` None for a descriptor clos
 and None they stay: that is how the rest of the package knows the stream was closed. A
 closed stdin read as an id list (`--ids -`) or by `summary -` is refused (exit 2, "stdin is
 closed"); `poll`'s records to a closed stdout are refused before any request (exit 141,
-output/sink.py); log lines to a closed stderr are dropped and counted (observe/stderr.py).
+output/sink.py); a command's answer whose reader quits is exit 141 too (`write_answer`,
+and `cli.main` for the commands that write without it); log lines to a closed stderr are
+dropped and counted (observe/stderr.py).
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ import contextlib
 import os
 import select
 import sys
+from collections.abc import Callable, Iterable
+from typing import TextIO
+
+from fota_poller.errors import ExitCode
 
 _STANDARD_FDS = (0, 1, 2)
 
@@ -52,3 +58,20 @@ def stdout_reader_gone() -> bool:
         poller.register(sys.stdout.fileno(), select.POLLOUT)
         return any(events & select.POLLERR for _, events in poller.poll(0))
     return False
+
+
+def write_answer(write: Callable[[TextIO], object]) -> int:
+    """`write(sys.stdout)`, flushed: 0, or 141 when the reader of stdout quit (`| head`)."""
+    try:
+        write(sys.stdout)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python would complain again flushing stdout at exit: point it at /dev/null.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return int(ExitCode.OUTPUT_CLOSED)
+    return 0
+
+
+def write_lines(lines: Iterable[str]) -> int:
+    """Write `lines` to stdout as they come: 0, or 141 when its reader quit."""
+    return write_answer(lambda stdout: stdout.writelines(lines))

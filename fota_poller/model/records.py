@@ -5,11 +5,13 @@ A campaign's device lines come first, then its campaign line; the run line is la
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Final, Literal
 
 import msgspec
 
 SCHEMA_VERSION = 2
+# How a device line starts as written (msgspec, compact, the tag first): `is_device_line`.
+DEVICE_LINE_START: Final = b'{"record":"device"'
 
 Outcome = Literal["ok", "failed"]
 # What a device's phase is: see model/phases.py for the table.
@@ -103,3 +105,12 @@ class RunRecord(msgspec.Struct, tag_field="record", tag="run"):
 
 
 Record = DeviceRecord | CampaignRecord | RunRecord
+
+
+def is_device_line(line: bytes) -> bool:
+    """Whether `line` is a device line as written: a reader of campaign lines skips it unread.
+
+    Nine in ten of a night's bytes are device lines: a look at a line's first bytes costs
+    nothing beside decoding it. A device line written otherwise (keys reordered) is not seen.
+    """
+    return line.startswith(DEVICE_LINE_START)

@@ -3,7 +3,7 @@
 A sink turns every OS error into `OutputError` (exit 74) naming the output, or, when the
 reader of stdout has gone (or stdout was closed at start), `OutputClosedError` (exit 141).
 `RunOutput` is what the run writes through: it escapes line separators and turns the first
-error into a stop.
+error into a stop (text.py's `escape_line_separators`).
 """
 
 from __future__ import annotations
@@ -13,16 +13,11 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO, Final, Protocol
+from typing import BinaryIO, Protocol
 
 from fota_poller.errors import ConfigError, NotARegularFileError, OutputClosedError, OutputError
 from fota_poller.output.staging import StagedFile
-
-# U+2028 and U+2029 in UTF-8. Valid raw in JSON, and msgspec writes them raw, but line
-# splitters (Python's splitlines(), some JavaScript) break lines there.
-_LINE_SEPARATOR: Final = "\u2028".encode()
-_PARAGRAPH_SEPARATOR: Final = "\u2029".encode()
-_LEAD_BYTE: Final = b"\xe2"
+from fota_poller.text import escape_line_separators
 
 
 class Sink(Protocol):
@@ -170,23 +165,6 @@ class RunOutput:
         self.failure = exc
         self._sink.discard()
         self._on_failure(exc)
-
-
-def escape_line_separators(data: bytes) -> bytes:
-    r"""`data` with U+2028 and U+2029 written as the JSON escapes `\u2028` and `\u2029`.
-
-    In UTF-8 their bytes cannot be part of another character, and in our JSON lines they
-    can only be inside strings, so a byte replace is exact. Both start with 0xE2, as only
-    U+2000-U+2FFF do: the usual case is one memchr over the bytes (about 4 us for 100 device
-    lines), where searching for the 3-byte sequences costs some 50 times more.
-    """
-    if _LEAD_BYTE not in data:
-        return data
-    if _LINE_SEPARATOR in data:
-        data = data.replace(_LINE_SEPARATOR, b"\\u2028")
-    if _PARAGRAPH_SEPARATOR in data:
-        data = data.replace(_PARAGRAPH_SEPARATOR, b"\\u2029")
-    return data
 
 
 def open_sink(path: str | None) -> Sink:

@@ -1,5 +1,9 @@
 """The operator's questions to the state database: what it holds, who is stuck, and forgetting.
 
+Stuck, for `state stuck` (each device) and `summary --state` (a count per campaign) alike: a
+pending or unknown phase (the phase table, with the config's `[phases]`) whose status has not
+changed for longer than `--stuck-after`.
+
 Read with a read-only connection (`state info`, `state stuck`), which works beside a run
 holding the write transaction; `forget_campaigns` writes, in one transaction. Rows are
 streamed from one query each, never loaded whole: a fleet may be a million devices.
@@ -156,6 +160,31 @@ def stuck_devices(
             )
     except sqlite3.Error as exc:
         raise sqlite_error(path, exc) from None
+
+
+# One grouped query: a count per campaign and status, never a row per device.
+_STUCK_COUNTS: Final = """SELECT c.account_name, c.upgrade_id, d.status, COUNT(*)
+FROM devices AS d JOIN campaigns AS c ON c.campaign = d.campaign
+WHERE d.status_since < ?
+GROUP BY d.campaign, d.status"""
+
+
+def stuck_counts(
+    connection: sqlite3.Connection, path: Path, *, longer_than_s: float, phases: PhaseTable
+) -> dict[tuple[str, str], int]:
+    """(account, upgrade id) -> devices stuck longer than `longer_than_s`; absent means none."""
+    counts: dict[tuple[str, str], int] = {}
+    if not math.isfinite(longer_than_s):
+        return counts
+    cutoff = max(to_ms(utc_now()) - round(longer_than_s * 1000), _SMALLEST_MS)
+    try:
+        for account, upgrade, status, count in connection.execute(_STUCK_COUNTS, (cutoff,)):
+            if phases.phase(status) in STUCK_PHASES:
+                key = (account, upgrade)
+                counts[key] = counts.get(key, 0) + count
+    except sqlite3.Error as exc:
+        raise sqlite_error(path, exc) from None
+    return counts
 
 
 def _time_text(ms: object) -> str | None:

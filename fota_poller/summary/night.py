@@ -21,13 +21,11 @@ from fota_poller.decoding import decode
 from fota_poller.errors import InputDecodeError
 from fota_poller.lines import LongLine
 from fota_poller.model.phases import PHASES, PhaseTable
-from fota_poller.model.records import Phase
+from fota_poller.model.records import Phase, is_device_line
 from fota_poller.output.device_list import MISSING_STATUS
 from fota_poller.summary.row import CampaignRow, worst_first
 from fota_poller.summary.spill import SortedRows
 
-# How the pipeline writes a device line (msgspec, compact, the tag first): skipped unread.
-_DEVICE_START: Final = b'{"record":"device"'
 # With a limit, rows are pruned to the worst `limit` once they pass this many (or twice the
 # limit): memory stays flat however many campaigns, at O(n log limit) time.
 _PRUNE_AT: Final = 4096
@@ -117,7 +115,7 @@ class Night:
                 self.long_lines += 1
                 self._bad(number)
                 continue
-            if line.startswith(_DEVICE_START) or not line.strip():
+            if is_device_line(line) or not line.strip():
                 continue
             try:
                 record = decode(_decoder.decode, line)

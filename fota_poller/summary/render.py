@@ -16,10 +16,9 @@ from typing import Final, NamedTuple
 import msgspec
 
 from fota_poller.model.phases import PHASES
-from fota_poller.output.sink import escape_line_separators
 from fota_poller.summary.night import Night
 from fota_poller.summary.row import CampaignRow
-from fota_poller.text import escape_controls
+from fota_poller.text import escape_controls, escape_line_separators
 
 Stuck = Mapping[tuple[str, str], int] | None
 # What a spreadsheet reads as the start of a formula (OWASP, CSV injection): such a cell

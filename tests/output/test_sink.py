@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from fota_poller.errors import ConfigError, OutputClosedError
-from fota_poller.output.sink import AtomicFileSink, StdoutSink, escape_line_separators
+from fota_poller.output.sink import AtomicFileSink, StdoutSink
 from fota_poller.output.staging import StagedFile
+from fota_poller.text import escape_line_separators
 
 
 def test_nothing_is_visible_until_commit_then_everything_is(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Acceptance 5: `state stuck --for 7d` on a database that real runs against the evolving
+"""Acceptance 5: `state stuck --stuck-after 7d` on a database that real runs against the evolving
 simulator built over three nights of a fake clock lists exactly the devices whose status
 has not changed for over seven days."""
 
@@ -79,7 +79,10 @@ async def test_stuck_lists_exactly_the_devices_unchanged_for_over_seven_days(
 
     monkeypatch.setattr(queries, "utc_now", lambda: ASKED_AT)
     capsys.readouterr()
-    assert main(["state", "stuck", "--state", str(path), "--for", "7d", "--format", "json"]) == 0
+    assert (
+        main(["state", "stuck", "--state", str(path), "--stuck-after", "7d", "--format", "json"])
+        == 0
+    )
     listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert {(d["upgrade_id"], d["device_id"]) for d in listed} == expected
     # Both stretches over seven days are there (since night 0, and since night 1), and the
@@ -90,7 +93,13 @@ async def test_stuck_lists_exactly_the_devices_unchanged_for_over_seven_days(
     }
     assert all(d["stuck_for_s"] > 7 * 86400 for d in listed)
     # Exactly five days (night 2) is not "longer than" 5d; four days takes night 2's too.
-    assert main(["state", "stuck", "--state", str(path), "--for", "5d", "--format", "json"]) == 0
+    assert (
+        main(["state", "stuck", "--state", str(path), "--stuck-after", "5d", "--format", "json"])
+        == 0
+    )
     assert len(capsys.readouterr().out.splitlines()) == len(listed)
-    assert main(["state", "stuck", "--state", str(path), "--for", "4d", "--format", "json"]) == 0
+    assert (
+        main(["state", "stuck", "--state", str(path), "--stuck-after", "4d", "--format", "json"])
+        == 0
+    )
     assert len(capsys.readouterr().out.splitlines()) > len(listed)

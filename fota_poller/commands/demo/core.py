@@ -19,7 +19,7 @@ from fota_poller.api.credentials import Credentials, Secret
 from fota_poller.api.redact import Redactor
 from fota_poller.config import ApiConfig, Config, OutputConfig, PollConfig
 from fota_poller.model.phases import PHASES
-from fota_poller.model.records import CampaignRecord, DeviceRecord, RunRecord
+from fota_poller.model.records import CampaignRecord, DeviceRecord, RunRecord, is_device_line
 from fota_poller.model.tally import RunTally
 from fota_poller.observe.stderr import say
 from fota_poller.text import escape_controls
@@ -86,7 +86,7 @@ def summarise(output: Path, elapsed_s: float) -> str:
     run: RunRecord | None = None
     with output.open("rb") as lines:
         for line in lines:
-            if b'"record":"device"' in line[:20]:
+            if is_device_line(line):
                 continue
             record = _record_decoder.decode(line)
             if isinstance(record, CampaignRecord):

@@ -37,7 +37,7 @@ from fota_poller.model.records import RunRecord
 from fota_poller.model.stop import RunControl
 from fota_poller.model.tally import RunTally
 from fota_poller.observe.logs import configure_logging
-from fota_poller.observe.monitor import metrics_on_refusal, watch_run
+from fota_poller.observe.monitor import RunWatch, metrics_on_refusal, watch_run
 from fota_poller.output.sink import Sink, open_output
 from fota_poller.run.lock import hold_lock
 from fota_poller.run.pipeline import new_run_id, run_poll
@@ -159,18 +159,11 @@ async def authenticated_poll(
     # or the state. The output and the state come before the token provider: one that cannot
     # be written is refused before any request.
     tally = tally if tally is not None else RunTally()  # handed down to every stage that counts
-    state_path = config.state.path
     control = RunControl()
     # Signals are handled from here to the lock's release: one during the logout or the
     # metrics must not kill the process before the metrics file says how the run ended.
     async with signals_handled(control):
-        with (
-            hold_lock(config.poll.lock_file),
-            hold_lock(None if state_path is None else lock_path(Path(state_path))),
-            watch_run(config, tally) as watch,
-            open_output(config.output.path) as sink,
-            open_state(state_path) as state,
-        ):
+        with _held(config, tally, lock_file=config.poll.lock_file) as (watch, sink, state):
             # After the locks and the state: a run that may not start reads no memory. Failed
             # logins of earlier runs: these credentials are not tried again (exit 3 at once).
             memory = open_login_memory(config, credentials)
@@ -204,17 +197,27 @@ async def poll_command(
     still committed.
     """
     tally = tally if tally is not None else RunTally()
-    state_path = config.state.path
     control = RunControl()
     async with signals_handled(control):
-        with (
-            hold_lock(None if state_path is None else lock_path(Path(state_path))),
-            watch_run(config, tally) as watch,
-            open_output(config.output.path) as sink,
-            open_state(state_path) as state,
-        ):
+        with _held(config, tally, lock_file=None) as (watch, sink, state):
             run = await _poll(config, id_paths, tokens, sink, tally, control=control, state=state)
             return watch.finished(run)
+
+
+@contextlib.contextmanager
+def _held(
+    config: Config, tally: RunTally, *, lock_file: str | None
+) -> Iterator[tuple[RunWatch, Sink, StateStore | None]]:
+    """What a run holds, in this order: the locks, the watch, the output, the state."""
+    state_path = config.state.path
+    with (
+        hold_lock(lock_file),
+        hold_lock(None if state_path is None else lock_path(Path(state_path))),
+        watch_run(config, tally) as watch,
+        open_output(config.output.path) as sink,
+        open_state(state_path) as state,
+    ):
+        yield watch, sink, state
 
 
 @contextlib.contextmanager

@@ -25,7 +25,7 @@ STUCK_EPILOG = f"""\
 exit codes:
   0   the devices were listed (none is not an error)
 {_DATABASE_ERRORS};
-      a --for that is no duration, or a bad --config
+      a --stuck-after that is no duration, or a bad --config
 """
 
 FORGET_EPILOG = f"""\
@@ -61,17 +61,19 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         subcommands,
         "stuck",
         "devices in a pending or unknown phase whose status has not changed for longer than "
-        "--for, as JSON lines (a table on a terminal); phases as `poll` gives them, with the "
-        "config's [phases]",
+        "--stuck-after, as JSON lines (a table on a terminal); phases as `poll` gives them, "
+        "with the config's [phases]",
         STUCK_EPILOG,
     )
-    stuck.add_argument(
-        "--for",
-        dest="longer_than",
-        required=True,
+    # `--for` was this option's name, as `summary` calls it `--stuck-after`: kept, hidden, for
+    # one release (CHANGELOG).
+    stuck_after = stuck.add_mutually_exclusive_group(required=True)
+    stuck_after.add_argument(
+        "--stuck-after",
         metavar="DURATION",
         help="list devices whose status is older than this, e.g. 7d, 36h, 1d12h",
     )
+    stuck_after.add_argument("--for", dest="stuck_after", help=argparse.SUPPRESS)
     stuck.add_argument(
         "--status",
         action="append",

@@ -9,26 +9,23 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
-import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Final
 
 import msgspec
 
-from fota_poller.commands.common import read_config
+from fota_poller.commands.common import output_format, read_config, stuck_after_seconds
+from fota_poller.commands.streams import write_lines
 from fota_poller.config import Config
-from fota_poller.durations import parse_duration
 from fota_poller.errors import ConfigError, ExitCode
 from fota_poller.model.phases import PhaseTable
 from fota_poller.model.refs import ACCOUNT_PATTERN, canonical_upgrade_id
 from fota_poller.observe.stderr import say
-from fota_poller.output.sink import escape_line_separators
 from fota_poller.run.lock import hold_lock
 from fota_poller.state import queries
 from fota_poller.state.schema import lock_path, open_database
-from fota_poller.text import escape_controls, excerpt
+from fota_poller.text import escape_controls, escape_line_separators, excerpt
 
 _SECONDS_PER_DAY: Final = 86400
 
@@ -45,21 +42,17 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("no state database: pass --state FILE.db or set state.path in the config")
     path = Path(text)
     if args.state_command == "info":
-        return _info(path, _format(args.format, "text"))
+        return _info(path, output_format(args.format, "text"))
     if args.state_command == "stuck":
         return _stuck(path, args, config)
     return _forget(path, [_campaign(text) for text in args.campaigns])
-
-
-def _format(chosen: str | None, terminal: str) -> str:
-    return chosen if chosen is not None else (terminal if sys.stdout.isatty() else "json")
 
 
 def _info(path: Path, form: str) -> int:
     with contextlib.closing(open_database(path, read_only=True)) as connection:
         info = queries.database_info(connection, path)
     if form == "json":
-        return _write([_json_line(info)])
+        return write_lines([_json_line(info)])
     run = info.last_run
     pairs = [
         ("path", info.path),
@@ -72,21 +65,13 @@ def _info(path: Path, form: str) -> int:
         ("size", f"{info.size_bytes} bytes (database and -wal file)"),
     ]
     width = max(len(key) for key, _ in pairs) + 2
-    return _write(f"{f'{key}:':<{width}}{escape_controls(value)}\n" for key, value in pairs)
-
-
-def parse_age(text: str) -> float:
-    """Seconds in `7d`, `1d12h`, `36h`, `90m`: a duration as the config writes one."""
-    try:
-        return parse_duration(text)
-    except ConfigError:
-        raise ConfigError(f"--for: not a duration: {text!r} (use e.g. 7d, 36h, 1d12h)") from None
+    return write_lines(f"{f'{key}:':<{width}}{escape_controls(value)}\n" for key, value in pairs)
 
 
 def _stuck(path: Path, args: argparse.Namespace, config: Config) -> int:
-    longer_than = parse_age(args.longer_than)
+    longer_than = stuck_after_seconds(args.stuck_after)
     statuses = [s.strip() for given in args.status or () for s in given.split(",") if s.strip()]
-    form = _format(args.format, "table")
+    form = output_format(args.format, "table")
     with contextlib.closing(open_database(path, read_only=True)) as connection:
         devices = queries.stuck_devices(
             connection,
@@ -96,8 +81,8 @@ def _stuck(path: Path, args: argparse.Namespace, config: Config) -> int:
             statuses=statuses,
         )
         if form == "json":
-            return _write(_json_line(device) for device in devices)
-        return _write(_table(devices))
+            return write_lines(_json_line(device) for device in devices)
+        return write_lines(_table(devices))
 
 
 # Hand-padded, not `rich`: a table of a million rows must stream, and a library sizes its
@@ -165,7 +150,7 @@ def _forget(path: Path, wanted: list[tuple[str | None, str]]) -> int:
     for account, upgrade_id in missing:
         named = upgrade_id if account is None else f"{account},{upgrade_id}"
         say(f"fota-poller: campaign {named} is not in {path}")
-    code = _write(
+    code = write_lines(
         f"forgot {gone.account_name},{gone.upgrade_id}: {gone.devices} devices\n"
         for gone in removed
     )
@@ -175,16 +160,3 @@ def _forget(path: Path, wanted: list[tuple[str | None, str]]) -> int:
 def _json_line(value: msgspec.Struct) -> str:
     """One JSON line, U+2028 and U+2029 escaped as in `poll`'s records (output/sink.py)."""
     return escape_line_separators(msgspec.json.encode(value)).decode() + "\n"
-
-
-def _write(lines: Iterable[str]) -> int:
-    """Write `lines` to stdout: 0, or 141 when its reader quit (`| head`), as `poll` does."""
-    try:
-        for line in lines:
-            sys.stdout.write(line)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        # Python would complain again flushing stdout at exit: point it at /dev/null.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return int(ExitCode.OUTPUT_CLOSED)
-    return 0

@@ -1,19 +1,19 @@
 """`fota-poller summary [FILE|-]`, run: read the night, print it, give the exit code.
 
-The options are `commands/summary/__init__.py`'s; the reading is `summary/night.py`'s, the formats
-`summary/render.py`'s and `summary/table.py`'s, the stuck devices `summary/stuck.py`'s.
+The options are `__init__.py`'s; the reading is `summary/night.py`'s, the formats
+`summary/render.py`'s and `summary/table.py`'s, the stuck devices `state/queries.py`'s.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import contextlib
 import sys
 from pathlib import Path
-from typing import Final
+from typing import Final, TextIO
 
-from fota_poller.commands.common import read_config
-from fota_poller.durations import parse_duration
+from fota_poller.commands.common import output_format, read_config, stuck_after_seconds
+from fota_poller.commands.streams import write_answer
 from fota_poller.errors import ConfigError, ExitCode, InputFileError
 from fota_poller.lines import MAX_LINE_BYTES, read_lines
 from fota_poller.model.phases import PhaseTable
@@ -36,8 +36,8 @@ def run(args: argparse.Namespace) -> int:
     if args.state is None:
         args.state = config.state.path  # the database the night's poll kept, when it keeps one
     phases = PhaseTable(config.phases)
-    stuck_after = _duration(args.stuck_after)
-    form = args.format or ("table" if sys.stdout.isatty() else "json")
+    stuck_after = stuck_after_seconds(args.stuck_after)
+    form = output_format(args.format, "table")
     night = Night(phases, failed_only=args.failed_only, limit=_limit(args.limit, form))
     try:
         return _summarise(night, args, form, stuck_after)
@@ -49,9 +49,7 @@ def _summarise(night: Night, args: argparse.Namespace, form: str, stuck_after: f
     _read(night, args.file)
     stuck = None
     if args.state is not None:
-        from fota_poller.summary.stuck import stuck_counts  # noqa: PLC0415 - only with --state
-
-        stuck = stuck_counts(Path(args.state), longer_than_s=stuck_after, phases=night.phases)
+        stuck = _stuck_counts(Path(args.state), stuck_after, night.phases)
     if night.bad_lines:
         long = (
             f", {night.long_lines} of them longer than {MAX_LINE_BYTES >> 20} MB"
@@ -64,22 +62,17 @@ def _summarise(night: Night, args: argparse.Namespace, form: str, stuck_after: f
         )
     code = _exit_code(night)
     rows, shown_of = night.chosen(), night.eligible
-    try:
-        _print(form, View(night, rows, shown_of, stuck, code))
-        sys.stdout.flush()
-    except BrokenPipeError:
-        # The reader quit (`| head`): 141 as `poll` gives; Python would complain again
-        # flushing stdout at exit, so it points at /dev/null.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return int(ExitCode.OUTPUT_CLOSED)
-    return code
+    view = View(night, rows, shown_of, stuck, code)
+    return write_answer(lambda stdout: _print(form, view, stdout)) or code
 
 
-def _duration(text: str) -> float:
-    try:
-        return parse_duration(text)
-    except ConfigError:
-        raise ConfigError(f"--stuck-after: not a duration: {text!r} (e.g. 7d, 36h)") from None
+def _stuck_counts(path: Path, stuck_after: float, phases: PhaseTable) -> dict[tuple[str, str], int]:
+    # Imported here: only with --state (SQLite).
+    from fota_poller.state import queries  # noqa: PLC0415
+    from fota_poller.state.schema import open_database  # noqa: PLC0415
+
+    with contextlib.closing(open_database(path, read_only=True)) as connection:
+        return queries.stuck_counts(connection, path, longer_than_s=stuck_after, phases=phases)
 
 
 def _read(night: Night, name: str) -> None:
@@ -114,14 +107,14 @@ def _exit_code(night: Night) -> int:
     return int(ExitCode.OK)
 
 
-def _print(form: str, view: View) -> None:
+def _print(form: str, view: View, stdout: TextIO) -> None:
     if form == "table":
         from fota_poller.summary.table import print_table  # noqa: PLC0415 - loads rich
 
-        print_table(view, sys.stdout)
+        print_table(view, stdout)
     elif form == "json":
-        sys.stdout.writelines(render_json(view))
+        stdout.writelines(render_json(view))
     elif form == "csv":
-        sys.stdout.writelines(render_csv(view))
+        stdout.writelines(render_csv(view))
     else:
-        sys.stdout.writelines(render_markdown(view))
+        stdout.writelines(render_markdown(view))

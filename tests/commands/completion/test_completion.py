@@ -63,7 +63,10 @@ def complete(script: Path, *words: str, cwd: Path | None = None) -> list[str]:
         (["po"], ["poll"]),
         (["poll", "--conc"], ["--concurrency"]),
         (["summary", "--for"], ["--format"]),
-        (["state", "stuck", "--f"], ["--for", "--format"]),  # a subcommand's subcommand
+        (
+            ["state", "stuck", "--st"],
+            ["--state", "--stuck-after", "--status"],
+        ),  # a subcommand's subcommand
         (["poll", "--emit", ""], ["all", "changes"]),
         (["completion", ""], ["bash", "zsh"]),
         # The worst nights: nothing matches, and nothing is made up.
@@ -97,7 +100,9 @@ def test_every_subcommand_and_flag_of_the_parser_is_completed(bash_script) -> No
     # A subcommand added later is in the script too, with every one of its flags.
     checked = 0
     for path, parser in _commands(build_parser(), ()):
-        flags = sorted(s for a in parser._actions for s in a.option_strings if s.startswith("--"))
+        # A hidden alias (help=SUPPRESS, `state stuck --for`) is not offered.
+        shown = [a for a in parser._actions if a.help != argparse.SUPPRESS]
+        flags = sorted(s for a in shown for s in a.option_strings if s.startswith("--"))
         assert sorted(complete(bash_script, "fota-poller", *path, "--")) == flags, path
         names = _subcommand_names(parser)
         if names:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import re
 import sqlite3
 import sys
 from datetime import UTC, datetime, timedelta
@@ -107,12 +108,14 @@ def test_stuck_lists_json_lines_of_devices_stuck_over_the_duration(capsys, fleet
     config = tmp_path / "fota.toml"
     config.write_text(f'[state]\npath = "{fleet}"\n[phases]\nfailed = ["Firmware Limbo"]\n')
 
-    code, out, _ = run(capsys, "state", "stuck", "--for", "7d")
+    code, out, _ = run(capsys, "state", "stuck", "--stuck-after", "7d")
     assert code == 2  # no --state and no config naming one
-    code, out, _ = run(capsys, "state", "stuck", "--config", str(config), "--for", "7d")
-    plain_code, plain, _ = run(capsys, "state", "stuck", "--state", str(fleet), "--for", "168h")
+    code, out, _ = run(capsys, "state", "stuck", "--config", str(config), "--stuck-after", "7d")
+    plain_code, plain, _ = run(
+        capsys, "state", "stuck", "--state", str(fleet), "--stuck-after", "168h"
+    )
     status_code, only, _ = run(
-        capsys, "state", "stuck", "--state", str(fleet), "--for", "7d",
+        capsys, "state", "stuck", "--state", str(fleet), "--stuck-after", "7d",
         "--status", "request pending,NOPE", "--status", "Firmware Limbo",
     )  # fmt: skip
 
@@ -142,7 +145,7 @@ def test_stuck_lists_json_lines_of_devices_stuck_over_the_duration(capsys, fleet
 def test_stuck_on_a_terminal_is_a_table(capsys, fleet, monkeypatch):
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
 
-    code, out, _ = run(capsys, "state", "stuck", "--state", str(fleet), "--for", "7d")
+    code, out, _ = run(capsys, "state", "stuck", "--state", str(fleet), "--stuck-after", "7d")
 
     lines = out.splitlines()
     assert code == 0
@@ -159,13 +162,32 @@ def test_stuck_on_a_terminal_is_a_table(capsys, fleet, monkeypatch):
     assert row.index("stuck-8d") == lines[0].index("DEVICE ID")
 
 
+def test_stuck_takes_the_old_for_as_a_hidden_alias_of_stuck_after(capsys, fleet):
+    new = run(capsys, "state", "stuck", "--state", str(fleet), "--stuck-after", "7d")
+    old = run(capsys, "state", "stuck", "--state", str(fleet), "--for", "7d")
+    both = run(
+        capsys, "state", "stuck", "--state", str(fleet), "--for", "7d", "--stuck-after", "7d"
+    )
+    help_code, help_text, _ = run(capsys, "state", "stuck", "--help")
+
+    assert old[:2] == new[:2]
+    assert new[0] == 0
+    assert new[1]
+    assert both[0] == 2
+    assert help_code == 0
+    assert "--stuck-after DURATION" in help_text
+    assert not re.search(r"--for\b", help_text)
+
+
 @pytest.mark.parametrize("duration", ["7x", "", "d", "7w", "-1d"])
 def test_stuck_with_a_duration_that_is_none_is_one_line_and_exit_2(capsys, fleet, duration):
-    code, out, err = run(capsys, "state", "stuck", "--state", str(fleet), f"--for={duration}")
+    code, out, err = run(
+        capsys, "state", "stuck", "--state", str(fleet), f"--stuck-after={duration}"
+    )
 
     assert (code, out) == (2, "")
     assert len(err) == 1
-    assert err[0].startswith("fota-poller: --for: not a duration")
+    assert err[0].startswith("fota-poller: --stuck-after: not a duration")
 
 
 def test_forget_removes_campaigns_and_reports_the_missing_with_exit_1(capsys, fleet):
@@ -204,7 +226,7 @@ def test_an_unusable_database_is_one_line_and_exit_2_for_every_subcommand(
     path, says = spoiled
     before = snapshot(path)
 
-    for argv in (["info"], ["stuck", "--for", "7d"], ["forget", UPGRADE]):
+    for argv in (["info"], ["stuck", "--stuck-after", "7d"], ["forget", UPGRADE]):
         code, out, err = run(capsys, "state", *argv, "--state", str(path))
         assert (code, out) == (2, ""), argv
         assert_one_line_naming(err, path)
@@ -247,7 +269,7 @@ def test_a_locked_database_is_75_for_forget_and_readable_by_info(
 
 def test_a_missing_database_or_folder_is_one_line_and_nothing_is_created(capsys, tmp_path):
     for path in (tmp_path / "state.db", tmp_path / "nowhere" / "state.db"):
-        for argv in (["info"], ["stuck", "--for", "7d"], ["forget", UPGRADE]):
+        for argv in (["info"], ["stuck", "--stuck-after", "7d"], ["forget", UPGRADE]):
             code, out, err = run(capsys, "state", *argv, "--state", str(path))
             assert (code, out) == (2, ""), argv
             assert_one_line_naming(err, path)
@@ -318,14 +340,14 @@ def test_stuck_json_lines_escape_line_separators_and_tables_escape_controls(
     write_campaign(path, ACCOUNT, UPGRADE, [("d1", hostile, None, NOW - timedelta(days=9))])
     monkeypatch.setattr(queries, "utc_now", lambda: NOW)
 
-    code, out, _ = run(capsys, "state", "stuck", "--state", str(path), "--for", "7d")
+    code, out, _ = run(capsys, "state", "stuck", "--state", str(path), "--stuck-after", "7d")
     assert code == 0
     assert "\u2028" not in out
     assert len(out.splitlines()) == 1
     assert json.loads(out)["status"] == hostile
 
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
-    code, out, _ = run(capsys, "state", "stuck", "--state", str(path), "--for", "7d")
+    code, out, _ = run(capsys, "state", "stuck", "--state", str(path), "--stuck-after", "7d")
     assert code == 0
     assert "\x1b" not in out
     assert "\\x1b[2J" in out
@@ -351,11 +373,11 @@ def spoil_times(path, where=""):
 def test_stuck_and_info_read_a_time_out_of_range_as_unknown(capsys, fleet, monkeypatch):
     spoil_times(fleet, "WHERE device_id IN ('stuck-8d', 'accepted-9d', 'limbo-10d')")
 
-    code, out, err = run(capsys, "state", "stuck", "--state", str(fleet), "--for", "7d")
+    code, out, err = run(capsys, "state", "stuck", "--state", str(fleet), "--stuck-after", "7d")
     info_code, info, info_err = run(capsys, "state", "info", "--state", str(fleet))
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
     table_code, table, table_err = run(
-        capsys, "state", "stuck", "--state", str(fleet), "--for", "1d"
+        capsys, "state", "stuck", "--state", str(fleet), "--stuck-after", "1d"
     )
 
     assert (code, info_code, table_code) == (0, 0, 0), err + info_err + table_err
