@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import os
 import secrets
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Final
 
-from fota_poller.errors import ConfigError, NotARegularFileError
+from fota_poller.errors import AlreadyRunningError, ConfigError, NotARegularFileError
 
 # O_NONBLOCK: an open of a FIFO returns (or fails with ENXIO) instead of waiting for a peer;
 # O_NOCTTY: a terminal opened by mistake never becomes the run's controlling terminal.
@@ -141,3 +142,50 @@ def replace_regular(
         os.fsync(folder)
     finally:
         os.close(folder)
+
+
+# -- the lock file: held with flock for a whole run, so cron cannot stack runs -----------------
+# flock is released by the kernel when the process dies, so a crashed run never leaves a stale
+# lock behind; the pid written into the file is only there for a human to read. Nothing is
+# truncated before the lock is held, so a refused or second run leaves the file as it found it.
+
+_PID_BYTES: Final = 32  # a holder's pid and newline, and then some
+
+
+@contextlib.contextmanager
+def hold_lock(path: str | None) -> Iterator[None]:
+    """Hold an exclusive lock on `path` for the block; None means no locking."""
+    if path is None:
+        yield
+        return
+    try:
+        descriptor = open_regular(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except NotARegularFileError as exc:
+        raise ConfigError(f"lock file {path}: {exc.strerror}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot open lock file {path}: {exc.strerror}") from None
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise AlreadyRunningError(
+                f"another run holds the lock file {path}{_holder(descriptor)}; not starting"
+            ) from None
+        try:
+            os.ftruncate(descriptor, 0)
+            os.pwrite(descriptor, f"{os.getpid()}\n".encode(), 0)
+        except OSError as exc:
+            raise ConfigError(f"cannot write lock file {path}: {exc.strerror}") from None
+        yield
+    finally:
+        # Closing the descriptor releases the lock.
+        os.close(descriptor)
+
+
+def _holder(descriptor: int) -> str:
+    """` (pid N)` from the file the holder wrote, read through our descriptor; else nothing."""
+    try:
+        holder = os.pread(descriptor, _PID_BYTES, 0).decode("ascii", errors="replace").strip()
+    except OSError:
+        return ""
+    return f" (pid {holder})" if holder.isdigit() else ""

@@ -21,7 +21,8 @@ from typing import Final
 import msgspec
 
 from fota_poller.errors import StateError, StateWriteError
-from fota_poller.state.schema import open_database, sqlite_error
+from fota_poller.regular_files import hold_lock
+from fota_poller.state.schema import lock_path, open_database, sqlite_error
 
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MILLISECOND: Final = timedelta(milliseconds=1)
@@ -111,8 +112,34 @@ class StateStore:
     @classmethod
     @contextlib.contextmanager
     def open(cls, path: Path) -> Iterator[StateStore]:
-        """The store for the block; what the block did not commit is rolled back at its end."""
-        store = cls(open_database(path), path)
+        """The store for the block, its lock held; what the block did not commit is rolled back.
+
+        The database is opened (and refused, when it cannot be used) before its lock file
+        appears beside it; then `FILE.lock` is held, as every writer of it holds it (exit 75
+        while another does).
+        """
+        with (
+            contextlib.closing(open_database(path)) as connection,
+            hold_lock(lock_path(path)),
+            cls._opened(connection, path) as store,
+        ):
+            yield store
+
+    @classmethod
+    @contextlib.contextmanager
+    def reserve(cls, path: Path) -> Iterator[Reserved]:
+        """Hold the database's lock for the block, before it is opened (`Reserved.open`).
+
+        For a run that must hold its locks before anything else it does (the watch, the
+        output): a second run is refused before it writes anything.
+        """
+        with hold_lock(lock_path(path)):
+            yield Reserved(path)
+
+    @classmethod
+    @contextlib.contextmanager
+    def _opened(cls, connection: sqlite3.Connection, path: Path) -> Iterator[StateStore]:
+        store = cls(connection, path)
         try:
             store._begin()  # a database another process is writing is refused now (exit 75)
             yield store
@@ -230,3 +257,15 @@ class StateStore:
             assert cursor.lastrowid is not None  # noqa: S101 - an INSERT always has one
             self._run = cursor.lastrowid
         return self._run
+
+
+class Reserved(msgspec.Struct, frozen=True):
+    """A state database whose lock this process holds (`StateStore.reserve`), not yet open."""
+
+    path: Path
+
+    @contextlib.contextmanager
+    def open(self) -> Iterator[StateStore]:
+        """The store for the block (the lock is the reservation's)."""
+        with StateStore._opened(open_database(self.path), self.path) as store:  # noqa: SLF001
+            yield store

@@ -20,7 +20,7 @@ import pytest
 from helpers import assert_calm, credentials_environ
 
 from fota_poller.model.records import CampaignRecord
-from fota_poller.run.lock import hold_lock
+from fota_poller.regular_files import hold_lock
 from fota_poller.simulator import SimulatorOptions, run_simulator
 from fota_poller.testing import read_records
 

@@ -21,7 +21,7 @@ from helpers import (
 )
 
 from fota_poller.model.records import CampaignRecord, RunRecord
-from fota_poller.run.lock import hold_lock
+from fota_poller.regular_files import hold_lock
 from fota_poller.simulator import SimulatorOptions, run_simulator
 from fota_poller.testing import read_records
 

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from fota_poller.errors import StateBusyError, StateWriteError
+from fota_poller.errors import AlreadyRunningError, StateWriteError
 from fota_poller.state.store import CampaignUpdate, StateStore, from_ms, to_ms
 
 
@@ -90,7 +90,8 @@ def test_a_commit_with_nothing_staged_writes_nothing(tmp_path):
 
 def test_a_second_writer_is_refused_while_a_run_holds_the_database(tmp_path):
     path = tmp_path / "state.db"
-    with StateStore.open(path), pytest.raises(StateBusyError, match="locked"):  # noqa: SIM117
+    # Its lock first: the second is refused on FILE.lock, exit 75, as a second poll is.
+    with StateStore.open(path), pytest.raises(AlreadyRunningError, match="lock file"):  # noqa: SIM117
         with StateStore.open(path):
             pass
 

@@ -39,11 +39,10 @@ from fota_poller.model.tally import RunTally
 from fota_poller.observe.logs import configure_logging
 from fota_poller.observe.monitor import RunWatch, metrics_on_refusal, watch_run
 from fota_poller.output.sink import Sink, open_output
-from fota_poller.run.lock import hold_lock
+from fota_poller.regular_files import hold_lock
 from fota_poller.run.pipeline import new_run_id, run_poll
 from fota_poller.run.stop import signals_handled
-from fota_poller.state.schema import lock_path
-from fota_poller.state.store import StateStore
+from fota_poller.state.store import Reserved, StateStore
 
 
 def poll_config(args: argparse.Namespace) -> Config:
@@ -209,24 +208,33 @@ def _held(
     config: Config, tally: RunTally, *, lock_file: str | None
 ) -> Iterator[tuple[RunWatch, Sink, StateStore | None]]:
     """What a run holds, in this order: the locks, the watch, the output, the state."""
-    state_path = config.state.path
     with (
         hold_lock(lock_file),
-        hold_lock(None if state_path is None else lock_path(Path(state_path))),
+        _reserve_state(config.state.path) as reserved,
         watch_run(config, tally) as watch,
         open_output(config.output.path) as sink,
-        open_state(state_path) as state,
+        _open_state(reserved) as state,
     ):
         yield watch, sink, state
 
 
 @contextlib.contextmanager
-def open_state(path: str | None) -> Iterator[StateStore | None]:
-    """The state database for the block, or None without one."""
+def _reserve_state(path: str | None) -> Iterator[Reserved | None]:
+    """The state database's lock for the block (StateStore's own), or None without one."""
     if path is None:
         yield None
         return
-    with StateStore.open(Path(path)) as store:
+    with StateStore.reserve(Path(path)) as reserved:
+        yield reserved
+
+
+@contextlib.contextmanager
+def _open_state(reserved: Reserved | None) -> Iterator[StateStore | None]:
+    """The reserved state database, open for the block, or None without one."""
+    if reserved is None:
+        yield None
+        return
+    with reserved.open() as store:
         yield store
 
 

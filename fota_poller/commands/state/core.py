@@ -22,9 +22,9 @@ from fota_poller.errors import ConfigError, ExitCode
 from fota_poller.model.phases import PhaseTable
 from fota_poller.model.refs import ACCOUNT_PATTERN, canonical_upgrade_id
 from fota_poller.observe.stderr import say
-from fota_poller.run.lock import hold_lock
 from fota_poller.state import queries
-from fota_poller.state.schema import lock_path, open_database
+from fota_poller.state.schema import open_database
+from fota_poller.state.store import StateStore
 from fota_poller.text import escape_controls, escape_line_separators, excerpt
 
 _SECONDS_PER_DAY: Final = 86400
@@ -144,7 +144,7 @@ def _forget(path: Path, wanted: list[tuple[str | None, str]]) -> int:
     # the lock is the one a `poll --state` holds for its whole run: never remove beside one.
     with (
         contextlib.closing(open_database(path, create=False)) as connection,
-        hold_lock(lock_path(path)),
+        StateStore.reserve(path),
     ):
         removed, missing = queries.forget_campaigns(connection, path, wanted)
     for account, upgrade_id in missing:
