@@ -483,3 +483,18 @@ def invalid_lines(
             if error is not None:
                 failures.append((number, error.message))
     return failures, count
+
+
+def refusal(line: str) -> str:
+    """A refused run's stderr line as the text it reads as on a terminal: `fota-poller: ...`.
+
+    Off a terminal `poll` writes its refusal as a JSON log line (`run.refused`, with the run's
+    id, level and time, as every line of a run); `check`, `state` and `summary` write the text.
+    """
+    if not line.startswith("{"):
+        return line
+    event = json.loads(line)
+    assert (event["event"], event["level"]) == ("run.refused", "error"), event
+    assert event["run_id"], event
+    assert event["timestamp"], event
+    return f"fota-poller: {event['error']}"

@@ -63,7 +63,7 @@ def configure_logging(
     on_terminal = stderr.isatty()
     renderer: structlog.types.Processor
     escape: list[structlog.types.Processor] = []
-    if log_format == "console" or (log_format == "auto" and on_terminal):
+    if not renders_json(log_format, on_terminal=on_terminal):
         renderer = structlog.dev.ConsoleRenderer(colors=on_terminal and not _no_color())
         escape = [escape_console_values]
     else:
@@ -87,6 +87,15 @@ def configure_logging(
         cache_logger_on_first_use=False,
     )
     return stderr
+
+
+def renders_json(log_format: LogFormat, *, on_terminal: bool | None = None) -> bool:
+    """True when lines go out as JSON: `json`, or `auto` off a terminal (stderr's, by default)."""
+    if log_format != "auto":
+        return log_format == "json"
+    if on_terminal is None:
+        on_terminal = StderrStream(sys.stderr).isatty()
+    return not on_terminal
 
 
 def _no_color() -> bool:

@@ -9,7 +9,7 @@ from pathlib import Path
 import anyio
 import msgspec
 import pytest
-from helpers import credentials_environ
+from helpers import credentials_environ, refusal
 
 from fota_poller.api.credentials import Credentials, Secret
 from fota_poller.api.login_memory import NO_LOGIN_MEMORY, LoginMemory, open_login_memory
@@ -186,7 +186,9 @@ async def test_poll_and_check_with_a_damaged_memory_exit_3_in_one_line_and_send_
         code, _, stderr = await cli(*poll)
         assert code == 3
         assert "Traceback" not in stderr
-        [line] = [line for line in stderr.splitlines() if line.startswith("fota-poller:")]
+        [line] = [
+            refusal(line) for line in stderr.splitlines() if "fota-poller" in refusal(line)[:12]
+        ]
         assert "unreadable" in line
         assert "fota-poller check --login" in line
 

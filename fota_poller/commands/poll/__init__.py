@@ -189,7 +189,18 @@ def run(args: argparse.Namespace) -> int:
     # Imported here, not at the top: `--version` and `--help` must not load aiohttp and the
     # pipeline (bench/startup.py).
     from fota_poller.commands.poll import core  # noqa: PLC0415
+    from fota_poller.commands.poll.refusal import refused  # noqa: PLC0415
+    from fota_poller.errors import FotaPollerError  # noqa: PLC0415
+    from fota_poller.run.pipeline import new_run_id  # noqa: PLC0415
 
-    config = core.poll_config(args)
-    core.check_state(config)
-    return core.poll(config, core.check_poll_sources(config, args.ids), args.config_read)
+    # Made first: a refusal's line carries it too, as every line of the run.
+    run_id = new_run_id()
+    log_format: LogFormat = args.log_format or "auto"  # the flag's, until the config is read
+    try:
+        config = core.poll_config(args)
+        log_format = config.log.format
+        core.check_state(config)
+        sources = core.check_poll_sources(config, args.ids)
+        return core.poll(config, sources, args.config_read, run_id=run_id)
+    except FotaPollerError as exc:
+        return refused(exc, log_format, run_id)

@@ -91,7 +91,11 @@ def check_poll_sources(config: Config, id_paths: Sequence[str] | None) -> list[s
 
 
 def poll(
-    config: Config, id_paths: Sequence[str], config_read: Mapping[str, str | None] | None = None
+    config: Config,
+    id_paths: Sequence[str],
+    config_read: Mapping[str, str | None] | None = None,
+    *,
+    run_id: str | None = None,
 ) -> int:
     """Run `poll` from the command line: logging, credentials, then the run; the exit code.
 
@@ -99,7 +103,7 @@ def poll(
     the config read and a credentials warning before the run starts, the logout, the lock's
     release and the metrics after it ends (anyio.run copies the bound context into the run).
     """
-    run_id = new_run_id()
+    run_id = run_id if run_id is not None else new_run_id()
     bound = structlog.contextvars.bind_contextvars(run_id=run_id)
     try:
         redactor = Redactor()

@@ -10,7 +10,7 @@ from pathlib import Path
 import anyio
 import anyio.abc
 import pytest
-from helpers import credentials_environ, simulator_credentials, token_environ
+from helpers import credentials_environ, refusal, simulator_credentials, token_environ
 
 from fota_poller.api import token_provider
 from fota_poller.api.token_provider import TokenProvider
@@ -253,7 +253,7 @@ def test_poll_refuses_a_base_url_without_scheme_at_start(tmp_path, capsys):
     assert code == 2
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1
-    assert err[0].startswith(
+    assert refusal(err[0]).startswith(
         "fota-poller: api.base_url '127.0.0.1:18080' is not an http:// or https:// URL with a host"
     )
     assert not output.exists()
