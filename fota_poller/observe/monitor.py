@@ -18,6 +18,7 @@ from fota_poller.model.tally import RunTally
 from fota_poller.observe.metrics import RunMetrics, validate_metrics_path, write_metrics
 from fota_poller.observe.progress import open_progress
 from fota_poller.observe.stderr import StderrStream
+from fota_poller.regular_files import require_regular
 
 log = structlog.get_logger("fota_poller")
 
@@ -55,6 +56,24 @@ def metrics_on_refusal(config: Config, tally: RunTally | None = None) -> Iterato
         if metrics_file is not None and Path(metrics_file).parent.is_dir():
             _write(Path(metrics_file), tally or RunTally(), None, exc.exit_code, started)
         raise
+
+
+def refusal_metrics(metrics_file: str | None, exit_code: int) -> None:
+    """The metrics file of a run refused before its watch began (a bad config, the lock held).
+
+    Written whenever the file is known (from the config, or from `--metrics-file` when the
+    config could not be read), so that `FotaPollerRunFailed` sees every exit. A file that
+    cannot be written is left: the refusal's own line already says why the night failed.
+    """
+    if metrics_file is None or not Path(metrics_file).parent.is_dir():
+        return
+    try:
+        require_regular(metrics_file)  # a link, FIFO or device there is left as it is
+    except OSError:
+        return
+    metrics = RunMetrics.unfinished(RunTally(), time.time(), exit_code)
+    with contextlib.suppress(OSError):
+        write_metrics(Path(metrics_file), metrics)
 
 
 @contextlib.contextmanager
