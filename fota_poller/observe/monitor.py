@@ -40,30 +40,15 @@ class RunWatch:
         return run.exit_code
 
 
-@contextlib.contextmanager
-def metrics_on_refusal(config: Config, tally: RunTally | None = None) -> Iterator[None]:
-    """Write the metrics file for a run refused in the block (missing credentials, exit 2).
-
-    The refusal comes before `watch_run`; without this the `FotaPollerRunFailed` alert of
-    docs/operations.md never sees a run that could not even start. `tally` is the run's, for
-    the log lines it lost so far.
-    """
-    started = time.time()
-    try:
-        yield
-    except FotaPollerError as exc:
-        metrics_file = config.output.metrics_file
-        if metrics_file is not None and Path(metrics_file).parent.is_dir():
-            _write(Path(metrics_file), tally or RunTally(), None, exc.exit_code, started)
-        raise
-
-
-def refusal_metrics(metrics_file: str | None, exit_code: int) -> None:
-    """The metrics file of a run refused before its watch began (a bad config, the lock held).
+def refusal_metrics(
+    metrics_file: str | None, exit_code: int, tally: RunTally | None = None
+) -> None:
+    """The one metrics write of a run refused before its watch began (config, credentials, lock).
 
     Written whenever the file is known (from the config, or from `--metrics-file` when the
-    config could not be read), so that `FotaPollerRunFailed` sees every exit. A file that
-    cannot be written is left: the refusal's own line already says why the night failed.
+    config could not be read), so that `FotaPollerRunFailed` sees every exit; `tally` is the
+    run's, for the log lines it lost so far. A file that cannot be written is left: the
+    refusal's own line already says why the night failed.
     """
     if metrics_file is None or not Path(metrics_file).parent.is_dir():
         return
@@ -71,7 +56,7 @@ def refusal_metrics(metrics_file: str | None, exit_code: int) -> None:
         require_regular(metrics_file)  # a link, FIFO or device there is left as it is
     except OSError:
         return
-    metrics = RunMetrics.unfinished(RunTally(), time.time(), exit_code)
+    metrics = RunMetrics.unfinished(tally or RunTally(), time.time(), exit_code)
     with contextlib.suppress(OSError):
         write_metrics(Path(metrics_file), metrics)
 

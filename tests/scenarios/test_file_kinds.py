@@ -221,7 +221,7 @@ async def test_a_metrics_file_that_is_not_a_regular_file_is_refused_and_left_as_
 
 
 async def test_a_fifo_metrics_file_does_not_hang_a_run_refused_for_its_credentials(tmp_path):
-    # The refusal's own metrics write (metrics_on_refusal) must not wait on the FIFO either.
+    # The refusal's own metrics write (refusal_metrics) must not wait on the FIFO either.
     metrics = tmp_path / "fota_poller.prom"
     os.mkfifo(metrics)
     no_credentials = {k: v for k, v in os.environ.items() if not k.startswith("THINGSPACE_")}

@@ -191,11 +191,13 @@ def run(args: argparse.Namespace) -> int:
     from fota_poller.commands.poll import core  # noqa: PLC0415
     from fota_poller.commands.poll.refusal import refused  # noqa: PLC0415
     from fota_poller.errors import FotaPollerError  # noqa: PLC0415
+    from fota_poller.model.tally import RunTally  # noqa: PLC0415
     from fota_poller.observe.monitor import refusal_metrics  # noqa: PLC0415
     from fota_poller.run.pipeline import new_run_id  # noqa: PLC0415
 
     # Made first: a refusal's line carries it too, as every line of the run.
     run_id = new_run_id()
+    tally = RunTally()  # the run's one tally: a refusal's metrics count its lost log lines too
     log_format: LogFormat = args.log_format or "auto"  # the flag's, until the config is read
     metrics_file: str | None = args.metrics_file  # the same
     try:
@@ -203,7 +205,7 @@ def run(args: argparse.Namespace) -> int:
         log_format, metrics_file = config.log.format, config.output.metrics_file
         core.check_state(config)
         sources = core.check_poll_sources(config, args.ids)
-        return core.poll(config, sources, args.config_read, run_id=run_id)
+        return core.poll(config, sources, args.config_read, run_id=run_id, tally=tally)
     except FotaPollerError as exc:
-        refusal_metrics(metrics_file, int(exc.exit_code))
+        refusal_metrics(metrics_file, int(exc.exit_code), tally)
         return refused(exc, log_format, run_id)

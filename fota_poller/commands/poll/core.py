@@ -37,7 +37,7 @@ from fota_poller.model.records import RunRecord
 from fota_poller.model.stop import RunControl
 from fota_poller.model.tally import RunTally
 from fota_poller.observe.logs import configure_logging
-from fota_poller.observe.monitor import RunWatch, metrics_on_refusal, watch_run
+from fota_poller.observe.monitor import RunWatch, watch_run
 from fota_poller.output.sink import Sink, open_output
 from fota_poller.regular_files import hold_lock
 from fota_poller.run.pipeline import new_run_id, run_poll
@@ -96,6 +96,7 @@ def poll(
     config_read: Mapping[str, str | None] | None = None,
     *,
     run_id: str | None = None,
+    tally: RunTally | None = None,
 ) -> int:
     """Run `poll` from the command line: logging, credentials, then the run; the exit code.
 
@@ -107,8 +108,9 @@ def poll(
     bound = structlog.contextvars.bind_contextvars(run_id=run_id)
     try:
         redactor = Redactor()
-        # The tally comes first: it counts the log lines stderr could not take, from the first.
-        tally = RunTally()
+        # The tally comes first: it counts the log lines stderr could not take, from the first
+        # (the caller's, when given: a refusal's metrics file counts them too).
+        tally = tally if tally is not None else RunTally()
         configure_logging(
             config.log.level,
             redactor=redactor,
@@ -117,8 +119,8 @@ def poll(
         )
         if config_read is not None:
             structlog.get_logger("fota_poller").debug("config.read", **config_read)
-        with metrics_on_refusal(config, tally):  # exit 2 for credentials: still the metrics
-            credentials = load_credentials(config.auth)
+        # Missing credentials (exit 2) propagate: the caller writes the refusal's metrics.
+        credentials = load_credentials(config.auth)
         redactor.add_credentials(credentials)
         try:
             return anyio.run(

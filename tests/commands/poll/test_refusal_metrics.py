@@ -7,6 +7,9 @@ each, with its exit code, where before the file kept the last good night's figur
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -58,3 +61,31 @@ def test_a_metrics_path_that_is_no_file_is_left_as_it_is_on_a_refusal(night) -> 
     assert done.returncode == 2
     assert folder.is_dir()
     assert list(folder.iterdir()) == []
+
+
+def test_a_refusal_on_a_broken_stderr_counts_the_log_lines_it_lost(night) -> None:
+    # No credentials, -v and a log reader gone: the config.read line is lost before the
+    # refusal, and the refusal's metrics file counts it.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    args = ["poll", "-v", "--ids", str(night["ids"]), "--metrics-file", str(night["metrics"])]
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "fota_poller", *args],
+            env=clean_environ(),
+            stderr=write_end,
+            stdout=subprocess.PIPE,
+            check=False,
+            timeout=60,
+        )
+    finally:
+        os.close(write_end)
+    assert done.returncode == 2
+    assert metrics_exit_code(night["metrics"]) == 2
+    dropped = [
+        line
+        for line in night["metrics"].read_text().splitlines()
+        if line.startswith("fota_poller_last_run_log_lines_dropped ")
+    ]
+    assert dropped
+    assert float(dropped[0].split()[1]) >= 1
