@@ -66,8 +66,7 @@ def write_answer(write: Callable[[TextIO], object]) -> int:
         write(sys.stdout)
         sys.stdout.flush()
     except BrokenPipeError:
-        # Python would complain again flushing stdout at exit: point it at /dev/null.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        # What stays buffered goes to /dev/null at exit (cli.main's `quiet_exit`).
         return int(ExitCode.OUTPUT_CLOSED)
     return 0
 
