@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Final, Literal, TypeVar
 
 import msgspec
 
@@ -19,6 +19,7 @@ from fota_poller.decoding import decode
 from fota_poller.durations import Duration, unitless
 from fota_poller.errors import ConfigError, InputDecodeError
 from fota_poller.model.phases import PhasesConfig
+from fota_poller.regular_files import read_followed
 
 DEFAULT_BASE_URL = "https://thingspace.verizon.com/api"
 
@@ -193,16 +194,24 @@ def load_config(path: Path | None) -> Config:
     """Read a TOML file into a `Config`; None gives the defaults."""
     if path is None:
         return Config()
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
+    raw = _config_bytes(path)
     try:
         return decode(_read_toml, _toml_text(path, raw))
     except InputDecodeError as exc:
         if exc.invalid:
             raise ConfigError(f"config {path}: {_toml_path(exc.reason)}") from None
         raise ConfigError(f"config {path}: not valid TOML: {exc.reason}") from None
+
+
+def _config_bytes(path: Path) -> bytes:
+    # Any path $FOTA_POLLER_CONFIG names: a FIFO or /dev/zero is refused, never read.
+    try:
+        raw = read_followed(path, _MAX_CONFIG_BYTES)
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
+    if len(raw) > _MAX_CONFIG_BYTES:
+        raise ConfigError(f"config {path}: over {_MAX_CONFIG_BYTES >> 20} MB, no config file")
+    return raw
 
 
 def _read_toml(text: str) -> Config:
@@ -269,6 +278,8 @@ def _encode(value: object) -> object:
 # The config file read when `--config` is not given: this variable's file, else the system one
 # when it exists (a package or an admin puts it there; a missing one is no error).
 CONFIG_ENV = "FOTA_POLLER_CONFIG"
+# A config is a few kB; a file over this is no config (and is not read whole).
+_MAX_CONFIG_BYTES: Final = 1 << 20
 DEFAULT_CONFIG_PATH = Path("/etc/fota-poller/config.toml")
 
 

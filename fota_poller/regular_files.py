@@ -108,6 +108,18 @@ def read_regular(path: Path, limit: int) -> bytes | None:
         return file.read(limit)
 
 
+def read_followed(path: Path, limit: int) -> bytes:
+    """Up to `limit` + 1 bytes of the regular file at `path`, a link to one followed.
+
+    For a file an operator names and may link (the config): opened with O_NONBLOCK, so a
+    FIFO is refused at once (`NotARegularFileError`, as a device is), never waited on.
+    """
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(descriptor, "rb") as file:
+        refuse_unless_regular(os.fstat(descriptor).st_mode)
+        return file.read(limit + 1)
+
+
 def replace_regular(
     path: Path, data: bytes, mode: int = 0o666, *, replace_any: bool = False
 ) -> None:

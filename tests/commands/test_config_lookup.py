@@ -8,14 +8,18 @@ variable set.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
 import anyio
+import pytest
 from helpers import clean_environ, credentials_environ, run_cli, token_environ
 
 from fota_poller.config import CONFIG_ENV
 from fota_poller.simulator import SimulatorAuthOptions
+
+TOKENS = {"THINGSPACE_BEARER_TOKEN": "bearer-c19", "THINGSPACE_SESSION_TOKEN": "session-c19"}
 
 
 def without_config() -> dict[str, str]:
@@ -78,3 +82,24 @@ def test_every_config_reading_command_takes_the_same_config_flag(tmp_path: Path)
         assert done.returncode == 2, (command, shown)
         assert "nonsense" in shown, command  # the file was read: its bad table is named
         assert "unrecognized arguments" not in shown, command
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "huge"])
+def test_a_config_variable_naming_no_config_file_is_exit_2_at_once(tmp_path: Path, kind) -> None:
+    # Every command now reads the file the variable names: a FIFO nobody writes must not
+    # hold it, /dev/zero must not be read for ever, 2 MB is no config.
+    if kind == "fifo":
+        path = tmp_path / "config.toml"
+        os.mkfifo(path)
+    elif kind == "device":
+        path = Path("/dev/zero")
+    else:
+        path = tmp_path / "config.toml"
+        path.write_text("# padding\n" * 200_000, encoding="utf-8")
+    env = without_config() | {CONFIG_ENV: str(path)} | TOKENS
+    for command in (["check"], ["state", "info"], ["summary", "-"], ["poll", "--ids", "-"]):
+        done = run_cli(command, env=env, stdin=b"", timeout=20)
+        shown = (done.stdout + done.stderr).decode()
+        assert done.returncode == 2, (command, shown)
+        assert str(path) in shown, command
+        assert "Traceback" not in shown, command
