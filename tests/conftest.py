@@ -5,14 +5,17 @@ Helpers: helpers.py."""
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import hashlib
+import os
 import random
 import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
@@ -35,6 +38,15 @@ from helpers import (  # noqa: E402
     SimulatorFactory,
     write_campaign,
 )
+
+# For the whole session, before any test module is read: an environment a module captures
+# when it is read (`TOKENS = token_environ(...)`, a parametrize list) must not send a child
+# process's failed-login memory to the user's ~/.local/state. Each test still gets its own
+# folder (`own_login_memory`).
+_SESSION_STATE = tempfile.mkdtemp(prefix="fota-poller-tests-state-")
+atexit.register(shutil.rmtree, _SESSION_STATE, ignore_errors=True)
+os.environ["XDG_STATE_HOME"] = _SESSION_STATE
+os.environ.pop("STATE_DIRECTORY", None)
 
 
 @pytest.fixture(autouse=True)

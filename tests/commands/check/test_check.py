@@ -20,7 +20,6 @@ from fota_poller.simulator import SimulatorAuthOptions, SimulatorOptions
 from fota_poller.simulator.faults import FaultOptions
 
 AUTH = SimulatorAuthOptions()
-TOKENS = token_environ(SimulatorOptions())
 
 
 def closed_port() -> int:
@@ -136,16 +135,21 @@ def short_preflight(tmp_path: Path) -> Path:
 # A check that waited the read timeout (30 s) would be stopped here and fail.
 @pytest.mark.timeout(15)
 @pytest.mark.parametrize(
-    ("env", "flags", "failed_step"),
+    ("secrets", "flags", "failed_step"),
     [
-        (credentials_environ(AUTH), (), "token"),
-        (TOKENS, ("--upgrade", f"0000123456-00001,{uuid.UUID(int=7)}"), "upgrade"),
+        ("credentials", (), "token"),
+        ("tokens", ("--upgrade", f"0000123456-00001,{uuid.UUID(int=7)}"), "upgrade"),
     ],
     ids=["token-request", "upgrade-with-pre-issued-tokens"],
 )
 async def test_check_of_a_server_that_never_answers_exits_4_within_the_connect_timeout(
-    tmp_path, env, flags, failed_step
+    tmp_path, secrets, flags, failed_step
 ):
+    # Built here, not when the module is read: the environment then has this test's own
+    # failed-login folder (conftest), not the user's ~/.local/state.
+    env = (
+        credentials_environ(AUTH) if secrets == "credentials" else token_environ(SimulatorOptions())
+    )
     config = short_preflight(tmp_path)
     async with silent_server() as base_url:
         code, lines, stderr = await check(
