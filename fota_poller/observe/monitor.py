@@ -22,12 +22,16 @@ from fota_poller.regular_files import require_regular
 
 log = structlog.get_logger("fota_poller")
 
+# The exit code of a good night whose metrics file could not be written (README's table).
+METRICS_FAILED = ExitCode.CAMPAIGNS_FAILED
+
 
 class RunWatch:
-    """Where the run leaves its run record, for the metrics file."""
+    """Where the run leaves its run record, for the metrics file; whether that file was written."""
 
     def __init__(self) -> None:
         self.run: RunRecord | None = None
+        self.metrics_failed = False
 
     def finished(self, run: RunRecord) -> int:
         """Keep the run record for the metrics; returns its exit code.
@@ -38,6 +42,17 @@ class RunWatch:
         if run.campaigns_total == 0:
             log.warning("run.no_campaigns", hint="the id lists and discovery gave no campaign")
         return run.exit_code
+
+    def exit_code(self, run_exit_code: int) -> int:
+        """The process's exit code, once the watch has ended, for a run that exited `run_exit_code`.
+
+        A metrics file that could not be written turns a 0 into 1: the night's records are
+        good, but monitoring did not hear of it, so something needs a look. Any other code
+        is kept: it already says the night needs a look, and says more.
+        """
+        if self.metrics_failed and run_exit_code == ExitCode.OK:
+            return int(METRICS_FAILED)
+        return run_exit_code
 
 
 def refusal_metrics(
@@ -89,18 +104,30 @@ def watch_run(config: Config, tally: RunTally, stderr: TextIO | None = None) -> 
             tally.on_change(None)
             progress.close()
         if metrics_file is not None:
-            _write(Path(metrics_file), tally, watch.run, exit_code, started)
+            watch.metrics_failed = not _write(
+                Path(metrics_file), tally, watch.run, exit_code, started
+            )
 
 
 def _write(
     path: Path, tally: RunTally, run: RunRecord | None, exit_code: int, started: float
-) -> None:
+) -> bool:
+    """Write the metrics file; False, after one error line naming it, when it cannot be."""
     if run is not None:
         metrics = RunMetrics.from_run(run, tally)
+        exit_code = run.exit_code
     else:
         metrics = RunMetrics.unfinished(tally, started, exit_code)
     try:
         write_metrics(path, metrics)
     except OSError as exc:
-        # The run's records are already written; losing the metrics must not lose them.
-        log.error("metrics.write_failed", path=str(path), error=exc.strerror or str(exc))
+        # The run's records are already written; losing the metrics must not lose them. The
+        # line carries the process's exit code: the run line above it cannot (RunWatch).
+        log.error(
+            "metrics.write_failed",
+            path=str(path),
+            error=exc.strerror or str(exc),
+            exit_code=exit_code or int(METRICS_FAILED),
+        )
+        return False
+    return True

@@ -35,6 +35,7 @@ EXIT_CODES_HELP = """\
 exit codes:
   0   every campaign was polled
   1   at least one campaign failed (all others are still written; see the campaign records)
+      or, every campaign polled, the metrics file could not be written (one line names it)
   2   usage error, bad config, or an unreadable id list (nothing polled, output untouched)
   3   could not authenticate: a token request or login was rejected; campaigns not polled
       have error_kind "auth" (a rejected login is never retried, so the account is not locked)

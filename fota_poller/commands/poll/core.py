@@ -189,7 +189,9 @@ async def authenticated_poll(
                 )
                 # The records are committed: a signal now only cuts the logout short.
                 control.after_run(tokens.cut_logout)
-                return watch.finished(run)
+                exit_code = watch.finished(run)
+    # After the watch: the metrics file is written (or not) only as it ends.
+    return watch.exit_code(exit_code)
 
 
 async def poll_command(
@@ -206,7 +208,8 @@ async def poll_command(
     async with signals_handled(control):
         with _held(config, tally, lock_file=None) as (watch, sink, state):
             run = await _poll(config, id_paths, tokens, sink, tally, control=control, state=state)
-            return watch.finished(run)
+            exit_code = watch.finished(run)
+    return watch.exit_code(exit_code)
 
 
 @contextlib.contextmanager
