@@ -27,8 +27,9 @@ PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
 NonNegativeFloat = Annotated[float, msgspec.Meta(ge=0)]
 PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
 LogLevel = Literal["debug", "info", "warning", "error"]
-# auto: readable lines on a terminal, JSON lines otherwise.
-LogFormat = Literal["auto", "json", "console"]
+# auto: journald's lines when stderr is the journal, readable lines on a terminal, JSON
+# lines otherwise (observe/logs.py: journal and ecs are JSON lines too).
+LogFormat = Literal["auto", "json", "console", "journal", "ecs"]
 Emit = Literal["all", "changes"]
 AccountName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 # An open set of strings (see docs/thingspace.md), so only the characters are checked.

@@ -85,8 +85,9 @@ def watch_run(config: Config, tally: RunTally, stderr: TextIO | None = None) -> 
     """
     metrics_file = config.output.metrics_file
     validate_metrics_path(metrics_file)
-    # JSON logs asked for on a terminal (`docker run -t`) are for a machine: no bar among them.
-    json_logs = config.log.format == "json"
+    # Machine lines (json, journal, ecs) asked for on a terminal (`docker run -t`) are for a
+    # machine: no bar among them.
+    json_logs = config.log.format not in {"auto", "console"}
     stream = StderrStream(stderr if stderr is not None else sys.stderr)  # writes never raise
     progress = None if json_logs else open_progress(stream, config.output.path)
     if progress is not None:

@@ -8,7 +8,8 @@ import json
 import pytest
 import structlog
 
-from fota_poller.observe.logs import configure_logging
+from fota_poller.observe.logs import configure_logging, rendering
+from fota_poller.observe.stderr import StderrStream
 
 ESC = "\x1b"
 
@@ -73,3 +74,68 @@ def test_what_is_bound_in_the_context_is_on_every_line():
     first, second = (json.loads(line) for line in stream.getvalue().splitlines())
     assert first["run_id"] == "run-1"
     assert "run_id" not in second
+
+
+@pytest.mark.parametrize(
+    ("method", "priority"),
+    [("debug", 7), ("info", 6), ("warning", 4), ("error", 3), ("critical", 2)],
+)
+def test_journal_lines_carry_the_syslog_priority_of_their_level(method, priority):
+    stream = io.StringIO()
+    configure_logging("debug", stream=stream, log_format="journal")
+    getattr(structlog.get_logger("fota_poller"), method)("campaign.failed", error_code="X")
+    line = stream.getvalue()
+    assert line.startswith(f"<{priority}>{{")
+    assert line.endswith("}\n")
+    assert json.loads(line[3:])["level"] == method
+
+
+def test_ecs_lines_use_the_elastic_common_schema_names():
+    stream = io.StringIO()
+    configure_logging("info", stream=stream, log_format="ecs")
+    with structlog.contextvars.bound_contextvars(run_id="run-1"):
+        structlog.get_logger("fota_poller").error(
+            "metrics.write_failed", path="/x.prom", error="No such file", exit_code=1
+        )
+    line = json.loads(stream.getvalue())
+    assert list(line)[:4] == ["@timestamp", "log.level", "message", "ecs.version"]
+    assert (line["log.level"], line["message"]) == ("error", "metrics.write_failed")
+    assert line["event"] == {"action": "metrics.write_failed", "dataset": "fota_poller.log"}
+    assert line["error"] == {"message": "No such file"}
+    assert line["process"] == {"exit_code": 1}
+    assert line["fota_poller"] == {"run_id": "run-1", "path": "/x.prom"}
+    assert line["@timestamp"].endswith("Z")
+
+
+@pytest.fixture
+def stderr_file(tmp_path):
+    with (tmp_path / "stderr").open("w", encoding="utf-8") as stream:
+        yield stream
+
+
+def _journal_stream(path) -> str:
+    status = path.stat()
+    return f"{status.st_dev}:{status.st_ino}"
+
+
+def test_auto_is_journal_when_journal_stream_names_stderr(monkeypatch, stderr_file, tmp_path):
+    monkeypatch.setenv("JOURNAL_STREAM", _journal_stream(tmp_path / "stderr"))
+    assert rendering("auto", StderrStream(stderr_file)) == "journal"
+    assert rendering("json", StderrStream(stderr_file)) == "json"  # asked for, it wins
+
+
+@pytest.mark.parametrize("named", ["another file", "", "garbage", "12:", ":34", "1:2:3", "-1:-2"])
+def test_auto_is_json_when_journal_stream_names_something_else(
+    monkeypatch, stderr_file, tmp_path, named
+):
+    other = tmp_path / "other"
+    other.write_text("", encoding="utf-8")
+    value = _journal_stream(other) if named == "another file" else named
+    monkeypatch.setenv("JOURNAL_STREAM", value)
+    assert rendering("auto", StderrStream(stderr_file)) == "json"
+
+
+def test_auto_on_a_stream_without_a_descriptor_is_not_the_journal(monkeypatch):
+    monkeypatch.setenv("JOURNAL_STREAM", "1:2")
+    assert rendering("auto", StderrStream(io.StringIO())) == "json"
+    assert rendering("auto", StderrStream(None)) == "json"

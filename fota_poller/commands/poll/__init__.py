@@ -162,8 +162,10 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     poll.add_argument(
         "--log-format",
         choices=get_args(LogFormat),
-        help="log lines on stderr: auto is console on a terminal, JSON otherwise "
-        f"(config log.format; default {LogConfig().format}); NO_COLOR turns colours off",
+        help="log lines on stderr: auto is journal when stderr is systemd's journal "
+        "(JOURNAL_STREAM), console on a terminal, JSON otherwise; journal and ecs are JSON "
+        f"lines too (config log.format; default {LogConfig().format}); NO_COLOR turns "
+        "colours off",
     )
     verbosity = poll.add_mutually_exclusive_group()
     verbosity.add_argument(

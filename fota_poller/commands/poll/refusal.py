@@ -1,10 +1,10 @@
 """A `poll` refused before or as it starts (bad config, no credentials, lock held): its line.
 
 In the run's log format: on a terminal (console lines) the one line `fota-poller: ...`; as
-JSON lines (the default off a terminal, where a log shipper reads stderr) one JSON object,
-the event `run.refused` with the run's id, its level, time and exit code, as every other line
-of a run carries them, so that a pipeline's `| json` parses the line that explains a failed
-night too.
+JSON lines (the default off a terminal, where a log shipper reads stderr; journal's after its
+`<3>`, ecs's with its field names) one JSON object, the event `run.refused` with the run's id,
+its level, time and exit code, as every other line of a run carries them, so that a
+pipeline's `| json` (or `journalctl -p err`) finds the line that explains a failed night too.
 """
 
 from __future__ import annotations
