@@ -1,4 +1,5 @@
-"""The two-shell simulator examples of README.md and docs/simulator.md, run as written.
+"""The docs' examples run as written: the two-shell simulator examples of README.md and
+docs/simulator.md, and every grep and jq line over a records or log file (below).
 
 Each block whose paragraph names this file holds `fota-poller simulate ...` (the first shell)
 and `fota-poller poll ...` (the second). The simulator is started as its own process on a
@@ -16,8 +17,11 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from helpers import clean_environ
+from helpers import ROOT, clean_environ, credentials_environ, simulator_process
 from test_docs import DOCS, RUN_BY_EXAMPLES, blocks, doc_id, read
+
+from fota_poller.model.records import Record
+from fota_poller.simulator import SimulatorAuthOptions
 
 _ASSIGNMENT = re.compile(r"^[A-Z_][A-Z0-9_]*=")
 
@@ -91,3 +95,77 @@ def test_the_simulator_example_runs_as_written(tmp_path, doc, simulate, environm
     assert "simulator served:" in served
     assert "{" not in served
     output.unlink()  # half a gigabyte need not wait for the end of the session
+
+
+# -- grep and jq examples, run against a real night's records and log lines ------------------
+# A line of a shell block that greps or jq's a records file (`*.jsonl`) or a log file
+# (`*.log`) is run by bash, the file replaced by a real one, and must print something: a
+# pattern written with spaces (`"record": "device"`) matches no compact line, and fails.
+_FILTERS = re.compile(r"(?:^|\|)\s*(?:grep|jq)\s")
+_RECORDS_FILE = re.compile(r"(?<![\w>])[^\s'\"|]*\.jsonl\b")
+_LOG_FILE = re.compile(r"(?<![\w>])[^\s'\"|]*\.log\b")
+
+
+def filter_examples():
+    """(doc, line) of every shell line that greps or jq's a records or log file."""
+    found = []
+    for doc in DOCS:
+        for language, body, _ in blocks(read(doc)):
+            if language not in {"sh", "bash", "shell", "console"}:
+                continue
+            for line in body.replace("\\\n", " ").splitlines():
+                command = line.strip()
+                if "fota-poller " in command or not _FILTERS.search(command):
+                    continue  # a run of the poller is not a filter over its files
+                if _RECORDS_FILE.search(command) or _LOG_FILE.search(command):
+                    found.append((doc, command))
+    return found
+
+
+@pytest.fixture(scope="module")
+def night(tmp_path_factory):
+    """A real night: its records (one campaign failed) and its JSON log lines, as files."""
+    folder = tmp_path_factory.mktemp("night")
+    ids = folder / "ids.txt"
+    with simulator_process("--campaigns", "3", "--devices", "1-3", "--write-ids", str(ids)) as url:
+        with ids.open("a", encoding="utf-8") as more:  # an id the simulator does not know
+            more.write("0000123456-00001,00000000-0000-4000-8000-000000000000\n")
+        with (folder / "night.log").open("wb") as log:
+            done = subprocess.run(
+                [sys.executable, "-m", "fota_poller", "poll", "--ids", str(ids), "--base-url",
+                 url, "--output", str(folder / "night.jsonl"), "--log-format", "json"],
+                env=credentials_environ(SimulatorAuthOptions()), stderr=log, timeout=60,
+                check=False,
+            )  # fmt: skip
+    assert done.returncode == 1
+    return folder / "night.jsonl", folder / "night.log"
+
+
+def test_the_grep_and_jq_examples_are_found():
+    assert "docs/records.md" in {doc_id(doc) for doc, _ in filter_examples()}
+    assert len(filter_examples()) >= 4
+
+
+@pytest.mark.parametrize(
+    ("doc", "command"),
+    filter_examples(),
+    ids=lambda value: doc_id(value) if isinstance(value, Path) else value[:40],
+)
+def test_a_grep_or_jq_example_matches_real_lines(night, doc, command):
+    records, log = night
+    command = _RECORDS_FILE.sub(str(records), command)
+    command = _LOG_FILE.sub(str(log), command)
+    done = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", command], capture_output=True, timeout=30, check=False
+    )
+    shown = done.stdout.decode().strip()
+    assert done.returncode == 0, f"{doc_id(doc)}: {command}\n{done.stderr.decode()}"
+    assert shown not in {"", "0"}, f"{doc_id(doc)}: {command} matched no line"
+
+
+def test_the_record_examples_are_lines_as_written():
+    # Compact, in the records' key order: what a grep copied from one of them must match.
+    for language, body, _ in blocks(read(ROOT / "docs" / "records.md")):
+        if language == "json":
+            line = body.strip().encode()
+            assert msgspec.json.encode(msgspec.json.decode(line, type=Record)) == line, line[:80]
