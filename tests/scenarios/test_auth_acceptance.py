@@ -105,5 +105,5 @@ async def test_debug_poll_prints_no_secret_anywhere(tmp_path, password):
         *simulator.auth.issued,
     ]
     assert result.returncode == (0 if password == SECRETS.password else 3)
-    assert b'"level": "debug"' in result.stderr
+    assert b'"level":"debug"' in result.stderr
     assert [secret for secret in secrets if secret.encode() in printed] == []
