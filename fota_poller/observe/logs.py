@@ -73,10 +73,10 @@ def configure_logging(
 
     `log_format` "auto" is journal lines when stderr is the journal, console lines on a
     terminal, JSON lines otherwise (`rendering`). Console lines are coloured unless
-    `NO_COLOR` is set to anything (https://no-color.org). Every event
-    passes through `redactor` (a fresh one when None) just before rendering. A line that
-    cannot be written is dropped and told to `on_dropped` (the run's tally). Returns the
-    stream the lines go to (its `dropped` counts them too).
+    `NO_COLOR` is set to anything (https://no-color.org). Every event passes through
+    `redactor` (a fresh one when None) just before rendering. A line that cannot be written
+    is dropped and told to `on_dropped` (the run's tally). Returns the stream the lines go
+    to (its `dropped` counts them too).
     """
     stderr = StderrStream(stream if stream is not None else sys.stderr, on_dropped)
     target: TextIO = cast("TextIO", stderr)
