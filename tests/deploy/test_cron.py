@@ -21,6 +21,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import sys
 from pathlib import Path
 
@@ -199,6 +200,8 @@ async def test_two_nights_then_a_night_the_lock_is_held(simulator, tmp_path):
     for night in ("2026-12-05", "2026-12-06"):
         run = json.loads((runs / f"{night}.jsonl").read_bytes().splitlines()[-1])
         assert (run["record"], run["complete"], run["campaigns_failed"]) == ("run", True, 0)
+        # Device ids: not for every user of the host.
+        assert stat.S_IMODE((runs / f"{night}.jsonl").stat().st_mode) == 0o640
     assert after_good_nights == 0
     # The failed night: exit 75 in the metrics file, one line in cron's mail, and the JSON
     # line that says why in the log, after both nights' lines.
