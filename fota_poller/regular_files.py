@@ -121,7 +121,12 @@ def read_followed(path: Path, limit: int) -> bytes:
 
 
 def replace_regular(
-    path: Path, data: bytes, mode: int = 0o666, *, replace_any: bool = False
+    path: Path,
+    data: bytes,
+    mode: int = 0o666,
+    *,
+    replace_any: bool = False,
+    exact_mode: bool = False,
 ) -> None:
     """Put `data` at `path` whole: a new file beside it, renamed over it (never written through).
 
@@ -132,7 +137,9 @@ def replace_regular(
     `mode` as for `os.open` (the umask applies); the folder is synced after the rename, so
     the new file is what a crash leaves. With `replace_any`, what is at `path` (a link, a
     FIFO) is replaced by the rename rather than refused: for a file whose loss costs more
-    than a planted link does (the failed-login memory).
+    than a planted link does (the failed-login memory). With `exact_mode`, the new file gets
+    `mode` whatever the umask: for a file another user must read (node_exporter reads the
+    metrics file, while the run's umask keeps its records from other users).
     """
     if not replace_any:
         require_regular(path)
@@ -140,6 +147,8 @@ def replace_regular(
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _SAFE_FLAGS
     descriptor = os.open(temporary, flags, mode)
     try:
+        if exact_mode:
+            os.fchmod(descriptor, mode)
         with os.fdopen(descriptor, "wb") as file:
             file.write(data)
             file.flush()

@@ -109,7 +109,9 @@ def write_metrics(path: Path, metrics: RunMetrics) -> None:
     last_success = metrics.finished_at if metrics.succeeded else previous_success(path)
     registry = _registry(metrics, last_success)
     # The escaping write_to_textfile used, so the file reads as before.
-    replace_regular(path, generate_latest(registry, ALLOWUTF8))
+    # 0644 whatever the run's umask (the units' 0027 keeps records from other users): the
+    # file holds counts only, and node_exporter, another user, must read it.
+    replace_regular(path, generate_latest(registry, ALLOWUTF8), 0o644, exact_mode=True)
 
 
 def previous_success(path: Path) -> float | None:

@@ -203,6 +203,8 @@ async def test_two_nights_then_a_night_the_lock_is_held(simulator, tmp_path):
         # Device ids: not for every user of the host.
         assert stat.S_IMODE((runs / f"{night}.jsonl").stat().st_mode) == 0o640
     assert after_good_nights == 0
+    # Counts only, and node_exporter (another user) reads it: 0644 under the same umask.
+    assert stat.S_IMODE(metrics.stat().st_mode) == 0o644
     # The failed night: exit 75 in the metrics file, one line in cron's mail, and the JSON
     # line that says why in the log, after both nights' lines.
     assert third == (
