@@ -8,18 +8,23 @@ under the TOML key's own name.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Final, Literal, TypeVar
 
 import msgspec
 
-from fota_poller.decoding import decode
+from fota_poller.config_messages import (
+    file_value_message,
+    flag_value_message,
+    unknown_keys,
+    unknown_keys_message,
+)
+from fota_poller.config_sources import config_table, file_keys
 from fota_poller.durations import Duration, unitless
-from fota_poller.errors import ConfigError, InputDecodeError
+from fota_poller.errors import ConfigError
 from fota_poller.model.phases import PhasesConfig
-from fota_poller.regular_files import read_followed
 
 DEFAULT_BASE_URL = "https://thingspace.verizon.com/api"
 
@@ -193,50 +198,29 @@ def settings_for(settings: type[Settings], section: msgspec.Struct) -> Settings:
 
 def load_config(path: Path | None) -> Config:
     """Read a TOML file into a `Config`; None gives the defaults."""
+    return load_config_keys(path)[0]
+
+
+def load_config_keys(path: Path | None) -> tuple[Config, frozenset[str]]:
+    """`load_config`, and the keys the file sets (`poll.rate`): where each value came from.
+
+    A key or table that is no setting is refused with the closest real name (all of them
+    counted, the first named), before any value is looked at.
+    """
     if path is None:
-        return Config()
-    raw = _config_bytes(path)
+        return Config(), frozenset()
+    table = config_table(path)
+    unknown = unknown_keys(table, Config)
+    if unknown:
+        raise ConfigError(f"config {path}: {unknown_keys_message(unknown, table, Config)}")
     try:
-        return decode(_read_toml, _toml_text(path, raw))
-    except InputDecodeError as exc:
-        if exc.invalid:
-            raise ConfigError(f"config {path}: {_toml_path(exc.reason)}") from None
-        raise ConfigError(f"config {path}: not valid TOML: {exc.reason}") from None
-
-
-def _config_bytes(path: Path) -> bytes:
-    # Any path $FOTA_POLLER_CONFIG names: a FIFO or /dev/zero is refused, never read.
-    try:
-        raw = read_followed(path, _MAX_CONFIG_BYTES)
-    except OSError as exc:
-        raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
-    if len(raw) > _MAX_CONFIG_BYTES:
-        raise ConfigError(f"config {path}: over {_MAX_CONFIG_BYTES >> 20} MB, no config file")
-    return raw
-
-
-def _read_toml(text: str) -> Config:
-    return msgspec.toml.decode(text, type=Config, dec_hook=_decode)
-
-
-def _toml_text(path: Path, raw: bytes) -> str:
-    """The file as text: UTF-8 as TOML requires, naming the first byte that is not."""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        raise ConfigError(
-            f"config {path}: not UTF-8: byte 0x{raw[exc.start]:02x} at offset {exc.start} "
-            f"(line {line}); save the file as UTF-8"
-        ) from None
-    # A leading byte order mark is valid UTF-8 and editors on Windows write one; tomllib
-    # (under msgspec.toml) rejects it as "Invalid statement (at line 1, column 1)".
-    return text.removeprefix("\ufeff")
-
-
-def _toml_path(message: str) -> str:
-    """Attempt msgspec's `$.poll.rate` into the TOML key `poll.rate` a user would write."""
-    return re.sub(r"`\$\.?([^`]*)`", lambda m: f"`{m.group(1) or '(top level)'}`", message)
+        # As msgspec.toml.decode converts what tomllib read, from the table already read.
+        config = msgspec.convert(
+            table, Config, builtin_types=_TOML_TYPES, str_keys=True, dec_hook=_decode
+        )
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"config {path}: {file_value_message(str(exc), table)}") from None
+    return config, file_keys(table, Config)
 
 
 def apply_overrides(config: Config, **sections: dict[str, Any]) -> Config:
@@ -244,13 +228,28 @@ def apply_overrides(config: Config, **sections: dict[str, Any]) -> Config:
 
     The result is re-validated so a flag cannot smuggle in a value the file could not hold.
     """
-    updated = msgspec.to_builtins(config, enc_hook=_encode)
-    for section, values in sections.items():
-        updated[section].update({k: v for k, v in values.items() if v is not None})
+    updated = config_values(config)
+    given = {
+        f"{section}.{key}": value
+        for section, values in sections.items()
+        for key, value in values.items()
+        if value is not None
+    }
+    for key, value in given.items():
+        section, name = key.split(".")
+        updated[section][name] = value
     try:
         return msgspec.convert(updated, type=Config, dec_hook=_decode)
     except msgspec.ValidationError as exc:
-        raise ConfigError(_toml_path(str(exc))) from None
+        # Named as it was given: `--rate: must be ...` (config_sources.FLAGS), not the key.
+        named = flag_value_message(str(exc), given)
+        raise ConfigError(named or file_value_message(str(exc), updated)) from None
+
+
+def config_values(config: Config) -> dict[str, dict[str, Any]]:
+    """The config as TOML would hold it, section by section: a duration as its text."""
+    values: dict[str, dict[str, Any]] = msgspec.to_builtins(config, enc_hook=_encode)
+    return values
 
 
 def _decode(type_: type, value: object) -> object:
@@ -279,8 +278,8 @@ def _encode(value: object) -> object:
 # The config file read when `--config` is not given: this variable's file, else the system one
 # when it exists (a package or an admin puts it there; a missing one is no error).
 CONFIG_ENV = "FOTA_POLLER_CONFIG"
-# A config is a few kB; a file over this is no config (and is not read whole).
-_MAX_CONFIG_BYTES: Final = 1 << 20
+# The types tomllib gives that msgspec.toml.decode keeps as they are.
+_TOML_TYPES: Final = (datetime, date, time)
 DEFAULT_CONFIG_PATH = Path("/etc/fota-poller/config.toml")
 
 

@@ -123,5 +123,5 @@ def test_no_module_but_config_gives_a_poll_setting_a_default():
 def test_a_fixed_value_of_the_config_is_no_toml_key(tmp_path):
     path = tmp_path / "config.toml"
     path.write_text("[poll]\nmin_rate = 1.0\n")
-    with pytest.raises(ConfigError, match="unknown field `min_rate`"):
+    with pytest.raises(ConfigError, match=r"unknown key poll\.min_rate"):
         load_config(path)

@@ -24,7 +24,7 @@ MAX_LINES = 300
 LAYERS: Final = (
     ("errors", "text", "durations", "decoding", "lines", "regular_files", "_version"),
     ("model",),
-    ("config",),
+    ("config", "config_messages", "config_sources"),
     ("api", "ids", "pacing", "output", "state"),
     ("observe",),
     ("run",),

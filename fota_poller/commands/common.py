@@ -12,9 +12,23 @@ import os
 import sys
 from pathlib import Path
 
-from fota_poller.config import Config, config_path, load_config
+import msgspec
+
+from fota_poller.config import CONFIG_ENV, Config, config_path, load_config_keys
 from fota_poller.durations import parse_duration
 from fota_poller.errors import ConfigError
+
+
+class ConfigRead(msgspec.Struct, frozen=True):
+    """The config as its file holds it, before any flag, and where it came from."""
+
+    config: Config
+    # None: no file, the defaults.
+    path: Path | None
+    # `--config`, the variable's name, `default` (the file in /etc) or `none`.
+    found_by: str
+    # The keys the file sets (`poll.rate`): each other value is the default, or a flag's.
+    file_keys: frozenset[str]
 
 
 def read_config(flag: Path | None) -> tuple[Config, Path | None, str]:
@@ -22,8 +36,24 @@ def read_config(flag: Path | None) -> tuple[Config, Path | None, str]:
 
     How: `--config`, the variable's name, `default` (the file in /etc) or `none`.
     """
+    read = read_config_sources(flag)
+    return read.config, read.path, read.found_by
+
+
+def read_config_sources(flag: Path | None) -> ConfigRead:
+    """`read_config`, with the keys the file sets: what `check` says each value came from.
+
+    An error with a file that `$FOTA_POLLER_CONFIG` named says so: the operator looking at
+    the crontab or the unit for `--config` finds the variable instead.
+    """
     path, found_by = config_path(flag, os.environ)
-    return load_config(path), path, found_by
+    try:
+        config, keys = load_config_keys(path)
+    except ConfigError as exc:
+        if found_by != CONFIG_ENV:
+            raise
+        raise ConfigError(f"{exc} (the file ${CONFIG_ENV} names)") from None
+    return ConfigRead(config, path, found_by, keys)
 
 
 def output_format(chosen: str | None, on_terminal: str) -> str:

@@ -1,8 +1,10 @@
+import os
+
 import pytest
 import structlog
-from helpers import ROOT
+from helpers import ROOT, refusal, run_cli
 
-from fota_poller.api.credentials import Credentials, Secret, load_credentials
+from fota_poller.api.credentials import Credentials, Secret, credential_sources, load_credentials
 from fota_poller.api.token_provider import TokenProvider
 from fota_poller.config import AuthConfig, Config
 from fota_poller.errors import ConfigError, MissingCredentialsError
@@ -160,3 +162,82 @@ def test_a_pre_issued_token_with_a_control_character_is_refused_unshown(bad):
     with pytest.raises(ConfigError, match="THINGSPACE_BEARER_TOKEN holds a control") as caught:
         load_credentials(AuthConfig(), environ)
     assert "tok" not in str(caught.value)
+
+
+# -- a file [auth] names must be usable, even when the environment wins -----------------------
+
+
+@pytest.mark.parametrize("kind", ["missing", "folder", "fifo", "not utf-8", "empty", "huge"])
+def test_a_named_secret_file_that_cannot_be_used_is_refused_though_the_variable_is_set(
+    tmp_path, kind
+):
+    path = tmp_path / "password"
+    if kind == "folder":
+        path.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(path)  # nobody writes it: a read would wait for ever
+    elif kind == "not utf-8":
+        secret_file(tmp_path, "password", "").write_bytes(b"pass\xff\xfeword")
+    elif kind == "empty":
+        secret_file(tmp_path, "password", " \n")
+    elif kind == "huge":
+        secret_file(tmp_path, "password", "p" * 100_000)
+
+    with pytest.raises(ConfigError) as caught:
+        load_credentials(AuthConfig(password_file=str(path)), FULL_ENVIRONMENT)
+
+    message = str(caught.value)
+    assert f"auth.password_file {path}" in message
+    assert "\n" not in message
+    assert all(value not in message for value in FULL_ENVIRONMENT.values())
+    assert "pass" not in message.replace("password", "")
+
+
+def test_a_named_secret_file_is_followed_through_a_link(tmp_path):
+    # Kubernetes mounts each secret as a link into a `..data` folder.
+    target = secret_file(tmp_path, "real-password", "linked-secret")
+    link = tmp_path / "password"
+    link.symlink_to(target)
+    environ = {k: v for k, v in FULL_ENVIRONMENT.items() if k != "THINGSPACE_PASSWORD"}
+
+    credentials = load_credentials(AuthConfig(password_file=str(link)), environ)
+
+    assert credentials.password is not None
+    assert credentials.password.reveal() == "linked-secret"
+
+
+def test_credential_sources_say_where_each_secret_comes_from_without_reading_it(tmp_path):
+    environ = {
+        "THINGSPACE_APP_KEY": "key-from-env",
+        "THINGSPACE_BEARER_TOKEN": "bearer",
+        "CREDENTIALS_DIRECTORY": str(tmp_path),
+    }
+    config = AuthConfig(app_key_file="/nowhere/key", password_file="password")
+
+    sources = {
+        name: None if s is None else str(s) for name, s in credential_sources(config, environ)
+    }
+
+    assert sources == {
+        "auth.app_key": "env THINGSPACE_APP_KEY",  # the variable wins over the file
+        "auth.app_secret": None,
+        "auth.username": None,
+        "auth.password": f"file {tmp_path / 'password'}",
+        "auth.bearer_token": "env THINGSPACE_BEARER_TOKEN",
+        "auth.session_token": None,
+    }
+
+
+def test_poll_with_a_missing_secret_file_and_the_variable_set_exits_2_naming_it(tmp_path):
+    missing = tmp_path / "app-key"
+    config = tmp_path / "config.toml"
+    config.write_text(f'[auth]\napp_key_file = "{missing}"\n', encoding="utf-8")
+
+    done = run_cli(["poll", "-c", str(config), "--ids", "-"], env=FULL_ENVIRONMENT, stdin=b"")
+
+    [line] = done.stderr.decode().splitlines()
+    assert done.returncode == 2
+    assert refusal(line) == (
+        f"fota-poller: cannot read auth.app_key_file {missing}: No such file or directory"
+    )
+    assert "key-from-env" not in line

@@ -33,7 +33,8 @@ from fota_poller.api.network_error import where
 from fota_poller.api.redact import Redactor, redacted_error
 from fota_poller.api.token_provider import TokenProvider
 from fota_poller.api.unreachable import reason_of
-from fota_poller.commands.common import read_config
+from fota_poller.commands.check.sources import show_sources
+from fota_poller.commands.common import read_config_sources
 from fota_poller.config import Config, apply_overrides
 from fota_poller.errors import AuthenticationError, ExitCode, FotaPollerError, RequestFailedError
 from fota_poller.model.refs import CampaignRef
@@ -57,17 +58,18 @@ def run(args: argparse.Namespace) -> int:
     # The config poll reads (`--config`, else $FOTA_POLLER_CONFIG, else /etc), and the flags
     # that say where poll keeps its files: so check finds the failed-login memory poll keeps.
     try:
-        read, path, _ = read_config(args.config)
+        read = read_config_sources(args.config)
         config = apply_overrides(
-            read,
+            read.config,
             api={"base_url": args.base_url},
             poll={"lock_file": args.lock_file},
             state={"path": args.state},
         )
     except FotaPollerError as exc:
         return _fail(redactor, "config", str(exc), exc.exit_code)
+    _line(redactor, "ok", "config", str(read.path) if read.path is not None else "defaults")
+    show_sources(read, config, args)  # the config poll would run with: before preflight_config
     config = preflight_config(config)
-    _line(redactor, "ok", "config", str(path) if path is not None else "defaults")
     files = written_files(config)
     if files:
         try:

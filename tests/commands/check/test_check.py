@@ -29,12 +29,17 @@ def closed_port() -> int:
 
 
 async def check(*flags: str, env: dict[str, str] | None = None) -> tuple[int, list[str], str]:
-    """`fota-poller check FLAGS` as a process: the exit code, stdout's lines, stderr."""
+    """`fota-poller check FLAGS` as a process: the exit code, its step lines, stderr.
+
+    The config's lines under the `config` step (indented: commands/check/sources.py) are
+    left out; tests/commands/check/test_check_sources.py reads them.
+    """
     command = [sys.executable, "-m", "fota_poller", "check", *flags]
     result = await anyio.run_process(
         command, env=env if env is not None else credentials_environ(AUTH), check=False
     )
-    return result.returncode, result.stdout.decode().splitlines(), result.stderr.decode()
+    lines = [line for line in result.stdout.decode().splitlines() if not line.startswith(" ")]
+    return result.returncode, lines, result.stderr.decode()
 
 
 def steps(lines: list[str]) -> list[tuple[str, str]]:
@@ -213,7 +218,8 @@ async def test_check_refuses_a_base_url_without_http_scheme_or_host(url):
     assert code == 2, stderr
     assert len(lines) == 1
     assert lines[0].startswith(
-        f"FAIL config      api.base_url {url!r} is not an http:// or https:// URL with a host"
+        # Named by the flag that gave it, as argparse names a flag's bad value.
+        f"FAIL config      --base-url {url!r} is not an http:// or https:// URL with a host"
     )
 
 
@@ -258,7 +264,7 @@ def test_poll_refuses_a_base_url_without_scheme_at_start(tmp_path, capsys):
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1
     assert refusal(err[0]).startswith(
-        "fota-poller: api.base_url '127.0.0.1:18080' is not an http:// or https:// URL with a host"
+        "fota-poller: --base-url '127.0.0.1:18080' is not an http:// or https:// URL with a host"
     )
     assert not output.exists()
 
