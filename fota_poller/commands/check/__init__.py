@@ -34,6 +34,34 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="try one login even if one with these credentials was rejected before; a "
         "success forgets the rejection (docs/credentials.md)",
     )
+    check.add_argument(
+        "--ids",
+        action="append",
+        metavar="FILE",
+        help="an id list the night reads (repeatable): its lines are read and counted, never "
+        "polled; - (stdin) and a FIFO are left to the night",
+    )
+    check.add_argument(
+        "--status",
+        action="extend",
+        type=_statuses,
+        metavar="S1,S2",
+        help="the statuses the night discovers (config discover.statuses): the first report "
+        "page of each account and status is fetched",
+    )
+    check.add_argument("--account", help="account for bare upgrade ids (config api.account)")
+    check.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="the output poll writes (config output.path): its folder must be writable",
+    )
+    check.add_argument(
+        "--metrics-file",
+        metavar="PATH.prom",
+        help="the metrics file poll writes (config output.metrics_file): its folder must be "
+        "writable",
+    )
     add_state_option(
         check,
         "the state database poll uses (config state.path): failed logins are kept beside it",
@@ -57,6 +85,11 @@ def run(args: argparse.Namespace) -> int:
     from fota_poller.commands.check import core  # noqa: PLC0415 - see the module docstring
 
     return core.run(args)
+
+
+def _statuses(text: str) -> list[str]:
+    """`A, B` as `poll --status` reads it: each status once trimmed, empty ones dropped."""
+    return [status.strip() for status in text.split(",") if status.strip()]
 
 
 def _campaign_ref(text: str) -> CampaignRef:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
@@ -33,6 +34,10 @@ from fota_poller.api.network_error import where
 from fota_poller.api.redact import Redactor, redacted_error
 from fota_poller.api.token_provider import TokenProvider
 from fota_poller.api.unreachable import reason_of
+from fota_poller.commands.check.discovery import discovery_settings, first_pages
+from fota_poller.commands.check.folders import check_folders
+from fota_poller.commands.check.id_lists import check_id_lists
+from fota_poller.commands.check.report import StepReport
 from fota_poller.commands.common import read_config
 from fota_poller.config import Config, apply_overrides
 from fota_poller.errors import AuthenticationError, ExitCode, FotaPollerError, RequestFailedError
@@ -60,8 +65,10 @@ def run(args: argparse.Namespace) -> int:
         read, path, _ = read_config(args.config)
         config = apply_overrides(
             read,
-            api={"base_url": args.base_url},
+            api={"base_url": args.base_url, "account": args.account},
             poll={"lock_file": args.lock_file},
+            output={"path": args.output, "metrics_file": args.metrics_file},
+            discover={"statuses": args.status},
             state={"path": args.state},
         )
     except FotaPollerError as exc:
@@ -76,6 +83,12 @@ def run(args: argparse.Namespace) -> int:
         except FotaPollerError as exc:
             return _fail(redactor, "files", str(exc), exc.exit_code)
         _line(redactor, "ok", "files", ", ".join(what for what, _ in files))
+    later = 0  # a failure the night would only report at its end (1): the checks go on
+    for report in _offline_steps(config, files, args.ids or []):
+        code = _report(redactor, report)
+        if code not in {0, ExitCode.CAMPAIGNS_FAILED}:
+            return code
+        later = later or code
     configure_logging(config.log.level, redactor=redactor)
     try:
         credentials = load_credentials(config.auth)
@@ -89,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
         return _fail(redactor, "logins", str(exc), exc.exit_code)
     upgrade: CampaignRef | None = args.upgrade
     try:
-        return anyio.run(_online, config, credentials, redactor, upgrade, memory)
+        return anyio.run(_online, config, credentials, redactor, upgrade, memory) or later
     except FotaPollerError as exc:
         raise redacted_error(exc, redactor) from None  # the CLI's line, as for `poll`
 
@@ -106,6 +119,15 @@ def written_files(config: Config) -> list[tuple[str, str]]:
         ("state lock file", None if state is None else lock_path(Path(state))),
     ]
     return [(what, path) for what, path in named if path is not None]
+
+
+def _offline_steps(
+    config: Config, files: list[tuple[str, str]], id_paths: list[str]
+) -> Iterator[StepReport]:
+    """The steps that read only files: each made when the one before it has been printed."""
+    yield check_folders(files)
+    yield check_id_lists(id_paths, config)
+    yield discovery_settings(config)
 
 
 def preflight_config(config: Config) -> Config:
@@ -145,7 +167,7 @@ async def _online(
         return _fail(redactor, "connect", f"{where(url)}: {reason}", ExitCode.CUT_SHORT)
     _line(redactor, "ok", "connect", where(url))
     tally = RunTally()
-    step = "token"
+    step, found = "token", 0
     async with TokenProvider(
         config, credentials, redactor=redactor, tally=tally, login_memory=memory
     ) as tokens:
@@ -157,6 +179,9 @@ async def _online(
             await tokens.headers()
             opened = "pre-issued" if tally.login_requests == 0 else "opened (1 login)"
             _line(redactor, "ok", step, opened)
+            if config.discover.statuses:  # a page that fails is the night's exit 1: go on
+                step = "discovery"
+                found = _report(redactor, await first_pages(config, tokens, tally))
             if upgrade is not None:
                 step = "upgrade"
                 code = await _poll_one(config, tokens, tally, upgrade, redactor)
@@ -172,7 +197,7 @@ async def _online(
         return _fail(redactor, "logout", str(unanswered), ExitCode.CUT_SHORT)
     if tally.logout_requests:
         _line(redactor, "ok" if tokens.session_closed else "FAIL", "logout", _closed(tokens))
-    return 0
+    return found
 
 
 async def _poll_one(
@@ -228,6 +253,13 @@ def _closed(tokens: TokenProvider) -> str:
 def _fail(redactor: Redactor, step: str, reason: str, code: int) -> int:
     _line(redactor, "FAIL", step, reason)
     return int(code)
+
+
+def _report(redactor: Redactor, report: StepReport) -> int:
+    """Print a step's lines; its exit code."""
+    for finding in report.findings:
+        _line(redactor, finding.verdict, report.step, finding.detail)
+    return report.exit_code
 
 
 def _line(redactor: Redactor, verdict: str, step: str, detail: str) -> None:
