@@ -75,20 +75,9 @@ def run(args: argparse.Namespace) -> int:
         return _fail(redactor, "config", str(exc), exc.exit_code)
     config = preflight_config(config)
     _line(redactor, "ok", "config", str(path) if path is not None else "defaults")
-    files = written_files(config)
-    if files:
-        try:
-            for what, file in files:
-                usable_file(what, file)
-        except FotaPollerError as exc:
-            return _fail(redactor, "files", str(exc), exc.exit_code)
-        _line(redactor, "ok", "files", ", ".join(what for what, _ in files))
-    later = 0  # a failure the night would only report at its end (1): the checks go on
-    for report in _offline_steps(config, files, args.ids or []):
-        code = _report(redactor, report)
-        if code not in {0, ExitCode.CAMPAIGNS_FAILED}:
-            return code
-        later = later or code
+    code = _file_steps(redactor, written_files(config))
+    if code:
+        return code
     configure_logging(config.log.level, redactor=redactor)
     try:
         credentials = load_credentials(config.auth)
@@ -96,6 +85,13 @@ def run(args: argparse.Namespace) -> int:
         return _fail(redactor, "credentials", str(exc), exc.exit_code)
     redactor.add_credentials(credentials)
     _line(redactor, "ok", "credentials", _present(credentials))
+    # After the credentials: an id list's line quoted back passes a redactor that knows them.
+    later = 0  # a failure the night reports only at its end (1): the checks go on
+    for report in _input_steps(config, args.ids or []):
+        code = _report(redactor, report)
+        if code not in {0, ExitCode.CAMPAIGNS_FAILED}:
+            return code
+        later = later or code
     try:
         memory = open_login_memory(config, credentials, retry=args.login)
     except FotaPollerError as exc:
@@ -121,11 +117,21 @@ def written_files(config: Config) -> list[tuple[str, str]]:
     return [(what, path) for what, path in named if path is not None]
 
 
-def _offline_steps(
-    config: Config, files: list[tuple[str, str]], id_paths: list[str]
-) -> Iterator[StepReport]:
-    """The steps that read only files: each made when the one before it has been printed."""
-    yield check_folders(files)
+def _file_steps(redactor: Redactor, files: list[tuple[str, str]]) -> int:
+    """`files`, then `writable`: what is at each path, then whether its folder takes a file."""
+    if not files:
+        return 0
+    try:
+        for what, file in files:
+            usable_file(what, file)
+    except FotaPollerError as exc:
+        return _fail(redactor, "files", str(exc), exc.exit_code)
+    _line(redactor, "ok", "files", ", ".join(what for what, _ in files))
+    return _report(redactor, check_folders(files))
+
+
+def _input_steps(config: Config, id_paths: list[str]) -> Iterator[StepReport]:
+    """What the night reads: each step made once the one before it has been printed."""
     yield check_id_lists(id_paths, config)
     yield discovery_settings(config)
 
