@@ -19,12 +19,15 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Register `check` and its options."""
     check = commands.add_parser(
         "check",
-        help="preflight: config, credentials, connect, token, one login and logout",
-        description="Check that a run can start: the config, the credentials' presence, a "
-        "connection to the base URL, a token, one session opened and closed, and optionally "
-        "one upgrade polled. One line per step; the exit codes are poll's (4 at once when "
-        "the API is unreachable). A login rejected before (by any run) is not tried again "
-        "unless --login is given.",
+        help="preflight: config, files and folders, id lists, credentials, connect, token, "
+        "one login and logout",
+        description="Check that a run can start: the config, the files and folders it writes "
+        "(a file made and removed in each), the credentials' presence, the id lists it reads "
+        "(counted, never polled) and discovery, a connection to the base URL, a token, one "
+        "session opened and closed, and optionally one upgrade polled. Give it the night's "
+        "--ids, --status, --output, --metrics-file, --state and --lock-file. One line per step; "
+        "the exit codes are poll's (4 at once when the API is unreachable). A login rejected "
+        "before (by any run) is not tried again unless --login is given.",
     )
     add_config_option(check)
     check.add_argument("--base-url", help="API base URL (config api.base_url)")

@@ -3,11 +3,13 @@
 A login rejected before (by any run: `fota_poller.api.login_memory`) is not tried again
 unless `--login` is given: then one login is tried, and a success forgets the rejection.
 
-Config, credentials (present, never shown), one TCP connect to the base URL, a Bearer token,
-one session opened and closed (one login and one logout, as a run makes), and optionally one
-upgrade polled. The exit codes are `poll`'s: 2 config or credentials, 3 refused by
-ThingSpace, 4 unreachable (at once: a preflight does not wait out an outage), 1 when the
-upgrade poll gets an answer it cannot use.
+Config, the files and their folders (folders.py), credentials (present, never shown), the
+id lists and discovery (id_lists.py, discovery.py), one TCP connect to the base URL, a Bearer
+token, one session opened and closed (one login and one logout, as a run makes), and
+optionally one upgrade polled. The exit codes are `poll`'s: 2 config, files or credentials, 3
+refused by ThingSpace, 4 unreachable (at once: a preflight does not wait out an outage), 1
+when the upgrade poll gets an answer it cannot use, or for what a night reports at its end
+(an invalid id line, a failed report page), which does not stop the preflight either.
 
 No step waits longer for an answer than the connect timeout (`preflight_config`): a server
 that takes the connection and then says nothing is exit 4 within seconds, not after the
@@ -35,7 +37,7 @@ from fota_poller.api.redact import Redactor, redacted_error
 from fota_poller.api.token_provider import TokenProvider
 from fota_poller.api.unreachable import reason_of
 from fota_poller.commands.check.discovery import discovery_settings, first_pages
-from fota_poller.commands.check.folders import check_folders
+from fota_poller.commands.check.folders import check_files, check_folders
 from fota_poller.commands.check.id_lists import check_id_lists
 from fota_poller.commands.check.report import StepReport
 from fota_poller.commands.common import read_config
@@ -45,7 +47,6 @@ from fota_poller.model.refs import CampaignRef
 from fota_poller.model.tally import RunTally
 from fota_poller.observe.logs import configure_logging
 from fota_poller.pacing.ratelimit import RateLimiter
-from fota_poller.regular_files import usable_file
 from fota_poller.state.schema import lock_path
 from fota_poller.text import ERROR_TEXT_CHARS, MESSAGE_CHARS, escape_controls
 
@@ -121,13 +122,7 @@ def _file_steps(redactor: Redactor, files: list[tuple[str, str]]) -> int:
     """`files`, then `writable`: what is at each path, then whether its folder takes a file."""
     if not files:
         return 0
-    try:
-        for what, file in files:
-            usable_file(what, file)
-    except FotaPollerError as exc:
-        return _fail(redactor, "files", str(exc), exc.exit_code)
-    _line(redactor, "ok", "files", ", ".join(what for what, _ in files))
-    return _report(redactor, check_folders(files))
+    return _report(redactor, check_files(files)) or _report(redactor, check_folders(files))
 
 
 def _input_steps(config: Config, id_paths: list[str]) -> Iterator[StepReport]:

@@ -1,11 +1,11 @@
-"""`check`'s `writable` step: a file made and removed in each folder a run writes into.
+"""`check`'s `files` and `writable` steps: the files a run writes, and their folders.
 
-The `files` step says each file a run writes is a regular file or nothing yet; this one says
-the run can write there at all. In each folder a hidden, uniquely named file is created with
-O_CREAT|O_EXCL|O_NOFOLLOW (never through a link, never over anything that is there) and
-removed at once, also when a step after its creation fails: the one honest answer to "can
-this user create files here", which also covers what permission bits do not show (a
-read-only mount, an immutable folder, a full inode table, root on a folder of /sys).
+`files` says each file a run writes is a regular file or nothing yet (`usable_file`'s rules,
+the run's own); `writable` says the run can write there at all. In each folder a hidden,
+uniquely named file is created with O_CREAT|O_EXCL|O_NOFOLLOW (never through a link, never
+over anything that is there) and removed at once: the one honest answer to "can this user
+create files here", which also covers what permission bits do not show (a read-only mount,
+an immutable folder, a full inode table, root on a folder of /sys).
 
 The files a run opens in place rather than replacing (the lock files, the state database)
 are also opened for writing when they exist, without truncating or locking them.
@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Final
 
 from fota_poller.commands.check.report import StepReport
-from fota_poller.errors import ExitCode
+from fota_poller.errors import ExitCode, FotaPollerError
+from fota_poller.regular_files import usable_file
 
 # The names `core.written_files` gives the files a run opens in place: their own
 # permissions matter too, not only their folder's. The output and the metrics file are
@@ -40,6 +41,19 @@ _REASONS: Final = {
     errno.EDQUOT: "disk quota exceeded",
 }
 _GB: Final = 1e9
+
+
+def check_files(files: Sequence[tuple[str, str]]) -> StepReport:
+    """One line: each of `files` (name, path) is a regular file or nothing yet, or the first not."""
+    report = StepReport("files")
+    try:
+        for what, path in files:
+            usable_file(what, path)
+    except FotaPollerError as exc:
+        report.fail(str(exc), exc.exit_code)
+        return report
+    report.ok(", ".join(what for what, _ in files))
+    return report
 
 
 def check_folders(files: Sequence[tuple[str, str]]) -> StepReport:
@@ -77,14 +91,21 @@ def folder_problem(folder: Path) -> str | None:
         return "not a folder"
     probe = folder / f".fota-poller-check-{secrets.token_hex(8)}.tmp"
     try:
-        os.close(os.open(probe, _PROBE_FLAGS, 0o600))
+        descriptor = os.open(probe, _PROBE_FLAGS, 0o600)
     except OSError as exc:
         return _reason(exc)
+    problem: str | None = None
     try:
-        probe.unlink()
+        os.close(descriptor)
     except OSError as exc:
-        return f"a file made there cannot be removed ({probe}): {_reason(exc)}"
-    return None
+        problem = _reason(exc)
+    finally:
+        # Whatever happened since it was made (an interrupt too): it does not stay.
+        try:
+            probe.unlink()
+        except OSError as exc:
+            problem = f"a file made there cannot be removed ({probe}): {_reason(exc)}"
+    return problem
 
 
 def _file_problem(path: str) -> str | None:

@@ -144,7 +144,9 @@ def _say(report: StepReport, path: str, count: ListCount) -> None:
         )
     if not count.invalid:
         report.ok(
-            f"{path}: {usable}" if count.usable else f"{path}: no usable line, nothing to poll"
+            f"{path}: {usable}"
+            if count.usable
+            else f"{path}: no id in it (blank, comments, a header)"
         )
         return
     more = count.invalid - len(count.shown)

@@ -87,6 +87,18 @@ async def test_the_account_flag_makes_bare_ids_usable(tmp_path, run_check):
     assert checked.step("ids") == [f"ok   ids         {ids}: 1 usable line"]
 
 
+async def test_a_list_with_no_id_in_it_is_said_so(tmp_path, run_check):
+    ids = tmp_path / "ids.csv"
+    ids.write_text("accountName,upgradeId\n# exported empty tonight\n\n", encoding="utf-8")
+
+    checked = await run_check("--ids", str(ids))
+
+    assert checked.code == 0, checked.lines  # as the night: nothing polled is no failure
+    assert checked.step("ids") == [
+        f"ok   ids         {ids}: no id in it (blank, comments, a header)"
+    ]
+
+
 async def test_only_the_first_invalid_lines_are_shown_then_a_count(tmp_path, run_check):
     ids = tmp_path / "ids.txt"
     ids.write_text(f"{ACCOUNT},{UPGRADE}\n" + "junk\n" * 40, encoding="utf-8")
