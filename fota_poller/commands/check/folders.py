@@ -71,7 +71,7 @@ def check_folders(files: Sequence[tuple[str, str]]) -> StepReport:
         stuck = [
             f"{what} {path}: {reason}"
             for what, path in named
-            if what in _OPENED_IN_PLACE and (reason := _file_problem(path)) is not None
+            if (reason := _file_problem(path, folder, in_place=what in _OPENED_IN_PLACE))
         ]
         for line in stuck:
             report.fail(line, ExitCode.USAGE)
@@ -108,12 +108,16 @@ def folder_problem(folder: Path) -> str | None:
     return problem
 
 
-def _file_problem(path: str) -> str | None:
-    """Why the file at `path`, which exists, cannot be opened for writing; None if it can.
+def _file_problem(path: str, folder: Path, *, in_place: bool) -> str | None:
+    """Why the run could not write the file at `path` in `folder` (just found writable).
 
-    Opened without O_TRUNC and closed at once: its bytes and times stay as they were, and
-    this process holds no lock on it that closing could drop.
+    A file opened in place is opened for writing, without O_TRUNC and closed at once: its
+    bytes and times stay as they were, and this process holds no lock on it that closing
+    could drop. A file renamed over is replaceable unless it is another user's in a sticky
+    folder (`/tmp`, `/run/lock`): there only its owner, the folder's or root may replace it.
     """
+    if not in_place:
+        return _sticky_problem(path, folder)
     try:
         descriptor = os.open(path, os.O_WRONLY | _NEVER_FOLLOW)
     except FileNotFoundError:
@@ -122,6 +126,19 @@ def _file_problem(path: str) -> str | None:
         return f"cannot be opened for writing: {_reason(exc)}"
     os.close(descriptor)
     return None
+
+
+def _sticky_problem(path: str, folder: Path) -> str | None:
+    user = os.geteuid()
+    try:
+        owner = Path(path).lstat().st_uid
+        shared = folder.stat()
+    except OSError:
+        return None  # nothing there yet: the run makes it
+    if not shared.st_mode & stat.S_ISVTX or user in {0, owner, shared.st_uid}:
+        return None
+    mode = f"{stat.S_IMODE(shared.st_mode):o}"
+    return f"cannot be replaced: uid {owner} owns it, in a sticky folder (mode {mode})"
 
 
 def _reason(exc: OSError) -> str:

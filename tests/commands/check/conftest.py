@@ -1,7 +1,7 @@
 """`fota-poller check` as a process against a simulator: what the new steps' tests share."""
 
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -31,11 +31,14 @@ RunCheck = Callable[..., Awaitable[Checked]]
 
 @pytest.fixture
 def run_check() -> RunCheck:
-    """`await run_check(*flags, stdin=None)`: `check FLAGS --base-url SIM` in a process."""
+    """`await run_check(*flags, stdin=None, user=())`: `check FLAGS --base-url SIM`, a process.
 
-    async def run(*flags: str, stdin: bytes | None = None) -> Checked:
+    `user` is a command that runs the rest as another user (`setpriv ...`), or nothing.
+    """
+
+    async def run(*flags: str, stdin: bytes | None = None, user: Sequence[str] = ()) -> Checked:
         async with run_simulator(SMALL) as sim:
-            command = [sys.executable, "-m", "fota_poller", "check", *flags]
+            command = [*user, sys.executable, "-m", "fota_poller", "check", *flags]
             command += ["--base-url", sim.base_url]
             with anyio.fail_after(30):  # only for a regression that hangs
                 done = await anyio.run_process(

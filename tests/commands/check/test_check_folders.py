@@ -4,12 +4,14 @@ Each test runs the real CLI against the simulator. As root (this container, most
 permission bits never refuse, so the worst nights are the ones root meets too: a missing
 folder, a folder that is a file, a folder of sysfs (/sys: EACCES to root as well), an
 immutable folder or lock file (`chattr +i`, where the filesystem and the capability allow
-it); a folder made read-only with chmod refuses only a user who is not root.
+it). Permission bits (a 0555 folder, another user's file in a sticky folder) are tried by
+running the check as nobody through `setpriv` when the tests run as root.
 """
 
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -146,15 +148,63 @@ async def test_a_folder_the_kernel_refuses_is_permission_denied_even_to_root(run
     assert checked.reached == 0
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes a 0555 folder")
-async def test_a_read_only_folder_is_permission_denied(tmp_path, run_check):
-    folder = tmp_path / "runs"
+NOBODY = 65534
+
+
+@pytest.fixture
+def unprivileged() -> list[str]:
+    """The command prefix that runs a check as a user permission bits apply to.
+
+    Nothing when the tests already run as one; as root, `setpriv` to nobody (Linux's
+    util-linux), or the test is skipped.
+    """
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("root without setpriv: no user that permission bits refuse")
+    return [setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+
+
+@pytest.fixture
+def shared_tmp() -> Iterator[Path]:
+    """A temporary folder every user may enter (pytest's own is its user's alone)."""
+    folder = Path(tempfile.mkdtemp(prefix="fota-poller-check-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder)
+
+
+async def test_a_read_only_folder_is_permission_denied(shared_tmp, run_check, unprivileged):
+    folder = shared_tmp / "runs"
     folder.mkdir(mode=0o555)
+    output = folder / "night.jsonl"
 
-    checked = await run_check("-o", str(folder / "night.jsonl"))
+    checked = await run_check("-o", str(output), user=unprivileged)
 
-    assert checked.code == 2
-    assert checked.lines[-1].startswith(f"FAIL writable    {folder}: permission denied")
+    assert checked.code == 2, checked.lines
+    assert checked.lines[-1] == f"FAIL writable    {folder}: permission denied, for output {output}"
+    assert checked.reached == 0
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs another user's file: run as root")
+async def test_another_users_output_in_a_sticky_folder_cannot_be_replaced(
+    shared_tmp, run_check, unprivileged
+):
+    folder = shared_tmp / "tmp"
+    folder.mkdir()
+    folder.chmod(0o1777)  # as /tmp: anyone may create, only an owner may replace
+    output = folder / "night.jsonl"
+    output.write_text("root's\n", encoding="utf-8")
+
+    checked = await run_check("-o", str(output), user=unprivileged)
+
+    assert checked.code == 2, checked.lines
+    assert checked.lines[-1] == (
+        f"FAIL writable    output {output}: cannot be replaced: uid 0 owns it, "
+        "in a sticky folder (mode 1777)"
+    )
+    assert sorted(path.name for path in folder.iterdir()) == ["night.jsonl"]
 
 
 def _chattr(flag: str, path: Path) -> bool:
