@@ -40,6 +40,7 @@ __all__ = [
     "open_id_sources",
     "parse_line",
     "parse_lines",
+    "parse_pieces",
     "read_refs",
     "refuse_if_nothing_usable",
 ]
@@ -133,7 +134,7 @@ def refuse_if_nothing_usable(sources: Sequence[IdSource], default_account: str |
         columns = ListColumns()
         try:
             while (pieces := text.read()) is not None:
-                for item in _parse_pieces(pieces, name, columns, default_account, MAX_LINE_BYTES):
+                for item in parse_pieces(pieces, name, columns, default_account, MAX_LINE_BYTES):
                     if isinstance(item, CampaignRef):
                         stream.seek(start)
                         return
@@ -202,12 +203,12 @@ async def _read_batches(
                 raise InputFileError(f"error reading id list {name}: {exc.strerror}") from None
             if pieces is None:
                 break
-            batch = _parse_pieces(pieces, name, columns, default_account, max_line_bytes)
+            batch = parse_pieces(pieces, name, columns, default_account, max_line_bytes)
             if batch:
                 yield batch
 
 
-def _parse_pieces(
+def parse_pieces(
     pieces: list[TextBlock | TooLong],
     source: str,
     columns: ListColumns,

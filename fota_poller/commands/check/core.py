@@ -3,11 +3,13 @@
 A login rejected before (by any run: `fota_poller.api.login_memory`) is not tried again
 unless `--login` is given: then one login is tried, and a success forgets the rejection.
 
-Config, credentials (present, never shown), one TCP connect to the base URL, a Bearer token,
-one session opened and closed (one login and one logout, as a run makes), and optionally one
-upgrade polled. The exit codes are `poll`'s: 2 config or credentials, 3 refused by
-ThingSpace, 4 unreachable (at once: a preflight does not wait out an outage), 1 when the
-upgrade poll gets an answer it cannot use.
+Config, the files and their folders (folders.py), credentials (present, never shown), the
+id lists and discovery (id_lists.py, discovery.py), one TCP connect to the base URL, a Bearer
+token, one session opened and closed (one login and one logout, as a run makes), and
+optionally one upgrade polled. The exit codes are `poll`'s: 2 config, files or credentials, 3
+refused by ThingSpace, 4 unreachable (at once: a preflight does not wait out an outage), 1
+when the upgrade poll gets an answer it cannot use, or for what a night reports at its end
+(an invalid id line, a failed report page), which does not stop the preflight either.
 
 No step waits longer for an answer than the connect timeout (`preflight_config`): a server
 that takes the connection and then says nothing is exit 4 within seconds, not after the
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
@@ -33,6 +36,10 @@ from fota_poller.api.network_error import where
 from fota_poller.api.redact import Redactor, redacted_error
 from fota_poller.api.token_provider import TokenProvider
 from fota_poller.api.unreachable import reason_of
+from fota_poller.commands.check.discovery import discovery_settings, first_pages
+from fota_poller.commands.check.folders import check_files, check_folders
+from fota_poller.commands.check.id_lists import check_id_lists
+from fota_poller.commands.check.report import StepReport
 from fota_poller.commands.check.sources import show_sources
 from fota_poller.commands.common import read_config_sources
 from fota_poller.config import Config, apply_overrides
@@ -41,7 +48,6 @@ from fota_poller.model.refs import CampaignRef
 from fota_poller.model.tally import RunTally
 from fota_poller.observe.logs import configure_logging
 from fota_poller.pacing.ratelimit import RateLimiter
-from fota_poller.regular_files import usable_file
 from fota_poller.state.schema import lock_path
 from fota_poller.text import ERROR_TEXT_CHARS, MESSAGE_CHARS, escape_controls
 
@@ -61,8 +67,10 @@ def run(args: argparse.Namespace) -> int:
         read = read_config_sources(args.config)
         config = apply_overrides(
             read.config,
-            api={"base_url": args.base_url},
+            api={"base_url": args.base_url, "account": args.account},
             poll={"lock_file": args.lock_file},
+            output={"path": args.output, "metrics_file": args.metrics_file},
+            discover={"statuses": args.status},
             state={"path": args.state},
         )
     except FotaPollerError as exc:
@@ -70,14 +78,9 @@ def run(args: argparse.Namespace) -> int:
     _line(redactor, "ok", "config", str(read.path) if read.path is not None else "defaults")
     show_sources(read, config, args)  # the config poll would run with: before preflight_config
     config = preflight_config(config)
-    files = written_files(config)
-    if files:
-        try:
-            for what, file in files:
-                usable_file(what, file)
-        except FotaPollerError as exc:
-            return _fail(redactor, "files", str(exc), exc.exit_code)
-        _line(redactor, "ok", "files", ", ".join(what for what, _ in files))
+    code = _file_steps(redactor, written_files(config))
+    if code:
+        return code
     configure_logging(config.log.level, redactor=redactor)
     try:
         credentials = load_credentials(config.auth)
@@ -85,13 +88,20 @@ def run(args: argparse.Namespace) -> int:
         return _fail(redactor, "credentials", str(exc), exc.exit_code)
     redactor.add_credentials(credentials)
     _line(redactor, "ok", "credentials", _present(credentials))
+    # After the credentials: an id list's line quoted back passes a redactor that knows them.
+    later = 0  # a failure the night reports only at its end (1): the checks go on
+    for report in _input_steps(config, args.ids or []):
+        code = _report(redactor, report)
+        if code not in {0, ExitCode.CAMPAIGNS_FAILED}:
+            return code
+        later = later or code
     try:
         memory = open_login_memory(config, credentials, retry=args.login)
     except FotaPollerError as exc:
         return _fail(redactor, "logins", str(exc), exc.exit_code)
     upgrade: CampaignRef | None = args.upgrade
     try:
-        return anyio.run(_online, config, credentials, redactor, upgrade, memory)
+        return anyio.run(_online, config, credentials, redactor, upgrade, memory) or later
     except FotaPollerError as exc:
         raise redacted_error(exc, redactor) from None  # the CLI's line, as for `poll`
 
@@ -108,6 +118,19 @@ def written_files(config: Config) -> list[tuple[str, str]]:
         ("state lock file", None if state is None else lock_path(Path(state))),
     ]
     return [(what, path) for what, path in named if path is not None]
+
+
+def _file_steps(redactor: Redactor, files: list[tuple[str, str]]) -> int:
+    """`files`, then `writable`: what is at each path, then whether its folder takes a file."""
+    if not files:
+        return 0
+    return _report(redactor, check_files(files)) or _report(redactor, check_folders(files))
+
+
+def _input_steps(config: Config, id_paths: list[str]) -> Iterator[StepReport]:
+    """What the night reads: each step made once the one before it has been printed."""
+    yield check_id_lists(id_paths, config)
+    yield discovery_settings(config)
 
 
 def preflight_config(config: Config) -> Config:
@@ -147,7 +170,7 @@ async def _online(
         return _fail(redactor, "connect", f"{where(url)}: {reason}", ExitCode.CUT_SHORT)
     _line(redactor, "ok", "connect", where(url))
     tally = RunTally()
-    step = "token"
+    step, found = "token", 0
     async with TokenProvider(
         config, credentials, redactor=redactor, tally=tally, login_memory=memory
     ) as tokens:
@@ -159,6 +182,9 @@ async def _online(
             await tokens.headers()
             opened = "pre-issued" if tally.login_requests == 0 else "opened (1 login)"
             _line(redactor, "ok", step, opened)
+            if config.discover.statuses:  # a page that fails is the night's exit 1: go on
+                step = "discovery"
+                found = _report(redactor, await first_pages(config, tokens, tally))
             if upgrade is not None:
                 step = "upgrade"
                 code = await _poll_one(config, tokens, tally, upgrade, redactor)
@@ -174,7 +200,7 @@ async def _online(
         return _fail(redactor, "logout", str(unanswered), ExitCode.CUT_SHORT)
     if tally.logout_requests:
         _line(redactor, "ok" if tokens.session_closed else "FAIL", "logout", _closed(tokens))
-    return 0
+    return found
 
 
 async def _poll_one(
@@ -230,6 +256,13 @@ def _closed(tokens: TokenProvider) -> str:
 def _fail(redactor: Redactor, step: str, reason: str, code: int) -> int:
     _line(redactor, "FAIL", step, reason)
     return int(code)
+
+
+def _report(redactor: Redactor, report: StepReport) -> int:
+    """Print a step's lines; its exit code."""
+    for finding in report.findings:
+        _line(redactor, finding.verdict, report.step, finding.detail)
+    return report.exit_code
 
 
 def _line(redactor: Redactor, verdict: str, step: str, detail: str) -> None:

@@ -133,9 +133,10 @@ def test_the_zsh_script_names_every_subcommand_and_flag() -> None:
         for action in parser._actions:
             assert all(option in script for option in action.option_strings), action.dest
     # File arguments complete with zsh's _files, the others not.
-    [ids] = [line for line in script.splitlines() if "--ids[" in line]
+    ids = [line for line in script.splitlines() if "--ids[" in line]  # poll's and check's
     [concurrency] = [line for line in script.splitlines() if "--concurrency[" in line]
-    assert ids.endswith(':FILE:_files"'), ids
+    assert len(ids) == 2, ids
+    assert all(line.endswith(':FILE:_files"') for line in ids), ids
     assert "_files" not in concurrency, concurrency
 
 
