@@ -243,7 +243,7 @@ def _present(credentials: Credentials) -> str:
     names = [
         ("app key and secret", credentials.app_key is not None),
         ("username and password", credentials.username is not None),
-        ("pre-issued Bearer token", credentials.bearer_token is not None),
+        ("pre-issued OAuth token", credentials.bearer_token is not None),
         ("pre-issued session token", credentials.session_token is not None),
     ]
     return ", ".join(name for name, present in names if present)

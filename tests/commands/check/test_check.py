@@ -69,6 +69,22 @@ async def test_check_opens_and_closes_one_session_with_one_token_request(simulat
     assert AUTH.app_secret not in output
 
 
+async def test_check_with_pre_issued_tokens_names_them_and_makes_no_auth_request(simulator):
+    async with simulator(campaigns=1) as sim:
+        code, lines, stderr = await check(
+            "--base-url", sim.base_url, env=token_environ(sim.options)
+        )
+        stats = sim.auth.stats
+
+    assert code == 0, stderr
+    # Named in words the redactor leaves alone (it once ate "token" after "Bearer").
+    assert lines[1] == "ok   credentials pre-issued OAuth token, pre-issued session token", lines
+    # No logout step with a pre-issued session.
+    assert steps(lines)[-2:] == [("ok", "token"), ("ok", "session")]
+    assert lines[-2].endswith("pre-issued") and lines[-1].endswith("pre-issued"), lines
+    assert (stats.token_requests, stats.login_requests) == (0, 0)
+
+
 async def test_check_with_a_wrong_password_makes_exactly_one_login_and_exits_3(simulator):
     env = credentials_environ(AUTH) | {"THINGSPACE_PASSWORD": "wrong"}
     async with simulator(auth=AUTH) as sim:
