@@ -10,11 +10,8 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
-
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
 # The tool, and the Debian package that has it.
 PACKAGES = {
