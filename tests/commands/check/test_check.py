@@ -81,7 +81,8 @@ async def test_check_with_pre_issued_tokens_names_them_and_makes_no_auth_request
     assert lines[1] == "ok   credentials pre-issued OAuth token, pre-issued session token", lines
     # No logout step with a pre-issued session.
     assert steps(lines)[-2:] == [("ok", "token"), ("ok", "session")]
-    assert lines[-2].endswith("pre-issued") and lines[-1].endswith("pre-issued"), lines
+    assert lines[-2].endswith("pre-issued"), lines
+    assert lines[-1].endswith("pre-issued"), lines
     assert (stats.token_requests, stats.login_requests) == (0, 0)
 
 
