@@ -29,6 +29,7 @@ from fota_poller.regular_files import usable_file
 # permissions matter too, not only their folder's. The output and the metrics file are
 # renamed over (their folder alone decides).
 _OPENED_IN_PLACE: Final = frozenset({"lock file", "state database", "state lock file"})
+_CAP_FOWNER: Final = 3  # linux/capability.h
 _NEVER_FOLLOW: Final = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NOCTTY | os.O_NONBLOCK
 _PROBE_FLAGS: Final = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NEVER_FOLLOW
 _REASONS: Final = {
@@ -135,10 +136,27 @@ def _sticky_problem(path: str, folder: Path) -> str | None:
         shared = folder.stat()
     except OSError:
         return None  # nothing there yet: the run makes it
-    if not shared.st_mode & stat.S_ISVTX or user in {0, owner, shared.st_uid}:
+    if not shared.st_mode & stat.S_ISVTX or user in {owner, shared.st_uid} or _owns_every_file():
         return None
     mode = f"{stat.S_IMODE(shared.st_mode):o}"
     return f"cannot be replaced: uid {owner} owns it, in a sticky folder (mode {mode})"
+
+
+def _owns_every_file() -> bool:
+    """Whether this process may replace any user's file in a sticky folder (CAP_FOWNER).
+
+    Not simply "root": a root whose capabilities were dropped (a unit's empty
+    `CapabilityBoundingSet=`, a container) is refused like any user. Read from
+    /proc/self/status; where that cannot be read, root is taken to have it.
+    """
+    try:
+        with Path("/proc/self/status").open(encoding="ascii") as status:
+            for line in status:
+                if line.startswith("CapEff:"):
+                    return bool(int(line.split()[1], 16) >> _CAP_FOWNER & 1)
+    except (OSError, ValueError):
+        pass
+    return os.geteuid() == 0
 
 
 def _reason(exc: OSError) -> str:

@@ -153,17 +153,20 @@ NOBODY = 65534
 
 @pytest.fixture
 def unprivileged() -> list[str]:
-    """The command prefix that runs a check as a user permission bits apply to.
+    """The command prefix that runs a check as a process permission bits apply to.
 
-    Nothing when the tests already run as one; as root, `setpriv` to nobody (Linux's
-    util-linux), or the test is skipped.
+    Nothing when the tests already run as one; as root, `setpriv` (Linux's util-linux)
+    taking from root the capabilities that pass over permission bits and file owners, as a
+    unit's `CapabilityBoundingSet=` does. Still root, so it reads the checkout and the venv
+    wherever they are (a CI clone in a 0700 folder that nobody could enter), or the test is
+    skipped.
     """
     if os.geteuid() != 0:
         return []
     setpriv = shutil.which("setpriv")
     if setpriv is None:
-        pytest.skip("root without setpriv: no user that permission bits refuse")
-    return [setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+        pytest.skip("root without setpriv: no process that permission bits refuse")
+    return [setpriv, "--bounding-set=-dac_override,-dac_read_search,-fowner", "--"]
 
 
 @pytest.fixture
@@ -195,16 +198,25 @@ async def test_another_users_output_in_a_sticky_folder_cannot_be_replaced(
     folder.mkdir()
     folder.chmod(0o1777)  # as /tmp: anyone may create, only an owner may replace
     output = folder / "night.jsonl"
-    output.write_text("root's\n", encoding="utf-8")
+    output.write_text("nobody's\n", encoding="utf-8")
+    # Another user's file in another user's sticky folder: only CAP_FOWNER replaces it.
+    os.chown(output, NOBODY, NOBODY)
+    os.chown(folder, NOBODY, NOBODY)
 
     checked = await run_check("-o", str(output), user=unprivileged)
 
     assert checked.code == 2, checked.lines
     assert checked.lines[-1] == (
-        f"FAIL writable    output {output}: cannot be replaced: uid 0 owns it, "
+        f"FAIL writable    output {output}: cannot be replaced: uid {NOBODY} owns it, "
         "in a sticky folder (mode 1777)"
     )
     assert sorted(path.name for path in folder.iterdir()) == ["night.jsonl"]
+    # Root with its capabilities may replace it: the same check passes.
+    as_root = await run_check("-o", str(output))
+    assert as_root.code == 0, as_root.lines
+    assert as_root.step("writable")[0].startswith(f"ok   writable    {folder}: output"), (
+        as_root.lines
+    )
 
 
 def _chattr(flag: str, path: Path) -> bool:
