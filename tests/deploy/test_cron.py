@@ -22,32 +22,13 @@ import os
 import re
 import shutil
 import stat
-import sys
 from pathlib import Path
 
 import anyio
+from deploy_files import AUTH, DEPLOY, install_config, to_tmp, write_credentials
 from helpers import metrics_exit_code
 
-from fota_poller.simulator import SimulatorAuthOptions
-
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 CRON_FILE = DEPLOY / "cron" / "fota-poller"
-CONFIG = DEPLOY / "config.toml"
-AUTH = SimulatorAuthOptions()
-SECRETS = {
-    "thingspace-app-key": AUTH.app_key,
-    "thingspace-app-secret": AUTH.app_secret,
-    "thingspace-username": AUTH.username,
-    "thingspace-password": AUTH.password,
-}
-# Production prefix -> folder under tmp_path.
-PATHS = {
-    "/var/lib/fota-poller": "state",
-    "/var/lib/prometheus/node-exporter": "textfile",
-    "/var/log/fota-poller": "log",
-    "/etc/fota-poller": "etc",
-}
-POLLER = str(Path(sys.executable).with_name("fota-poller"))
 ENVIRONMENT_LINE = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)")
 
 
@@ -102,26 +83,10 @@ def stdin_of(text: str) -> bytes:
     return (lines if lines.endswith("\n") else lines + "\n").encode()
 
 
-def to_tmp(text: str, root: Path) -> str:
-    """`text` with the production paths moved under `root`."""
-    text = text.replace("/opt/fota-poller/bin/fota-poller", POLLER)
-    for prefix, folder in PATHS.items():
-        text = text.replace(prefix, str(root / folder))
-    return text
-
-
 def install(root: Path, base_url: str) -> tuple[dict[str, str], list[CronJob]]:
     """The cron file, the config and the credentials installed under `root`, as the docs say."""
-    for folder in (*PATHS.values(), "state/runs", "home", "bin"):
-        (root / folder).mkdir(parents=True, exist_ok=True)
-    config = to_tmp(CONFIG.read_text(encoding="utf-8"), root)
-    config = config.replace("https://thingspace.verizon.com/api", base_url)
-    (root / "etc" / "config.toml").write_text(config)
-    credentials = root / "etc" / "credentials"
-    credentials.mkdir(mode=0o700)
-    for name, value in SECRETS.items():
-        (credentials / name).write_text(value + "\n")
-        (credentials / name).chmod(0o600)
+    install_config(root, base_url, "home", "bin")
+    write_credentials(root / "etc" / "credentials")
     return read_cron_file(to_tmp(CRON_FILE.read_text(encoding="utf-8"), root))
 
 

@@ -16,7 +16,8 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+from deploy_files import DEPLOY
+
 LOGROTATE_FILE = DEPLOY / "logrotate" / "fota-poller"
 
 

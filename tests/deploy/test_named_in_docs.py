@@ -4,9 +4,9 @@ deploy/ path the docs name is there: a file added, renamed or removed without it
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+from deploy_files import DEPLOY
+
 OPERATIONS = DEPLOY.parent / "docs" / "operations.md"
 
 

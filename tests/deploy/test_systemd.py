@@ -20,36 +20,25 @@ import re
 import shlex
 import shutil
 import subprocess
-import sys
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
 import anyio
+from deploy_files import (
+    AUTH,
+    CONFIG,
+    DEPLOY,
+    POLLER,
+    SECRETS,
+    install_config,
+    to_tmp,
+    write_credentials,
+)
 from helpers import clean_environ, metrics_exit_code
 
-from fota_poller.simulator import SimulatorAuthOptions
-
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 SERVICE = DEPLOY / "systemd" / "fota-poller.service"
 TIMER = DEPLOY / "systemd" / "fota-poller.timer"
-CONFIG = DEPLOY / "config.toml"
-AUTH = SimulatorAuthOptions()
-# The secrets the simulator accepts, by the credential names the unit loads.
-SECRETS = {
-    "thingspace-app-key": AUTH.app_key,
-    "thingspace-app-secret": AUTH.app_secret,
-    "thingspace-username": AUTH.username,
-    "thingspace-password": AUTH.password,
-}
-# Where the unit's paths go in a test: production prefix -> folder under tmp_path.
-PATHS = {
-    "/var/lib/fota-poller": "state",
-    "/var/lib/prometheus/node-exporter": "textfile",
-    "/etc/fota-poller": "etc",
-}
-# The poller as installed in a venv; the unit names /opt/fota-poller/bin/fota-poller.
-POLLER = str(Path(sys.executable).with_name("fota-poller"))
 
 
 def unit_settings(path: Path) -> dict[str, list[str]]:
@@ -74,36 +63,15 @@ def command_line(value: str) -> list[str]:
     return shlex.split(value.replace("%%", "%").replace("$$", "$"))
 
 
-def to_tmp(text: str, root: Path) -> str:
-    """`text` with the production paths moved under `root`."""
-    text = text.replace("/opt/fota-poller/bin/fota-poller", POLLER)
-    for prefix, folder in PATHS.items():
-        text = text.replace(prefix, str(root / folder))
-    return text
-
-
 def deployed(root: Path, base_url: str) -> Path:
-    """deploy/config.toml installed under `root`, pointed at the simulator: its path.
-
-    The folders the unit's StateDirectory= makes and node_exporter's are made too.
-    """
-    for folder in (*PATHS.values(), "state/runs"):
-        (root / folder).mkdir(parents=True, exist_ok=True)
-    text = to_tmp(CONFIG.read_text(encoding="utf-8"), root)
-    config = root / "etc" / "config.toml"
-    config.write_text(text.replace("https://thingspace.verizon.com/api", base_url))
-    return config
+    """deploy/config.toml installed under `root`, pointed at the simulator: its path."""
+    return install_config(root, base_url)
 
 
 def credentials_directory(root: Path) -> Path:
     """What LoadCredential= makes: one 0600 file per credential, named by its id."""
-    folder = root / "credentials"
-    folder.mkdir(mode=0o700)
-    for setting in unit_settings(SERVICE)["LoadCredential"]:
-        name = setting.split(":", 1)[0]
-        (folder / name).write_text(SECRETS[name] + "\n")
-        (folder / name).chmod(0o600)
-    return folder
+    names = [setting.split(":", 1)[0] for setting in unit_settings(SERVICE)["LoadCredential"]]
+    return write_credentials(root / "credentials", names)
 
 
 def unit_environ(root: Path) -> dict[str, str]:
