@@ -89,10 +89,10 @@ class _Columns:
         self.times[row] = _NO_TIME if ms is None else ms
         self.eligible[row] = _UNKNOWN if eligible is None else int(eligible)
 
-    def taken(self, rows: list[int]) -> _Columns:
+    def taken(self, rows: array[int]) -> _Columns:
         other = _Columns()
-        other.profiles = array("H", [self.profiles[row] for row in rows])
-        other.times = array("q", [self.times[row] for row in rows])
+        other.profiles = array("H", (self.profiles[row] for row in rows))
+        other.times = array("q", (self.times[row] for row in rows))
         other.eligible = bytearray(self.eligible[row] for row in rows)
         return other
 
@@ -124,6 +124,17 @@ class Inventory:
     def profile_count(self) -> int:
         """How many distinct (model, make, firmware) the account's devices report."""
         return len(self._profiles)
+
+    @property
+    def array_bytes(self) -> int:
+        """The bytes the per-device arrays take (the dict of other ids not counted)."""
+        columns = (self._numeric, self._other_columns)
+        return len(self._keys) * self._keys.itemsize + sum(
+            len(c.profiles) * c.profiles.itemsize
+            + len(c.times) * c.times.itemsize
+            + len(c.eligible)
+            for c in columns
+        )
 
     def lookup(self, imei: str) -> InventoryEntry | None:
         """What the device list says of `imei`; None when the account does not list it."""
@@ -184,7 +195,9 @@ class InventoryBuilder:
         `InventoryError` when the device would be the account's `MAX_PROFILES + 1`-th
         distinct (model, make, firmware).
         """
-        profile = self._profile((_cut(model), _cut(make), _cut(firmware)))
+        profile = self._profile_index.get((model, make, firmware))
+        if profile is None:
+            profile = self._new_profile((model, make, firmware))
         key = numeric_key(imei)
         if key is None:
             row = self._others.get(imei)
@@ -222,18 +235,25 @@ class InventoryBuilder:
 
     def _sorted(self) -> tuple[array[int], _Columns]:
         keys = self._keys
-        # Stable: of the rows of one IMEI, the last listed comes last and is kept.
-        order = sorted(range(len(keys)), key=keys.__getitem__)
-        last = len(order) - 1
-        kept = [
-            row
-            for position, row in enumerate(order)
-            if position == last or keys[row] != keys[order[position + 1]]
-        ]
-        self.duplicates += len(order) - len(kept)
-        return array("q", [keys[row] for row in kept]), self._numeric.taken(kept)
+        shift = max(len(keys).bit_length(), 1)
+        row_mask = (1 << shift) - 1
+        # One int a row, the IMEI above the row number: a plain sort with no key list (about
+        # 44 bytes a row while it lasts, a third of sorting row numbers by key), and of the
+        # rows of one IMEI the last listed sorts last.
+        packed = [key << shift | row for row, key in enumerate(keys)]
+        packed.sort()
+        kept = array("q")
+        last = len(packed) - 1
+        for position, value in enumerate(packed):
+            if position == last or packed[position + 1] >> shift != value >> shift:
+                kept.append(value & row_mask)
+        del packed
+        self.duplicates += len(keys) - len(kept)
+        return array("q", (keys[row] for row in kept)), self._numeric.taken(kept)
 
-    def _profile(self, profile: Profile) -> int:
+    def _new_profile(self, given: Profile) -> int:
+        model, make, firmware = given
+        profile = (_cut(model), _cut(make), _cut(firmware))
         index = self._profile_index.get(profile)
         if index is None:
             index = len(self._profiles)
@@ -241,6 +261,7 @@ class InventoryBuilder:
                 raise InventoryError(
                     f"more than {MAX_PROFILES} distinct model/make/firmware combinations"
                 )
+            # Only the cut values are kept as a key: a long one is cut again each time.
             self._profile_index[profile] = index
             self._profiles.append(profile)
         return index

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import string
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from structlog.testing import capture_logs
@@ -122,3 +123,27 @@ def test_random_strings_never_raise_anything_but_value_error() -> None:
                 assert format_upgrade_time(ms).endswith("Z")
         with capture_logs():
             assert times.read(text, "acct") == ms
+
+
+def test_random_moments_in_any_zone_read_back_to_the_same_millisecond() -> None:
+    # Go's own spelling of random moments, against datetime's arithmetic.
+    rng = random.Random(7)
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    for _ in range(5_000):
+        offset = timedelta(minutes=rng.randrange(-14 * 60, 14 * 60 + 1, 15))
+        zone = timezone(offset)
+        moment = datetime(rng.randrange(1902, 9999), 1, 1, tzinfo=zone) + timedelta(
+            microseconds=rng.randrange(364 * 86_400 * 10**6)
+        )
+        sign = "-" if offset < timedelta(0) else "+"
+        minutes = abs(offset) // timedelta(minutes=1)
+        fraction = f".{moment.microsecond:06d}".rstrip("0").rstrip(".")
+        text = (
+            f"{moment:%Y-%m-%d %H:%M:%S}{fraction} {sign}{minutes // 60:02d}{minutes % 60:02d}"
+            f" {rng.choice(['UTC', 'CEST', '+03', 'XYZ'])}"
+        )
+        expected = (moment - epoch) // timedelta(milliseconds=1)
+        assert parse_upgrade_time(text) == expected, text
+        assert format_upgrade_time(expected) == moment.astimezone(UTC).isoformat(
+            timespec="milliseconds"
+        ).replace("+00:00", "Z")
