@@ -252,7 +252,7 @@ async def test_a_503_then_a_page_is_one_retry_and_a_whole_list(run: Run) -> None
     ("body", "reason"),
     [
         (b'{"accountName": "\xff\xfe", "deviceList": []}', "not valid UTF-8"),
-        (b'{"deviceList": ' + b"[" * 5000 + b"]" * 5000 + b"}", "unreadable page"),
+        (b'{"extra": ' + b"[" * 5000 + b"]" * 5000 + b"}", "nested too deeply to read"),
         (b"<html>502 Bad Gateway</html>", "unreadable page"),
         (b'{"deviceList": [{"deviceId": ["x"]}]}', "deviceList[0].deviceId"),
         (b'{"hasMoreData": "yes"}', "hasMoreData"),
@@ -362,3 +362,40 @@ async def test_an_unreadable_upgrade_time_is_null_and_logged_once_for_all_accoun
 def test_the_account_and_index_are_quoted_in_the_url() -> None:
     address = device_list_url("http://h/api/", "a/b?c", "1 2#")
     assert str(address) == "http://h/api/fota/v1/devices/a%2Fb%3Fc/index/1%202%23"
+
+
+async def test_a_stop_between_pages_ends_the_list_as_stopped_not_failed_by_the_api(
+    run: Run,
+) -> None:
+    def stop_after_first(url: object, **kwargs: object) -> None:
+        run.control.stop(StopReason("not_polled", "deadline passed", ExitCode.CUT_SHORT))
+
+    with aioresponses() as mocked:
+        mocked.get(url(0), payload=page(["100"], more=True, last=100), callback=stop_after_first)
+        mocked.get(url(100), payload=page(["200"], more=False, last=0), repeat=True)
+        result = await run.fetch()
+        assert request_count(mocked) == 1
+    assert result.failed
+    assert result.stopped
+    assert result.requests == 1
+
+
+async def test_a_429_is_waited_out_and_counted_then_the_page_is_read(run: Run) -> None:
+    with aioresponses() as mocked:
+        mocked.get(url(0), status=429, headers={"Retry-After": "0"})
+        mocked.get(url(0), payload=page(["100"], more=False, last=0))
+        result = await run.fetch()
+    assert not result.failed
+    assert result.requests == 2
+    assert run.tally.rate_limited == 1
+
+
+async def test_an_unknown_account_404_fails_its_inventory_and_not_the_next(run: Run) -> None:
+    other = "0000654321-00001"
+    with aioresponses() as mocked:
+        mocked.get(url(0), status=404, body=b"Not Found")
+        mocked.get(url(0, other), payload=page(["100"], more=False, last=0, account=other))
+        with capture_logs() as logs:
+            first, second = await run.fetch(), await run.fetch(other)
+    assert_failed_once(first, logs, "HTTP 404")
+    assert not second.failed
