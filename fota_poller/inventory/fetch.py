@@ -12,6 +12,12 @@ the account's inventory at that page; so does a 4xx, retries run out, an unreada
 another account's, or a list past `InventoryLimits`. A page with `hasMoreData` true and no
 devices is the end of the list. Written in `inventory/` rather than `api/` because the
 retries and the circuit are `pacing/`'s, which sits above `api/`.
+
+A run builds one `InventoryFetcher` from its context (one `UpgradeTimes` with it) and awaits
+`fetch_inventory` once per account; `AccountInventory.failed` marks that account's campaign
+records `inventory: "failed"` and the run's exit 1 (the line is logged here already), else
+`inventory.lookup(imei)` and `store.on_target` join each device. A token no one can renew
+stops the run (as a worker does) and comes back failed and `stopped`.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import structlog
 from yarl import URL
 
 from fota_poller.api.decode import decode_error
-from fota_poller.errors import InputDecodeError, InventoryError
+from fota_poller.errors import AuthenticationError, InputDecodeError, InventoryError
 from fota_poller.inventory.device_list import (
     DeviceListPage,
     advances,
@@ -34,7 +40,7 @@ from fota_poller.inventory.device_list import (
 )
 from fota_poller.inventory.store import Inventory, InventoryBuilder
 from fota_poller.inventory.upgrade_time import UpgradeTimes
-from fota_poller.model.stop import RunControl
+from fota_poller.model.stop import RunControl, StopReason
 from fota_poller.model.tally import AttemptCounter, RunTally
 from fota_poller.pacing.backoff import SharedBackoff
 from fota_poller.pacing.retry import Getter, RetryPolicy, fetch_with_retries
@@ -48,7 +54,7 @@ FIRST_INDEX: Final = "0"
 class InventoryLimits(msgspec.Struct, frozen=True):
     """Bounds on one account's list, so a server that never ends it cannot end the run.
 
-    5,000,000 devices hold in about 100 MB (store.py); a real account's list is far shorter.
+    5,000,000 devices take 95 MB of arrays (store.py); a real account's list is far shorter.
     """
 
     max_pages: int = 10_000
@@ -201,16 +207,26 @@ def _add_devices(
 
 async def _fetch_page(fetcher: InventoryFetcher, paging: _Paging) -> DeviceListPage:
     url = device_list_url(fetcher.base_url, paging.account, paging.start_index)
-    fetched = await fetch_with_retries(
-        fetcher.client,
-        url,
-        fetcher.policy,
-        fetcher.backoff,
-        fetcher.control,
-        counter=AttemptCounter(fetcher.tally),
-    )
-    paging.requests += fetched.attempts
-    fetcher.tally.inventory_requests += fetched.attempts
+    counter = AttemptCounter(fetcher.tally)
+    try:
+        fetched = await fetch_with_retries(
+            fetcher.client, url, fetcher.policy, fetcher.backoff, fetcher.control, counter=counter
+        )
+    except AuthenticationError as exc:
+        # No token the API takes: the run stops as a worker stops it (run/workers.py), and
+        # every campaign not polled yet is recorded with "auth".
+        fetcher.control.stop(
+            StopReason(
+                error_kind="auth",
+                message=str(exc),
+                exit_code=exc.exit_code,
+                error_code=exc.error_code,
+            )
+        )
+        # The last attempt counted may have sent nothing: the auth failed before it could.
+        _count(fetcher, paging, max(counter.count - (exc.requests_sent == 0), 0))
+        raise InventoryError(f"auth: {exc}", stopped=True) from None
+    _count(fetcher, paging, fetched.attempts)
     if fetched.error is not None:
         error = fetched.error
         raise InventoryError(f"{error.kind}: {error}{_after(fetched.attempts)}")
@@ -227,6 +243,11 @@ async def _fetch_page(fetcher: InventoryFetcher, paging: _Paging) -> DeviceListP
         return decode_device_list(response.take_body())
     except InputDecodeError as exc:
         raise InventoryError(f"unreadable page: {exc}") from None
+
+
+def _count(fetcher: InventoryFetcher, paging: _Paging, requests: int) -> None:
+    paging.requests += requests
+    fetcher.tally.inventory_requests += requests
 
 
 def _after(attempts: int) -> str:

@@ -399,3 +399,18 @@ async def test_an_unknown_account_404_fails_its_inventory_and_not_the_next(run: 
             first, second = await run.fetch(), await run.fetch(other)
     assert_failed_once(first, logs, "HTTP 404")
     assert not second.failed
+
+
+async def test_a_token_the_api_never_takes_stops_the_run_as_a_worker_would(run: Run) -> None:
+    with aioresponses() as mocked:
+        mocked.get(url(0), status=401, payload={"fault": {"code": 900901}}, repeat=True)
+        with capture_logs() as logs:
+            result = await run.fetch()
+        sent = request_count(mocked)
+    assert_failed_once(result, logs, "auth: ")
+    assert result.stopped
+    stop = run.control.stop_reason
+    assert stop is not None
+    assert stop.error_kind == "auth"
+    assert stop.exit_code == ExitCode.AUTH_FAILED
+    assert 1 <= result.requests <= sent
