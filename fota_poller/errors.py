@@ -113,6 +113,21 @@ class DiscoveryError(FotaPollerError):
         self.reason = reason
 
 
+class InventoryError(Exception):
+    """An account's device list could not be had whole: its inventory failed for this run.
+
+    A 4xx, retries run out, an unreadable or foreign page, a page that does not advance, a
+    list past its bounds; `stopped` when the run stopped first. Caught by whoever fetched it:
+    that account's campaigns are marked `inventory: "failed"`, the others go on.
+    """
+
+    def __init__(self, reason: str, *, account: str = "", stopped: bool = False) -> None:
+        super().__init__(f"inventory of account {account} failed: {reason}" if account else reason)
+        self.reason = reason
+        self.account = account
+        self.stopped = stopped
+
+
 class OutputError(FotaPollerError):
     """The output could not be written or committed (disk full, I/O error): the run stops."""
 

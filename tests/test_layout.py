@@ -25,7 +25,7 @@ LAYERS: Final = (
     ("errors", "text", "durations", "decoding", "lines", "regular_files", "_version"),
     ("model",),
     ("config", "config_messages", "config_sources"),
-    ("api", "ids", "pacing", "output", "state"),
+    ("api", "ids", "pacing", "inventory", "output", "state"),
     ("observe",),
     ("run",),
     ("summary", "simulator", "testing"),

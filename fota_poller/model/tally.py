@@ -28,8 +28,11 @@ class RunTally:
     """Requests, retries, 429s, auth requests, campaigns by outcome, devices by status."""
 
     def __init__(self) -> None:
-        # Upgrade and report requests (the run record's `requests_total`; not auth requests).
+        # Upgrade, report and device-list requests (the run record's `requests_total`; not
+        # auth requests).
         self.requests_total = 0
+        # Of those, the device-list pages of `--inventory`, retries included (inventory/fetch.py).
+        self.inventory_requests = 0
         # Requests repeated after a failure, and every 429 seen whether or not it was retried.
         self.retries = 0
         self.rate_limited = 0
