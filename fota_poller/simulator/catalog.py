@@ -122,7 +122,7 @@ class Catalog:
         body_cache_bytes: int = _DEFAULT_BODY_CACHE_BYTES,
         body_cache_entries: int = _DEFAULT_BODY_CACHE_ENTRIES,
     ) -> None:
-        _validate_options(options)
+        validate_options(options)
         self.options = options
         # Fixed at construction so a campaign's dates never change while serving.
         self.today = today or dt.datetime.now(dt.UTC).date()
@@ -231,7 +231,8 @@ class Catalog:
         )
 
 
-def _validate_options(options: SimulatorOptions) -> None:
+def validate_options(options: SimulatorOptions) -> None:
+    """Raise ValueError naming the first option out of range."""
     if options.campaigns < 0:
         raise ValueError(f"campaigns must not be negative, got {options.campaigns}")
     if not 0 <= options.devices_min <= options.devices_max:

@@ -32,11 +32,10 @@ from fota_poller.simulator.inventory import (
     CampaignDeviceTruth,
     InventoryTable,
     InventoryTruth,
-    build_table,
-    campaign_truth,
     firmware_name,
     upgrade_time_text,
 )
+from fota_poller.simulator.inventory_build import build_table, campaign_truth
 
 if TYPE_CHECKING:
     from fota_poller.simulator.catalog import Catalog
