@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 INVENTORY_ROUTE: Final = "/fota/v1/devices/{accountName}/index/{startIndex}"
 FOREIGN_ACCOUNT: Final = "9999999999-99999"
 _STALE_FIRMWARE: Final = 0
+_TABLES_KEPT: Final = 8
 _BAD_START_INDEX: Final = ServiceError("INVALID_PARAMETER", "Invalid startIndex")
 
 Authorize = Callable[[web.Request], "web.Response | None"]
@@ -81,19 +82,18 @@ class DeviceInventory:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
         self.options = catalog.options.inventory
-        self._tables: dict[str, InventoryTable] = {}
-        self._day = catalog.day
+        # (account, day) -> its list, most recently used last; a few kept (a test compares days).
+        self._tables: dict[tuple[str, int], InventoryTable] = {}
 
     def table(self, account: str, day: int | None = None) -> InventoryTable:
         """The device list of `account` on `day` (the catalogue's day by default)."""
-        if day is not None and day != self.catalog.day:
-            return build_table(self.catalog, account, self.options, day)
-        if self._day != self.catalog.day:
-            self._tables, self._day = {}, self.catalog.day
-        table = self._tables.get(account)
+        key = (account, self.catalog.day if day is None else day)
+        table = self._tables.pop(key, None)
         if table is None:
-            table = build_table(self.catalog, account, self.options, self._day)
-            self._tables[account] = table
+            table = build_table(self.catalog, account, self.options, key[1])
+        self._tables[key] = table
+        while len(self._tables) > _TABLES_KEPT:
+            del self._tables[next(iter(self._tables))]
         return table
 
     def truth(self, account: str, day: int | None = None) -> dict[str, InventoryTruth]:
