@@ -5,9 +5,17 @@ import math
 import aiohttp
 import msgspec
 import pytest
+from helpers import simulator_process
 
+from fota_poller import cli
 from fota_poller.commands.simulate_inventory import QUIRKS as FLAG_QUIRKS
-from fota_poller.simulator import Catalog, InventoryOptions, SimulatorOptions, run_simulator
+from fota_poller.simulator import (
+    Catalog,
+    EvolveOptions,
+    InventoryOptions,
+    SimulatorOptions,
+    run_simulator,
+)
 from fota_poller.simulator.faults import FaultOptions
 from fota_poller.simulator.inventory import QUIRKS, upgrade_time_text
 from fota_poller.simulator.inventory_pages import FOREIGN_ACCOUNT, DeviceInventory, all_pages
@@ -42,6 +50,8 @@ def devices_url(simulator, start, account=ACCOUNT):
 
 async def get(client, url, options=PAGED, **header_changes):
     async with client.get(url, headers=headers(options, **header_changes)) as response:
+        if response.content_type != "application/json":
+            return response.status, await response.text()
         return response.status, await response.json()
 
 
@@ -199,16 +209,41 @@ async def test_a_foreign_fault_relabels_the_device_list_with_another_account(ses
 
 
 async def test_an_outage_and_a_rate_limit_apply_to_the_route(session):
-    options = msgspec.structs.replace(
+    limited = msgspec.structs.replace(
         PAGED, faults=FaultOptions(rate_limit=1, routes=("inventory",))
     )
-    async with run_simulator(options) as simulator:
+    down = msgspec.structs.replace(
+        PAGED, faults=FaultOptions(outage=(0.0, 600.0), routes=("inventory",))
+    )
+    async with run_simulator(limited) as simulator:
         first, _ = await get(session, devices_url(simulator, 0))
         async with session.get(devices_url(simulator, 0), headers=headers()) as response:
             second, retry_after = response.status, response.headers.get("Retry-After")
+    async with run_simulator(down) as simulator:
+        during_outage, _ = await get(session, devices_url(simulator, 0))
 
     assert (first, second) == (200, 429)
     assert retry_after is not None
+    assert during_outage == 503
+
+
+async def test_the_next_day_serves_the_next_days_list(session):
+    options = msgspec.structs.replace(
+        PAGED,
+        devices_min=40,
+        devices_max=60,
+        evolve=EvolveOptions(seed=3, share=0.3),
+        inventory=InventoryOptions(late_share=0.3, page_size=1000),
+    )
+    async with run_simulator(options) as simulator:
+        [(_, day0)] = await follow(simulator, session, options)
+        simulator.catalog.advance_day()
+        [(_, day1)] = await follow(simulator, session, options)
+        truth = simulator.inventory.truth(ACCOUNT)
+
+    firmware = {device["deviceId"]: device["firmware"] for device in day1["deviceList"]}
+    assert firmware == {imei: device.firmware for imei, device in truth.items()}
+    assert day1 != day0
 
 
 def test_the_simulate_flags_offer_every_quirk():
@@ -311,3 +346,32 @@ def test_the_prerendered_server_holds_every_page_the_route_serves():
         assert response.startswith(b"HTTP/1.1 200 OK\r\n")
         assert response.endswith(b"\r\n\r\n" + body)
     assert not any(b"/devices/" in path for path in render_responses(catalog))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--late-share", "2"], "the late share must be within 0-1"),
+        (["--extra-devices=-1"], "extra devices must not be negative"),
+        (["--inventory-page-size", "0"], "page size must be at least 1"),
+        (["--campaigns=-1"], "campaigns must not be negative"),
+    ],
+)
+def test_simulate_refuses_bad_device_list_values_in_one_line(args, message, capsys):
+    code = cli.main(["simulate", "--port", "0", *args])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1
+    assert message in err
+
+
+async def test_simulate_serves_the_device_list_its_flags_ask_for(session):
+    flags = ["--campaigns=2", "--devices=1-2", "--extra-devices=5", "--inventory-page-size=3"]
+    with simulator_process(*flags, "--inventory-quirk=null_last") as base_url:
+        simulator = type("Simulator", (), {"base_url": base_url})
+        pages = await follow(simulator, session)
+
+    assert sum(len(page["deviceList"]) for _, page in pages) in range(7, 10)
+    assert all(len(page["deviceList"]) == 3 for _, page in pages[:-1])
+    assert pages[-1][1]["lastSeenDeviceId"] is None
