@@ -16,9 +16,12 @@ day to day. `extra_devices` more devices per account are in no campaign.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import hashlib
+import itertools
 import random
+import struct
 from typing import TYPE_CHECKING, Final
 
 from fota_poller.simulator.catalog import SERIAL_HIGH_SUM, SERIAL_LOW_SUM, tac_luhn_sum
@@ -41,6 +44,7 @@ if TYPE_CHECKING:
 _MODEL_SHARES: Final = (40, 30, 20, 10)  # of MODELS, in order
 # How much more likely a failure is on each model: P(model | failed) ~ share * factor.
 _FAILURE_FACTORS: Final = (0.15, 0.15, 0.6, 0.15)
+_SIX_SHORTS: Final = struct.Struct(">6H")
 _NOT_ELIGIBLE_REASON: Final = "Device not eligible for upgrade"
 _NOT_ELIGIBLE_SHARE: Final = 0.01
 _NO_LICENSE_SHARE: Final = 0.03
@@ -190,21 +194,26 @@ def _extra_rows(table: InventoryTable, seed: int, account: str, count: int, toda
 def _draws(seed: int, imei: str) -> tuple[float, ...]:
     """Six uniform draws in [0, 1) for one device, the same whatever the day or campaign."""
     digest = hashlib.blake2b(f"{seed}:{imei}".encode(), digest_size=12).digest()
-    return tuple(int.from_bytes(digest[at : at + 2], "big") / 65536 for at in range(0, 12, 2))
+    return tuple(value / 65536 for value in _SIX_SHORTS.unpack(digest))
 
 
-def _model(draw: float, *, failed: bool | None) -> int:
-    """A model index: from the shares alone (failed None), or given the day-0 outcome."""
+def _model_bounds(failed: bool | None) -> tuple[float, ...]:
+    """The cumulative shares of the models, from the shares alone or given the outcome."""
     weights = [
         share if failed is None else share * (factor if failed else 1 - factor)
         for share, factor in zip(_MODEL_SHARES, _FAILURE_FACTORS, strict=True)
     ]
-    point = draw * sum(weights)
-    for index, weight in enumerate(weights):
-        if point < weight:
-            return index
-        point -= weight
-    return len(weights) - 1
+    return tuple(itertools.accumulate(weight / sum(weights) for weight in weights))
+
+
+# Built once: the model draw runs for every device of every campaign.
+_MODEL_BOUNDS: Final = {failed: _model_bounds(failed) for failed in (None, True, False)}
+
+
+def _model(draw: float, *, failed: bool | None) -> int:
+    """A model index: from the shares alone (failed None), or given the day-0 outcome."""
+    bounds = _MODEL_BOUNDS[failed]
+    return min(bisect.bisect_right(bounds, draw), len(bounds) - 1)
 
 
 def _flags(*, eligible: bool, license_draw: float) -> int:
