@@ -250,3 +250,15 @@ def test_the_catalogues_day_is_the_device_lists_day():
 def test_bad_device_list_options_are_refused(inventory, message):
     with pytest.raises(ValueError, match=message):
         Catalog(msgspec.structs.replace(SMALL, inventory=inventory))
+
+
+def test_campaign_bodies_are_the_same_whatever_the_device_list_options():
+    plain = Catalog(SMALL, today=TODAY)
+    options = msgspec.structs.replace(
+        SMALL, inventory=InventoryOptions(late_share=0.9, extra_devices=500, quirk="stuck")
+    )
+    listed = Catalog(options, today=TODAY)
+    DeviceInventory(listed).truth(SMALL.accounts[0])
+
+    for account, upgrade_id in plain.ids():
+        assert listed.body(account, upgrade_id) == plain.body(account, upgrade_id)
