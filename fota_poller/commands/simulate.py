@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from fota_poller.api.credentials import APP_KEY_ENV, APP_SECRET_ENV, PASSWORD_ENV, USERNAME_ENV
+from fota_poller.commands.simulate_inventory import add_inventory_arguments, inventory_options
 from fota_poller.errors import ConfigError
 from fota_poller.observe.stderr import say
 
@@ -94,7 +95,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--fault-routes",
         default="upgrade",
         metavar="R1,R2",
-        help="routes the faults apply to: upgrade, reports, token, login, logout",
+        help="routes the faults apply to: upgrade, inventory, reports, token, login, logout",
     )
     simulate.add_argument(
         "--redirect-to",
@@ -124,6 +125,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     simulate.add_argument(
         "--day", metavar="N", help="serve day N from the start (default 0; needs --evolve)"
     )
+    add_inventory_arguments(simulate)
 
 
 class DefaultsHelpFormatter(argparse.HelpFormatter):
@@ -142,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
     # Imported here, not at the top: a `poll` run must not load the simulator (module docstring).
     from fota_poller.simulator import SimulatorOptions, serve_forever  # noqa: PLC0415
     from fota_poller.simulator.auth_routes import simulator_auth_options  # noqa: PLC0415
+    from fota_poller.simulator.catalog import validate_options  # noqa: PLC0415
     from fota_poller.simulator.faults import (  # noqa: PLC0415
         FaultOptions,
         parse_mix,
@@ -180,7 +183,13 @@ def run(args: argparse.Namespace) -> int:
         faults=faults,
         evolve=evolve,
         day=day,
+        inventory=inventory_options(args),
     )
+    try:
+        validate_options(options)
+    except ValueError as exc:
+        # One line and exit 2, not a traceback from inside the server's task group.
+        raise ConfigError(f"simulate: {exc}") from None
 
     def ready(base_url: str) -> None:
         days = "" if evolve is None else f"; day {day}, POST {base_url}{DAY_ROUTE} for the next"

@@ -13,6 +13,7 @@ from fota_poller.simulator.auth_routes import SimulatorAuthOptions
 from fota_poller.simulator.body_cache import BodyCache
 from fota_poller.simulator.evolve import EvolveOptions, evolve_devices, validate_evolve
 from fota_poller.simulator.faults import FaultOptions
+from fota_poller.simulator.inventory import InventoryOptions, validate_inventory
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -55,8 +56,8 @@ _NO_END_SHARE: Final = 0.04
 # Luhn contributions of the serial's two halves (IMEI digits 9-11 and 12-14),
 # precomputed so a 100,000-device campaign costs two lookups per check digit.
 _DOUBLED: Final = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
-_SERIAL_HIGH_SUM: Final = tuple(n // 100 + _DOUBLED[n // 10 % 10] + n % 10 for n in range(1000))
-_SERIAL_LOW_SUM: Final = tuple(
+SERIAL_HIGH_SUM: Final = tuple(n // 100 + _DOUBLED[n // 10 % 10] + n % 10 for n in range(1000))
+SERIAL_LOW_SUM: Final = tuple(
     _DOUBLED[n // 100] + n // 10 % 10 + _DOUBLED[n % 10] for n in range(1000)
 )
 _SERIALS_PER_TAC: Final = 1_000_000
@@ -81,6 +82,7 @@ class SimulatorOptions(msgspec.Struct, frozen=True, kw_only=True):
     faults: FaultOptions = FaultOptions()
     evolve: EvolveOptions | None = None  # None: every day is day 0, statuses never move
     day: int = 0  # the day the catalogue starts on (more than 0 only with evolve)
+    inventory: InventoryOptions = InventoryOptions()  # the account device list (inventory.py)
 
 
 class SimulatedDevice(msgspec.Struct, frozen=True, rename="camel", omit_defaults=True):
@@ -120,7 +122,7 @@ class Catalog:
         body_cache_bytes: int = _DEFAULT_BODY_CACHE_BYTES,
         body_cache_entries: int = _DEFAULT_BODY_CACHE_ENTRIES,
     ) -> None:
-        _validate_options(options)
+        validate_options(options)
         self.options = options
         # Fixed at construction so a campaign's dates never change while serving.
         self.today = today or dt.datetime.now(dt.UTC).date()
@@ -229,7 +231,8 @@ class Catalog:
         )
 
 
-def _validate_options(options: SimulatorOptions) -> None:
+def validate_options(options: SimulatorOptions) -> None:
+    """Raise ValueError naming the first option out of range."""
     if options.campaigns < 0:
         raise ValueError(f"campaigns must not be negative, got {options.campaigns}")
     if not 0 <= options.devices_min <= options.devices_max:
@@ -241,6 +244,7 @@ def _validate_options(options: SimulatorOptions) -> None:
         raise ValueError("at least one account is needed")
     if options.evolve is not None:
         validate_evolve(options.evolve)
+    validate_inventory(options.inventory)
     if options.day < 0 or (options.day > 0 and options.evolve is None):
         raise ValueError(f"day must be 0, or any day >= 0 with evolve; got {options.day}")
 
@@ -265,18 +269,21 @@ def _campaign_dates(rng: random.Random, today: dt.date) -> tuple[dt.date, dt.dat
     return start, today + dt.timedelta(days=rng.randint(1, 90))
 
 
+def tac_luhn_sum(tac: str) -> int:
+    """The Luhn contribution of an IMEI's 8-digit type allocation code (its first digits)."""
+    return sum(_DOUBLED[int(digit)] if at % 2 else int(digit) for at, digit in enumerate(tac))
+
+
 def _devices(rng: random.Random, count: int) -> list[SimulatedDevice]:
     # One type allocation code per campaign and distinct serials keep IMEIs unique.
     tac = f"35{rng.randrange(1_000_000):06d}"
-    tac_sum = sum(
-        _DOUBLED[int(digit)] if position % 2 else int(digit) for position, digit in enumerate(tac)
-    )
+    tac_sum = tac_luhn_sum(tac)
     serials = rng.sample(range(_SERIALS_PER_TAC), count)
     statuses = rng.choices(_DEVICE_STATUSES, _DEVICE_STATUS_WEIGHTS, k=count)
     devices = []
     for serial, status in zip(serials, statuses, strict=True):
         high, low = divmod(serial, 1000)
-        check = -(tac_sum + _SERIAL_HIGH_SUM[high] + _SERIAL_LOW_SUM[low]) % 10
+        check = -(tac_sum + SERIAL_HIGH_SUM[high] + SERIAL_LOW_SUM[low]) % 10
         reasons = _DEVICE_REASONS[status]
         devices.append(
             SimulatedDevice(

@@ -33,6 +33,7 @@ class SimulatorStats:
     # Last report pages served, by the form of their lastSeenUpgradeId (reports.LAST_PAGE_FORMS).
     last_page_forms: dict[str, int] = dataclasses.field(default_factory=dict)
     faults_by_kind: dict[str, int] = dataclasses.field(default_factory=dict)
+    inventory_pages: int = 0  # device-list pages answered 200
 
     def request_started(self) -> None:
         """Count a request as it reaches a handler, before any latency."""

@@ -160,13 +160,20 @@ def _reset(request: web.Request) -> web.Response:
 
 
 def _foreign(whole: web.StreamResponse, seed: str) -> web.StreamResponse:
-    """The campaign's answer relabelled with another upgrade's id (the same each time)."""
+    """The campaign's answer relabelled with another upgrade's id (the same each time).
+
+    A device list, which has no id, is relabelled with another account instead.
+    """
     if not isinstance(whole, web.Response) or whole.status != web.HTTPOk.status_code:
         return whole
     body = whole.body if isinstance(whole.body, bytes) else b""
     campaign = msgspec.json.decode(body)
     other = random.Random(seed).getrandbits(128)  # noqa: S311 - test data
-    campaign["id"] = str(uuid.UUID(int=other, version=4))
+    if "id" in campaign:
+        campaign["id"] = str(uuid.UUID(int=other, version=4))
+    else:
+        # A device list has no id: it is relabelled with another account.
+        campaign["accountName"] = f"{other % 10**10:010d}-00001"
     return web.Response(body=msgspec.json.encode(campaign), content_type="application/json")
 
 

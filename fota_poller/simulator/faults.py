@@ -4,7 +4,7 @@ Per request: a status (`429`, `503`, `502html`, ...), a broken connection (`rese
 `truncate`, `stall`), a hostile answer (`redirect`, `gzipbomb`) or changed content
 (`foreign`: the campaign's body relabelled as another upgrade's, `linesep`). Per server: a
 rate limit, an outage window, and `sametoken`. Faults apply to the upgrade route unless
-`routes` names others (reports, token, login, logout). `fault_injector.py` applies them.
+`routes` names others (inventory, reports, token, login, logout). `fault_injector.py` applies them.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ _CONTENT_FAULTS: Final = (FOREIGN_FAULT, "linesep")
 _HOSTILE_FAULTS: Final = ("redirect", "gzipbomb")
 FAULT_KINDS: Final = (*STATUS_FAULTS, *_CONNECTION_FAULTS, *_HOSTILE_FAULTS, *_CONTENT_FAULTS)
 # The routes faults can apply to; the upgrade route alone unless asked.
-FAULT_ROUTES: Final = ("upgrade", "reports", "token", "login", "logout")
+FAULT_ROUTES: Final = ("upgrade", "inventory", "reports", "token", "login", "logout")
 
 
 class FaultOptions(msgspec.Struct, frozen=True, kw_only=True):

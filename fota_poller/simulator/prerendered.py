@@ -10,7 +10,9 @@ speaks only as much HTTP/1.1 as a keep-alive GET client needs.
 the most request starts in any one-second window, and the first and last start times.
 
 Run it as `python -m fota_poller.simulator.prerendered --campaigns N --devices MIN-MAX`; it
-prints `listening on http://127.0.0.1:PORT` on stdout once every body is rendered.
+prints `listening on http://127.0.0.1:PORT` on stdout once every body is rendered. With
+`--inventory`, every page of each account's device list is rendered too (`--extra-devices N`
+adds devices in no campaign: a 1,000,000-device account renders in about 6 s, 206 MB of pages).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ import msgspec
 
 from fota_poller.simulator.catalog import Catalog, SimulatorOptions
 from fota_poller.simulator.counting import max_starts_in_window
+from fota_poller.simulator.inventory import InventoryOptions
+from fota_poller.simulator.inventory_pages import DeviceInventory, all_pages
 
 STATS_PATH: Final = b"/_stats"
 _HEAD_END: Final = b"\r\n\r\n"
@@ -59,14 +63,23 @@ _NOT_FOUND: Final = _response(
 )
 
 
-def render_responses(catalog: Catalog) -> dict[bytes, bytes]:
-    """Every campaign's request path mapped to its complete HTTP response."""
+def render_responses(catalog: Catalog, *, inventory: bool = False) -> dict[bytes, bytes]:
+    """Every campaign's request path mapped to its complete HTTP response.
+
+    With `inventory`, every page of each account's device list as well.
+    """
     responses = {}
     for account, upgrade_id in catalog.ids():
         body = catalog.body(account, upgrade_id)
         if body is not None:
             path = f"/fota/v1/upgrades/{account}/upgrade/{upgrade_id}".encode()
             responses[path] = _response(b"200 OK", body)
+    if inventory:
+        device_lists = DeviceInventory(catalog)
+        for account in catalog.options.accounts:
+            for start, page in all_pages(device_lists, account):
+                path = f"/fota/v1/devices/{account}/index/{start}".encode()
+                responses[path] = _response(b"200 OK", page)
     return responses
 
 
@@ -131,9 +144,9 @@ class _Connection(asyncio.Protocol):
             self._transport.write(response)
 
 
-async def serve(catalog: Catalog, host: str, port: int) -> None:
+async def serve(catalog: Catalog, host: str, port: int, *, inventory: bool = False) -> None:
     """Render every answer, listen, announce the URL on stdout, and serve until cancelled."""
-    responses = render_responses(catalog)
+    responses = render_responses(catalog, inventory=inventory)
     recorder = _Recorder()
     latency_s = catalog.options.latency_ms / 1000
     loop = asyncio.get_running_loop()
@@ -156,6 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--write-ids", type=Path, metavar="FILE")
+    parser.add_argument("--inventory", action="store_true", help="render the device lists too")
+    parser.add_argument("--extra-devices", type=int, default=25, metavar="N")
+    parser.add_argument("--late-share", type=float, default=0.05, metavar="SHARE")
     args = parser.parse_args(argv)
     low, _, high = args.devices.partition("-")
     try:
@@ -165,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
             devices_max=int(high or low),
             latency_ms=args.latency_ms,
             seed=args.seed,
+            inventory=InventoryOptions(
+                late_share=args.late_share, extra_devices=args.extra_devices
+            ),
         )
         # Bodies are kept by `render_responses`, not by the catalog's cache.
         catalog = Catalog(options, body_cache_entries=0)
@@ -174,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.write_ids is not None:
         catalog.write_ids(args.write_ids)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(catalog, args.host, args.port))
+        asyncio.run(serve(catalog, args.host, args.port, inventory=args.inventory))
     return 0
 
 

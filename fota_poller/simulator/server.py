@@ -18,6 +18,11 @@ from fota_poller.simulator.auth_routes import LOGIN_ROUTE, LOGOUT_ROUTE, TOKEN_R
 from fota_poller.simulator.catalog import Catalog, SimulatorOptions
 from fota_poller.simulator.counting import SimulatorStats
 from fota_poller.simulator.fault_injector import FaultInjector, route_faults
+from fota_poller.simulator.inventory_pages import (
+    INVENTORY_ROUTE,
+    DeviceInventory,
+    add_inventory_routes,
+)
 from fota_poller.simulator.reports import REPORT_ROUTE, StatusReports, add_report_routes
 
 if TYPE_CHECKING:
@@ -46,15 +51,22 @@ class RunningSimulator:
     stats: SimulatorStats
     options: SimulatorOptions
     auth: SimulatorAuth
+    # The account device lists served: `inventory.truth(account)`, `inventory.campaign_truth`.
+    inventory: DeviceInventory
 
 
 def build_app(
-    catalog: Catalog, stats: SimulatorStats, auth: SimulatorAuth | None = None
+    catalog: Catalog,
+    stats: SimulatorStats,
+    auth: SimulatorAuth | None = None,
+    inventory: DeviceInventory | None = None,
 ) -> web.Application:
     """Build the app serving catalog's campaigns and counting every request into stats."""
     options = catalog.options
     if auth is None:
         auth = SimulatorAuth(options.auth, options.bearer_token, options.session_token)
+    if inventory is None:
+        inventory = DeviceInventory(catalog)
     injector = FaultInjector(options.faults, options.seed, stats) if options.faults.any else None
     faults = injector if "upgrade" in options.faults.routes else None
 
@@ -79,6 +91,7 @@ def build_app(
             stats.request_finished(status)
 
     other_routes = {
+        INVENTORY_ROUTE: "inventory",
         REPORT_ROUTE: "reports",
         TOKEN_ROUTE: "token",
         LOGIN_ROUTE: "login",
@@ -89,6 +102,7 @@ def build_app(
     app.router.add_post(DAY_ROUTE, functools.partial(_advance_day, catalog))
     auth.register(app)
     add_report_routes(app, StatusReports(catalog, options.report_page_size), stats, auth.check)
+    add_inventory_routes(app, inventory, stats, auth.check)
     return app
 
 
@@ -128,8 +142,11 @@ async def run_simulator(
     catalog = Catalog(options)
     stats = SimulatorStats()
     auth = SimulatorAuth(options.auth, options.bearer_token, options.session_token, clock)
+    inventory = DeviceInventory(catalog)
     runner = web.AppRunner(
-        build_app(catalog, stats, auth), access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT_S
+        build_app(catalog, stats, auth, inventory),
+        access_log=None,
+        shutdown_timeout=_SHUTDOWN_TIMEOUT_S,
     )
     await runner.setup()
     try:
@@ -148,6 +165,7 @@ async def run_simulator(
             stats=stats,
             options=options,
             auth=auth,
+            inventory=inventory,
         )
     finally:
         await runner.cleanup()
