@@ -113,8 +113,7 @@ class PollConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     grace_s: NonNegativeFloat = 2.0
     lock_file: str | None = None
 
-    # Fixed, not configurable (no TOML key): how the throttle slows down after a 429.
-    # Request starts per second the throttle never goes below.
+    # Fixed, no TOML key: request starts per second the throttle never goes below after a 429.
     min_rate: ClassVar[float] = 0.5
     # Share of the ceiling rate regained per second after a 429: from half the rate back to
     # the full rate takes five seconds.
@@ -171,6 +170,12 @@ class StateConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     path: str | None = None
 
 
+class InventoryConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """Each device joined to its account's device list: one request per 1,000 devices."""
+
+    enabled: bool = False
+
+
 class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """The whole configuration, passed down as one object."""
 
@@ -181,6 +186,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     auth: AuthConfig = AuthConfig()
     discover: DiscoverConfig = DiscoverConfig()
     state: StateConfig = StateConfig()
+    inventory: InventoryConfig = InventoryConfig()
     phases: PhasesConfig = PhasesConfig()
 
 

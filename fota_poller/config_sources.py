@@ -33,6 +33,7 @@ FLAGS: Final[Mapping[str, str]] = {
     "poll.deadline": "--deadline",
     "poll.max_attempts": "--max-attempts",
     "poll.lock_file": "--lock-file",
+    "inventory.enabled": "--inventory",
     "output.path": "--output",
     "output.metrics_file": "--metrics-file",
     "output.emit": "--emit",

@@ -16,7 +16,7 @@ retries and the circuit are `pacing/`'s, which sits above `api/`.
 A run builds one `InventoryFetcher` from its context (one `UpgradeTimes` with it) and awaits
 `fetch_inventory` once per account; `AccountInventory.failed` marks that account's campaign
 records `inventory: "failed"` and the run's exit 1 (the line is logged here already), else
-`inventory.lookup(imei)` and `store.on_target` join each device. A token no one can renew
+`inventory.lookup(imei)` and `model.inventory.on_target` join each device. A token no one can renew
 stops the run (as a worker does) and comes back failed and `stopped`.
 """
 

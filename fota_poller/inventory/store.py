@@ -12,7 +12,7 @@ a letter, 19 digits or more) is kept in a dict beside the arrays, so any id is f
 
 `InventoryBuilder` takes devices in the order the pages bring them (IMEI order, as the API
 pages them; any other order is sorted once at the end) and keeps the last of an IMEI listed
-twice, counting it. `Inventory.lookup` and `on_target` are the join's two calls.
+twice, counting it. `Inventory.lookup` and `model.inventory.on_target` are the join's two calls.
 """
 
 from __future__ import annotations
@@ -21,10 +21,9 @@ from array import array
 from bisect import bisect_left
 from typing import Final
 
-import msgspec
-
 from fota_poller.errors import InventoryError
 from fota_poller.inventory.upgrade_time import format_upgrade_time
+from fota_poller.model.inventory import InventoryEntry
 
 # The profile index is an unsigned short (array "H"). An account with more distinct
 # combinations than this fails (`InventoryError`): it bounds what a hostile server can grow.
@@ -38,28 +37,6 @@ _NO_TIME: Final = -(1 << 63)
 _UNKNOWN: Final = 2  # fotaEligible absent or null; 0 and 1 are False and True
 
 Profile = tuple[str | None, str | None, str | None]
-
-
-class InventoryEntry(msgspec.Struct, frozen=True):
-    """What the account's device list says of one device, as the records write it."""
-
-    model: str | None
-    make: str | None
-    firmware: str | None
-    # RFC 3339 UTC with milliseconds; None when never upgraded, absent or unreadable.
-    upgraded_at: str | None
-    fota_eligible: bool | None
-
-
-def on_target(entry: InventoryEntry | None, firmware_to: str | None) -> bool | None:
-    """True when the device runs the campaign's target firmware, False when it runs another.
-
-    None when it cannot be told: the device is not in the inventory (or there is none), it
-    reported no firmware, or the campaign names no target.
-    """
-    if entry is None or entry.firmware is None or firmware_to is None:
-        return None
-    return entry.firmware == firmware_to
 
 
 def numeric_key(imei: str) -> int | None:

@@ -25,8 +25,8 @@ from fota_poller.inventory.fetch import (
     device_list_url,
     fetch_inventory,
 )
-from fota_poller.inventory.store import InventoryEntry
 from fota_poller.inventory.upgrade_time import UpgradeTimes
+from fota_poller.model.inventory import InventoryEntry
 from fota_poller.model.stop import RunControl, StopReason
 from fota_poller.model.tally import RunTally
 from fota_poller.pacing.backoff import BackoffSettings, SharedBackoff

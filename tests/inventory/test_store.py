@@ -7,15 +7,9 @@ import random
 import pytest
 
 from fota_poller.errors import InventoryError
-from fota_poller.inventory.store import (
-    MAX_PROFILES,
-    MAX_VALUE_CHARS,
-    InventoryBuilder,
-    InventoryEntry,
-    numeric_key,
-    on_target,
-)
+from fota_poller.inventory.store import MAX_PROFILES, MAX_VALUE_CHARS, InventoryBuilder, numeric_key
 from fota_poller.inventory.upgrade_time import format_upgrade_time
+from fota_poller.model.inventory import InventoryEntry, on_target
 
 MODELS = ("Model-A", "Model-B", "Model-C", None)
 MAKES = ("Acme", "Globex", None)

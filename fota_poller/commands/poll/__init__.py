@@ -138,6 +138,13 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="exit 75 at once if another run holds this lock (config poll.lock_file)",
     )
     poll.add_argument(
+        "--inventory",
+        action="store_true",
+        default=None,
+        help="join each device to its account's device list: model, the firmware it reports, "
+        "on target or not (config inventory.enabled; one request per 1,000 devices)",
+    )
+    poll.add_argument(
         "-o",
         "--output",
         metavar="FILE",

@@ -68,6 +68,7 @@ def poll_config(args: argparse.Namespace) -> Config:
         log={"level": args.log_level, "format": args.log_format},
         discover={"statuses": _split_statuses(args.status)},
         state={"path": args.state},
+        inventory={"enabled": args.inventory},
     )
 
 
