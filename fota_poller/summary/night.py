@@ -23,6 +23,7 @@ from fota_poller.lines import LongLine
 from fota_poller.model.phases import PHASES, PhaseTable
 from fota_poller.model.records import Phase, is_device_line
 from fota_poller.output.device_list import MISSING_STATUS
+from fota_poller.summary.models import ModelCounts, ModelTally
 from fota_poller.summary.row import CampaignRow, worst_first
 from fota_poller.summary.spill import SortedRows
 
@@ -48,6 +49,12 @@ class _Campaign(msgspec.Struct, tag_field="record", tag="campaign"):
     devices_new: int | None = None
     devices_changed: int | None = None
     devices_gone: int | None = None
+    # Schema 3 with `--inventory` only: null (absent) otherwise.
+    inventory: str | None = None
+    devices_on_target: int | None = None
+    devices_late: int | None = None
+    devices_not_in_inventory: int | None = None
+    device_models: dict[str, ModelCounts] | None = None
     error_kind: str | None = None
 
 
@@ -76,7 +83,12 @@ class Night:
     """What a records file says: its campaigns, totals by phase and status, its run line."""
 
     def __init__(
-        self, phases: PhaseTable, *, failed_only: bool = False, limit: int | None = None
+        self,
+        phases: PhaseTable,
+        *,
+        failed_only: bool = False,
+        limit: int | None = None,
+        by_model: bool = False,
     ) -> None:
         self.phases = phases
         self.failed_only = failed_only
@@ -97,6 +109,15 @@ class Night:
         self.long_lines = 0
         self.first_bad_line: int | None = None
         self.lines = 0
+        # The inventory's news (schema 3): whether any campaign line had one, the late
+        # successes, devices on target and not in the device list, campaigns it failed for.
+        self.inventory_seen = False
+        self.on_target = 0
+        self.late = 0
+        self.not_in_inventory = 0
+        self.inventory_failed = 0
+        # Per model, for `--by model` only: the campaign rows are then not kept.
+        self.models = ModelTally() if by_model else None
 
     @property
     def campaigns_failed(self) -> int:
@@ -149,6 +170,15 @@ class Night:
         if record.outcome == "failed":
             self.failed_by_kind[record.error_kind or "(none)"] += 1
         self.campaigns += 1
+        if record.inventory is not None or record.devices_late is not None:
+            self._inventory(record)
+        if self.models is not None:
+            self.models.add(phases, record.device_models, record.inventory)
+        else:
+            self._keep(record, phases)
+
+    def _keep(self, record: _Campaign, phases: dict[str, int]) -> None:
+        """Keep the campaign's row for the view (or not: --failed-only, past the limit)."""
         row = CampaignRow(
             account=_interned(record.account_name),
             upgrade=record.upgrade_id or "",
@@ -165,6 +195,8 @@ class Night:
             new=record.devices_new,
             changed=record.devices_changed,
             gone=record.devices_gone,
+            on_target=record.devices_on_target,
+            late=record.devices_late,
         )
         if self.failed_only and not row.needs_a_look:
             return
@@ -175,6 +207,14 @@ class Night:
         self.rows.append(row)
         if self.limit is not None and len(self.rows) >= max(_PRUNE_AT, 2 * self.limit):
             self.rows = heapq.nsmallest(self.limit, self.rows, key=worst_first)
+
+    def _inventory(self, record: _Campaign) -> None:
+        self.inventory_seen = True
+        self.on_target += record.devices_on_target or 0
+        self.late += record.devices_late or 0
+        self.not_in_inventory += record.devices_not_in_inventory or 0
+        if record.inventory == "failed":
+            self.inventory_failed += 1
 
     def chosen(self) -> Iterator[CampaignRow]:
         """The campaigns the view shows, worst first, at most `limit`: to be read once."""

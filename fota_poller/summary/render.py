@@ -58,6 +58,9 @@ CSV_COLUMNS: Final = (
     "devices_gone",
     "stuck",
 )
+# After CSV_COLUMNS when any campaign line had an inventory (schema 3, `poll --inventory`):
+# a night without one reads exactly as before.
+INVENTORY_COLUMNS: Final = ("devices_on_target", "devices_late")
 
 
 def share(row: CampaignRow) -> float | None:
@@ -65,9 +68,14 @@ def share(row: CampaignRow) -> float | None:
     return round(row.succeeded / row.devices, 4) if row.devices else None
 
 
-def row_fields(row: CampaignRow, stuck: Stuck) -> dict[str, object]:
-    """One campaign as a flat mapping, keyed by `CSV_COLUMNS`."""
-    return {
+def columns(night: Night) -> tuple[str, ...]:
+    """The CSV's columns (the JSON rows' keys): `INVENTORY_COLUMNS` too with an inventory."""
+    return CSV_COLUMNS + INVENTORY_COLUMNS if night.inventory_seen else CSV_COLUMNS
+
+
+def row_fields(row: CampaignRow, stuck: Stuck, *, inventory: bool = False) -> dict[str, object]:
+    """One campaign as a flat mapping, keyed by `columns`."""
+    fields: dict[str, object] = {
         "account_name": row.account,
         "upgrade_id": row.upgrade,
         "firmware": row.firmware,
@@ -86,6 +94,20 @@ def row_fields(row: CampaignRow, stuck: Stuck) -> dict[str, object]:
         "devices_gone": row.gone,
         "stuck": None if stuck is None else stuck.get((row.account, row.upgrade), 0),
     }
+    if inventory:
+        fields.update(devices_on_target=row.on_target, devices_late=row.late)
+    return fields
+
+
+def inventory_totals(night: Night) -> dict[str, int]:
+    """The inventory's totals (JSON `devices` keys), empty when no line had an inventory."""
+    if not night.inventory_seen:
+        return {}
+    return {
+        "on_target": night.on_target,
+        "late": night.late,
+        "not_in_inventory": night.not_in_inventory,
+    }
 
 
 def run_fields(night: Night) -> dict[str, object]:
@@ -96,61 +118,76 @@ def run_fields(night: Night) -> dict[str, object]:
     return {"finished": True, **msgspec.structs.asdict(run)}
 
 
-def render_json(view: View) -> Iterator[str]:
-    """The whole summary as one JSON document."""
-    night = view.night
-    document = {
+def json_head(night: Night, code: int) -> dict[str, object]:
+    """The JSON document's keys before its `rows`: the run, the campaigns, the devices."""
+    campaigns: dict[str, object] = {
+        "total": night.campaigns,
+        "ok": night.campaigns - night.campaigns_failed,
+        "failed": night.campaigns_failed,
+        "failed_by_error_kind": dict(night.failed_by_kind.most_common()),
+    }
+    if night.inventory_seen:
+        campaigns["inventory_failed"] = night.inventory_failed
+    return {
         "run": run_fields(night),
-        "exit_code": view.code,
+        "exit_code": code,
         "bad_lines": night.bad_lines,
-        "campaigns": {
-            "total": night.campaigns,
-            "ok": night.campaigns - night.campaigns_failed,
-            "failed": night.campaigns_failed,
-            "failed_by_error_kind": dict(night.failed_by_kind.most_common()),
-        },
+        "campaigns": campaigns,
         "devices": {
             "total": sum(night.phase_totals.values()),
             "phases": {phase: night.phase_totals[phase] for phase in PHASES},
             "statuses": {
                 phase: dict(statuses) for phase, statuses in night.statuses_by_phase().items()
             },
+            **inventory_totals(night),
         },
-        "rows": [],
     }
+
+
+def json_document(head: dict[str, object], rows: Iterable[object]) -> Iterator[str]:
+    """`head` and then `rows` (msgspec-encodable), as one JSON document, a row at a time."""
     # The rows are encoded one at a time into the empty list that ends the document: a
     # night of 100,000 campaigns never exists as one list of dicts nor one string.
-    head = msgspec.json.encode(document)
-    yield escape_line_separators(head[: -len(b"]}")]).decode()
-    for number, row in enumerate(view.rows):
-        encoded = escape_line_separators(msgspec.json.encode(row_fields(row, view.stuck)))
+    encoded_head = msgspec.json.encode({**head, "rows": []})
+    yield escape_line_separators(encoded_head[: -len(b"]}")]).decode()
+    for number, row in enumerate(rows):
+        encoded = escape_line_separators(msgspec.json.encode(row))
         yield ("," if number else "") + encoded.decode()
     yield "]}\n"
+
+
+def render_json(view: View) -> Iterator[str]:
+    """The whole summary as one JSON document."""
+    inventory = view.night.inventory_seen
+    rows = (row_fields(row, view.stuck, inventory=inventory) for row in view.rows)
+    return json_document(json_head(view.night, view.code), rows)
 
 
 def render_csv(view: View) -> Iterator[str]:
     """A header line, then one line per campaign."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    inventory = view.night.inventory_seen
+    writer = csv.DictWriter(buffer, fieldnames=columns(view.night), lineterminator="\n")
     writer.writeheader()
     for row in view.rows:
-        fields = row_fields(row, view.stuck)
+        fields = row_fields(row, view.stuck, inventory=inventory)
         fields["ended"] = {True: "true", False: "false", None: ""}[row.ended]
-        writer.writerow({name: _csv_cell(value) for name, value in fields.items()})
+        writer.writerow({name: csv_cell(value) for name, value in fields.items()})
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
     yield buffer.getvalue()
 
 
-def _csv_cell(value: object) -> object:
+def csv_cell(value: object) -> object:
     """A text that a spreadsheet would run as a formula, with a `'` in front; the rest as is."""
     if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
         return "'" + value
     return value
 
 
-def _cell(value: object) -> str:
+def md_cell(value: object) -> str:
+    """A markdown table cell: controls escaped, `|` and backslashes cannot break the table."""
     text = "" if value is None else str(value)
     return escape_controls(text.replace("\\", "\\\\").replace("|", "\\|"))
 
@@ -159,7 +196,9 @@ def render_markdown(view: View) -> Iterator[str]:
     """A ticket's view: the campaigns table, then the totals and the run as lists; by line."""
     stuck = view.stuck
     columns = ["account", "upgrade", "firmware", "status", "devices", "succeeded", "failed"]
+    inventory = view.night.inventory_seen
     columns += ["pending", "ended", *(["stuck"] if stuck is not None else [])]
+    columns += ["late"] if inventory else []
     yield "| " + " | ".join(columns) + " |\n"
     yield "|" + "---|" * len(columns) + "\n"
     for row in view.rows:
@@ -176,8 +215,9 @@ def render_markdown(view: View) -> Iterator[str]:
             row.pending,
             {True: "yes", False: "no", None: ""}[row.ended],
             *([fields["stuck"]] if stuck is not None else []),
+            *([row.late] if inventory else []),
         ]
-        yield "| " + " | ".join(map(_cell, cells)) + " |\n"
+        yield "| " + " | ".join(map(md_cell, cells)) + " |\n"
     for line in ["", *summary_lines(view.night, view.code, bullet="- ")]:
         yield line + "\n"
 
@@ -188,14 +228,26 @@ def summary_lines(night: Night, code: int, bullet: str) -> list[str]:
     lines = [f"{bullet}devices: {total}"]
     for phase, statuses in night.statuses_by_phase().items():
         lines.append(f"{bullet}{phase}: {night.phase_totals[phase]}")
-        lines += [f"  {bullet}{_cell(status)}: {count}" for status, count in statuses]
+        lines += [f"  {bullet}{md_cell(status)}: {count}" for status, count in statuses]
     failed = night.campaigns_failed
+    lines += [f"{bullet}{line}" for line in inventory_lines(night)]
     lines.append(f"{bullet}campaigns: {night.campaigns} ({failed} failed to poll)")
-    lines += [f"  {bullet}{_cell(k)}: {n}" for k, n in night.failed_by_kind.most_common()]
+    lines += [f"  {bullet}{md_cell(k)}: {n}" for k, n in night.failed_by_kind.most_common()]
     lines.append(f"{bullet}{run_sentence(night)}")
     if night.bad_lines:
         lines.append(f"{bullet}{night.bad_lines} line(s) that are no record")
     lines.append(f"{bullet}summary exit code: {code}")
+    return lines
+
+
+def inventory_lines(night: Night) -> list[str]:
+    """The late successes and the inventory's failures in words; none without an inventory."""
+    if not night.inventory_seen:
+        return []
+    late = f"late successes: {night.late} (on target: {night.on_target}, "
+    lines = [f"{late}not in the device list: {night.not_in_inventory})"]
+    if night.inventory_failed:
+        lines.append(f"inventory failed for {night.inventory_failed} campaign(s)")
     return lines
 
 
@@ -205,4 +257,4 @@ def run_sentence(night: Night) -> str:
     if run is None:
         return "no run line: the run did not finish (cut off, or still running)"
     complete = "complete" if run.complete else "INCOMPLETE"
-    return f"run {_cell(run.run_id)}: {complete}, exit code {run.exit_code}"
+    return f"run {md_cell(run.run_id)}: {complete}, exit code {run.exit_code}"

@@ -23,6 +23,10 @@ class CampaignRow(NamedTuple):
     new: int | None
     changed: int | None
     gone: int | None
+    # Schema 3 with `--inventory` only: devices on the target firmware, and of them those
+    # whose phase is not `succeeded` (late successes). None without an inventory.
+    on_target: int | None = None
+    late: int | None = None
 
     @property
     def needs_a_look(self) -> bool:

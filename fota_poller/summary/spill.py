@@ -16,6 +16,7 @@ the order is exactly `sorted(rows, key=key)`'s.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import os
 import struct
@@ -70,8 +71,11 @@ class SortedRows:
     def close(self) -> None:
         """Close (and so free) the temporary file, if one was written."""
         if self._file is not None:
-            self._file.close()
-            self._file = None
+            file, self._file = self._file, None
+            # Closing flushes what a failed spill left buffered: on a full TMPDIR that
+            # fails again, and would hide the spill's own error. The file is thrown away.
+            with contextlib.suppress(OSError):
+                file.close()
 
     def _spill(self) -> None:
         rows = self._rows

@@ -11,11 +11,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final, TextIO
 
 from fota_poller.model.phases import PHASES
-from fota_poller.summary.render import View, run_sentence, share
+from fota_poller.summary.render import View, inventory_lines, run_sentence, share
 from fota_poller.summary.row import CampaignRow
 from fota_poller.text import escape_controls
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
@@ -31,28 +32,41 @@ _ENDED: Final = {True: "yes", False: "no", None: ""}
 
 def print_table(view: View, stream: TextIO) -> None:
     """The campaigns (worst first), the totals by phase and status, failures, and the run."""
+    console = console_for(stream)
+    console.print(_campaigns(view))
+    console.print(_totals(view))
+    print_footer(view, console)
+
+
+def console_for(stream: TextIO) -> Console:
+    """A rich console writing to `stream`, as wide as a page when it is no terminal."""
     from rich.console import Console  # noqa: PLC0415 - start-up time (module docstring)
 
     # Into a file or a pipe (`--format table > night.txt`) the table is not squeezed into
     # 80 columns: it is as wide as its rows need, up to a page's width.
     width = None if stream.isatty() else _FILE_WIDTH
-    console = Console(file=stream, highlight=False, width=width)
-    console.print(_campaigns(view))
-    console.print(_totals(view))
+    return Console(file=stream, highlight=False, width=width)
+
+
+def print_footer(view: View, console: Console) -> None:
+    """The inventory's news, the campaigns, failures by kind, the run and the exit code."""
     night = view.night
+    for line in inventory_lines(night):
+        console.print(text(line, "red" if line.startswith("inventory failed") else "cyan"))
     failed = night.campaigns_failed
     polled = night.campaigns - failed
-    console.print(_text(f"campaigns: {night.campaigns}, {polled} polled, {failed} failed"))
+    console.print(text(f"campaigns: {night.campaigns}, {polled} polled, {failed} failed"))
     for kind, count in night.failed_by_kind.most_common():
-        console.print(_text(f"  {kind}: {count}", "red"))
+        console.print(text(f"  {kind}: {count}", "red"))
     run_style = "green" if night.run is not None and night.run.complete else "bold red"
-    console.print(_text(run_sentence(night), run_style))
+    console.print(text(run_sentence(night), run_style))
     if night.bad_lines:
-        console.print(_text(f"{night.bad_lines} line(s) that are no record", "bold red"))
-    console.print(_text(f"summary exit code: {view.code}"))
+        console.print(text(f"{night.bad_lines} line(s) that are no record", "bold red"))
+    console.print(text(f"summary exit code: {view.code}"))
 
 
-def _text(value: object, style: str = "") -> Text:
+def text(value: object, style: str = "") -> Text:
+    """A value from the file as rich text: controls escaped, never markup."""
     from rich.text import Text  # noqa: PLC0415 - start-up time (module docstring)
 
     return Text(escape_controls("" if value is None else str(value)), style=style)
@@ -82,6 +96,8 @@ def _campaigns(view: View) -> Table:
             table.add_column(name, justify="right")
     if view.stuck is not None:
         table.add_column("stuck", justify="right", style="yellow")
+    if view.night.inventory_seen:
+        table.add_column("late", justify="right", style="cyan")
     for row in rows:
         table.add_row(*_cells(row, view, moves=moves))
     return table
@@ -89,22 +105,24 @@ def _campaigns(view: View) -> Table:
 
 def _cells(row: CampaignRow, view: View, *, moves: bool) -> list[Text]:
     ratio = share(row)
-    failed_poll = _text(f"poll failed: {row.error_kind}", "bold red")
+    failed_poll = text(f"poll failed: {row.error_kind}", "bold red")
     cells = [
-        _text(row.account),
-        _text(row.upgrade),
-        _text(row.firmware),
-        _text(row.status) if row.outcome == "ok" else failed_poll,
-        _text(row.devices),
-        _text("" if ratio is None else f"{ratio:.1%}"),
-        _text(row.failed or "", "red"),
-        _text(row.pending or "", "yellow"),
-        _text(_ENDED[row.ended]),
+        text(row.account),
+        text(row.upgrade),
+        text(row.firmware),
+        text(row.status) if row.outcome == "ok" else failed_poll,
+        text(row.devices),
+        text("" if ratio is None else f"{ratio:.1%}"),
+        text(row.failed or "", "red"),
+        text(row.pending or "", "yellow"),
+        text(_ENDED[row.ended]),
     ]
     if moves:
-        cells += [_text(row.new), _text(row.changed), _text(row.gone)]
+        cells += [text(row.new), text(row.changed), text(row.gone)]
     if view.stuck is not None:
-        cells.append(_text(view.stuck.get((row.account, row.upgrade), 0) or ""))
+        cells.append(text(view.stuck.get((row.account, row.upgrade), 0) or ""))
+    if view.night.inventory_seen:
+        cells.append(text(row.late or ""))
     return cells
 
 
@@ -119,8 +137,8 @@ def _totals(view: View) -> Table:
     grouped = night.statuses_by_phase()
     for phase in PHASES:
         style = f"bold {_PHASE_STYLE[phase]}"
-        table.add_row(_text(phase, style), _text(night.phase_totals[phase]))
+        table.add_row(text(phase, style), text(night.phase_totals[phase]))
         for status, count in grouped[phase]:
-            table.add_row(_text(f"  {status}"), _text(count))
-    table.add_row(_text("total", "bold"), _text(sum(night.phase_totals.values()), "bold"))
+            table.add_row(text(f"  {status}"), text(count))
+    table.add_row(text("total", "bold"), text(sum(night.phase_totals.values()), "bold"))
     return table

@@ -18,6 +18,10 @@ skipped unread: only campaign and run lines are decoded, so memory stays flat.
 --limit: the table and markdown show the worst 50 campaigns by default (totals are over all);
 json and csv give every campaign unless --limit is given; 0 is no limit.
 
+--by model: one row per device model over the night's campaigns (from their `device_models`,
+written by `poll --inventory`), worst failed share first; then the devices no model accounts
+for (no inventory, inventory failed, not in the device list). Not with --state.
+
 exit codes:
   0   the run finished (a run line), complete, and every campaign was polled
   1   the night needs a look: no run line (the run did not finish), an incomplete run, a
@@ -30,6 +34,7 @@ exit codes:
 """
 
 _FORMATS: Final = ("table", "json", "csv", "markdown")
+_BY: Final = ("campaign", "model")
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -49,7 +54,15 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="only campaigns with failed devices or a failed poll",
     )
-    summary.add_argument("--limit", type=int, metavar="N", help="campaigns shown at most")
+    summary.add_argument(
+        "--limit", type=int, metavar="N", help="campaigns (or models) shown at most"
+    )
+    summary.add_argument(
+        "--by",
+        choices=_BY,
+        default="campaign",
+        help="one row per campaign (default) or per device model (needs `poll --inventory`)",
+    )
     add_state_option(
         summary,
         "also count, per campaign, devices stuck past --stuck-after (state database; config "

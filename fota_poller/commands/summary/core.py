@@ -10,7 +10,7 @@ import argparse
 import contextlib
 import sys
 from pathlib import Path
-from typing import Final, TextIO
+from typing import TYPE_CHECKING, Final, TextIO
 
 from fota_poller.commands.common import output_format, read_config, stuck_after_seconds
 from fota_poller.commands.streams import write_answer
@@ -20,6 +20,9 @@ from fota_poller.model.phases import PhaseTable
 from fota_poller.observe.stderr import say
 from fota_poller.summary.night import Night
 from fota_poller.summary.render import View, render_csv, render_json, render_markdown
+
+if TYPE_CHECKING:
+    from fota_poller.summary.by_model import ModelView
 
 # Campaigns a table or markdown shows without --limit (the epilog in __init__.py says 50).
 TABLE_LIMIT: Final = 50
@@ -33,12 +36,17 @@ def run(args: argparse.Namespace) -> int:
     # Unknown statuses are not news here (poll warned about them): errors only on stderr.
     configure_logging("error")
     config, _, _ = read_config(args.config)
-    if args.state is None:
+    by_model = args.by == "model"
+    if by_model and args.state is not None:
+        # Stuck devices are counted per campaign in the state database, not per model.
+        raise ConfigError("summary: --by model does not take --state (stuck is per campaign)")
+    if args.state is None and not by_model:
         args.state = config.state.path  # the database the night's poll kept, when it keeps one
     phases = PhaseTable(config.phases)
     stuck_after = stuck_after_seconds(args.stuck_after)
     form = output_format(args.format, "table")
-    night = Night(phases, failed_only=args.failed_only, limit=_limit(args.limit, form))
+    limit = _limit(args.limit, form)
+    night = Night(phases, failed_only=args.failed_only, limit=limit, by_model=by_model)
     try:
         return _summarise(night, args, form, stuck_after)
     finally:
@@ -61,6 +69,13 @@ def _summarise(night: Night, args: argparse.Namespace, form: str, stuck_after: f
             f"(the first: line {night.first_bad_line}{long}); they were skipped"
         )
     code = _exit_code(night)
+    if night.models is not None:
+        from fota_poller.summary import by_model  # noqa: PLC0415 - only for --by model
+
+        models = by_model.model_view(
+            night, night.models, failed_only=args.failed_only, limit=night.limit, code=code
+        )
+        return write_answer(lambda stdout: _print_models(form, models, stdout)) or code
     rows, shown_of = night.chosen(), night.eligible
     view = View(night, rows, shown_of, stuck, code)
     return write_answer(lambda stdout: _print(form, view, stdout)) or code
@@ -105,6 +120,19 @@ def _exit_code(night: Night) -> int:
     if run is None or not run.complete or night.campaigns_failed or night.bad_lines:
         return int(ExitCode.CAMPAIGNS_FAILED)
     return int(ExitCode.OK)
+
+
+def _print_models(form: str, view: ModelView, stdout: TextIO) -> None:
+    from fota_poller.summary import by_model  # noqa: PLC0415 - only for --by model
+
+    if form == "table":
+        by_model.print_table(view, stdout)
+    elif form == "json":
+        stdout.writelines(by_model.render_json(view))
+    elif form == "csv":
+        stdout.writelines(by_model.render_csv(view))
+    else:
+        stdout.writelines(by_model.render_markdown(view))
 
 
 def _print(form: str, view: View, stdout: TextIO) -> None:
