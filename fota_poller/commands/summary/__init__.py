@@ -25,7 +25,8 @@ for (no inventory, inventory failed, not in the device list). Not with --state.
 exit codes:
   0   the run finished (a run line), complete, and every campaign was polled
   1   the night needs a look: no run line (the run did not finish), an incomplete run, a
-      campaign whose poll failed, or lines that are no record (counted on stderr)
+      campaign whose poll failed, a campaign whose inventory failed (`poll --inventory`),
+      or lines that are no record (counted on stderr)
   2   FILE cannot be read or is no text (a line over 16 MB holding NUL bytes), a bad
       --stuck-after or --config, or a --state database that cannot be used
   74  the temporary file cannot be written: past 10,000 campaigns without a --limit, the

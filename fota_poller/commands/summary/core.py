@@ -119,6 +119,8 @@ def _exit_code(night: Night) -> int:
     run = night.run
     if run is None or not run.complete or night.campaigns_failed or night.bad_lines:
         return int(ExitCode.CAMPAIGNS_FAILED)
+    if night.inventory_failed:  # the run exited 1 for it: the devices' firmware is unknown
+        return int(ExitCode.CAMPAIGNS_FAILED)
     return int(ExitCode.OK)
 
 
