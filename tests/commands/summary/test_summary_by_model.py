@@ -243,6 +243,8 @@ def test_an_old_night_reads_as_before_and_by_model_is_one_row_without_inventory(
     assert tuple(document["rows"][0]) == CSV_COLUMNS
     assert set(document["devices"]) == {"total", "phases", "statuses"}
     assert "inventory_failed" not in document["campaigns"]
+    _, out, _ = summary(capsys, str(path), "--format", "csv")
+    assert out.splitlines()[0] == ",".join(CSV_COLUMNS)
     _, out, _ = summary(capsys, str(path), "--format", "markdown")
     assert "late" not in out
     _, out, _ = summary(capsys, str(path), "--format", "table")
