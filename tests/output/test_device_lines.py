@@ -11,10 +11,10 @@ from fota_poller.output import device_lines
 from fota_poller.output.campaign import RecordOptions, from_response
 from fota_poller.output.device_lines import (
     DeviceFields,
+    DeviceLines,
     JoinedFields,
     encode_device_lines_plainly,
     encode_fields,
-    DeviceLines,
     sent_fields,
 )
 from fota_poller.output.device_list import MISSING_STATUS, count_statuses
