@@ -7,6 +7,7 @@ import json
 import msgspec
 import pytest
 
+from fota_poller.api.decode import decode_upgrade
 from fota_poller.api.redact import REDACTED, Redactor
 from fota_poller.model.inventory import CampaignInventory, InventoryEntry
 from fota_poller.model.phases import PhaseTable
@@ -14,7 +15,14 @@ from fota_poller.model.records import CampaignRecord, DeviceRecord
 from fota_poller.model.refs import CampaignRef
 from fota_poller.output import device_lines, inventory_join
 from fota_poller.output.campaign import CampaignResult, RecordOptions, from_response
-from fota_poller.output.inventory_join import MISSING_MODEL, MODELS_BY_NAME, OTHER_MODELS
+from fota_poller.output.device_lines import device_template
+from fota_poller.output.inventory_join import (
+    MISSING_MODEL,
+    MODELS_BY_NAME,
+    OTHER_MODELS,
+    DeviceJoin,
+    joined_lines,
+)
 from fota_poller.output.sink import RunOutput, StdoutSink
 from fota_poller.state.store import Prior, to_ms
 from fota_poller.testing import read_records
@@ -306,12 +314,30 @@ def test_a_campaign_over_one_chunk_is_counted_once_and_written_alike(monkeypatch
     monkeypatch.setattr(inventory_join, "CHUNK_DEVICES", 4)
     inventory = FakeInventory(LIST)
     big = poll(NIGHT, CampaignInventory("ok", inventory))
+    chunks = list(big.lines.chunks())
     monkeypatch.setattr(inventory_join, "CHUNK_DEVICES", 100)
     small = poll(NIGHT, CampaignInventory("ok", FakeInventory(LIST)))
 
-    assert big.device_lines == small.device_lines
+    assert len(chunks) == 3
+    assert b"".join(chunks) == small.device_lines
     assert counts_of(big.record) == counts_of(small.record)
-    assert len(list(big.lines.chunks())) == 3
+    # Counted in one pass, looked up again as written: two lookups a device, never three.
+    assert len(inventory.asked) == 2 * sum(1 for d, _ in NIGHT if d is not None)
+
+
+def test_writing_a_big_campaign_after_it_was_counted_counts_nothing_more(monkeypatch):
+    monkeypatch.setattr(device_lines, "CHUNK_DEVICES", 4)
+    monkeypatch.setattr(inventory_join, "CHUNK_DEVICES", 4)
+    upgrade = decode_upgrade(body(NIGHT))
+    template = device_template(RUN_ID, "2026-11-26T04:14:18.432Z", REF, upgrade, ended=True)
+    join = DeviceJoin(FakeInventory(LIST), TARGET, Redactor())
+    lines = joined_lines(template, upgrade.device_list, PhaseTable(), join)
+    counted = join.counts()
+
+    written = read_records(lines.encode())
+
+    assert join.counts() == counted
+    assert sum(record.on_target is True for record in written) == counted.on_target == 3
 
 
 STATE_NIGHT = [
