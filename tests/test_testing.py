@@ -50,6 +50,11 @@ def test_read_records_gives_each_line_its_own_type_in_order():
         end_date=None, campaign_ended=None, device_count=None, device_status_counts=None,
         device_phase_counts=None, devices_duplicate=None, devices_new=None, devices_changed=None,
         devices_gone=None,
+        inventory=None,
+        devices_on_target=None,
+        devices_late=None,
+        devices_not_in_inventory=None,
+        device_models=None,
         attempts=1, http_status=500, elapsed_ms=1.0, error_kind="http", error_code=None,
         error_message="HTTP 500",
     )  # fmt: skip

@@ -66,7 +66,8 @@ def test_the_demo_summary_escapes_a_status_from_the_server(tmp_path: Path):
         end_date=None, campaign_ended=None, device_count=2,
         device_status_counts={f"Upgrade{CLEAR_SCREEN}Success": 2}, device_phase_counts=None,
         devices_duplicate=None, devices_new=None, devices_changed=None, devices_gone=None,
-        attempts=1,
+        inventory=None, devices_on_target=None, devices_late=None,
+        devices_not_in_inventory=None, device_models=None, attempts=1,
         http_status=200, elapsed_ms=1.0, error_kind=None, error_code=None, error_message=None,
     )  # fmt: skip
     run = RunRecord(

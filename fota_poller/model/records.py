@@ -9,7 +9,9 @@ from typing import Final, Literal
 
 import msgspec
 
-SCHEMA_VERSION = 2
+from fota_poller.model.inventory import InventoryStatus
+
+SCHEMA_VERSION = 3
 # How a device line starts as written (msgspec, compact, the tag first): `is_device_line`.
 DEVICE_LINE_START: Final = b'{"record":"device"'
 
@@ -53,6 +55,16 @@ class DeviceRecord(msgspec.Struct, tag_field="record", tag="device"):
     previous_status: str | None
     status_since: str | None
     change: Change | None
+    # The next six are the account's device list joined to the device (`--inventory`): null
+    # without it, when the account's list failed, and for a device the list does not name.
+    model: str | None
+    make: str | None
+    reported_firmware: str | None
+    # RFC 3339 UTC with milliseconds; null when never upgraded (the list's 1900 value).
+    firmware_upgraded_at: str | None
+    fota_eligible: bool | None
+    # `reported_firmware == firmware_to`; null when either is unknown.
+    on_target: bool | None
 
 
 class CampaignRecord(msgspec.Struct, tag_field="record", tag="campaign"):
@@ -79,6 +91,17 @@ class CampaignRecord(msgspec.Struct, tag_field="record", tag="campaign"):
     devices_new: int | None
     devices_changed: int | None
     devices_gone: int | None
+    # Null without `--inventory` and for a failed campaign; "failed" when the account's
+    # device list could not be read (the four counts after it are then null too).
+    inventory: InventoryStatus | None
+    # Devices whose reported firmware is `firmware_to`; of those, the ones whose phase is not
+    # `succeeded` (a late success); devices the list does not name (or sent without an id).
+    devices_on_target: int | None
+    devices_late: int | None
+    devices_not_in_inventory: int | None
+    # Per model (`(missing)`: listed without one; `(other)`: past the first
+    # `MODELS_BY_NAME`), its devices per phase (all four keys) and `on_target`.
+    device_models: dict[str, dict[str, int]] | None
     attempts: int
     http_status: int | None
     elapsed_ms: float | None

@@ -1,4 +1,8 @@
-"""How one campaign's answer becomes records: its device lines and its one campaign line."""
+"""How one campaign's answer becomes records: its device lines and its one campaign line.
+
+With `--inventory` the devices are joined to their account's device list on the way
+(output/inventory_join.py).
+"""
 
 from __future__ import annotations
 
@@ -10,13 +14,15 @@ import msgspec
 from fota_poller.api.decode import UpgradeInfo, decode_error, decode_upgrade
 from fota_poller.api.redact import Redactor
 from fota_poller.errors import UpgradeDecodeError
+from fota_poller.model.inventory import CampaignInventory
 from fota_poller.model.phases import PhaseTable
-from fota_poller.model.records import CampaignRecord, DeviceRecord, ErrorKind
+from fota_poller.model.records import CampaignRecord, ErrorKind
 from fota_poller.model.refs import CampaignRef, InvalidLine, canonical_upgrade_id
 from fota_poller.model.timestamps import format_timestamp
 from fota_poller.output.changes import compare
-from fota_poller.output.device_lines import DeviceLines
+from fota_poller.output.device_lines import DeviceLines, device_template
 from fota_poller.output.device_list import MISSING_STATUS, count_statuses, without_duplicates
+from fota_poller.output.inventory_join import device_join, joined_lines, unjoined_counts
 from fota_poller.output.redacted import redacted_upgrade
 from fota_poller.state.store import CampaignUpdate, Prior, to_ms
 from fota_poller.text import ERROR_TEXT_CHARS, excerpt
@@ -96,8 +102,14 @@ def from_response(
     elapsed_ms: float,
     attempts: int,
     options: RecordOptions,
+    inventory: CampaignInventory | None = None,
 ) -> CampaignResult:
-    """Decode one HTTP answer into an ok result with device lines, or a failed one."""
+    """Decode one HTTP answer into an ok result with device lines, or a failed one.
+
+    `inventory` is the account's device list, to join the devices to: None when
+    `--inventory` is off (the inventory fields null), status "failed" when the list could
+    not be read (null too, and the campaign line says `inventory: "failed"`).
+    """
     polled_at = format_timestamp(received_at)
     failure = Failure(run_id, ref, polled_at, attempts, status, elapsed_ms)
     if status != 200:  # noqa: PLR2004 - the one success status of this endpoint
@@ -116,31 +128,18 @@ def from_response(
     devices, duplicates = without_duplicates(upgrade.device_list or [])
     upgrade.device_list = None
     # One template for all the campaign's device lines: see device_lines for why.
-    template = DeviceRecord(
-        run_id=run_id,
-        polled_at=polled_at,
-        account_name=ref.account_name,
-        upgrade_id=ref.upgrade_id,
-        firmware_name=upgrade.firmware_name,
-        firmware_to=upgrade.firmware_to,
-        start_date=upgrade.start_date,
-        end_date=upgrade.end_date,
-        campaign_status=upgrade.status,
-        campaign_ended=ended,
-        device_id=None,
-        status=None,
-        phase=None,
-        result_reason=None,
-        previous_status=None,
-        status_since=None,
-        change=None,
-    )
+    template = device_template(run_id, polled_at, ref, upgrade, ended)
+    join = device_join(inventory, upgrade.firmware_to, options.redactor)
     status_counts = count_statuses(devices)
     prior = None if options.previous is None else options.previous(ref.account_name, ref.upgrade_id)
     new = changed = gone = None
     update = None
     if prior is None:
-        lines = DeviceLines.sent(template, devices, options.phases)
+        lines = (
+            DeviceLines.sent(template, devices, options.phases)
+            if join is None
+            else joined_lines(template, devices, options.phases, join)
+        )
     else:
         compared = compare(
             prior,
@@ -149,6 +148,7 @@ def from_response(
             polled_at=polled_at,
             polled_ms=to_ms(received_at),
             emit_same=options.emit_same,
+            join=join,
         )
         lines = DeviceLines.of_fields(template, compared.fields)
         new, changed, gone = compared.new, compared.changed, compared.gone
@@ -162,6 +162,7 @@ def from_response(
             upserts=compared.upserts,
             deletes=compared.deletes,
         )
+    counts = unjoined_counts(inventory) if join is None else join.counts()
     record = CampaignRecord(
         run_id=run_id,
         polled_at=polled_at,
@@ -181,6 +182,11 @@ def from_response(
         devices_new=new,
         devices_changed=changed,
         devices_gone=gone,
+        inventory=counts.status,
+        devices_on_target=counts.on_target,
+        devices_late=counts.late,
+        devices_not_in_inventory=counts.not_in_inventory,
+        device_models=counts.models,
         attempts=attempts,
         http_status=status,
         elapsed_ms=elapsed_ms,
@@ -263,6 +269,11 @@ class Failure(msgspec.Struct):
                 devices_new=None,
                 devices_changed=None,
                 devices_gone=None,
+                inventory=None,
+                devices_on_target=None,
+                devices_late=None,
+                devices_not_in_inventory=None,
+                device_models=None,
                 attempts=self.attempts,
                 http_status=self.http_status,
                 elapsed_ms=self.elapsed_ms,

@@ -6,6 +6,8 @@ first seen in its current status: a device whose status changes tonight gets ton
 poll time, one whose reason alone changes keeps its time. A device sent without an id
 cannot be matched from one night to the next: it gets no change fields and is not kept.
 A device listed twice is compared once, by its last entry (`campaign.without_duplicates`).
+With `--inventory` every device of tonight is joined to its account's list (and counted),
+its line emitted or not; a `gone` device is not: it is no longer the campaign's.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import msgspec
 
 from fota_poller.api.decode import Device
 from fota_poller.model.phases import PhaseTable
-from fota_poller.output.device_lines import DeviceFields
+from fota_poller.output.device_lines import DeviceFields, JoinedFields
+from fota_poller.output.inventory_join import DeviceJoin, InventoryTail
 from fota_poller.state.store import DeviceRow, Prior, stored_time
 
 
@@ -50,10 +53,12 @@ def compare(
     polled_at: str,
     polled_ms: int,
     emit_same: bool,
+    join: DeviceJoin | None = None,
 ) -> Compared:
     """Compare tonight's `devices` with `prior`; `emit_same` keeps the lines of unchanged ones.
 
-    `devices` names each device id once at most (`without_duplicates` has run).
+    `devices` names each device id once at most (`without_duplicates` has run). `join` adds
+    each device's inventory fields to its line, and counts them.
     """
     before = prior.devices
     # The hot loop of a run with state: plain dict lookups, no call per device where a
@@ -67,18 +72,23 @@ def compare(
     # Ids are distinct (campaign.without_duplicates), so when every device found in `before`
     # adds up to all of it, none is gone, and tonight's ids need no set (a million: 60 MB).
     found = 0
+    # Without a join the lines' inventory fields are all null: `DeviceFields` leaves them out.
+    fields_of = DeviceFields if join is None else JoinedFields
+    tail: InventoryTail | tuple[()] = ()
     for device in devices:
         device_id, status, reason = device.device_id, device.status, device.result_reason
         status_phase = known_phases.get(status) or phase(status)
+        if join is not None:
+            tail = join.tail(device_id, status_phase)
         if device_id is None:
-            fields.append(DeviceFields(None, status, status_phase, reason))
+            fields.append(fields_of(None, status, status_phase, reason, None, None, None, *tail))
             continue
         last = before.get(device_id)
         if last is None:
             new += 1
             upserts.append((device_id, status, reason, polled_ms, polled_ms))
             fields.append(
-                DeviceFields(device_id, status, status_phase, reason, None, polled_at, "new")
+                fields_of(device_id, status, status_phase, reason, None, polled_at, "new", *tail)
             )
             continue
         found += 1
@@ -87,7 +97,7 @@ def compare(
             if emit_same:
                 since = since_texts.get(last_since) or _since_text(since_texts, last_since)
                 fields.append(
-                    DeviceFields(device_id, status, status_phase, reason, status, since, "same")
+                    fields_of(device_id, status, status_phase, reason, status, since, "same", *tail)
                 )
             continue
         changed += 1
@@ -95,7 +105,7 @@ def compare(
         upserts.append((device_id, status, reason, since_ms, polled_ms))
         since = polled_at if since_ms == polled_ms else _since_text(since_texts, since_ms)
         fields.append(
-            DeviceFields(device_id, status, status_phase, reason, last_status, since, "changed")
+            fields_of(device_id, status, status_phase, reason, last_status, since, "changed", *tail)
         )
     deletes = (
         []
@@ -103,7 +113,7 @@ def compare(
         else sorted(before.keys() - {device.device_id for device in devices})
     )
     fields.extend(
-        DeviceFields(device_id, None, None, None, before[device_id][1], None, "gone")
+        fields_of(device_id, None, None, None, before[device_id][1], None, "gone")
         for device_id in deletes
     )
     return Compared(fields, new, changed, len(deletes), upserts, deletes)

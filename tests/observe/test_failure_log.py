@@ -30,6 +30,11 @@ def _failed(number: int, kind: ErrorKind = "api", message: str = "Invalid upgrad
         end_date=None, campaign_ended=None, device_count=None, device_status_counts=None,
         device_phase_counts=None, devices_duplicate=None, devices_new=None, devices_changed=None,
         devices_gone=None,
+        inventory=None,
+        devices_on_target=None,
+        devices_late=None,
+        devices_not_in_inventory=None,
+        device_models=None,
         attempts=1, http_status=400, elapsed_ms=1.0, error_kind=kind,
         error_code="INVALID_PARAMETER", error_message=message,
     )  # fmt: skip

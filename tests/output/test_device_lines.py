@@ -11,6 +11,8 @@ from fota_poller.output import device_lines
 from fota_poller.output.campaign import RecordOptions, from_response
 from fota_poller.output.device_lines import (
     DeviceFields,
+    DeviceLines,
+    JoinedFields,
     encode_device_lines_plainly,
     encode_fields,
     sent_fields,
@@ -30,6 +32,10 @@ AWKWARD = [
     '"device_id":null,"status":null,"result_reason":null}',
     '"status":"Queued","result_reason":',
     ',"previous_status":null,"status_since":null,"change":null}\n',
+    # The line boundary the inventory's null fields are spliced into, and their own text.
+    '}\n{"device_id":',
+    '"change":null}\n{"device_id":"1"',
+    ',"model":null,"make":null,"reported_firmware":null,"on_target":null}',
     'quote " backslash \\ brace { } comma , colon :',
     "line\nbreak\r\ttab",
     "\\n\\u0000",
@@ -58,6 +64,12 @@ def template(**overrides):
         "previous_status": None,
         "status_since": None,
         "change": None,
+        "model": None,
+        "make": None,
+        "reported_firmware": None,
+        "firmware_upgraded_at": None,
+        "fota_eligible": None,
+        "on_target": None,
     }
     fields.update(overrides)
     return DeviceRecord(**fields)
@@ -111,6 +123,34 @@ def test_compared_lines_are_the_plain_struct_encoding_byte_for_byte(shared):
     fast = encode_fields(shared, fields)
     assert fast == encode_device_lines_plainly(shared, fields)
     assert len(read_records(fast)) == len(fields)
+
+
+@pytest.mark.parametrize("shared", [template(), template(firmware_name=AWKWARD[2])])
+def test_joined_lines_are_the_plain_struct_encoding_byte_for_byte(shared):
+    fields = [
+        JoinedFields(a, "UpgradeSuccess", "succeeded", None, None, None, None, b, c, b, c, e, t)
+        for a in AWKWARD[::2]
+        for b in AWKWARD[::3]
+        for c in AWKWARD[1::3]
+        for e, t in ((True, None), (None, False), (False, True))
+    ]
+    fast = encode_fields(shared, fields)
+    assert fast == encode_device_lines_plainly(shared, fields)
+    records = read_records(fast)
+    assert [(r.model, r.make, r.fota_eligible, r.on_target) for r in records] == [
+        (f.model, f.make, f.fota_eligible, f.on_target) for f in fields
+    ]
+
+
+def test_chunked_lines_carry_the_null_inventory_fields_on_every_line(monkeypatch):
+    # Several chunks, one of them a single line: its start and end come from the splice too.
+    monkeypatch.setattr(device_lines, "CHUNK_DEVICES", 3)
+    devices = [Device(str(n), "Queued") for n in range(7)]
+    lines = DeviceLines.sent(template(), devices, PhaseTable())
+    encoded = lines.encode()
+    assert encoded == encode_device_lines_plainly(template(), sent_fields(devices, PhaseTable()))
+    assert [record.device_id for record in read_records(encoded)] == [d.device_id for d in devices]
+    assert encoded.count(b'"on_target":null}\n') == len(devices)
 
 
 def test_fast_path_is_the_one_taken_for_the_current_layouts(monkeypatch):
