@@ -40,8 +40,11 @@ OTHER_MODELS: Final = "(other)"
 # A device the list names without a model (null or empty), as `device_models` keys it.
 MISSING_MODEL: Final = "(missing)"
 ON_TARGET: Final = "on_target"
-# A `device_models` row's keys: every phase, then on target.
-_ROW_KEYS: Final = (*PHASES, ON_TARGET)
+LATE: Final = "late"
+# A `device_models` row's keys: every phase, then on target, then late successes (on target,
+# phase not succeeded), so that campaign lines alone break a night's late successes down by
+# model (`summary --by model`).
+_ROW_KEYS: Final = (*PHASES, ON_TARGET, LATE)
 
 # What a joined device adds to its line: model, make, reported firmware, upgrade time,
 # FOTA eligibility, on target. All null when the list does not name the device.
@@ -147,6 +150,7 @@ class DeviceJoin:
             if target:
                 joined = sum(phases.values())
                 row[ON_TARGET] += joined
+                row[LATE] += joined - phases["succeeded"]
                 on += joined
                 late += joined - phases["succeeded"]
         return InventoryCounts("ok", on, late, self.missing, capped_models(models))

@@ -165,15 +165,20 @@ def test_the_campaign_counts_late_successes_and_devices_by_model_and_phase():
     assert record.devices_late == 2  # on target, phase not succeeded
     assert record.devices_not_in_inventory == 2  # one not listed, one without an id
     assert record.device_models == {
-        "Model-A": {"succeeded": 2, "failed": 0, "pending": 1, "unknown": 0, "on_target": 2},
-        "Model-B": {"succeeded": 0, "failed": 2, "pending": 0, "unknown": 0, "on_target": 1},
-        MISSING_MODEL: {"succeeded": 0, "failed": 0, "pending": 1, "unknown": 1, "on_target": 0},
-    }
+        "Model-A": {"succeeded": 2, "failed": 0, "pending": 1, "unknown": 0, "on_target": 2,
+                    "late": 1},
+        "Model-B": {"succeeded": 0, "failed": 2, "pending": 0, "unknown": 0, "on_target": 1,
+                    "late": 1},
+        MISSING_MODEL: {"succeeded": 0, "failed": 0, "pending": 1, "unknown": 1, "on_target": 0,
+                        "late": 0},
+    }  # fmt: skip
+    # The models' late successes are the campaign's.
+    assert sum(row["late"] for row in record.device_models.values()) == record.devices_late
     joined = sum(
         count
         for row in record.device_models.values()
         for key, count in row.items()
-        if key != "on_target"
+        if key not in {"on_target", "late"}
     )
     assert joined == record.device_count - record.devices_not_in_inventory
 
@@ -393,9 +398,11 @@ def test_with_state_the_inventory_fields_ride_along_with_the_change_fields(emit_
     assert (record.devices_new, record.devices_changed, record.devices_gone) == (1, 1, 1)
     assert counts_of(record)[:4] == ("ok", 2, 1, 1)
     assert record.device_models == {
-        "Model-A": {"succeeded": 2, "failed": 0, "pending": 1, "unknown": 0, "on_target": 2},
-        "Model-B": {"succeeded": 1, "failed": 0, "pending": 0, "unknown": 0, "on_target": 0},
-    }
+        "Model-A": {"succeeded": 2, "failed": 0, "pending": 1, "unknown": 0, "on_target": 2,
+                    "late": 1},
+        "Model-B": {"succeeded": 1, "failed": 0, "pending": 0, "unknown": 0, "on_target": 0,
+                    "late": 0},
+    }  # fmt: skip
     # The state learns what it learned before: the inventory is not stored (yet).
     assert sorted(row[0] for row in result.update.upserts) == ["100000000000004", "100000000000005"]
 
