@@ -10,6 +10,7 @@ import msgspec
 from fota_poller.api.decode import UpgradeInfo, decode_error, decode_upgrade
 from fota_poller.api.redact import Redactor
 from fota_poller.errors import UpgradeDecodeError
+from fota_poller.model.inventory import CampaignInventory
 from fota_poller.model.phases import PhaseTable
 from fota_poller.model.records import CampaignRecord, DeviceRecord, ErrorKind
 from fota_poller.model.refs import CampaignRef, InvalidLine, canonical_upgrade_id
@@ -96,8 +97,10 @@ def from_response(
     elapsed_ms: float,
     attempts: int,
     options: RecordOptions,
+    inventory: CampaignInventory | None = None,
 ) -> CampaignResult:
     """Decode one HTTP answer into an ok result with device lines, or a failed one."""
+    del inventory  # joined to the records by the output's part of issue 21 (branch i21-out)
     polled_at = format_timestamp(received_at)
     failure = Failure(run_id, ref, polled_at, attempts, status, elapsed_ms)
     if status != 200:  # noqa: PLR2004 - the one success status of this endpoint
