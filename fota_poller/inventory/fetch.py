@@ -247,7 +247,7 @@ async def _fetch_page(fetcher: InventoryFetcher, paging: _Paging) -> DeviceListP
 
 def _count(fetcher: InventoryFetcher, paging: _Paging, requests: int) -> None:
     paging.requests += requests
-    fetcher.tally.inventory_requests += requests
+    fetcher.tally.inventory_requests_sent(requests)
 
 
 def _after(attempts: int) -> str:
