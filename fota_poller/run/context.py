@@ -49,7 +49,7 @@ class RunContext(msgspec.Struct):
     # The accounts' device lists with `--inventory` (run/inventories.py); None without it.
     inventories: Inventories | None = None
 
-    def open_inventories(self, group: anyio.abc.TaskGroup) -> None:
+    def open_inventories(self, group: anyio.abc.TaskGroup, concurrency: int) -> None:
         """Fetch each account's device list (`--inventory`) in `group`, through this run's path."""
         fetcher = InventoryFetcher(
             client=self.client,
@@ -60,4 +60,4 @@ class RunContext(msgspec.Struct):
             tally=self.tally,
             times=UpgradeTimes(),
         )
-        self.inventories = Inventories(fetcher, group, self.in_flight)
+        self.inventories = Inventories(fetcher, group, self.in_flight, concurrency)

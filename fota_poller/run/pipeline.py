@@ -150,7 +150,7 @@ async def _run_poll(
         with abortable:
             async with anyio.create_task_group() as group:
                 if config.inventory.enabled:
-                    context.open_inventories(group)
+                    context.open_inventories(group, workers)
                 pages = RetryingGetter(client, context.policy, context.backoff, control, tally)
                 batches = batches_of(with_discovered(group, config, pages, control, refs))
                 async with work_receive, result_send:

@@ -1,4 +1,5 @@
-"""run/inventories.py: a run stopped while an account's device list is fetched never hangs.
+"""run/inventories.py: one account's slow list holds up none of the other accounts' campaigns,
+and a run stopped while a list is fetched never hangs.
 
 In process, against the simulator behind a proxy that holds the device-list route: the proxy
 stops the run as the list is asked for, then either answers 503 (the fetch sees the stop and
@@ -16,10 +17,11 @@ import aiohttp
 import anyio
 import pytest
 from aiohttp import web
-from helpers import ACCOUNT, refs_of, serve_app, simulator_tokens
+from helpers import ACCOUNT, OTHER_ACCOUNT, refs_of, serve_app, simulator_tokens
 
 from fota_poller.config import ApiConfig, Config, apply_overrides
 from fota_poller.model.records import CampaignRecord, DeviceRecord
+from fota_poller.model.refs import CampaignRef
 from fota_poller.model.stop import RunControl, cut_short
 from fota_poller.run.pipeline import run_poll
 from fota_poller.simulator import InventoryOptions, SimulatorOptions, run_simulator
@@ -87,3 +89,103 @@ async def test_a_stop_while_the_list_is_fetched_leaves_its_campaigns_to_the_stop
     assert not any(isinstance(record, DeviceRecord) for record in records)
     assert run.exit_code == 4
     assert run.inventory_requests == 1
+
+
+class HeldList:
+    """A proxy's hold on OTHER_ACCOUNT's list: let go once ACCOUNT's campaigns are written."""
+
+    def __init__(self, campaigns: int) -> None:
+        self.release = anyio.Event()
+        self.campaigns = campaigns
+        self.held = 0  # device-list requests held
+
+
+class ReleasingSink(MemorySink):
+    """Lets OTHER_ACCOUNT's list go once every campaign line of ACCOUNT is written."""
+
+    def __init__(self, hold: HeldList) -> None:
+        super().__init__()
+        self.hold = hold
+
+    def write(self, data: bytes) -> None:
+        super().write(data)
+        written = sum(
+            1
+            for record in self.records()
+            if isinstance(record, CampaignRecord) and record.account_name == ACCOUNT
+        )
+        if written == self.hold.campaigns:
+            self.hold.release.set()
+
+
+@asynccontextmanager
+async def holding_proxy(upstream: str, hold: HeldList) -> AsyncIterator[str]:
+    held = f"/fota/v1/devices/{OTHER_ACCOUNT}/"
+    async with aiohttp.ClientSession() as session:
+
+        async def forward(request: web.Request) -> web.StreamResponse:
+            if request.path.startswith(held):
+                hold.held += 1
+                await hold.release.wait()
+            headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
+            async with session.get(upstream + str(request.rel_url), headers=headers) as answer:
+                body = await answer.read()
+                return web.Response(
+                    body=body, status=answer.status, content_type="application/json"
+                )
+
+        app = web.Application()
+        app.router.add_get("/{tail:.*}", forward)
+        async with serve_app(app) as base_url:
+            try:
+                yield base_url
+            finally:
+                hold.release.set()
+
+
+# Not 1: the held request takes the run's one connection (`poll.concurrency` bounds them too).
+@pytest.mark.parametrize("concurrency", [2, 4])
+@pytest.mark.timeout(30)
+async def test_an_accounts_list_still_fetched_holds_up_no_other_accounts_campaigns(concurrency):
+    options = SimulatorOptions(
+        campaigns=40,
+        devices_min=1,
+        devices_max=3,
+        accounts=(ACCOUNT, OTHER_ACCOUNT),
+        inventory=InventoryOptions(page_size=5),
+    )
+    async with run_simulator(options) as simulator:
+        ids = list(simulator.catalog.ids())
+        # OTHER_ACCOUNT's 20 campaigns first: far more than the workers and the channel hold.
+        ordered = [ref for ref in ids if ref[0] == OTHER_ACCOUNT] + [
+            ref for ref in ids if ref[0] == ACCOUNT
+        ]
+        hold = HeldList(campaigns=sum(account == ACCOUNT for account, _ in ids))
+        sink = ReleasingSink(hold)
+
+        async def refs() -> AsyncIterator[CampaignRef]:
+            for account, upgrade_id in ordered:
+                yield CampaignRef(account, upgrade_id)
+
+        async with holding_proxy(simulator.base_url, hold) as base_url:
+            config = apply_overrides(
+                Config(api=ApiConfig(base_url=base_url)),
+                poll={"rate": 0, "concurrency": concurrency},
+                inventory={"enabled": True},
+            )
+            # Were ACCOUNT's campaigns held up behind the held list, nothing would release it.
+            with anyio.fail_after(20):
+                run = await run_poll(config, refs(), simulator_tokens(options), sink)
+        truth = {
+            account: simulator.inventory.truth(account) for account in (ACCOUNT, OTHER_ACCOUNT)
+        }
+
+    campaigns = [record for record in sink.records() if isinstance(record, CampaignRecord)]
+    assert hold.held == -(-len(truth[OTHER_ACCOUNT]) // 5)  # every page of it held
+    assert len(campaigns) == len(ids)
+    assert all(campaign.outcome == "ok" for campaign in campaigns)
+    # ACCOUNT's campaigns were all written before OTHER_ACCOUNT's list was let go.
+    first_other = next(i for i, c in enumerate(campaigns) if c.account_name == OTHER_ACCOUNT)
+    assert all(c.account_name == ACCOUNT for c in campaigns[:first_other])
+    assert run.exit_code == 0
+    assert run.inventory_requests == sum(-(-len(t) // 5) for t in truth.values())
