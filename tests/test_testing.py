@@ -42,7 +42,7 @@ def test_read_records_gives_each_line_its_own_type_in_order():
     run = RunRecord(
         run_id="r", schema_version=1, started_at="s", finished_at="f", duration_s=0.5,
         campaigns_total=1, campaigns_ok=0, campaigns_failed=1, devices_total=0,
-        requests_total=1, complete=True, exit_code=1,
+        requests_total=1, inventory_requests=0, complete=True, exit_code=1,
     )  # fmt: skip
     campaign = CampaignRecord(
         run_id="r", polled_at=None, account_name="a", upgrade_id="u", outcome="failed",

@@ -73,7 +73,7 @@ def test_the_demo_summary_escapes_a_status_from_the_server(tmp_path: Path):
     run = RunRecord(
         run_id="r", schema_version=1, started_at="t", finished_at="t", duration_s=0.1,
         campaigns_total=1, campaigns_ok=1, campaigns_failed=0, devices_total=2,
-        requests_total=1, complete=True, exit_code=0,
+        requests_total=1, inventory_requests=0, complete=True, exit_code=0,
     )  # fmt: skip
     output = tmp_path / "out.jsonl"
     output.write_bytes(msgspec.json.encode(campaign) + b"\n" + msgspec.json.encode(run) + b"\n")

@@ -208,11 +208,14 @@ def _add_devices(
 async def _fetch_page(fetcher: InventoryFetcher, paging: _Paging) -> DeviceListPage:
     url = device_list_url(fetcher.base_url, paging.account, paging.start_index)
     counter = AttemptCounter(fetcher.tally)
+    sent_nothing = False
     try:
         fetched = await fetch_with_retries(
             fetcher.client, url, fetcher.policy, fetcher.backoff, fetcher.control, counter=counter
         )
     except AuthenticationError as exc:
+        # The last attempt counted may have sent nothing: the auth failed before it could.
+        sent_nothing = exc.requests_sent == 0
         # No token the API takes: the run stops as a worker stops it (run/workers.py), and
         # every campaign not polled yet is recorded with "auth".
         fetcher.control.stop(
@@ -223,10 +226,10 @@ async def _fetch_page(fetcher: InventoryFetcher, paging: _Paging) -> DeviceListP
                 error_code=exc.error_code,
             )
         )
-        # The last attempt counted may have sent nothing: the auth failed before it could.
-        _count(fetcher, paging, max(counter.count - (exc.requests_sent == 0), 0))
         raise InventoryError(f"auth: {exc}", stopped=True) from None
-    _count(fetcher, paging, fetched.attempts)
+    finally:
+        # Counted however the fetch ends: a request a stop's grace cancelled was still sent.
+        _count(fetcher, paging, max(counter.count - sent_nothing, 0))
     if fetched.error is not None:
         error = fetched.error
         raise InventoryError(f"{error.kind}: {error}{_after(fetched.attempts)}")
@@ -247,7 +250,7 @@ async def _fetch_page(fetcher: InventoryFetcher, paging: _Paging) -> DeviceListP
 
 def _count(fetcher: InventoryFetcher, paging: _Paging, requests: int) -> None:
     paging.requests += requests
-    fetcher.tally.inventory_requests += requests
+    fetcher.tally.inventory_requests_sent(requests)
 
 
 def _after(attempts: int) -> str:

@@ -123,6 +123,8 @@ class RunRecord(msgspec.Struct, tag_field="record", tag="run"):
     campaigns_failed: int
     devices_total: int
     requests_total: int
+    # Of `requests_total`, the device-list pages of `--inventory` (retries included).
+    inventory_requests: int
     complete: bool
     exit_code: int
 

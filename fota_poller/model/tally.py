@@ -90,6 +90,11 @@ class RunTally:
         self.input_finished = True
         self._changed()
 
+    def inventory_requests_sent(self, count: int) -> None:
+        """`count` more device-list requests (`--inventory`), shown by the progress bar too."""
+        self.inventory_requests += count
+        self._changed()
+
     def campaign_written(self, record: CampaignRecord) -> None:
         """Count one campaign record and its devices."""
         self.campaigns_by_outcome[record.outcome] += 1
@@ -134,6 +139,7 @@ class RunTally:
             campaigns_failed=self.campaigns_by_outcome["failed"],
             devices_total=self.devices_written,
             requests_total=self.requests_total,
+            inventory_requests=self.inventory_requests,
             complete=complete,
             exit_code=exit_code,
         )

@@ -45,6 +45,7 @@ class RunMetrics(msgspec.Struct, frozen=True, kw_only=True):
     devices_by_phase: dict[str, int] = msgspec.field(default_factory=dict)
     devices_by_change: dict[str, int] = msgspec.field(default_factory=dict)
     requests: int = 0
+    inventory_requests: int = 0
     retries: int = 0
     rate_limited: int = 0
     log_lines_dropped: int = 0
@@ -68,6 +69,7 @@ class RunMetrics(msgspec.Struct, frozen=True, kw_only=True):
             devices_by_phase=dict(tally.devices_by_phase),
             devices_by_change=dict(tally.devices_by_change),
             requests=tally.requests_total,
+            inventory_requests=tally.inventory_requests,
             retries=tally.retries,
             rate_limited=tally.rate_limited,
             log_lines_dropped=tally.log_lines_dropped,
@@ -86,6 +88,7 @@ class RunMetrics(msgspec.Struct, frozen=True, kw_only=True):
             exit_code=exit_code,
             complete=False,
             requests=tally.requests_total,
+            inventory_requests=tally.inventory_requests,
             retries=tally.retries,
             rate_limited=tally.rate_limited,
             log_lines_dropped=tally.log_lines_dropped,
@@ -194,6 +197,11 @@ def _registry(metrics: RunMetrics, last_success: float | None) -> CollectorRegis
             metrics.devices_by_change,
         )
     gauge("last_run_requests", "HTTP requests the last run started.", metrics.requests)
+    gauge(
+        "last_run_inventory_requests",
+        "Of those, the device-list requests of --inventory (retries included).",
+        metrics.inventory_requests,
+    )
     gauge("last_run_retries", "Requests the last run repeated after a failure.", metrics.retries)
     gauge(
         "last_run_rate_limited_responses",

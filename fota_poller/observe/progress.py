@@ -38,11 +38,11 @@ class ProgressBar:
         total = tally.campaigns_total
         if total is not None and self._bar.total != total:
             self._bar.total = total
-        self._bar.set_postfix(
-            devices=tally.devices_written,
-            failed=tally.campaigns_by_outcome["failed"],
-            refresh=False,
-        )
+        figures = {"devices": tally.devices_written, "failed": tally.campaigns_by_outcome["failed"]}
+        if tally.inventory_requests:
+            # --inventory: its device-list pages, fetched while the first campaigns wait.
+            figures["inventory pages"] = tally.inventory_requests
+        self._bar.set_postfix(figures, refresh=False)
         self._bar.update(tally.campaigns_written - self._bar.n)
 
     def close(self) -> None:

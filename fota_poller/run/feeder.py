@@ -47,7 +47,10 @@ async def feed(
                     if isinstance(item, CampaignRef) and not seen.add(item):
                         continue
                     context.tally.campaign_queued()
+                    if _deferred(context, item):
+                        continue
                     await channels.send(work, item)
+                await _hand_out_ready(context, work)
                 if len(not_polled) >= _NOT_POLLED_BATCH:
                     await channels.send(results, _not_polled_batch(context, not_polled))
                     not_polled = []
@@ -61,8 +64,48 @@ async def feed(
             context.input.input_exhausted = True
         finally:
             context.tally.sources_ended()
+        await _hand_out_deferred(context, work, not_polled, results)
         if not_polled:
             await channels.send(results, _not_polled_batch(context, not_polled))
+
+
+def _deferred(context: RunContext, item: WorkItem) -> bool:
+    """Whether `item` waits in the feeder for its account's list (run/inventories.py)."""
+    inventories = context.inventories
+    return (
+        inventories is not None and isinstance(item, CampaignRef) and not inventories.hand_out(item)
+    )
+
+
+async def _hand_out_ready(context: RunContext, work: MemoryObjectSendStream[WorkItem]) -> None:
+    """The deferred campaigns whose list is there now go to the workers."""
+    if context.inventories is not None:
+        for ref in context.inventories.ready():
+            await channels.send(work, ref)
+
+
+async def _hand_out_deferred(
+    context: RunContext,
+    work: MemoryObjectSendStream[WorkItem],
+    not_polled: list[CampaignRef],
+    results: MemoryObjectSendStream[WriterItem],
+) -> None:
+    """The input is read: each deferred campaign goes to the workers once its list is there.
+
+    A stop (now, or while a list is awaited: the fetch then ends soon, or is cancelled when
+    the grace runs out) gives the rest their not_polled records instead.
+    """
+    if context.inventories is None:
+        return
+    async for refs in context.inventories.when_ready():
+        for ref in refs:
+            if context.control.stop_reason is None:
+                await channels.send(work, ref)
+                continue
+            not_polled.append(ref)
+            if len(not_polled) >= _NOT_POLLED_BATCH:
+                await channels.send(results, _not_polled_batch(context, not_polled))
+                not_polled.clear()
 
 
 async def _account_unpolled(
@@ -86,6 +129,9 @@ async def _account_unpolled(
     fresh = seen.add_all(refs)
     context.tally.campaigns_queued_in_bulk(len(fresh) + len(invalid))
     not_polled += fresh
+    if context.inventories is not None:
+        # Seen and counted already, held back for their lists: the stop's too.
+        not_polled += context.inventories.take_deferred()
     for line in invalid:
         await channels.send(results, campaign.from_invalid_line(context.run_id, line))
 

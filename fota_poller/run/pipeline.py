@@ -36,6 +36,7 @@ from fota_poller.pacing.retry import RetryingGetter, RetryPolicy
 from fota_poller.run import stop
 from fota_poller.run.context import InputState, RunContext, WorkItem, WriterItem
 from fota_poller.run.feeder import feed
+from fota_poller.run.inventories import inventories_failed
 from fota_poller.run.state_sync import RunState
 from fota_poller.run.workers import poll_campaigns
 from fota_poller.run.writer import write_records
@@ -148,6 +149,8 @@ async def _run_poll(
             guard.start_soon(stop.stop_at_deadline, control, deadline.seconds, deadline.text)
         with abortable:
             async with anyio.create_task_group() as group:
+                if config.inventory.enabled:
+                    context.open_inventories(group, workers)
                 pages = RetryingGetter(client, context.policy, context.backoff, control, tally)
                 batches = batches_of(with_discovered(group, config, pages, control, refs))
                 async with work_receive, result_send:
@@ -260,7 +263,7 @@ def _run_record(
         exit_code = stop_reason.exit_code
     elif _nothing_to_poll(context):
         exit_code = ExitCode.USAGE
-    elif context.tally.campaigns_by_outcome["failed"]:
+    elif context.tally.campaigns_by_outcome["failed"] or inventories_failed(context.inventories):
         exit_code = ExitCode.CAMPAIGNS_FAILED
     else:
         exit_code = ExitCode.OK

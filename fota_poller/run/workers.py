@@ -18,6 +18,7 @@ from fota_poller.output.campaign import CampaignResult
 from fota_poller.pacing.retry import fetch_with_retries
 from fota_poller.run import channels
 from fota_poller.run.context import RunContext, WorkItem
+from fota_poller.run.inventories import campaign_inventory
 
 
 async def poll_campaigns(
@@ -80,6 +81,8 @@ def _not_started(
 async def _poll_one(context: RunContext, item: WorkItem, counter: AttemptCounter) -> CampaignResult:
     if isinstance(item, InvalidLine):
         return campaign.from_invalid_line(context.run_id, item)
+    # Started before the upgrade is polled: the two requests go on at once.
+    account = None if context.inventories is None else context.inventories.start(item.account_name)
     url = upgrade_url(context.base_url, item)
     try:
         fetched = await fetch_with_retries(
@@ -116,6 +119,14 @@ async def _poll_one(context: RunContext, item: WorkItem, counter: AttemptCounter
         assert stop is not None  # noqa: S101 - a fetch ends with no answer only when stopped
         return _not_started(context.run_id, item, stop, fetched.attempts)
     response = fetched.response
+    inventory = None
+    if account is not None:
+        listed = await account.wait()
+        stop = context.control.stop_reason
+        if listed.stopped and stop is not None:
+            # The list was cut short by the stop: the campaign is the stop's, as if not polled.
+            return _not_started(context.run_id, item, stop, fetched.attempts)
+        inventory = campaign_inventory(listed)
     return campaign.from_response(
         context.run_id,
         item,
@@ -126,4 +137,5 @@ async def _poll_one(context: RunContext, item: WorkItem, counter: AttemptCounter
         elapsed_ms=response.elapsed_ms,
         attempts=fetched.attempts,
         options=context.records,
+        inventory=inventory,
     )

@@ -24,7 +24,8 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Check that a run can start: the config, the files and folders it writes "
         "(a file made and removed in each), the credentials' presence, the id lists it reads "
         "(counted, never polled) and discovery, a connection to the base URL, a token, one "
-        "session opened and closed, and optionally one upgrade polled. Give it the night's "
+        "session opened and closed, with --inventory the first page of one account's device list, "
+        "and optionally one upgrade polled. Give it the night's "
         "--ids, --status, --output, --metrics-file, --state and --lock-file. One line per step; "
         "the exit codes are poll's (4 at once when the API is unreachable). A login rejected "
         "before (by any run) is not tried again unless --login is given.",
@@ -74,6 +75,13 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="FILE",
         help="the lock file poll uses (config poll.lock_file): failed logins are kept beside it "
         "when there is no state database",
+    )
+    check.add_argument(
+        "--inventory",
+        action="store_true",
+        default=None,
+        help="the night joins the device list (config inventory.enabled): the first page of "
+        "one account's list is fetched",
     )
     check.add_argument(
         "--upgrade",

@@ -5,8 +5,9 @@ unless `--login` is given: then one login is tried, and a success forgets the re
 
 Config, the files and their folders (folders.py), credentials (present, never shown), the
 id lists and discovery (id_lists.py, discovery.py), one TCP connect to the base URL, a Bearer
-token, one session opened and closed (one login and one logout, as a run makes), and
-optionally one upgrade polled. The exit codes are `poll`'s: 2 config, files or credentials, 3
+token, one session opened and closed (one login and one logout, as a run makes), with
+`--inventory` the first page of one account's device list (inventory.py), and optionally one
+upgrade polled. The exit codes are `poll`'s: 2 config, files or credentials, 3
 refused by ThingSpace, 4 unreachable (at once: a preflight does not wait out an outage), 1
 when the upgrade poll gets an answer it cannot use, or for what a night reports at its end
 (an invalid id line, a failed report page), which does not stop the preflight either.
@@ -19,6 +20,7 @@ read timeout a night's run allows.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,6 +41,7 @@ from fota_poller.api.unreachable import reason_of
 from fota_poller.commands.check.discovery import discovery_settings, first_pages
 from fota_poller.commands.check.folders import check_files, check_folders
 from fota_poller.commands.check.id_lists import check_id_lists
+from fota_poller.commands.check.inventory import first_inventory_page, sample_account
 from fota_poller.commands.check.report import StepReport
 from fota_poller.commands.check.sources import show_sources
 from fota_poller.commands.common import read_config_sources
@@ -72,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
             output={"path": args.output, "metrics_file": args.metrics_file},
             discover={"statuses": args.status},
             state={"path": args.state},
+            inventory={"enabled": args.inventory},
         )
     except FotaPollerError as exc:
         return _fail(redactor, "config", str(exc), exc.exit_code)
@@ -100,10 +104,13 @@ def run(args: argparse.Namespace) -> int:
     except FotaPollerError as exc:
         return _fail(redactor, "logins", str(exc), exc.exit_code)
     upgrade: CampaignRef | None = args.upgrade
+    sampled = sample_account(config, args.ids or []) if config.inventory.enabled else None
+    online = functools.partial(_online, sampled=sampled)
     try:
-        return anyio.run(_online, config, credentials, redactor, upgrade, memory) or later
+        code = anyio.run(online, config, credentials, redactor, upgrade, memory)
     except FotaPollerError as exc:
         raise redacted_error(exc, redactor) from None  # the CLI's line, as for `poll`
+    return code or later
 
 
 def written_files(config: Config) -> list[tuple[str, str]]:
@@ -154,6 +161,8 @@ async def _online(
     redactor: Redactor,
     upgrade: CampaignRef | None,
     memory: LoginRecord,
+    *,
+    sampled: str | None,
 ) -> int:
     url = URL(config.api.base_url)
     timeout_s = config.poll.connect_timeout_s
@@ -185,6 +194,10 @@ async def _online(
             if config.discover.statuses:  # a page that fails is the night's exit 1: go on
                 step = "discovery"
                 found = _report(redactor, await first_pages(config, tokens, tally))
+            if config.inventory.enabled:  # a list that fails is the night's exit 1: go on
+                step = "inventory"
+                listed = await first_inventory_page(config, tokens, tally, sampled)
+                found = _report(redactor, listed) or found
             if upgrade is not None:
                 step = "upgrade"
                 code = await _poll_one(config, tokens, tally, upgrade, redactor)

@@ -45,7 +45,7 @@ def night(tmp_path: Path) -> tuple[Path, Path]:
         ("pending-1d", "RequestPending", None, NOW - timedelta(days=1)),
     ], run_id="run-2")  # fmt: skip
     run = RunRecord(
-        "r", 2, "2026-11-26T02:00:00.000Z", "2026-11-26T02:05:00.000Z", 300.0, 2, 2, 0, 8, 2,
+        "r", 2, "2026-11-26T02:00:00.000Z", "2026-11-26T02:05:00.000Z", 300.0, 2, 2, 0, 8, 2, 0,
         complete=True, exit_code=0,
     )  # fmt: skip
     records = tmp_path / "night.jsonl"
