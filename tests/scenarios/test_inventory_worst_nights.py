@@ -184,8 +184,7 @@ async def test_a_page_of_another_account_is_refused(tmp_path: Path) -> None:
     assert all(campaign.outcome == "ok" for campaign in output.campaigns)
 
 
-# After the merge with i21-out (the records' inventory fields, schema v3), these must pass:
-# strict, so the merge flips them loudly and the lead drops the marks.
+# The records of those nights: the inventory fields as the list says, or null where it failed.
 async def test_records_of_a_failed_list_say_failed_and_carry_no_inventory_fields(
     tmp_path: Path,
 ) -> None:
