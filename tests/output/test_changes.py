@@ -16,10 +16,11 @@ TONIGHT_TEXT = "2026-11-25T02:00:00.123Z"
 
 
 def prior(**devices):
-    return Prior(7, {d: (d, *values) for d, values in devices.items()})
+    """A campaign's last poll: (status, reason, status_since[, on_target]) per device id."""
+    return Prior(7, {d: (d, *values, None)[:5] for d, values in devices.items()})
 
 
-def run(before, devices, *, emit_same=True):
+def run(before, devices, *, emit_same=True, join=None):
     return compare(
         before,
         devices,
@@ -27,6 +28,7 @@ def run(before, devices, *, emit_same=True):
         polled_at=TONIGHT_TEXT,
         polled_ms=to_ms(TONIGHT),
         emit_same=emit_same,
+        join=join,
     )
 
 
@@ -69,9 +71,9 @@ def test_each_device_gets_its_change_previous_status_and_status_since():
 def test_the_state_learns_the_new_and_changed_devices_and_forgets_the_gone():
     compared = run(BEFORE, TONIGHT_DEVICES)
     assert sorted(compared.upserts) == [
-        ("b", "UpgradeSuccess", "success", to_ms(TONIGHT), to_ms(TONIGHT)),
-        ("c", "Device Accepted", "queued again", to_ms(EARLIER), to_ms(TONIGHT)),
-        ("n", "RequestPending", None, to_ms(TONIGHT), to_ms(TONIGHT)),
+        ("b", "UpgradeSuccess", "success", to_ms(TONIGHT), to_ms(TONIGHT), None),
+        ("c", "Device Accepted", "queued again", to_ms(EARLIER), to_ms(TONIGHT), None),
+        ("n", "RequestPending", None, to_ms(TONIGHT), to_ms(TONIGHT), None),
     ]
     assert compared.deletes == ["d"]
 

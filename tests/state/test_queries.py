@@ -13,7 +13,7 @@ from helpers import ACCOUNT, OTHER_ACCOUNT, OTHER_UPGRADE, UPGRADE, write_campai
 from fota_poller.errors import StateBusyError
 from fota_poller.model.phases import PhasesConfig, PhaseTable
 from fota_poller.state import queries
-from fota_poller.state.schema import open_database
+from fota_poller.state.schema import SCHEMA_VERSION, open_database
 
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 WEEK = 7 * 86400
@@ -127,7 +127,7 @@ def test_info_counts_what_the_database_holds(fleet):
         info = queries.database_info(connection, fleet)
 
     assert info.path == str(fleet)
-    assert info.schema_version == 1
+    assert info.schema_version == SCHEMA_VERSION == 2
     assert (info.campaigns, info.devices) == (2, 10)
     assert info.last_run == queries.LastRun(
         "run-2", "2026-11-26T02:00:00.000Z", "2026-11-26T02:05:00.000Z"
