@@ -7,11 +7,12 @@ gets tonight's poll time, one whose reason or `on_target` alone changes keeps it
 
 `on_target` (with `--inventory`) is kept as the last one known: a night that does not know
 it (inventory off or failed, the device not in the list) keeps the stored one and reports
-nothing. It is a change when it moves between two known values (a late success: false to
-true; a device back on an older firmware: true to false), or when it is first known true
-for a device whose phase is not `succeeded` (a late success the feed never told, e.g. on
-the first night of `--inventory`). Otherwise a first known value is learnt, not reported:
-the first night of `--inventory` would else report every succeeded device.
+nothing. When it moves and the status does not, the device is `changed` if that tells
+something the status does not: true for a device whose phase is not `succeeded` (a late
+success, or one the feed never told: the first night of `--inventory`), or false where it
+was true (back on another firmware). A succeeded device coming on target, or a device
+first known off target, is learnt and not reported: the device list often follows the
+status by a day, and every success would else be told twice.
 
 A device sent without an id cannot be matched from one night to the next: it gets no change
 fields and is not kept. A device listed twice is compared once, by its last entry
@@ -108,8 +109,8 @@ def compare(
         if last_status == status and last_reason == reason:
             if target is None or target == last_target:
                 unchanged = True
-            elif last_target is None and (not target or status_phase == "succeeded"):
-                # First known, and it tells nothing the status does not (module docstring).
+            elif (status_phase == "succeeded") if target else (last_target is None):
+                # It tells nothing the status does not (see the module's docstring).
                 upserts.append((device_id, status, reason, last_since, polled_ms, target))
                 unchanged = True
             else:

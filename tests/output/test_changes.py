@@ -209,3 +209,13 @@ def test_a_first_known_on_target_is_told_only_for_a_late_success():
     assert {d: f.change for d, f in fields.items()} == {"late": "changed"}
     # What tells nothing new is learnt all the same: a later move of it is a change.
     assert learnt(compared) == {"late": True, "done": True, "behind": False}
+
+
+def test_a_succeeded_device_coming_on_target_is_learnt_not_told_again():
+    # The device list follows the status by a day: the success was told when it happened.
+    before = prior(done=("UpgradeSuccess", "success", to_ms(EARLIER), 0))
+
+    compared, fields = night(before, {"done": True}, [DONE])
+
+    assert (fields, compared.changed) == ({}, 0)
+    assert learnt(compared) == {"done": True}
