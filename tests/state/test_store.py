@@ -48,7 +48,9 @@ def test_a_change_keeps_first_seen_and_a_gone_device_is_deleted(tmp_path):
     path = tmp_path / "state.db"
     with StateStore.open(path) as store:
         store.start_run("run-1", "t1")
-        store.stage(update(None, [("d1", "A", None, 10, 10, None), ("d2", "A", None, 10, 10, None)]))
+        store.stage(
+            update(None, [("d1", "A", None, 10, 10, None), ("d2", "A", None, 10, 10, None)])
+        )
         store.commit("t1")
     with StateStore.open(path) as store:
         store.start_run("run-2", "t2")
