@@ -26,6 +26,7 @@ import structlog
 
 from fota_poller.run.stop import STOP_SIGNALS
 from fota_poller.simulator import RunningSimulator, SimulatorOptions, run_simulator
+from fota_poller.state.schema import SCHEMA_VERSION
 
 # Before the import, so that a failed assert in a helper shows its values as in a test.
 pytest.register_assert_rewrite("helpers")
@@ -222,7 +223,10 @@ def _foreign(path: Path, application_id: int) -> None:
 
 # Every way a state file can be unusable, each refused with exit 2, and what the error says.
 SPOILED = {
-    "newer schema": "schema version 2, newer than this fota-poller understands (1)",
+    "newer schema": (
+        f"schema version {SCHEMA_VERSION + 1}, newer than this fota-poller understands "
+        f"({SCHEMA_VERSION})"
+    ),
     "random bytes": "is not an SQLite database",
     "a few bytes": "is not an SQLite database",
     "cut in half": "is cut short",
@@ -242,7 +246,9 @@ def spoiled(request: pytest.FixtureRequest, database: Path) -> tuple[Path, str]:
     if kind in {"newer schema", "a table dropped"}:
         connection = sqlite3.connect(database, isolation_level=None)
         connection.execute(
-            "PRAGMA user_version = 2" if kind == "newer schema" else "DROP TABLE runs"
+            f"PRAGMA user_version = {SCHEMA_VERSION + 1}"
+            if kind == "newer schema"
+            else "DROP TABLE runs"
         )
         connection.close()
     elif kind == "random bytes":

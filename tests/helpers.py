@@ -65,7 +65,7 @@ def write_campaign(
         store.start_run(run_id, "2026-11-26T02:00:00.000Z")
         prior = store.previous(account, upgrade)
         rows = [
-            (device, status, reason, to_ms(since), to_ms(since - timedelta(days=1)))
+            (device, status, reason, to_ms(since), to_ms(since - timedelta(days=1)), None)
             for device, status, reason, since in devices
         ]
         update = CampaignUpdate(

@@ -1,11 +1,22 @@
 """Tonight's devices of one campaign against its last successful poll: the change feed.
 
-Each device is `new` (not in the last poll), `changed` (status or result reason differs),
-`same`, or `gone` (in the last poll, not tonight). `status_since` is when the device was
-first seen in its current status: a device whose status changes tonight gets tonight's
-poll time, one whose reason alone changes keeps its time. A device sent without an id
-cannot be matched from one night to the next: it gets no change fields and is not kept.
-A device listed twice is compared once, by its last entry (`campaign.without_duplicates`).
+Each device is `new` (not in the last poll), `changed` (status or result reason differs, or
+its `on_target` does), `same`, or `gone` (in the last poll, not tonight). `status_since` is
+when the device was first seen in its current status: a device whose status changes tonight
+gets tonight's poll time, one whose reason or `on_target` alone changes keeps its time.
+
+`on_target` (with `--inventory`) is kept as the last one known: a night that does not know
+it (inventory off or failed, the device not in the list) keeps the stored one and reports
+nothing. When it moves and the status does not, the device is `changed` if that tells
+something the status does not: true for a device whose phase is not `succeeded` (a late
+success, or one the feed never told: the first night of `--inventory`), or false where it
+was true (back on another firmware). A succeeded device coming on target, or a device
+first known off target, is learnt and not reported: the device list often follows the
+status by a day, and every success would else be told twice.
+
+A device sent without an id cannot be matched from one night to the next: it gets no change
+fields and is not kept. A device listed twice is compared once, by its last entry
+(`campaign.without_duplicates`).
 With `--inventory` every device of tonight is joined to its account's list (and counted),
 its line emitted or not; a `gone` device is not: it is no longer the campaign's.
 """
@@ -75,34 +86,48 @@ def compare(
     # Without a join the lines' inventory fields are all null: `DeviceFields` leaves them out.
     fields_of = DeviceFields if join is None else JoinedFields
     tail: InventoryTail | tuple[()] = ()
+    target: bool | None = None
     for device in devices:
         device_id, status, reason = device.device_id, device.status, device.result_reason
         status_phase = known_phases.get(status) or phase(status)
         if join is not None:
             tail = join.tail(device_id, status_phase)
+            target = tail[5]
         if device_id is None:
             fields.append(fields_of(None, status, status_phase, reason, None, None, None, *tail))
             continue
         last = before.get(device_id)
         if last is None:
             new += 1
-            upserts.append((device_id, status, reason, polled_ms, polled_ms))
+            upserts.append((device_id, status, reason, polled_ms, polled_ms, target))
             fields.append(
                 fields_of(device_id, status, status_phase, reason, None, polled_at, "new", *tail)
             )
             continue
         found += 1
-        _, last_status, last_reason, last_since = last
+        _, last_status, last_reason, last_since, last_target = last
         if last_status == status and last_reason == reason:
-            if emit_same:
-                since = since_texts.get(last_since) or _since_text(since_texts, last_since)
-                fields.append(
-                    fields_of(device_id, status, status_phase, reason, status, since, "same", *tail)
-                )
-            continue
+            if target is None or target == last_target:
+                unchanged = True
+            elif (status_phase == "succeeded") if target else (last_target is None):
+                # It tells nothing the status does not (see the module's docstring).
+                upserts.append((device_id, status, reason, last_since, polled_ms, target))
+                unchanged = True
+            else:
+                unchanged = False
+            if unchanged:
+                if emit_same:
+                    since = since_texts.get(last_since) or _since_text(since_texts, last_since)
+                    fields.append(
+                        fields_of(
+                            device_id, status, status_phase, reason, status, since, "same", *tail
+                        )
+                    )
+                continue
         changed += 1
         since_ms = last_since if last_status == status else polled_ms
-        upserts.append((device_id, status, reason, since_ms, polled_ms))
+        kept = last_target if target is None else target
+        upserts.append((device_id, status, reason, since_ms, polled_ms, kept))
         since = polled_at if since_ms == polled_ms else _since_text(since_texts, since_ms)
         fields.append(
             fields_of(device_id, status, status_phase, reason, last_status, since, "changed", *tail)

@@ -1,8 +1,11 @@
 """The operator's questions to the state database: what it holds, who is stuck, and forgetting.
 
-Stuck, for `state stuck` (each device) and `summary --state` (a count per campaign) alike: a
-pending or unknown phase (the phase table, with the config's `[phases]`) whose status has not
-changed for longer than `--stuck-after`.
+Stuck, for `state stuck` (each device) and `summary --state` (a count per campaign) alike, one
+condition (`_STUCK_WHERE`): a pending or unknown phase (the phase table, with the config's
+`[phases]`) whose status has not changed for longer than `--stuck-after`, and a device not
+known to be on target (`poll --inventory` saw it run the campaign's firmware: a late
+success needs nothing, whatever its status says). A schema version 1 file (read, never
+upgraded, by a reader) knows no device on target.
 
 Read with a read-only connection (`state info`, `state stuck`), which works beside a run
 holding the write transaction; `forget_campaigns` writes, in one transaction. Rows are
@@ -26,7 +29,7 @@ from fota_poller.model.phases import PhaseTable, status_key
 from fota_poller.model.records import Phase
 from fota_poller.model.timestamps import format_timestamp
 from fota_poller.state.file_checks import wal_path
-from fota_poller.state.schema import sqlite_error
+from fota_poller.state.schema import has_on_target, sqlite_error
 from fota_poller.state.store import stored_time, to_ms
 
 # The phases whose devices can be stuck: not final, or not known to be.
@@ -109,13 +112,18 @@ def database_info(connection: sqlite3.Connection, path: Path) -> DatabaseInfo:
     )
 
 
+# Which devices may be stuck, for both questions: the time and on-target filters are SQL's;
+# the phase is Python's (the table of phases is the config's). `IS NOT 1`: an unknown
+# (null) on_target may be stuck.
+_STUCK_WHERE: Final = "WHERE d.status_since < ? AND d.on_target IS NOT 1"
+# A version 1 file has no on_target: no device in it is known on target.
+_STUCK_WHERE_V1: Final = "WHERE d.status_since < ?"
 # One pass over the devices in key order (campaign, device_id), each joined to its campaign
-# by its primary key: no sort, no temporary table, rows arrive as they are read. The time
-# filter is SQL's; the phase is Python's (the table of phases is the config's).
-STUCK_QUERY: Final = """SELECT c.account_name, c.upgrade_id, d.device_id, d.status,
+# by its primary key: no sort, no temporary table, rows arrive as they are read.
+STUCK_QUERY: Final = f"""SELECT c.account_name, c.upgrade_id, d.device_id, d.status,
     d.result_reason, d.status_since, d.first_seen
 FROM devices AS d JOIN campaigns AS c ON c.campaign = d.campaign
-WHERE d.status_since < ?"""
+{_STUCK_WHERE}"""  # noqa: S608 - constant text, no input: the values are parameters
 
 
 def stuck_devices(
@@ -139,7 +147,7 @@ def stuck_devices(
     # Each distinct status is looked up once: a million devices share a few dozen.
     listed: dict[str | None, Phase | None] = {}
     try:
-        cursor = connection.execute(STUCK_QUERY, (cutoff,))
+        cursor = connection.execute(_for_schema(connection, STUCK_QUERY), (cutoff,))
         for account, upgrade, device, status, reason, since, first_seen in cursor:
             if status in listed:
                 phase = listed[status]
@@ -163,10 +171,10 @@ def stuck_devices(
 
 
 # One grouped query: a count per campaign and status, never a row per device.
-_STUCK_COUNTS: Final = """SELECT c.account_name, c.upgrade_id, d.status, COUNT(*)
+_STUCK_COUNTS: Final = f"""SELECT c.account_name, c.upgrade_id, d.status, COUNT(*)
 FROM devices AS d JOIN campaigns AS c ON c.campaign = d.campaign
-WHERE d.status_since < ?
-GROUP BY d.campaign, d.status"""
+{_STUCK_WHERE}
+GROUP BY d.campaign, d.status"""  # noqa: S608 - constant text, no input
 
 
 def stuck_counts(
@@ -178,13 +186,19 @@ def stuck_counts(
         return counts
     cutoff = max(to_ms(utc_now()) - round(longer_than_s * 1000), _SMALLEST_MS)
     try:
-        for account, upgrade, status, count in connection.execute(_STUCK_COUNTS, (cutoff,)):
+        query = _for_schema(connection, _STUCK_COUNTS)
+        for account, upgrade, status, count in connection.execute(query, (cutoff,)):
             if phases.phase(status) in STUCK_PHASES:
                 key = (account, upgrade)
                 counts[key] = counts.get(key, 0) + count
     except sqlite3.Error as exc:
         raise sqlite_error(path, exc) from None
     return counts
+
+
+def _for_schema(connection: sqlite3.Connection, query: str) -> str:
+    """`query` as the database's schema can run it (version 1: without the on-target filter)."""
+    return query if has_on_target(connection) else query.replace(_STUCK_WHERE, _STUCK_WHERE_V1)
 
 
 def _time_text(ms: object) -> str | None:

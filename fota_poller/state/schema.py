@@ -11,6 +11,13 @@ Opening refuses, with a `StateError` (exit 2) and before writing anything, a mis
 a file that is not SQLite or is cut short or damaged, an SQLite file that is not
 fota-poller's, a schema newer than this version, and (for writing) a read-only file or
 folder; the file is left byte for byte as it was (file_checks.py says how).
+
+Schema versions: 1 (fota-poller before `--inventory`), 2 (each device's last known
+`on_target`). A writer upgrades a version 1 file in place, in one transaction (`ALTER TABLE
+... ADD COLUMN` changes the table's definition only: every row is kept, as it was, its
+`on_target` unknown); a reader reads either as it is (`has_on_target`). A fota-poller of
+version 1 refuses a version 2 file as it refuses any newer schema: it would otherwise drop
+what the column holds.
 """
 
 from __future__ import annotations
@@ -33,7 +40,9 @@ from fota_poller.state.file_checks import (
     wal_path,
 )
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
+# The oldest schema this version still reads and upgrades.
+OLDEST_SCHEMA_VERSION: Final = 1
 # PRAGMA application_id: "FPST" (fota-poller state), so another program's SQLite file is
 # never taken for a state database, nor changed.
 APPLICATION_ID: Final = 0x46505354
@@ -66,9 +75,15 @@ _TABLES: Final = (
     result_reason TEXT,
     status_since INTEGER NOT NULL,
     first_seen INTEGER NOT NULL,
+    on_target INTEGER,
     PRIMARY KEY (campaign, device_id)
 ) WITHOUT ROWID""",
 )
+# From each version to the next (the key), one statement each, run in one transaction. A
+# column added last, as `_TABLES` has it: an upgraded file and a new one hold the same table.
+_UPGRADES: Final = {
+    2: ("ALTER TABLE devices ADD COLUMN on_target INTEGER",),
+}
 _TABLE_NAMES: Final = frozenset({"runs", "campaigns", "devices"})
 
 
@@ -144,8 +159,13 @@ def _connect(path: Path, mode: str) -> sqlite3.Connection:
         raise sqlite_error(path, exc) from None
 
 
-def _identify(connection: sqlite3.Connection, path: Path) -> bool:
-    """True for fota-poller's current schema, False for an empty file; else a `StateError`."""
+def has_on_target(connection: sqlite3.Connection) -> bool:
+    """Whether the database's devices keep their `on_target` (schema version 2 on)."""
+    return int(connection.execute("PRAGMA user_version").fetchone()[0]) >= 2  # noqa: PLR2004
+
+
+def _identify(connection: sqlite3.Connection, path: Path) -> int:
+    """The schema version of fota-poller's database, 0 for an empty file; else a `StateError`."""
     try:
         application_id = connection.execute("PRAGMA application_id").fetchone()[0]
         version = connection.execute("PRAGMA user_version").fetchone()[0]
@@ -156,19 +176,20 @@ def _identify(connection: sqlite3.Connection, path: Path) -> bool:
     if application_id != APPLICATION_ID:
         if application_id != 0 or tables:
             raise not_ours(path)
-        return False
+        return 0
     if version > SCHEMA_VERSION:
         raise newer_schema(path, version, SCHEMA_VERSION)
-    if version < SCHEMA_VERSION:
+    if version < OLDEST_SCHEMA_VERSION:
         raise StateError(f"state database {path} has unknown schema version {version}")
     if missing := sorted(_TABLE_NAMES - tables):
         # Ours, but someone dropped a table: a run would fail half-way, after its output.
         raise StateError(f"state database {path} lacks its table {missing[0]}")
-    return True
+    return int(version)
 
 
 def _verify(connection: sqlite3.Connection, path: Path, *, read_only: bool) -> None:
-    if not _identify(connection, path):
+    version = _identify(connection, path)
+    if not version:
         if read_only:
             raise StateError(f"state database {path} is empty")
         _create(connection, path)
@@ -184,6 +205,25 @@ def _verify(connection: sqlite3.Connection, path: Path, *, read_only: bool) -> N
         raise StateError(f"state database {path} is corrupt: {complaint}")
     if not read_only:
         _use_wal(connection, path)
+        if version < SCHEMA_VERSION:
+            _upgrade(connection, path)
+
+
+def _upgrade(connection: sqlite3.Connection, path: Path) -> None:
+    """Bring an older schema to this version, in one transaction: all of it, or nothing."""
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        # Another process may have upgraded it since we looked: start from what it holds now.
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            for statement in _UPGRADES[target]:
+                connection.execute(statement)
+        connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        connection.execute("COMMIT")
+    except sqlite3.Error as exc:
+        with contextlib.suppress(sqlite3.Error):
+            connection.execute("ROLLBACK")
+        raise sqlite_error(path, exc) from None
 
 
 def _create(connection: sqlite3.Connection, path: Path) -> None:

@@ -53,9 +53,11 @@ def stored_time(ms: object) -> datetime | None:
 
 
 # A device as the last successful poll of its campaign saw it, as SQLite returns the row:
-# (device_id, status, result_reason, status_since in ms). A plain tuple, not a named one:
-# a second run reads a million of them, and building a NamedTuple each costs a third more.
-PriorDevice = tuple[str, str | None, str | None, int]
+# (device_id, status, result_reason, status_since in ms, on_target). A plain tuple, not a
+# named one: a second run reads a million of them, and building a NamedTuple each costs a
+# third more. `on_target` is the last one known (1, 0, or None: never known), as stored:
+# SQLite keeps a bool as an integer, and 1 == True, so it is compared as it comes.
+PriorDevice = tuple[str, str | None, str | None, int, int | None]
 
 
 class Prior(msgspec.Struct):
@@ -65,8 +67,9 @@ class Prior(msgspec.Struct):
     devices: dict[str, PriorDevice]
 
 
-# What a device row is written as: device_id, status, result_reason, status_since, first_seen.
-DeviceRow = tuple[str, str | None, str | None, int, int]
+# What a device row is written as: device_id, status, result_reason, status_since, first_seen,
+# on_target (the last known: a night that does not know it writes the one it had).
+DeviceRow = tuple[str, str | None, str | None, int, int, bool | int | None]
 
 
 class CampaignUpdate(msgspec.Struct):
@@ -83,16 +86,18 @@ class CampaignUpdate(msgspec.Struct):
 
 
 _CAMPAIGN_KEY = "SELECT campaign FROM campaigns WHERE account_name = ? AND upgrade_id = ?"
-_DEVICES = "SELECT device_id, status, result_reason, status_since FROM devices WHERE campaign = ?"
+_DEVICES = """SELECT device_id, status, result_reason, status_since, on_target FROM devices
+    WHERE campaign = ?"""
 _INSERT_CAMPAIGN = """INSERT INTO campaigns (account_name, upgrade_id, status, device_count,
     first_polled_at, last_polled_at, last_run) VALUES (?, ?, ?, ?, ?, ?, ?)"""
 _UPDATE_CAMPAIGN = """UPDATE campaigns SET status = ?, device_count = ?, last_polled_at = ?,
     last_run = ? WHERE campaign = ?"""
 # first_seen is kept: a changed device was first seen when it was first seen.
 _UPSERT_DEVICE = """INSERT INTO devices (campaign, device_id, status, result_reason,
-    status_since, first_seen) VALUES (?, ?, ?, ?, ?, ?)
+    status_since, first_seen, on_target) VALUES (?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (campaign, device_id) DO UPDATE SET status = excluded.status,
-    result_reason = excluded.result_reason, status_since = excluded.status_since"""
+    result_reason = excluded.result_reason, status_since = excluded.status_since,
+    on_target = excluded.on_target"""
 _DELETE_DEVICE = "DELETE FROM devices WHERE campaign = ? AND device_id = ?"
 
 
@@ -165,8 +170,9 @@ class StateStore:
                     None if status is None else intern(status),
                     None if reason is None else intern(reason),
                     since,
+                    target,
                 )
-                for device_id, status, reason, since in self._db.execute(_DEVICES, (key,))
+                for device_id, status, reason, since, target in self._db.execute(_DEVICES, (key,))
             }
         except sqlite3.Error as exc:
             raise StateWriteError(f"cannot read state database {self.path}: {exc}") from None

@@ -359,10 +359,10 @@ def with_state(*, emit_same):
     prior = Prior(
         3,
         {
-            "100000000000001": ("100000000000001", "UpgradeSuccess", None, last),
-            "100000000000002": ("100000000000002", "RequestPending", None, last),
-            "100000000000004": ("100000000000004", "RequestPending", None, last),
-            "100000000000099": ("100000000000099", "RequestPending", None, last),  # gone
+            "100000000000001": ("100000000000001", "UpgradeSuccess", None, last, 1),
+            "100000000000002": ("100000000000002", "RequestPending", None, last, 1),
+            "100000000000004": ("100000000000004", "RequestPending", None, last, None),
+            "100000000000099": ("100000000000099", "RequestPending", None, last, 0),  # gone
         },
     )
     return RecordOptions(

@@ -13,7 +13,7 @@ from helpers import ACCOUNT, OTHER_ACCOUNT, OTHER_UPGRADE, UPGRADE, write_campai
 from fota_poller.errors import StateBusyError
 from fota_poller.model.phases import PhasesConfig, PhaseTable
 from fota_poller.state import queries
-from fota_poller.state.schema import open_database
+from fota_poller.state.schema import SCHEMA_VERSION, open_database
 
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 WEEK = 7 * 86400
@@ -127,7 +127,7 @@ def test_info_counts_what_the_database_holds(fleet):
         info = queries.database_info(connection, fleet)
 
     assert info.path == str(fleet)
-    assert info.schema_version == 1
+    assert info.schema_version == SCHEMA_VERSION == 2
     assert (info.campaigns, info.devices) == (2, 10)
     assert info.last_run == queries.LastRun(
         "run-2", "2026-11-26T02:00:00.000Z", "2026-11-26T02:05:00.000Z"
@@ -200,3 +200,42 @@ def test_forget_beside_a_write_transaction_is_busy_and_removes_nothing(fleet, wr
     assert caught.value.exit_code == 75
     assert str(fleet) in str(caught.value)
     assert counts(fleet) == {f"{ACCOUNT},{UPGRADE}": 8, f"{OTHER_ACCOUNT},{OTHER_UPGRADE}": 2}
+
+
+def mark_on_target(path, on_target):
+    """Set each named device's on_target as `poll --inventory` would have stored it."""
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as db:
+        db.executemany(
+            "UPDATE devices SET on_target = ? WHERE device_id = ?",
+            [(value, device) for device, value in on_target.items()],
+        )
+
+
+def stuck_counted(path):
+    with contextlib.closing(open_database(path, read_only=True)) as connection:
+        return queries.stuck_counts(connection, path, longer_than_s=WEEK, phases=PhaseTable())
+
+
+def test_a_device_on_target_is_never_stuck_and_summary_counts_agree(fleet):
+    # A late success (pending, on target) needs nothing; one known off target is stuck.
+    mark_on_target(fleet, {"over-8d": 1, "unknown-10d": 1, "7d-and-1ms": 0, "accepted-20d": 1})
+
+    found = stuck(fleet)
+
+    assert set(found) == {"7d-and-1ms", "no-status-9d"}
+    assert stuck_counted(fleet) == {(ACCOUNT, UPGRADE): 2}
+
+
+def test_a_version_1_file_read_in_place_knows_no_device_on_target(fleet):
+    with contextlib.closing(sqlite3.connect(fleet, isolation_level=None)) as db:
+        db.execute("ALTER TABLE devices DROP COLUMN on_target")
+        db.execute("PRAGMA user_version = 1")
+
+    assert set(stuck(fleet)) == {
+        "over-8d",
+        "7d-and-1ms",
+        "unknown-10d",
+        "no-status-9d",
+        "accepted-20d",
+    }
+    assert stuck_counted(fleet) == {(ACCOUNT, UPGRADE): 4, (OTHER_ACCOUNT, OTHER_UPGRADE): 1}

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from fota_poller.errors import StateBusyError, StateError
+from fota_poller.state.file_checks import read_header, validate_header
 from fota_poller.state.schema import APPLICATION_ID, SCHEMA_VERSION, open_database
 from fota_poller.state.store import StateStore
 
@@ -179,3 +180,86 @@ def test_a_reader_leaves_no_wal_or_shm_file_behind(database, snapshot):
             connection.execute("DELETE FROM devices")
 
     assert snapshot(database) == before
+
+
+# A file as fota-poller wrote it before `--inventory` (schema version 1): its tables as they
+# were then, frozen here, and two campaigns' devices.
+_VERSION_1 = (
+    """CREATE TABLE runs (run INTEGER PRIMARY KEY, run_id TEXT NOT NULL UNIQUE,
+    started_at TEXT NOT NULL, committed_at TEXT NOT NULL)""",
+    """CREATE TABLE campaigns (campaign INTEGER PRIMARY KEY, account_name TEXT NOT NULL,
+    upgrade_id TEXT NOT NULL, status TEXT, device_count INTEGER NOT NULL,
+    first_polled_at TEXT NOT NULL, last_polled_at TEXT NOT NULL, last_run INTEGER NOT NULL,
+    UNIQUE (account_name, upgrade_id))""",
+    """CREATE TABLE devices (campaign INTEGER NOT NULL, device_id TEXT NOT NULL, status TEXT,
+    result_reason TEXT, status_since INTEGER NOT NULL, first_seen INTEGER NOT NULL,
+    PRIMARY KEY (campaign, device_id)) WITHOUT ROWID""",
+)
+_V1_DEVICES = [
+    (campaign, f"{campaign}{n:014d}", "RequestPending" if n % 3 else None, "r" if n % 2 else None,
+     1_700_000_000_000 + n, 1_690_000_000_000 + n)
+    for campaign in (1, 2) for n in range(500)
+]  # fmt: skip
+
+
+@pytest.fixture
+def version_1(tmp_path: Path) -> Path:
+    path = tmp_path / "state.db"
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as db:
+        db.execute("PRAGMA journal_mode = WAL")
+        for statement in _VERSION_1:
+            db.execute(statement)
+        db.execute("INSERT INTO runs VALUES (1, 'run-1', 't0', 't1')")
+        for campaign in (1, 2):
+            db.execute(
+                "INSERT INTO campaigns VALUES (?, ?, 'u', 'InProgress', 500, 't0', 't1', 1)",
+                (campaign, f"000012345{campaign}-00001"),
+            )
+        db.executemany("INSERT INTO devices VALUES (?, ?, ?, ?, ?, ?)", _V1_DEVICES)
+        db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        db.execute("PRAGMA user_version = 1")
+    return path
+
+
+def _devices(path: Path) -> list[tuple[object, ...]]:
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        return db.execute("SELECT * FROM devices ORDER BY campaign, device_id").fetchall()
+
+
+def test_a_version_1_file_is_upgraded_by_a_writer_every_row_kept(version_1):
+    with StateStore.open(version_1) as store:
+        prior = store.previous("0000123451-00001", "u")
+
+    with contextlib.closing(sqlite3.connect(version_1)) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        columns = [row[1] for row in db.execute("PRAGMA table_info(devices)")]
+        assert db.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
+    assert columns[-1] == "on_target"
+    # Every row as it was, its on_target unknown.
+    assert _devices(version_1) == [(*row, None) for row in _V1_DEVICES]
+    assert len(prior.devices) == 500
+    assert {device[4] for device in prior.devices.values()} == {None}
+    # Opened again, it is taken as it is.
+    open_database(version_1).close()
+    assert _devices(version_1) == [(*row, None) for row in _V1_DEVICES]
+
+
+def test_a_version_1_file_is_read_as_it_is_and_left_so(version_1, snapshot):
+    with contextlib.closing(sqlite3.connect(version_1)) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    before = snapshot(version_1)
+
+    with contextlib.closing(open_database(version_1, read_only=True)) as connection:
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == 1
+
+    assert snapshot(version_1) == before
+
+
+def test_a_fota_poller_of_schema_1_refuses_an_upgraded_file(version_1):
+    open_database(version_1).close()
+
+    # What a version 1 fota-poller runs first on opening (file_checks.py is unchanged): its
+    # newest schema is 1, so it refuses the file before SQLite opens it.
+    with pytest.raises(StateError) as caught:
+        validate_header(version_1, read_header(version_1), application_id=APPLICATION_ID, newest=1)
+    assert "schema version 2, newer than this fota-poller understands (1)" in str(caught.value)

@@ -32,14 +32,14 @@ def test_a_staged_campaign_is_read_back_only_once_committed(tmp_path):
     with StateStore.open(path) as store:
         store.start_run("run-1", "2026-11-25T02:00:00.000Z")
         assert store.previous("0000123456-00001", "u1").key is None
-        store.stage(update(None, [("d1", "RequestPending", None, 10, 10)]))
+        store.stage(update(None, [("d1", "RequestPending", None, 10, 10, None)]))
         assert rows(path) == []  # another connection sees nothing yet
         store.commit("2026-11-25T02:00:01.000Z")
         assert rows(path) == [("d1", "RequestPending", 10, 10)]
     with StateStore.open(path) as store:
         prior = store.previous("0000123456-00001", "u1")
         assert prior.key is not None
-        assert prior.devices == {"d1": ("d1", "RequestPending", None, 10)}
+        assert prior.devices == {"d1": ("d1", "RequestPending", None, 10, None)}
         assert store.previous("0000123456-00001", "other").devices == {}
         assert store.previous("other-account", "u1").key is None
 
@@ -48,12 +48,14 @@ def test_a_change_keeps_first_seen_and_a_gone_device_is_deleted(tmp_path):
     path = tmp_path / "state.db"
     with StateStore.open(path) as store:
         store.start_run("run-1", "t1")
-        store.stage(update(None, [("d1", "A", None, 10, 10), ("d2", "A", None, 10, 10)]))
+        store.stage(
+            update(None, [("d1", "A", None, 10, 10, None), ("d2", "A", None, 10, 10, None)])
+        )
         store.commit("t1")
     with StateStore.open(path) as store:
         store.start_run("run-2", "t2")
         key = store.previous("0000123456-00001", "u1").key
-        store.stage(update(key, [("d1", "B", "r", 20, 20)], deletes=["d2"]))
+        store.stage(update(key, [("d1", "B", "r", 20, 20, None)], deletes=["d2"]))
         store.commit("t2")
     assert rows(path) == [("d1", "B", 20, 10)]
     with sqlite3.connect(path) as db:
@@ -68,11 +70,11 @@ def test_what_is_not_committed_is_rolled_back_with_its_run_row(tmp_path):
     path = tmp_path / "state.db"
     with StateStore.open(path) as store:
         store.start_run("run-1", "t1")
-        store.stage(update(None, [("d1", "A", None, 10, 10)]))
+        store.stage(update(None, [("d1", "A", None, 10, 10, None)]))
         store.rollback()
-        store.stage(update(None, [("d2", "A", None, 10, 10)]))
+        store.stage(update(None, [("d2", "A", None, 10, 10, None)]))
         store.commit("t1")
-        store.stage(update(None, [("d3", "A", None, 10, 10)], upgrade="u2"))
+        store.stage(update(None, [("d3", "A", None, 10, 10, None)], upgrade="u2"))
     # Closed with d3 staged: rolled back.
     assert [row[0] for row in rows(path)] == ["d2"]
     with sqlite3.connect(path) as db:
@@ -102,7 +104,7 @@ def test_a_write_that_fails_is_a_state_write_error_naming_the_file(tmp_path):
         store.start_run("run-1", "t1")
         store._db.execute("DROP TABLE devices")  # a write that SQLite refuses
         with pytest.raises(StateWriteError, match=str(path)):
-            store.stage(update(None, [("d1", "A", None, 10, 10)]))
+            store.stage(update(None, [("d1", "A", None, 10, 10, None)]))
 
 
 def test_times_round_trip_to_the_millisecond():

@@ -61,8 +61,8 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         subcommands,
         "stuck",
         "devices in a pending or unknown phase whose status has not changed for longer than "
-        "--stuck-after, as JSON lines (a table on a terminal); phases as `poll` gives them, "
-        "with the config's [phases]",
+        "--stuck-after, and not known on target (poll --inventory), as JSON lines (a table on "
+        "a terminal); phases as `poll` gives them, with the config's [phases]",
         STUCK_EPILOG,
     )
     # `--for` was this option's name, as `summary` calls it `--stuck-after`: kept, hidden, for
