@@ -114,8 +114,8 @@ def poll(argv: list[str], folder: Path) -> tuple[Run, Path, Path]:
     return Run(wall, cpu, rss, record), output, err
 
 
-def check(output: Path, err: Path, sizes: Sizes, inventory: bool, run: Run) -> None:
-    """The output is whole (and joined), the request count is right; sets the inventory s."""
+def count_lines(output: Path) -> tuple[int, int, int]:
+    """Device lines, of them joined (`on_target` not null), and campaign lines; run line checked."""
     devices = campaigns = joined = 0
     with output.open("rb") as stream:
         for line in stream:
@@ -126,6 +126,12 @@ def check(output: Path, err: Path, sizes: Sizes, inventory: bool, run: Run) -> N
                 campaigns += 1
             elif b'"complete":true' not in line and b'"status":"complete"' not in line:
                 raise SystemExit(f"inventory_run: run line not complete: {line[:300]!r}")
+    return devices, joined, campaigns
+
+
+def check(output: Path, err: Path, sizes: Sizes, inventory: bool, run: Run) -> None:
+    """The output is whole (and joined), the request count is right; sets the inventory s."""
+    devices, joined, campaigns = count_lines(output)
     want = sizes.campaigns * sizes.devices
     if devices != want or campaigns != sizes.campaigns or (inventory and joined != want):
         raise SystemExit(
