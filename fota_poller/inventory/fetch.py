@@ -22,6 +22,7 @@ stops the run (as a worker does) and comes back failed and `stopped`.
 
 from __future__ import annotations
 
+import time
 from typing import Final, NamedTuple
 from urllib.parse import quote
 
@@ -116,6 +117,7 @@ async def fetch_inventory(fetcher: InventoryFetcher, account: str) -> AccountInv
     """`account`'s whole device list, or why not (logged in one line); never raises for it."""
     paging = _Paging(account)
     builder = InventoryBuilder()
+    started = time.monotonic()
     try:
         await _fetch_pages(fetcher, paging, builder)
         inventory = builder.finish()
@@ -144,6 +146,8 @@ async def fetch_inventory(fetcher: InventoryFetcher, account: str) -> AccountInv
         requests=paging.requests,
         duplicates=inventory.duplicates,
         without_id=paging.without_id,
+        # From the first request to the store built: what the list cost this run's clock.
+        elapsed_s=round(time.monotonic() - started, 3),
     )
     return AccountInventory(
         account=account,

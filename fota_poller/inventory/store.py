@@ -94,6 +94,8 @@ class Inventory:
         self._other_columns = other_columns
         self._profiles = profiles
         self.duplicates = duplicates  # IMEIs listed more than once (the last was kept)
+        # The entry of each (profile, eligibility) with no upgrade time: entries are frozen.
+        self._untimed: dict[tuple[int, int], InventoryEntry] = {}
 
     def __len__(self) -> int:
         return len(self._keys) + len(self._others)
@@ -116,27 +118,43 @@ class Inventory:
 
     def lookup(self, imei: str) -> InventoryEntry | None:
         """What the device list says of `imei`; None when the account does not list it."""
-        key = numeric_key(imei)
-        if key is None:
-            row = self._others.get(imei)
-            if row is None:
+        # `numeric_key` inlined: the join calls this once a device.
+        if (
+            0 < len(imei) <= _MAX_KEY_DIGITS
+            and imei.isascii()
+            and imei.isdigit()
+            and (imei[0] != "0" or len(imei) == 1)
+        ):
+            key = int(imei)
+            keys = self._keys
+            row = bisect_left(keys, key)
+            if row == len(keys) or keys[row] != key:
                 return None
-            return self._entry(self._other_columns, row)
-        keys = self._keys
-        row = bisect_left(keys, key)
-        if row == len(keys) or keys[row] != key:
+            return self._entry(self._numeric, row)
+        other = self._others.get(imei)
+        if other is None:
             return None
-        return self._entry(self._numeric, row)
+        return self._entry(self._other_columns, other)
 
     def _entry(self, columns: _Columns, row: int) -> InventoryEntry:
-        model, make, firmware = self._profiles[columns.profiles[row]]
+        profile = columns.profiles[row]
         ms = columns.times[row]
         eligible = columns.eligible[row]
+        if ms == _NO_TIME:
+            # Most devices of an account share these (never upgraded): one entry each.
+            entry = self._untimed.get((profile, eligible))
+            if entry is None:
+                entry = self._untimed[profile, eligible] = self._new_entry(profile, None, eligible)
+            return entry
+        return self._new_entry(profile, format_upgrade_time(ms), eligible)
+
+    def _new_entry(self, profile: int, upgraded_at: str | None, eligible: int) -> InventoryEntry:
+        model, make, firmware = self._profiles[profile]
         return InventoryEntry(
             model=model,
             make=make,
             firmware=firmware,
-            upgraded_at=None if ms == _NO_TIME else format_upgrade_time(ms),
+            upgraded_at=upgraded_at,
             fota_eligible=None if eligible == _UNKNOWN else bool(eligible),
         )
 

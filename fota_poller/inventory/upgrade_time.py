@@ -115,8 +115,35 @@ def _offset_ms(  # noqa: PLR0917 - the offset's parts as the pattern matched the
 
 
 def format_upgrade_time(ms: int) -> str:
-    """`2021-06-03T00:03:56.079Z`: how the records write a moment (model/timestamps.py)."""
-    return format_timestamp(_EPOCH + timedelta(milliseconds=ms))
+    """`2021-06-03T00:03:56.079Z`: how the records write a moment (model/timestamps.py).
+
+    The same text as `format_timestamp`, in integers: the join writes one per device (a
+    million for a big account), and a datetime each cost 2.3 us of the join's 4. A day's
+    text is kept (a night's upgrade times fall on a few hundred days).
+    """
+    days, rest = divmod(ms, _DAY_MS)
+    day = _DAY_TEXT.get(days)
+    if day is None:
+        day = _day_text(days)
+    minutes, rest = divmod(rest, 60_000)
+    second, milliseconds = divmod(rest, 1000)
+    return day + _MINUTE_TEXT[minutes] + _SECOND_TEXT[second] + _MILLISECOND_TEXT[milliseconds]
+
+
+# `2021-06-03T` by days since the epoch: the other direction of `_DAYS`.
+_DAY_TEXT: dict[int, str] = {}
+# `00:03:` by minute of the day, `56.` by second, `079Z` by millisecond: 2,500 short strings.
+_MINUTE_TEXT: Final = tuple(f"{m // 60:02}:{m % 60:02}:" for m in range(_HOURS * _MINUTES))
+_SECOND_TEXT: Final = tuple(f"{second:02}." for second in range(_MINUTES))
+_MILLISECOND_TEXT: Final = tuple(f"{milliseconds:03}Z" for milliseconds in range(1000))
+
+
+def _day_text(days: int) -> str:
+    text = format_timestamp(_EPOCH + timedelta(days=days))[:11]
+    if len(_DAY_TEXT) >= _MAX_DAYS:
+        _DAY_TEXT.clear()
+    _DAY_TEXT[days] = text
+    return text
 
 
 class UpgradeTimes:

@@ -202,6 +202,9 @@ async def test_an_imei_listed_twice_keeps_the_last_and_is_counted(run: Run) -> N
     assert entry.firmware == "VerizonFirmwareVersion-03"
     [done] = [line for line in logs if line["event"] == "inventory.done"]
     assert done["duplicates"] == 3
+    # What the list cost the run's clock (bench/inventory_run.py reads it).
+    assert isinstance(done["elapsed_s"], float)
+    assert done["elapsed_s"] >= 0
 
 
 async def test_a_page_for_another_account_is_refused_like_a_foreign_body(run: Run) -> None:

@@ -14,6 +14,7 @@ from fota_poller.inventory.upgrade_time import (
     format_upgrade_time,
     parse_upgrade_time,
 )
+from fota_poller.model.timestamps import format_timestamp
 
 READ = [
     # The documented form (docs/thingspace.md), and Go's other spellings of it.
@@ -60,6 +61,20 @@ UNREADABLE = [
     "2021-06-03 00:03:56.0790000000 +0000 UTC",  # ten digits of fraction
     "٢٠٢١-06-03 00:03:56 +0000 UTC",  # Arabic-Indic digits
 ]
+
+
+def test_the_integer_formatter_writes_what_format_timestamp_writes() -> None:
+    # format_upgrade_time reckons in integers (the join writes one a device); every moment
+    # it can be given must read as the records' own formatter writes it.
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    first = int((datetime(1901, 1, 1, tzinfo=UTC) - epoch).total_seconds() * 1000)
+    last = int(
+        (datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC) - epoch).total_seconds() * 1000
+    )
+    edges = [first, first + 1, -86_400_001, -1, 0, 1, 86_399_999, 86_400_000, last - 1, last]
+    rng = random.Random(21)
+    for ms in edges + [rng.randint(first, last) for _ in range(20_000)]:
+        assert format_upgrade_time(ms) == format_timestamp(epoch + timedelta(milliseconds=ms)), ms
 
 
 @pytest.mark.parametrize(("text", "expected"), READ)
