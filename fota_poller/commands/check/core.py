@@ -30,7 +30,7 @@ import anyio
 import msgspec
 from yarl import URL
 
-from fota_poller.api.client import UpgradeClient, open_session, upgrade_url
+from fota_poller.api.client import upgrade_url
 from fota_poller.api.credentials import Credentials, load_credentials
 from fota_poller.api.decode import decode_upgrade
 from fota_poller.api.login_memory import LoginRecord, open_login_memory
@@ -38,6 +38,7 @@ from fota_poller.api.network_error import where
 from fota_poller.api.redact import Redactor, redacted_error
 from fota_poller.api.token_provider import TokenProvider
 from fota_poller.api.unreachable import reason_of
+from fota_poller.commands.check.client import check_client
 from fota_poller.commands.check.discovery import discovery_settings, first_pages
 from fota_poller.commands.check.folders import check_files, check_folders
 from fota_poller.commands.check.id_lists import check_id_lists
@@ -50,7 +51,6 @@ from fota_poller.errors import AuthenticationError, ExitCode, FotaPollerError, R
 from fota_poller.model.refs import CampaignRef
 from fota_poller.model.tally import RunTally
 from fota_poller.observe.logs import configure_logging
-from fota_poller.pacing.ratelimit import RateLimiter
 from fota_poller.state.schema import lock_path
 from fota_poller.text import ERROR_TEXT_CHARS, MESSAGE_CHARS, escape_controls
 
@@ -221,15 +221,7 @@ async def _poll_one(
 ) -> int:
     """GET one upgrade: 0 and an ok line for a readable 200, else a FAIL line and exit 1."""
     what = f"{ref.account_name},{ref.upgrade_id}"
-    async with open_session(config) as http:
-        client = UpgradeClient(
-            http,
-            config.api.base_url,
-            tokens,
-            RateLimiter(0),
-            tally=tally,
-            max_body_bytes=config.poll.max_response_bytes,
-        )
+    async with check_client(config, tokens, tally) as client:
         try:
             response = await client.get(upgrade_url(config.api.base_url, ref))
         except RequestFailedError as exc:

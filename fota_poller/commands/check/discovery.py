@@ -12,14 +12,13 @@ code for a failed discovery).
 from __future__ import annotations
 
 from fota_poller.api.auth import TokenSource
-from fota_poller.api.client import UpgradeClient, open_session
+from fota_poller.commands.check.client import check_client
 from fota_poller.commands.check.report import StepReport
 from fota_poller.config import Config
 from fota_poller.errors import ConfigError, DiscoveryError
 from fota_poller.ids.discover import FIRST_INDEX, discovery_accounts, fetch_report_page
 from fota_poller.model.refs import canonical_upgrade_id
 from fota_poller.model.tally import RunTally
-from fota_poller.pacing.ratelimit import RateLimiter
 
 
 def discovery_settings(config: Config) -> StepReport:
@@ -47,15 +46,7 @@ async def first_pages(config: Config, tokens: TokenSource, tally: RunTally) -> S
     """
     report = StepReport("discovery")
     base_url = config.api.base_url
-    async with open_session(config) as http:
-        client = UpgradeClient(
-            http,
-            base_url,
-            tokens,
-            RateLimiter(config.poll.rate),
-            tally=tally,
-            max_body_bytes=config.poll.max_response_bytes,
-        )
+    async with check_client(config, tokens, tally, rate=config.poll.rate) as client:
         for account in discovery_accounts(config):
             for status in config.discover.statuses:
                 try:

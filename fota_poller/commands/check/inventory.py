@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from fota_poller.api.auth import TokenSource
-from fota_poller.api.client import UpgradeClient, open_session
 from fota_poller.api.decode import decode_error
+from fota_poller.commands.check.client import check_client
 from fota_poller.commands.check.report import StepReport
 from fota_poller.config import Config
 from fota_poller.errors import (
@@ -36,7 +36,6 @@ from fota_poller.inventory.fetch import FIRST_INDEX, device_list_url
 from fota_poller.lines import MAX_LINE_BYTES
 from fota_poller.model.refs import CampaignRef
 from fota_poller.model.tally import RunTally
-from fota_poller.pacing.ratelimit import RateLimiter
 from fota_poller.text import excerpt
 
 _OK = 200
@@ -85,15 +84,7 @@ async def first_inventory_page(
         report.skip("no account to sample: give --account, or --ids of a file")
         return report
     url = device_list_url(config.api.base_url, account, FIRST_INDEX)
-    async with open_session(config) as http:
-        client = UpgradeClient(
-            http,
-            config.api.base_url,
-            tokens,
-            RateLimiter(0),
-            tally=tally,
-            max_body_bytes=config.poll.max_response_bytes,
-        )
+    async with check_client(config, tokens, tally) as client:
         try:
             response = await client.get(url)
         except RequestFailedError as exc:
