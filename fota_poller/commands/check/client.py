@@ -1,5 +1,7 @@
-"""The client `check`'s online steps send their few requests through: the night's client
-(its tokens, body cap, no redirects) in a session of its own, at `rate` (0: no pacing).
+"""The client `check`'s online steps send their few requests through.
+
+The night's client (its tokens, body cap, no redirects) in a session of its own, at `rate`
+(0: no pacing).
 """
 
 from __future__ import annotations
