@@ -82,6 +82,7 @@ class EchoServer:
         self.seen: list[str] = []
         self.status: str | None = None  # the 200 body's status, when not the echo
         self.quiet = False  # answer plainly, echoing nothing (a token too large to echo)
+        self.inventory_mode = "ok"  # the device list: a page of echoes, or a 400 of them
 
     async def received(self, request: web.Request) -> list[str]:
         if self.quiet:
@@ -125,6 +126,26 @@ class EchoServer:
         echo = echo_of(await self.received(request))
         return web.json_response({"errorCode": echo, "errorMessage": echo}, status=400)
 
+    async def inventory(self, request: web.Request) -> web.Response:
+        parts = echo_parts(await self.received(request))
+        echo = " | ".join(parts)
+        if self.inventory_mode == "reject":
+            return web.json_response({"errorCode": echo, "errorMessage": echo}, status=400)
+        # The upgrade's device "plain" (its echoed ids are redacted, so found in no list)
+        # and every echo as a device id, their model, make, firmware and MDN echoes.
+        devices = [
+            {"deviceId": part, "mdn": echo, "model": echo, "make": echo, "firmware": echo,
+             "fotaEligible": True, "upgradeTime": echo}
+            for part in ["plain", *parts]
+        ]  # fmt: skip
+        body = {
+            "accountName": request.match_info["account"],
+            "hasMoreData": False,
+            "lastSeenDeviceId": 0,
+            "deviceList": devices,
+        }
+        return web.json_response(body)
+
     async def upgrade(self, request: web.Request) -> web.Response:
         parts = echo_parts(await self.received(request))
         echo = " | ".join(parts)
@@ -165,6 +186,7 @@ async def echo_server() -> AsyncIterator[tuple[EchoServer, str]]:
     app.router.add_post("/m2m/v1/session/logout", server.logout)
     app.router.add_get("/fota/v1/upgrades/{account}/upgrade/{upgrade_id}", server.upgrade)
     app.router.add_get("/fota/v1/reports/{tail:.*}", server.report)
+    app.router.add_get("/fota/v1/devices/{account}/index/{start}", server.inventory)
     # An 8 MB token comes back in a header: let the server read it.
     async with serve_app(app, max_field_size=32 * 1024 * 1024) as base_url:
         yield server, base_url
@@ -235,6 +257,41 @@ async def test_no_secret_leaves_a_poll_whatever_the_server_echoes(tmp_path, echo
     assert len(records.devices) + (ok.devices_duplicate or 0) > 10
     assert state.stat().st_size > 0
     assert b"last_run_devices" in metrics.read_bytes()
+
+
+@pytest.mark.parametrize("mode", ["ok", "reject"])
+async def test_no_secret_leaves_a_poll_whose_device_list_echoes_them(tmp_path, echo_server, mode):
+    server, base_url = echo_server
+    server.inventory_mode = mode
+    run = tmp_path / "run"
+    run.mkdir()
+    ids = tmp_path / "ids.txt"
+    ids.write_text(f"{ACCOUNT},{OK_ID}\n")
+    output, metrics = run / "out.jsonl", run / "metrics.prom"
+
+    code, shown = await cli(
+        "poll", "--base-url", base_url, "--ids", str(ids), "--inventory",
+        "--output", str(output), "--metrics-file", str(metrics), "--max-attempts", "1",
+        "--rate", "0", "--log-level", "debug", "--log-format", "json",
+    )  # fmt: skip
+
+    assert leaks(shown + every_file(run)) == []
+    assert set(SECRETS) <= set(server.seen)
+    assert_calm(shown)
+    [campaign] = [json.loads(line) for line in output.read_bytes().splitlines()
+                  if b'"record":"campaign"' in line]  # fmt: skip
+    if mode == "reject":
+        # The list's refusal, echoing every secret, is one redacted line and exit 1.
+        assert code == 1, shown.decode()
+        assert campaign["inventory"] == "failed"
+        assert b"inventory.failed" in shown
+    else:
+        assert code == 0, shown.decode()
+        assert campaign["inventory"] == "ok"
+        # The echoes were joined, redacted: the models are what the list said, less the secrets.
+        models = campaign["device_models"] or {}
+        assert models, campaign
+        assert all("<redacted>" in model for model in models), campaign
 
 
 @pytest.mark.parametrize("route", ["token", "login"])
