@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import functools
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
@@ -94,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
     _line(redactor, "ok", "credentials", _present(credentials))
     # After the credentials: an id list's line quoted back passes a redactor that knows them.
     later = 0  # a failure the night reports only at its end (1): the checks go on
-    for report in _input_steps(config, args.ids or []):
+    listed = check_id_lists(args.ids or [], config)
+    for report in (listed, discovery_settings(config)):
         code = _report(redactor, report)
         if code not in {0, ExitCode.CAMPAIGNS_FAILED}:
             return code
@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     except FotaPollerError as exc:
         return _fail(redactor, "logins", str(exc), exc.exit_code)
     upgrade: CampaignRef | None = args.upgrade
-    sampled = sample_account(config, args.ids or []) if config.inventory.enabled else None
+    sampled = sample_account(config, listed.first_account) if config.inventory.enabled else None
     online = functools.partial(_online, sampled=sampled)
     try:
         code = anyio.run(online, config, credentials, redactor, upgrade, memory)
@@ -132,12 +132,6 @@ def _file_steps(redactor: Redactor, files: list[tuple[str, str]]) -> int:
     if not files:
         return 0
     return _report(redactor, check_files(files)) or _report(redactor, check_folders(files))
-
-
-def _input_steps(config: Config, id_paths: list[str]) -> Iterator[StepReport]:
-    """What the night reads: each step made once the one before it has been printed."""
-    yield check_id_lists(id_paths, config)
-    yield discovery_settings(config)
 
 
 def preflight_config(config: Config) -> Config:

@@ -47,13 +47,23 @@ class ListCount(msgspec.Struct):
     shown: list[InvalidLine] = msgspec.field(default_factory=list)
     lines: int = 0  # lines read, comments and blank ones too
     unparsed_bytes: int = 0  # read only for their encoding, past MAX_CHECKED_LINES
+    first_account: str | None = None  # the account of its first usable line
+
+
+class IdListsReport(StepReport):
+    """The `ids` step's lines, and the account of the first usable line of any list.
+
+    The inventory step samples that account when none is configured.
+    """
+
+    first_account: str | None = None
 
 
 def check_id_lists(
     paths: Sequence[str], config: Config, *, max_lines: int = MAX_CHECKED_LINES
-) -> StepReport:
+) -> IdListsReport:
     """One line per list (and one per invalid line shown); exit 2 or 1 as the night would."""
-    report = StepReport("ids")
+    report = IdListsReport("ids")
     usable = invalid = 0
     all_read = True
     for path in paths:
@@ -63,6 +73,7 @@ def check_id_lists(
             continue
         usable += count.usable
         invalid += count.invalid
+        report.first_account = report.first_account or count.first_account
     # As the night decides before any request: only when every list is a file it read
     # whole, and no discovery may still find campaigns (ids/lists.refuse_if_nothing_usable).
     if all_read and invalid and not usable and not config.discover.statuses:
@@ -123,6 +134,7 @@ def count_lines(name: str, stream: IO[bytes], account: str | None, max_lines: in
         for item in parse_pieces(pieces, name, columns, account, MAX_LINE_BYTES):
             if isinstance(item, CampaignRef):
                 count.usable += 1
+                count.first_account = count.first_account or item.account_name
                 continue
             count.invalid += 1
             if len(count.shown) < SHOWN_INVALID:

@@ -11,10 +11,6 @@ answer at all (a preflight does not wait out an outage); a rejected token is cor
 
 from __future__ import annotations
 
-import stat
-from collections.abc import Sequence
-from pathlib import Path
-
 from fota_poller.api.auth import TokenSource
 from fota_poller.api.decode import decode_error
 from fota_poller.commands.check.client import check_client
@@ -23,56 +19,32 @@ from fota_poller.config import Config
 from fota_poller.errors import (
     ConfigError,
     ExitCode,
-    FotaPollerError,
     InputDecodeError,
     RequestFailedError,
 )
-from fota_poller.ids.columns import ListColumns
 from fota_poller.ids.discover import discovery_accounts
-from fota_poller.ids.list_text import ListText
-from fota_poller.ids.lists import STDIN, parse_pieces
 from fota_poller.inventory.device_list import decode_device_list, foreign_page
 from fota_poller.inventory.fetch import FIRST_INDEX, device_list_url
-from fota_poller.lines import MAX_LINE_BYTES
-from fota_poller.model.refs import CampaignRef
 from fota_poller.model.tally import RunTally
 from fota_poller.text import excerpt
 
 _OK = 200
 
 
-def sample_account(config: Config, id_paths: Sequence[str]) -> str | None:
-    """The account whose list `check` samples: `--account`, the first id list's, discovery's."""
+def sample_account(config: Config, first_listed: str | None) -> str | None:
+    """The account whose list `check` samples.
+
+    `--account`, else the id lists' first (as the ids step read it), else discovery's first.
+    """
     if config.api.account is not None:
         return config.api.account
-    for path in id_paths:
-        account = _first_account(path)
-        if account is not None:
-            return account
+    if first_listed is not None:
+        return first_listed
     try:
         accounts = discovery_accounts(config)
     except ConfigError:
         return None  # the discovery step has said why already
     return accounts[0] if accounts else None
-
-
-def _first_account(path: str) -> str | None:
-    """The account of the first usable line of the id list at `path`, when it is a file."""
-    if path == STDIN:
-        return None  # the night's to read, not the preflight's
-    try:
-        file = Path(path)
-        if not stat.S_ISREG(file.stat().st_mode):
-            return None
-        with file.open("rb") as stream:
-            text, columns = ListText(path, stream), ListColumns()
-            while (pieces := text.read()) is not None:
-                for item in parse_pieces(pieces, path, columns, None, MAX_LINE_BYTES):
-                    if isinstance(item, CampaignRef):
-                        return item.account_name
-    except (OSError, FotaPollerError):
-        return None  # the ids step has said why already
-    return None
 
 
 async def first_inventory_page(
