@@ -20,12 +20,13 @@ import subprocess
 import sys
 import termios
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import anyio
 import jsonschema
 import msgspec
@@ -445,6 +446,36 @@ async def serve_app(app: web.Application, **runner_options: Any) -> AsyncIterato
         yield f"http://127.0.0.1:{runner.addresses[0][1]}"
     finally:
         await runner.cleanup()
+
+
+# A proxy's own answer to a request, or None to forward it upstream.
+Intercept = Callable[[web.Request], Awaitable[web.StreamResponse | None]]
+
+
+@contextlib.asynccontextmanager
+async def proxy_to(upstream: str, intercept: Intercept) -> AsyncIterator[str]:
+    """A loopback server forwarding every GET to `upstream`: its base URL.
+
+    The request's headers go along (all but Host); `intercept` answers what it chooses to.
+    """
+    async with aiohttp.ClientSession() as session:
+
+        async def forward(request: web.Request) -> web.StreamResponse:
+            own = await intercept(request)
+            if own is not None:
+                return own
+            headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
+            async with session.get(upstream + str(request.rel_url), headers=headers) as answer:
+                return web.Response(
+                    body=await answer.read(),
+                    status=answer.status,
+                    content_type=answer.content_type,
+                )
+
+        app = web.Application()
+        app.router.add_get("/{tail:.*}", forward)
+        async with serve_app(app) as base_url:
+            yield base_url
 
 
 def assert_calm(

@@ -13,11 +13,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import aiohttp
 import anyio
 import pytest
 from aiohttp import web
-from helpers import ACCOUNT, OTHER_ACCOUNT, refs_of, serve_app, simulator_tokens
+from helpers import ACCOUNT, OTHER_ACCOUNT, proxy_to, refs_of, simulator_tokens
 
 from fota_poller.config import ApiConfig, Config, apply_overrides
 from fota_poller.model.records import CampaignRecord, DeviceRecord
@@ -38,28 +37,20 @@ async def stopping_proxy(
 ) -> AsyncIterator[tuple[str, anyio.Event]]:
     """Forwards upgrades; a device-list request stops the run, then hangs or answers 503."""
     release = anyio.Event()
-    async with aiohttp.ClientSession() as session:
 
-        async def forward(request: web.Request) -> web.StreamResponse:
-            if request.path.startswith("/fota/v1/devices/"):
-                control.stop(cut_short("stopped while the device list was fetched"))
-                if hang:
-                    await release.wait()
-                return web.json_response({"errorCode": "BUSY"}, status=503)
-            headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
-            async with session.get(upstream + str(request.rel_url), headers=headers) as answer:
-                body = await answer.read()
-                return web.Response(
-                    body=body, status=answer.status, content_type="application/json"
-                )
+    async def device_list(request: web.Request) -> web.StreamResponse | None:
+        if not request.path.startswith("/fota/v1/devices/"):
+            return None
+        control.stop(cut_short("stopped while the device list was fetched"))
+        if hang:
+            await release.wait()
+        return web.json_response({"errorCode": "BUSY"}, status=503)
 
-        app = web.Application()
-        app.router.add_get("/{tail:.*}", forward)
-        async with serve_app(app) as base_url:
-            try:
-                yield base_url, release
-            finally:
-                release.set()
+    async with proxy_to(upstream, device_list) as base_url:
+        try:
+            yield base_url, release
+        finally:
+            release.set()
 
 
 @pytest.mark.parametrize("hang", [False, True], ids=["answered-after-the-stop", "grace-ran-out"])
@@ -121,26 +112,18 @@ class ReleasingSink(MemorySink):
 @asynccontextmanager
 async def holding_proxy(upstream: str, hold: HeldList) -> AsyncIterator[str]:
     held = f"/fota/v1/devices/{OTHER_ACCOUNT}/"
-    async with aiohttp.ClientSession() as session:
 
-        async def forward(request: web.Request) -> web.StreamResponse:
-            if request.path.startswith(held):
-                hold.held += 1
-                await hold.release.wait()
-            headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
-            async with session.get(upstream + str(request.rel_url), headers=headers) as answer:
-                body = await answer.read()
-                return web.Response(
-                    body=body, status=answer.status, content_type="application/json"
-                )
+    async def hold_list(request: web.Request) -> web.StreamResponse | None:
+        if request.path.startswith(held):
+            hold.held += 1
+            await hold.release.wait()
+        return None  # then forwarded
 
-        app = web.Application()
-        app.router.add_get("/{tail:.*}", forward)
-        async with serve_app(app) as base_url:
-            try:
-                yield base_url
-            finally:
-                hold.release.set()
+    async with proxy_to(upstream, hold_list) as base_url:
+        try:
+            yield base_url
+        finally:
+            hold.release.set()
 
 
 # Not 1: the held request takes the run's one connection (`poll.concurrency` bounds them too).

@@ -19,7 +19,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import aiohttp
 import pytest
 from aiohttp import web
 from helpers import (
@@ -28,7 +27,7 @@ from helpers import (
     assert_calm,
     parse_output,
     poll_cli,
-    serve_app,
+    proxy_to,
     token_environ,
 )
 
@@ -63,28 +62,15 @@ def raw_records(stdout: bytes, kind: str) -> list[dict[str, object]]:
 async def refusing_proxy(upstream: str, status: int) -> AsyncIterator[str]:
     """Forwards every GET to `upstream`, but answers REFUSED's device list with `status`."""
     refused = f"/fota/v1/devices/{REFUSED}/"
-    async with aiohttp.ClientSession() as session:
 
-        async def forward(request: web.Request) -> web.StreamResponse:
-            if request.path.startswith(refused):
-                body = {"errorCode": "DEVICE_LIST_REFUSED", "errorMessage": "not today"}
-                return web.json_response(body, status=status)
-            headers = {
-                name: value
-                for name, value in request.headers.items()
-                if name.lower() in {"authorization", "vz-m2m-token"}
-            }
-            async with session.get(upstream + str(request.rel_url), headers=headers) as answer:
-                return web.Response(
-                    body=await answer.read(),
-                    status=answer.status,
-                    content_type=answer.content_type,
-                )
+    async def refuse(request: web.Request) -> web.StreamResponse | None:
+        if not request.path.startswith(refused):
+            return None
+        body = {"errorCode": "DEVICE_LIST_REFUSED", "errorMessage": "not today"}
+        return web.json_response(body, status=status)
 
-        app = web.Application()
-        app.router.add_get("/{tail:.*}", forward)
-        async with serve_app(app) as base_url:
-            yield base_url
+    async with proxy_to(upstream, refuse) as base_url:
+        yield base_url
 
 
 async def poll_inventory(tmp_path: Path, options: SimulatorOptions, *flags: str, proxy: int = 0):
