@@ -1,7 +1,7 @@
 """The client `check`'s online steps send their few requests through.
 
 The night's client (its tokens, body cap, no redirects) in a session of its own, at `rate`
-(0: no pacing).
+(0: unpaced, for a single request).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from fota_poller.pacing.ratelimit import RateLimiter
 
 @asynccontextmanager
 async def check_client(
-    config: Config, tokens: TokenSource, tally: RunTally, *, rate: float = 0.0
+    config: Config, tokens: TokenSource, tally: RunTally, *, rate: float
 ) -> AsyncIterator[UpgradeClient]:
     """An `UpgradeClient` as a run builds it, its session closed on leaving."""
     async with open_session(config) as http:

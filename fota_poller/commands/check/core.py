@@ -215,7 +215,7 @@ async def _poll_one(
 ) -> int:
     """GET one upgrade: 0 and an ok line for a readable 200, else a FAIL line and exit 1."""
     what = f"{ref.account_name},{ref.upgrade_id}"
-    async with check_client(config, tokens, tally) as client:
+    async with check_client(config, tokens, tally, rate=0) as client:
         try:
             response = await client.get(upgrade_url(config.api.base_url, ref))
         except RequestFailedError as exc:

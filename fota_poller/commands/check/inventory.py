@@ -56,7 +56,7 @@ async def first_inventory_page(
         report.skip("no account to sample: give --account, or --ids of a file")
         return report
     url = device_list_url(config.api.base_url, account, FIRST_INDEX)
-    async with check_client(config, tokens, tally) as client:
+    async with check_client(config, tokens, tally, rate=0) as client:
         try:
             response = await client.get(url)
         except RequestFailedError as exc:
