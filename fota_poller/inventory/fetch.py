@@ -32,6 +32,7 @@ from yarl import URL
 
 from fota_poller.api.decode import decode_error
 from fota_poller.errors import AuthenticationError, InputDecodeError, InventoryError
+from fota_poller.inventory.builder import InventoryBuilder
 from fota_poller.inventory.device_list import (
     DeviceListPage,
     advances,
@@ -39,7 +40,7 @@ from fota_poller.inventory.device_list import (
     foreign_page,
     index_text,
 )
-from fota_poller.inventory.store import Inventory, InventoryBuilder
+from fota_poller.inventory.store import Inventory
 from fota_poller.inventory.upgrade_time import UpgradeTimes
 from fota_poller.model.stop import RunControl, StopReason
 from fota_poller.model.tally import AttemptCounter, RunTally

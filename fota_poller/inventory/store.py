@@ -1,9 +1,9 @@
 """One account's device list, held compactly: a million devices in 18 MB of arrays.
 
-Per device the store keeps 19 bytes in flat arrays: the IMEI as an int64 (`keys`, sorted, so
-a lookup is a bisect), its (model, make, firmware) as a 2-byte index into the account's
-table of distinct combinations (a few dozen on a real account), the upgrade time as int64
-milliseconds, and `fotaEligible` as one byte. A dict of IMEI strings to a Struct each costs
+Per device the store keeps 18 bytes in flat arrays: the IMEI as an int64 (`keys`, sorted, so
+a lookup is a bisect), its kind as 2 bytes (an index into the account's table of distinct
+(model, make, firmware), a few dozen on a real account, times three for `fotaEligible`), and
+the upgrade time as int64 milliseconds. A dict of IMEI strings to a Struct each costs
 about 250 bytes a device: 250 MB for the 1,000,000-device account issue 21 sizes the run
 for, against its 120 MB budget. `bench/inventory_memory.py` measures the store's RSS.
 
@@ -12,28 +12,28 @@ a letter, 19 digits or more) is kept in a dict beside the arrays, so any id is f
 
 `InventoryBuilder` takes devices in the order the pages bring them (IMEI order, as the API
 pages them; any other order is sorted once at the end) and keeps the last of an IMEI listed
-twice, counting it. `Inventory.lookup` and `model.inventory.on_target` are the join's two calls.
+twice, counting it. The join asks `Inventory.find` for a campaign's devices at once (their
+kinds and upgrade times) and `Inventory.kind` once per kind it meets: what the devices of a
+kind share is written as it is, and compared with the campaign's target once.
 """
 
 from __future__ import annotations
 
 from array import array
 from bisect import bisect_left
-from typing import Final
+from itertools import compress, repeat
+from operator import eq, itemgetter, not_
+from typing import Final, cast
 
-from fota_poller.errors import InventoryError
+import msgspec
+
 from fota_poller.inventory.upgrade_time import format_upgrade_time
-from fota_poller.model.inventory import InventoryEntry
+from fota_poller.model.inventory import MISSING, InventoryEntry
 
-# The profile index is an unsigned short (array "H"). An account with more distinct
-# combinations than this fails (`InventoryError`): it bounds what a hostile server can grow.
-MAX_PROFILES: Final = 10_000
-# A model, make or firmware longer than this is no real name: cut, so a hostile one costs
-# little (a cut firmware never equals a campaign's `firmware_to`: on_target false).
-MAX_VALUE_CHARS: Final = 256
 # 18 digits always fit an int64; an IMEI has 15 (16 for an IMEISV).
 _MAX_KEY_DIGITS: Final = 18
-_NO_TIME: Final = -(1 << 63)
+NO_TIME: Final = -(1 << 63)
+_SENTINEL: Final = (1 << 63) - 1  # 19 digits: no IMEI's key
 _UNKNOWN: Final = 2  # fotaEligible absent or null; 0 and 1 are False and True
 
 Profile = tuple[str | None, str | None, str | None]
@@ -47,58 +47,87 @@ def numeric_key(imei: str) -> int | None:
     return None
 
 
-class _Columns:
-    """A device's values by row: profile index, upgrade time (ms), eligibility byte."""
+class Columns:
+    """A device's values by row: its kind (`_kind`: profile and eligibility), upgrade time (ms)."""
 
-    __slots__ = ("eligible", "profiles", "times")
+    __slots__ = ("kinds", "times")
 
     def __init__(self) -> None:
-        self.profiles = array("H")
+        self.kinds = array("H")
         self.times = array("q")
-        self.eligible = bytearray()
 
-    def append(self, profile: int, ms: int | None, eligible: bool | None) -> None:
-        self.profiles.append(profile)
-        self.times.append(_NO_TIME if ms is None else ms)
-        self.eligible.append(_UNKNOWN if eligible is None else int(eligible))
+    def append(self, kind: int, ms: int | None) -> None:
+        """A row more."""
+        self.kinds.append(kind)
+        self.times.append(NO_TIME if ms is None else ms)
 
-    def put(self, row: int, profile: int, ms: int | None, eligible: bool | None) -> None:
-        self.profiles[row] = profile
-        self.times[row] = _NO_TIME if ms is None else ms
-        self.eligible[row] = _UNKNOWN if eligible is None else int(eligible)
+    def put(self, row: int, kind: int, ms: int | None) -> None:
+        """`row` anew (an IMEI listed again)."""
+        self.kinds[row] = kind
+        self.times[row] = NO_TIME if ms is None else ms
 
-    def taken(self, rows: array[int]) -> _Columns:
-        other = _Columns()
-        other.profiles = array("H", (self.profiles[row] for row in rows))
-        other.times = array("q", (self.times[row] for row in rows))
-        other.eligible = bytearray(self.eligible[row] for row in rows)
+    def taken(self, rows: array[int]) -> Columns:
+        """The values of `rows`, in their order (this one's arrays let go as it goes)."""
+        other = Columns()
+        other.kinds = array("H", map(self.kinds.__getitem__, rows))
+        self.kinds = array("H")
+        other.times = array("q", map(self.times.__getitem__, rows))
+        self.times = array("q")
         return other
 
 
+def kind_of(profile: int, eligible: bool | None) -> int:
+    """A (profile, fotaEligible) as one number: what the devices of an account share."""
+    return profile * 3 + (_UNKNOWN if eligible is None else int(eligible))
+
+
+def _canonical(imeis: list[str | None]) -> bool:
+    """Whether every id round-trips through an int that fits the keys (`numeric_key`).
+
+    The same test as `numeric_key`, over a whole campaign in a few C calls: a campaign's ids
+    are IMEIs, and one loop in Python over them would cost more than the lookups.
+    """
+    if not imeis or None in imeis:
+        return False
+    ids = cast("list[str]", imeis)  # no None among them (just checked)
+    joined = "".join(ids)
+    return (
+        joined.isascii()
+        and joined.isdigit()
+        and min(map(len, ids)) > 0
+        and max(map(len, ids)) <= _MAX_KEY_DIGITS
+        and "0" not in map(itemgetter(0), ids)
+    )
+
+
 class Inventory:
-    """One account's devices by IMEI: `lookup` gives what the device list said, or None."""
+    """One account's devices by IMEI: `find` gives what the device list said of each."""
 
     def __init__(
         self,
         *,
         keys: array[int],
-        numeric: _Columns,
+        numeric: Columns,
         others: dict[str, int],
-        other_columns: _Columns,
+        other_columns: Columns,
         profiles: list[Profile],
         duplicates: int,
     ) -> None:
+        """`keys` ascending, each once, and their columns (both are kept, and added to)."""
+        self._count = len(keys) + len(others)
+        # A last key no IMEI has (18 digits at most, this is 19), so that `bisect_left` lands
+        # on a row for any key, and `find` reads that row without a bounds check.
+        keys.append(_SENTINEL)
+        numeric.append(0, None)
         self._keys = keys
         self._numeric = numeric
         self._others = others
         self._other_columns = other_columns
         self._profiles = profiles
         self.duplicates = duplicates  # IMEIs listed more than once (the last was kept)
-        # The entry of each (profile, eligibility) with no upgrade time: entries are frozen.
-        self._untimed: dict[tuple[int, int], InventoryEntry] = {}
 
     def __len__(self) -> int:
-        return len(self._keys) + len(self._others)
+        return self._count
 
     @property
     def profile_count(self) -> int:
@@ -110,160 +139,66 @@ class Inventory:
         """The bytes the per-device arrays take (the dict of other ids not counted)."""
         columns = (self._numeric, self._other_columns)
         return len(self._keys) * self._keys.itemsize + sum(
-            len(c.profiles) * c.profiles.itemsize
-            + len(c.times) * c.times.itemsize
-            + len(c.eligible)
-            for c in columns
+            len(c.kinds) * c.kinds.itemsize + len(c.times) * c.times.itemsize for c in columns
         )
 
-    def lookup(self, imei: str) -> InventoryEntry | None:
-        """What the device list says of `imei`; None when the account does not list it."""
-        # `numeric_key` inlined: the join calls this once a device.
-        if (
-            0 < len(imei) <= _MAX_KEY_DIGITS
-            and imei.isascii()
-            and imei.isdigit()
-            and (imei[0] != "0" or len(imei) == 1)
-        ):
-            key = int(imei)
-            keys = self._keys
-            row = bisect_left(keys, key)
-            if row == len(keys) or keys[row] != key:
-                return None
-            return self._entry(self._numeric, row)
-        other = self._others.get(imei)
-        if other is None:
-            return None
-        return self._entry(self._other_columns, other)
+    def find(self, imeis: list[str | None]) -> tuple[list[int], list[str | None]]:
+        """Per id, in order: its kind (`MISSING` when not listed) and its upgrade time.
 
-    def _entry(self, columns: _Columns, row: int) -> InventoryEntry:
-        profile = columns.profiles[row]
-        ms = columns.times[row]
-        eligible = columns.eligible[row]
-        if ms == _NO_TIME:
-            # Most devices of an account share these (never upgraded): one entry each.
-            entry = self._untimed.get((profile, eligible))
-            if entry is None:
-                entry = self._untimed[profile, eligible] = self._new_entry(profile, None, eligible)
-            return entry
-        return self._new_entry(profile, format_upgrade_time(ms), eligible)
+        The upgrade time is RFC 3339 UTC with milliseconds, None when never upgraded or
+        unknown; `kind(k)` says what the devices of kind `k` share. Ids that all round-trip
+        through an int (IMEIs, as the API sends them) are looked up in C calls mapped over
+        the campaign: 1.2 us a device where a loop in Python over `_row` costs 2.
+        """
+        if not _canonical(imeis):
+            return self._find_each(imeis)
+        keys, columns = self._keys, self._numeric
+        wanted = list(map(int, cast("list[str]", imeis)))  # canonical: no None
+        rows = list(map(bisect_left, repeat(keys), wanted))
+        hits = list(map(eq, map(keys.__getitem__, rows), wanted))
+        kinds = list(map(columns.kinds.__getitem__, rows))
+        times = list(map(columns.times.__getitem__, rows))
+        for position in compress(range(len(hits)), map(not_, hits)):
+            kinds[position], times[position] = MISSING, NO_TIME
+        return kinds, [None if ms == NO_TIME else format_upgrade_time(ms) for ms in times]
 
-    def _new_entry(self, profile: int, upgraded_at: str | None, eligible: int) -> InventoryEntry:
-        model, make, firmware = self._profiles[profile]
+    def kind(self, kind: int) -> InventoryEntry:
+        """What the devices of `kind` share: model, make, firmware and eligibility."""
+        model, make, firmware = self._profiles[kind // 3]
+        eligible = kind % 3
         return InventoryEntry(
             model=model,
             make=make,
             firmware=firmware,
-            upgraded_at=upgraded_at,
+            upgraded_at=None,
             fota_eligible=None if eligible == _UNKNOWN else bool(eligible),
         )
 
+    def lookup(self, imei: str) -> InventoryEntry | None:
+        """What the device list says of `imei`; None when the account does not list it."""
+        (kind,), (upgraded_at,) = self.find([imei])
+        if kind == MISSING:
+            return None
+        return msgspec.structs.replace(self.kind(kind), upgraded_at=upgraded_at)
 
-class InventoryBuilder:
-    """Collects one account's devices page by page; `finish` gives the `Inventory`."""
+    def _find_each(self, imeis: list[str | None]) -> tuple[list[int], list[str | None]]:
+        """`find`, one id at a time: for a campaign with an id that is no plain IMEI."""
+        kinds: list[int] = []
+        times: list[str | None] = []
+        for imei in imeis:
+            columns, row = self._row(imei)
+            ms = NO_TIME if columns is None else columns.times[row]
+            kinds.append(MISSING if columns is None else columns.kinds[row])
+            times.append(None if ms == NO_TIME else format_upgrade_time(ms))
+        return kinds, times
 
-    def __init__(self) -> None:
-        self._keys = array("q")
-        self._numeric = _Columns()
-        self._others: dict[str, int] = {}
-        self._other_columns = _Columns()
-        self._profile_index: dict[Profile, int] = {}
-        self._profiles: list[Profile] = []
-        self._in_order = True
-        self.duplicates = 0
-
-    def __len__(self) -> int:
-        """Devices so far (an IMEI listed twice in pages out of order counts twice here)."""
-        return len(self._keys) + len(self._others)
-
-    def add(
-        self,
-        imei: str,
-        *,
-        model: str | None,
-        make: str | None,
-        firmware: str | None,
-        upgraded_ms: int | None,
-        fota_eligible: bool | None,
-    ) -> None:
-        """One device; an IMEI listed again replaces what was listed before.
-
-        `InventoryError` when the device would be the account's `MAX_PROFILES + 1`-th
-        distinct (model, make, firmware).
-        """
-        profile = self._profile_index.get((model, make, firmware))
-        if profile is None:
-            profile = self._new_profile((model, make, firmware))
+    def _row(self, imei: str | None) -> tuple[Columns | None, int]:
+        if imei is None:
+            return None, 0
         key = numeric_key(imei)
         if key is None:
-            row = self._others.get(imei)
-            if row is None:
-                self._others[imei] = len(self._other_columns.profiles)
-                self._other_columns.append(profile, upgraded_ms, fota_eligible)
-            else:
-                self.duplicates += 1
-                self._other_columns.put(row, profile, upgraded_ms, fota_eligible)
-            return
+            other = self._others.get(imei)
+            return (None, 0) if other is None else (self._other_columns, other)
         keys = self._keys
-        if keys and key <= keys[-1]:
-            if key == keys[-1]:
-                # Listed twice in a row: the usual duplicate, replaced in place.
-                self.duplicates += 1
-                self._numeric.put(len(keys) - 1, profile, upgraded_ms, fota_eligible)
-                return
-            self._in_order = False
-        keys.append(key)
-        self._numeric.append(profile, upgraded_ms, fota_eligible)
-
-    def finish(self) -> Inventory:
-        """The inventory (the builder is spent); sorted, repeats dropped, if out of order."""
-        keys, numeric = self._keys, self._numeric
-        if not self._in_order:
-            keys, numeric = self._sorted()
-        return Inventory(
-            keys=keys,
-            numeric=numeric,
-            others=self._others,
-            other_columns=self._other_columns,
-            profiles=self._profiles,
-            duplicates=self.duplicates,
-        )
-
-    def _sorted(self) -> tuple[array[int], _Columns]:
-        keys = self._keys
-        shift = max(len(keys).bit_length(), 1)
-        row_mask = (1 << shift) - 1
-        # One int a row, the IMEI above the row number: a plain sort with no key list (about
-        # 44 bytes a row while it lasts, a third of sorting row numbers by key), and of the
-        # rows of one IMEI the last listed sorts last.
-        packed = [key << shift | row for row, key in enumerate(keys)]
-        packed.sort()
-        kept = array("q")
-        last = len(packed) - 1
-        for position, value in enumerate(packed):
-            if position == last or packed[position + 1] >> shift != value >> shift:
-                kept.append(value & row_mask)
-        del packed
-        self.duplicates += len(keys) - len(kept)
-        return array("q", (keys[row] for row in kept)), self._numeric.taken(kept)
-
-    def _new_profile(self, given: Profile) -> int:
-        model, make, firmware = given
-        profile = (_cut(model), _cut(make), _cut(firmware))
-        index = self._profile_index.get(profile)
-        if index is None:
-            index = len(self._profiles)
-            if index == MAX_PROFILES:
-                raise InventoryError(
-                    f"more than {MAX_PROFILES} distinct model/make/firmware combinations"
-                )
-            # Only the cut values are kept as a key: a long one is cut again each time.
-            self._profile_index[profile] = index
-            self._profiles.append(profile)
-        return index
-
-
-def _cut(value: str | None) -> str | None:
-    if value is None or len(value) <= MAX_VALUE_CHARS:
-        return value
-    return value[:MAX_VALUE_CHARS] + "…"
+        row = bisect_left(keys, key)
+        return (self._numeric, row) if keys[row] == key else (None, 0)

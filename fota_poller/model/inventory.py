@@ -7,13 +7,15 @@ joins the two).
 
 from __future__ import annotations
 
-from typing import Literal, Protocol
+from typing import Final, Literal, Protocol
 
 import msgspec
 
 # A campaign record's `inventory`: its account's device list was read whole, or it failed
 # (the inventory fields of its devices are then null); null when `--inventory` is off.
 InventoryStatus = Literal["ok", "failed"]
+# The kind `InventoryLookup.find` gives a device the account's list does not name.
+MISSING: Final = -1
 
 
 class InventoryEntry(msgspec.Struct, frozen=True):
@@ -28,10 +30,18 @@ class InventoryEntry(msgspec.Struct, frozen=True):
 
 
 class InventoryLookup(Protocol):
-    """An account's device list by IMEI (`inventory.store.Inventory`)."""
+    """An account's device list by IMEI (`inventory.store.Inventory`).
 
-    def lookup(self, imei: str) -> InventoryEntry | None:
-        """What the list says of `imei`; None when the account does not list it."""
+    The devices of an account fall into a few kinds (model, make, firmware, eligibility):
+    `find` gives each device's kind and its own upgrade time, `kind` what a kind's share.
+    """
+
+    def find(self, imeis: list[str | None]) -> tuple[list[int], list[str | None]]:
+        """Per id, in order: its kind (`MISSING` when not listed) and its upgrade time."""
+        ...
+
+    def kind(self, kind: int) -> InventoryEntry:
+        """What the devices of `kind` share (`upgraded_at` None: each device has its own)."""
         ...
 
 

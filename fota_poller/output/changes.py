@@ -23,6 +23,9 @@ its line emitted or not; a `gone` device is not: it is no longer the campaign's.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from itertools import repeat
+
 import msgspec
 
 from fota_poller.api.decode import Device
@@ -85,13 +88,15 @@ def compare(
     found = 0
     # Without a join the lines' inventory fields are all null: `DeviceFields` leaves them out.
     fields_of = DeviceFields if join is None else JoinedFields
-    tail: InventoryTail | tuple[()] = ()
+    # Without a join each device's tail is empty: its fields stop at `change`.
+    tails: Iterable[InventoryTail | tuple[()]] = (
+        repeat(()) if join is None else join.tails(devices, phases)
+    )
     target: bool | None = None
-    for device in devices:
+    for device, tail in zip(devices, tails, strict=False):  # `repeat` has no end
         device_id, status, reason = device.device_id, device.status, device.result_reason
         status_phase = known_phases.get(status) or phase(status)
-        if join is not None:
-            tail = join.tail(device_id, status_phase)
+        if tail:
             target = tail[5]
         if device_id is None:
             fields.append(fields_of(None, status, status_phase, reason, None, None, None, *tail))

@@ -17,10 +17,12 @@ from fota_poller.output.campaign import CampaignResult, RecordOptions
 from fota_poller.output.not_polled import RecordBatch
 from fota_poller.pacing.backoff import SharedBackoff
 from fota_poller.pacing.retry import RetryPolicy
-from fota_poller.run.inventories import Inventories
+from fota_poller.run.inventories import Inventories, Parked
 
-# What the feeder hands the workers, and what the workers and the feeder hand the writer.
-WorkItem = CampaignRef | InvalidLine
+# What the feeder reads; what it hands the workers (a `Parked` answer: to be joined to its
+# account's list, run/inventories.py); what the workers and the feeder hand the writer.
+InputItem = CampaignRef | InvalidLine
+WorkItem = InputItem | Parked
 WriterItem = CampaignResult | RecordBatch
 
 

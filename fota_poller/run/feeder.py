@@ -13,7 +13,8 @@ from fota_poller.model.refs import CampaignRef, InvalidLine
 from fota_poller.output import campaign
 from fota_poller.output.not_polled import RecordBatch, not_polled_batch
 from fota_poller.run import channels
-from fota_poller.run.context import RunContext, WorkItem, WriterItem
+from fota_poller.run.context import InputItem, RunContext, WorkItem, WriterItem
+from fota_poller.run.inventories import Parked
 from fota_poller.text import ERROR_TEXT_CHARS
 
 log = structlog.get_logger("fota_poller")
@@ -24,7 +25,7 @@ _NOT_POLLED_BATCH = 4096
 
 async def feed(
     context: RunContext,
-    batches: AsyncIterator[list[WorkItem]],
+    batches: AsyncIterator[list[InputItem]],
     work: MemoryObjectSendStream[WorkItem],
     results: MemoryObjectSendStream[WriterItem],
 ) -> None:
@@ -69,7 +70,7 @@ async def feed(
             await channels.send(results, _not_polled_batch(context, not_polled))
 
 
-def _deferred(context: RunContext, item: WorkItem) -> bool:
+def _deferred(context: RunContext, item: InputItem) -> bool:
     """Whether `item` waits in the feeder for its account's list (run/inventories.py)."""
     inventories = context.inventories
     return (
@@ -78,10 +79,10 @@ def _deferred(context: RunContext, item: WorkItem) -> bool:
 
 
 async def _hand_out_ready(context: RunContext, work: MemoryObjectSendStream[WorkItem]) -> None:
-    """The deferred campaigns whose list is there now go to the workers."""
+    """The deferred campaigns and parked answers that can go to the workers now, go."""
     if context.inventories is not None:
-        for ref in context.inventories.ready():
-            await channels.send(work, ref)
+        for item in context.inventories.ready():
+            await channels.send(work, item)
 
 
 async def _hand_out_deferred(
@@ -90,19 +91,20 @@ async def _hand_out_deferred(
     not_polled: list[CampaignRef],
     results: MemoryObjectSendStream[WriterItem],
 ) -> None:
-    """The input is read: each deferred campaign goes to the workers once its list is there.
+    """The input is read: each deferred campaign and parked answer goes to the workers.
 
     A stop (now, or while a list is awaited: the fetch then ends soon, or is cancelled when
-    the grace runs out) gives the rest their not_polled records instead.
+    the grace runs out) gives the deferred campaigns their not_polled records instead.
     """
     if context.inventories is None:
         return
-    async for refs in context.inventories.when_ready():
-        for ref in refs:
-            if context.control.stop_reason is None:
-                await channels.send(work, ref)
+    async for items in context.inventories.when_ready():
+        for item in items:
+            # A parked answer goes to a worker even now: it knows what a stop makes of it.
+            if context.control.stop_reason is None or isinstance(item, Parked):
+                await channels.send(work, item)
                 continue
-            not_polled.append(ref)
+            not_polled.append(item)
             if len(not_polled) >= _NOT_POLLED_BATCH:
                 await channels.send(results, _not_polled_batch(context, not_polled))
                 not_polled.clear()
@@ -111,7 +113,7 @@ async def _hand_out_deferred(
 async def _account_unpolled(
     context: RunContext,
     seen: SeenCampaigns,
-    items: list[WorkItem],
+    items: list[InputItem],
     not_polled: list[CampaignRef],
     results: MemoryObjectSendStream[WriterItem],
 ) -> None:

@@ -1,14 +1,19 @@
 """`poll --inventory`: each account's device list, fetched once per run, beside its campaigns.
 
 The feeder hands each campaign out through `Inventories.hand_out`: an account's first
-campaign starts its one fetch, a task of the run's task group. A worker polls the upgrade
-while the list is fetched and builds the campaign's records once both are there (`wait`).
-So that campaigns waiting for a list never hold every worker, at most `concurrency - 1` of
-them are handed out while their lists are being fetched; the rest wait in the feeder, as
-refs (`deferred`), and are handed out once their list is there. Other accounts' campaigns
-wait for nothing. A list that failed joins its campaigns as `inventory: "failed"` (fetch.py
-logs its one line) and makes the run exit 1; a list cut short by a stop leaves its campaigns
-to the stop (not_polled).
+campaign starts its one fetch, a task of the run's task group. A list is read one page
+after another (each page names where the next starts), a thousand devices a request, so a
+big account's list takes minutes where its campaigns, polled side by side, take seconds.
+So a worker polls the upgrade while the list is fetched, and if the list is not there yet
+it parks the answer (`park`: the body as received, `PARKED_BYTES` at most for the run) and
+goes on to the next campaign; once the list is there, the parked answers go back to the
+workers (`Parked`) to be joined and written. An answer that does not fit waits in its
+worker. So that campaigns waiting for a list never hold every worker, at most
+`concurrency - 1` of them are out while their lists are being fetched; the rest wait in the
+feeder, as refs (`deferred`), handed out as workers park or once their list is there.
+Other accounts' campaigns wait for nothing. A list that failed joins its campaigns as
+`inventory: "failed"` (fetch.py logs its one line) and makes the run exit 1; a list cut
+short by a stop leaves its campaigns to the stop (not_polled), parked ones too.
 
 Only the compact store (inventory/store.py) of each account is kept, for the run's length:
 a campaign of an account may come at any point of the input.
@@ -17,13 +22,27 @@ a campaign of an account may come at any point of the input.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Final
 
 import anyio
 import anyio.abc
+import msgspec
 
+from fota_poller.api.client import HttpResponse
 from fota_poller.inventory.fetch import AccountInventory, InventoryFetcher, fetch_inventory
 from fota_poller.model.inventory import CampaignInventory
 from fota_poller.model.refs import CampaignRef
+
+# The bodies parked at once, all accounts together: a hundred thousand devices' answers.
+PARKED_BYTES: Final = 16 * 2**20
+
+
+class Parked(msgspec.Struct):
+    """A campaign polled before its account's list was there: its answer, until the list is."""
+
+    ref: CampaignRef
+    attempts: int
+    response: HttpResponse
 
 
 class AccountFetch:
@@ -35,6 +54,7 @@ class AccountFetch:
         self.result: AccountInventory | None = None
         self.waiting = 0  # campaigns handed out to the workers before the list was there
         self.deferred: list[CampaignRef] = []  # campaigns held back until it is
+        self.parked: list[Parked] = []  # campaigns polled before it was
 
     async def wait(self) -> AccountInventory:
         """The account's inventory, once fetched (or failed, or stopped)."""
@@ -61,7 +81,8 @@ class Inventories:
         # Campaigns handed out whose list is still being fetched: one worker stays free.
         self._waiting = 0
         self._max_waiting = concurrency - 1
-        self._finished = anyio.Event()  # set each time a list is there
+        self._parked_bytes = 0
+        self._changed = anyio.Event()  # set each time a list is there, or an answer parked
 
     @property
     def failed_accounts(self) -> int:
@@ -92,27 +113,63 @@ class Inventories:
         fetch.deferred.append(ref)
         return False
 
-    def ready(self) -> list[CampaignRef]:
-        """The deferred campaigns whose list is there now, taken."""
-        refs: list[CampaignRef] = []
-        for fetch in self._accounts.values():
-            if fetch.deferred and fetch.done.is_set():
-                refs += fetch.deferred
-                fetch.deferred = []
-        return refs
+    def park(self, fetch: AccountFetch, parked: Parked) -> bool:
+        """Hold a polled campaign's answer until its list is there; False: wait for it instead.
 
-    async def when_ready(self) -> AsyncIterator[list[CampaignRef]]:
-        """Every deferred campaign, taken as its list is there, whichever list comes first."""
-        while True:
-            refs = self.ready()
-            if refs:
-                yield refs
+        False when the list is there already, or the answer does not fit `PARKED_BYTES`.
+        The worker is then free: one more of the account's campaigns can be handed out.
+        """
+        size = len(parked.response.body)
+        if fetch.done.is_set() or self._parked_bytes + size > PARKED_BYTES:
+            return False
+        self._parked_bytes += size
+        fetch.parked.append(parked)
+        fetch.waiting -= 1
+        self._waiting -= 1
+        self._changed.set()
+        return True
+
+    def ready(self) -> list[CampaignRef | Parked]:
+        """What can go to the workers now, taken: parked answers and deferred campaigns.
+
+        Of an account whose list is there, all of them; of one whose list is still being
+        fetched, deferred campaigns while a worker is free for them.
+        """
+        items: list[CampaignRef | Parked] = []
+        for fetch in self._accounts.values():
+            if fetch.done.is_set():
+                items += fetch.parked
+                items += fetch.deferred
+                self._parked_bytes -= sum(len(p.response.body) for p in fetch.parked)
+                fetch.parked, fetch.deferred = [], []
                 continue
-            if not any(fetch.deferred for fetch in self._accounts.values()):
+            room = min(self._max_waiting - self._waiting, len(fetch.deferred))
+            if room > 0:
+                items += fetch.deferred[:room]
+                del fetch.deferred[:room]
+                self._waiting += room
+                fetch.waiting += room
+        return items
+
+    async def when_ready(self) -> AsyncIterator[list[CampaignRef | Parked]]:
+        """Every deferred and parked campaign, taken as it can go to the workers.
+
+        Ends when none is left, and no campaign is out while its list is fetched (it may
+        yet be parked).
+        """
+        while True:
+            items = self.ready()
+            if items:
+                yield items
+                continue
+            if not any(
+                fetch.deferred or fetch.parked or fetch.waiting
+                for fetch in self._accounts.values()
+            ):
                 return
-            # No await since ready(): no list can have come unseen before this event.
-            self._finished = anyio.Event()
-            await self._finished.wait()
+            # No await since ready(): nothing can have changed unseen before this event.
+            self._changed = anyio.Event()
+            await self._changed.wait()
 
     def take_deferred(self) -> list[CampaignRef]:
         """Every deferred campaign, taken now: a stopped run gives them their records."""
@@ -137,7 +194,7 @@ class Inventories:
                 self._waiting -= fetch.waiting
                 fetch.waiting = 0
                 fetch.done.set()
-                self._finished.set()
+                self._changed.set()
 
 
 def campaign_inventory(account: AccountInventory) -> CampaignInventory:

@@ -34,7 +34,7 @@ from fota_poller.pacing.backoff import BackoffSettings, SharedBackoff
 from fota_poller.pacing.ratelimit import RateLimiter
 from fota_poller.pacing.retry import RetryingGetter, RetryPolicy
 from fota_poller.run import stop
-from fota_poller.run.context import InputState, RunContext, WorkItem, WriterItem
+from fota_poller.run.context import InputItem, InputState, RunContext, WorkItem, WriterItem
 from fota_poller.run.feeder import feed
 from fota_poller.run.inventories import inventories_failed
 from fota_poller.run.state_sync import RunState
@@ -49,7 +49,7 @@ _encoder = msgspec.json.Encoder()
 
 async def run_poll(
     config: Config,
-    refs: AsyncIterable[WorkItem],
+    refs: AsyncIterable[InputItem],
     tokens: TokenSource,
     sink: Sink,
     control: RunControl | None = None,
@@ -88,7 +88,7 @@ def new_run_id() -> str:
 
 async def _run_poll(
     config: Config,
-    refs: AsyncIterable[WorkItem],
+    refs: AsyncIterable[InputItem],
     tokens: TokenSource,
     sink: Sink,
     *,

@@ -10,7 +10,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from fota_poller.api.client import upgrade_url
 from fota_poller.errors import AuthenticationError
-from fota_poller.model.refs import InvalidLine
+from fota_poller.model.refs import CampaignRef, InvalidLine
 from fota_poller.model.stop import StopReason
 from fota_poller.model.tally import AttemptCounter
 from fota_poller.output import campaign
@@ -18,7 +18,7 @@ from fota_poller.output.campaign import CampaignResult
 from fota_poller.pacing.retry import fetch_with_retries
 from fota_poller.run import channels
 from fota_poller.run.context import RunContext, WorkItem
-from fota_poller.run.inventories import campaign_inventory
+from fota_poller.run.inventories import AccountFetch, Parked, campaign_inventory
 
 
 async def poll_campaigns(
@@ -32,7 +32,7 @@ async def poll_campaigns(
     out; the campaign it was polling then gets a not_polled record and the worker drains the
     rest. One scope per worker, not per campaign: a scope costs more than a whole request.
     """
-    current: WorkItem | None = None  # being polled
+    current: WorkItem | None = None  # being polled (or a parked answer, joined)
     counter = AttemptCounter()
     pending: CampaignResult | None = None  # made, not yet handed to the writer
     async with work, results:
@@ -45,14 +45,20 @@ async def poll_campaigns(
                         pending = None
                     async for item in channels.receive_all(work):
                         stop = context.control.stop_reason
-                        if stop is not None:
+                        if isinstance(item, Parked):
+                            # Polled already: written unless its list was cut by the stop.
+                            current = item
+                            pending = await _records(context, item)
+                            current = None
+                        elif stop is not None:
                             pending = _not_started(context.run_id, item, stop)
                         else:
                             current, counter = item, AttemptCounter(context.tally)
                             pending = await _poll_one(context, item, counter)
                             current = None
-                        await channels.send(results, pending)
-                        pending = None
+                        if pending is not None:
+                            await channels.send(results, pending)
+                            pending = None
                     return
                 finally:
                     context.in_flight.discard(scope)
@@ -66,6 +72,8 @@ async def poll_campaigns(
 def _not_started(
     run_id: str, item: WorkItem, stop: StopReason, attempts: int = 0
 ) -> CampaignResult:
+    if isinstance(item, Parked):
+        return _not_started(run_id, item.ref, stop, item.attempts)
     if isinstance(item, InvalidLine):
         return campaign.from_invalid_line(run_id, item)
     return campaign.from_request_error(
@@ -78,7 +86,10 @@ def _not_started(
     )
 
 
-async def _poll_one(context: RunContext, item: WorkItem, counter: AttemptCounter) -> CampaignResult:
+async def _poll_one(
+    context: RunContext, item: CampaignRef | InvalidLine, counter: AttemptCounter
+) -> CampaignResult | None:
+    """The campaign's records; None when its answer is parked until its account's list is there."""
     if isinstance(item, InvalidLine):
         return campaign.from_invalid_line(context.run_id, item)
     # Started before the upgrade is polled: the two requests go on at once.
@@ -118,24 +129,37 @@ async def _poll_one(context: RunContext, item: WorkItem, counter: AttemptCounter
         stop = context.control.stop_reason
         assert stop is not None  # noqa: S101 - a fetch ends with no answer only when stopped
         return _not_started(context.run_id, item, stop, fetched.attempts)
-    response = fetched.response
+    parked = Parked(item, fetched.attempts, fetched.response)
+    inventories = context.inventories
+    if account is not None and inventories is not None and inventories.park(account, parked):
+        return None
+    return await _records(context, parked, account)
+
+
+async def _records(
+    context: RunContext, polled: Parked, account: AccountFetch | None = None
+) -> CampaignResult:
+    """A polled campaign's records, joined to its account's list once that is there."""
+    if account is None and context.inventories is not None:
+        account = context.inventories.start(polled.ref.account_name)
     inventory = None
     if account is not None:
         listed = await account.wait()
         stop = context.control.stop_reason
         if listed.stopped and stop is not None:
             # The list was cut short by the stop: the campaign is the stop's, as if not polled.
-            return _not_started(context.run_id, item, stop, fetched.attempts)
+            return _not_started(context.run_id, polled.ref, stop, polled.attempts)
         inventory = campaign_inventory(listed)
+    response = polled.response
     return campaign.from_response(
         context.run_id,
-        item,
+        polled.ref,
         status=response.status,
         # Handed over: from_response lets a big campaign's body go once it is decoded.
         body=response.take_body(),
         received_at=response.received_at,
         elapsed_ms=response.elapsed_ms,
-        attempts=fetched.attempts,
+        attempts=polled.attempts,
         options=context.records,
         inventory=inventory,
     )

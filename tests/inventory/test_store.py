@@ -7,7 +7,8 @@ import random
 import pytest
 
 from fota_poller.errors import InventoryError
-from fota_poller.inventory.store import MAX_PROFILES, MAX_VALUE_CHARS, InventoryBuilder, numeric_key
+from fota_poller.inventory.builder import MAX_PROFILES, MAX_VALUE_CHARS, InventoryBuilder
+from fota_poller.inventory.store import numeric_key
 from fota_poller.inventory.upgrade_time import format_upgrade_time
 from fota_poller.model.inventory import InventoryEntry, on_target
 

@@ -115,8 +115,11 @@ class Listed:
     def __init__(self, on_target):
         self.on_target = on_target
 
-    def tail(self, device_id, _phase):
-        return (None, None, None, None, None, self.on_target.get(device_id))
+    def tails(self, devices, _phases):
+        return [
+            (None, None, None, None, None, self.on_target.get(device.device_id))
+            for device in devices
+        ]
 
 
 LATE = Device("late", "RequestPending", None)
