@@ -87,6 +87,15 @@ async def test_a_stop_while_the_list_is_fetched_leaves_its_campaigns_to_the_stop
     assert run.inventory_requests == 1
 
 
+def inventory_config(base_url: str, concurrency: int) -> Config:
+    """A run with `--inventory`, unlimited in rate, of `concurrency` workers."""
+    return apply_overrides(
+        Config(api=ApiConfig(base_url=base_url)),
+        poll={"rate": 0, "concurrency": concurrency},
+        inventory={"enabled": True},
+    )
+
+
 class HeldList:
     """A proxy's hold on OTHER_ACCOUNT's list: let go once ACCOUNT's campaigns are written."""
 
@@ -156,11 +165,7 @@ async def test_an_accounts_list_still_fetched_holds_up_no_other_accounts_campaig
                 yield CampaignRef(account, upgrade_id)
 
         async with holding_proxy(simulator.base_url, hold) as base_url:
-            config = apply_overrides(
-                Config(api=ApiConfig(base_url=base_url)),
-                poll={"rate": 0, "concurrency": concurrency},
-                inventory={"enabled": True},
-            )
+            config = inventory_config(base_url, concurrency)
             # Were ACCOUNT's campaigns held up behind the held list, nothing would release it.
             with anyio.fail_after(20):
                 run = await run_poll(config, refs(), simulator_tokens(options), sink)
@@ -230,11 +235,7 @@ async def poll_gated(gate: ListGate, concurrency: int) -> tuple[MemorySink, int,
     sink = MemorySink()
     async with run_simulator(PARKING) as simulator:
         async with gated_proxy(simulator.base_url, gate) as base_url:
-            config = apply_overrides(
-                Config(api=ApiConfig(base_url=base_url)),
-                poll={"rate": 0, "concurrency": concurrency},
-                inventory={"enabled": True},
-            )
+            config = inventory_config(base_url, concurrency)
             with anyio.fail_after(20):
                 run = await run_poll(
                     config, refs_of(simulator.catalog), simulator_tokens(PARKING), sink, gate.stop
