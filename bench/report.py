@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 
-from scenarios import FOTA, NAIVE, Row
+from scenarios import FOTA, NAIVE, TIGHT, Row
 
 
 def label(row: Row) -> str:
@@ -87,6 +87,7 @@ def find(
     campaigns: int | None = None,
     *,
     state: tuple[bool, str] | None = None,
+    to_file: bool = False,
 ) -> Row:
     """The row of this scenario and contender; `state` picks a state run by (fresh, emit)."""
     return next(
@@ -94,6 +95,7 @@ def find(
         for row in rows
         if row.scenario.name == scenario
         and row.case.contender == contender
+        and row.case.to_file == to_file
         and (campaigns is None or row.case.campaigns == campaigns)
         and (
             not row.case.state
@@ -124,6 +126,7 @@ def verdicts(rows: list[Row]) -> list[str]:
         )
         rss = fota.median("rss_mb") or 0
         verdict(rss <= 60, f"throughput run peak RSS {rss:.1f} MB (<= 60 MB)")
+        out.extend(tight_verdicts(rows))
     if "memory" in names:
         memory = [row for row in rows if row.scenario.name == "memory"]
         small, large = memory[0], memory[-1]
@@ -204,3 +207,28 @@ def state_verdicts(rows: list[Row]) -> list[str]:
 def line(ok: bool | None, text: str) -> str:
     """A verdict line: PASS or FAIL on a target, INFO for a figure without one."""
     return f"- {'INFO' if ok is None else 'PASS' if ok else 'FAIL'}: {text}"
+
+
+def _round_ratio(top: Row, bottom: Row, of: str) -> float:
+    """The median over rounds of `top`'s figure / `bottom`'s in the same round."""
+    return statistics.median(
+        getattr(t, of) / getattr(b, of) for t, b in zip(top.measures, bottom.measures, strict=True)
+    )
+
+
+def tight_verdicts(rows: list[Row]) -> list[str]:
+    """Issue 23's targets: fota-poller against the naive script and the tight client."""
+    naive, tight = find(rows, "throughput", NAIVE), find(rows, "throughput", TIGHT)
+    stdout = find(rows, "throughput", FOTA)
+    to_file = find(rows, "throughput", FOTA, to_file=True)
+    speed = 1 / _round_ratio(to_file, naive, "wall_s")  # same records: records/s is 1 / wall
+    file_wall = _round_ratio(to_file, tight, "wall_s")
+    stdout_wall = _round_ratio(stdout, tight, "wall_s")
+    rss = max(stdout.median("rss_mb") or 0, to_file.median("rss_mb") or 0)
+    checks = [
+        (speed >= 2.5, f"--output FILE {speed:.2f}x the naive script's records/s (>= 2.5x)"),
+        (file_wall <= 1.3, f"--output FILE wall {file_wall:.2f}x the tight's to stdout (<= 1.3x)"),
+        (stdout_wall <= 1.15, f"to stdout wall {stdout_wall:.2f}x the tight client's (<= 1.15x)"),
+        (rss <= 64, f"peak RSS {rss:.1f} MB, stdout or file (<= 64 MB)"),
+    ]
+    return [f"- {'PASS' if ok else 'FAIL'}: {text}" for ok, text in checks]

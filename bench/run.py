@@ -24,7 +24,7 @@ from pathlib import Path
 
 from machine import machine
 from report import state_table, table, verdicts
-from scenarios import FOTA, NAIVE, Case, Measure, Row, Scenario, chains, scenarios
+from scenarios import FOTA, NAIVE, TIGHT, Case, Measure, Row, Scenario, chains, scenarios
 
 # Nothing heavy is imported here: a child's peak RSS as the kernel reports it is at least
 # this process's RSS when it forked the child, so the runner stays small (see README).
@@ -68,11 +68,21 @@ class Server:
 
 
 def command(
-    scenario: Scenario, case: Case, ids: Path, url: str, state: Path | None = None
+    scenario: Scenario,
+    case: Case,
+    ids: Path,
+    url: str,
+    *,
+    state: Path | None = None,
+    file: Path | None = None,
 ) -> list[str]:
     if case.contender == NAIVE:
         return [sys.executable, str(BENCH / "naive_poller.py"), str(ids), url, str(50)]
+    to_file = [] if file is None else [str(file)]
+    if case.contender == TIGHT:
+        return [sys.executable, str(BENCH / "tight_client.py"), str(ids), url, "50", *to_file]
     with_state = [] if state is None else [f"--state={state}", f"--emit={case.emit}"]
+    with_state += [] if file is None else [f"--output={file}"]
     return [
         sys.executable,
         "-m",
@@ -141,9 +151,9 @@ def check_output(scenario: Scenario, case: Case, output: Path) -> tuple[int, flo
     # With state, every device must be new on the first run and the same on a second.
     change = b"" if not case.state else b'"change":"new"' if case.fresh else b'"change":"same"'
     lines, changes = count_lines(output, change)
-    if case.contender == NAIVE:
+    if case.contender in {NAIVE, TIGHT}:
         if lines != devices:
-            raise SystemExit(f"bench: naive wrote {lines} lines, expected {devices}")
+            raise SystemExit(f"bench: {case.label} wrote {lines} lines, expected {devices}")
         return devices, None
     run = json.loads(last_line(output))
     # `--emit changes` on a night with no change writes campaign records and the run record.
@@ -164,6 +174,38 @@ def check_devices(scenario: Scenario, output: Path) -> None:
         raise SystemExit("bench: the single campaign's output is wrong")
 
 
+def run_case(
+    scenario: Scenario, case: Case, server: Server, folder: Path, round_number: int
+) -> Measure:
+    """One contender's run in one round, its output checked; its figures."""
+    ids = folder / f"ids-{case.campaigns}.txt"
+    output, errors = folder / "out.jsonl", folder / "err.log"
+    state = folder / f"{case.state}.db" if case.state else None
+    if state is not None and case.fresh:
+        for path in state_files(state):
+            path.unlink(missing_ok=True)
+    file = folder / "file.jsonl" if case.to_file else None
+    argv = command(scenario, case, ids, server.url, state=state, file=file)
+    wall, cpu, rss = run_child(argv, output, errors)
+    stats = server.stats()
+    written = output if file is None else file
+    records, run_s = check_output(scenario, case, written)
+    if scenario.check_devices and case.contender == FOTA and round_number == 0:
+        check_devices(scenario, written)
+    measure = Measure(wall, cpu, rss, records, run_s, written.stat().st_size)
+    if state is not None:
+        measure.db_bytes = database_bytes(state)
+    if scenario.rate:
+        first, last = stats["first_start"], stats["last_start"]
+        measure.max_starts_1s = int(stats["max_starts_in_one_second"] or 0)
+        if first is not None and last is not None and last > first:
+            measure.mean_rate = (int(stats["requests"] or 0) - 1) / (last - first)
+    output.unlink()
+    if file is not None:
+        file.unlink()
+    return measure
+
+
 def run_scenario(scenario: Scenario, rounds: int, folder: Path) -> list[Row]:
     rows = [Row(scenario, case) for case in scenario.cases]
     server = Server(scenario, folder)
@@ -182,31 +224,12 @@ def run_scenario(scenario: Scenario, rounds: int, folder: Path) -> list[Row]:
                 row for chain in (runs if round_number % 2 == 0 else runs[::-1]) for row in chain
             ]
             for row in order:
-                ids = folder / f"ids-{row.case.campaigns}.txt"
-                output, errors = folder / "out.jsonl", folder / "err.log"
-                state = folder / f"{row.case.state}.db" if row.case.state else None
-                if state is not None and row.case.fresh:
-                    for path in state_files(state):
-                        path.unlink(missing_ok=True)
-                argv = command(scenario, row.case, ids, server.url, state)
-                wall, cpu, rss = run_child(argv, output, errors)
-                stats = server.stats()
-                records, run_s = check_output(scenario, row.case, output)
-                if scenario.check_devices and row.case.contender == FOTA and round_number == 0:
-                    check_devices(scenario, output)
-                measure = Measure(wall, cpu, rss, records, run_s, output.stat().st_size)
-                if state is not None:
-                    measure.db_bytes = database_bytes(state)
-                if scenario.rate:
-                    first, last = stats["first_start"], stats["last_start"]
-                    measure.max_starts_1s = int(stats["max_starts_in_one_second"] or 0)
-                    if first is not None and last is not None and last > first:
-                        measure.mean_rate = (int(stats["requests"] or 0) - 1) / (last - first)
+                measure = run_case(scenario, row.case, server, folder, round_number)
                 row.measures.append(measure)
-                output.unlink()
                 print(
                     f"  {scenario.name:<16} {row.case.label:<44} round {round_number + 1}: "
-                    f"{wall:6.2f} s wall, {cpu:6.2f} s CPU, {rss:6.1f} MB",
+                    f"{measure.wall_s:6.2f} s wall, {measure.cpu_s:6.2f} s CPU, "
+                    f"{measure.rss_mb:6.1f} MB",
                     file=sys.stderr,
                     flush=True,
                 )

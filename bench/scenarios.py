@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 FOTA = "fota-poller"
 NAIVE = "naive"
+# The floor (issue 23): the tightest Python client of the same work, device lines only.
+TIGHT = "tight"
 
 
 @dataclass(frozen=True)
@@ -24,10 +26,19 @@ class Case:
     state: str = ""
     fresh: bool = False
     emit: str = "all"
+    # Written to a file the contender opens (and fsyncs: fota-poller's `--output`, the tight
+    # client's file) rather than to stdout.
+    to_file: bool = False
 
     @property
     def label(self) -> str:
         """The contender column: who ran, and how."""
+        if self.to_file:
+            return (
+                f"{self.contender} --output FILE"
+                if self.contender == FOTA
+                else (f"{self.contender}, file + fsync")
+            )
         if not self.state:
             return self.contender
         text = f"{self.contender} --state, {'1st' if self.fresh else '2nd'} run"
@@ -87,6 +98,17 @@ def chains(rows: list[Row]) -> list[list[Row]]:
     return out
 
 
+def _throughput(campaigns: int) -> tuple[Case, ...]:
+    """The naive script, the tight client and fota-poller to stdout; the last two to a file."""
+    return (
+        Case(NAIVE, campaigns),
+        Case(TIGHT, campaigns),
+        Case(TIGHT, campaigns, to_file=True),
+        Case(FOTA, campaigns),
+        Case(FOTA, campaigns, to_file=True),
+    )
+
+
 def _state(campaigns: int) -> tuple[Case, ...]:
     """The stateless run, then the first and second runs with `--state` on a fresh database."""
     db = f"db-{campaigns}"
@@ -110,7 +132,7 @@ def _state_memory(small: int, large: int) -> tuple[Case, ...]:
 def scenarios(quick: bool) -> list[Scenario]:
     if quick:
         return [
-            Scenario("throughput", 200, 20, (Case(NAIVE, 200), Case(FOTA, 200))),
+            Scenario("throughput", 200, 20, _throughput(200)),
             Scenario("memory", 400, 5, (Case(FOTA, 40), Case(FOTA, 400))),
             Scenario(
                 "single campaign", 1, 2_000, (Case(NAIVE, 1), Case(FOTA, 1)), check_devices=True
@@ -121,7 +143,7 @@ def scenarios(quick: bool) -> list[Scenario]:
             Scenario("state memory", 400, 5, _state_memory(40, 400)),
         ]
     return [
-        Scenario("throughput", 10_000, 100, (Case(NAIVE, 10_000), Case(FOTA, 10_000))),
+        Scenario("throughput", 10_000, 100, _throughput(10_000)),
         Scenario("memory", 100_000, 10, (Case(FOTA, 1_000), Case(FOTA, 100_000))),
         Scenario(
             "single campaign", 1, 100_000, (Case(NAIVE, 1), Case(FOTA, 1)), check_devices=True

@@ -59,6 +59,8 @@ _PLAIN = (int, float, bool, type(None))
 # `redact` remembers the answers for values up to this long, this many at a time.
 _SEEN_CHARS: Final = 256
 _SEEN_VALUES: Final = 4096
+# `changed_among` remembers this many values it found clean (most of a night's texts).
+_CLEAN_VALUES: Final = 65_536
 
 
 def secret_forms(secret: str) -> set[str]:
@@ -90,6 +92,9 @@ class Redactor:
         # Short values already redacted (statuses, firmware names, log words): most repeat,
         # and a lookup costs a fraction of a pass over every form. Emptied when it fills.
         self._seen: dict[str, str] = {}
+        # Values redaction leaves as they are: `changed_among` skips them in one set
+        # difference. Emptied when a secret is added (it could be in one of them).
+        self._clean: set[str] = set()
         self.add(*secrets)
 
     def add(self, *secrets: str) -> None:
@@ -99,6 +104,7 @@ class Redactor:
             return
         self._whole |= fresh
         self._seen = {}
+        self._clean = set()
         long_enough = [secret for secret in fresh if len(secret) >= MIN_SECRET_CHARS]
         new_forms = {form for secret in long_enough for form in secret_forms(secret)}
         new_forms -= self._exact
@@ -150,6 +156,27 @@ class Redactor:
         # The marker gives the length the text had, before the redaction changed it.
         cut = windowed or len(window) > limit
         return bounded(window, limit, total=len(text) if cut else None)
+
+    def changed_among(self, texts: set[str]) -> dict[str, str]:
+        """Of `texts`, those redaction changes, each with its redacted form.
+
+        For a body's many short values (statuses, reasons, names, dates): the ones already
+        found clean are left out in one set difference, so a night's repeated values cost
+        no call each; a value found clean is remembered (`_CLEAN_VALUES` at most at once).
+        """
+        changed: dict[str, str] = {}
+        fresh = texts - self._clean
+        if not fresh:
+            return changed
+        if len(self._clean) + len(fresh) > _CLEAN_VALUES:
+            self._clean = set()
+        for text in fresh:
+            shown = self.redact(text)
+            if shown == text:
+                self._clean.add(text)
+            else:
+                changed[text] = shown
+        return changed
 
     def secrets_among(self, values: Iterable[str | None]) -> set[str]:
         """The values that are a secret or one of its forms, whole: a set lookup each.

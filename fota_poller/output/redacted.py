@@ -14,7 +14,7 @@ writes them, then cut to `ERROR_TEXT_CHARS`.
 from __future__ import annotations
 
 from operator import attrgetter
-from typing import Final
+from typing import Final, cast
 
 import msgspec
 
@@ -46,8 +46,7 @@ def redacted_upgrade(upgrade: UpgradeInfo, redactor: Redactor) -> UpgradeInfo:
     texts.update(map(_status_of, devices))
     texts.update(map(_reason_of, devices))
     texts.discard(None)
-    shown = {text: redactor.redact(text) for text in texts if text is not None}
-    changed = {text: redacted for text, redacted in shown.items() if redacted != text}
+    changed = redactor.changed_among(cast("set[str]", texts))  # None just discarded
     ids = list(map(_id_of, devices))
     secret_ids = redactor.secrets_among(ids)
     long_id = max(map(len, filter(None, ids)), default=0) > _ID_CHARS

@@ -155,3 +155,18 @@ def test_a_record_text_cut_once_is_logged_with_the_servers_length_and_redacted()
     logged = redactor.redact(record_code, limit=200)
     assert logged == record_code
     assert "hunter2" not in logged
+
+
+def test_changed_among_gives_only_the_values_redaction_changes_and_forgets_clean_ones_on_add():
+    redactor = Redactor(["s3cret-token-value"])
+    texts = {"UpgradeSuccess", "note s3cret-token-value here", "Bearer abc.def", "fw-02"}
+
+    assert redactor.changed_among(texts) == {
+        "note s3cret-token-value here": f"note {REDACTED} here",
+        "Bearer abc.def": f"Bearer {REDACTED}",
+    }
+    # The clean ones are remembered, and asked again nothing changes...
+    assert redactor.changed_among({"UpgradeSuccess", "fw-02"}) == {}
+    # ...until a secret is learnt that one of them holds: found clean before, redacted now.
+    redactor.add("fw-02")
+    assert redactor.changed_among({"UpgradeSuccess", "fw-02"}) == {"fw-02": REDACTED}

@@ -25,7 +25,10 @@ def test_quick_benchmark_prints_a_row_per_scenario_and_contender():
     state_runs = [first_run, second_run, changes_run]
     assert [(row[0], row[2]) for row in cells if len(row) == 10] == [
         ("throughput", "naive"),
+        ("throughput", "tight"),
+        ("throughput", "tight, file + fsync"),
         ("throughput", "fota-poller"),
+        ("throughput", "fota-poller --output FILE"),
         ("memory", "fota-poller"),
         ("memory", "fota-poller"),
         ("single campaign", "naive"),
