@@ -10,7 +10,7 @@ must; otherwise stdout.
 usage: python tight_client.py IDS_FILE BASE_URL [CONCURRENCY] [OUTPUT_FILE]
 """
 # A bench contender, written for speed, not to the project's rules:
-# ruff: noqa: PTH123, UP017, PLR0917, E501, ASYNC230
+# ruff: noqa: PTH123, UP017, PLR0917, ASYNC230
 
 import asyncio
 import os
