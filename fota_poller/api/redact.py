@@ -191,6 +191,9 @@ class Redactor:
         for form in self._forms:
             if form in text:
                 text = text.replace(form, REDACTED)
+        # Searched first: `sub` parses its replacement's `\1` on every call, found or not.
+        if _AUTH_SCHEME.search(text) is None:
+            return text
         return _AUTH_SCHEME.sub(rf"\1 {REDACTED}", text)
 
     def __call__(

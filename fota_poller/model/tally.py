@@ -12,7 +12,7 @@ status counts, once per campaign.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Final
 
 from fota_poller.model.records import SCHEMA_VERSION, CampaignRecord, ErrorKind, RunRecord
@@ -103,7 +103,7 @@ class RunTally:
         if record.device_status_counts:
             self._count_statuses(record.device_status_counts)
         if record.device_phase_counts:
-            self.devices_by_phase.update(record.device_phase_counts)
+            _add(self.devices_by_phase, record.device_phase_counts.items())
         if record.devices_new is not None:
             changes = self.devices_by_change
             changes["new"] += record.devices_new
@@ -147,7 +147,7 @@ class RunTally:
     def _count_statuses(self, counts: Mapping[str, int]) -> None:
         by_status = self.devices_by_status
         if len(by_status) + len(counts) <= STATUSES_BY_NAME:
-            by_status.update(counts)  # the usual night: a few dozen statuses in all
+            _add(by_status, counts.items())  # the usual night: a few dozen statuses in all
             return
         for status, count in counts.items():
             if status in by_status or len(by_status) < STATUSES_BY_NAME:
@@ -158,6 +158,12 @@ class RunTally:
     def _changed(self) -> None:
         if self._on_change is not None:
             self._on_change(self)
+
+
+def _add(counter: Counter[str], counts: Iterable[tuple[str, int]]) -> None:
+    """`counter.update(dict(counts))`, without its Mapping check (a campaign each)."""
+    for key, count in counts:
+        counter[key] += count
 
 
 class AttemptCounter:
