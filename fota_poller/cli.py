@@ -24,7 +24,17 @@ from fota_poller.errors import ExitCode, FotaPollerError
 from fota_poller.observe.stderr import quiet_exit, say
 
 # Every subcommand, in the order `--help` lists them: its module under fota_poller.commands.
-COMMANDS: Final = ("poll", "simulate", "demo", "state", "check", "summary", "completion", "schema")
+COMMANDS: Final = (
+    "poll",
+    "simulate",
+    "demo",
+    "state",
+    "check",
+    "summary",
+    "report",
+    "completion",
+    "schema",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
