@@ -76,6 +76,12 @@ def hostile_campaign(records: Path) -> str:
 
 
 @pytest.fixture(scope="module")
+def chromium() -> str:
+    """The browser's path, found before the nights are polled (a skip costs nothing)."""
+    return find_chromium()
+
+
+@pytest.fixture(scope="module")
 def night(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
     """Two nights polled through the CLI: the second night's records, the state, the hostile id."""
     folder = tmp_path_factory.mktemp("report")
@@ -123,9 +129,11 @@ def shown(value: object) -> str:
 
 
 async def test_the_report_in_a_browser_fetches_nothing_runs_nothing_and_agrees_with_summary(
-    night: tuple[Path, Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    chromium: str,
+    night: tuple[Path, Path, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    chromium = find_chromium()
     records, state, hostile = night
     page = tmp_path / "report.html"
     assert main(["report", str(records), "--state", str(state), "-o", str(page)]) == 0
