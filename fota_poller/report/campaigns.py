@@ -18,7 +18,7 @@ from fota_poller.report.markup import DASH, number, text
 
 # Campaigns listed under "stuck devices", most stuck first.
 STUCK_SHOWN: Final = 20
-# The cells of a campaign row that are counts, in order: (JSON key, column heading).
+# The count columns of a campaign row, in order: their JSON key (`summary`'s row) and heading.
 _COUNTS: Final = (
     ("devices", "devices"),
     ("succeeded", "succeeded"),
@@ -27,21 +27,36 @@ _COUNTS: Final = (
     ("unknown", "unknown"),
     ("stuck", "stuck"),
 )
+_LATE: Final = ("devices_late", "late")
+# The history's columns after the counts (the chart's has no key).
+_TRENDS: Final = (
+    ("", "nights"),
+    ("succeeded_delta", "Δ succeeded"),
+    ("projected_finish", "finish"),
+    ("", "progress"),
+)
 
 
 def campaign_section(facts: ReportFacts) -> str:
-    """Every campaign of the summary, worst first, one table row each."""
+    """Every campaign of the summary, worst first, one table row each.
+
+    A row's cells carry no attribute: a thousand rows keep the page under a megabyte. Each
+    column's JSON key is its heading's `data-f`; the style aligns the counts by position.
+    """
     rows = facts.summary.rows
     inventory = facts.summary.devices.late is not None
+    counts = (*_COUNTS, _LATE) if inventory else _COUNTS
     trends = {(trend.account_name, trend.upgrade_id): trend for trend in facts.history.trends}
     accounts = len({row.account_name for row in rows}) > 1
-    heads = "".join(f'<th class="n">{head}</th>' for _, head in _COUNTS)
-    heads += '<th class="n">late</th>' if inventory else ""
-    body = "".join(
-        _row(row, trends.get((row.account_name, row.upgrade_id)), inventory=inventory,
-             accounts=accounts)
-        for row in rows
+    heads = "".join(
+        f'<th data-f="{key}">{head}</th>'
+        for key, head in (("upgrade_id", "campaign"), ("firmware", "firmware"),
+                          ("campaign_status", "status"), *counts, *_TRENDS)
     )  # fmt: skip
+    body = "".join(
+        _row(row, trends.get((row.account_name, row.upgrade_id)), counts, accounts=accounts)
+        for row in rows
+    )
     shown = len(rows)
     of = facts.campaigns_of
     cut = f" (the worst {shown:,} of {of:,}: <code>--limit</code>)" if shown < of else ""
@@ -53,14 +68,17 @@ def campaign_section(facts: ReportFacts) -> str:
         '<p class="dim">Nights: succeeded (bottom) and failed over the nights kept, pending '
         "the rest. Finish: when every device would be succeeded or failed at the pace of the "
         "last nights.</p>"
-        '<div class="wide"><table><thead><tr><th>campaign</th><th>firmware</th><th>status</th>'
-        f'{heads}<th>nights</th><th class="n">Δ succeeded</th><th>finish</th><th>progress</th>'
-        f'</tr></thead><tbody id="campaigns">{body}</tbody></table></div>'
+        f'<div class="wide"><table class="campaigns"><thead><tr>{heads}</tr></thead>'
+        f'<tbody id="campaigns">{body}</tbody></table></div>'
     )
 
 
 def _row(
-    row: CampaignFacts, trend: CampaignTrend | None, *, inventory: bool, accounts: bool
+    row: CampaignFacts,
+    trend: CampaignTrend | None,
+    counts: tuple[tuple[str, str], ...],
+    *,
+    accounts: bool,
 ) -> str:
     stalled = trend is not None and trend.stalled
     status = (
@@ -68,37 +86,24 @@ def _row(
         if row.outcome == "ok"
         else f'<span class="warn">poll failed: {text(row.error_kind)}</span>'
     )
+    # The whole id, cut to its first characters by the style: a copy takes it whole.
     account = f'<br><span class="dim">{text(row.account_name)}</span>' if accounts else ""
     cells = [
-        (
-            f'<td class="nw"><span class="id" title="{text(row.upgrade_id)}">'
-            f"{text(row.upgrade_id[:8])}</span>{account}</td>"
-            f'<td class="nw">{text(row.firmware)}</td><td>{status}</td>'
-        )
+        f'<td><span class="id">{text(row.upgrade_id)}</span>{account}</td>',
+        f"<td>{text(row.firmware)}</td><td>{status}</td>",
     ]
-    counts = [getattr(row, key) for key, _ in _COUNTS]
-    if inventory:
-        counts.append(row.devices_late)
-    keys = [key for key, _ in _COUNTS] + (["devices_late"] if inventory else [])
-    cells += [
-        f'<td class="n" data-f="{key}">{number(value)}</td>'
-        for key, value in zip(keys, counts, strict=True)
-    ]
-    cells.append(_trend_cells(row, trend))
-    return (
-        f'<tr class="campaign{" stalled" if stalled else ""}" data-account='
-        f'"{text(row.account_name)}" data-upgrade="{text(row.upgrade_id)}">{"".join(cells)}</tr>'
-    )
+    cells += [f"<td>{number(getattr(row, key))}</td>" for key, _ in counts]
+    cells.append(_trend_cells(trend))
+    return f'<tr class="campaign{" stalled" if stalled else ""}">{"".join(cells)}</tr>'
 
 
-def _trend_cells(row: CampaignFacts, trend: CampaignTrend | None) -> str:
+def _trend_cells(trend: CampaignTrend | None) -> str:
     if trend is None:
-        return f'<td></td><td class="n">{DASH}</td><td>{DASH}</td><td class="dim">{DASH}</td>'
+        return f'<td></td><td>{DASH}</td><td>{DASH}</td><td class="dim">{DASH}</td>'
     columns = [
         Column(night.polled_at[:10], night.succeeded, night.failed, night.pending, night.unknown)
         for night in trend.nights
     ]
-    chart = burn_up(columns, label=f"{row.upgrade_id} over {len(columns)} nights")
     delta = trend.succeeded_delta
     shown_delta = DASH if delta is None else f"{delta:+,}"
     if trend.stalled:
@@ -108,9 +113,8 @@ def _trend_cells(row: CampaignFacts, trend: CampaignTrend | None) -> str:
     else:
         progress = "moving"
     return (
-        f'<td>{chart}</td><td class="n" data-f="succeeded_delta">{shown_delta}</td>'
-        f'<td data-f="projected_finish">{text(trend.projected_finish) or DASH}</td>'
-        f"<td>{progress}</td>"
+        f"<td>{burn_up(columns)}</td><td>{shown_delta}</td>"
+        f"<td>{text(trend.projected_finish) or DASH}</td><td>{progress}</td>"
     )
 
 

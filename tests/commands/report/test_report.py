@@ -122,7 +122,7 @@ def test_a_night_cut_short_with_a_failed_poll_is_drawn_as_one_that_needs_a_look(
     # Failed polls come first, as in summary.
     summary = summary_json(capsys, str(records), "--state", str(state))
     assert summary["rows"][0]["upgrade_id"] == OTHER_UPGRADE
-    assert html.index(f'data-upgrade="{OTHER_UPGRADE}"') < html.index(f'data-upgrade="{UPGRADE}"')
+    assert html.index(f'"id">{OTHER_UPGRADE}<') < html.index(f'"id">{UPGRADE}<')
 
 
 def test_dash_writes_the_page_on_stdout(
