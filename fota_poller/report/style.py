@@ -32,8 +32,8 @@ border-bottom:1px solid #eef1f4;vertical-align:middle}th{font-weight:600;color:v
 font-size:12px}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 tr.stalled td:first-child{box-shadow:inset 3px 0 var(--f)}.tag{font-size:11px;padding:1px 6px;
 border-radius:8px;background:#ffebe9;color:#a40e26;white-space:nowrap}
-.wide{overflow-x:auto}table.campaigns{font-size:12px}.campaigns td:first-child,.campaigns td:nth-last-child(-n+3){
-white-space:nowrap}
+.wide{overflow-x:auto}table.campaigns{font-size:12px}
+.campaigns td:first-child,.campaigns td:nth-last-child(-n+3){white-space:nowrap}
 .campaigns .id{display:inline-block;max-width:9ch;overflow:hidden;text-overflow:ellipsis;
 vertical-align:bottom}.campaigns td:nth-child(n+4),.campaigns th:nth-child(n+4){
 text-align:right;font-variant-numeric:tabular-nums}.campaigns td:nth-last-child(-n+2),
