@@ -140,7 +140,7 @@ async def test_the_report_in_a_browser_fetches_nothing_runs_nothing_and_agrees_w
     summary = summary_json(capsys, str(records), "--state", str(state))
     models = summary_json(capsys, str(records), "--by", "model")
 
-    visit = await open_page(chromium, page.as_uri(), read=READ_DOM)
+    visit = await open_page(chromium, page.as_uri(), read=READ_DOM, width=1280)
     dom = json.loads(visit.dom)
 
     assert visit.errors == []
