@@ -17,12 +17,11 @@ from fota_poller.report.campaigns import campaign_section, stuck_section
 from fota_poller.report.charts import Column, fleet_bars, phase_bar
 from fota_poller.report.facts import ModelFacts, ReportFacts
 from fota_poller.report.markup import NO_HISTORY_NOTE, number, text
+from fota_poller.report.moves import moves_section
 from fota_poller.report.style import CSS
 
 _PHASES: Final = ("succeeded", "failed", "pending", "unknown")
 _PHASE_CSS: Final = {"succeeded": "s", "failed": "f", "pending": "p", "unknown": "u"}
-# Transitions listed at most; the rest are summed in one line.
-_TRANSITIONS_SHOWN: Final = 20
 
 
 def render_page(facts: ReportFacts) -> str:
@@ -33,7 +32,7 @@ def render_page(facts: ReportFacts) -> str:
         _header(facts),
         _tonight(facts),
         _over_the_nights(facts),
-        _changes(facts),
+        moves_section(facts.history),
         campaign_section(facts),
         stuck_section(facts),
         _models(facts.models),
@@ -131,35 +130,6 @@ def _over_the_nights(facts: ReportFacts) -> str:
         f'<h2>The fleet over the nights</h2><p class="dim">{len(nights)} committed nights, '
         f"oldest first.{legend}</p>{chart}"
     )
-
-
-def _changes(facts: ReportFacts) -> str:
-    if not facts.history.known:
-        return '<h2>What moved last night</h2><p class="note">No history yet.</p>'
-    totals: dict[tuple[str | None, str | None], int] = {}
-    for transitions in facts.history.transitions.values():
-        for change in transitions:
-            key = (change.from_status, change.to_status)
-            totals[key] = totals.get(key, 0) + change.count
-    if not totals:
-        return '<h2>What moved last night</h2><p id="no-changes">No device changed status.</p>'
-    ranked = sorted(totals.items(), key=lambda item: (-item[1], str(item[0])))
-    rows = [
-        f'<tr class="transition"><td class="status">{_status(before, "new")}</td><td>→</td>'
-        f'<td class="status">{_status(after, "gone")}</td><td class="n" data-f="count">'
-        f"{count:,}</td></tr>"
-        for (before, after), count in ranked[:_TRANSITIONS_SHOWN]
-    ]
-    rest = sum(count for _, count in ranked[_TRANSITIONS_SHOWN:])
-    more = f'<p class="dim">and {rest:,} devices in other transitions</p>' if rest else ""
-    return (
-        '<h2>What moved last night</h2><table class="fit"><tr><th>from</th><th></th><th>to</th>'
-        f'<th class="n">devices</th></tr>{"".join(rows)}</table>{more}'
-    )
-
-
-def _status(status: str | None, missing: str) -> str:
-    return f'<i class="dim">({missing})</i>' if status is None else text(status)
 
 
 def _models(models: list[ModelFacts]) -> str:

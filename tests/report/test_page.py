@@ -112,6 +112,14 @@ def test_a_night_with_history_draws_the_fleet_the_burn_ups_and_what_moved() -> N
     assert "(new)" in moved[1]
     assert "(gone)" in moved[2]
     assert "No history yet" not in page
+    # Per campaign: the one in which most devices moved first, with its own transitions.
+    campaigns = re.findall(r'<tr class="moved"><td><span class="id">(.*?)</span>.*?</tr>', page)
+    assert campaigns == [STEADY, FROZEN]
+    steady = re.search(r'<tr class="moved">.*?</tr>', page)
+    assert steady is not None
+    assert '<td class="n">10</td>' in steady.group()
+    gone = '&lt;script&gt;alert(1)&lt;/script&gt; → <i class="dim">(gone)</i>: 1'
+    assert gone in steady.group()
 
 
 def test_without_history_the_page_says_so_and_shows_no_made_up_number() -> None:
