@@ -125,7 +125,10 @@ def stuck_section(facts: ReportFacts) -> str:
         key=lambda row: (-(row.stuck or 0), row.account_name, row.upgrade_id),
     )
     if not stuck:
-        return '<h2>Stuck devices</h2><p id="no-stuck">No device is stuck.</p>'
+        return (
+            '<h2>Stuck devices</h2><p id="no-stuck">No device is pending or unknown for longer '
+            f"than {text(facts.stuck_after)} (<code>--stuck-after</code>).</p>"
+        )
     most = stuck[0].stuck or 1
     rows = "".join(
         f'<tr class="stuck" data-upgrade="{text(row.upgrade_id)}"><td><span class="id">'
@@ -135,8 +138,9 @@ def stuck_section(facts: ReportFacts) -> str:
         for row in stuck[:STUCK_SHOWN]
     )
     return (
-        f'<h2>Stuck devices by campaign</h2><p class="dim">Pending or unknown for longer '
-        f"than <code>--stuck-after</code>; the {min(len(stuck), STUCK_SHOWN)} campaigns with "
-        f'most.</p><table><tr><th>upgrade</th><th>account</th><th class="n">stuck</th>'
+        '<h2>Stuck devices by campaign</h2><p class="dim">Pending or unknown for longer '
+        f"than {text(facts.stuck_after)} (<code>--stuck-after</code>); the "
+        f"{min(len(stuck), STUCK_SHOWN)} campaigns with most.</p>"
+        '<table><tr><th>upgrade</th><th>account</th><th class="n">stuck</th>'
         f"<th></th></tr>{rows}</table>"
     )

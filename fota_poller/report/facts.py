@@ -109,6 +109,8 @@ class ReportFacts(msgspec.Struct, frozen=True):
     # How many campaigns the night had that `summary.rows` was chosen from (--limit).
     campaigns_of: int
     generated_at: str
+    # `--stuck-after` as given (`7d`): what "stuck" meant for the counts.
+    stuck_after: str = "7d"
 
 
 def decode_summary(document: Iterable[str]) -> SummaryFacts:

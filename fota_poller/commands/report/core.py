@@ -22,7 +22,7 @@ from typing import Final
 from fota_poller.commands.common import read_config, stuck_after_seconds
 from fota_poller.commands.streams import write_answer
 from fota_poller.commands.summary.core import exit_code
-from fota_poller.errors import ConfigError, InputFileError, OutputError
+from fota_poller.errors import ConfigError, InputFileError, OutputClosedError, OutputError
 from fota_poller.lines import LongLine, read_lines
 from fota_poller.model.phases import PhaseTable
 from fota_poller.model.timestamps import format_timestamp
@@ -65,14 +65,19 @@ def run(args: argparse.Namespace) -> int:
         stuck, history = _read_state(
             Path(state), stuck_after, phases, nights=args.nights, stalled_after=stalled_after
         )
-        facts = _facts(campaigns, models, stuck, history)
+        facts = _facts(campaigns, models, stuck, history, stuck_after=args.stuck_after)
     finally:
         campaigns.close()
     return _write(args.output, render_page(facts))
 
 
 def _facts(
-    campaigns: Night, models: Night, stuck: dict[tuple[str, str], int], history: History
+    campaigns: Night,
+    models: Night,
+    stuck: dict[tuple[str, str], int],
+    history: History,
+    *,
+    stuck_after: str,
 ) -> ReportFacts:
     code = exit_code(campaigns)
     view = View(campaigns, campaigns.chosen(), campaigns.eligible, stuck, code)
@@ -86,6 +91,7 @@ def _facts(
         models=model_rows,
         history=history,
         campaigns_of=campaigns.eligible,
+        stuck_after=stuck_after,
         generated_at=format_timestamp(datetime.now(UTC)),
     )
 
@@ -132,8 +138,8 @@ def _read_state(
 def _write(output: str, page: str) -> int:
     """The page at `output`, replaced whole (a reader never sees half of it), or on stdout."""
     if output == "-":
-        if sys.stdout is None:  # closed at start (`>&-`)
-            raise OutputError("-", "stdout is closed")
+        if sys.stdout is None:  # closed at start (`>&-`): nobody can read it, as for poll
+            raise OutputClosedError("-", "stdout is closed")
         return write_answer(lambda stdout: stdout.write(page))
     try:
         replace_regular(Path(output), page.encode(), mode=0o666)
