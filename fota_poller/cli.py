@@ -89,7 +89,7 @@ def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(arguments)
     args.root_parser = parser  # `completion` writes the script of the whole command line
-    if args.command != "poll":
+    if args.command not in ("poll", "report"):  # their product is on stdout with `-`: kept
         answers_to_devnull()
     try:
         return _command(args.command).run(args)

@@ -47,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
     from fota_poller.observe.logs import configure_logging  # noqa: PLC0415 - start-up time
 
     configure_logging("error")
+    if args.output == "-" and sys.stdout is None:  # closed at start (`>&-`), as for poll
+        raise OutputClosedError("-", "stdout is closed")
     config, _, _ = read_config(args.config)
     state = args.state if args.state is not None else config.state.path
     if state is None:
@@ -138,8 +140,6 @@ def _read_state(
 def _write(output: str, page: str) -> int:
     """The page at `output`, replaced whole (a reader never sees half of it), or on stdout."""
     if output == "-":
-        if sys.stdout is None:  # closed at start (`>&-`): nobody can read it, as for poll
-            raise OutputClosedError("-", "stdout is closed")
         return write_answer(lambda stdout: stdout.write(page))
     try:
         replace_regular(Path(output), page.encode(), mode=0o666)

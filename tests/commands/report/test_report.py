@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -216,3 +219,37 @@ def test_an_output_that_is_a_link_or_a_folder_is_refused_and_left_as_it_was(
     folder = tmp_path / "missing" / "report.html"
     assert main(["report", str(records), "--state", str(state), "-o", str(folder)]) == 74
     assert "No such file or directory" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs Linux's /dev/full")
+@pytest.mark.parametrize(
+    ("stdout", "code", "said"),
+    [
+        ("gone", 141, ""),  # the reader quit before the page
+        ("closed", 141, "fota-poller: cannot write output -: stdout is closed\n"),
+        ("full", 74, "fota-poller: writing stdout: No space left on device\n"),
+    ],
+)
+def test_a_page_on_stdout_nobody_can_take_is_its_exit_code_and_no_traceback(
+    tmp_path: Path, state: Path, stdout: str, code: int, said: str
+) -> None:
+    records = tmp_path / "night.jsonl"
+    records.write_bytes(campaign_line(UPGRADE) + run_line())
+    command = [sys.executable, "-m", "fota_poller", "report", str(records), "--state", str(state)]
+    command += ["-o", "-"]
+    if stdout == "closed":
+        done = subprocess.run(
+            ["sh", "-c", 'exec "$@" >&-', "sh", *command], capture_output=True, check=False
+        )
+    elif stdout == "full":
+        with Path("/dev/full").open("wb") as full:
+            done = subprocess.run(command, stdout=full, stderr=subprocess.PIPE, check=False)
+    else:
+        read_end, write_end = os.pipe()
+        os.close(read_end)
+        try:
+            done = subprocess.run(command, stdout=write_end, stderr=subprocess.PIPE, check=False)
+        finally:
+            os.close(write_end)
+
+    assert (done.returncode, done.stderr.decode()) == (code, said)
