@@ -5,7 +5,8 @@ there is no script. Every text from the API (statuses, firmware, accounts, ids, 
 kinds) goes through `text()`, HTML-escaped quotes included, so a status holding
 `<script>` is shown as those characters. Each number a reader might check carries where
 it comes from: `data-json` names its key in `summary --state --format json` (the page's
-campaign rows are that document's `rows`, in its order, each cell's `data-f` its key).
+campaign rows are that document's `rows`, in its order; each column's key is its heading's
+`data-f`).
 """
 
 from __future__ import annotations
