@@ -24,7 +24,17 @@ from fota_poller.errors import ExitCode, FotaPollerError
 from fota_poller.observe.stderr import quiet_exit, say
 
 # Every subcommand, in the order `--help` lists them: its module under fota_poller.commands.
-COMMANDS: Final = ("poll", "simulate", "demo", "state", "check", "summary", "completion", "schema")
+COMMANDS: Final = (
+    "poll",
+    "simulate",
+    "demo",
+    "state",
+    "check",
+    "summary",
+    "report",
+    "completion",
+    "schema",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,7 +89,7 @@ def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(arguments)
     args.root_parser = parser  # `completion` writes the script of the whole command line
-    if args.command != "poll":
+    if args.command not in ("poll", "report"):  # their product is on stdout with `-`: kept
         answers_to_devnull()
     try:
         return _command(args.command).run(args)

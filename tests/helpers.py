@@ -15,6 +15,7 @@ import json
 import os
 import pty
 import random
+import re
 import struct
 import subprocess
 import sys
@@ -278,8 +279,10 @@ def simulator_process(*args: str) -> Iterator[str]:
     try:
         assert server.stderr is not None
         ready = server.stderr.readline().decode()
-        assert "listening on" in ready, ready
-        yield ready.rsplit(" ", 1)[-1].strip()
+        # "listening on URL", then with --evolve "; day 0, POST URL/_simulator/day ...".
+        found = re.search(r"listening on (http://[^\s;]+)", ready)
+        assert found is not None, ready
+        yield found.group(1)
     finally:
         server.terminate()
         server.wait(timeout=10)

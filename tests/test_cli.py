@@ -44,6 +44,8 @@ def test_building_the_parser_loads_no_subcommands_work() -> None:
         "fota_poller.commands.demo.core",
         "fota_poller.commands.state.core",
         "fota_poller.commands.summary.core",
+        "fota_poller.commands.report.core",
+        "fota_poller.report.page",
         "aiohttp",
         "anyio",
         "sqlite3",

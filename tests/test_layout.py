@@ -28,7 +28,7 @@ LAYERS: Final = (
     ("api", "ids", "pacing", "inventory", "output", "state"),
     ("observe",),
     ("run",),
-    ("summary", "simulator", "testing"),
+    ("summary", "report", "simulator", "testing"),
     ("commands",),
     ("cli", "__main__"),
 )

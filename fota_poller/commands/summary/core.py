@@ -68,7 +68,7 @@ def _summarise(night: Night, args: argparse.Namespace, form: str, stuck_after: f
             f"fota-poller: {night.bad_lines} line(s) of {night.lines} are no record "
             f"(the first: line {night.first_bad_line}{long}); they were skipped"
         )
-    code = _exit_code(night)
+    code = exit_code(night)
     if night.models is not None:
         from fota_poller.summary import by_model  # noqa: PLC0415 - only for --by model
 
@@ -115,7 +115,8 @@ def _limit(given: int | None, form: str) -> int | None:
     return given or None
 
 
-def _exit_code(night: Night) -> int:
+def exit_code(night: Night) -> int:
+    """Summary's exit code for `night`: 1 when it needs a look (the epilog's table)."""
     run = night.run
     if run is None or not run.complete or night.campaigns_failed or night.bad_lines:
         return int(ExitCode.CAMPAIGNS_FAILED)
