@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final, TextIO
 
 from fota_poller.model.phases import PHASES
-from fota_poller.summary.render import View, inventory_lines, run_sentence, share
-from fota_poller.summary.row import CampaignRow
+from fota_poller.summary.columns import SHORT_ID, Layout, layout
+from fota_poller.summary.render import View, inventory_lines, run_sentence
 from fota_poller.text import escape_controls
 
 if TYPE_CHECKING:
@@ -27,13 +27,18 @@ _PHASE_STYLE: Final = {
     "unknown": "magenta",
 }
 _FILE_WIDTH: Final = 200
-_ENDED: Final = {True: "yes", False: "no", None: ""}
+_UNBOUNDED: Final = 1 << 20
 
 
-def print_table(view: View, stream: TextIO) -> None:
-    """The campaigns (worst first), the totals by phase and status, failures, and the run."""
+def print_table(view: View, stream: TextIO, *, wide: bool = False) -> None:
+    """The campaigns (worst first), the totals by phase and status, failures, and the run.
+
+    On a terminal the campaigns fit its width (the narrow layout of `summary/columns.py`);
+    `wide`, or a stream that is no terminal, gets every column whole.
+    """
     console = console_for(stream)
-    console.print(_campaigns(view))
+    narrow = stream.isatty() and not wide
+    console.print(campaigns_table(view, console, narrow=narrow))
     console.print(_totals(view))
     print_footer(view, console)
 
@@ -43,7 +48,8 @@ def console_for(stream: TextIO) -> Console:
     from rich.console import Console  # noqa: PLC0415 - start-up time (module docstring)
 
     # Into a file or a pipe (`--format table > night.txt`) the table is not squeezed into
-    # 80 columns: it is as wide as its rows need, up to a page's width.
+    # 80 columns: it is as wide as its rows need, up to a page's width. On a terminal rich
+    # asks the terminal its width ($COLUMNS first).
     width = None if stream.isatty() else _FILE_WIDTH
     return Console(file=stream, highlight=False, width=width)
 
@@ -72,58 +78,63 @@ def text(value: object, style: str = "") -> Text:
     return Text(escape_controls("" if value is None else str(value)), style=style)
 
 
-def _campaigns(view: View) -> Table:
+def campaigns_table(view: View, console: Console, *, narrow: bool) -> Table:
+    """The campaigns as a rich table: every column whole, or (`narrow`) fitted to the console."""
     from rich import box  # noqa: PLC0415 - start-up time (module docstring)
     from rich.table import Table  # noqa: PLC0415
 
     # rich lays the whole table out at once: the rows (50 by default) are all needed here.
-    rows = list(view.rows)
-    table = Table(
-        title=f"campaigns, worst first ({len(rows)} of {view.shown_of} shown)",
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-    )
-    # The ids are what an operator copies: never wrapped; the rest gives way on a narrow screen.
-    table.add_column("account", no_wrap=True)
-    table.add_column("upgrade", no_wrap=True, min_width=36)
-    table.add_column("firmware", overflow="ellipsis", no_wrap=True)
-    table.add_column("status", overflow="fold")
-    for name in ("devices", "ok %", "failed", "pending", "ended"):
-        table.add_column(name, justify="right")
-    moves = view.stuck is not None or any(row.new is not None for row in rows)
-    if moves:
-        for name in ("new", "changed", "gone"):
-            table.add_column(name, justify="right")
-    if view.stuck is not None:
-        table.add_column("stuck", justify="right", style="yellow")
-    if view.night.inventory_seen:
-        table.add_column("late", justify="right", style="cyan")
-    for row in rows:
-        table.add_row(*_cells(row, view, moves=moves))
+    shown = layout(view, list(view.rows), narrow=narrow)
+    table = Table(title=escape_controls(shown.title), title_justify="left", box=box.SIMPLE_HEAD)
+    if narrow:  # two spaces between columns, none at the edges: eleven more cells of text
+        table.pad_edge, table.collapse_padding, table.show_edge = False, True, False
+    for column in shown.columns:
+        if column.number:
+            table.add_column(column.header, justify="right", no_wrap=True, style=column.style)
+        elif column.header in ("account", "upgrade"):
+            # The ids are what an operator copies: never wrapped; cut only in the narrow
+            # layout, to their first SHORT_ID cells (a wide character counts two).
+            wide_id = 0 if narrow or column.header == "account" else 36
+            table.add_column(column.header, no_wrap=True, min_width=wide_id or None)
+        else:
+            table.add_column(column.header, overflow="ellipsis", no_wrap=True)
+    for cells in shown.rows:
+        row = [text(cell.value, cell.style) for cell in cells]
+        if narrow:
+            row[_index(shown, "upgrade")].truncate(SHORT_ID)
+        table.add_row(*row)
+    if narrow:
+        _fit(table, shown, console)
+    else:
+        table.columns[_index(shown, "status")].overflow = "fold"
     return table
 
 
-def _cells(row: CampaignRow, view: View, *, moves: bool) -> list[Text]:
-    ratio = share(row)
-    failed_poll = text(f"poll failed: {row.error_kind}", "bold red")
-    cells = [
-        text(row.account),
-        text(row.upgrade),
-        text(row.firmware),
-        text(row.status) if row.outcome == "ok" else failed_poll,
-        text(row.devices),
-        text("" if ratio is None else f"{ratio:.1%}"),
-        text(row.failed or "", "red"),
-        text(row.pending or "", "yellow"),
-        text(_ENDED[row.ended]),
-    ]
-    if moves:
-        cells += [text(row.new), text(row.changed), text(row.gone)]
-    if view.stuck is not None:
-        cells.append(text(view.stuck.get((row.account, row.upgrade), 0) or ""))
-    if view.night.inventory_seen:
-        cells.append(text(row.late or ""))
-    return cells
+def _index(shown: Layout, header: str) -> int:
+    return [column.header for column in shown.columns].index(header)
+
+
+def _fit(table: Table, shown: Layout, console: Console) -> None:
+    """Cut the firmware, then the status (and nothing else) until the table fits the console.
+
+    Each keeps at least its header's width; a table whose numbers alone are wider than the
+    terminal is left to rich (it then cuts every column evenly).
+    """
+    from rich.cells import cell_len  # noqa: PLC0415 - start-up time (module docstring)
+    from rich.measure import Measurement  # noqa: PLC0415
+
+    # Measured as if the console had no edge: within its width rich has squeezed it already.
+    unbounded = console.options.update_width(_UNBOUNDED)
+    excess = Measurement.get(console, unbounded, table).maximum - console.width
+    for header in ("firmware", "status"):  # the firmware gives way first: the status is news
+        if excess <= 0:
+            return
+        column = table.columns[_index(shown, header)]
+        natural = max((cell_len(str(cell)) for cell in column.cells), default=0)
+        natural = max(natural, len(header))
+        cut = min(excess, natural - len(header))
+        column.max_width = natural - cut
+        excess -= cut
 
 
 def _totals(view: View) -> Table:
