@@ -8,7 +8,7 @@ written), never a terminal escape.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final, TextIO
+from typing import TYPE_CHECKING, Final, NamedTuple, TextIO
 
 from fota_poller.model.phases import PHASES
 from fota_poller.summary.columns import SHORT_ID, Layout, layout
@@ -39,6 +39,8 @@ def print_table(view: View, stream: TextIO, *, wide: bool = False) -> None:
     console = console_for(stream)
     narrow = stream.isatty() and not wide
     console.print(campaigns_table(view, console, narrow=narrow))
+    if narrow:  # the narrow table has no bottom edge: a line before the next table
+        console.print()
     console.print(_totals(view))
     print_footer(view, console)
 
@@ -79,62 +81,81 @@ def text(value: object, style: str = "") -> Text:
 
 
 def campaigns_table(view: View, console: Console, *, narrow: bool) -> Table:
-    """The campaigns as a rich table: every column whole, or (`narrow`) fitted to the console."""
+    """The campaigns as a rich table: every column whole, or (`narrow`) fitted to the console.
+
+    Fitted a step at a time (`_ROOM`) until the table fits: the firmware, then the status,
+    cut (`...`) to their header's width; one space between columns instead of two; then the
+    firmware, then the status, left out. A number is never cut while a step is left: a
+    terminal narrower than the numbers alone is left to rich, which then cuts evenly.
+    """
+    # rich lays the whole table out at once: the rows (50 by default) are all needed here.
+    shown = layout(view, list(view.rows), narrow=narrow)
+    if not narrow:
+        return _table(shown, _Room())
+    for room in _ROOM:
+        table = _table(shown, room)
+        if _natural_width(table, console) <= console.width:
+            break
+    return table
+
+
+class _Room(NamedTuple):
+    """What the narrow layout gives up to fit: columns cut to their header, left out."""
+
+    narrow: bool = False
+    cut: tuple[str, ...] = ()
+    tight: bool = False
+    left_out: tuple[str, ...] = ()
+
+
+_ROOM: Final = (
+    _Room(narrow=True),
+    _Room(narrow=True, cut=("firmware",)),
+    _Room(narrow=True, cut=("firmware", "status")),
+    _Room(narrow=True, cut=("firmware", "status"), tight=True),
+    _Room(narrow=True, cut=("status",), tight=True, left_out=("firmware",)),
+    _Room(narrow=True, tight=True, left_out=("firmware", "status")),
+)
+
+
+def _table(shown: Layout, room: _Room) -> Table:
     from rich import box  # noqa: PLC0415 - start-up time (module docstring)
     from rich.table import Table  # noqa: PLC0415
 
-    # rich lays the whole table out at once: the rows (50 by default) are all needed here.
-    shown = layout(view, list(view.rows), narrow=narrow)
     table = Table(title=escape_controls(shown.title), title_justify="left", box=box.SIMPLE_HEAD)
-    if narrow:  # two spaces between columns, none at the edges: eleven more cells of text
+    if room.narrow:  # two spaces between columns (one when tight), none at the edges
         table.pad_edge, table.collapse_padding, table.show_edge = False, True, False
-    for column in shown.columns:
+        table.padding = (0, 0) if room.tight else (0, 1)
+    kept = [i for i, column in enumerate(shown.columns) if column.header not in room.left_out]
+    for index in kept:
+        column = shown.columns[index]
         if column.number:
             table.add_column(column.header, justify="right", no_wrap=True, style=column.style)
         elif column.header in ("account", "upgrade"):
             # The ids are what an operator copies: never wrapped; cut only in the narrow
             # layout, to their first SHORT_ID cells (a wide character counts two).
-            wide_id = 0 if narrow or column.header == "account" else 36
-            table.add_column(column.header, no_wrap=True, min_width=wide_id or None)
-        else:
-            table.add_column(column.header, overflow="ellipsis", no_wrap=True)
+            whole = not room.narrow and column.header == "upgrade"
+            table.add_column(column.header, no_wrap=True, min_width=36 if whole else None)
+        elif room.narrow or column.header == "firmware":  # on one line, cut with `...`
+            cut = len(column.header) if column.header in room.cut else None
+            table.add_column(column.header, overflow="ellipsis", no_wrap=True, max_width=cut)
+        else:  # the wide layout's status: folded over lines, never cut
+            table.add_column(column.header, overflow="fold")
+    upgrade = [column.header for column in shown.columns].index("upgrade")
     for cells in shown.rows:
-        row = [text(cell.value, cell.style) for cell in cells]
-        if narrow:
-            row[_index(shown, "upgrade")].truncate(SHORT_ID)
-        table.add_row(*row)
-    if narrow:
-        _fit(table, shown, console)
-    else:
-        table.columns[_index(shown, "status")].overflow = "fold"
+        row = {i: text(cell.value, cell.style) for i, cell in enumerate(cells)}
+        if room.narrow:
+            row[upgrade].truncate(SHORT_ID)
+        table.add_row(*(row[i] for i in kept))
     return table
 
 
-def _index(shown: Layout, header: str) -> int:
-    return [column.header for column in shown.columns].index(header)
-
-
-def _fit(table: Table, shown: Layout, console: Console) -> None:
-    """Cut the firmware, then the status (and nothing else) until the table fits the console.
-
-    Each keeps at least its header's width; a table whose numbers alone are wider than the
-    terminal is left to rich (it then cuts every column evenly).
-    """
-    from rich.cells import cell_len  # noqa: PLC0415 - start-up time (module docstring)
-    from rich.measure import Measurement  # noqa: PLC0415
+def _natural_width(table: Table, console: Console) -> int:
+    from rich.measure import Measurement  # noqa: PLC0415 - start-up time (module docstring)
 
     # Measured as if the console had no edge: within its width rich has squeezed it already.
     unbounded = console.options.update_width(_UNBOUNDED)
-    excess = Measurement.get(console, unbounded, table).maximum - console.width
-    for header in ("firmware", "status"):  # the firmware gives way first: the status is news
-        if excess <= 0:
-            return
-        column = table.columns[_index(shown, header)]
-        natural = max((cell_len(str(cell)) for cell in column.cells), default=0)
-        natural = max(natural, len(header))
-        cut = min(excess, natural - len(header))
-        column.max_width = natural - cut
-        excess -= cut
+    return Measurement.get(console, unbounded, table).maximum
 
 
 def _totals(view: View) -> Table:
