@@ -41,22 +41,36 @@ class Cell(NamedTuple):
 
 
 class Layout(NamedTuple):
-    """The table's title, its columns, and the cells of each row in the columns' order."""
+    """What the campaigns table shows: its title, columns and cells, row by row.
+
+    `legend` names the accounts when they are numbered (`#1`) to make room.
+    """
 
     title: str
     columns: list[Column]
     rows: list[list[Cell]]
+    legend: str = ""
 
 
-def layout(view: View, rows: Sequence[CampaignRow], *, narrow: bool) -> Layout:
-    """The columns and cells of the campaigns `rows` (the view's, worst first)."""
-    accounts = {row.account for row in rows}
+def layout(
+    view: View, rows: Sequence[CampaignRow], *, narrow: bool, numbered: bool = False
+) -> Layout:
+    """The columns and cells of the campaigns `rows` (the view's, worst first).
+
+    `numbered` (narrow, several accounts, no room for their names): the account column
+    holds `#1`, `#2`..., named in the legend.
+    """
+    accounts = list(dict.fromkeys(row.account for row in rows))
     with_account = not narrow or len(accounts) > 1
-    of = "" if with_account or not accounts else f" of account {next(iter(accounts))}"
+    of = "" if with_account or not accounts else f" of account {accounts[0]}"
     title = f"campaigns{of}, {TITLES[view.order]} ({len(rows)} of {view.shown_of} shown)"
     stalls = view.stalls or {}
     stalled = any(stalls.get((r.account, r.upgrade), NOT_STALLED).stalled for r in rows)
-    moves = view.stuck is not None or any(row.new is not None for row in rows)
+    # The wide layout shows what moved whenever the state is read; the narrow one only when
+    # some row knows it (the night was polled with --state): three blank columns are room.
+    moves = any(row.new is not None for row in rows) or (not narrow and view.stuck is not None)
+    names = {account: f"#{number}" for number, account in enumerate(accounts, 1)}
+    legend = ", ".join(f"{names[a]} {a}" for a in accounts) if numbered and with_account else ""
     columns = [
         *([Column("account", number=False)] if with_account else []),
         Column("upgrade", number=False),
@@ -73,7 +87,10 @@ def layout(view: View, rows: Sequence[CampaignRow], *, narrow: bool) -> Layout:
         _cells(row, view, with_account=with_account, narrow=narrow, moves=moves, stalled=stalled)
         for row in rows
     ]
-    return Layout(title, columns, cells)
+    if legend:
+        for row_cells in cells:
+            row_cells[0] = Cell(names[row_cells[0].value])
+    return Layout(title, columns, cells, f"accounts: {legend}" if legend else "")
 
 
 def _cells(

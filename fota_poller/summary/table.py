@@ -85,17 +85,22 @@ def campaigns_table(view: View, console: Console, *, narrow: bool) -> Table:
 
     Fitted a step at a time (`_ROOM`) until the table fits: the firmware, then the status,
     cut (`...`) to their header's width; one space between columns instead of two; then the
-    firmware, then the status, left out. A number is never cut while a step is left: a
-    terminal narrower than the numbers alone is left to rich, which then cuts evenly.
+    firmware, then the status, left out; then, with several accounts, each account as `#1`,
+    `#2`... named under the table. A number is never cut while a step is left: a terminal
+    narrower than the numbers alone is left to rich, which then cuts evenly.
     """
     # rich lays the whole table out at once: the rows (50 by default) are all needed here.
-    shown = layout(view, list(view.rows), narrow=narrow)
+    rows = list(view.rows)
+    shown = layout(view, rows, narrow=narrow)
     if not narrow:
         return _table(shown, _Room())
-    for room in _ROOM:
-        table = _table(shown, room)
-        if _natural_width(table, console) <= console.width:
-            break
+    # The accounts' names, when there are several, are the last to give way: numbered.
+    for numbered in (False, True):
+        shown = layout(view, rows, narrow=True, numbered=numbered)
+        for room in _ROOM:
+            table = _table(shown, room)
+            if _natural_width(table, console) <= console.width:
+                return table
     return table
 
 
@@ -122,7 +127,13 @@ def _table(shown: Layout, room: _Room) -> Table:
     from rich import box  # noqa: PLC0415 - start-up time (module docstring)
     from rich.table import Table  # noqa: PLC0415
 
-    table = Table(title=escape_controls(shown.title), title_justify="left", box=box.SIMPLE_HEAD)
+    table = Table(
+        title=escape_controls(shown.title),
+        title_justify="left",
+        caption=escape_controls(shown.legend) or None,
+        caption_justify="left",
+        box=box.SIMPLE_HEAD,
+    )
     if room.narrow:  # two spaces between columns (one when tight), none at the edges
         table.pad_edge, table.collapse_padding, table.show_edge = False, True, False
         table.padding = (0, 0) if room.tight else (0, 1)

@@ -95,8 +95,12 @@ def on_a_terminal(*args: str, columns: int) -> list[str]:
 def campaign_rows(lines: list[str]) -> list[str]:
     """The campaigns table's rows: after its header and rule, up to the blank line."""
     header = next(i for i, line in enumerate(lines) if re.match(r"\s*(account|upgrade)\s", line))
-    rows = lines[header + 2 :]
-    return rows[: rows.index("")] if "" in rows else rows
+    rows = []
+    for line in lines[header + 2 :]:
+        if not line.strip() or line.startswith("accounts: "):  # the end, or the legend
+            break
+        rows.append(line)
+    return rows
 
 
 def expected_numbers(row: dict[str, object]) -> list[str]:
@@ -236,3 +240,27 @@ def test_short_wide_and_control_character_ids_are_escaped_and_the_columns_stay_a
         after_id = row[len(row.split()[0]) :]
         starts.add(cell_len(row[: len(row) - len(after_id.lstrip())]))
     assert len(starts) == 1, rows
+
+
+def test_several_accounts_with_every_column_are_numbered_and_named_below_at_80(
+    full_night: tuple[Path, Path], tmp_path: Path
+) -> None:
+    _, state = full_night
+    lines_in = [campaign(n, (ACCOUNT, OTHER_ACCOUNT)[n % 2]) for n in range(1, 9)]
+    night = write_night(tmp_path / "night.jsonl", lines_in)
+
+    lines = on_a_terminal(str(night), "--state", str(state), columns=80)
+    truth = json_rows(str(night), "--state", str(state))
+
+    rows = campaign_rows(lines)
+    # Numbered in the order they first appear, worst first.
+    first, second = dict.fromkeys(str(row["account_name"]) for row in truth)
+    numbers = {first: "#1", second: "#2"}
+    for shown, row in zip(rows, truth, strict=True):
+        assert isinstance(row["upgrade_id"], str)
+        assert shown.split()[:2] == [numbers[row["account_name"]], row["upgrade_id"][:8]]
+        expected = expected_numbers(row)
+        assert shown.split()[-len(expected) :] == expected
+        assert cell_len(shown) <= 80
+    legend = " ".join(line.strip() for line in lines[lines.index(rows[-1]) + 1 :][:3])
+    assert legend.startswith(f"accounts: #1 {first}, #2 {second}")
