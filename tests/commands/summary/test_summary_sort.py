@@ -124,7 +124,7 @@ def history(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tuple[Path, list
     module.read_trends = read_trends  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "fota_poller.state.history", module)
     # `phases.stalled_after` comes with the history (issue 22's part A); 3 is its default.
-    monkeypatch.setattr(core, "_stalled_after", lambda config: 3)
+    monkeypatch.setattr(core, "_stalled_after", lambda _config: 3)
     return state, asked
 
 
@@ -158,9 +158,10 @@ def test_stalled_comes_from_the_history_longest_first_then_the_default_order(
         upgrades(capsys, str(night), "--sort", "stalled", "--state", str(state))
         == (EXPECTED["stalled"])
     )
-    assert upgrades(capsys, str(night), "--sort", "stalled", "--state", str(state), "--limit", "2") == [
-        "F", "E",
-    ]  # fmt: skip
+    limited = upgrades(
+        capsys, str(night), "--sort", "stalled", "--state", str(state), "--limit", "2"
+    )
+    assert limited == ["F", "E"]
     # The fewest nights that decide `stalled`, once per summary.
     assert asked == [{"nights": 3, "stalled_after": 3}] * 2
 
@@ -263,17 +264,13 @@ def reference(lines: list[bytes], sort: str) -> list[str]:
 
     def key(row: dict) -> tuple:
         devices, phases = row["device_count"], row["device_phase_counts"]
-        failed, pending = phases["failed"], phases["pending"]
-        share = failed / devices if devices >= 20 and sort == "failed-share" else 0.0
-        first = -pending if sort == "pending" else 0
-        return (
-            (pending == 0) if sort == "pending" else False,
-            -share,
-            first,
-            -failed,
-            -pending,
-            row["upgrade_id"],
-        )
+        failed, pending, upgrade = phases["failed"], phases["pending"], row["upgrade_id"]
+        if sort == "failed-share":
+            share = failed / devices if devices >= 20 else 0.0
+            return (-share, -failed, -pending, upgrade)
+        if sort == "failed":
+            return (-failed, -pending, upgrade)
+        return (pending == 0, -pending, -failed, upgrade)
 
     return [row["upgrade_id"] for row in sorted(rows, key=key)]
 
