@@ -152,6 +152,8 @@ def test_every_number_of_the_default_table_is_visible_on_a_terminal(
         numbers = expected_numbers(row)
         assert shown.split()[-len(numbers) :] == numbers, shown
         assert "…" not in shown.split()[-len(numbers) :]
+    if any("…" in row for row in rows):  # a text was cut: no cell of the terminal left unused
+        assert max(cell_len(row.rstrip()) for row in rows) == columns
     if columns == 120:  # room for the text too
         assert all("VerizonFirmwareVersion-" in row for row in rows)
         assert any("UpgradeInProgress" in row for row in rows)
