@@ -1,7 +1,7 @@
 """The operator's questions to the state database: what it holds, who is stuck, and forgetting.
 
 Stuck, for `state stuck` (each device) and `summary --state` (a count per campaign) alike, one
-condition (`_STUCK_WHERE`): a pending or unknown phase (the phase table, with the config's
+condition (`STUCK_WHERE`): a pending or unknown phase (the phase table, with the config's
 `[phases]`) whose status has not changed for longer than `--stuck-after`, and a device not
 known to be on target (`poll --inventory` saw it run the campaign's firmware: a late
 success needs nothing, whatever its status says). A schema version 1 file (read, never
@@ -41,6 +41,13 @@ _SMALLEST_MS: Final = -(2**63)
 def utc_now() -> datetime:
     """Now, in UTC: the moment `stuck` measures from (tests replace this function)."""
     return datetime.now(UTC)
+
+
+def stuck_cutoff_ms(longer_than_s: float) -> int | None:
+    """The status time (ms) before which a device is stuck; None when none can be."""
+    if not math.isfinite(longer_than_s):
+        return None
+    return max(to_ms(utc_now()) - round(longer_than_s * 1000), _SMALLEST_MS)
 
 
 class LastRun(msgspec.Struct):
@@ -115,15 +122,21 @@ def database_info(connection: sqlite3.Connection, path: Path) -> DatabaseInfo:
 # Which devices may be stuck, for both questions: the time and on-target filters are SQL's;
 # the phase is Python's (the table of phases is the config's). `IS NOT 1`: an unknown
 # (null) on_target may be stuck.
-_STUCK_WHERE: Final = "WHERE d.status_since < ? AND d.on_target IS NOT 1"
+STUCK_WHERE: Final = "WHERE d.status_since < ? AND d.on_target IS NOT 1"
 # A version 1 file has no on_target: no device in it is known on target.
 _STUCK_WHERE_V1: Final = "WHERE d.status_since < ?"
 # One pass over the devices in key order (campaign, device_id), each joined to its campaign
-# by its primary key: no sort, no temporary table, rows arrive as they are read.
+# by its primary key: no temporary table for the scan itself.
 STUCK_QUERY: Final = f"""SELECT c.account_name, c.upgrade_id, d.device_id, d.status,
     d.result_reason, d.status_since, d.first_seen
 FROM devices AS d JOIN campaigns AS c ON c.campaign = d.campaign
-{_STUCK_WHERE}"""  # noqa: S608 - constant text, no input: the values are parameters
+{STUCK_WHERE}"""  # noqa: S608 - constant text, no input: the values are parameters
+# Longest stuck first, ties in a stable order (`LIMIT -1`: no limit); only the stuck are
+# sorted, told by the phase table through an SQL function (`_stuck_function`).
+_STUCK_FUNCTION: Final = "fota_poller_stuck"
+STUCK_OLDEST_FIRST: Final = f"""{STUCK_QUERY} AND {_STUCK_FUNCTION}(d.status)
+ORDER BY d.status_since, c.account_name, c.upgrade_id, d.device_id
+LIMIT ?"""
 
 
 def stuck_devices(
@@ -133,27 +146,24 @@ def stuck_devices(
     longer_than_s: float,
     phases: PhaseTable,
     statuses: Collection[str] = (),
+    limit: int | None = None,
 ) -> Iterator[StuckDevice]:
     """Devices in a pending or unknown phase whose status is older than `longer_than_s`.
 
-    Only those whose status is one of `statuses`, when given (matched as the phase table
-    matches: case, spaces, `_` and `-` ignored). Exactly `longer_than_s` old is not listed.
+    Oldest status first, at most `limit` (SQLite's sorter: bounded, spilling to a temporary
+    file). Only those in `statuses`, when given (matched as the phase table matches: case,
+    spaces, `_` and `-` ignored). Exactly `longer_than_s` old is not listed.
     """
     now_ms = to_ms(utc_now())
-    wanted = {status_key(status) for status in statuses}
     if not math.isfinite(longer_than_s):
         return
     cutoff = max(now_ms - round(longer_than_s * 1000), _SMALLEST_MS)
-    # Each distinct status is looked up once: a million devices share a few dozen.
-    listed: dict[str | None, Phase | None] = {}
+    listed = _stuck_function(connection, phases, statuses)
     try:
-        cursor = connection.execute(_for_schema(connection, STUCK_QUERY), (cutoff,))
+        query = for_schema(connection, STUCK_OLDEST_FIRST)
+        cursor = connection.execute(query, (cutoff, -1 if limit is None else limit))
         for account, upgrade, device, status, reason, since, first_seen in cursor:
-            if status in listed:
-                phase = listed[status]
-            else:
-                phase = listed[status] = _stuck_phase(phases, status, wanted)
-            if phase is None:
+            if (phase := listed[status]) is None:  # never: SQL kept only the stuck
                 continue
             yield StuckDevice(
                 account_name=account,
@@ -173,7 +183,7 @@ def stuck_devices(
 # One grouped query: a count per campaign and status, never a row per device.
 _STUCK_COUNTS: Final = f"""SELECT c.account_name, c.upgrade_id, d.status, COUNT(*)
 FROM devices AS d JOIN campaigns AS c ON c.campaign = d.campaign
-{_STUCK_WHERE}
+{STUCK_WHERE}
 GROUP BY d.campaign, d.status"""  # noqa: S608 - constant text, no input
 
 
@@ -186,7 +196,7 @@ def stuck_counts(
         return counts
     cutoff = max(to_ms(utc_now()) - round(longer_than_s * 1000), _SMALLEST_MS)
     try:
-        query = _for_schema(connection, _STUCK_COUNTS)
+        query = for_schema(connection, _STUCK_COUNTS)
         for account, upgrade, status, count in connection.execute(query, (cutoff,)):
             if phases.phase(status) in STUCK_PHASES:
                 key = (account, upgrade)
@@ -196,9 +206,26 @@ def stuck_counts(
     return counts
 
 
-def _for_schema(connection: sqlite3.Connection, query: str) -> str:
+def _stuck_function(
+    connection: sqlite3.Connection, phases: PhaseTable, statuses: Collection[str]
+) -> dict[str | None, Phase | None]:
+    """Register the SQL function telling a stuck status; the phases it found, by status."""
+    wanted = {status_key(status) for status in statuses}
+    # Each distinct status is looked up once: a million devices share a few dozen.
+    listed: dict[str | None, Phase | None] = {}
+
+    def stuck(status: str | None) -> bool:
+        if status not in listed:
+            listed[status] = stuck_phase(phases, status, wanted)
+        return listed[status] is not None
+
+    connection.create_function(_STUCK_FUNCTION, 1, stuck, deterministic=True)
+    return listed
+
+
+def for_schema(connection: sqlite3.Connection, query: str) -> str:
     """`query` as the database's schema can run it (version 1: without the on-target filter)."""
-    return query if has_on_target(connection) else query.replace(_STUCK_WHERE, _STUCK_WHERE_V1)
+    return query if has_on_target(connection) else query.replace(STUCK_WHERE, _STUCK_WHERE_V1)
 
 
 def _time_text(ms: object) -> str | None:
@@ -207,7 +234,7 @@ def _time_text(ms: object) -> str | None:
     return None if moment is None else format_timestamp(moment)
 
 
-def _stuck_phase(phases: PhaseTable, status: str | None, wanted: set[str]) -> Phase | None:
+def stuck_phase(phases: PhaseTable, status: str | None, wanted: set[str]) -> Phase | None:
     """The phase of a status whose devices are listed; None for a status that is not."""
     if wanted and (status is None or status_key(status) not in wanted):
         return None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import heapq
 import sys
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Final
 
 import msgspec
@@ -89,15 +89,18 @@ class Night:
         failed_only: bool = False,
         limit: int | None = None,
         by_model: bool = False,
+        key: Callable[[CampaignRow], tuple[object, ...]] = worst_first,
     ) -> None:
         self.phases = phases
         self.failed_only = failed_only
         self.limit = limit
+        # The order of the view (`summary --sort`): worst first by this key.
+        self.key = key
         # The campaigns kept for the view: with a limit only about the worst `limit`, in
         # `rows`; without one all (or all --failed-only keeps), in `every_row`, which spills
         # sorted runs to a temporary file. `chosen` gives exactly the view's rows.
         self.rows: list[CampaignRow] = []
-        self.every_row = SortedRows(worst_first) if limit is None else None
+        self.every_row = SortedRows(key) if limit is None else None
         self.campaigns = 0
         self.eligible = 0
         self.phase_totals: Counter[str] = Counter(dict.fromkeys(PHASES, 0))
@@ -206,7 +209,7 @@ class Night:
             return
         self.rows.append(row)
         if self.limit is not None and len(self.rows) >= max(_PRUNE_AT, 2 * self.limit):
-            self.rows = heapq.nsmallest(self.limit, self.rows, key=worst_first)
+            self.rows = heapq.nsmallest(self.limit, self.rows, key=self.key)
 
     def _inventory(self, record: _Campaign) -> None:
         self.inventory_seen = True
@@ -220,7 +223,7 @@ class Night:
         """The campaigns the view shows, worst first, at most `limit`: to be read once."""
         if self.every_row is not None:
             return self.every_row.sorted()
-        return iter(heapq.nsmallest(self.limit or 0, self.rows, key=worst_first))
+        return iter(heapq.nsmallest(self.limit or 0, self.rows, key=self.key))
 
     def close(self) -> None:
         """Free the temporary file the rows spilled to, if any."""

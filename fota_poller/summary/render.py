@@ -17,7 +17,9 @@ import msgspec
 
 from fota_poller.model.phases import PHASES
 from fota_poller.summary.night import Night
+from fota_poller.summary.order import DEFAULT_SORT
 from fota_poller.summary.row import CampaignRow
+from fota_poller.summary.stalls import Stalls
 from fota_poller.text import escape_controls, escape_line_separators
 
 Stuck = Mapping[tuple[str, str], int] | None
@@ -37,6 +39,10 @@ class View(NamedTuple):
     # Devices stuck per (account, upgrade id) with --state, else None.
     stuck: Stuck
     code: int
+    # The campaigns the state's history knows as standing still (summary/stalls.py), and
+    # the order chosen (`--sort`, summary/order.py): the table marks the one, names the other.
+    stalls: Stalls | None = None
+    order: str = DEFAULT_SORT
 
 
 CSV_COLUMNS: Final = (

@@ -8,11 +8,11 @@ written), never a terminal escape.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final, TextIO
+from typing import TYPE_CHECKING, Final, NamedTuple, TextIO
 
 from fota_poller.model.phases import PHASES
-from fota_poller.summary.render import View, inventory_lines, run_sentence, share
-from fota_poller.summary.row import CampaignRow
+from fota_poller.summary.columns import SHORT_ID, Layout, layout
+from fota_poller.summary.render import View, inventory_lines, run_sentence
 from fota_poller.text import escape_controls
 
 if TYPE_CHECKING:
@@ -27,13 +27,20 @@ _PHASE_STYLE: Final = {
     "unknown": "magenta",
 }
 _FILE_WIDTH: Final = 200
-_ENDED: Final = {True: "yes", False: "no", None: ""}
+_UNBOUNDED: Final = 1 << 20
 
 
-def print_table(view: View, stream: TextIO) -> None:
-    """The campaigns (worst first), the totals by phase and status, failures, and the run."""
+def print_table(view: View, stream: TextIO, *, wide: bool = False) -> None:
+    """The campaigns (worst first), the totals by phase and status, failures, and the run.
+
+    On a terminal the campaigns fit its width (the narrow layout of `summary/columns.py`);
+    `wide`, or a stream that is no terminal, gets every column whole.
+    """
     console = console_for(stream)
-    console.print(_campaigns(view))
+    narrow = stream.isatty() and not wide
+    console.print(campaigns_table(view, console, narrow=narrow))
+    if narrow:  # the narrow table has no bottom edge: a line before the next table
+        console.print()
     console.print(_totals(view))
     print_footer(view, console)
 
@@ -43,7 +50,8 @@ def console_for(stream: TextIO) -> Console:
     from rich.console import Console  # noqa: PLC0415 - start-up time (module docstring)
 
     # Into a file or a pipe (`--format table > night.txt`) the table is not squeezed into
-    # 80 columns: it is as wide as its rows need, up to a page's width.
+    # 80 columns: it is as wide as its rows need, up to a page's width. On a terminal rich
+    # asks the terminal its width ($COLUMNS first).
     width = None if stream.isatty() else _FILE_WIDTH
     return Console(file=stream, highlight=False, width=width)
 
@@ -72,58 +80,93 @@ def text(value: object, style: str = "") -> Text:
     return Text(escape_controls("" if value is None else str(value)), style=style)
 
 
-def _campaigns(view: View) -> Table:
-    from rich import box  # noqa: PLC0415 - start-up time (module docstring)
-    from rich.table import Table  # noqa: PLC0415
+def campaigns_table(view: View, console: Console, *, narrow: bool) -> Table:
+    """The campaigns as a rich table: every column whole, or (`narrow`) fitted to the console.
 
+    Fitted a step at a time (`_ROOM`) until the table fits: the firmware, then the status,
+    cut (`...`) to their header's width; one space between columns instead of two; then the
+    firmware, then the status, left out; then, with several accounts, each account as `#1`,
+    `#2`... named under the table. A number is never cut while a step is left: a terminal
+    narrower than the numbers alone is left to rich, which then cuts evenly.
+    """
     # rich lays the whole table out at once: the rows (50 by default) are all needed here.
     rows = list(view.rows)
-    table = Table(
-        title=f"campaigns, worst first ({len(rows)} of {view.shown_of} shown)",
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-    )
-    # The ids are what an operator copies: never wrapped; the rest gives way on a narrow screen.
-    table.add_column("account", no_wrap=True)
-    table.add_column("upgrade", no_wrap=True, min_width=36)
-    table.add_column("firmware", overflow="ellipsis", no_wrap=True)
-    table.add_column("status", overflow="fold")
-    for name in ("devices", "ok %", "failed", "pending", "ended"):
-        table.add_column(name, justify="right")
-    moves = view.stuck is not None or any(row.new is not None for row in rows)
-    if moves:
-        for name in ("new", "changed", "gone"):
-            table.add_column(name, justify="right")
-    if view.stuck is not None:
-        table.add_column("stuck", justify="right", style="yellow")
-    if view.night.inventory_seen:
-        table.add_column("late", justify="right", style="cyan")
-    for row in rows:
-        table.add_row(*_cells(row, view, moves=moves))
+    shown = layout(view, rows, narrow=narrow)
+    if not narrow:
+        return _table(shown, _Room())
+    # The accounts' names, when there are several, are the last to give way: numbered.
+    for numbered in (False, True):
+        shown = layout(view, rows, narrow=True, numbered=numbered)
+        for room in _ROOM:
+            table = _table(shown, room)
+            if _natural_width(table, console) <= console.width:
+                return table
     return table
 
 
-def _cells(row: CampaignRow, view: View, *, moves: bool) -> list[Text]:
-    ratio = share(row)
-    failed_poll = text(f"poll failed: {row.error_kind}", "bold red")
-    cells = [
-        text(row.account),
-        text(row.upgrade),
-        text(row.firmware),
-        text(row.status) if row.outcome == "ok" else failed_poll,
-        text(row.devices),
-        text("" if ratio is None else f"{ratio:.1%}"),
-        text(row.failed or "", "red"),
-        text(row.pending or "", "yellow"),
-        text(_ENDED[row.ended]),
-    ]
-    if moves:
-        cells += [text(row.new), text(row.changed), text(row.gone)]
-    if view.stuck is not None:
-        cells.append(text(view.stuck.get((row.account, row.upgrade), 0) or ""))
-    if view.night.inventory_seen:
-        cells.append(text(row.late or ""))
-    return cells
+class _Room(NamedTuple):
+    """What the narrow layout gives up to fit: columns cut to their header, left out."""
+
+    narrow: bool = False
+    cut: tuple[str, ...] = ()
+    tight: bool = False
+    left_out: tuple[str, ...] = ()
+
+
+_ROOM: Final = (
+    _Room(narrow=True),
+    _Room(narrow=True, cut=("firmware",)),
+    _Room(narrow=True, cut=("firmware", "status")),
+    _Room(narrow=True, cut=("firmware", "status"), tight=True),
+    _Room(narrow=True, cut=("status",), tight=True, left_out=("firmware",)),
+    _Room(narrow=True, tight=True, left_out=("firmware", "status")),
+)
+
+
+def _table(shown: Layout, room: _Room) -> Table:
+    from rich import box  # noqa: PLC0415 - start-up time (module docstring)
+    from rich.table import Table  # noqa: PLC0415
+
+    table = Table(
+        title=escape_controls(shown.title),
+        title_justify="left",
+        caption=escape_controls(shown.legend) or None,
+        caption_justify="left",
+        box=box.SIMPLE_HEAD,
+    )
+    if room.narrow:  # two spaces between columns (one when tight), none at the edges
+        table.pad_edge, table.collapse_padding, table.show_edge = False, True, False
+        table.padding = (0, 0) if room.tight else (0, 1)
+    kept = [i for i, column in enumerate(shown.columns) if column.header not in room.left_out]
+    for index in kept:
+        column = shown.columns[index]
+        if column.number:
+            table.add_column(column.header, justify="right", no_wrap=True, style=column.style)
+        elif column.header in ("account", "upgrade"):
+            # The ids are what an operator copies: never wrapped; cut only in the narrow
+            # layout, to their first SHORT_ID cells (a wide character counts two).
+            whole = not room.narrow and column.header == "upgrade"
+            table.add_column(column.header, no_wrap=True, min_width=36 if whole else None)
+        elif room.narrow or column.header == "firmware":  # on one line, cut with `...`
+            cut = len(column.header) if column.header in room.cut else None
+            table.add_column(column.header, overflow="ellipsis", no_wrap=True, max_width=cut)
+        else:  # the wide layout's status: folded over lines, never cut
+            table.add_column(column.header, overflow="fold")
+    upgrade = [column.header for column in shown.columns].index("upgrade")
+    for cells in shown.rows:
+        row = {i: text(cell.value, cell.style) for i, cell in enumerate(cells)}
+        if room.narrow:
+            row[upgrade].truncate(SHORT_ID)
+        table.add_row(*(row[i] for i in kept))
+    return table
+
+
+def _natural_width(table: Table, console: Console) -> int:
+    from rich.measure import Measurement  # noqa: PLC0415 - start-up time (module docstring)
+
+    # Measured as if the console had no edge: within its width rich has squeezed it already.
+    unbounded = console.options.update_width(_UNBOUNDED)
+    return Measurement.get(console, unbounded, table).maximum
 
 
 def _totals(view: View) -> Table:

@@ -108,18 +108,51 @@ def test_stuck_over_a_longer_span_or_none(fleet):
     assert stuck(fleet, longer_than_s=float("inf")) == {}
 
 
-def test_stuck_streams_one_pass_without_sorting_or_a_temporary_table(fleet):
+def test_stuck_comes_oldest_first_from_one_scan_sorted_by_sqlite(fleet):
     with contextlib.closing(open_database(fleet, read_only=True)) as connection:
-        plan = connection.execute(f"EXPLAIN QUERY PLAN {queries.STUCK_QUERY}", (0,)).fetchall()
+        # The function the query calls is registered by `stuck_devices` on its connection.
         devices = queries.stuck_devices(connection, fleet, longer_than_s=WEEK, phases=PhaseTable())
         first = next(devices)  # rows are produced one by one, not a list built first
+        plan = connection.execute(
+            f"EXPLAIN QUERY PLAN {queries.STUCK_OLDEST_FIRST}", (0, -1)
+        ).fetchall()
+        rest = [device.device_id for device in devices]
 
     details = " | ".join(row[-1] for row in plan)
-    assert "TEMP B-TREE" not in details
     assert "SCAN d" in details
     assert "SEARCH c USING INTEGER PRIMARY KEY" in details
+    assert "USE TEMP B-TREE FOR ORDER BY" in details  # SQLite's sorter, not a Python list
     assert isinstance(devices, types.GeneratorType)
-    assert first.device_id == "7d-and-1ms"  # the first in key order (campaign, device id)
+    # Longest stuck first, whichever campaign; the same moment breaks on the ids.
+    assert [first.device_id, *rest] == [
+        "accepted-20d", "unknown-10d", "no-status-9d", "over-8d", "7d-and-1ms",
+    ]  # fmt: skip
+
+
+def test_stuck_limit_keeps_the_longest_stuck_and_ties_go_to_the_ids(fleet, tmp_path):
+    assert [d.device_id for d in stuck_list(fleet, limit=2)] == ["accepted-20d", "unknown-10d"]
+    assert [d.device_id for d in stuck_list(fleet, limit=1, statuses=["RequestPending"])] == [
+        "over-8d"
+    ]
+    # Three devices stuck since one moment, in two campaigns: account, upgrade, device id.
+    moment = NOW - timedelta(days=12)
+    path = tmp_path / "ties.db"
+    write_campaign(path, OTHER_ACCOUNT, UPGRADE, [("b", "Queued", None, moment)])
+    write_campaign(path, ACCOUNT, UPGRADE, [("z", "Queued", None, moment)], "run-2")
+    write_campaign(path, ACCOUNT, OTHER_UPGRADE, [("a", "Queued", None, moment)], "run-3")
+    listed = [(d.account_name, d.upgrade_id, d.device_id) for d in stuck_list(path)]
+    assert listed == sorted(listed)
+    assert [device for *_, device in listed] == ["a", "z", "b"]
+
+
+def stuck_list(path, limit=None, statuses=()):
+    with contextlib.closing(open_database(path, read_only=True)) as connection:
+        return list(
+            queries.stuck_devices(
+                connection, path, longer_than_s=WEEK, phases=PhaseTable(), statuses=statuses,
+                limit=limit,
+            )
+        )  # fmt: skip
 
 
 def test_info_counts_what_the_database_holds(fleet):

@@ -22,10 +22,15 @@ exit codes:
 """
 
 STUCK_EPILOG = f"""\
+The devices come longest stuck first (the oldest status). A status's age is counted from
+the first run that saw the device in it: "stuck since" is never older than the first night
+fota-poller saw the device, however long it sat there before. --by campaign counts them per
+campaign instead, the most stuck first, with the oldest status time of each.
+
 exit codes:
   0   the devices were listed (none is not an error)
 {_DATABASE_ERRORS};
-      a --stuck-after that is no duration, or a bad --config
+      a --stuck-after that is no duration, a --limit under 1, or a bad --config
 """
 
 FORGET_EPILOG = f"""\
@@ -79,6 +84,18 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="append",
         metavar="S1,S2",
         help="only devices in these raw statuses (case, spaces, _ and - ignored); repeatable",
+    )
+    stuck.add_argument(
+        "--limit",
+        type=int,
+        metavar="N",
+        help="only the N longest stuck devices (or, with --by campaign, most stuck campaigns)",
+    )
+    stuck.add_argument(
+        "--by",
+        choices=("device", "campaign"),
+        default="device",
+        help="one line per device (default), or per campaign: its stuck devices counted",
     )
     add_format_option(stuck, ("table", "json"), "a table, or JSON lines")
     forget = _subcommand(

@@ -25,6 +25,7 @@ from fota_poller.observe.stderr import say
 from fota_poller.state import queries
 from fota_poller.state.schema import open_database
 from fota_poller.state.store import StateStore
+from fota_poller.state.stuck_campaigns import CampaignStuck, stuck_by_campaign
 from fota_poller.text import escape_controls, escape_line_separators, excerpt
 
 _SECONDS_PER_DAY: Final = 86400
@@ -70,16 +71,26 @@ def _info(path: Path, form: str) -> int:
 
 def _stuck(path: Path, args: argparse.Namespace, config: Config) -> int:
     longer_than = stuck_after_seconds(args.stuck_after)
+    if args.limit is not None and args.limit < 1:
+        raise ConfigError(
+            f"--limit: {args.limit} lists nothing: give 1 or more, or no --limit for every one"
+        )
     statuses = [s.strip() for given in args.status or () for s in given.split(",") if s.strip()]
     form = output_format(args.format, "table")
+    phases = PhaseTable(config.phases)
     with contextlib.closing(open_database(path, read_only=True)) as connection:
+        if args.by == "campaign":
+            campaigns = stuck_by_campaign(
+                connection, path, longer_than_s=longer_than, phases=phases,
+                statuses=statuses, limit=args.limit,
+            )  # fmt: skip
+            if form == "json":
+                return write_lines(_json_line(campaign) for campaign in campaigns)
+            return write_lines(campaign_table(campaigns))
         devices = queries.stuck_devices(
-            connection,
-            path,
-            longer_than_s=longer_than,
-            phases=PhaseTable(config.phases),
-            statuses=statuses,
-        )
+            connection, path, longer_than_s=longer_than, phases=phases, statuses=statuses,
+            limit=args.limit,
+        )  # fmt: skip
         if form == "json":
             return write_lines(_json_line(device) for device in devices)
         return write_lines(_table(devices))
@@ -109,10 +120,7 @@ def _table(devices: Iterator[queries.StuckDevice]) -> Iterator[str]:
     count = 0
     for device in devices:
         count += 1
-        stuck_for = "(unknown)"
-        if device.stuck_for_s is not None:
-            days, seconds = divmod(device.stuck_for_s, _SECONDS_PER_DAY)
-            stuck_for = f"{days}d {seconds // 3600:02d}h"
+        stuck_for = stuck_for_text(device.stuck_for_s)
         cells = (
             device.account_name,
             device.upgrade_id,
@@ -124,6 +132,50 @@ def _table(devices: Iterator[queries.StuckDevice]) -> Iterator[str]:
         )
         yield _row(map(escape_controls, cells))
     yield f"{count} device{'' if count == 1 else 's'}\n"
+
+
+# --by campaign's table, as the devices' one: hand-padded, a longer value shifts its row only.
+_CAMPAIGN_COLUMNS: Final = (
+    ("ACCOUNT", 16),
+    ("UPGRADE ID", 36),
+    ("STUCK", 7),
+    ("OLDEST SINCE", 24),
+    ("STUCK FOR", 0),
+)
+
+
+def campaign_table(campaigns: Iterable[CampaignStuck]) -> Iterator[str]:
+    """`state stuck --by campaign` on a terminal: a line per campaign, then the totals."""
+    yield _padded(name for name, _ in _CAMPAIGN_COLUMNS)
+    count = devices = 0
+    for campaign in campaigns:
+        count += 1
+        devices += campaign.stuck
+        cells = (
+            escape_controls(campaign.account_name),
+            escape_controls(campaign.upgrade_id),
+            # Right-aligned under its header: counts are compared down the column.
+            f"{campaign.stuck:>{len('STUCK')}}",
+            campaign.oldest_status_since or "(unknown)",
+            stuck_for_text(campaign.longest_stuck_for_s),
+        )
+        yield _padded(cells)
+    plural = "" if count == 1 else "s"
+    yield f"{count} campaign{plural}, {devices} stuck device{'' if devices == 1 else 's'}\n"
+
+
+def _padded(cells: Iterable[str]) -> str:
+    columns = _CAMPAIGN_COLUMNS
+    padded = [f"{cell:<{width}}" for cell, (_, width) in zip(cells, columns, strict=True)]
+    return "  ".join(padded).rstrip() + "\n"
+
+
+def stuck_for_text(seconds: int | None) -> str:
+    """How long, as the tables write it: `8d 03h`; `(unknown)` for a time that is none."""
+    if seconds is None:
+        return "(unknown)"
+    days, rest = divmod(seconds, _SECONDS_PER_DAY)
+    return f"{days}d {rest // 3600:02d}h"
 
 
 def _campaign(text: str) -> tuple[str | None, str]:

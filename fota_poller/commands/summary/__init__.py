@@ -18,6 +18,17 @@ skipped unread: only campaign and run lines are decoded, so memory stays flat.
 --limit: the table and markdown show the worst 50 campaigns by default (totals are over all);
 json and csv give every campaign unless --limit is given; 0 is no limit.
 
+--sort: which campaigns are worst. failed-share (default): the highest share of failed
+devices among campaigns of 20 devices or more (a smaller campaign counts as share 0), then
+the most failed; failed: the most failed devices; pending: the most pending, stalled ones
+first; stalled: the campaigns the state's history finds stalled, longest first (needs the
+state database). Failed polls come first in every order; ties go to more failed, more
+pending, then account and upgrade id.
+
+On a terminal the table fits its width: upgrade ids cut to their first 8 characters, the
+account named once above the table when every row shares it, firmware and status cut
+(...) before any number is. --wide shows every column whole, as a file gets it.
+
 --by model: one row per device model over the night's campaigns (from their `device_models`,
 written by `poll --inventory`), worst failed share first; then the devices no model accounts
 for (no inventory, inventory failed, not in the device list). Not with --state.
@@ -36,6 +47,8 @@ exit codes:
 
 _FORMATS: Final = ("table", "json", "csv", "markdown")
 _BY: Final = ("campaign", "model")
+# summary/order.py's SORTS (a test holds them equal): not imported, see the module's docstring.
+_SORTS: Final = ("failed-share", "failed", "pending", "stalled")
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -57,6 +70,16 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     summary.add_argument(
         "--limit", type=int, metavar="N", help="campaigns (or models) shown at most"
+    )
+    summary.add_argument(
+        "--sort",
+        choices=_SORTS,
+        help="which campaigns come first: failed-share (default), failed, pending, stalled",
+    )
+    summary.add_argument(
+        "--wide",
+        action="store_true",
+        help="on a terminal, the table with whole ids and every column (as a file gets it)",
     )
     summary.add_argument(
         "--by",

@@ -19,10 +19,16 @@ from fota_poller.lines import MAX_LINE_BYTES, read_lines
 from fota_poller.model.phases import PhaseTable
 from fota_poller.observe.stderr import say
 from fota_poller.summary.night import Night
+from fota_poller.summary.order import DEFAULT_SORT, sort_key
 from fota_poller.summary.render import View, render_csv, render_json, render_markdown
 
 if TYPE_CHECKING:
+    from fota_poller.config import Config
     from fota_poller.summary.by_model import ModelView
+    from fota_poller.summary.stalls import Stall
+
+# What the state database says of the night's campaigns: stuck devices, stalled campaigns.
+_State = tuple[dict[tuple[str, str], int], dict[tuple[str, str], "Stall"]]
 
 # Campaigns a table or markdown shows without --limit (the epilog in __init__.py says 50).
 TABLE_LIMIT: Final = 50
@@ -40,24 +46,42 @@ def run(args: argparse.Namespace) -> int:
     if by_model and args.state is not None:
         # Stuck devices are counted per campaign in the state database, not per model.
         raise ConfigError("summary: --by model does not take --state (stuck is per campaign)")
+    if by_model and args.sort is not None:
+        raise ConfigError("summary: --by model has its own order (worst failed share first)")
     if args.state is None and not by_model:
         args.state = config.state.path  # the database the night's poll kept, when it keeps one
+    order = args.sort or DEFAULT_SORT
+    if order == "stalled" and args.state is None:
+        raise ConfigError(
+            "summary: --sort stalled reads the state database's history: pass --state FILE.db "
+            "or set state.path in the config"
+        )
     phases = PhaseTable(config.phases)
     stuck_after = stuck_after_seconds(args.stuck_after)
     form = output_format(args.format, "table")
     limit = _limit(args.limit, form)
-    night = Night(phases, failed_only=args.failed_only, limit=limit, by_model=by_model)
+    state = None
+    if args.state is not None:
+        # Read before the night: the order `stalled` needs it as the rows stream in.
+        state = _read_state(Path(args.state), stuck_after, phases, _stalled_after(config))
+    stalls = {} if state is None else state[1]
+    night = Night(
+        phases,
+        failed_only=args.failed_only,
+        limit=limit,
+        by_model=by_model,
+        key=sort_key(order, stalls),
+    )
     try:
-        return _summarise(night, args, form, stuck_after)
+        return _summarise(night, args, form, state, order)
     finally:
         night.close()
 
 
-def _summarise(night: Night, args: argparse.Namespace, form: str, stuck_after: float) -> int:
+def _summarise(
+    night: Night, args: argparse.Namespace, form: str, state: _State | None, order: str
+) -> int:
     _read(night, args.file)
-    stuck = None
-    if args.state is not None:
-        stuck = _stuck_counts(Path(args.state), stuck_after, night.phases)
     if night.bad_lines:
         long = (
             f", {night.long_lines} of them longer than {MAX_LINE_BYTES >> 20} MB"
@@ -77,17 +101,29 @@ def _summarise(night: Night, args: argparse.Namespace, form: str, stuck_after: f
         )
         return write_answer(lambda stdout: _print_models(form, models, stdout)) or code
     rows, shown_of = night.chosen(), night.eligible
-    view = View(night, rows, shown_of, stuck, code)
-    return write_answer(lambda stdout: _print(form, view, stdout)) or code
+    stuck, stalls = (None, None) if state is None else state
+    view = View(night, rows, shown_of, stuck, code, stalls=stalls, order=order)
+    return write_answer(lambda stdout: _print(form, view, stdout, wide=args.wide)) or code
 
 
-def _stuck_counts(path: Path, stuck_after: float, phases: PhaseTable) -> dict[tuple[str, str], int]:
+def _stalled_after(config: Config) -> int | None:
+    # `phases.stalled_after` comes with the state's history (issue 22); until both are there,
+    # None: no campaign is known stalled (summary/stalls.py).
+    value = getattr(config.phases, "stalled_after", None)
+    return value if isinstance(value, int) else None
+
+
+def _read_state(
+    path: Path, stuck_after: float, phases: PhaseTable, stalled_after: int | None
+) -> _State:
     # Imported here: only with --state (SQLite).
     from fota_poller.state import queries  # noqa: PLC0415
     from fota_poller.state.schema import open_database  # noqa: PLC0415
+    from fota_poller.summary.stalls import read_stalls  # noqa: PLC0415
 
     with contextlib.closing(open_database(path, read_only=True)) as connection:
-        return queries.stuck_counts(connection, path, longer_than_s=stuck_after, phases=phases)
+        stuck = queries.stuck_counts(connection, path, longer_than_s=stuck_after, phases=phases)
+        return stuck, read_stalls(connection, stalled_after=stalled_after)
 
 
 def _read(night: Night, name: str) -> None:
@@ -138,11 +174,11 @@ def _print_models(form: str, view: ModelView, stdout: TextIO) -> None:
         stdout.writelines(by_model.render_markdown(view))
 
 
-def _print(form: str, view: View, stdout: TextIO) -> None:
+def _print(form: str, view: View, stdout: TextIO, *, wide: bool) -> None:
     if form == "table":
         from fota_poller.summary.table import print_table  # noqa: PLC0415 - loads rich
 
-        print_table(view, stdout)
+        print_table(view, stdout, wide=wide)
     elif form == "json":
         stdout.writelines(render_json(view))
     elif form == "csv":

@@ -137,7 +137,7 @@ def test_stuck_lists_json_lines_of_devices_stuck_over_the_duration(capsys, fleet
     }
     # Without the config's [phases], Firmware Limbo is unknown: stuck too.
     assert [json.loads(line)["device_id"] for line in plain.splitlines()] == [
-        "accepted-9d", "limbo-10d", "stuck-8d",
+        "limbo-10d", "accepted-9d", "stuck-8d",
     ]  # fmt: skip
     assert [json.loads(line)["device_id"] for line in only.splitlines()] == [
         "limbo-10d", "stuck-8d",

@@ -18,10 +18,13 @@ from fota_poller.model.records import CampaignRecord
 from fota_poller.summary.render import CSV_COLUMNS
 
 
-def worst_first(campaign: CampaignRecord) -> tuple[int, int, str, str]:
+def worst_first(campaign: CampaignRecord) -> tuple[float, int, int, str, str]:
+    """The default order: failed share among campaigns of 20 devices or more, then count."""
     phases = campaign.device_phase_counts or {}
     account, upgrade = campaign.account_name or "", campaign.upgrade_id or ""
-    return (-phases.get("failed", 0), -phases.get("pending", 0), account, upgrade)
+    failed, devices = phases.get("failed", 0), campaign.device_count or 0
+    share = failed / devices if devices >= 20 else 0.0
+    return (-share, -failed, -phases.get("pending", 0), account, upgrade)
 
 
 HOSTILE = "\x1b[2J[bold]Pwned\u2028"
@@ -73,9 +76,12 @@ def test_json_when_piped_gives_every_campaign_worst_first_and_the_totals_of_the_
     campaigns = records.campaigns
     assert len(document["rows"]) == len(campaigns) == 300
     assert {r["upgrade_id"] for r in document["rows"]} == {c.upgrade_id for c in campaigns}
-    failed = [row["failed"] for row in document["rows"]]
-    assert failed == sorted(failed, reverse=True)
-    assert failed[0] > 0
+    by_id = {campaign.upgrade_id: campaign for campaign in campaigns}
+    assert [row["upgrade_id"] for row in document["rows"]] == [
+        c.upgrade_id for c in sorted(campaigns, key=worst_first)
+    ]
+    assert document["rows"][0]["failed"] > 0
+    assert worst_first(by_id[document["rows"][0]["upgrade_id"]])[0] < 0  # a share, not a count
     phases: Counter[str] = Counter()
     statuses: Counter[str] = Counter()
     for campaign in campaigns:
@@ -129,11 +135,12 @@ def test_on_a_pty_it_prints_the_table_worst_first(night: Path, records: PollOutp
     code, out = run_on_a_terminal(argv, env, stderr=False, rows=50, columns=160)
     text = out.decode()
     assert code == 0, text
-    assert "campaigns, worst first (50 of 300 shown)" in text
+    assert "campaigns of account 0000123456-00001, worst failed share first (50 of 300" in text
     worst = min(records.campaigns, key=worst_first)
-    first_row = next(line for line in text.splitlines() if "0000123456-" in line)
     assert worst.upgrade_id is not None
-    assert worst.upgrade_id in first_row
+    header = text.index("upgrade ")
+    first_row = text[header:].splitlines()[2]  # the header, its rule, then the worst
+    assert first_row.startswith(worst.upgrade_id[:8] + " ")
     assert "devices by phase" in text
     assert f"run {records.run.run_id}: complete" in text
     assert not text.lstrip().startswith("{")  # not the JSON a pipe gets

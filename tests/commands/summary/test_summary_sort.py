@@ -1,0 +1,291 @@
+"""`summary --sort`: each order on campaigns made to tie, the stalled ones through the one
+adapter to the state's history (hand-made `CampaignTrend`s, as the history module will give
+them), and 10,000 campaigns read as a stream in flat memory."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import sys
+import tracemalloc
+import types
+from datetime import UTC, datetime
+from pathlib import Path
+
+import msgspec
+import pytest
+from helpers import ACCOUNT, OTHER_ACCOUNT, run_cli, write_campaign
+
+from fota_poller.cli import main
+from fota_poller.commands import summary as summary_command
+from fota_poller.commands.summary import core
+from fota_poller.summary import order, stalls
+
+RUN = {"record": "run", "run_id": "run-1", "complete": True, "exit_code": 0}
+
+
+class CampaignNight(msgspec.Struct, frozen=True):
+    """The shared contract's night (state/history.py), as part A defines it."""
+
+    run_id: str
+    polled_at: str
+    devices: int
+    succeeded: int
+    failed: int
+    pending: int
+    unknown: int
+    on_target: int | None
+    late: int | None
+    moved: int
+
+
+class CampaignTrend(msgspec.Struct, frozen=True):
+    """The shared contract's trend (state/history.py), as part A defines it."""
+
+    account_name: str
+    upgrade_id: str
+    succeeded_delta: int | None
+    nights_without_progress: int
+    projected_finish: str | None
+    stalled: bool
+    nights: list[CampaignNight]
+
+
+def trend(upgrade: str, nights_without_progress: int, *, stalled: bool) -> CampaignTrend:
+    night = CampaignNight("run-1", "2026-12-01T02:00:00.000Z", 10, 5, 1, 4, 0, None, None, 0)
+    return CampaignTrend(ACCOUNT, upgrade, 0, nights_without_progress, None, stalled, [night])
+
+
+def line(upgrade: str, devices: int, failed: int, pending: int, **changes: object) -> bytes:
+    fields: dict[str, object] = {
+        "record": "campaign",
+        "run_id": "run-1",
+        "outcome": "ok",
+        "account_name": ACCOUNT,
+        "upgrade_id": upgrade,
+        "device_count": devices,
+        "device_phase_counts": {
+            "succeeded": devices - failed - pending,
+            "failed": failed,
+            "pending": pending,
+        },
+    }
+    fields.update(changes)
+    return msgspec.json.encode(fields) + b"\n"
+
+
+# Made to tie: A and G tie on everything but the account; A, B and E share 10% failed;
+# C is under 20 devices (its share counts as 0); F's poll failed; H has no device.
+CAMPAIGNS = (
+    line("A", 100, 10, 5),
+    line("B", 40, 4, 30),
+    line("C", 19, 15, 0),
+    line("D", 1000, 50, 900),
+    line("E", 20, 2, 2),
+    line("F", 0, 0, 0, outcome="failed", error_kind="timeout"),
+    line("G", 100, 10, 5, account_name=OTHER_ACCOUNT),
+    line("H", 0, 0, 0),
+)
+# E stalled for 4 nights, B for 3; D has not moved for 2 nights (not stalled); the rest moved.
+TRENDS = [
+    trend("E", 4, stalled=True),
+    trend("B", 3, stalled=True),
+    trend("D", 2, stalled=False),
+    trend("A", 0, stalled=False),
+]
+EXPECTED = {
+    "failed-share": ["F", "A", "G", "B", "E", "D", "C", "H"],
+    "failed": ["F", "D", "C", "A", "G", "B", "E", "H"],
+    "pending": ["F", "E", "B", "D", "A", "G", "C", "H"],
+    "stalled": ["F", "E", "B", "D", "A", "G", "C", "H"],
+}
+
+
+@pytest.fixture
+def night(tmp_path: Path) -> Path:
+    path = tmp_path / "night.jsonl"
+    path.write_bytes(b"".join(CAMPAIGNS) + msgspec.json.encode(RUN) + b"\n")
+    return path
+
+
+@pytest.fixture
+def history(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tuple[Path, list[dict]]:
+    """A state database, and the history module that will come with it: TRENDS, as given."""
+    state = tmp_path / "state.db"
+    write_campaign(state, ACCOUNT, "A", [("imei-1", "UpgradeSuccess", None, datetime.now(UTC))])
+    asked: list[dict] = []
+
+    def read_trends(connection: object, *, nights: int, stalled_after: int) -> list:
+        asked.append({"nights": nights, "stalled_after": stalled_after})
+        return TRENDS
+
+    module = types.ModuleType("fota_poller.state.history")
+    module.read_trends = read_trends  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "fota_poller.state.history", module)
+    # `phases.stalled_after` comes with the history (issue 22's part A); 3 is its default.
+    monkeypatch.setattr(core, "_stalled_after", lambda _config: 3)
+    return state, asked
+
+
+def upgrades(capsys: pytest.CaptureFixture[str], *args: str) -> list[str]:
+    assert main(["summary", *args, "--format", "json"]) == 1  # F's poll failed
+    return [row["upgrade_id"] for row in json.loads(capsys.readouterr().out)["rows"]]
+
+
+@pytest.mark.parametrize("sort", ["failed-share", "failed", "pending"])
+def test_each_order_with_its_ties_and_the_default(
+    capsys: pytest.CaptureFixture[str], night: Path, history: tuple[Path, list[dict]], sort: str
+) -> None:
+    state, _ = history
+    without_history = EXPECTED[sort]
+    if sort == "pending":  # stalled first among the pending: known only from the history
+        without_history = ["F", "D", "B", "A", "G", "E", "C", "H"]
+    assert upgrades(capsys, str(night), "--sort", sort, "--state", str(state)) == EXPECTED[sort]
+    assert upgrades(capsys, str(night), "--sort", sort) == without_history
+    # A limit keeps the first of the same order (pruned as the rows stream in).
+    assert upgrades(capsys, str(night), "--sort", sort, "--limit", "3") == without_history[:3]
+    if sort == "failed-share":
+        assert upgrades(capsys, str(night)) == without_history  # the default
+
+
+def test_stalled_comes_from_the_history_longest_first_then_the_default_order(
+    capsys: pytest.CaptureFixture[str], night: Path, history: tuple[Path, list[dict]]
+) -> None:
+    state, asked = history
+
+    assert (
+        upgrades(capsys, str(night), "--sort", "stalled", "--state", str(state))
+        == (EXPECTED["stalled"])
+    )
+    limited = upgrades(
+        capsys, str(night), "--sort", "stalled", "--state", str(state), "--limit", "2"
+    )
+    assert limited == ["F", "E"]
+    # The fewest nights that decide `stalled`, once per summary.
+    assert asked == [{"nights": 3, "stalled_after": 3}] * 2
+
+
+def test_before_the_history_exists_every_campaign_reads_as_not_stalled(
+    capsys: pytest.CaptureFixture[str], night: Path, tmp_path: Path
+) -> None:
+    state = tmp_path / "state.db"
+    write_campaign(state, ACCOUNT, "A", [("imei-1", "UpgradeSuccess", None, datetime.now(UTC))])
+    assert (
+        upgrades(capsys, str(night), "--sort", "stalled", "--state", str(state))
+        == (EXPECTED["failed-share"])
+    )
+
+
+def test_the_adapter_keeps_the_campaigns_standing_still_from_the_contracts_trends() -> None:
+    found = stalls.stalls_of(TRENDS)
+    assert found == {
+        (ACCOUNT, "E"): stalls.Stall(stalled=True, nights_without_progress=4),
+        (ACCOUNT, "B"): stalls.Stall(stalled=True, nights_without_progress=3),
+        (ACCOUNT, "D"): stalls.Stall(stalled=False, nights_without_progress=2),
+    }  # A moved last night: no entry, it reads as NOT_STALLED
+    assert stalls.read_stalls(None, stalled_after=None) == {}  # type: ignore[arg-type]
+
+
+def test_the_table_marks_the_stalled_campaigns_with_their_nights(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    night: Path,
+    history: tuple[Path, list[dict]],
+) -> None:
+    state, _ = history
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setenv("NO_COLOR", "1")
+
+    main(["summary", str(night), "--state", str(state), "--sort", "stalled"])
+    lines = re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out).splitlines()
+
+    header_at = next(i for i, text in enumerate(lines) if text.startswith("account "))
+    assert lines[header_at].split()[-1] == "stalled"
+    rows = {text.split()[1]: text for text in lines[header_at + 2 : header_at + 10]}
+    assert rows["E"].split()[-1] == "4"
+    assert rows["B"].split()[-1] == "3"
+    assert rows["D"].split()[-1] != "2"  # standing still, not stalled: no mark
+    assert all(len(text) <= 80 for text in lines)
+
+
+def test_sort_names_its_order_in_the_title(capsys: pytest.CaptureFixture[str], night: Path) -> None:
+    main(["summary", str(night), "--sort", "pending", "--format", "table"])
+    assert "campaigns, most pending first (8 of 8 shown)" in capsys.readouterr().out
+
+
+def test_the_sorts_the_command_offers_are_the_orders(capsys: pytest.CaptureFixture[str]) -> None:
+    assert summary_command._SORTS == order.SORTS
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--sort", "stalled"], "--sort stalled reads the state database's history"),
+        (["--by", "model", "--sort", "failed"], "--by model has its own order"),
+    ],
+)
+def test_a_sort_that_cannot_be_is_one_line_and_exit_2(
+    night: Path, args: list[str], says: str
+) -> None:
+    done = run_cli(["summary", str(night), *args])
+    assert done.returncode == 2
+    assert done.stdout == b""
+    err = done.stderr.decode().splitlines()
+    assert len(err) == 1, err
+    assert says in err[0]
+
+
+def many_campaigns(path: Path, count: int) -> list[bytes]:
+    draw = random.Random(count)
+    lines = []
+    for number in range(count):
+        devices = draw.choice((5, 19, 20, 21, 100, 400))
+        failed = draw.randrange(devices // 2 + 1)
+        pending = draw.randrange(devices - failed + 1)
+        lines.append(line(f"{number:08x}-0000-4000-8000-000000000000", devices, failed, pending))
+    path.write_bytes(b"".join(lines) + msgspec.json.encode(RUN) + b"\n")
+    return lines
+
+
+def peak_of_summary(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[str]]:
+    tracemalloc.start()
+    try:
+        main(["summary", *args, "--format", "json"])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak, [row["upgrade_id"] for row in json.loads(capsys.readouterr().out)["rows"]]
+
+
+def reference(lines: list[bytes], sort: str) -> list[str]:
+    rows = [msgspec.json.decode(text) for text in lines]
+
+    def key(row: dict) -> tuple:
+        devices, phases = row["device_count"], row["device_phase_counts"]
+        failed, pending, upgrade = phases["failed"], phases["pending"], row["upgrade_id"]
+        if sort == "failed-share":
+            share = failed / devices if devices >= 20 else 0.0
+            return (-share, -failed, -pending, upgrade)
+        if sort == "failed":
+            return (-failed, -pending, upgrade)
+        return (pending == 0, -pending, -failed, upgrade)
+
+    return [row["upgrade_id"] for row in sorted(rows, key=key)]
+
+
+@pytest.mark.parametrize("sort", ["failed-share", "failed", "pending"])
+def test_ten_thousand_campaigns_stream_in_flat_memory_in_each_order(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, sort: str
+) -> None:
+    small, large = tmp_path / "small.jsonl", tmp_path / "large.jsonl"
+    many_campaigns(small, 2_500)
+    lines = many_campaigns(large, 10_000)
+
+    small_peak, _ = peak_of_summary(capsys, str(small), "--sort", sort, "--limit", "50")
+    large_peak, worst = peak_of_summary(capsys, str(large), "--sort", sort, "--limit", "50")
+
+    assert worst == reference(lines, sort)[:50]
+    # Four times the campaigns, not four times the memory: at most a prune's worth of rows.
+    assert large_peak < 2 * small_peak, (small_peak, large_peak)
