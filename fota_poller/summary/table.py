@@ -100,7 +100,23 @@ def campaigns_table(view: View, console: Console, *, narrow: bool) -> Table:
         for room in _ROOM:
             table = _table(shown, room)
             if _natural_width(table, console) <= console.width:
-                return table
+                return _given_back(shown, room, table, console)
+    return table
+
+
+def _given_back(shown: Layout, room: _Room, table: Table, console: Console) -> Table:
+    """What a cut to the header's width took beyond the need, given back: the status first.
+
+    Each cut column may grow by what the terminal has left over; it takes no more than its
+    text needs, and what it leaves goes to the next.
+    """
+    extra: dict[str, int] = {}
+    for header in ("status", "firmware"):
+        spare = console.width - _natural_width(table, console)
+        if header not in room.cut or spare <= 0:
+            continue
+        extra[header] = spare
+        table = _table(shown, room._replace(extra=tuple(extra.items())))
     return table
 
 
@@ -111,6 +127,8 @@ class _Room(NamedTuple):
     cut: tuple[str, ...] = ()
     tight: bool = False
     left_out: tuple[str, ...] = ()
+    # Cells given back to a cut column, beyond its header's width (`_given_back`).
+    extra: tuple[tuple[str, int], ...] = ()
 
 
 _ROOM: Final = (
@@ -148,7 +166,11 @@ def _table(shown: Layout, room: _Room) -> Table:
             whole = not room.narrow and column.header == "upgrade"
             table.add_column(column.header, no_wrap=True, min_width=36 if whole else None)
         elif room.narrow or column.header == "firmware":  # on one line, cut with `...`
-            cut = len(column.header) if column.header in room.cut else None
+            cut = (
+                len(column.header) + dict(room.extra).get(column.header, 0)
+                if column.header in room.cut
+                else None
+            )
             table.add_column(column.header, overflow="ellipsis", no_wrap=True, max_width=cut)
         else:  # the wide layout's status: folded over lines, never cut
             table.add_column(column.header, overflow="fold")
