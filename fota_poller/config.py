@@ -168,12 +168,21 @@ class StateConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """The state database that remembers the last successful poll; none when `path` is unset."""
 
     path: str | None = None
+    # Nights of history kept per campaign, in days before the newest night (state/history.py).
+    history_days: PositiveInt = 180
 
 
 class InventoryConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """Each device joined to its account's device list: one request per 1,000 devices."""
 
     enabled: bool = False
+
+
+class PhasesSettings(PhasesConfig, forbid_unknown_fields=True, frozen=True):
+    """`[phases]`: the statuses of each phase (model/phases.py), and when a campaign is stalled."""
+
+    # Consecutive committed runs in which no device changed phase, with devices pending.
+    stalled_after: PositiveInt = 3
 
 
 class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -187,7 +196,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     discover: DiscoverConfig = DiscoverConfig()
     state: StateConfig = StateConfig()
     inventory: InventoryConfig = InventoryConfig()
-    phases: PhasesConfig = PhasesConfig()
+    phases: PhasesSettings = PhasesSettings()
 
 
 Settings = TypeVar("Settings", bound=msgspec.Struct)

@@ -163,8 +163,7 @@ class Inventories:
                 yield items
                 continue
             if not any(
-                fetch.deferred or fetch.parked or fetch.waiting
-                for fetch in self._accounts.values()
+                fetch.deferred or fetch.parked or fetch.waiting for fetch in self._accounts.values()
             ):
                 return
             # No await since ready(): nothing can have changed unseen before this event.

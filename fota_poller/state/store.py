@@ -22,10 +22,12 @@ import msgspec
 
 from fota_poller.errors import StateError, StateWriteError
 from fota_poller.regular_files import hold_lock
+from fota_poller.state import history
 from fota_poller.state.schema import lock_path, open_database, sqlite_error
 
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MILLISECOND: Final = timedelta(milliseconds=1)
+_DAY_MS: Final = 86_400_000
 
 
 def to_ms(moment: datetime) -> int:
@@ -61,10 +63,16 @@ PriorDevice = tuple[str, str | None, str | None, int, int | None]
 
 
 class Prior(msgspec.Struct):
-    """A campaign's state: its row key (None: never polled successfully) and its devices."""
+    """A campaign's state: its row key (None: never polled successfully) and its devices.
+
+    `nights` are its last committed nights, oldest first, and `quiet` the latest one's
+    nights without progress (None: no night yet): what tonight's trend is computed from.
+    """
 
     key: int | None
     devices: dict[str, PriorDevice]
+    nights: list[history.CampaignNight] = msgspec.field(default_factory=list)
+    quiet: int | None = None
 
 
 # What a device row is written as: device_id, status, result_reason, status_since, first_seen,
@@ -73,7 +81,7 @@ DeviceRow = tuple[str, str | None, str | None, int, int, bool | int | None]
 
 
 class CampaignUpdate(msgspec.Struct):
-    """What one ok campaign changes in the state: its row, and its new, changed and gone devices."""
+    """What one ok campaign changes in the state: its row, its devices, its night of history."""
 
     key: int | None
     account_name: str
@@ -83,6 +91,8 @@ class CampaignUpdate(msgspec.Struct):
     polled_at: str
     upserts: list[DeviceRow]
     deletes: list[str]
+    night: history.HistoryRow | None = None
+    transitions: list[history.TransitionRow] = msgspec.field(default_factory=list)
 
 
 _CAMPAIGN_KEY = "SELECT campaign FROM campaigns WHERE account_name = ? AND upgrade_id = ?"
@@ -113,6 +123,9 @@ class StateStore:
         self._in_transaction = False
         self._run_committed = False
         self.staged = 0  # campaigns staged since the last commit
+        # At a commit, nights older than `history_days` before the newest staged are pruned.
+        self._history_days: int | None = None
+        self._newest_ms: int | None = None
 
     @classmethod
     @contextlib.contextmanager
@@ -151,9 +164,10 @@ class StateStore:
         finally:
             store.close()
 
-    def start_run(self, run_id: str, started_at: str) -> None:
-        """Name the run whose changes are staged from now on."""
+    def start_run(self, run_id: str, started_at: str, *, history_days: int | None = None) -> None:
+        """Name the run whose changes are staged from now on; keep `history_days` of history."""
         self._run_id, self._started_at = run_id, started_at
+        self._history_days = history_days
 
     def previous(self, account_name: str, upgrade_id: str) -> Prior:
         """What the last successful poll of this campaign saw (no devices if none did)."""
@@ -174,9 +188,10 @@ class StateStore:
                 )
                 for device_id, status, reason, since, target in self._db.execute(_DEVICES, (key,))
             }
+            nights, quiet = history.campaign_nights(self._db, key, history.FIT_NIGHTS)
         except sqlite3.Error as exc:
             raise StateWriteError(f"cannot read state database {self.path}: {exc}") from None
-        return Prior(key, devices)
+        return Prior(key, devices, nights, quiet)
 
     def stage(self, update: CampaignUpdate) -> None:
         """Write one campaign's changes into the open transaction (not yet committed)."""
@@ -208,6 +223,9 @@ class StateStore:
                 self._db.executemany(_UPSERT_DEVICE, ((key, *row) for row in update.upserts))
             if update.deletes:
                 self._db.executemany(_DELETE_DEVICE, ((key, device) for device in update.deletes))
+            if update.night is not None:
+                history.stage_night(self._db, key, run, update.night, update.transitions)
+                self._newest_ms = max(update.night.polled_ms, self._newest_ms or -(2**63))
         except sqlite3.Error as exc:
             raise StateWriteError(f"cannot write state database {self.path}: {exc}") from None
         self.staged += 1
@@ -220,6 +238,8 @@ class StateStore:
             self._db.execute(
                 "UPDATE runs SET committed_at = ? WHERE run = ?", (committed_at, self._run)
             )
+            if self._history_days is not None and self._newest_ms is not None:
+                history.prune_nights(self._db, self._newest_ms - self._history_days * _DAY_MS)
             self._db.execute("COMMIT")
         except sqlite3.Error as exc:
             self.rollback()
