@@ -15,7 +15,8 @@ From them, per campaign (`campaign_trend`, the one definition the records, `summ
   which has nothing to compare with, counts as no such night). Kept as a running count in
   each row (`quiet`), so that neither retention nor how many nights are read changes it;
 - `projected_finish`: the date a least-squares line of the resolved share over the last
-  `FIT_NIGHTS` nights reaches 1 (state/finish.py says how, and when it is null);
+  `FIT_NIGHTS` nights reaches 1 (state/finish.py says how, and when it is null); null for
+  a stalled campaign, whose pace is zero now whatever the nights before it say;
 - `stalled`: `nights_without_progress >= stalled_after` while devices are pending.
 
 Readers take an open connection, read-only or not; a database of schema version 2 or older
@@ -152,15 +153,22 @@ def campaign_trend(
     """
     latest = nights[-1]
     delta = latest.succeeded - nights[-2].succeeded if len(nights) > 1 else None
+    stalled = quiet >= stalled_after and latest.pending > 0
+    # A stalled campaign's pace is zero now, whatever the nights before it say.
+    finish = (
+        None
+        if stalled
+        else projected_finish(
+            [(n.polled_at, n.devices, n.succeeded + n.failed) for n in nights[-FIT_NIGHTS:]]
+        )
+    )
     return CampaignTrend(
         account_name=account_name,
         upgrade_id=upgrade_id,
         succeeded_delta=delta,
         nights_without_progress=quiet,
-        projected_finish=projected_finish(
-            [(n.polled_at, n.devices, n.succeeded + n.failed) for n in nights[-FIT_NIGHTS:]]
-        ),
-        stalled=quiet >= stalled_after and latest.pending > 0,
+        projected_finish=finish,
+        stalled=stalled,
         nights=list(nights),
     )
 

@@ -225,9 +225,7 @@ PARKING = SimulatorOptions(
 )
 
 
-async def poll_gated(
-    gate: ListGate, concurrency: int
-) -> tuple[MemorySink, int, dict, list]:
+async def poll_gated(gate: ListGate, concurrency: int) -> tuple[MemorySink, int, dict, list]:
     """A run of PARKING's campaigns behind `gate`: sink, exit code, the list's truth, the ids."""
     sink = MemorySink()
     async with run_simulator(PARKING) as simulator:
