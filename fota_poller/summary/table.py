@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Final, TextIO
 from fota_poller.model.phases import PHASES
 from fota_poller.summary.render import View, inventory_lines, run_sentence, share
 from fota_poller.summary.row import CampaignRow
+from fota_poller.summary.trends import last_night_lines
 from fota_poller.text import escape_controls
 
 if TYPE_CHECKING:
@@ -51,6 +52,8 @@ def console_for(stream: TextIO) -> Console:
 def print_footer(view: View, console: Console) -> None:
     """The inventory's news, the campaigns, failures by kind, the run and the exit code."""
     night = view.night
+    for line in last_night_lines(view.last_night, escape_controls, bullet=""):
+        console.print(text(line, "cyan"))
     for line in inventory_lines(night):
         console.print(text(line, "red" if line.startswith("inventory failed") else "cyan"))
     failed = night.campaigns_failed
@@ -98,6 +101,8 @@ def _campaigns(view: View) -> Table:
         table.add_column("stuck", justify="right", style="yellow")
     if view.night.inventory_seen:
         table.add_column("late", justify="right", style="cyan")
+    if view.trends is not None:  # with --state: the history's verdict (state/history.py)
+        table.add_column("stalled", justify="right", style="bold red")
     for row in rows:
         table.add_row(*_cells(row, view, moves=moves))
     return table
@@ -123,6 +128,10 @@ def _cells(row: CampaignRow, view: View, *, moves: bool) -> list[Text]:
         cells.append(text(view.stuck.get((row.account, row.upgrade), 0) or ""))
     if view.night.inventory_seen:
         cells.append(text(row.late or ""))
+    if view.trends is not None:
+        trend = view.trend(row)
+        quiet = trend.nights_without_progress if trend is not None and trend.stalled else None
+        cells.append(text("" if quiet is None else f"{quiet} nights"))
     return cells
 
 

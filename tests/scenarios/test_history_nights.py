@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import sqlite3
 import statistics
 from collections import Counter
 
 from helpers import poll_cli, token_environ
 
+from fota_poller.cli import main
 from fota_poller.model.phases import PhaseTable
 from fota_poller.model.records import CampaignRecord, RunRecord
 from fota_poller.simulator import EvolveOptions, SimulatorOptions, run_simulator
@@ -142,7 +144,30 @@ def stalled_metric(path) -> float:
     raise AssertionError("no fota_poller_last_run_campaigns_stalled in the metrics file")
 
 
-async def test_seven_nights_give_the_catalogue_s_deltas_stalls_transitions_and_finish(tmp_path):
+def check_night(expected, campaigns, day, db, metrics) -> Counter:
+    """One night's records, metric and stored transitions against the catalogue: its totals."""
+    for upgrade, record in campaigns.items():
+        assert record.succeeded_delta == expected.succeeded_delta(upgrade, day), upgrade
+        got = record.nights_without_progress
+        assert got == expected.without_progress(upgrade, day), (upgrade, day)
+        assert record.stalled == expected.stalled(upgrade, day), (upgrade, day)
+    assert stalled_metric(metrics) == sum(expected.stalled(u, day) for u in campaigns)
+    if not day:
+        return Counter()
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as connection:
+        stored = read_transitions(connection)
+    assert {upgrade: Counter({(t.from_status, t.to_status): t.count for t in moved})
+            for (_, upgrade), moved in stored.items()} == {
+        upgrade: expected.transitions(upgrade, day) for upgrade in campaigns
+    }  # fmt: skip
+    totals = sum((expected.transitions(u, day) for u in campaigns), Counter())
+    assert {(t.from_status, t.to_status): t.count for t in transition_totals(stored)} == totals
+    return totals
+
+
+async def test_seven_nights_give_the_catalogue_s_deltas_stalls_transitions_and_finish(
+    tmp_path, capsys
+):
     ids, db, metrics = tmp_path / "ids.txt", tmp_path / "state.db", tmp_path / "fota.prom"
     nights: list[dict[str, CampaignRecord]] = []
     async with run_simulator(OPTIONS) as sim:
@@ -160,26 +185,8 @@ async def test_seven_nights_give_the_catalogue_s_deltas_stalls_transitions_and_f
             assert done.returncode == 0, done.stderr.decode()[-2000:]
             records = read_records(output.read_bytes())
             assert isinstance(records[-1], RunRecord)
-            campaigns = {r.upgrade_id: r for r in records if isinstance(r, CampaignRecord)}
-            nights.append(campaigns)
-            for upgrade, record in campaigns.items():
-                assert record.succeeded_delta == expected.succeeded_delta(upgrade, day), upgrade
-                got = record.nights_without_progress
-                assert got == expected.without_progress(upgrade, day), (upgrade, day)
-                assert record.stalled == expected.stalled(upgrade, day), (upgrade, day)
-            stalled = sum(expected.stalled(upgrade, day) for upgrade in campaigns)
-            assert stalled_metric(metrics) == stalled
-            if day:
-                with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as c:
-                    stored = read_transitions(c)
-                assert {upgrade: Counter({(t.from_status, t.to_status): t.count for t in moved})
-                        for (_, upgrade), moved in stored.items()} == {
-                    upgrade: expected.transitions(upgrade, day) for upgrade in campaigns
-                }  # fmt: skip
-                totals = sum((expected.transitions(u, day) for u in campaigns), Counter())
-                assert {
-                    (t.from_status, t.to_status): t.count for t in transition_totals(stored)
-                } == totals
+            nights.append({r.upgrade_id: r for r in records if isinstance(r, CampaignRecord)})
+            totals = check_night(expected, nights[-1], day, db, metrics)
 
     # The frozen campaign: nothing moves from night 4; stalled from night 6 (day 5) on.
     frozen = [night[FROZEN] for night in nights]
@@ -201,3 +208,38 @@ async def test_seven_nights_give_the_catalogue_s_deltas_stalls_transitions_and_f
         assert record.projected_finish == figure, upgrade
         steady += 1
     assert steady >= 3
+    last_file = tmp_path / f"night{NIGHTS - 1}.jsonl"
+    check_views(capsys, db, last_file, nights[-1], totals=totals, metrics=metrics)
+
+
+TREND_KEYS = ("succeeded_delta", "nights_without_progress", "projected_finish", "stalled")
+
+
+def check_views(capsys, db, night_file, last, *, totals, metrics) -> None:
+    """`state info` and `summary --state` say what the records say, in every format."""
+    assert main(["state", "info", "--state", str(db), "--format", "json"]) == 0
+    history = json.loads(capsys.readouterr().out)["history"]
+    trends = {c["upgrade_id"]: c for c in history["campaigns"]}
+    for upgrade, record in last.items():
+        assert {k: trends[upgrade][k] for k in TREND_KEYS} == {
+            k: getattr(record, k) for k in TREND_KEYS
+        }
+    assert history["last_night"]["campaigns_stalled"] == stalled_metric(metrics)
+    assert history["last_night"]["new"] == sum(n for (a, _), n in totals.items() if a is None)
+    assert main(["state", "info", "--state", str(db), "--format", "text"]) == 0
+    shown = capsys.readouterr().out
+    assert f"{FROZEN}: succeeded +0, 4 nights without progress, finish (no pace), STALLED" in shown
+    assert main(["summary", str(night_file), "--state", str(db), "--format", "json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    rows = {row["upgrade_id"]: row for row in summary["rows"]}
+    assert rows[FROZEN]["transitions"] == []
+    for upgrade, record in last.items():
+        assert {k: rows[upgrade][k] for k in TREND_KEYS} == {
+            k: getattr(record, k) for k in TREND_KEYS
+        }
+    assert summary["last_night"] == history["last_night"]
+    for form, marked in (("csv", "True"), ("markdown", "STALLED"), ("table", "4 nights")):
+        assert main(["summary", str(night_file), "--state", str(db), "--format", form]) == 0
+        shown = capsys.readouterr().out
+        assert "stalled" in shown
+        assert marked in shown, form

@@ -20,8 +20,10 @@ from fota_poller.model.phases import PhaseTable
 from fota_poller.observe.stderr import say
 from fota_poller.summary.night import Night
 from fota_poller.summary.render import View, render_csv, render_json, render_markdown
+from fota_poller.summary.trends import history_view
 
 if TYPE_CHECKING:
+    from fota_poller.state.night_report import MorningNews
     from fota_poller.summary.by_model import ModelView
 
 # Campaigns a table or markdown shows without --limit (the epilog in __init__.py says 50).
@@ -43,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     if args.state is None and not by_model:
         args.state = config.state.path  # the database the night's poll kept, when it keeps one
     phases = PhaseTable(config.phases)
+    args.stalled_after = config.phases.stalled_after
     stuck_after = stuck_after_seconds(args.stuck_after)
     form = output_format(args.format, "table")
     limit = _limit(args.limit, form)
@@ -55,9 +58,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _summarise(night: Night, args: argparse.Namespace, form: str, stuck_after: float) -> int:
     _read(night, args.file)
-    stuck = None
+    stuck = news = None
     if args.state is not None:
-        stuck = _stuck_counts(Path(args.state), stuck_after, night.phases)
+        stuck, news = _from_state(Path(args.state), stuck_after, night.phases, args.stalled_after)
     if night.bad_lines:
         long = (
             f", {night.long_lines} of them longer than {MAX_LINE_BYTES >> 20} MB"
@@ -77,17 +80,22 @@ def _summarise(night: Night, args: argparse.Namespace, form: str, stuck_after: f
         )
         return write_answer(lambda stdout: _print_models(form, models, stdout)) or code
     rows, shown_of = night.chosen(), night.eligible
-    view = View(night, rows, shown_of, stuck, code)
+    view = View(night, rows, shown_of, stuck, code, *history_view(news))
     return write_answer(lambda stdout: _print(form, view, stdout)) or code
 
 
-def _stuck_counts(path: Path, stuck_after: float, phases: PhaseTable) -> dict[tuple[str, str], int]:
+def _from_state(
+    path: Path, stuck_after: float, phases: PhaseTable, stalled_after: int
+) -> tuple[dict[tuple[str, str], int], MorningNews]:
+    """Devices stuck per campaign, and what the history says (trends, transitions)."""
     # Imported here: only with --state (SQLite).
     from fota_poller.state import queries  # noqa: PLC0415
+    from fota_poller.state.night_report import read_news  # noqa: PLC0415
     from fota_poller.state.schema import open_database  # noqa: PLC0415
 
     with contextlib.closing(open_database(path, read_only=True)) as connection:
-        return queries.stuck_counts(connection, path, longer_than_s=stuck_after, phases=phases)
+        stuck = queries.stuck_counts(connection, path, longer_than_s=stuck_after, phases=phases)
+        return stuck, read_news(connection, path, stalled_after=stalled_after)
 
 
 def _read(night: Night, name: str) -> None:
