@@ -168,21 +168,13 @@ class StateConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """The state database that remembers the last successful poll; none when `path` is unset."""
 
     path: str | None = None
-    # Nights of history kept per campaign, in days before the newest night (state/history.py).
-    history_days: PositiveInt = 180
+    history_days: PositiveInt = 180  # nights of history kept (state/history.py)
 
 
 class InventoryConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """Each device joined to its account's device list: one request per 1,000 devices."""
 
     enabled: bool = False
-
-
-class PhasesSettings(PhasesConfig, forbid_unknown_fields=True, frozen=True):
-    """`[phases]`: the statuses of each phase (model/phases.py), and when a campaign is stalled."""
-
-    # Consecutive committed runs in which no device changed phase, with devices pending.
-    stalled_after: PositiveInt = 3
 
 
 class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -196,7 +188,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     discover: DiscoverConfig = DiscoverConfig()
     state: StateConfig = StateConfig()
     inventory: InventoryConfig = InventoryConfig()
-    phases: PhasesSettings = PhasesSettings()
+    phases: PhasesConfig = PhasesConfig()
 
 
 Settings = TypeVar("Settings", bound=msgspec.Struct)
@@ -289,7 +281,6 @@ def _encode(value: object) -> object:
     raise NotImplementedError(type(value))
 
 
-# Every part has its unit: a bare `45` read as seconds was a 45-second deadline meant as minutes.
 # The config file read when `--config` is not given: this variable's file, else the system one
 # when it exists (a package or an admin puts it there; a missing one is no error).
 CONFIG_ENV = "FOTA_POLLER_CONFIG"

@@ -35,6 +35,39 @@ import msgspec
 from fota_poller.model.timestamps import format_timestamp
 from fota_poller.state.finish import projected_finish
 
+# The history's tables (schema version 3, created by schema.py): a campaign's nights
+# clustered by campaign, then run, so its last nights are one short range read backwards;
+# times in ms since the epoch, as the devices'. `quiet` is the night's nights without
+# progress. The index by time is what retention deletes by, without reading every row.
+HISTORY_TABLES: Final = (
+    """CREATE TABLE history (
+    campaign INTEGER NOT NULL,
+    run INTEGER NOT NULL,
+    polled_ms INTEGER NOT NULL,
+    devices INTEGER NOT NULL,
+    succeeded INTEGER NOT NULL,
+    failed INTEGER NOT NULL,
+    pending INTEGER NOT NULL,
+    unknown INTEGER NOT NULL,
+    on_target INTEGER,
+    late INTEGER,
+    moved INTEGER NOT NULL,
+    quiet INTEGER NOT NULL,
+    PRIMARY KEY (campaign, run)
+) WITHOUT ROWID""",
+    "CREATE INDEX history_by_time ON history (polled_ms)",
+    # A campaign's last committed run's transitions (from and to: null for new and gone),
+    # replaced each time the campaign is committed.
+    """CREATE TABLE transitions (
+    campaign INTEGER NOT NULL,
+    run INTEGER NOT NULL,
+    from_status TEXT,
+    to_status TEXT,
+    count INTEGER NOT NULL
+)""",
+    "CREATE INDEX transitions_by_campaign ON transitions (campaign)",
+)
+
 # The nights the projected finish is fitted over.
 FIT_NIGHTS: Final = 7
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -261,16 +294,3 @@ def read_transitions(connection: sqlite3.Connection) -> dict[tuple[str, str], li
         if count is not None:
             listed.append(Transition(before, after, count))
     return found
-
-
-def transition_totals(
-    transitions: dict[tuple[str, str], list[Transition]],
-) -> list[Transition]:
-    """The transitions of every campaign added up, most devices first."""
-    totals: dict[tuple[str | None, str | None], int] = {}
-    for listed in transitions.values():
-        for one in listed:
-            key = (one.from_status, one.to_status)
-            totals[key] = totals.get(key, 0) + one.count
-    ordered = sorted(totals.items(), key=lambda item: (-item[1], str(item[0])))
-    return [Transition(before, after, count) for (before, after), count in ordered]

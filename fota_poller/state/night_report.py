@@ -12,7 +12,7 @@ from pathlib import Path
 
 import msgspec
 
-from fota_poller.state.history import Transition, read_transitions, read_trends, transition_totals
+from fota_poller.state.history import Transition, read_transitions, read_trends
 from fota_poller.state.schema import sqlite_error
 from fota_poller.text import escape_controls
 
@@ -111,3 +111,16 @@ def transition_text(transition: Transition) -> str:
     before = "(new)" if transition.from_status is None else transition.from_status
     after = "(gone)" if transition.to_status is None else transition.to_status
     return f"{before} -> {after}: {transition.count:,}"
+
+
+def transition_totals(
+    transitions: dict[tuple[str, str], list[Transition]],
+) -> list[Transition]:
+    """The transitions of every campaign added up, most devices first."""
+    totals: dict[tuple[str | None, str | None], int] = {}
+    for listed in transitions.values():
+        for one in listed:
+            key = (one.from_status, one.to_status)
+            totals[key] = totals.get(key, 0) + one.count
+    ordered = sorted(totals.items(), key=lambda item: (-item[1], str(item[0])))
+    return [Transition(before, after, count) for (before, after), count in ordered]

@@ -42,6 +42,7 @@ from fota_poller.state.file_checks import (
     validate_header,
     wal_path,
 )
+from fota_poller.state.history import HISTORY_TABLES
 
 SCHEMA_VERSION: Final = 3
 # The oldest schema this version still reads and upgrades.
@@ -52,38 +53,6 @@ APPLICATION_ID: Final = 0x46505354
 # How long a write waits for another connection's write transaction to end.
 BUSY_TIMEOUT_MS: Final = 2000
 
-# The history (version 3): a campaign's nights clustered by campaign, then run, so its last
-# nights are one short range read backwards; times in ms since the epoch, as the devices'.
-# `quiet` is the night's nights without progress (state/history.py). The index by time is
-# what retention deletes by, in the run's transaction, without reading every row.
-_HISTORY_TABLES: Final = (
-    """CREATE TABLE history (
-    campaign INTEGER NOT NULL,
-    run INTEGER NOT NULL,
-    polled_ms INTEGER NOT NULL,
-    devices INTEGER NOT NULL,
-    succeeded INTEGER NOT NULL,
-    failed INTEGER NOT NULL,
-    pending INTEGER NOT NULL,
-    unknown INTEGER NOT NULL,
-    on_target INTEGER,
-    late INTEGER,
-    moved INTEGER NOT NULL,
-    quiet INTEGER NOT NULL,
-    PRIMARY KEY (campaign, run)
-) WITHOUT ROWID""",
-    "CREATE INDEX history_by_time ON history (polled_ms)",
-    # A campaign's last committed run's transitions (from and to: null for new and gone),
-    # replaced each time the campaign is committed.
-    """CREATE TABLE transitions (
-    campaign INTEGER NOT NULL,
-    run INTEGER NOT NULL,
-    from_status TEXT,
-    to_status TEXT,
-    count INTEGER NOT NULL
-)""",
-    "CREATE INDEX transitions_by_campaign ON transitions (campaign)",
-)
 # One statement each: `executescript` would commit the open transaction first (Python 3.11).
 _TABLES: Final = (
     """CREATE TABLE runs (
@@ -113,13 +82,13 @@ _TABLES: Final = (
     on_target INTEGER,
     PRIMARY KEY (campaign, device_id)
 ) WITHOUT ROWID""",
-    *_HISTORY_TABLES,
+    *HISTORY_TABLES,
 )
 # From each version to the next (the key), one statement each, run in one transaction. A
 # column added last, as `_TABLES` has it: an upgraded file and a new one hold the same table.
 _UPGRADES: Final = {
     2: ("ALTER TABLE devices ADD COLUMN on_target INTEGER",),
-    3: _HISTORY_TABLES,
+    3: HISTORY_TABLES,
 }
 # The tables a file of each version holds (from the version the key names on).
 _TABLE_NAMES: Final = {

@@ -27,7 +27,8 @@ from fota_poller.model.phases import PhaseTable
 from fota_poller.model.records import CampaignRecord, RunRecord
 from fota_poller.simulator import EvolveOptions, SimulatorOptions, run_simulator
 from fota_poller.simulator.catalog import Catalog
-from fota_poller.state.history import read_transitions, transition_totals
+from fota_poller.state.history import read_transitions
+from fota_poller.state.night_report import transition_totals
 from fota_poller.testing import read_records
 
 NIGHTS = 7
