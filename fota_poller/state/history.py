@@ -3,7 +3,7 @@
 The state keeps one row per committed run per campaign (`history`: its devices by phase, on
 target and late, and `moved`, the devices whose phase changed in that run) and, per
 campaign, the status transitions of its last committed run (`transitions`). Both are
-written by `store.py` in the transaction that writes the run's device changes, so they are
+written (history_batch.py) in the transaction of the run's device changes, so they are
 exactly as durable as the change feed; campaigns x nights, never devices x nights.
 
 From them, per campaign (`campaign_trend`, the one definition the records, `summary
@@ -56,16 +56,13 @@ HISTORY_TABLES: Final = (
     PRIMARY KEY (campaign, run)
 ) WITHOUT ROWID""",
     "CREATE INDEX history_by_time ON history (polled_ms)",
-    # A campaign's last committed run's transitions (from and to: null for new and gone),
-    # replaced each time the campaign is committed.
+    # A campaign's last committed run's transitions, one row replaced each time: a JSON list
+    # of [from, to, devices] (null from: new; null to: gone), a few dozen at most.
     """CREATE TABLE transitions (
-    campaign INTEGER NOT NULL,
+    campaign INTEGER PRIMARY KEY,
     run INTEGER NOT NULL,
-    from_status TEXT,
-    to_status TEXT,
-    count INTEGER NOT NULL
+    moves TEXT NOT NULL
 )""",
-    "CREATE INDEX transitions_by_campaign ON transitions (campaign)",
 )
 
 # The nights the projected finish is fitted over.
@@ -140,29 +137,7 @@ class HistoryRow(msgspec.Struct, frozen=True):
 # (from status, to status, devices): None for a new device's from, a gone one's to.
 TransitionRow = tuple[str | None, str | None, int]
 
-_INSERT_NIGHT: Final = """INSERT OR REPLACE INTO history (campaign, run, polled_ms, devices,
-    succeeded, failed, pending, unknown, on_target, late, moved, quiet)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
-_INSERT_TRANSITION: Final = """INSERT INTO transitions (campaign, run, from_status, to_status,
-    count) VALUES (?, ?, ?, ?, ?)"""
-
-
-def stage_night(
-    connection: sqlite3.Connection,
-    key: int | None,
-    run: int,
-    night: HistoryRow,
-    transitions: Sequence[TransitionRow],
-) -> None:
-    """Write a campaign's night and replace its transitions, in the caller's transaction."""
-    connection.execute(_INSERT_NIGHT, (key, run, *msgspec.structs.astuple(night)))
-    connection.execute("DELETE FROM transitions WHERE campaign = ?", (key,))
-    connection.executemany(_INSERT_TRANSITION, ((key, run, *row) for row in transitions))
-
-
-def prune_nights(connection: sqlite3.Connection, before_ms: int) -> None:
-    """Delete every night polled before `before_ms` (retention), in the caller's transaction."""
-    connection.execute("DELETE FROM history WHERE polled_ms < ?", (before_ms,))
+_moves_decoder: Final = msgspec.json.Decoder(list[tuple[str | None, str | None, int]])
 
 
 def quiet_nights(moved: int, previous_quiet: int | None) -> int:
@@ -274,10 +249,10 @@ def read_fleet_nights(connection: sqlite3.Connection, *, nights: int) -> list[Fl
     return [FleetNight(run_id, polled_text(ms), *sums) for run_id, ms, *sums in reversed(rows)]
 
 
-_TRANSITIONS: Final = """SELECT c.account_name, c.upgrade_id, t.from_status, t.to_status, t.count
+_TRANSITIONS: Final = """SELECT c.account_name, c.upgrade_id, t.moves
 FROM campaigns AS c LEFT JOIN transitions AS t ON t.campaign = c.campaign AND t.run = c.last_run
 WHERE c.last_run = (SELECT max(run) FROM runs)
-ORDER BY c.account_name, c.upgrade_id, t.count DESC, t.from_status, t.to_status"""
+ORDER BY c.account_name, c.upgrade_id"""
 
 
 def read_transitions(connection: sqlite3.Connection) -> dict[tuple[str, str], list[Transition]]:
@@ -289,8 +264,8 @@ def read_transitions(connection: sqlite3.Connection) -> dict[tuple[str, str], li
     if not has_history(connection):
         return {}
     found: dict[tuple[str, str], list[Transition]] = {}
-    for account, upgrade, before, after, count in connection.execute(_TRANSITIONS):
-        listed = found.setdefault((account, upgrade), [])
-        if count is not None:
-            listed.append(Transition(before, after, count))
+    for account, upgrade, moves in connection.execute(_TRANSITIONS):
+        listed = [] if moves is None else [Transition(*m) for m in _moves_decoder.decode(moves)]
+        listed.sort(key=lambda t: (-t.count, str(t.from_status), str(t.to_status)))
+        found[account, upgrade] = listed
     return found

@@ -23,11 +23,11 @@ import msgspec
 from fota_poller.errors import StateError, StateWriteError
 from fota_poller.regular_files import hold_lock
 from fota_poller.state import history
+from fota_poller.state.history_batch import NightBatch
 from fota_poller.state.schema import lock_path, open_database, sqlite_error
 
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MILLISECOND: Final = timedelta(milliseconds=1)
-_DAY_MS: Final = 86_400_000
 
 
 def to_ms(moment: datetime) -> int:
@@ -63,10 +63,9 @@ PriorDevice = tuple[str, str | None, str | None, int, int | None]
 
 
 class Prior(msgspec.Struct):
-    """A campaign's state: its row key (None: never polled successfully) and its devices.
+    """A campaign's state: its key (None: never polled), devices, last nights (oldest first).
 
-    `nights` are its last committed nights, oldest first, and `quiet` the latest one's
-    nights without progress (None: no night yet): what tonight's trend is computed from.
+    `quiet` is its latest night's nights without progress (None: no night yet).
     """
 
     key: int | None
@@ -123,9 +122,9 @@ class StateStore:
         self._in_transaction = False
         self._run_committed = False
         self.staged = 0  # campaigns staged since the last commit
-        # At a commit, nights older than `history_days` before the newest staged are pruned.
+        # Nights staged, written at the commit, which prunes those `history_days` old.
         self._history_days: int | None = None
-        self._newest_ms: int | None = None
+        self._batch = NightBatch()
 
     @classmethod
     @contextlib.contextmanager
@@ -224,8 +223,7 @@ class StateStore:
             if update.deletes:
                 self._db.executemany(_DELETE_DEVICE, ((key, device) for device in update.deletes))
             if update.night is not None:
-                history.stage_night(self._db, key, run, update.night, update.transitions)
-                self._newest_ms = max(update.night.polled_ms, self._newest_ms or -(2**63))
+                self._batch.add(key, run, update.night, update.transitions)
         except sqlite3.Error as exc:
             raise StateWriteError(f"cannot write state database {self.path}: {exc}") from None
         self.staged += 1
@@ -238,15 +236,14 @@ class StateStore:
             self._db.execute(
                 "UPDATE runs SET committed_at = ? WHERE run = ?", (committed_at, self._run)
             )
-            if self._history_days is not None and self._newest_ms is not None:
-                history.prune_nights(self._db, self._newest_ms - self._history_days * _DAY_MS)
+            self._batch.write(self._db, self._history_days)
             self._db.execute("COMMIT")
         except sqlite3.Error as exc:
             self.rollback()
             raise StateWriteError(f"cannot commit state database {self.path}: {exc}") from None
         self._in_transaction = False
         self._run_committed = self._run is not None
-        self.staged = 0
+        self._unstage()
 
     def rollback(self) -> None:
         """Drop everything staged since the last commit."""
@@ -254,9 +251,13 @@ class StateStore:
             with contextlib.suppress(sqlite3.Error):
                 self._db.execute("ROLLBACK")
         self._in_transaction = False
-        self.staged = 0
+        self._unstage()
         if not self._run_committed:
             self._run = None  # its row was in the transaction rolled back
+
+    def _unstage(self) -> None:
+        self.staged = 0
+        self._batch = NightBatch()
 
     def close(self) -> None:
         """Roll back what is uncommitted and close the database."""
