@@ -2,7 +2,7 @@
 
 The state keeps one row per committed run per campaign (`history`: its devices by phase, on
 target and late, and `moved`, the devices whose phase changed in that run) and, per
-campaign, the status transitions of its last committed run (`transitions`). Both are
+campaign, the status transitions of its last committed run (`campaigns.transitions`). Both are
 written (history_batch.py) in the transaction of the run's device changes, so they are
 exactly as durable as the change feed; campaigns x nights, never devices x nights.
 
@@ -56,14 +56,11 @@ HISTORY_TABLES: Final = (
     PRIMARY KEY (campaign, run)
 ) WITHOUT ROWID""",
     "CREATE INDEX history_by_time ON history (polled_ms)",
-    # A campaign's last committed run's transitions, one row replaced each time: a JSON list
-    # of [from, to, devices] (null from: new; null to: gone), a few dozen at most.
-    """CREATE TABLE transitions (
-    campaign INTEGER PRIMARY KEY,
-    run INTEGER NOT NULL,
-    moves TEXT NOT NULL
-)""",
 )
+# A campaign's last committed run's transitions live in its own row (the row a run updates
+# anyway: no page more is written), `campaigns.transitions`: a JSON list of [from, to,
+# devices], null from for new devices, null to for gone ones; a few dozen at most.
+TRANSITIONS_COLUMN: Final = "ALTER TABLE campaigns ADD COLUMN transitions TEXT"
 
 # The nights the projected finish is fitted over.
 FIT_NIGHTS: Final = 7
@@ -138,6 +135,11 @@ class HistoryRow(msgspec.Struct, frozen=True):
 TransitionRow = tuple[str | None, str | None, int]
 
 _moves_decoder: Final = msgspec.json.Decoder(list[tuple[str | None, str | None, int]])
+
+
+def moves_text(transitions: Sequence[TransitionRow]) -> str:
+    """A campaign's transitions as its row keeps them (`campaigns.transitions`)."""
+    return msgspec.json.encode(list(transitions)).decode()
 
 
 def quiet_nights(moved: int, previous_quiet: int | None) -> int:
@@ -249,10 +251,8 @@ def read_fleet_nights(connection: sqlite3.Connection, *, nights: int) -> list[Fl
     return [FleetNight(run_id, polled_text(ms), *sums) for run_id, ms, *sums in reversed(rows)]
 
 
-_TRANSITIONS: Final = """SELECT c.account_name, c.upgrade_id, t.moves
-FROM campaigns AS c LEFT JOIN transitions AS t ON t.campaign = c.campaign AND t.run = c.last_run
-WHERE c.last_run = (SELECT max(run) FROM runs)
-ORDER BY c.account_name, c.upgrade_id"""
+_TRANSITIONS: Final = """SELECT account_name, upgrade_id, transitions FROM campaigns
+WHERE last_run = (SELECT max(run) FROM runs) ORDER BY account_name, upgrade_id"""
 
 
 def read_transitions(connection: sqlite3.Connection) -> dict[tuple[str, str], list[Transition]]:

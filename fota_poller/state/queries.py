@@ -248,9 +248,8 @@ def forget_campaigns(
                 missing.append((account_name, upgrade_id))
             for key, account, upgrade in found:
                 devices = connection.execute("DELETE FROM devices WHERE campaign = ?", (key,))
-                # Its nights and transitions go with it (a writer's file is version 3 on).
+                # Its nights go with it (a writer's file is version 3 on).
                 connection.execute("DELETE FROM history WHERE campaign = ?", (key,))
-                connection.execute("DELETE FROM transitions WHERE campaign = ?", (key,))
                 connection.execute("DELETE FROM campaigns WHERE campaign = ?", (key,))
                 removed.append(Forgotten(account, upgrade, devices.rowcount))
         connection.execute("COMMIT")

@@ -14,7 +14,7 @@ folder; the file is left byte for byte as it was (file_checks.py says how).
 
 Schema versions: 1 (fota-poller before `--inventory`), 2 (each device's last known
 `on_target`), 3 (the history: a row per committed run per campaign, and each campaign's last
-transitions; state/history.py). A writer upgrades an older file in place, in one
+transitions in its row; state/history.py). A writer upgrades an older file in place, in one
 transaction (`ALTER TABLE ... ADD COLUMN` changes the table's definition only: every row is
 kept, as it was, its `on_target` unknown; the history starts empty); a reader reads any of
 them as it is (`has_on_target`, `history.has_history`). A fota-poller of an older version
@@ -42,7 +42,7 @@ from fota_poller.state.file_checks import (
     validate_header,
     wal_path,
 )
-from fota_poller.state.history import HISTORY_TABLES
+from fota_poller.state.history import HISTORY_TABLES, TRANSITIONS_COLUMN
 
 SCHEMA_VERSION: Final = 3
 # The oldest schema this version still reads and upgrades.
@@ -70,6 +70,7 @@ _TABLES: Final = (
     first_polled_at TEXT NOT NULL,
     last_polled_at TEXT NOT NULL,
     last_run INTEGER NOT NULL,
+    transitions TEXT,
     UNIQUE (account_name, upgrade_id)
 )""",
     """CREATE TABLE devices (
@@ -88,12 +89,12 @@ _TABLES: Final = (
 # column added last, as `_TABLES` has it: an upgraded file and a new one hold the same table.
 _UPGRADES: Final = {
     2: ("ALTER TABLE devices ADD COLUMN on_target INTEGER",),
-    3: HISTORY_TABLES,
+    3: (*HISTORY_TABLES, TRANSITIONS_COLUMN),
 }
 # The tables a file of each version holds (from the version the key names on).
 _TABLE_NAMES: Final = {
     1: frozenset({"runs", "campaigns", "devices"}),
-    3: frozenset({"history", "transitions"}),
+    3: frozenset({"history"}),
 }
 
 

@@ -98,9 +98,9 @@ _CAMPAIGN_KEY = "SELECT campaign FROM campaigns WHERE account_name = ? AND upgra
 _DEVICES = """SELECT device_id, status, result_reason, status_since, on_target FROM devices
     WHERE campaign = ?"""
 _INSERT_CAMPAIGN = """INSERT INTO campaigns (account_name, upgrade_id, status, device_count,
-    first_polled_at, last_polled_at, last_run) VALUES (?, ?, ?, ?, ?, ?, ?)"""
+    first_polled_at, last_polled_at, last_run, transitions) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"""
 _UPDATE_CAMPAIGN = """UPDATE campaigns SET status = ?, device_count = ?, last_polled_at = ?,
-    last_run = ? WHERE campaign = ?"""
+    last_run = ?, transitions = ? WHERE campaign = ?"""
 # first_seen is kept: a changed device was first seen when it was first seen.
 _UPSERT_DEVICE = """INSERT INTO devices (campaign, device_id, status, result_reason,
     status_since, first_seen, on_target) VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -198,6 +198,7 @@ class StateStore:
             self._begin()
             run = self._run_row()
             key = update.key
+            moves = None if update.night is None else history.moves_text(update.transitions)
             if key is None:
                 cursor = self._db.execute(
                     _INSERT_CAMPAIGN,
@@ -209,13 +210,14 @@ class StateStore:
                         update.polled_at,
                         update.polled_at,
                         run,
+                        moves,
                     ),
                 )
                 key = cursor.lastrowid
             else:
                 self._db.execute(
                     _UPDATE_CAMPAIGN,
-                    (update.status, update.device_count, update.polled_at, run, key),
+                    (update.status, update.device_count, update.polled_at, run, moves, key),
                 )
             # Rows from generators: a list of a million parameter tuples would cost 150 MB.
             if update.upserts:
@@ -223,7 +225,7 @@ class StateStore:
             if update.deletes:
                 self._db.executemany(_DELETE_DEVICE, ((key, device) for device in update.deletes))
             if update.night is not None:
-                self._batch.add(key, run, update.night, update.transitions)
+                self._batch.add(key, run, update.night)
         except sqlite3.Error as exc:
             raise StateWriteError(f"cannot write state database {self.path}: {exc}") from None
         self.staged += 1

@@ -128,8 +128,8 @@ def test_forget_removes_a_campaign_s_history_and_transitions(tmp_path):
     with contextlib.closing(open_database(path)) as connection:
         queries.forget_campaigns(connection, path, [(ACCOUNT, "u1")])
         assert connection.execute("SELECT count(*) FROM history").fetchone()[0] == 1
-        left = connection.execute("SELECT DISTINCT campaign FROM transitions").fetchall()
-    assert len(left) == 1
+        left = connection.execute("SELECT count(*) FROM campaigns").fetchone()[0]
+    assert left == 1
     assert set(trends(path)) == {"u2"}
 
 
@@ -151,7 +151,7 @@ def test_a_version_2_database_is_read_as_having_no_history_and_upgraded_by_a_run
     night(path, "r0", START)
     with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as db:
         db.execute("DROP TABLE history")
-        db.execute("DROP TABLE transitions")
+        db.execute("ALTER TABLE campaigns DROP COLUMN transitions")
         db.execute("PRAGMA user_version = 2")
 
     with contextlib.closing(open_database(path, read_only=True)) as connection:
