@@ -35,10 +35,12 @@ import msgspec
 from fota_poller.model.timestamps import format_timestamp
 from fota_poller.state.finish import projected_finish
 
-# The history's tables (schema version 3, created by schema.py): a campaign's nights
-# clustered by campaign, then run, so its last nights are one short range read backwards;
-# times in ms since the epoch, as the devices'. `quiet` is the night's nights without
-# progress. The index by time is what retention deletes by, without reading every row.
+# The history's table (schema version 3, created by schema.py), times in ms since the epoch,
+# as the devices'. `quiet` is the night's nights without progress. Clustered by run, then
+# campaign: a night's rows are appended at the end, a few new pages, where a key starting
+# with the campaign would rewrite a page of every campaign each night (bench/history_commit
+# .py). A campaign's last nights are read through `history_by_campaign`, retention deletes
+# through `history_by_time`; both are appended to or small.
 HISTORY_TABLES: Final = (
     """CREATE TABLE history (
     campaign INTEGER NOT NULL,
@@ -53,8 +55,9 @@ HISTORY_TABLES: Final = (
     late INTEGER,
     moved INTEGER NOT NULL,
     quiet INTEGER NOT NULL,
-    PRIMARY KEY (campaign, run)
+    PRIMARY KEY (run, campaign)
 ) WITHOUT ROWID""",
+    "CREATE INDEX history_by_campaign ON history (campaign, run)",
     "CREATE INDEX history_by_time ON history (polled_ms)",
 )
 # A campaign's last committed run's transitions live in its own row (the row a run updates
