@@ -182,3 +182,34 @@ def test_the_projected_finish_on_lines_whose_answer_is_known(shares, expected):
         for day, share in enumerate(shares)
     ]
     assert projected_finish(nights) == expected
+
+
+def test_fleet_nights_sum_each_committed_run_over_its_campaigns(tmp_path):
+    path = tmp_path / "state.db"
+    night(path, "r0", START, upgrade="u1", devices=10, succeeded=2, failed=1)
+    with StateStore.open(path) as store:  # one run, two campaigns
+        store.start_run("r1", text(START + DAY), history_days=180)
+        for upgrade, (devices, succeeded) in {"u1": (10, 4), "u2": (20, 5)}.items():
+            prior = store.previous(ACCOUNT, upgrade)
+            row = HistoryRow(
+                to_ms(START + DAY), devices, succeeded, 1, devices - succeeded - 1, 0, 3, 1, 2, 0
+            )
+            store.stage(
+                CampaignUpdate(
+                    key=prior.key, account_name=ACCOUNT, upgrade_id=upgrade, status=None,
+                    device_count=devices, polled_at=text(START + DAY), upserts=[], deletes=[],
+                    night=row,
+                )
+            )  # fmt: skip
+        store.commit(text(START + DAY))
+
+    with contextlib.closing(open_database(path, read_only=True)) as connection:
+        fleet = read_fleet_nights(connection, nights=7)
+        assert read_fleet_nights(connection, nights=1) == fleet[-1:]
+    assert [(f.run_id, f.devices, f.succeeded, f.failed, f.pending) for f in fleet] == [
+        ("r0", 10, 2, 1, 7),
+        ("r1", 30, 9, 2, 19),
+    ]
+    # Without --inventory on target and late are unknown (null), not 0.
+    assert [(f.on_target, f.late) for f in fleet] == [(None, None), (6, 2)]
+    assert fleet[1].polled_at == text(START + DAY)
