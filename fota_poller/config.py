@@ -168,6 +168,7 @@ class StateConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """The state database that remembers the last successful poll; none when `path` is unset."""
 
     path: str | None = None
+    history_days: PositiveInt = 180  # nights of history kept (state/history.py)
 
 
 class InventoryConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -280,7 +281,6 @@ def _encode(value: object) -> object:
     raise NotImplementedError(type(value))
 
 
-# Every part has its unit: a bare `45` read as seconds was a 45-second deadline meant as minutes.
 # The config file read when `--config` is not given: this variable's file, else the system one
 # when it exists (a package or an admin puts it there; a missing one is no error).
 CONFIG_ENV = "FOTA_POLLER_CONFIG"

@@ -198,6 +198,7 @@ def test_metrics_table_lists_every_metric_written():
         exit_code=0,
         complete=True,
         devices_by_change={"new": 1, "changed": 0, "gone": 0},
+        campaigns_stalled=0,
     )
     written = {metric.name for metric in _registry(metrics, None).collect()}
     documented = set(re.findall(r"^\| `(fota_poller_\w+)(?:\{\w+\})?` \|", text, re.MULTILINE))

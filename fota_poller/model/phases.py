@@ -80,7 +80,7 @@ DeviceStatus = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 
 
 class PhasesConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-    """Device statuses to add to, or move within, the built-in phase table (model/phases.py).
+    """`[phases]`: statuses to add to, or move within, the built-in table; when a campaign stalls.
 
     A status listed here wins over the built-in table; spelling variants match (case, spaces,
     `_` and `-` are ignored).
@@ -90,6 +90,9 @@ class PhasesConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     failed: tuple[DeviceStatus, ...] = ()
     pending: tuple[DeviceStatus, ...] = ()
     unknown: tuple[DeviceStatus, ...] = ()
+    # Consecutive committed runs in which no device changed phase, with devices pending,
+    # that make a campaign stalled (state/history.py). Here, as the rest of `[phases]`.
+    stalled_after: Annotated[int, msgspec.Meta(ge=1)] = 3
 
 
 class PhaseTable:

@@ -11,7 +11,7 @@ import msgspec
 
 from fota_poller.model.inventory import InventoryStatus
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # How a device line starts as written (msgspec, compact, the tag first): `is_device_line`.
 DEVICE_LINE_START: Final = b'{"record":"device"'
 
@@ -108,6 +108,13 @@ class CampaignRecord(msgspec.Struct, tag_field="record", tag="campaign"):
     error_kind: ErrorKind | None
     error_code: str | None
     error_message: str | None
+    # Schema 4: the campaign's course over its nights (state/history.py), null without a
+    # state database and for a failed campaign. Last, with defaults: a record built without
+    # them (a test's, a failed campaign's) has them null.
+    succeeded_delta: int | None = None
+    nights_without_progress: int | None = None
+    projected_finish: str | None = None
+    stalled: bool | None = None
 
 
 class RunRecord(msgspec.Struct, tag_field="record", tag="run"):

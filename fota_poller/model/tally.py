@@ -50,6 +50,8 @@ class RunTally:
         self.devices_by_phase: Counter[str] = Counter()
         # With a state database: devices new, changed and gone since the last run.
         self.devices_by_change: Counter[str] = Counter()
+        # With a state database: campaigns stalled (state/history.py); None without one.
+        self.campaigns_stalled: int | None = None
         # Log lines stderr could not take (closed, full, a reader that quit): observe/stderr.py.
         self.log_lines_dropped = 0
         self._on_change: Callable[[RunTally], None] | None = None
@@ -109,6 +111,8 @@ class RunTally:
             changes["new"] += record.devices_new
             changes["changed"] += record.devices_changed or 0
             changes["gone"] += record.devices_gone or 0
+        if record.stalled is not None:
+            self.campaigns_stalled = (self.campaigns_stalled or 0) + record.stalled
         self._changed()
 
     def campaigns_failed_in_bulk(self, error_kind: ErrorKind, count: int) -> None:

@@ -44,6 +44,7 @@ class RunMetrics(msgspec.Struct, frozen=True, kw_only=True):
     devices_by_status: dict[str, int] = msgspec.field(default_factory=dict)
     devices_by_phase: dict[str, int] = msgspec.field(default_factory=dict)
     devices_by_change: dict[str, int] = msgspec.field(default_factory=dict)
+    campaigns_stalled: int | None = None  # None: no state database, nothing is known
     requests: int = 0
     inventory_requests: int = 0
     retries: int = 0
@@ -68,6 +69,7 @@ class RunMetrics(msgspec.Struct, frozen=True, kw_only=True):
             devices_by_status=dict(tally.devices_by_status),
             devices_by_phase=dict(tally.devices_by_phase),
             devices_by_change=dict(tally.devices_by_change),
+            campaigns_stalled=tally.campaigns_stalled,
             requests=tally.requests_total,
             inventory_requests=tally.inventory_requests,
             retries=tally.retries,
@@ -195,6 +197,13 @@ def _registry(metrics: RunMetrics, last_success: float | None) -> CollectorRegis
             "Devices new, changed and gone since the previous run (with --state).",
             "change",
             metrics.devices_by_change,
+        )
+    if metrics.campaigns_stalled is not None:  # only a run with a state database knows
+        gauge(
+            "last_run_campaigns_stalled",
+            "Campaigns of the last run with devices pending and none changing phase for "
+            "phases.stalled_after committed runs (with --state).",
+            metrics.campaigns_stalled,
         )
     gauge("last_run_requests", "HTTP requests the last run started.", metrics.requests)
     gauge(

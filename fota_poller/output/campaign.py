@@ -24,6 +24,7 @@ from fota_poller.output.device_lines import DeviceLines, device_template
 from fota_poller.output.device_list import MISSING_STATUS, count_statuses, without_duplicates
 from fota_poller.output.inventory_join import device_join, joined_lines, unjoined_counts
 from fota_poller.output.redacted import redacted_upgrade
+from fota_poller.output.trend import Tonight, campaign_night, with_trend
 from fota_poller.state.store import CampaignUpdate, Prior, to_ms
 from fota_poller.text import ERROR_TEXT_CHARS, excerpt
 
@@ -50,13 +51,15 @@ class RecordOptions(msgspec.Struct):
 
     `previous` reads a campaign's last successful poll (None: no state for this campaign
     after all); `emit_same` keeps the lines of unchanged devices (`--emit all`); `redactor`
-    is the run's, for a body's text.
+    is the run's, for a body's text; `stalled_after` is the config's (output/trend.py).
     """
 
     phases: PhaseTable
     previous: Callable[[str, str], Prior | None] | None = None
     emit_same: bool = True
     redactor: Redactor = msgspec.field(default_factory=Redactor)
+    # `[phases] stalled_after`, for the campaign's trend; None: no trend (its fields null).
+    stalled_after: int | None = None
 
 
 def campaign_ended(polled_on: date, end_date: str | None) -> bool | None:
@@ -133,7 +136,8 @@ def from_response(
     status_counts = count_statuses(devices)
     prior = None if options.previous is None else options.previous(ref.account_name, ref.upgrade_id)
     new = changed = gone = None
-    update = None
+    update = trend = None
+    phase_counts = options.phases.counts(status_counts, MISSING_STATUS)
     if prior is None:
         lines = (
             DeviceLines.sent(template, devices, options.phases)
@@ -152,6 +156,13 @@ def from_response(
         )
         lines = DeviceLines.of_fields(template, compared.fields)
         new, changed, gone = compared.new, compared.changed, compared.gone
+    # The join counts each device as its line is made: the counts are whole from here on.
+    counts = unjoined_counts(inventory) if join is None else join.counts()
+    if prior is not None:
+        now = Tonight(run_id, ref, polled_at, to_ms(received_at), compared.moved)
+        night, trend = campaign_night(
+            prior, phase_counts, counts, now, stalled_after=options.stalled_after
+        )
         update = CampaignUpdate(
             key=prior.key,
             account_name=ref.account_name,
@@ -161,8 +172,9 @@ def from_response(
             polled_at=polled_at,
             upserts=compared.upserts,
             deletes=compared.deletes,
+            night=night,
+            transitions=compared.transitions,
         )
-    counts = unjoined_counts(inventory) if join is None else join.counts()
     record = CampaignRecord(
         run_id=run_id,
         polled_at=polled_at,
@@ -177,7 +189,7 @@ def from_response(
         campaign_ended=ended,
         device_count=len(devices),
         device_status_counts=status_counts,
-        device_phase_counts=options.phases.counts(status_counts, MISSING_STATUS),
+        device_phase_counts=phase_counts,
         devices_duplicate=duplicates,
         devices_new=new,
         devices_changed=changed,
@@ -194,7 +206,7 @@ def from_response(
         error_code=None,
         error_message=None,
     )
-    return CampaignResult(record, lines, update)
+    return CampaignResult(with_trend(record, trend), lines, update)
 
 
 def from_request_error(

@@ -14,6 +14,11 @@ was true (back on another firmware). A succeeded device coming on target, or a d
 first known off target, is learnt and not reported: the device list often follows the
 status by a day, and every success would else be told twice.
 
+Per campaign it also counts, for the history (state/history.py), `moved`: the devices found
+in both nights whose phase differs (a status change within a phase, `RequestPending` to
+`Device Accepted`, is no progress), and the status transitions: (from, to) -> devices, a
+new device from None, a gone one to None; a change of reason or `on_target` alone is none.
+
 A device sent without an id cannot be matched from one night to the next: it gets no change
 fields and is not kept. A device listed twice is compared once, by its last entry
 (`campaign.without_duplicates`).
@@ -32,7 +37,8 @@ from fota_poller.api.decode import Device
 from fota_poller.model.phases import PhaseTable
 from fota_poller.output.device_lines import DeviceFields, JoinedFields
 from fota_poller.output.inventory_join import DeviceJoin, InventoryTail
-from fota_poller.state.store import DeviceRow, Prior, stored_time
+from fota_poller.state.history import TransitionRow
+from fota_poller.state.store import DeviceRow, Prior, PriorDevice, stored_time
 
 
 class Compared(msgspec.Struct):
@@ -44,6 +50,8 @@ class Compared(msgspec.Struct):
     gone: int
     upserts: list[DeviceRow]
     deletes: list[str]
+    moved: int = 0
+    transitions: list[TransitionRow] = msgspec.field(default_factory=list)
 
 
 def _since_text(texts: dict[int, str], ms: int) -> str | None:
@@ -82,7 +90,9 @@ def compare(
     since_texts: dict[int, str] = {}
     fields: list[DeviceFields] = []
     upserts: list[DeviceRow] = []
-    new = changed = 0
+    changed = moved = 0
+    # (from status, to status) -> devices: a few dozen keys, whatever the fleet.
+    moves: dict[tuple[str | None, str | None], int] = {}
     # Ids are distinct (campaign.without_duplicates), so when every device found in `before`
     # adds up to all of it, none is gone, and tonight's ids need no set (a million: 60 MB).
     found = 0
@@ -103,7 +113,7 @@ def compare(
             continue
         last = before.get(device_id)
         if last is None:
-            new += 1
+            moves[None, status] = moves.get((None, status), 0) + 1  # new: counted from here
             upserts.append((device_id, status, reason, polled_ms, polled_ms, target))
             fields.append(
                 fields_of(device_id, status, status_phase, reason, None, polled_at, "new", *tail)
@@ -130,6 +140,7 @@ def compare(
                     )
                 continue
         changed += 1
+        moved += _moved(moves, phases, last_status, status, status_phase)
         since_ms = last_since if last_status == status else polled_ms
         kept = last_target if target is None else target
         upserts.append((device_id, status, reason, since_ms, polled_ms, kept))
@@ -137,13 +148,45 @@ def compare(
         fields.append(
             fields_of(device_id, status, status_phase, reason, last_status, since, "changed", *tail)
         )
-    deletes = (
-        []
-        if found == len(before)
-        else sorted(before.keys() - {device.device_id for device in devices})
-    )
+    deletes = [] if found == len(before) else _gone(before, devices, moves)
     fields.extend(
         fields_of(device_id, None, None, None, before[device_id][1], None, "gone")
         for device_id in deletes
     )
-    return Compared(fields, new, changed, len(deletes), upserts, deletes)
+    return Compared(
+        fields,
+        sum(count for (start, _), count in moves.items() if start is None),  # new
+        changed,
+        len(deletes),
+        upserts,
+        deletes,
+        moved,
+        [(start, end, count) for (start, end), count in moves.items()],
+    )
+
+
+def _gone(
+    before: dict[str, PriorDevice],
+    devices: list[Device],
+    moves: dict[tuple[str | None, str | None], int],
+) -> list[str]:
+    """The ids of `before` not among `devices`, sorted; each counted in `moves` as gone."""
+    gone = sorted(before.keys() - {device.device_id for device in devices})
+    for device_id in gone:
+        status = before[device_id][1]
+        moves[status, None] = moves.get((status, None), 0) + 1
+    return gone
+
+
+def _moved(
+    moves: dict[tuple[str | None, str | None], int],
+    phases: PhaseTable,
+    last_status: str | None,
+    status: str | None,
+    status_phase: str,
+) -> int:
+    """Count a changed device's transition in `moves`; 1 when its phase changed, else 0."""
+    if last_status == status:
+        return 0  # its reason or `on_target` alone changed: no transition
+    moves[last_status, status] = moves.get((last_status, status), 0) + 1
+    return int(phases.phase(last_status) != status_phase)

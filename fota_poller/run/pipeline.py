@@ -116,10 +116,11 @@ async def _run_poll(
     deadline = config.poll.deadline
     limiter = RateLimiter(config.poll.rate)
     max_body = config.poll.max_response_bytes
-    run_state = _start_state(state, run_id, started, sink)
+    run_state = _start_state(state, run_id, started, sink, config.state.history_days)
     records = RecordOptions(
         phases=PhaseTable(config.phases),
         previous=None if run_state is None else run_state.previous,
+        stalled_after=config.phases.stalled_after,
         emit_same=config.output.emit == "all",
         # The run's redactor (a fresh one when None: it still redacts credential patterns
         # and bounds error text), for every record's server text.
@@ -190,12 +191,12 @@ async def _run_poll(
 
 
 def _start_state(
-    state: StateStore | None, run_id: str, started: datetime, sink: Sink
+    state: StateStore | None, run_id: str, started: datetime, sink: Sink, history_days: int
 ) -> RunState | None:
     """The run's side of the state database (None without one), its run started."""
     if state is None:
         return None
-    state.start_run(run_id, format_timestamp(started))
+    state.start_run(run_id, format_timestamp(started), history_days=history_days)
     return RunState(state, commit_as_written=sink.durable_per_write)
 
 

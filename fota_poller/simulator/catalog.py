@@ -211,11 +211,12 @@ class Catalog:
         device_count = rng.randint(self.options.devices_min, self.options.devices_max)
         devices = _devices(rng, device_count)
         if day > 0 and self.options.evolve is not None:
+            frozen = dict(self.options.evolve.frozen).get(upgrade_id)
             devices = evolve_devices(
                 devices,
                 options=self.options.evolve,
                 index=index,
-                day=day,
+                day=day if frozen is None else min(day, frozen),
                 reasons=_DEVICE_REASONS,
                 make=SimulatedDevice,
             )

@@ -45,6 +45,9 @@ class EvolveOptions(msgspec.Struct, frozen=True):
 
     seed: int
     share: float = 0.02  # fraction of a campaign's devices that move one step a day, expected
+    # (upgrade id, day): that campaign stops evolving after the day (a stalled campaign, for
+    # tests): every later day serves that day's devices.
+    frozen: tuple[tuple[str, int], ...] = ()
 
 
 def validate_evolve(options: EvolveOptions) -> None:

@@ -257,7 +257,7 @@ def _find_campaigns(
 def forget_campaigns(
     connection: sqlite3.Connection, path: Path, wanted: list[tuple[str | None, str]]
 ) -> tuple[list[Forgotten], list[tuple[str | None, str]]]:
-    """Remove the campaigns `wanted` names and their devices, in one transaction.
+    """Remove the campaigns `wanted` names, their devices and history, in one transaction.
 
     `wanted` holds (account or None for every account, upgrade id). Gives what was removed
     and what was not in the database. A `StateBusyError` while a run holds the database.
@@ -275,6 +275,8 @@ def forget_campaigns(
                 missing.append((account_name, upgrade_id))
             for key, account, upgrade in found:
                 devices = connection.execute("DELETE FROM devices WHERE campaign = ?", (key,))
+                # Its nights go with it (a writer's file is version 3 on).
+                connection.execute("DELETE FROM history WHERE campaign = ?", (key,))
                 connection.execute("DELETE FROM campaigns WHERE campaign = ?", (key,))
                 removed.append(Forgotten(account, upgrade, devices.rowcount))
         connection.execute("COMMIT")

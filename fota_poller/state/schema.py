@@ -13,11 +13,14 @@ fota-poller's, a schema newer than this version, and (for writing) a read-only f
 folder; the file is left byte for byte as it was (file_checks.py says how).
 
 Schema versions: 1 (fota-poller before `--inventory`), 2 (each device's last known
-`on_target`). A writer upgrades a version 1 file in place, in one transaction (`ALTER TABLE
-... ADD COLUMN` changes the table's definition only: every row is kept, as it was, its
-`on_target` unknown); a reader reads either as it is (`has_on_target`). A fota-poller of
-version 1 refuses a version 2 file as it refuses any newer schema: it would otherwise drop
-what the column holds.
+`on_target`), 3 (the history: a row per committed run per campaign, and each campaign's last
+transitions in its row; state/history.py). A writer upgrades an older file in place, in one
+transaction (`ALTER TABLE ... ADD COLUMN` changes the table's definition only: every row is
+kept, as it was, its `on_target` unknown; the history starts empty); a reader reads any of
+them as it is (`has_on_target`, `history.has_history`). A fota-poller of an older version
+refuses a newer file as it refuses any newer schema: it would otherwise drop what it holds.
+The history is campaigns x nights, never devices x nights: a row of about 60 bytes per
+campaign a night, pruned past `state.history_days`.
 """
 
 from __future__ import annotations
@@ -39,8 +42,9 @@ from fota_poller.state.file_checks import (
     validate_header,
     wal_path,
 )
+from fota_poller.state.history import HISTORY_TABLES, TRANSITIONS_COLUMN
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 # The oldest schema this version still reads and upgrades.
 OLDEST_SCHEMA_VERSION: Final = 1
 # PRAGMA application_id: "FPST" (fota-poller state), so another program's SQLite file is
@@ -66,6 +70,7 @@ _TABLES: Final = (
     first_polled_at TEXT NOT NULL,
     last_polled_at TEXT NOT NULL,
     last_run INTEGER NOT NULL,
+    transitions TEXT,
     UNIQUE (account_name, upgrade_id)
 )""",
     """CREATE TABLE devices (
@@ -78,13 +83,19 @@ _TABLES: Final = (
     on_target INTEGER,
     PRIMARY KEY (campaign, device_id)
 ) WITHOUT ROWID""",
+    *HISTORY_TABLES,
 )
 # From each version to the next (the key), one statement each, run in one transaction. A
 # column added last, as `_TABLES` has it: an upgraded file and a new one hold the same table.
 _UPGRADES: Final = {
     2: ("ALTER TABLE devices ADD COLUMN on_target INTEGER",),
+    3: (*HISTORY_TABLES, TRANSITIONS_COLUMN),
 }
-_TABLE_NAMES: Final = frozenset({"runs", "campaigns", "devices"})
+# The tables a file of each version holds (from the version the key names on).
+_TABLE_NAMES: Final = {
+    1: frozenset({"runs", "campaigns", "devices"}),
+    3: frozenset({"history"}),
+}
 
 
 def open_database(
@@ -181,7 +192,8 @@ def _identify(connection: sqlite3.Connection, path: Path) -> int:
         raise newer_schema(path, version, SCHEMA_VERSION)
     if version < OLDEST_SCHEMA_VERSION:
         raise StateError(f"state database {path} has unknown schema version {version}")
-    if missing := sorted(_TABLE_NAMES - tables):
+    expected = set().union(*(names for since, names in _TABLE_NAMES.items() if since <= version))
+    if missing := sorted(expected - tables):
         # Ours, but someone dropped a table: a run would fail half-way, after its output.
         raise StateError(f"state database {path} lacks its table {missing[0]}")
     return int(version)

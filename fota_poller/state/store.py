@@ -22,6 +22,8 @@ import msgspec
 
 from fota_poller.errors import StateError, StateWriteError
 from fota_poller.regular_files import hold_lock
+from fota_poller.state import history
+from fota_poller.state.history_batch import NightBatch
 from fota_poller.state.schema import lock_path, open_database, sqlite_error
 
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -61,10 +63,15 @@ PriorDevice = tuple[str, str | None, str | None, int, int | None]
 
 
 class Prior(msgspec.Struct):
-    """A campaign's state: its row key (None: never polled successfully) and its devices."""
+    """A campaign's state: its key (None: never polled), devices, last nights (oldest first).
+
+    `quiet` is its latest night's nights without progress (None: no night yet).
+    """
 
     key: int | None
     devices: dict[str, PriorDevice]
+    nights: list[history.CampaignNight] = msgspec.field(default_factory=list)
+    quiet: int | None = None
 
 
 # What a device row is written as: device_id, status, result_reason, status_since, first_seen,
@@ -73,7 +80,7 @@ DeviceRow = tuple[str, str | None, str | None, int, int, bool | int | None]
 
 
 class CampaignUpdate(msgspec.Struct):
-    """What one ok campaign changes in the state: its row, and its new, changed and gone devices."""
+    """What one ok campaign changes in the state: its row, its devices, its night of history."""
 
     key: int | None
     account_name: str
@@ -83,15 +90,17 @@ class CampaignUpdate(msgspec.Struct):
     polled_at: str
     upserts: list[DeviceRow]
     deletes: list[str]
+    night: history.HistoryRow | None = None
+    transitions: list[history.TransitionRow] = msgspec.field(default_factory=list)
 
 
 _CAMPAIGN_KEY = "SELECT campaign FROM campaigns WHERE account_name = ? AND upgrade_id = ?"
 _DEVICES = """SELECT device_id, status, result_reason, status_since, on_target FROM devices
     WHERE campaign = ?"""
 _INSERT_CAMPAIGN = """INSERT INTO campaigns (account_name, upgrade_id, status, device_count,
-    first_polled_at, last_polled_at, last_run) VALUES (?, ?, ?, ?, ?, ?, ?)"""
+    first_polled_at, last_polled_at, last_run, transitions) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"""
 _UPDATE_CAMPAIGN = """UPDATE campaigns SET status = ?, device_count = ?, last_polled_at = ?,
-    last_run = ? WHERE campaign = ?"""
+    last_run = ?, transitions = ? WHERE campaign = ?"""
 # first_seen is kept: a changed device was first seen when it was first seen.
 _UPSERT_DEVICE = """INSERT INTO devices (campaign, device_id, status, result_reason,
     status_since, first_seen, on_target) VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -113,6 +122,9 @@ class StateStore:
         self._in_transaction = False
         self._run_committed = False
         self.staged = 0  # campaigns staged since the last commit
+        # Nights staged, written at the commit, which prunes those `history_days` old.
+        self._history_days: int | None = None
+        self._batch = NightBatch()
 
     @classmethod
     @contextlib.contextmanager
@@ -151,9 +163,10 @@ class StateStore:
         finally:
             store.close()
 
-    def start_run(self, run_id: str, started_at: str) -> None:
-        """Name the run whose changes are staged from now on."""
+    def start_run(self, run_id: str, started_at: str, *, history_days: int | None = None) -> None:
+        """Name the run whose changes are staged from now on; keep `history_days` of history."""
         self._run_id, self._started_at = run_id, started_at
+        self._history_days = history_days
 
     def previous(self, account_name: str, upgrade_id: str) -> Prior:
         """What the last successful poll of this campaign saw (no devices if none did)."""
@@ -174,9 +187,10 @@ class StateStore:
                 )
                 for device_id, status, reason, since, target in self._db.execute(_DEVICES, (key,))
             }
+            nights, quiet = history.campaign_nights(self._db, key, history.FIT_NIGHTS)
         except sqlite3.Error as exc:
             raise StateWriteError(f"cannot read state database {self.path}: {exc}") from None
-        return Prior(key, devices)
+        return Prior(key, devices, nights, quiet)
 
     def stage(self, update: CampaignUpdate) -> None:
         """Write one campaign's changes into the open transaction (not yet committed)."""
@@ -184,6 +198,7 @@ class StateStore:
             self._begin()
             run = self._run_row()
             key = update.key
+            moves = None if update.night is None else history.moves_text(update.transitions)
             if key is None:
                 cursor = self._db.execute(
                     _INSERT_CAMPAIGN,
@@ -195,19 +210,22 @@ class StateStore:
                         update.polled_at,
                         update.polled_at,
                         run,
+                        moves,
                     ),
                 )
                 key = cursor.lastrowid
             else:
                 self._db.execute(
                     _UPDATE_CAMPAIGN,
-                    (update.status, update.device_count, update.polled_at, run, key),
+                    (update.status, update.device_count, update.polled_at, run, moves, key),
                 )
             # Rows from generators: a list of a million parameter tuples would cost 150 MB.
             if update.upserts:
                 self._db.executemany(_UPSERT_DEVICE, ((key, *row) for row in update.upserts))
             if update.deletes:
                 self._db.executemany(_DELETE_DEVICE, ((key, device) for device in update.deletes))
+            if update.night is not None:
+                self._batch.add(key, run, update.night)
         except sqlite3.Error as exc:
             raise StateWriteError(f"cannot write state database {self.path}: {exc}") from None
         self.staged += 1
@@ -220,13 +238,14 @@ class StateStore:
             self._db.execute(
                 "UPDATE runs SET committed_at = ? WHERE run = ?", (committed_at, self._run)
             )
+            self._batch.write(self._db, self._history_days)
             self._db.execute("COMMIT")
         except sqlite3.Error as exc:
             self.rollback()
             raise StateWriteError(f"cannot commit state database {self.path}: {exc}") from None
         self._in_transaction = False
         self._run_committed = self._run is not None
-        self.staged = 0
+        self._unstage()
 
     def rollback(self) -> None:
         """Drop everything staged since the last commit."""
@@ -234,9 +253,13 @@ class StateStore:
             with contextlib.suppress(sqlite3.Error):
                 self._db.execute("ROLLBACK")
         self._in_transaction = False
-        self.staged = 0
+        self._unstage()
         if not self._run_committed:
             self._run = None  # its row was in the transaction rolled back
+
+    def _unstage(self) -> None:
+        self.staged = 0
+        self._batch = NightBatch()
 
     def close(self) -> None:
         """Roll back what is uncommitted and close the database."""

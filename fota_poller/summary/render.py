@@ -16,10 +16,18 @@ from typing import Final, NamedTuple
 import msgspec
 
 from fota_poller.model.phases import PHASES
+from fota_poller.state.night_report import CampaignNews, LastNight
 from fota_poller.summary.night import Night
 from fota_poller.summary.order import DEFAULT_SORT
 from fota_poller.summary.row import CampaignRow
 from fota_poller.summary.stalls import Stalls
+from fota_poller.summary.trends import (
+    TREND_COLUMNS,
+    Trends,
+    add_trend,
+    last_night_lines,
+    trend_cells,
+)
 from fota_poller.text import escape_controls, escape_line_separators
 
 Stuck = Mapping[tuple[str, str], int] | None
@@ -43,6 +51,14 @@ class View(NamedTuple):
     # the order chosen (`--sort`, summary/order.py): the table marks the one, names the other.
     stalls: Stalls | None = None
     order: str = DEFAULT_SORT
+    # With --state, what the state's history says: each campaign's trend and transitions
+    # by (account, upgrade id), and last night's totals; None without.
+    trends: Trends | None = None
+    last_night: LastNight | None = None
+
+    def trend(self, row: CampaignRow) -> CampaignNews | None:
+        """The campaign's trend from the state's history; None without --state or history."""
+        return None if self.trends is None else self.trends.get((row.account, row.upgrade))
 
 
 CSV_COLUMNS: Final = (
@@ -74,9 +90,10 @@ def share(row: CampaignRow) -> float | None:
     return round(row.succeeded / row.devices, 4) if row.devices else None
 
 
-def columns(night: Night) -> tuple[str, ...]:
-    """The CSV's columns (the JSON rows' keys): `INVENTORY_COLUMNS` too with an inventory."""
-    return CSV_COLUMNS + INVENTORY_COLUMNS if night.inventory_seen else CSV_COLUMNS
+def columns(night: Night, *, trends: bool = False) -> tuple[str, ...]:
+    """The CSV's columns (the JSON rows' keys): the trend's with --state, the inventory's."""
+    found = CSV_COLUMNS + (TREND_COLUMNS if trends else ())
+    return found + INVENTORY_COLUMNS if night.inventory_seen else found
 
 
 def row_fields(row: CampaignRow, stuck: Stuck, *, inventory: bool = False) -> dict[str, object]:
@@ -163,20 +180,28 @@ def json_document(head: dict[str, object], rows: Iterable[object]) -> Iterator[s
 
 
 def render_json(view: View) -> Iterator[str]:
-    """The whole summary as one JSON document."""
+    """The whole summary as one JSON document; with --state, the history's keys too."""
     inventory = view.night.inventory_seen
-    rows = (row_fields(row, view.stuck, inventory=inventory) for row in view.rows)
-    return json_document(json_head(view.night, view.code), rows)
+    rows = (
+        add_trend(view.trends, row, row_fields(row, view.stuck, inventory=inventory))
+        for row in view.rows
+    )
+    head = json_head(view.night, view.code)
+    if view.last_night is not None:
+        head["last_night"] = view.last_night
+    return json_document(head, rows)
 
 
 def render_csv(view: View) -> Iterator[str]:
     """A header line, then one line per campaign."""
     buffer = io.StringIO()
     inventory = view.night.inventory_seen
-    writer = csv.DictWriter(buffer, fieldnames=columns(view.night), lineterminator="\n")
+    names = columns(view.night, trends=view.trends is not None)
+    writer = csv.DictWriter(buffer, fieldnames=names, lineterminator="\n")
     writer.writeheader()
     for row in view.rows:
         fields = row_fields(row, view.stuck, inventory=inventory)
+        add_trend(view.trends, row, fields, transitions=False)
         fields["ended"] = {True: "true", False: "false", None: ""}[row.ended]
         writer.writerow({name: csv_cell(value) for name, value in fields.items()})
         yield buffer.getvalue()
@@ -204,7 +229,9 @@ def render_markdown(view: View) -> Iterator[str]:
     columns = ["account", "upgrade", "firmware", "status", "devices", "succeeded", "failed"]
     inventory = view.night.inventory_seen
     columns += ["pending", "ended", *(["stuck"] if stuck is not None else [])]
+    trends = view.trends is not None
     columns += ["late"] if inventory else []
+    columns += ["succeeded +/-", "no progress", "finish", "stalled"] if trends else []
     yield "| " + " | ".join(columns) + " |\n"
     yield "|" + "---|" * len(columns) + "\n"
     for row in view.rows:
@@ -222,9 +249,12 @@ def render_markdown(view: View) -> Iterator[str]:
             {True: "yes", False: "no", None: ""}[row.ended],
             *([fields["stuck"]] if stuck is not None else []),
             *([row.late] if inventory else []),
+            *(trend_cells(view.trend(row)) if trends else []),
         ]
         yield "| " + " | ".join(map(md_cell, cells)) + " |\n"
     for line in ["", *summary_lines(view.night, view.code, bullet="- ")]:
+        yield line + "\n"
+    for line in last_night_lines(view.last_night, md_cell, bullet="- "):
         yield line + "\n"
 
 

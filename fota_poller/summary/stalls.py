@@ -1,19 +1,14 @@
-"""Which campaigns are stalled, as `summary` sorts and marks them: the one adapter to the history.
+"""Which campaigns are stalled, as `summary` sorts and marks them.
 
-The history (`state/history.py`: `read_trends`, `CampaignTrend`) is kept by the state
-database once issue 22's history lands. Until then that module does not exist and every
-campaign reads as not stalled; `read_stalls` is the only place that asks for it, and
-`stalls_of` the only place that reads a trend, so wiring it is one line here.
+The state's history says it of each campaign (`state/night_report.py`'s `CampaignNews`,
+from `state/history.py`'s trends); `stalls_of` keeps, of those, the campaigns standing
+still, which is all the order `stalled` and the table's mark read.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Final, NamedTuple, Protocol
-
-if TYPE_CHECKING:  # `summary` without --state never loads SQLite
-    import sqlite3
+from typing import Final, NamedTuple, Protocol
 
 
 class Stall(NamedTuple):
@@ -24,7 +19,7 @@ class Stall(NamedTuple):
 
 
 class Trend(Protocol):
-    """What `stalls_of` reads of a `CampaignTrend` (state/history.py)."""
+    """What `stalls_of` reads of a campaign's trend (state/night_report.py's `CampaignNews`)."""
 
     @property
     def account_name(self) -> str:
@@ -45,7 +40,6 @@ class Trend(Protocol):
 
 Stalls = Mapping[tuple[str, str], Stall]
 NOT_STALLED: Final = Stall(stalled=False, nights_without_progress=0)
-_HISTORY: Final = "fota_poller.state.history"
 
 
 def stalls_of(trends: Iterable[Trend]) -> dict[tuple[str, str], Stall]:
@@ -57,20 +51,3 @@ def stalls_of(trends: Iterable[Trend]) -> dict[tuple[str, str], Stall]:
         for trend in trends
         if trend.stalled or trend.nights_without_progress > 0
     }
-
-
-def read_stalls(
-    connection: sqlite3.Connection, *, stalled_after: int | None
-) -> dict[tuple[str, str], Stall]:
-    """The stalled campaigns the state's history knows; none before the history exists."""
-    if stalled_after is None:  # no `phases.stalled_after` setting: no history either
-        return {}
-    try:
-        history = importlib.import_module(_HISTORY)
-    except ModuleNotFoundError:
-        return {}
-    # The fewest nights that decide `stalled`: the trends' nights are not shown here.
-    trends: Iterable[Trend] = history.read_trends(
-        connection, nights=stalled_after, stalled_after=stalled_after
-    )
-    return stalls_of(trends)

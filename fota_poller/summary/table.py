@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Final, NamedTuple, TextIO
 from fota_poller.model.phases import PHASES
 from fota_poller.summary.columns import SHORT_ID, Layout, layout
 from fota_poller.summary.render import View, inventory_lines, run_sentence
+from fota_poller.summary.trends import last_night_lines
 from fota_poller.text import escape_controls
 
 if TYPE_CHECKING:
@@ -59,6 +60,8 @@ def console_for(stream: TextIO) -> Console:
 def print_footer(view: View, console: Console) -> None:
     """The inventory's news, the campaigns, failures by kind, the run and the exit code."""
     night = view.night
+    for line in last_night_lines(view.last_night, escape_controls, bullet=""):
+        console.print(text(line, "cyan"))
     for line in inventory_lines(night):
         console.print(text(line, "red" if line.startswith("inventory failed") else "cyan"))
     failed = night.campaigns_failed

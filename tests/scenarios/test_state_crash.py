@@ -48,6 +48,8 @@ class Night(msgspec.Struct):
     stderr: str
     marker: str | None = None
     left: list[str] = []  # the files beside the output once the run was over
+    # Every row of every table of the state once the run was over (kill_then_recover).
+    tables: dict[str, list[tuple[object, ...]]] = {}
 
     @property
     def campaigns(self) -> list[CampaignRecord]:
@@ -104,12 +106,26 @@ def state_tables(db: Path) -> dict[str, list[tuple[object, ...]]]:
     """Every row of every table, for comparing a whole database before and after."""
     connection = read_only(db)
     try:
-        tables = [name for (name,) in connection.execute("SELECT name FROM sqlite_schema")]
+        query = "SELECT name FROM sqlite_schema WHERE type = 'table'"
+        tables = [name for (name,) in connection.execute(query)]
         return {
-            name: sorted(connection.execute(f"SELECT * FROM {name}"))
+            name: sorted(connection.execute(f"SELECT * FROM {name}"), key=repr)
             for name in tables
             if not name.startswith("sqlite_")
         }
+    finally:
+        connection.close()
+
+
+def history_nights(db: Path) -> dict[Campaign, int]:
+    """Nights of history per campaign."""
+    connection = read_only(db)
+    try:
+        rows = connection.execute(
+            "SELECT c.account_name, c.upgrade_id, count(*) FROM history h"
+            " JOIN campaigns c USING (campaign) GROUP BY h.campaign"
+        )
+        return {(account, upgrade): nights for account, upgrade, nights in rows}
     finally:
         connection.close()
 
@@ -284,6 +300,7 @@ async def kill_then_recover(tmp_path, db, *, output, point, nth=1, commit_every=
         before = state_devices(db) if db.exists() else {}
         killed = await poller.run(point=point, **runner)
         killed.left = sorted(p.name for p in tmp_path.iterdir() if "latest.jsonl" in p.name)
+        killed.tables = state_tables(db) if db.exists() else {}
         middle = state_devices(db)
         middle_polled = last_polled(db)
         normal = await poller.run()
@@ -307,6 +324,7 @@ async def test_a_run_killed_before_its_state_commit_is_reported_again_in_full(
         pytest.skip("no O_TMPFILE here: the output file is named from the start")
     db = committed_state(tmp_path, night_zero)
     output = tmp_path / "latest.jsonl"
+    tables = state_tables(db)
 
     killed, normal, before, middle, _, now = await kill_then_recover(
         tmp_path, db, output=output, point=point
@@ -315,6 +333,10 @@ async def test_a_run_killed_before_its_state_commit_is_reported_again_in_full(
     expected = transitions(before, now, now.keys())
     assert_every_kind(expected)
     assert middle == before  # nothing committed: every device row as night 0 left it
+    # One transaction: the history, the transitions and the runs are as night 0 left them too.
+    assert killed.tables == tables
+    assert len(tables["history"]) == len(now)
+    assert history_nights(db) == dict.fromkeys(now, 2)  # the next run added its night
     assert Counter(normal.reported()) == expected  # so the next run reports it all again
     left = [p.name for p in tmp_path.iterdir() if "latest.jsonl" in p.name]
     if point == "before_rename":
@@ -343,6 +365,9 @@ async def test_a_run_killed_after_its_state_commit_leaves_nothing_to_report_agai
 
     assert_every_kind(transitions(before, now, now.keys()))
     assert as_served(middle) == now
+    # The killed run's night is in the history with its devices; the next run adds its own.
+    assert len(killed.tables["history"]) == 2 * len(now)
+    assert history_nights(db) == dict.fromkeys(now, 3)
     assert Counter(killed.reported()) == transitions(before, now, now.keys())
     assert normal.reported() == []
 

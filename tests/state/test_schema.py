@@ -80,7 +80,7 @@ def test_a_newer_schema_still_in_the_wal_is_refused_and_the_wal_kept(database, s
     # not yet in the header; closing a read-write connection would checkpoint it.
     newer = sqlite3.connect(database, isolation_level=None)
     newer.execute("PRAGMA wal_autocheckpoint = 0")
-    newer.execute("PRAGMA user_version = 3")
+    newer.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     wal = database.with_name("state.db-wal")
     before, wal_before = snapshot(database), wal.read_bytes()
     try:
@@ -93,7 +93,7 @@ def test_a_newer_schema_still_in_the_wal_is_refused_and_the_wal_kept(database, s
 
     for error in errors:
         assert_one_line_naming(error, database, 2)
-        assert "schema version 3" in str(error)
+        assert f"schema version {SCHEMA_VERSION + 1}" in str(error)
 
 
 def test_a_read_only_file_is_refused_for_writing_and_read_in_place(
@@ -231,9 +231,11 @@ def test_a_version_1_file_is_upgraded_by_a_writer_every_row_kept(version_1):
         prior = store.previous("0000123451-00001", "u")
 
     with contextlib.closing(sqlite3.connect(version_1)) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
         columns = [row[1] for row in db.execute("PRAGMA table_info(devices)")]
         assert db.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
+        # The history starts empty (a night before it is not known).
+        assert db.execute("SELECT count(*) FROM history").fetchone()[0] == 0
     assert columns[-1] == "on_target"
     # Every row as it was, its on_target unknown.
     assert _devices(version_1) == [(*row, None) for row in _V1_DEVICES]
@@ -262,4 +264,5 @@ def test_a_fota_poller_of_schema_1_refuses_an_upgraded_file(version_1):
     # newest schema is 1, so it refuses the file before SQLite opens it.
     with pytest.raises(StateError) as caught:
         validate_header(version_1, read_header(version_1), application_id=APPLICATION_ID, newest=1)
-    assert "schema version 2, newer than this fota-poller understands (1)" in str(caught.value)
+    newest = f"schema version {SCHEMA_VERSION}, newer than this fota-poller understands (1)"
+    assert newest in str(caught.value)

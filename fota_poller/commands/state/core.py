@@ -23,6 +23,7 @@ from fota_poller.model.phases import PhaseTable
 from fota_poller.model.refs import ACCOUNT_PATTERN, canonical_upgrade_id
 from fota_poller.observe.stderr import say
 from fota_poller.state import queries
+from fota_poller.state.night_report import MorningNews, history_lines, read_news
 from fota_poller.state.schema import open_database
 from fota_poller.state.store import StateStore
 from fota_poller.state.stuck_campaigns import CampaignStuck, stuck_by_campaign
@@ -43,17 +44,20 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("no state database: pass --state FILE.db or set state.path in the config")
     path = Path(text)
     if args.state_command == "info":
-        return _info(path, output_format(args.format, "text"))
+        return _info(path, output_format(args.format, "text"), config)
     if args.state_command == "stuck":
         return _stuck(path, args, config)
     return _forget(path, [_campaign(text) for text in args.campaigns])
 
 
-def _info(path: Path, form: str) -> int:
+def _info(path: Path, form: str, config: Config) -> int:
     with contextlib.closing(open_database(path, read_only=True)) as connection:
         info = queries.database_info(connection, path)
+        news = read_news(connection, path, stalled_after=config.phases.stalled_after)
     if form == "json":
-        return write_lines([_json_line(info)])
+        return write_lines(
+            [_json_line(InfoAndHistory(**msgspec.structs.asdict(info), history=news))]
+        )
     run = info.last_run
     pairs = [
         ("path", info.path),
@@ -64,9 +68,18 @@ def _info(path: Path, form: str) -> int:
         *([] if run is None else [("  started at", run.started_at)]),
         *([] if run is None else [("  committed at", run.committed_at)]),
         ("size", f"{info.size_bytes} bytes (database and -wal file)"),
+        ("stalled", f"{news.last_night.campaigns_stalled} campaigns"),
+        ("last night", f"{news.last_night.new:,} new, {news.last_night.gone:,} gone"),
     ]
     width = max(len(key) for key, _ in pairs) + 2
-    return write_lines(f"{f'{key}:':<{width}}{escape_controls(value)}\n" for key, value in pairs)
+    lines = [f"{f'{key}:':<{width}}{escape_controls(value)}\n" for key, value in pairs]
+    return write_lines([*lines, *history_lines(news)])
+
+
+class InfoAndHistory(queries.DatabaseInfo):
+    """`state info --format json`: the database's numbers, and what its history says."""
+
+    history: MorningNews
 
 
 def _stuck(path: Path, args: argparse.Namespace, config: Config) -> int:

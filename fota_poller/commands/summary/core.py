@@ -21,14 +21,15 @@ from fota_poller.observe.stderr import say
 from fota_poller.summary.night import Night
 from fota_poller.summary.order import DEFAULT_SORT, sort_key
 from fota_poller.summary.render import View, render_csv, render_json, render_markdown
+from fota_poller.summary.trends import history_view
 
 if TYPE_CHECKING:
-    from fota_poller.config import Config
+    from fota_poller.state.night_report import MorningNews
     from fota_poller.summary.by_model import ModelView
     from fota_poller.summary.stalls import Stall
 
 # What the state database says of the night's campaigns: stuck devices, stalled campaigns.
-_State = tuple[dict[tuple[str, str], int], dict[tuple[str, str], "Stall"]]
+_State = tuple[dict[tuple[str, str], int], dict[tuple[str, str], "Stall"], "MorningNews"]
 
 # Campaigns a table or markdown shows without --limit (the epilog in __init__.py says 50).
 TABLE_LIMIT: Final = 50
@@ -63,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     state = None
     if args.state is not None:
         # Read before the night: the order `stalled` needs it as the rows stream in.
-        state = _read_state(Path(args.state), stuck_after, phases, _stalled_after(config))
+        state = _read_state(Path(args.state), stuck_after, phases, config.phases.stalled_after)
     stalls = {} if state is None else state[1]
     night = Night(
         phases,
@@ -101,29 +102,28 @@ def _summarise(
         )
         return write_answer(lambda stdout: _print_models(form, models, stdout)) or code
     rows, shown_of = night.chosen(), night.eligible
-    stuck, stalls = (None, None) if state is None else state
-    view = View(night, rows, shown_of, stuck, code, stalls=stalls, order=order)
+    stuck, stalls, news = (None, None, None) if state is None else state
+    trends, last_night = history_view(news)
+    view = View(
+        night, rows, shown_of, stuck, code, stalls, order, trends=trends, last_night=last_night
+    )
     return write_answer(lambda stdout: _print(form, view, stdout, wide=args.wide)) or code
 
 
-def _stalled_after(config: Config) -> int | None:
-    # `phases.stalled_after` comes with the state's history (issue 22); until both are there,
-    # None: no campaign is known stalled (summary/stalls.py).
-    value = getattr(config.phases, "stalled_after", None)
-    return value if isinstance(value, int) else None
-
-
 def _read_state(
-    path: Path, stuck_after: float, phases: PhaseTable, stalled_after: int | None
+    path: Path, stuck_after: float, phases: PhaseTable, stalled_after: int
 ) -> _State:
+    """Devices stuck per campaign, the stalled ones, and what the history says (one read)."""
     # Imported here: only with --state (SQLite).
     from fota_poller.state import queries  # noqa: PLC0415
+    from fota_poller.state.night_report import read_news  # noqa: PLC0415
     from fota_poller.state.schema import open_database  # noqa: PLC0415
-    from fota_poller.summary.stalls import read_stalls  # noqa: PLC0415
+    from fota_poller.summary.stalls import stalls_of  # noqa: PLC0415
 
     with contextlib.closing(open_database(path, read_only=True)) as connection:
         stuck = queries.stuck_counts(connection, path, longer_than_s=stuck_after, phases=phases)
-        return stuck, read_stalls(connection, stalled_after=stalled_after)
+        news = read_news(connection, path, stalled_after=stalled_after)
+        return stuck, stalls_of(news.campaigns), news
 
 
 def _read(night: Night, name: str) -> None:

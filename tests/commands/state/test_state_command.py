@@ -93,14 +93,20 @@ def test_info_is_one_json_object_when_piped_and_aligned_lines_when_asked(capsys,
     assert (code, err, text_code) == (0, [], 0)
     info = json.loads(out)
     assert info["path"] == str(fleet)
-    assert (info["schema_version"], info["campaigns"], info["devices"]) == (2, 2, 6)
+    assert (info["schema_version"], info["campaigns"], info["devices"]) == (3, 2, 6)
     assert info["last_run"]["run_id"] == "run-2"
     assert info["size_bytes"] == fleet.stat().st_size
     lines = text.splitlines()
     assert lines[0] == f"path:           {fleet}"
     assert "devices:        6" in lines
+    # The numbers, then the history's sections (none here: the fleet has no history).
+    assert lines[-2:] == ["last night's transitions:", "campaigns:"]
+    assert info["history"] == {
+        "last_night": {"campaigns_stalled": 0, "new": 0, "gone": 0, "transitions": []},
+        "campaigns": [],
+    }
     value_columns = set()
-    for line in lines:
+    for line in lines[:-2]:
         key, _, value = line.partition(":")
         value_columns.add(len(key) + 1 + len(value) - len(value.lstrip()))
     assert len(value_columns) == 1  # every value starts in one column

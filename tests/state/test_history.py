@@ -1,0 +1,215 @@
+"""The history's worst nights: an old database, a campaign of no devices, a clock set back,
+retention, forgetting; and the projected finish's estimator on lines whose answer is known.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from fota_poller.state import queries
+from fota_poller.state.finish import projected_finish
+from fota_poller.state.history import (
+    HistoryRow,
+    read_fleet_nights,
+    read_transitions,
+    read_trends,
+)
+from fota_poller.state.schema import open_database
+from fota_poller.state.store import CampaignUpdate, StateStore, to_ms
+
+ACCOUNT = "0000123456-00001"
+DAY = timedelta(days=1)
+START = datetime(2026, 11, 1, 2, tzinfo=UTC)
+
+
+def text(moment: datetime) -> str:
+    return moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+
+
+def night(path, run, moment, *, upgrade="u1", devices=10, succeeded=0, failed=0, moved=0, days=180):
+    """One run committing one campaign's night (its devices by phase; no device rows)."""
+    with StateStore.open(path) as store:
+        store.start_run(run, text(moment), history_days=days)
+        prior = store.previous(ACCOUNT, upgrade)
+        quiet = 0 if moved or prior.quiet is None else prior.quiet + 1
+        pending = devices - succeeded - failed
+        row = HistoryRow(
+            to_ms(moment), devices, succeeded, failed, pending, 0, None, None, moved, quiet
+        )
+        store.stage(
+            CampaignUpdate(
+                key=prior.key, account_name=ACCOUNT, upgrade_id=upgrade, status="InProgress",
+                device_count=devices, polled_at=text(moment), upserts=[], deletes=[], night=row,
+                transitions=[("RequestPending", "UpgradeSuccess", moved)] if moved else [],
+            )
+        )  # fmt: skip
+        store.commit(text(moment))
+
+
+def trends(path, stalled_after=3):
+    with contextlib.closing(open_database(path, read_only=True)) as connection:
+        return {
+            t.upgrade_id: t for t in read_trends(connection, nights=30, stalled_after=stalled_after)
+        }
+
+
+def test_a_steady_campaign_s_trend_and_its_finish_date(tmp_path):
+    path = tmp_path / "state.db"
+    for day in range(5):  # 10 more of 100 resolved each day: done on day 9
+        night(path, f"r{day}", START + day * DAY, devices=100, succeeded=10 * day, moved=10)
+
+    trend = trends(path)["u1"]
+    assert trend.succeeded_delta == 10
+    assert trend.nights_without_progress == 0
+    assert trend.projected_finish == (START + 10 * DAY).date().isoformat()
+    assert not trend.stalled
+    assert [n.succeeded for n in trend.nights] == [0, 10, 20, 30, 40]
+
+
+def test_quiet_nights_stall_a_pending_campaign_and_take_its_finish_away(tmp_path):
+    path = tmp_path / "state.db"
+    for day, moved in enumerate([5, 5, 0, 0, 0]):
+        night(path, f"r{day}", START + day * DAY, succeeded=min(day, 2), moved=moved)
+
+    trend = trends(path)["u1"]
+    assert (trend.nights_without_progress, trend.stalled, trend.projected_finish) == (3, True, None)
+    assert not trends(path, stalled_after=4)["u1"].stalled
+
+
+def test_a_campaign_of_no_devices_has_no_share_and_no_division_by_zero(tmp_path):
+    path = tmp_path / "state.db"
+    for day in range(4):
+        night(path, f"r{day}", START + day * DAY, devices=0)
+
+    trend = trends(path)["u1"]
+    assert (trend.succeeded_delta, trend.projected_finish, trend.stalled) == (0, None, False)
+    assert trend.nights_without_progress == 3
+
+
+def test_a_clock_set_back_keeps_the_order_of_runs_and_trusts_the_latest_clock(tmp_path):
+    path = tmp_path / "state.db"
+    # Three nights with a clock 10 days ahead, then set right: the fit takes the last three.
+    days = [10, 11, 12, 3, 4, 5]
+    for run, day in enumerate(days):
+        night(path, f"r{run}", START + day * DAY, devices=100, succeeded=10 * (run + 1), moved=10)
+
+    trend = trends(path)["u1"]
+    assert [n.run_id for n in trend.nights] == [f"r{run}" for run in range(6)]
+    assert trend.succeeded_delta == 10
+    # 40, 50, 60 % on days 3, 4, 5: 100 % on day 9 (November 10).
+    assert trend.projected_finish == "2026-11-10"
+    # Retention counted from the newest night staged: nothing is pruned by a clock set back.
+    with contextlib.closing(open_database(path, read_only=True)) as connection:
+        assert len(read_fleet_nights(connection, nights=10)) == 6
+
+
+def test_retention_prunes_older_nights_in_the_run_s_own_commit(tmp_path):
+    path = tmp_path / "state.db"
+    night(path, "old", START - 200 * DAY, moved=1)
+    night(path, "middle", START - 100 * DAY, moved=1)
+    night(path, "now", START, moved=1)
+    assert [n.run_id for n in trends(path)["u1"].nights] == ["middle", "now"]
+
+    night(path, "next", START + DAY, days=1)
+    trend = trends(path)["u1"]
+    assert [n.run_id for n in trend.nights] == ["now", "next"]
+    # The quiet count is the row's, not a count over what retention left.
+    assert trend.nights_without_progress == 1
+
+
+def test_forget_removes_a_campaign_s_history_and_transitions(tmp_path):
+    path = tmp_path / "state.db"
+    night(path, "r0", START, upgrade="u1", moved=2)
+    night(path, "r1", START + DAY, upgrade="u2", moved=3)
+    with contextlib.closing(open_database(path)) as connection:
+        queries.forget_campaigns(connection, path, [(ACCOUNT, "u1")])
+        assert connection.execute("SELECT count(*) FROM history").fetchone()[0] == 1
+        left = connection.execute("SELECT count(*) FROM campaigns").fetchone()[0]
+    assert left == 1
+    assert set(trends(path)) == {"u2"}
+
+
+def test_transitions_are_the_last_run_s_only(tmp_path):
+    path = tmp_path / "state.db"
+    night(path, "r0", START, upgrade="u1", moved=2)
+    night(path, "r1", START + DAY, upgrade="u2", moved=3)
+    with contextlib.closing(open_database(path, read_only=True)) as connection:
+        found = read_transitions(connection)
+    # u1 was not polled by the last run: its transitions are an older night's.
+    assert list(found) == [(ACCOUNT, "u2")]
+    assert [(t.from_status, t.to_status, t.count) for t in found[ACCOUNT, "u2"]] == [
+        ("RequestPending", "UpgradeSuccess", 3)
+    ]
+
+
+def test_a_version_2_database_is_read_as_having_no_history_and_upgraded_by_a_run(tmp_path):
+    path = tmp_path / "state.db"
+    night(path, "r0", START)
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as db:
+        db.execute("DROP TABLE history")
+        db.execute("ALTER TABLE campaigns DROP COLUMN transitions")
+        db.execute("PRAGMA user_version = 2")
+
+    with contextlib.closing(open_database(path, read_only=True)) as connection:
+        assert read_trends(connection, nights=7, stalled_after=3) == []
+        assert read_transitions(connection) == {}
+        assert read_fleet_nights(connection, nights=7) == []
+    night(path, "r1", START + DAY, moved=1)  # a writer upgrades it: the history starts
+    trend = trends(path)["u1"]
+    assert [n.run_id for n in trend.nights] == ["r1"]
+    assert trend.succeeded_delta is None
+
+
+@pytest.mark.parametrize(
+    ("shares", "expected"),
+    [
+        ([0.1, 0.2, 0.3, 0.4], "2026-11-10"),  # 10 points a day from 10 %: day 9
+        ([0.5, 0.5, 0.5, 0.5], None),  # no pace
+        ([0.6, 0.5, 0.4], None),  # going back
+        ([0.1, 0.2], None),  # too few nights
+        ([0.5, 0.5000000001, 0.5000000002], None),  # past year 9999
+        ([0.1, 0.5, 0.9, 0.95], "2026-11-04"),  # crossed 1 before the last night
+    ],
+)
+def test_the_projected_finish_on_lines_whose_answer_is_known(shares, expected):
+    devices = 10**15
+    nights = [
+        (text(START + day * DAY), devices, round(share * devices))
+        for day, share in enumerate(shares)
+    ]
+    assert projected_finish(nights) == expected
+
+
+def test_fleet_nights_sum_each_committed_run_over_its_campaigns(tmp_path):
+    path = tmp_path / "state.db"
+    night(path, "r0", START, upgrade="u1", devices=10, succeeded=2, failed=1)
+    with StateStore.open(path) as store:  # one run, two campaigns
+        store.start_run("r1", text(START + DAY), history_days=180)
+        for upgrade, (devices, succeeded) in {"u1": (10, 4), "u2": (20, 5)}.items():
+            prior = store.previous(ACCOUNT, upgrade)
+            row = HistoryRow(
+                to_ms(START + DAY), devices, succeeded, 1, devices - succeeded - 1, 0, 3, 1, 2, 0
+            )
+            store.stage(
+                CampaignUpdate(
+                    key=prior.key, account_name=ACCOUNT, upgrade_id=upgrade, status=None,
+                    device_count=devices, polled_at=text(START + DAY), upserts=[], deletes=[],
+                    night=row,
+                )
+            )  # fmt: skip
+        store.commit(text(START + DAY))
+
+    with contextlib.closing(open_database(path, read_only=True)) as connection:
+        fleet = read_fleet_nights(connection, nights=7)
+        assert read_fleet_nights(connection, nights=1) == fleet[-1:]
+    assert [(f.run_id, f.devices, f.succeeded, f.failed, f.pending) for f in fleet] == [
+        ("r0", 10, 2, 1, 7),
+        ("r1", 30, 9, 2, 19),
+    ]
+    # Without --inventory on target and late are unknown (null), not 0.
+    assert [(f.on_target, f.late) for f in fleet] == [(None, None), (6, 2)]
+    assert fleet[1].polled_at == text(START + DAY)
