@@ -239,8 +239,13 @@ def check_views(capsys, db, night_file, last, *, totals, metrics) -> None:
             k: getattr(record, k) for k in TREND_KEYS
         }
     assert summary["last_night"] == history["last_night"]
-    for form, marked in (("csv", "True"), ("markdown", "STALLED"), ("table", "4 nights")):
+    for form, marked in (("csv", "True"), ("markdown", "STALLED")):
         assert main(["summary", str(night_file), "--state", str(db), "--format", form]) == 0
         shown = capsys.readouterr().out
         assert "stalled" in shown
         assert marked in shown, form
+    # The table's last column, `stalled`, says for how many nights the frozen one stands still.
+    assert main(["summary", str(night_file), "--state", str(db), "--format", "table"]) == 0
+    shown = capsys.readouterr().out
+    assert "stalled" in shown
+    assert next(line for line in shown.splitlines() if FROZEN in line).split()[-1] == "4"

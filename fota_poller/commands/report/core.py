@@ -39,8 +39,6 @@ from fota_poller.summary.render import View, render_json
 
 # Lines handed to both readers at a time: memory stays flat, the loop's cost is the read's.
 _BATCH: Final = 4096
-# Until `phases.stalled_after` is a config key (issue 22, part A): its documented default.
-_STALLED_AFTER: Final = 3
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--nights: {args.nights} is not a number of nights (1 or more)")
     phases = PhaseTable(config.phases)
     stuck_after = stuck_after_seconds(args.stuck_after)
-    stalled_after = getattr(config.phases, "stalled_after", _STALLED_AFTER)
+    stalled_after = config.phases.stalled_after
     # In summary's default order, so that the page's campaigns are its rows as it lists them.
     campaigns = Night(phases, limit=args.limit or None, key=sort_key(DEFAULT_SORT, {}))
     models = Night(phases, by_model=True)

@@ -9,7 +9,6 @@ import random
 import re
 import sys
 import tracemalloc
-import types
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,37 +18,11 @@ from helpers import ACCOUNT, OTHER_ACCOUNT, run_cli, write_campaign
 
 from fota_poller.cli import main
 from fota_poller.commands import summary as summary_command
-from fota_poller.commands.summary import core
+from fota_poller.state import night_report
+from fota_poller.state.history import CampaignNight, CampaignTrend
 from fota_poller.summary import order, stalls
 
 RUN = {"record": "run", "run_id": "run-1", "complete": True, "exit_code": 0}
-
-
-class CampaignNight(msgspec.Struct, frozen=True):
-    """The shared contract's night (state/history.py), as part A defines it."""
-
-    run_id: str
-    polled_at: str
-    devices: int
-    succeeded: int
-    failed: int
-    pending: int
-    unknown: int
-    on_target: int | None
-    late: int | None
-    moved: int
-
-
-class CampaignTrend(msgspec.Struct, frozen=True):
-    """The shared contract's trend (state/history.py), as part A defines it."""
-
-    account_name: str
-    upgrade_id: str
-    succeeded_delta: int | None
-    nights_without_progress: int
-    projected_finish: str | None
-    stalled: bool
-    nights: list[CampaignNight]
 
 
 def trend(upgrade: str, nights_without_progress: int, *, stalled: bool) -> CampaignTrend:
@@ -111,7 +84,7 @@ def night(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def history(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tuple[Path, list[dict]]:
-    """A state database, and the history module that will come with it: TRENDS, as given."""
+    """A state database whose history says TRENDS (the trends read, as asked, recorded)."""
     state = tmp_path / "state.db"
     write_campaign(state, ACCOUNT, "A", [("imei-1", "UpgradeSuccess", None, datetime.now(UTC))])
     asked: list[dict] = []
@@ -120,11 +93,7 @@ def history(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tuple[Path, list
         asked.append({"nights": nights, "stalled_after": stalled_after})
         return TRENDS
 
-    module = types.ModuleType("fota_poller.state.history")
-    module.read_trends = read_trends  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "fota_poller.state.history", module)
-    # `phases.stalled_after` comes with the history (issue 22's part A); 3 is its default.
-    monkeypatch.setattr(core, "_stalled_after", lambda _config: 3)
+    monkeypatch.setattr(night_report, "read_trends", read_trends)
     return state, asked
 
 
@@ -162,11 +131,11 @@ def test_stalled_comes_from_the_history_longest_first_then_the_default_order(
         capsys, str(night), "--sort", "stalled", "--state", str(state), "--limit", "2"
     )
     assert limited == ["F", "E"]
-    # The fewest nights that decide `stalled`, once per summary.
-    assert asked == [{"nights": 3, "stalled_after": 3}] * 2
+    # Once per summary, with the configured `phases.stalled_after` (3 by default).
+    assert [ask["stalled_after"] for ask in asked] == [3, 3]
 
 
-def test_before_the_history_exists_every_campaign_reads_as_not_stalled(
+def test_a_state_without_history_has_every_campaign_read_as_not_stalled(
     capsys: pytest.CaptureFixture[str], night: Path, tmp_path: Path
 ) -> None:
     state = tmp_path / "state.db"
@@ -177,14 +146,13 @@ def test_before_the_history_exists_every_campaign_reads_as_not_stalled(
     )
 
 
-def test_the_adapter_keeps_the_campaigns_standing_still_from_the_contracts_trends() -> None:
+def test_the_campaigns_standing_still_are_kept_from_the_trends() -> None:
     found = stalls.stalls_of(TRENDS)
     assert found == {
         (ACCOUNT, "E"): stalls.Stall(stalled=True, nights_without_progress=4),
         (ACCOUNT, "B"): stalls.Stall(stalled=True, nights_without_progress=3),
         (ACCOUNT, "D"): stalls.Stall(stalled=False, nights_without_progress=2),
     }  # A moved last night: no entry, it reads as NOT_STALLED
-    assert stalls.read_stalls(None, stalled_after=None) == {}  # type: ignore[arg-type]
 
 
 def test_the_table_marks_the_stalled_campaigns_with_their_nights(
