@@ -6,13 +6,8 @@ The night is real: `fota-poller simulate --evolve` (1 to 200 devices a campaign,
 accounts, an inventory) polled by `poll --state --inventory --output`, so the records file,
 the state database (its devices, their stuck times) and the models are what a night leaves.
 
-The history: when the package has part A's `fota_poller.state.history` (issue 22), the
-nights are real too: the simulator's day is advanced and polled --nights times. Until then
-the database keeps none, and the report would draw none: each measured run is then a child
-that puts a stand-in module there first, answering the contract's three reads with
---nights generated nights per campaign (a steady pace, a share stalled), so that the page
-holds every chart and the figures are those of 30 nights. The child also prints how long
-those stand-in reads took, to tell them from the report's own time.
+The history is real too: the simulator's day is advanced and the fleet polled --nights
+times, so the state database keeps --nights committed nights of each campaign.
 
 Printed: per round the wall time, CPU seconds and peak RSS (os.wait4's ru_maxrss) of the
 whole `report` process, and the page's size; then the medians. Targets (issue 22): under
@@ -39,70 +34,6 @@ TOKENS = {
     "THINGSPACE_BEARER_TOKEN": "sim-bearer-token",
     "THINGSPACE_SESSION_TOKEN": "sim-session-token",
 }
-HISTORY_MODULE = "fota_poller.state.history"
-
-# The child's stand-in for part A's module: the contract's names, generated nights.
-STAND_IN = r"""
-import sys, time, types
-import msgspec
-from fota_poller.report import history as contract
-
-def _nights(devices, index, count):
-    stalled = index % 7 == 0
-    nights = []
-    for night in range(count):
-        day = min(night, 5) if stalled else night
-        succeeded = min(devices, devices * day // (count + 10))
-        failed = min(devices - succeeded, devices * day // (count * 8))
-        nights.append(contract.CampaignNight(
-            run_id=f"run-{night}", polled_at=f"2026-11-{1 + night % 28:02d}T02:00:00.000Z",
-            devices=devices, succeeded=succeeded, failed=failed,
-            pending=devices - succeeded - failed, unknown=0, on_target=None, late=None,
-            moved=0 if stalled and night > 5 else devices // 20))
-    return stalled, nights
-
-def read_trends(connection, *, nights, stalled_after):
-    started = time.perf_counter()
-    trends = []
-    rows = connection.execute("SELECT account_name, upgrade_id, device_count FROM campaigns")
-    for index, (account, upgrade, devices) in enumerate(rows):
-        stalled, kept = _nights(devices, index, nights)
-        trends.append(contract.CampaignTrend(
-            account, upgrade, succeeded_delta=0 if stalled else devices // 40,
-            nights_without_progress=nights - 6 if stalled else 0,
-            projected_finish=None if stalled else "2026-12-24", stalled=stalled, nights=kept))
-    print(f"stand-in reads: {time.perf_counter() - started:.3f} s", file=sys.stderr)
-    return trends
-
-def read_fleet_nights(connection, *, nights):
-    (devices,) = connection.execute("SELECT sum(device_count) FROM campaigns").fetchone()
-    return [contract.FleetNight(
-        f"run-{n}", f"2026-11-{1 + n % 28:02d}T02:00:00.000Z", devices, devices * n // 40,
-        devices * n // 240, devices - devices * n // 40 - devices * n // 240, 0, None, None)
-        for n in range(nights)]
-
-def read_transitions(connection):
-    rows = connection.execute("SELECT account_name, upgrade_id FROM campaigns")
-    return {(a, u): [contract.Transition("Device Accepted", "UpgradeSuccess", 9),
-                     contract.Transition("RequestPending", "Device Accepted", 12),
-                     contract.Transition(None, "RequestPending", 2)] for a, u in rows}
-
-module = types.ModuleType("fota_poller.state.history")
-module.read_trends, module.read_fleet_nights = read_trends, read_fleet_nights
-module.read_transitions = read_transitions
-sys.modules["fota_poller.state.history"] = module
-from fota_poller.cli import main
-sys.exit(main(sys.argv[1:]))
-"""
-
-
-def has_history() -> bool:
-    """Whether this checkout has part A's history module."""
-    probe = f"import importlib.util as u; print(u.find_spec({HISTORY_MODULE!r}) is not None)"
-    found = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=False
-    )
-    return found.stdout.strip() == "True"
 
 
 def poll_nights(campaigns: int, nights: int, folder: Path) -> tuple[Path, Path]:
@@ -160,20 +91,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--keep", type=Path, help="copy the last page here, to look at")
     args = parser.parse_args()
-    real = has_history()
     folder = Path(tempfile.mkdtemp(prefix="report-bench-"))
     try:
-        records, state = poll_nights(args.campaigns, args.nights if real else 1, folder)
+        records, state = poll_nights(args.campaigns, args.nights, folder)
         page = folder / "report.html"
         report = ["report", str(records), "--state", str(state), "-o", str(page)]
         report += ["--nights", str(args.nights), "--limit", str(args.campaigns)]
-        if real:
-            command = [sys.executable, "-m", "fota_poller", *report]
-        else:
-            command = [sys.executable, "-c", STAND_IN, *report]
+        command = [sys.executable, "-m", "fota_poller", *report]
         print(machine())
-        how = "polled" if real else "generated by the stand-in (no state/history.py yet)"
-        print(f"{args.campaigns:,} campaigns, {args.nights} nights {how}")
+        print(f"{args.campaigns:,} campaigns, {args.nights} nights polled")
         print(f"{'round':>5} {'wall s':>7} {'CPU s':>6} {'peak RSS MB':>12} {'page MB':>8}  notes")
         runs = []
         for number in range(1, args.rounds + 1):

@@ -1,5 +1,5 @@
 """The report page drawn from hand-made facts: the history of issue 22's contract (part A's
-Structs, as `report/history.py` mirrors them), API text that is markup, and no history."""
+Structs of `state/history.py`), API text that is markup, and no history."""
 
 from __future__ import annotations
 
@@ -10,15 +10,9 @@ import pytest
 
 from fota_poller.report.charts import Column, burn_up, fleet_bars
 from fota_poller.report.facts import ModelFacts, ReportFacts, SummaryFacts
-from fota_poller.report.history import (
-    NO_HISTORY,
-    CampaignNight,
-    CampaignTrend,
-    FleetNight,
-    History,
-    Transition,
-)
+from fota_poller.report.history import NO_HISTORY, History
 from fota_poller.report.page import render_page
+from fota_poller.state.history import CampaignNight, CampaignTrend, FleetNight, Transition
 
 ACCOUNT = "0000123456-00001"
 STEADY, FROZEN = "0a1b2c3d-0000-4000-8000-000000000001", "0a1b2c3d-0000-4000-8000-000000000002"

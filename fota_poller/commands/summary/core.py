@@ -110,9 +110,7 @@ def _summarise(
     return write_answer(lambda stdout: _print(form, view, stdout, wide=args.wide)) or code
 
 
-def _read_state(
-    path: Path, stuck_after: float, phases: PhaseTable, stalled_after: int
-) -> _State:
+def _read_state(path: Path, stuck_after: float, phases: PhaseTable, stalled_after: int) -> _State:
     """Devices stuck per campaign, the stalled ones, and what the history says (one read)."""
     # Imported here: only with --state (SQLite).
     from fota_poller.state import queries  # noqa: PLC0415
