@@ -10,8 +10,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
-import importlib.util
-import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -24,6 +22,7 @@ from fota_poller.api.login_memory import open_login_memory
 from fota_poller.api.redact import Redactor, redacted_error
 from fota_poller.api.token_provider import TokenProvider
 from fota_poller.commands.common import read_config
+from fota_poller.commands.poll.process import collector_for_a_run, event_loop_options
 from fota_poller.config import Config, apply_overrides
 from fota_poller.errors import ConfigError, FotaPollerError
 from fota_poller.ids.discover import discovery_accounts
@@ -124,27 +123,22 @@ def poll(
         credentials = load_credentials(config.auth)
         redactor.add_credentials(credentials)
         try:
-            return anyio.run(
-                functools.partial(authenticated_poll, tally=tally),
-                config,
-                id_paths,
-                credentials,
-                redactor,
-                run_id,
-                backend_options=event_loop_options(),
-            )
+            with collector_for_a_run():
+                return anyio.run(
+                    functools.partial(authenticated_poll, tally=tally),
+                    config,
+                    id_paths,
+                    credentials,
+                    redactor,
+                    run_id,
+                    backend_options=event_loop_options(),
+                )
         except FotaPollerError as exc:
             # The CLI prints it as the run's one error line: a server's words (an error code
             # echoing a password) are in it, so it leaves through the redactor too.
             raise redacted_error(exc, redactor) from None
     finally:
         structlog.contextvars.reset_contextvars(**bound)
-
-
-def event_loop_options() -> dict[str, bool]:
-    """The event loop for `poll`: uvloop where installed, as it costs less CPU per request."""
-    uvloop = sys.platform != "win32" and importlib.util.find_spec("uvloop") is not None
-    return {"use_uvloop": uvloop}
 
 
 async def authenticated_poll(
