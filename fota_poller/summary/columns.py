@@ -66,6 +66,9 @@ def layout(
     title = f"campaigns{of}, {TITLES[view.order]} ({len(rows)} of {view.shown_of} shown)"
     stalls = view.stalls or {}
     stalled = any(stalls.get((r.account, r.upgrade), NOT_STALLED).stalled for r in rows)
+    # With a history (--state): each campaign's succeeded since the last night and its
+    # projected finish, the narrow layout's as month and day (the year in JSON and --wide).
+    trended = any(view.trend(row) is not None for row in rows)
     # The wide layout shows what moved whenever the state is read; the narrow one only when
     # some row knows it (the night was polled with --state): three blank columns are room.
     moves = any(row.new is not None for row in rows) or (not narrow and view.stuck is not None)
@@ -81,10 +84,12 @@ def layout(
         *(Column(name) for name in (("new", "changed", "gone") if moves else ())),
         *([Column("stuck", style="yellow")] if view.stuck is not None else []),
         *([Column("late", style="cyan")] if view.night.inventory_seen else []),
+        *([Column("Δ ok"), Column("finish")] if trended else []),
         *([Column("stalled", style="bold yellow")] if stalled else []),
     ]
     cells = [
-        _cells(row, view, with_account=with_account, narrow=narrow, moves=moves, stalled=stalled)
+        _cells(row, view, with_account=with_account, narrow=narrow, moves=moves, trended=trended)
+        + (_stall_cell(row, view) if stalled else [])
         for row in rows
     ]
     if legend:
@@ -100,7 +105,7 @@ def _cells(
     with_account: bool,
     narrow: bool,
     moves: bool,
-    stalled: bool,
+    trended: bool,
 ) -> list[Cell]:
     ratio = share(row)
     status = (
@@ -125,10 +130,23 @@ def _cells(
         cells.append(Cell(str(view.stuck.get((row.account, row.upgrade), 0) or "")))
     if view.night.inventory_seen:
         cells.append(Cell(str(row.late or "")))
-    if stalled:
-        stall = (view.stalls or {}).get((row.account, row.upgrade), NOT_STALLED)
-        cells.append(Cell(str(stall.nights_without_progress) if stall.stalled else ""))
+    if trended:
+        cells += _trend_cells(row, view, narrow=narrow)
     return cells
+
+
+def _stall_cell(row: CampaignRow, view: View) -> list[Cell]:
+    stall = (view.stalls or {}).get((row.account, row.upgrade), NOT_STALLED)
+    return [Cell(str(stall.nights_without_progress) if stall.stalled else "")]
+
+
+def _trend_cells(row: CampaignRow, view: View, *, narrow: bool) -> list[Cell]:
+    trend = view.trend(row)
+    if trend is None:
+        return [Cell(""), Cell("")]
+    delta = "" if trend.succeeded_delta is None else f"{trend.succeeded_delta:+}"
+    finish = trend.projected_finish or ""
+    return [Cell(delta), Cell(finish[5:] if narrow else finish)]
 
 
 def _number(value: int | None) -> str:

@@ -257,3 +257,30 @@ def test_ten_thousand_campaigns_stream_in_flat_memory_in_each_order(
     assert worst == reference(lines, sort)[:50]
     # Four times the campaigns, not four times the memory: at most a prune's worth of rows.
     assert large_peak < 2 * small_peak, (small_peak, large_peak)
+
+
+def test_the_table_shows_each_campaigns_succeeded_since_last_night_and_its_finish(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    night: Path,
+    history: tuple[Path, list[dict]],
+) -> None:
+    state, _ = history
+    moving = [
+        CampaignTrend(ACCOUNT, "A", 12, 0, "2027-01-09", stalled=False, nights=[]),
+        CampaignTrend(ACCOUNT, "D", -3, 0, None, stalled=False, nights=[]),
+    ]
+    monkeypatch.setattr(night_report, "read_trends", lambda *_args, **_kwargs: moving)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    monkeypatch.setenv("NO_COLOR", "1")
+    for columns, finish in (("80", "01-09"), ("200", "2027-01-09")):
+        monkeypatch.setenv("COLUMNS", columns)
+        args = ["summary", str(night), "--state", str(state)]
+        main([*args] if columns == "80" else [*args, "--wide"])
+        lines = re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out).splitlines()
+        header_at = next(i for i, text in enumerate(lines) if text.lstrip().startswith("account"))
+        assert lines[header_at].split()[-2:] == ["ok", "finish"]  # `Δ ok`, `finish`
+        rows = {text.split()[1]: text.split() for text in lines[header_at + 2 : header_at + 10]}
+        assert rows["A"][-2:] == ["+12", finish]
+        assert rows["D"][-1] == "-3"  # no finish known: the cell is blank
+        assert all(len(text) <= int(columns) for text in lines)
