@@ -223,37 +223,41 @@ def _verify(connection: sqlite3.Connection, path: Path, *, read_only: bool) -> N
 
 def _upgrade(connection: sqlite3.Connection, path: Path) -> None:
     """Bring an older schema to this version, in one transaction: all of it, or nothing."""
-    try:
-        connection.execute("BEGIN IMMEDIATE")
+    with _immediate(connection, path):
         # Another process may have upgraded it since we looked: start from what it holds now.
         version = connection.execute("PRAGMA user_version").fetchone()[0]
         for target in range(version + 1, SCHEMA_VERSION + 1):
             for statement in _UPGRADES[target]:
                 connection.execute(statement)
         connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        connection.execute("COMMIT")
-    except sqlite3.Error as exc:
-        with contextlib.suppress(sqlite3.Error):
-            connection.execute("ROLLBACK")
-        raise sqlite_error(path, exc) from None
 
 
 def _create(connection: sqlite3.Connection, path: Path) -> None:
     _use_wal(connection, path)
-    try:
-        connection.execute("BEGIN IMMEDIATE")
+    with _immediate(connection, path):
         # Another process may have created it since we looked: then it is there, as it is.
         if connection.execute("PRAGMA application_id").fetchone()[0] == 0:
             for statement in _TABLES:
                 connection.execute(statement)
             connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    _identify(connection, path)
+
+
+@contextlib.contextmanager
+def _immediate(connection: sqlite3.Connection, path: Path) -> Iterator[None]:
+    """The block in one write transaction, taken at once: committed whole, or rolled back.
+
+    An SQLite error anywhere in it is the file's one line (`sqlite_error`).
+    """
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        yield
         connection.execute("COMMIT")
     except sqlite3.Error as exc:
         with contextlib.suppress(sqlite3.Error):
             connection.execute("ROLLBACK")
         raise sqlite_error(path, exc) from None
-    _identify(connection, path)
 
 
 def _use_wal(connection: sqlite3.Connection, path: Path) -> None:
