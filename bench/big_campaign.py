@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from machine import machine
+from prerendered_server import start_prerendered
 
 TOKENS = {"THINGSPACE_BEARER_TOKEN": "bench-bearer", "THINGSPACE_SESSION_TOKEN": "bench-session"}
 TARGET_MB = {"without state": 600, "state, 1st run": 800, "state, 2nd run": 800}
@@ -28,20 +29,9 @@ TARGET_MB = {"without state": 600, "state, 1st run": 800, "state, 2nd run": 800}
 
 def start_server(devices: int, ids: Path) -> tuple[subprocess.Popen[str], str]:
     """The pre-rendered server with one campaign, and its URL once it listens."""
-    server = subprocess.Popen(
-        [
-            sys.executable, "-m", "fota_poller.simulator.prerendered", "--campaigns=1",
-            f"--devices={devices}-{devices}", f"--write-ids={ids}",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-    assert server.stdout is not None
-    line = server.stdout.readline()
-    if not line.startswith("listening on "):
-        server.terminate()
-        raise SystemExit(f"big_campaign: the server did not start: {line!r}")
-    return server, line.removeprefix("listening on ").strip()
+    return start_prerendered(
+        "--campaigns=1", f"--devices={devices}-{devices}", f"--write-ids={ids}", who="big_campaign"
+    )
 
 
 def poll(argv: list[str], output: Path) -> tuple[float, float, float]:

@@ -38,6 +38,7 @@ import time
 from pathlib import Path
 
 from machine import machine
+from prerendered_server import start_prerendered
 
 TOKENS = {"THINGSPACE_BEARER_TOKEN": "bench-bearer", "THINGSPACE_SESSION_TOKEN": "bench-session"}
 PAGE_DEVICES = 1000
@@ -60,21 +61,12 @@ class Sizes:
 def start_server(sizes: Sizes, ids: Path) -> tuple[subprocess.Popen[str], str, float]:
     """The pre-rendered server with the account's list, its URL, and its start-up seconds."""
     started = time.monotonic()
-    server = subprocess.Popen(
-        [
-            sys.executable, "-m", "fota_poller.simulator.prerendered", "--inventory",
-            f"--campaigns={sizes.campaigns}", f"--devices={sizes.devices}-{sizes.devices}",
-            f"--extra-devices={sizes.extra}", f"--write-ids={ids}",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
+    server, url = start_prerendered(
+        "--inventory", f"--campaigns={sizes.campaigns}",
+        f"--devices={sizes.devices}-{sizes.devices}", f"--extra-devices={sizes.extra}",
+        f"--write-ids={ids}", who="inventory_run",
     )  # fmt: skip
-    assert server.stdout is not None
-    line = server.stdout.readline()
-    if not line.startswith("listening on "):
-        server.terminate()
-        raise SystemExit(f"inventory_run: the server did not start: {line!r}")
-    return server, line.removeprefix("listening on ").strip(), time.monotonic() - started
+    return server, url, time.monotonic() - started
 
 
 class Run:

@@ -23,6 +23,7 @@ import urllib.request
 from pathlib import Path
 
 from machine import machine
+from prerendered_server import start_prerendered
 from report import state_table, table, verdicts
 from scenarios import FOTA, NAIVE, TIGHT, Case, Measure, Row, Scenario, chains, scenarios
 
@@ -37,25 +38,12 @@ class Server:
 
     def __init__(self, scenario: Scenario, folder: Path) -> None:
         self.ids = folder / "ids.txt"
-        self._process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "fota_poller.simulator.prerendered",
-                f"--campaigns={scenario.campaigns}",
-                f"--devices={scenario.devices}-{scenario.devices}",
-                f"--latency-ms={scenario.latency_ms}",
-                f"--write-ids={self.ids}",
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
+        self._process, self.url = start_prerendered(
+            f"--campaigns={scenario.campaigns}",
+            f"--devices={scenario.devices}-{scenario.devices}",
+            f"--latency-ms={scenario.latency_ms}",
+            f"--write-ids={self.ids}",
         )
-        assert self._process.stdout is not None
-        line = self._process.stdout.readline()
-        if not line.startswith("listening on "):
-            self.close()
-            raise SystemExit(f"bench: the server did not start: {line!r}")
-        self.url = line.removeprefix("listening on ").strip()
 
     def stats(self) -> dict[str, float | None]:
         """What the server saw since the last call."""

@@ -32,6 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from prerendered_server import start_prerendered
+
 FORMATS = ("json", "csv", "markdown", "table")
 TOKENS = {"THINGSPACE_BEARER_TOKEN": "bench-bearer", "THINGSPACE_SESSION_TOKEN": "bench-session"}
 
@@ -63,20 +65,10 @@ def write_night(campaigns: int, folder: Path) -> Path:
 def write_many(campaigns: int, folder: Path) -> Path:
     """A night of `campaigns` x 1-3 devices: the pre-rendered server, polled by `poll`."""
     ids, path = folder / "many-ids.txt", folder / "many.jsonl"
-    server = subprocess.Popen(
-        [
-            sys.executable, "-m", "fota_poller.simulator.prerendered",
-            f"--campaigns={campaigns}", "--devices=1-3", f"--write-ids={ids}",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
+    server, url = start_prerendered(
+        f"--campaigns={campaigns}", "--devices=1-3", f"--write-ids={ids}"
+    )
     try:
-        assert server.stdout is not None
-        line = server.stdout.readline()
-        if not line.startswith("listening on "):
-            raise SystemExit(f"bench: the server did not start: {line!r}")
-        url = line.removeprefix("listening on ").strip()
         poll = [
             sys.executable, "-m", "fota_poller", "poll", f"--ids={ids}", f"--base-url={url}",
             "--rate=0", "--concurrency=50", "--log-level=warning", f"--output={path}",
