@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import random
 
+import msgspec
 import pytest
 
 from fota_poller.errors import InventoryError
 from fota_poller.inventory.builder import MAX_PROFILES, MAX_VALUE_CHARS, InventoryBuilder
 from fota_poller.inventory.store import numeric_key
 from fota_poller.inventory.upgrade_time import format_upgrade_time
-from fota_poller.model.inventory import InventoryEntry, on_target
+from fota_poller.model.inventory import MISSING, InventoryEntry, on_target
 
 MODELS = ("Model-A", "Model-B", "Model-C", None)
 MAKES = ("Acme", "Globex", None)
@@ -175,3 +176,36 @@ def test_on_target_compares_the_reported_firmware_with_the_campaigns_target(
 
 def test_a_device_not_in_the_inventory_is_not_known_to_be_on_target() -> None:
     assert on_target(None, "VerizonFirmwareVersion-02") is None
+
+
+@pytest.mark.parametrize("in_order", [True, False])
+def test_a_campaign_found_at_once_is_each_of_its_ids_found_alone(in_order: bool) -> None:
+    # `find` takes the C path when every id is a plain IMEI and the one-by-one path when one
+    # is not: a campaign of either kind, or of both, gets what each id gets alone.
+    rng = random.Random(5 + in_order)
+    devices = random_devices(rng, 400)
+    builder = InventoryBuilder()
+    listed = list(devices)
+    if in_order:
+        listed.sort(key=lambda i: (numeric_key(i) is None, numeric_key(i) or 0, i))
+    for imei in listed:
+        add(builder, imei, devices[imei])
+    inventory = builder.finish()
+    plain = [imei for imei in devices if numeric_key(imei) is not None and imei != "0"]
+    unlisted = [str(int(plain[0]) + 1), str(10**18 - 1), "9" * 19, "-1", "", None]
+    for campaign in (
+        plain[:100],  # every id a plain IMEI: found in C calls
+        [*plain[:50], str(int(plain[0]) + 1)],  # one not listed among them
+        list(devices)[:100] + unlisted,  # every kind of id
+        [None],
+        [],
+    ):
+        kinds, times = inventory.find(campaign)
+        assert len(kinds) == len(times) == len(campaign)
+        for imei, kind, time in zip(campaign, kinds, times, strict=True):
+            alone = None if imei is None else inventory.lookup(imei)
+            if alone is None:
+                assert (kind, time) == (MISSING, None), imei
+            else:
+                got = msgspec.structs.replace(inventory.kind(kind), upgraded_at=time)
+                assert got == alone == entry_of(devices[imei]), imei
