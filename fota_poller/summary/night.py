@@ -24,7 +24,8 @@ from fota_poller.model.phases import PHASES, PhaseTable
 from fota_poller.model.records import Phase, is_device_line
 from fota_poller.output.device_list import MISSING_STATUS
 from fota_poller.summary.models import ModelCounts, ModelTally
-from fota_poller.summary.row import CampaignRow, worst_first
+from fota_poller.summary.order import by_failed_share
+from fota_poller.summary.row import CampaignRow
 from fota_poller.summary.spill import SortedRows
 
 # With a limit, rows are pruned to the worst `limit` once they pass this many (or twice the
@@ -89,12 +90,13 @@ class Night:
         failed_only: bool = False,
         limit: int | None = None,
         by_model: bool = False,
-        key: Callable[[CampaignRow], tuple[object, ...]] = worst_first,
+        key: Callable[[CampaignRow], tuple[object, ...]] = by_failed_share,
     ) -> None:
         self.phases = phases
         self.failed_only = failed_only
         self.limit = limit
-        # The order of the view (`summary --sort`): worst first by this key.
+        # The order of the view (`summary --sort`): worst first by this key, by default
+        # summary's default order (`order.DEFAULT_SORT`).
         self.key = key
         # The campaigns kept for the view: with a limit only about the worst `limit`, in
         # `rows`; without one all (or all --failed-only keeps), in `every_row`, which spills

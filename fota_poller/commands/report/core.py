@@ -34,7 +34,6 @@ from fota_poller.state import queries
 from fota_poller.state.schema import open_database, sqlite_error
 from fota_poller.summary import by_model
 from fota_poller.summary.night import Night
-from fota_poller.summary.order import DEFAULT_SORT, sort_key
 from fota_poller.summary.render import View, render_json
 
 # Lines handed to both readers at a time: memory stays flat, the loop's cost is the read's.
@@ -59,8 +58,7 @@ def run(args: argparse.Namespace) -> int:
     phases = PhaseTable(config.phases)
     stuck_after = stuck_after_seconds(args.stuck_after)
     stalled_after = config.phases.stalled_after
-    # In summary's default order, so that the page's campaigns are its rows as it lists them.
-    campaigns = Night(phases, limit=args.limit or None, key=sort_key(DEFAULT_SORT, {}))
+    campaigns = Night(phases, limit=args.limit or None)  # summary's default order
     models = Night(phases, by_model=True)
     try:
         _read(args.file, (campaigns, models))

@@ -18,9 +18,11 @@ from helpers import ACCOUNT, OTHER_ACCOUNT, run_cli, write_campaign
 
 from fota_poller.cli import main
 from fota_poller.commands import summary as summary_command
+from fota_poller.model.phases import PhaseTable
 from fota_poller.state import night_report
 from fota_poller.state.history import CampaignNight, CampaignTrend
 from fota_poller.summary import order, stalls
+from fota_poller.summary.night import Night
 
 RUN = {"record": "run", "run_id": "run-1", "complete": True, "exit_code": 0}
 
@@ -284,3 +286,8 @@ def test_the_table_shows_each_campaigns_succeeded_since_last_night_and_its_finis
         assert rows["A"][-2:] == ["+12", finish]
         assert rows["D"][-1] == "-3"  # no finish known: the cell is blank
         assert all(len(text) <= int(columns) for text in lines)
+
+
+def test_a_night_read_without_an_order_is_in_summarys_default_one() -> None:
+    # `report` reads its campaigns so: its page lists them as `summary` does.
+    assert Night(PhaseTable()).key is order.sort_key(order.DEFAULT_SORT, {})
