@@ -2,16 +2,21 @@
 their nights of history and without, on the same database.
 
     python bench/history_commit.py [--campaigns 1000] [--devices 200] [--nights 30] [--rounds 5]
+        [--moving 0.02]
 
 A database of `--campaigns` campaigns of `--devices` devices each, with `--nights` nights of
-history already kept (so the table, its index and retention's delete are the size a month
-of nights makes them), is copied afresh for each trial. A trial is one night as a run
-writes it (run/state_sync.py): every campaign's changes staged (2% of its devices move),
-then one commit. With history each campaign also stages its night and its transitions, and
-the commit prunes nights past `state.history_days`; without, none of it. Trials alternate
-with and without, so a disk's or a neighbour's slow minute falls on both; the medians and
-their ratio are printed, then the read side: each campaign's last poll read whole
-(`StateStore.previous`) and, of that, its last nights (`history.campaign_nights`).
+history already kept (so the table and retention's delete are the size a month of nights
+makes them), is copied afresh for each trial. A trial is one night as a run writes it
+(run/state_sync.py): every campaign's changes staged (`--moving` of its devices change, 2%
+by default), then one commit; that is what is timed, its wall time, its thread's CPU time,
+and what it appends to the -wal file. With history each campaign also stages its night
+(linked to its night before) and its transitions, and the commit prunes nights past
+`state.history_days`; without, none of it. Trials alternate with and without, so a disk's or
+a neighbour's slow minute falls on both (in turn first); the medians are printed, and what
+the history adds as the median of each round's ratio, so a drift over the rounds cancels.
+Then what the history costs outside the commit: the workers computing each campaign's night,
+recent nights and trend (output/trend.py, as a run's workers do, untimed in the commit's
+figure), and each campaign's last poll read whole (`StateStore.previous`).
 """
 
 from __future__ import annotations
@@ -25,13 +30,17 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from machine import machine
 
-from fota_poller.state import history
-from fota_poller.state.store import CampaignUpdate, StateStore, to_ms
+from fota_poller.model.records import Phase
+from fota_poller.model.refs import CampaignRef
+from fota_poller.output.inventory_join import InventoryCounts
+from fota_poller.output.trend import Tonight, TonightState, campaign_night
+from fota_poller.state.store import CampaignUpdate, Prior, StateStore, to_ms
 
 ACCOUNT = "0000123456-00001"
 START = datetime(2026, 11, 1, 2, tzinfo=UTC)
@@ -42,25 +51,45 @@ def text(moment: datetime) -> str:
     return moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
-def night_row(moment: datetime, devices: int, moved: int) -> history.HistoryRow:
-    return history.HistoryRow(
-        to_ms(moment), devices, devices // 3, 0, devices - devices // 3, 0, None, None, moved, 0
-    )
+def tonight(prior: Prior, number: int, index: int, devices: int, moved: int) -> TonightState:
+    """Night `number` of a campaign: its night, recent nights and trend, as a worker's."""
+    moment = START + number * timedelta(days=1)
+    succeeded = min(devices, moved * number)
+    counts: dict[Phase, int] = {"succeeded": succeeded, "pending": devices - succeeded}
+    ref = CampaignRef(ACCOUNT, f"u{index:04d}")
+    now = Tonight("run", ref, text(moment), to_ms(moment), moved)
+    return campaign_night(prior, counts, InventoryCounts(), now, stalled_after=3)
+
+
+class Night(NamedTuple):
+    """One night's seconds: the store's stage and commit, the workers' part, the reads."""
+
+    commit: float
+    commit_cpu: float  # the thread's CPU seconds in the stage and commit
+    wal_bytes: int  # what the commit appended to the -wal file
+    workers: float
+    read: float
 
 
 def write_night(
-    path: Path, number: int, *, campaigns: int, devices: int, with_history: bool
-) -> tuple[float, float]:
-    """One night's stage and commit, timed: (stage and commit seconds, read seconds)."""
+    path: Path,
+    number: int,
+    *,
+    campaigns: int,
+    devices: int,
+    moving: float = 0.02,
+    with_history: bool,
+) -> Night:
+    """One night as a run writes it, timed (the devices' changes are made untimed)."""
     moment = START + number * timedelta(days=1)
-    moving = max(1, devices // 50)
+    moved_devices = max(1, round(devices * moving))
     with StateStore.open(path) as store:
         store.start_run(f"run-{number}", text(moment), history_days=180 if with_history else None)
         read_started = time.perf_counter()
         priors = [store.previous(ACCOUNT, f"u{c:04d}") for c in range(campaigns)]
         read = time.perf_counter() - read_started
-        started = time.perf_counter()
         status = STATUSES[number % len(STATUSES)]
+        changes = []
         for index, prior in enumerate(priors):
             ms = to_ms(moment)
             if prior.key is None:  # the first night: every device new
@@ -69,29 +98,31 @@ def write_night(
                     for d in range(devices)
                 ]
             else:
-                moved = list(prior.devices)[(number * moving) % devices :][:moving]
+                moved = list(prior.devices)[(number * moved_devices) % devices :][:moved_devices]
                 upserts = [(device, status, None, ms, ms, None) for device in moved]
+            changes.append(upserts)
+        started = time.perf_counter()
+        nights = [
+            tonight(prior, number, index, devices, moved_devices) if with_history else None
+            for index, prior in enumerate(priors)
+        ]
+        workers = time.perf_counter() - started
+        wal = Path(f"{path}-wal")
+        wal_before = wal.stat().st_size if wal.exists() else 0
+        started, cpu_started = time.perf_counter(), time.thread_time()
+        for index, (prior, upserts, night) in enumerate(zip(priors, changes, nights, strict=True)):
             store.stage(
                 CampaignUpdate(
                     key=prior.key, account_name=ACCOUNT, upgrade_id=f"u{index:04d}",
                     status="InProgress", device_count=devices, polled_at=text(moment),
                     upserts=upserts, deletes=[],
-                    night=night_row(moment, devices, moving) if with_history else None,
-                    transitions=[("RequestPending", status, moving)] if with_history else [],
+                    night=None if night is None else night.night,
+                    transitions=[("RequestPending", status, moved_devices)] if night else [],
                 )
             )  # fmt: skip
         store.commit(text(moment))
-        return time.perf_counter() - started, read
-
-
-def nights_read(path: Path, campaigns: int) -> float:
-    """Seconds to read every campaign's last nights, as `previous` does."""
-    with StateStore.open(path) as store:
-        connection = store._db  # noqa: SLF001 - the bench measures the store's own reads
-        started = time.perf_counter()
-        for key in range(1, campaigns + 1):
-            history.campaign_nights(connection, key, history.FIT_NIGHTS)
-        return time.perf_counter() - started
+        spent, cpu = time.perf_counter() - started, time.thread_time() - cpu_started
+        return Night(spent, cpu, wal.stat().st_size - wal_before, workers, read)
 
 
 def main() -> None:
@@ -100,6 +131,9 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=200)
     parser.add_argument("--nights", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--moving", type=float, default=0.02, help="share of each campaign's devices moving"
+    )
     args = parser.parse_args()
     print(machine())
     with tempfile.TemporaryDirectory(prefix="history-bench-") as folder:
@@ -108,35 +142,61 @@ def main() -> None:
             write_night(
                 base, number, campaigns=args.campaigns, devices=args.devices, with_history=True
             )
-        timings: dict[bool, list[float]] = {True: [], False: []}
-        reads: list[float] = []
-        for _ in range(args.rounds):
-            for with_history in (False, True):
+        timings: dict[bool, list[Night]] = {True: [], False: []}
+        for round_ in range(args.rounds):
+            for with_history in (False, True) if round_ % 2 == 0 else (True, False):
                 trial = Path(folder) / "trial.db"
                 with contextlib.suppress(FileNotFoundError):
                     trial.unlink()
                 shutil.copy(base, trial)
-                spent, read = write_night(
-                    trial,
-                    args.nights,
-                    campaigns=args.campaigns,
-                    devices=args.devices,
-                    with_history=with_history,
+                timings[with_history].append(
+                    write_night(
+                        trial,
+                        args.nights,
+                        campaigns=args.campaigns,
+                        devices=args.devices,
+                        moving=args.moving,
+                        with_history=with_history,
+                    )
                 )
-                timings[with_history].append(spent)
-                reads.append(read)
-        history_read = statistics.median(nights_read(base, args.campaigns) for _ in range(3))
-    without, with_ = statistics.median(timings[False]), statistics.median(timings[True])
+
+    def median(field: str, *, with_history: bool) -> float:
+        return statistics.median(getattr(night, field) for night in timings[with_history])
+
+    def paired(field: str) -> float:
+        """The median of each round's ratio: a drift over the rounds falls on both sides."""
+        pairs = zip(timings[True], timings[False], strict=True)
+        return statistics.median(getattr(w, field) / getattr(wo, field) for w, wo in pairs) - 1
+
+    without, with_ = median("commit", with_history=False), median("commit", with_history=True)
+    cpu_without = median("commit_cpu", with_history=False)
+    cpu_with = median("commit_cpu", with_history=True)
+    wal_without = median("wal_bytes", with_history=False)
+    wal_with = median("wal_bytes", with_history=True)
+    workers = statistics.median(night.workers for night in timings[True])
     print(
         f"{args.campaigns:,} campaigns x {args.devices} devices, {args.nights} nights kept, "
-        f"{args.rounds} rounds (median)"
+        f"{args.moving:.0%} of devices moving, {args.rounds} rounds (medians; added: the "
+        "median of each round's ratio)"
     )
     print(f"stage and commit without history: {without * 1000:.1f} ms")
-    print(f"stage and commit with history:    {with_ * 1000:.1f} ms ({with_ / without - 1:+.1%})")
+    added = paired("commit")
+    print(f"stage and commit with history:    {with_ * 1000:.1f} ms (added {added:+.1%})")
     print(
-        f"read each campaign's last poll:   {statistics.median(reads) * 1000:.1f} ms, of which "
-        f"its last nights {history_read * 1000:.1f} ms"
+        f"  its CPU without / with:         {cpu_without * 1000:.1f} / {cpu_with * 1000:.1f} ms "
+        f"(added {paired('commit_cpu'):+.1%})"
     )
+    print(
+        f"  its -wal bytes without / with:  {wal_without / 1e6:.2f} / {wal_with / 1e6:.2f} MB "
+        f"({wal_with / wal_without - 1:+.1%})"
+    )
+    print(f"the workers' part with history:   {workers * 1000:.1f} ms (night, recent, trend)")
+    for with_history in (False, True):
+        read = statistics.median(night.read for night in timings[with_history])
+        print(
+            f"read each campaign's last poll:   {read * 1000:.1f} ms "
+            f"({'with' if with_history else 'without'} history)"
+        )
 
 
 if __name__ == "__main__":

@@ -160,9 +160,10 @@ def from_response(
     counts = unjoined_counts(inventory) if join is None else join.counts()
     if prior is not None:
         now = Tonight(run_id, ref, polled_at, to_ms(received_at), compared.moved)
-        night, trend = campaign_night(
+        tonight = campaign_night(
             prior, phase_counts, counts, now, stalled_after=options.stalled_after
         )
+        trend = tonight.trend
         update = CampaignUpdate(
             key=prior.key,
             account_name=ref.account_name,
@@ -172,7 +173,7 @@ def from_response(
             polled_at=polled_at,
             upserts=compared.upserts,
             deletes=compared.deletes,
-            night=night,
+            night=tonight.night,
             transitions=compared.transitions,
         )
     record = CampaignRecord(

@@ -15,12 +15,13 @@ from fota_poller.model.records import CampaignRecord, Phase
 from fota_poller.model.refs import CampaignRef
 from fota_poller.output.inventory_join import InventoryCounts
 from fota_poller.state.history import (
-    CampaignNight,
     CampaignTrend,
     HistoryRow,
     campaign_trend,
     quiet_nights,
+    recent_with,
 )
+from fota_poller.state.recent import Recent
 from fota_poller.state.store import Prior
 
 
@@ -34,6 +35,14 @@ class Tonight(msgspec.Struct, frozen=True):
     moved: int
 
 
+class TonightState(msgspec.Struct, frozen=True):
+    """What the state learns of a campaign tonight, and the trend its record carries."""
+
+    night: HistoryRow
+    recent: Recent
+    trend: CampaignTrend | None  # None without `stalled_after`
+
+
 def campaign_night(
     prior: Prior,
     phase_counts: Mapping[Phase, int],
@@ -41,8 +50,8 @@ def campaign_night(
     now: Tonight,
     *,
     stalled_after: int | None,
-) -> tuple[HistoryRow, CampaignTrend | None]:
-    """Tonight's history row, and the trend with it (None when `stalled_after` is)."""
+) -> TonightState:
+    """Tonight's history row, the campaign's recent nights with it, and its trend."""
     night = HistoryRow(
         polled_ms=now.polled_ms,
         devices=sum(phase_counts.values()),
@@ -53,23 +62,18 @@ def campaign_night(
         on_target=inventory.on_target,
         late=inventory.late,
         moved=now.moved,
-        quiet=quiet_nights(now.moved, prior.quiet),
+        quiet=quiet_nights(now.moved, None if prior.recent is None else prior.recent.quiet),
+        prior_run=prior.last_run,
     )
-    if stalled_after is None:
-        return night, None
-    latest = CampaignNight(
-        now.run_id,
-        now.polled_at,
-        *msgspec.structs.astuple(night)[1:-1],  # devices ... moved, as the Struct orders them
+    recent = recent_with(prior.recent, night)
+    trend = (
+        None
+        if stalled_after is None
+        else campaign_trend(
+            now.ref.account_name, now.ref.upgrade_id, recent, stalled_after=stalled_after
+        )
     )
-    trend = campaign_trend(
-        now.ref.account_name,
-        now.ref.upgrade_id,
-        [*prior.nights, latest],
-        quiet=night.quiet,
-        stalled_after=stalled_after,
-    )
-    return night, trend
+    return TonightState(night, recent, trend)
 
 
 def with_trend(record: CampaignRecord, trend: CampaignTrend | None) -> CampaignRecord:

@@ -1,14 +1,14 @@
 """When a campaign would be done at its pace: the projected finish date, from a few nights.
 
 The estimator: an ordinary least-squares line of the resolved share, (succeeded + failed) /
-devices, against time (days, from each night's `polled_at`), over the nights given (the
-caller gives the last 7); the UTC date at which the line reaches 1.0. None when fewer than
-`MIN_NIGHTS` nights have devices (a night of 0 devices has no share and is left out), the
-slope is zero or less (no pace, or going back), or the date is past year 9999. Nights come
-in commit order; walking back from the latest, a night whose clock reads no earlier than the
-one after it (a clock set back between runs) is left out, so time runs forward in the fit.
-A line that reached 1.0 before the last night while devices are still unresolved gives the
-last night's date: the campaign is due now, not in the past.
+devices, against time (days, from each night's time in ms since the epoch), over the nights
+given (the caller gives the last 7); the UTC date at which the line reaches 1.0. None when
+fewer than `MIN_NIGHTS` nights have devices (a night of 0 devices has no share and is left
+out), the slope is zero or less (no pace, or going back), or the date is past year 9999.
+Nights come in commit order; walking back from the latest, a night whose clock reads no
+earlier than the one after it (a clock set back between runs) is left out, so time runs
+forward in the fit. A line that reached 1.0 before the last night while devices are still
+unresolved gives the last night's date: the campaign is due now, not in the past.
 
 Least squares over a week, not the last night's delta: a night of slow progress (a weekend,
 an outage) moves the date by a little, not to the end of time.
@@ -22,17 +22,17 @@ from typing import Final
 
 MIN_NIGHTS: Final = 3
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-_SECONDS_PER_DAY: Final = 86400
+_MS_PER_DAY: Final = 86_400_000
 
 
-def projected_finish(nights: Sequence[tuple[str, int, int]]) -> str | None:
-    """`YYYY-MM-DD` for nights of (polled_at, devices, resolved), oldest first; or None."""
+def projected_finish(nights: Sequence[tuple[int, int, int]]) -> str | None:
+    """`YYYY-MM-DD` for nights of (polled ms, devices, resolved), oldest first; or None."""
     points: list[tuple[float, float]] = []
     later: float | None = None
-    for polled_at, devices, resolved in reversed(nights):
-        moment = _days(polled_at)
-        if moment is None or (later is not None and moment >= later):
-            continue  # no time, or a clock set back: not a point of the line
+    for polled_ms, devices, resolved in reversed(nights):
+        moment = polled_ms / _MS_PER_DAY
+        if later is not None and moment >= later:
+            continue  # a clock set back: not a point of the line
         later = moment
         if devices > 0:
             points.append((moment, resolved / devices))
@@ -51,14 +51,3 @@ def projected_finish(nights: Sequence[tuple[str, int, int]]) -> str | None:
         return (_EPOCH + timedelta(days=reached)).date().isoformat()
     except OverflowError:
         return None
-
-
-def _days(polled_at: str) -> float | None:
-    """A record time in days since the epoch; None when it is no time."""
-    try:
-        moment = datetime.fromisoformat(polled_at)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return (moment - _EPOCH).total_seconds() / _SECONDS_PER_DAY

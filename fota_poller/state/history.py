@@ -6,19 +6,22 @@ campaign, the status transitions of its last committed run (`campaigns.transitio
 written (history_batch.py) in the transaction of the run's device changes, so they are
 exactly as durable as the change feed; campaigns x nights, never devices x nights.
 
-From them, per campaign (`campaign_trend`, the one definition the records, `summary
---state`, `state info` and `report` share):
+From each campaign's last nights, walked back from its latest (state/recent.py), per campaign
+(`campaign_trend`, the one definition the records, `summary --state`, `state info` and
+`report` share):
 
 - `succeeded_delta`: succeeded now minus at the campaign's previous committed run;
 - `nights_without_progress`: consecutive committed runs, latest backwards, in which no
   device changed phase (0 when something moved in the latest; the campaign's first night,
   which has nothing to compare with, counts as no such night). Kept as a running count in
-  each row (`quiet`), so that neither retention nor how many nights are read changes it;
+  each night (`quiet`), so that neither retention nor how many nights are read changes it;
 - `projected_finish`: the date a least-squares line of the resolved share over the last
   `FIT_NIGHTS` nights reaches 1 (state/finish.py says how, and when it is null); null for
   a stalled campaign, whose pace is zero now whatever the nights before it say;
 - `stalled`: `nights_without_progress >= stalled_after` while devices are pending.
 
+The report's nights are the last committed runs (`read_fleet_nights`) and, per campaign, its
+nights among them (`read_trends`): one range of the table's key, which starts with the run.
 Readers take an open connection, read-only or not; a database of schema version 2 or older
 has no history: they answer empty.
 """
@@ -28,19 +31,21 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Final
+from typing import Final, NamedTuple
 
 import msgspec
 
 from fota_poller.model.timestamps import format_timestamp
 from fota_poller.state.finish import projected_finish
+from fota_poller.state.recent import FIT_NIGHTS, FitPoint, Recent, read_all_recent
 
 # The history's table (schema version 3, created by schema.py), times in ms since the epoch,
-# as the devices'. `quiet` is the night's nights without progress. Clustered by run, then
-# campaign: a night's rows are appended at the end, a few new pages, where a key starting
-# with the campaign would rewrite a page of every campaign each night (bench/history_commit
-# .py). A campaign's last nights are read through `history_by_campaign`, retention deletes
-# through `history_by_time`; both are appended to or small.
+# as the devices'. `quiet` is the night's nights without progress, `prior_run` the run of the
+# campaign's night before (version 4; null: its first). Clustered by run, then campaign, and
+# no other index (version 4 dropped two): a night's rows are appended at the end, a few new
+# pages. A key or an index starting with the campaign would rewrite a page of every campaign
+# each night (bench/history_commit.py); a campaign's nights are walked back along prior_run
+# instead (state/recent.py), and retention deletes the oldest runs whole.
 HISTORY_TABLES: Final = (
     """CREATE TABLE history (
     campaign INTEGER NOT NULL,
@@ -55,18 +60,15 @@ HISTORY_TABLES: Final = (
     late INTEGER,
     moved INTEGER NOT NULL,
     quiet INTEGER NOT NULL,
+    prior_run INTEGER,
     PRIMARY KEY (run, campaign)
 ) WITHOUT ROWID""",
-    "CREATE INDEX history_by_campaign ON history (campaign, run)",
-    "CREATE INDEX history_by_time ON history (polled_ms)",
 )
 # A campaign's last committed run's transitions live in its own row (the row a run updates
 # anyway: no page more is written), `campaigns.transitions`: a JSON list of [from, to,
 # devices], null from for new devices, null to for gone ones; a few dozen at most.
 TRANSITIONS_COLUMN: Final = "ALTER TABLE campaigns ADD COLUMN transitions TEXT"
 
-# The nights the projected finish is fitted over.
-FIT_NIGHTS: Final = 7
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -119,8 +121,11 @@ class Transition(msgspec.Struct, frozen=True):
     count: int
 
 
-class HistoryRow(msgspec.Struct, frozen=True):
-    """Tonight's night of one campaign as the history keeps it: `quiet` is `quiet_nights`."""
+class HistoryRow(NamedTuple):
+    """Tonight's night of one campaign: the history's columns after its key, in their order.
+
+    `quiet` is `quiet_nights`. A tuple, as the store's other rows: bound as it is.
+    """
 
     polled_ms: int
     devices: int
@@ -132,6 +137,7 @@ class HistoryRow(msgspec.Struct, frozen=True):
     late: int | None
     moved: int
     quiet: int
+    prior_run: int | None  # the run of the campaign's night before (None: its first)
 
 
 # (from status, to status, devices): None for a new device's from, a gone one's to.
@@ -152,37 +158,43 @@ def quiet_nights(moved: int, previous_quiet: int | None) -> int:
     return previous_quiet + 1
 
 
+def recent_with(prior: Recent | None, night: HistoryRow) -> Recent:
+    """A campaign's recent nights once `night` is added to its `prior` ones (None: none)."""
+    kept = [] if prior is None else prior.points[-(FIT_NIGHTS - 1) :]
+    resolved = night.succeeded + night.failed
+    tonight = FitPoint(night.polled_ms, night.devices, night.succeeded, resolved)
+    return Recent(quiet=night.quiet, pending=night.pending, points=[*kept, tonight])
+
+
 def campaign_trend(
     account_name: str,
     upgrade_id: str,
-    nights: Sequence[CampaignNight],
+    recent: Recent,
     *,
-    quiet: int,
     stalled_after: int,
 ) -> CampaignTrend:
-    """The trend of a campaign whose last nights are `nights` (oldest first, at least one).
+    """The trend of a campaign whose last nights are `recent` (state/recent.py).
 
-    `quiet` is the latest night's nights without progress (`quiet_nights`).
+    Its `nights` are left empty: a reader gives the ones it read (`read_trends`).
     """
-    latest = nights[-1]
-    delta = latest.succeeded - nights[-2].succeeded if len(nights) > 1 else None
-    stalled = quiet >= stalled_after and latest.pending > 0
+    points = recent.points
+    latest = points[-1]
+    delta = latest.succeeded - points[-2].succeeded if len(points) > 1 else None
+    stalled = recent.quiet >= stalled_after and recent.pending > 0
     # A stalled campaign's pace is zero now, whatever the nights before it say.
     finish = (
         None
         if stalled
-        else projected_finish(
-            [(n.polled_at, n.devices, n.succeeded + n.failed) for n in nights[-FIT_NIGHTS:]]
-        )
+        else projected_finish([(p.polled_ms, p.devices, p.resolved) for p in points[-FIT_NIGHTS:]])
     )
     return CampaignTrend(
         account_name=account_name,
         upgrade_id=upgrade_id,
         succeeded_delta=delta,
-        nights_without_progress=quiet,
+        nights_without_progress=recent.quiet,
         projected_finish=finish,
         stalled=stalled,
-        nights=list(nights),
+        nights=[],
     )
 
 
@@ -196,43 +208,38 @@ def polled_text(ms: int) -> str:
     return format_timestamp(_EPOCH + timedelta(milliseconds=ms))
 
 
-# A campaign's last nights, newest first (the key (campaign, run) is read backwards).
-NIGHTS_OF: Final = """SELECT r.run_id, h.polled_ms, h.devices, h.succeeded, h.failed, h.pending,
-    h.unknown, h.on_target, h.late, h.moved, h.quiet
+_CAMPAIGNS: Final = """SELECT campaign, account_name, upgrade_id FROM campaigns
+ORDER BY account_name, upgrade_id"""
+# The nights of the last ? runs that kept any, oldest first: a range of the key (run, campaign).
+_WINDOW: Final = """SELECT h.campaign, r.run_id, h.polled_ms, h.devices, h.succeeded, h.failed,
+    h.pending, h.unknown, h.on_target, h.late, h.moved
 FROM history AS h JOIN runs AS r ON r.run = h.run
-WHERE h.campaign = ? ORDER BY h.run DESC LIMIT ?"""
-
-
-def campaign_nights(
-    connection: sqlite3.Connection, key: int, nights: int
-) -> tuple[list[CampaignNight], int | None]:
-    """The campaign's last `nights` (oldest first) and the latest one's quiet count (None: none)."""
-    rows = connection.execute(NIGHTS_OF, (key, nights)).fetchall()
-    found = [
-        CampaignNight(run_id, polled_text(polled), *counts)
-        for run_id, polled, *counts, _ in reversed(rows)
-    ]
-    return found, (rows[0][-1] if rows else None)
+WHERE h.run >= (SELECT min(run) FROM (SELECT run FROM runs
+    WHERE EXISTS (SELECT 1 FROM history AS k WHERE k.run = runs.run) ORDER BY run DESC LIMIT ?))
+ORDER BY h.run"""
 
 
 def read_trends(
     connection: sqlite3.Connection, *, nights: int, stalled_after: int
 ) -> list[CampaignTrend]:
-    """Every campaign with a history: its last `nights` nights and its trend, by account and id."""
+    """Every campaign with a history, by account and id: its trend and its latest nights.
+
+    Its nights are those among the last `nights` committed runs that kept any, oldest first
+    (0: none are read); its trend is from its last nights (state/recent.py), whatever
+    `nights` is.
+    """
     if not has_history(connection):
         return []
-    campaigns = connection.execute(
-        """SELECT campaign, account_name, upgrade_id FROM campaigns
-        WHERE EXISTS (SELECT 1 FROM history AS h WHERE h.campaign = campaigns.campaign)
-        ORDER BY account_name, upgrade_id"""
-    ).fetchall()
+    found: dict[int, list[CampaignNight]] = {}
+    if nights:
+        for key, run_id, polled, *counts in connection.execute(_WINDOW, (nights,)):
+            found.setdefault(key, []).append(CampaignNight(run_id, polled_text(polled), *counts))
+    recents = read_all_recent(connection)
     trends = []
-    for key, account, upgrade in campaigns:
-        found, quiet = campaign_nights(connection, key, max(nights, FIT_NIGHTS, 2))
-        trend = campaign_trend(
-            account, upgrade, found, quiet=quiet or 0, stalled_after=stalled_after
-        )
-        trends.append(msgspec.structs.replace(trend, nights=found[-nights:] if nights else []))
+    for key, account, upgrade in connection.execute(_CAMPAIGNS):
+        if (recent := recents.get(key)) is not None:
+            trend = campaign_trend(account, upgrade, recent, stalled_after=stalled_after)
+            trends.append(msgspec.structs.replace(trend, nights=found.get(key, [])))
     return trends
 
 

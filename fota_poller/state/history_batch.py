@@ -1,11 +1,14 @@
 """A run's staged nights of history: kept in memory as campaigns are staged, written at the commit.
 
-Written in the run's own transaction, just before its COMMIT, in one statement for every
-campaign staged since the last commit: a statement per campaign as each was staged (and
-the transitions in a table of their own) made a night's commit half as slow again
-(bench/history_commit.py). Retention's delete runs
-there too: nights older than `history_days` before the newest staged night (not the clock
-of the machine: a clock set back prunes nothing it should not).
+Written in the run's own transaction, just before its COMMIT, a few dozen nights to a
+statement (`INSERT ... VALUES (...), (...), ...`): a statement per campaign as each was
+staged made a night's commit half as slow again, and even one statement run once per night
+(`executemany`) cost a fifth more than this (bench/history_commit.py, bench/README.md).
+Retention's delete runs there too: the oldest runs whose nights are all older than
+`history_days` before the newest staged night (not the clock of the machine: a clock set
+back prunes nothing it should not), a run whole, oldest first, through the key (run,
+campaign): the table needs no index by time. A run behind a younger one (its clock set
+back) goes when the runs before it have.
 """
 
 from __future__ import annotations
@@ -13,32 +16,57 @@ from __future__ import annotations
 import sqlite3
 from typing import Final
 
-import msgspec
-
 from fota_poller.state.history import HistoryRow
 
 _DAY_MS: Final = 86_400_000
-_INSERT_NIGHT: Final = """INSERT OR REPLACE INTO history (campaign, run, polled_ms, devices,
-    succeeded, failed, pending, unknown, on_target, late, moved, quiet)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+_COLUMNS: Final = 13  # campaign, run, then HistoryRow's fields
+# Nights to a statement: 64 x 13 values, under the 999 an SQLite before 3.32 allows.
+_CHUNK: Final = 64
+_INSERT: Final = """INSERT OR REPLACE INTO history (campaign, run, polled_ms, devices,
+    succeeded, failed, pending, unknown, on_target, late, moved, quiet, prior_run) VALUES """
+_ROW: Final = "(" + ", ".join("?" * _COLUMNS) + ")"
+# The oldest run that kept nights, and its newest night's time: two ranges of the key.
+_OLDEST_RUN: Final = """SELECT run, max(polled_ms) FROM history
+    WHERE run = (SELECT min(run) FROM history)"""
+
+
+def _insert(rows: int) -> str:
+    return _INSERT + ", ".join([_ROW] * rows)
+
+
+_INSERT_CHUNK: Final = _insert(_CHUNK)
 
 
 class NightBatch:
-    """The nights staged since the last commit, and the newest one's time."""
+    """The nights staged since the last commit, their values in a row; the newest one's time."""
 
     def __init__(self) -> None:
-        self._nights: list[tuple[object, ...]] = []
+        self._values: list[object] = []
         self._newest_ms: int | None = None
 
-    def add(self, key: int | None, run: int, night: HistoryRow) -> None:
+    def add(self, key: int, run: int, night: HistoryRow) -> None:
         """Stage one campaign's night (its key, the run's)."""
-        self._nights.append((key, run, *msgspec.structs.astuple(night)))
+        self._values += (key, run)
+        self._values += night
         if self._newest_ms is None or night.polled_ms > self._newest_ms:
             self._newest_ms = night.polled_ms
 
     def write(self, connection: sqlite3.Connection, history_days: int | None) -> None:
         """Write what is staged and prune (`history_days`; None: none), in the open transaction."""
-        connection.executemany(_INSERT_NIGHT, self._nights)
+        values, step = self._values, _CHUNK * _COLUMNS
+        whole = len(values) - len(values) % step
+        for start in range(0, whole, step):
+            connection.execute(_INSERT_CHUNK, values[start : start + step])
+        if rest := values[whole:]:
+            connection.execute(_insert(len(rest) // _COLUMNS), rest)
         if history_days is not None and self._newest_ms is not None:
-            cutoff = self._newest_ms - history_days * _DAY_MS
-            connection.execute("DELETE FROM history WHERE polled_ms < ?", (cutoff,))
+            _prune(connection, self._newest_ms - history_days * _DAY_MS)
+
+
+def _prune(connection: sqlite3.Connection, cutoff_ms: int) -> None:
+    """Delete the oldest runs whose every night is older than `cutoff_ms`, oldest first."""
+    while True:
+        run, newest = connection.execute(_OLDEST_RUN).fetchone()
+        if run is None or newest >= cutoff_ms:
+            return
+        connection.execute("DELETE FROM history WHERE run = ?", (run,))

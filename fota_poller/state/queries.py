@@ -254,6 +254,9 @@ def _find_campaigns(
     return connection.execute(query, (account_name, upgrade_id)).fetchall()
 
 
+_FORGET_NIGHTS = "DELETE FROM history WHERE run IN (SELECT run FROM runs) AND campaign = ?"
+
+
 def forget_campaigns(
     connection: sqlite3.Connection, path: Path, wanted: list[tuple[str | None, str]]
 ) -> tuple[list[Forgotten], list[tuple[str | None, str]]]:
@@ -275,8 +278,9 @@ def forget_campaigns(
                 missing.append((account_name, upgrade_id))
             for key, account, upgrade in found:
                 devices = connection.execute("DELETE FROM devices WHERE campaign = ?", (key,))
-                # Its nights go with it (a writer's file is version 3 on).
-                connection.execute("DELETE FROM history WHERE campaign = ?", (key,))
+                # Its nights go with it (a writer's file is version 4): a probe per run
+                # into the key (run, campaign), the table having no index by campaign.
+                connection.execute(_FORGET_NIGHTS, (key,))
                 connection.execute("DELETE FROM campaigns WHERE campaign = ?", (key,))
                 removed.append(Forgotten(account, upgrade, devices.rowcount))
         connection.execute("COMMIT")

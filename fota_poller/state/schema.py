@@ -14,10 +14,12 @@ folder; the file is left byte for byte as it was (file_checks.py says how).
 
 Schema versions: 1 (fota-poller before `--inventory`), 2 (each device's last known
 `on_target`), 3 (the history: a row per committed run per campaign, and each campaign's last
-transitions in its row; state/history.py). A writer upgrades an older file in place, in one
-transaction (`ALTER TABLE ... ADD COLUMN` changes the table's definition only: every row is
-kept, as it was, its `on_target` unknown; the history starts empty); a reader reads any of
-them as it is (`has_on_target`, `history.has_history`). A fota-poller of an older version
+transitions in its row; state/history.py), 4 (each night linked to the campaign's night
+before, and the history's two indexes dropped; state/recent.py). A writer upgrades an older file in
+place, in one transaction (`ALTER TABLE ... ADD COLUMN` changes the table's definition only:
+every row is kept, as it was, its `on_target` unknown; the history starts empty, or keeps
+what it had); a reader reads any of them as it is (`has_on_target`, `history.has_history`,
+`recent.has_chain`). A fota-poller of an older version
 refuses a newer file as it refuses any newer schema: it would otherwise drop what it holds.
 The history is campaigns x nights, never devices x nights: a row of about 60 bytes per
 campaign a night, pruned past `state.history_days`.
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Final
 
@@ -43,8 +45,9 @@ from fota_poller.state.file_checks import (
     wal_path,
 )
 from fota_poller.state.history import HISTORY_TABLES, TRANSITIONS_COLUMN
+from fota_poller.state.recent import upgrade_to_4
 
-SCHEMA_VERSION: Final = 3
+SCHEMA_VERSION: Final = 4
 # The oldest schema this version still reads and upgrades.
 OLDEST_SCHEMA_VERSION: Final = 1
 # PRAGMA application_id: "FPST" (fota-poller state), so another program's SQLite file is
@@ -85,11 +88,13 @@ _TABLES: Final = (
 ) WITHOUT ROWID""",
     *HISTORY_TABLES,
 )
-# From each version to the next (the key), one statement each, run in one transaction. A
-# column added last, as `_TABLES` has it: an upgraded file and a new one hold the same table.
-_UPGRADES: Final = {
+# From each version to the next (the key), one statement (or a function of the connection,
+# for what SQL alone cannot compute) each, run in one transaction. A column added last, as
+# `_TABLES` has it: an upgraded file and a new one hold the same table.
+_UPGRADES: Final[dict[int, tuple[str | Callable[[sqlite3.Connection], None], ...]]] = {
     2: ("ALTER TABLE devices ADD COLUMN on_target INTEGER",),
     3: (*HISTORY_TABLES, TRANSITIONS_COLUMN),
+    4: (upgrade_to_4,),
 }
 # The tables a file of each version holds (from the version the key names on).
 _TABLE_NAMES: Final = {
@@ -227,8 +232,11 @@ def _upgrade(connection: sqlite3.Connection, path: Path) -> None:
         # Another process may have upgraded it since we looked: start from what it holds now.
         version = connection.execute("PRAGMA user_version").fetchone()[0]
         for target in range(version + 1, SCHEMA_VERSION + 1):
-            for statement in _UPGRADES[target]:
-                connection.execute(statement)
+            for step in _UPGRADES[target]:
+                if callable(step):
+                    step(connection)
+                else:
+                    connection.execute(step)
         connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 

@@ -24,6 +24,7 @@ from fota_poller.errors import StateError, StateWriteError
 from fota_poller.regular_files import hold_lock
 from fota_poller.state import history
 from fota_poller.state.history_batch import NightBatch
+from fota_poller.state.recent import Recent, read_recent
 from fota_poller.state.schema import lock_path, open_database, sqlite_error
 
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -63,15 +64,15 @@ PriorDevice = tuple[str, str | None, str | None, int, int | None]
 
 
 class Prior(msgspec.Struct):
-    """A campaign's state: its key (None: never polled), devices, last nights (oldest first).
+    """A campaign's state: its key (None: never polled), devices, recent nights (None: none).
 
-    `quiet` is its latest night's nights without progress (None: no night yet).
+    `last_run` is the run of its last night (None: none yet), the next night's `prior_run`.
     """
 
     key: int | None
     devices: dict[str, PriorDevice]
-    nights: list[history.CampaignNight] = msgspec.field(default_factory=list)
-    quiet: int | None = None
+    recent: Recent | None = None
+    last_run: int | None = None
 
 
 # What a device row is written as: device_id, status, result_reason, status_since, first_seen,
@@ -94,7 +95,7 @@ class CampaignUpdate(msgspec.Struct):
     transitions: list[history.TransitionRow] = msgspec.field(default_factory=list)
 
 
-_CAMPAIGN_KEY = "SELECT campaign FROM campaigns WHERE account_name = ? AND upgrade_id = ?"
+_CAMPAIGN = "SELECT campaign, last_run FROM campaigns WHERE account_name = ? AND upgrade_id = ?"
 _DEVICES = """SELECT device_id, status, result_reason, status_since, on_target FROM devices
     WHERE campaign = ?"""
 _INSERT_CAMPAIGN = """INSERT INTO campaigns (account_name, upgrade_id, status, device_count,
@@ -171,10 +172,10 @@ class StateStore:
     def previous(self, account_name: str, upgrade_id: str) -> Prior:
         """What the last successful poll of this campaign saw (no devices if none did)."""
         try:
-            row = self._db.execute(_CAMPAIGN_KEY, (account_name, upgrade_id)).fetchone()
+            row = self._db.execute(_CAMPAIGN, (account_name, upgrade_id)).fetchone()
             if row is None:
                 return Prior(None, {})
-            key = row[0]
+            key, last_run = row
             # SQLite gives each row its own copy of a text: a million devices share a few
             # dozen statuses and reasons, so each is kept once (120 MB less for a million).
             devices = {
@@ -187,10 +188,10 @@ class StateStore:
                 )
                 for device_id, status, reason, since, target in self._db.execute(_DEVICES, (key,))
             }
-            nights, quiet = history.campaign_nights(self._db, key, history.FIT_NIGHTS)
+            recent = read_recent(self._db, key)
         except sqlite3.Error as exc:
             raise StateWriteError(f"cannot read state database {self.path}: {exc}") from None
-        return Prior(key, devices, nights, quiet)
+        return Prior(key, devices, recent, last_run)
 
     def stage(self, update: CampaignUpdate) -> None:
         """Write one campaign's changes into the open transaction (not yet committed)."""
@@ -198,34 +199,24 @@ class StateStore:
             self._begin()
             run = self._run_row()
             key = update.key
-            moves = None if update.night is None else history.moves_text(update.transitions)
+            night = update.night
+            moves = None if night is None else history.moves_text(update.transitions)
             if key is None:
-                cursor = self._db.execute(
-                    _INSERT_CAMPAIGN,
-                    (
-                        update.account_name,
-                        update.upgrade_id,
-                        update.status,
-                        update.device_count,
-                        update.polled_at,
-                        update.polled_at,
-                        run,
-                        moves,
-                    ),
-                )
+                named = (update.account_name, update.upgrade_id, update.status)
+                counted = (update.device_count, update.polled_at, update.polled_at, run)
+                cursor = self._db.execute(_INSERT_CAMPAIGN, (*named, *counted, moves))
                 key = cursor.lastrowid
+                assert key is not None  # noqa: S101 - an INSERT always has one
             else:
-                self._db.execute(
-                    _UPDATE_CAMPAIGN,
-                    (update.status, update.device_count, update.polled_at, run, moves, key),
-                )
+                changed = (update.status, update.device_count, update.polled_at, run, moves)
+                self._db.execute(_UPDATE_CAMPAIGN, (*changed, key))
             # Rows from generators: a list of a million parameter tuples would cost 150 MB.
             if update.upserts:
                 self._db.executemany(_UPSERT_DEVICE, ((key, *row) for row in update.upserts))
             if update.deletes:
                 self._db.executemany(_DELETE_DEVICE, ((key, device) for device in update.deletes))
-            if update.night is not None:
-                self._batch.add(key, run, update.night)
+            if night is not None:
+                self._batch.add(key, run, night)
         except sqlite3.Error as exc:
             raise StateWriteError(f"cannot write state database {self.path}: {exc}") from None
         self.staged += 1

@@ -37,13 +37,15 @@ def commit_nights(path: Path, nights: int) -> None:
         with StateStore.open(path) as store:
             store.start_run(f"run-{day}", text(moment), history_days=180)
             prior = store.previous(ACCOUNT, UPGRADE)
-            row = HistoryRow(to_ms(moment), 4, day, 1, 3 - day, 0, None, None, 1, quiet)
+            row = HistoryRow(
+                to_ms(moment), 4, day, 1, 3 - day, 0, None, None, 1, quiet, prior.last_run
+            )
             store.stage(
                 CampaignUpdate(
                     key=prior.key, account_name=ACCOUNT, upgrade_id=UPGRADE, status="InProgress",
                     device_count=4, polled_at=text(moment), upserts=[], deletes=[], night=row,
                     transitions=[("RequestPending", "UpgradeSuccess", 1)],
-                )
+                    )
             )  # fmt: skip
             store.commit(text(moment))
 

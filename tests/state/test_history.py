@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from datetime import UTC, datetime, timedelta
 
 import pytest
+from history_nights import ACCOUNT, DAY, START, night, text, trends
 
 from fota_poller.state import queries
 from fota_poller.state.finish import projected_finish
@@ -20,41 +20,6 @@ from fota_poller.state.history import (
 )
 from fota_poller.state.schema import open_database
 from fota_poller.state.store import CampaignUpdate, StateStore, to_ms
-
-ACCOUNT = "0000123456-00001"
-DAY = timedelta(days=1)
-START = datetime(2026, 11, 1, 2, tzinfo=UTC)
-
-
-def text(moment: datetime) -> str:
-    return moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
-
-
-def night(path, run, moment, *, upgrade="u1", devices=10, succeeded=0, failed=0, moved=0, days=180):
-    """One run committing one campaign's night (its devices by phase; no device rows)."""
-    with StateStore.open(path) as store:
-        store.start_run(run, text(moment), history_days=days)
-        prior = store.previous(ACCOUNT, upgrade)
-        quiet = 0 if moved or prior.quiet is None else prior.quiet + 1
-        pending = devices - succeeded - failed
-        row = HistoryRow(
-            to_ms(moment), devices, succeeded, failed, pending, 0, None, None, moved, quiet
-        )
-        store.stage(
-            CampaignUpdate(
-                key=prior.key, account_name=ACCOUNT, upgrade_id=upgrade, status="InProgress",
-                device_count=devices, polled_at=text(moment), upserts=[], deletes=[], night=row,
-                transitions=[("RequestPending", "UpgradeSuccess", moved)] if moved else [],
-            )
-        )  # fmt: skip
-        store.commit(text(moment))
-
-
-def trends(path, stalled_after=3):
-    with contextlib.closing(open_database(path, read_only=True)) as connection:
-        return {
-            t.upgrade_id: t for t in read_trends(connection, nights=30, stalled_after=stalled_after)
-        }
 
 
 def test_a_steady_campaign_s_trend_and_its_finish_date(tmp_path):
@@ -178,7 +143,7 @@ def test_a_version_2_database_is_read_as_having_no_history_and_upgraded_by_a_run
 def test_the_projected_finish_on_lines_whose_answer_is_known(shares, expected):
     devices = 10**15
     nights = [
-        (text(START + day * DAY), devices, round(share * devices))
+        (to_ms(START + day * DAY), devices, round(share * devices))
         for day, share in enumerate(shares)
     ]
     assert projected_finish(nights) == expected
@@ -192,7 +157,17 @@ def test_fleet_nights_sum_each_committed_run_over_its_campaigns(tmp_path):
         for upgrade, (devices, succeeded) in {"u1": (10, 4), "u2": (20, 5)}.items():
             prior = store.previous(ACCOUNT, upgrade)
             row = HistoryRow(
-                to_ms(START + DAY), devices, succeeded, 1, devices - succeeded - 1, 0, 3, 1, 2, 0
+                to_ms(START + DAY),
+                devices,
+                succeeded,
+                1,
+                devices - succeeded - 1,
+                0,
+                3,
+                1,
+                2,
+                0,
+                prior.last_run,
             )
             store.stage(
                 CampaignUpdate(

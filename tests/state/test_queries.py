@@ -160,7 +160,7 @@ def test_info_counts_what_the_database_holds(fleet):
         info = queries.database_info(connection, fleet)
 
     assert info.path == str(fleet)
-    assert info.schema_version == SCHEMA_VERSION == 3
+    assert info.schema_version == SCHEMA_VERSION == 4
     assert (info.campaigns, info.devices) == (2, 10)
     assert info.last_run == queries.LastRun(
         "run-2", "2026-11-26T02:00:00.000Z", "2026-11-26T02:05:00.000Z"

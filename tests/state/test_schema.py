@@ -231,7 +231,7 @@ def test_a_version_1_file_is_upgraded_by_a_writer_every_row_kept(version_1):
         prior = store.previous("0000123451-00001", "u")
 
     with contextlib.closing(sqlite3.connect(version_1)) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
         columns = [row[1] for row in db.execute("PRAGMA table_info(devices)")]
         assert db.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
         # The history starts empty (a night before it is not known).

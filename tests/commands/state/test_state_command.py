@@ -93,7 +93,7 @@ def test_info_is_one_json_object_when_piped_and_aligned_lines_when_asked(capsys,
     assert (code, err, text_code) == (0, [], 0)
     info = json.loads(out)
     assert info["path"] == str(fleet)
-    assert (info["schema_version"], info["campaigns"], info["devices"]) == (3, 2, 6)
+    assert (info["schema_version"], info["campaigns"], info["devices"]) == (4, 2, 6)
     assert info["last_run"]["run_id"] == "run-2"
     assert info["size_bytes"] == fleet.stat().st_size
     lines = text.splitlines()

@@ -1,0 +1,128 @@
+"""A campaign's last nights, read back through the chain each night keeps to the one before.
+
+A campaign's trend (state/history.py, `campaign_trend`) needs its last `FIT_NIGHTS` nights.
+The history table is clustered by run and has no index by campaign: an index whose entries
+are spread over every campaign cost a page of it per campaign each night (10-15% more on a
+night's commit, bench/history_commit.py). Instead each night keeps `prior_run`, the run of
+the campaign's night before it (null for its first: a run's worker sets it from the
+campaign's `last_run`, `Prior.last_run`), and the campaign's row its last run: from there a
+campaign's nights are a walk of probes into the key (run, campaign), one recursive query for
+one campaign (`read_recent`, a run's read) or for all of them (`read_all_recent`, summary's
+and report's). Retention cuts the walk where it pruned.
+
+A version 3 file has no chain: a reader reads its nights through the version 3 index by
+campaign (`recent_from_history`); a writer upgrading it to version 4 links every night to
+the one before through that index, then drops it (`upgrade_to_4`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Final
+
+import msgspec
+
+# The nights the projected finish is fitted over, and so the nights a trend reads.
+FIT_NIGHTS: Final = 7
+
+
+class FitPoint(msgspec.Struct, frozen=True):
+    """One night of a campaign, as its trend needs it."""
+
+    polled_ms: int
+    devices: int
+    succeeded: int
+    resolved: int  # succeeded + failed
+
+
+class Recent(msgspec.Struct, frozen=True):
+    """A campaign's last nights (oldest first, at most `FIT_NIGHTS`), and the latest's state.
+
+    `quiet` is the latest night's nights without progress, `pending` its pending devices.
+    """
+
+    quiet: int
+    pending: int
+    points: list[FitPoint]
+
+
+def has_chain(connection: sqlite3.Connection) -> bool:
+    """Whether each night keeps the one before (schema version 4 on)."""
+    return int(connection.execute("PRAGMA user_version").fetchone()[0]) >= 4  # noqa: PLR2004
+
+
+# From each campaign's last night (its row's last run), back along prior_run: one probe of
+# the key per night. `{seed}` narrows the campaigns (one, or every one).
+_CHAIN: Final = """WITH RECURSIVE chain(campaign, depth, polled_ms, devices, succeeded, failed,
+    pending, quiet, prior) AS (
+    SELECT h.campaign, 1, h.polled_ms, h.devices, h.succeeded, h.failed, h.pending, h.quiet,
+        h.prior_run
+    FROM campaigns AS c JOIN history AS h ON h.run = c.last_run AND h.campaign = c.campaign
+    {seed}
+    UNION ALL
+    SELECT h.campaign, chain.depth + 1, h.polled_ms, h.devices, h.succeeded, h.failed,
+        h.pending, h.quiet, h.prior_run
+    FROM chain JOIN history AS h ON h.run = chain.prior AND h.campaign = chain.campaign
+    WHERE chain.depth < {depth}
+)
+SELECT campaign, polled_ms, devices, succeeded, failed, pending, quiet FROM chain
+ORDER BY campaign, depth DESC"""
+_ONE: Final = _CHAIN.format(seed="WHERE c.campaign = ?", depth=FIT_NIGHTS)
+_ALL: Final = _CHAIN.format(seed="", depth=FIT_NIGHTS)
+
+# A version 3 file's nights of one campaign, newest first, through its index by campaign.
+_FROM_HISTORY: Final = """SELECT campaign, polled_ms, devices, succeeded, failed, pending, quiet
+FROM history WHERE campaign = ? ORDER BY run DESC LIMIT ?"""
+
+# (campaign, polled_ms, devices, succeeded, failed, pending, quiet), oldest night first.
+_Row = tuple[int, int, int, int, int, int, int]
+
+
+def _recent(rows: list[_Row]) -> Recent:
+    points = [FitPoint(row[1], row[2], row[3], row[3] + row[4]) for row in rows]
+    return Recent(quiet=rows[-1][6], pending=rows[-1][5], points=points)
+
+
+def read_recent(connection: sqlite3.Connection, key: int) -> Recent | None:
+    """One campaign's last nights (None: it has none)."""
+    if not has_chain(connection):
+        return recent_from_history(connection, key)
+    rows = connection.execute(_ONE, (key,)).fetchall()
+    return _recent(rows) if rows else None
+
+
+def read_all_recent(connection: sqlite3.Connection) -> dict[int, Recent]:
+    """Every campaign's last nights, by its key; campaigns with none are not there."""
+    if not has_chain(connection):
+        keys = [key for (key,) in connection.execute("SELECT campaign FROM campaigns")]
+        found = {key: recent_from_history(connection, key) for key in keys}
+        return {key: recent for key, recent in found.items() if recent is not None}
+    grouped: dict[int, list[_Row]] = {}
+    for row in connection.execute(_ALL):
+        grouped.setdefault(row[0], []).append(row)
+    return {key: _recent(rows) for key, rows in grouped.items()}
+
+
+def recent_from_history(connection: sqlite3.Connection, key: int) -> Recent | None:
+    """A version 3 file's campaign: its last nights through the index by campaign."""
+    rows = connection.execute(_FROM_HISTORY, (key, FIT_NIGHTS)).fetchall()
+    return _recent(rows[::-1]) if rows else None
+
+
+# Each night linked to the campaign's night before, through version 3's index by campaign.
+_LINK: Final = """UPDATE history SET prior_run = (SELECT max(h.run) FROM history AS h
+    WHERE h.campaign = history.campaign AND h.run < history.run)"""
+
+
+def upgrade_to_4(connection: sqlite3.Connection) -> None:
+    """Version 3 to 4, in the caller's transaction: the chain, then the indexes dropped.
+
+    From version 2 the history was just made with its `prior_run` (the table as version 4
+    has it), and is empty.
+    """
+    columns = {row[1] for row in connection.execute("PRAGMA table_info(history)")}
+    if "prior_run" not in columns:
+        connection.execute("ALTER TABLE history ADD COLUMN prior_run INTEGER")
+        connection.execute(_LINK)
+    connection.execute("DROP INDEX IF EXISTS history_by_campaign")
+    connection.execute("DROP INDEX IF EXISTS history_by_time")
