@@ -52,8 +52,12 @@ from fota_poller.model.refs import CampaignRef
 _encoder = msgspec.json.Encoder()
 
 
-class DeviceFields(msgspec.Struct, array_like=False):
-    """The fields of a device line that differ from device to device, in the line's order."""
+class DeviceFields(msgspec.Struct, gc=False):
+    """The fields of a device line that differ from device to device, in the line's order.
+
+    Strings, booleans and None only, so in no cycle: untracked by the cyclic garbage
+    collector (`gc=False`), as the other per-device Structs.
+    """
 
     device_id: str | None
     status: str | None
@@ -142,7 +146,7 @@ def _prefix(template: DeviceRecord) -> bytes | None:
     return shared[: -len(_TEMPLATE_TAIL)] + b'"device_id":'
 
 
-class _SentLine(msgspec.Struct):
+class _SentLine(msgspec.Struct, gc=False):
     """A whole device line as sent: the shared part and the null fields written as they are.
 
     `record` is the template's encoding from its tag's value to the device's fields
