@@ -126,7 +126,9 @@ def from_response(
     foreign = foreign_body(upgrade, ref)
     if foreign is not None:
         return failure.result("decode", None, foreign)
-    # Its ids and statuses, read once for the redaction, the duplicates and the counts.
+    # Its id and account name are the ref's (just checked), which the records write: not
+    # searched for secrets (a new id each campaign). Its ids and statuses are read once.
+    upgrade.id = upgrade.account_name = None
     upgrade, read = redacted_and_surveyed(upgrade, options.redactor)
     ended = campaign_ended(received_at.date(), upgrade.end_date)
     devices, duplicates = without_duplicates(upgrade.device_list or [], read.ids)
