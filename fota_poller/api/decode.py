@@ -17,8 +17,12 @@ from fota_poller.decoding import decode
 from fota_poller.errors import InputDecodeError, UpgradeDecodeError
 
 
-class Device(msgspec.Struct, rename="camel"):
-    """One entry of a campaign's `deviceList`."""
+class Device(msgspec.Struct, rename="camel", gc=False):
+    """One entry of a campaign's `deviceList`.
+
+    Untracked by the cyclic garbage collector (`gc=False`): it holds strings only, so it
+    can be in no cycle, and a night decodes a million of them (issue 23).
+    """
 
     device_id: str | None = None
     status: str | None = None

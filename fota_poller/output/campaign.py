@@ -23,7 +23,7 @@ from fota_poller.output.changes import compare
 from fota_poller.output.device_lines import DeviceLines, device_template
 from fota_poller.output.device_list import MISSING_STATUS, count_statuses, without_duplicates
 from fota_poller.output.inventory_join import device_join, joined_lines, unjoined_counts
-from fota_poller.output.redacted import redacted_upgrade
+from fota_poller.output.redacted import redacted_and_surveyed
 from fota_poller.output.trend import Tonight, campaign_night, with_trend
 from fota_poller.state.store import CampaignUpdate, Prior, to_ms
 from fota_poller.text import ERROR_TEXT_CHARS, excerpt
@@ -126,14 +126,17 @@ def from_response(
     foreign = foreign_body(upgrade, ref)
     if foreign is not None:
         return failure.result("decode", None, foreign)
-    upgrade = redacted_upgrade(upgrade, options.redactor)
+    # Its id and account name are the ref's (just checked), which the records write: not
+    # searched for secrets (a new id each campaign). Its ids and statuses are read once.
+    upgrade.id = upgrade.account_name = None
+    upgrade, read = redacted_and_surveyed(upgrade, options.redactor)
     ended = campaign_ended(received_at.date(), upgrade.end_date)
-    devices, duplicates = without_duplicates(upgrade.device_list or [])
+    devices, duplicates = without_duplicates(upgrade.device_list or [], read.ids)
     upgrade.device_list = None
     # One template for all the campaign's device lines: see device_lines for why.
     template = device_template(run_id, polled_at, ref, upgrade, ended)
     join = device_join(inventory, upgrade.firmware_to, options.redactor)
-    status_counts = count_statuses(devices)
+    status_counts = count_statuses(devices, None if duplicates else read.statuses)
     prior = None if options.previous is None else options.previous(ref.account_name, ref.upgrade_id)
     new = changed = gone = None
     update = trend = None

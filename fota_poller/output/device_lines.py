@@ -25,6 +25,13 @@ the device's fields, the plain path runs instead, so the output stays right. A r
 is only ever the end of a line (msgspec writes one inside a string as `\n`), so `}\n` with
 the next line's start can only be the boundary between two lines.
 
+Without a state database or `--inventory` (`DeviceLines.sent`), a line needs no splice at
+all: `_SentLine` is the whole line, its first field (`record`) the shared part and its
+fifth (`previous_status`) the nulls that end every such line, both `msgspec.Raw` (JSON
+written as it is), so one `encode_lines` writes the lines as they go out. Measured on
+100-device campaigns: 20 us a campaign where the encode, the splice and its copies cost 34
+(the splice alone, a 15-byte pattern searched through 66 KB, 11 us).
+
 Why lines are encoded a chunk at a time (`DeviceLines`), as the writer writes them: a
 campaign of a million devices makes about 500 MB of lines, several times its body and its
 decoded devices; a chunk of `CHUNK_DEVICES` lines is 2 MB (bench/big_campaign.py).
@@ -45,8 +52,12 @@ from fota_poller.model.refs import CampaignRef
 _encoder = msgspec.json.Encoder()
 
 
-class DeviceFields(msgspec.Struct, array_like=False):
-    """The fields of a device line that differ from device to device, in the line's order."""
+class DeviceFields(msgspec.Struct, gc=False):
+    """The fields of a device line that differ from device to device, in the line's order.
+
+    Strings, booleans and None only, so in no cycle: untracked by the cyclic garbage
+    collector (`gc=False`), as the other per-device Structs.
+    """
 
     device_id: str | None
     status: str | None
@@ -85,6 +96,12 @@ _NULL_INVENTORY: Final = _encoder.encode(JoinedFields(None, None, None, None))[
 ]
 _LINE_END: Final = _NULL_INVENTORY + b"}\n"
 _BOUNDARY: Final = b"}\n" + _DEVICE_START
+# What the shared part of an encoded template starts with: its tag field, first.
+_RECORD_KEY: Final = b'{"record":'
+# The JSON of a sent line after `"previous_status":`: the nulls every such line ends with.
+_SENT_TAIL: Final = msgspec.Raw(
+    _TEMPLATE_TAIL[_TEMPLATE_TAIL.index(b'"previous_status":') + len(b'"previous_status":') : -1]
+)
 # Device lines encoded at once: large enough that a chunk's fixed cost is nothing next to its
 # lines (a 100-device campaign is one chunk, one write), small enough to cost no memory.
 CHUNK_DEVICES: Final = 4096
@@ -129,6 +146,47 @@ def _prefix(template: DeviceRecord) -> bytes | None:
     return shared[: -len(_TEMPLATE_TAIL)] + b'"device_id":'
 
 
+class _SentLine(msgspec.Struct, gc=False):
+    """A whole device line as sent: the shared part and the null fields written as they are.
+
+    `record` is the template's encoding from its tag's value to the device's fields
+    (`"device","run_id":...,"campaign_ended":false`), `previous_status` is `_SENT_TAIL`.
+    """
+
+    record: msgspec.Raw
+    device_id: str | None
+    status: str | None
+    phase: Phase | None
+    result_reason: str | None
+    previous_status: msgspec.Raw
+
+
+def _line_head(template: DeviceRecord) -> msgspec.Raw | None:
+    """`_SentLine.record` for `template`, or None if its encoding no longer has that shape."""
+    shared = _encoder.encode(template)
+    if not shared.startswith(_RECORD_KEY) or not shared.endswith(b"," + _TEMPLATE_TAIL):
+        return None
+    return msgspec.Raw(shared[len(_RECORD_KEY) : -len(_TEMPLATE_TAIL) - 1])
+
+
+def _encode_sent(head: msgspec.Raw, devices: list[Device], phases: PhaseTable) -> bytes:
+    """The lines of `devices` as sent, `head` the template's shared part (`_line_head`)."""
+    known, phase, tail = phases.known, phases.phase, _SENT_TAIL
+    return _encoder.encode_lines(
+        [
+            _SentLine(
+                head,
+                device.device_id,
+                device.status,
+                known.get(device.status) or phase(device.status),
+                device.result_reason,
+                tail,
+            )
+            for device in devices
+        ]
+    )
+
+
 def sent_fields(devices: list[Device], phases: PhaseTable) -> list[DeviceFields]:
     """Each device's fields as sent, with its phase and no change fields."""
     known, phase = phases.known, phases.phase
@@ -169,23 +227,29 @@ class DeviceLines:
     `fields_of(start, stop)` gives the fields of the lines from `start` to `stop` (a slice).
     """
 
-    __slots__ = ("_count", "_fields_of", "_template")
+    __slots__ = ("_count", "_fields_of", "_sent", "_template")
 
     def __init__(
         self,
         template: DeviceRecord,
         count: int,
         fields_of: Callable[[int, int], list[DeviceFields]],
+        sent: tuple[list[Device], PhaseTable] | None = None,
     ) -> None:
         self._template = template
         self._count = count
         self._fields_of = fields_of
+        # The devices as sent and the phase table: the lines are then `_SentLine`s.
+        self._sent = sent
 
     @classmethod
     def sent(cls, template: DeviceRecord, devices: list[Device], phases: PhaseTable) -> DeviceLines:
-        """The lines of `devices` as sent (no state), each chunk's fields made as it is encoded."""
+        """The lines of `devices` as sent (no state), each chunk encoded whole as it is written."""
         return cls(
-            template, len(devices), lambda start, stop: sent_fields(devices[start:stop], phases)
+            template,
+            len(devices),
+            lambda start, stop: sent_fields(devices[start:stop], phases),
+            (devices, phases),
         )
 
     @classmethod
@@ -195,7 +259,15 @@ class DeviceLines:
 
     def chunks(self) -> Iterator[bytes]:
         """The lines, `CHUNK_DEVICES` at a time; nothing for a campaign with no device."""
-        prefix = _prefix(self._template) if self._count else None
+        if not self._count:
+            return
+        head = None if self._sent is None else _line_head(self._template)
+        if head is not None and self._sent is not None:
+            devices, phases = self._sent
+            for start in range(0, self._count, CHUNK_DEVICES):
+                yield _encode_sent(head, devices[start : start + CHUNK_DEVICES], phases)
+            return
+        prefix = _prefix(self._template)
         for start in range(0, self._count, CHUNK_DEVICES):
             fields = self._fields_of(start, start + CHUNK_DEVICES)
             if prefix is None:

@@ -21,19 +21,24 @@ import msgspec
 from fota_poller.api.decode import Device, UpgradeInfo
 from fota_poller.api.redact import Redactor
 from fota_poller.model.records import CampaignRecord
+from fota_poller.output.device_list import Survey, survey
 from fota_poller.text import ERROR_TEXT_CHARS
 
-_status_of = attrgetter("status")
 _reason_of = attrgetter("result_reason")
-_id_of = attrgetter("device_id")
 # Longer than any device id in use (an IMEI is 15 characters, an ICCID 20, a MAC 17): such
 # an id is searched for secrets in full, as every id of a body that held one elsewhere.
 _ID_CHARS: Final = 64
 
 
-def redacted_upgrade(upgrade: UpgradeInfo, redactor: Redactor) -> UpgradeInfo:
-    """`upgrade` with every secret in its text replaced; itself when it holds none."""
+def redacted_upgrade(
+    upgrade: UpgradeInfo, redactor: Redactor, devices_read: Survey | None = None
+) -> UpgradeInfo:
+    """`upgrade` with every secret in its text replaced; itself when it holds none.
+
+    `devices_read`: the survey of its device list, when already made.
+    """
     devices = upgrade.device_list or []
+    read = survey(devices) if devices_read is None else devices_read
     texts = {
         upgrade.id,
         upgrade.account_name,
@@ -43,11 +48,11 @@ def redacted_upgrade(upgrade: UpgradeInfo, redactor: Redactor) -> UpgradeInfo:
         upgrade.end_date,
         upgrade.status,
     }
-    texts.update(map(_status_of, devices))
+    texts.update(read.statuses)
     texts.update(map(_reason_of, devices))
     texts.discard(None)
     changed = redactor.changed_among(cast("set[str]", texts))  # None just discarded
-    ids = list(map(_id_of, devices))
+    ids = read.ids
     secret_ids = redactor.secrets_among(ids)
     long_id = max(map(len, filter(None, ids)), default=0) > _ID_CHARS
     if not changed and not secret_ids and not long_id:
@@ -77,6 +82,15 @@ def redacted_upgrade(upgrade: UpgradeInfo, redactor: Redactor) -> UpgradeInfo:
             for device in devices
         ],
     )
+
+
+def redacted_and_surveyed(upgrade: UpgradeInfo, redactor: Redactor) -> tuple[UpgradeInfo, Survey]:
+    """`redacted_upgrade`, and the survey of the device list it gives (surveyed once if clean)."""
+    read = survey(upgrade.device_list or [])
+    redacted = redacted_upgrade(upgrade, redactor, read)
+    if redacted is upgrade:
+        return upgrade, read
+    return redacted, survey(redacted.device_list or [])
 
 
 def redacted_record(record: CampaignRecord, redactor: Redactor) -> CampaignRecord:

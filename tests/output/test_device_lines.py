@@ -111,6 +111,28 @@ def test_fast_lines_are_the_plain_struct_encoding_byte_for_byte(shared):
     assert {record.phase for record in read_records(fast)} == {"succeeded", "failed", "unknown"}
 
 
+@pytest.mark.parametrize(
+    "shared",
+    [
+        template(),
+        template(firmware_name=AWKWARD[0], firmware_to=AWKWARD[1], end_date=AWKWARD[2]),
+        template(campaign_status="line\nbreak", campaign_ended=True, start_date=None),
+    ],
+)
+def test_sent_lines_written_whole_are_the_plain_struct_encoding_byte_for_byte(shared, monkeypatch):
+    def no_splice(*args):
+        raise AssertionError("the spliced or the plain path ran")
+
+    # The lines as sent are `_SentLine`s, encoded whole: neither other path may run.
+    monkeypatch.setattr(device_lines, "_encode_with", no_splice)
+    monkeypatch.setattr(device_lines, "encode_device_lines_plainly", no_splice)
+    devices = awkward_devices()
+    phases = PhaseTable(PhasesConfig(succeeded=(AWKWARD[0],), failed=(AWKWARD[6],)))
+    whole = DeviceLines.sent(shared, devices, phases).encode()
+    monkeypatch.undo()
+    assert whole == encode_device_lines_plainly(shared, sent_fields(devices, phases))
+
+
 @pytest.mark.parametrize("shared", [template(), template(firmware_name=AWKWARD[2])])
 def test_compared_lines_are_the_plain_struct_encoding_byte_for_byte(shared):
     fields = [
