@@ -22,6 +22,7 @@ from fota_poller.commands.streams import (
 )
 from fota_poller.errors import ExitCode, FotaPollerError
 from fota_poller.observe.stderr import quiet_exit, say
+from fota_poller.observe.structlog_import import load_structlog
 
 # Every subcommand, in the order `--help` lists them: its module under fota_poller.commands.
 COMMANDS: Final = (
@@ -91,6 +92,7 @@ def _main(argv: Sequence[str] | None) -> int:
     args.root_parser = parser  # `completion` writes the script of the whole command line
     if args.command not in ("poll", "report"):  # their product is on stdout with `-`: kept
         answers_to_devnull()
+    load_structlog()  # before the command's modules import it (observe/structlog_import.py)
     try:
         return _command(args.command).run(args)
     except FotaPollerError as exc:

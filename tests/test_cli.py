@@ -54,3 +54,19 @@ def test_building_the_parser_loads_no_subcommands_work() -> None:
         "shtab",
     }
     assert loaded & work == set()
+
+
+def test_a_command_starts_without_rich_or_tqdm_and_rich_still_draws_tables() -> None:
+    # structlog would load rich (about 45 ms) and the bar tqdm (9 ms) on every start; a
+    # command loads structlog with rich hidden, and the bar only on a terminal.
+    code = (
+        "from fota_poller.cli import main; main(['schema'])\n"
+        "import sys; import fota_poller.commands.poll.core\n"
+        "assert 'rich' not in sys.modules and 'tqdm' not in sys.modules, 'loaded'\n"
+        "import structlog.dev, rich.table\n"
+        "assert structlog.dev.rich is None and rich.table.Table"
+    )
+    loaded, printed = modules_loaded_by(code)
+    assert "structlog" in loaded
+    assert "rich.table" in loaded  # importable again once structlog is in
+    assert printed.startswith("{")
