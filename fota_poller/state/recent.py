@@ -1,14 +1,14 @@
 """A campaign's last nights, read back through the chain each night keeps to the one before.
 
 A campaign's trend (state/history.py, `campaign_trend`) needs its last `FIT_NIGHTS` nights.
-The history table is clustered by run and has no index by campaign: an index whose entries
-are spread over every campaign cost a page of it per campaign each night (10-15% more on a
-night's commit, bench/history_commit.py). Instead each night keeps `prior_run`, the run of
-the campaign's night before it (null for its first: a run's worker sets it from the
-campaign's `last_run`, `Prior.last_run`), and the campaign's row its last run: from there a
-campaign's nights are a walk of probes into the key (run, campaign), one recursive query for
-one campaign (`read_recent`, a run's read) or for all of them (`read_all_recent`, summary's
-and report's). Retention cuts the walk where it pruned.
+The history table is clustered by run and has no index by campaign: such an index has its
+entries spread over every campaign, so each night writes into a page of it per campaign, and
+grows with retention (bench/history_commit.py, bench/README.md). Instead each night keeps
+`prior_run`, the run of the campaign's night before it (null for its first: a run's worker
+sets it from the campaign's `last_run`, `Prior.last_run`), and the campaign's row its last
+run: from there a campaign's nights are a walk of probes into the key (run, campaign), one
+recursive query for one campaign (`read_recent`, a run's read) or for all of them
+(`read_all_recent`, summary's and report's). Retention cuts the walk where it pruned.
 
 A version 3 file has no chain: a reader reads its nights through the version 3 index by
 campaign (`recent_from_history`); a writer upgrading it to version 4 links every night to
