@@ -7,8 +7,9 @@ grows with retention (bench/history_commit.py, bench/README.md). Instead each ni
 `prior_run`, the run of the campaign's night before it (null for its first: a run's worker
 sets it from the campaign's `last_run`, `Prior.last_run`), and the campaign's row its last
 run: from there a campaign's nights are a walk of probes into the key (run, campaign), one
-recursive query for one campaign (`read_recent`, a run's read) or for all of them
-(`read_all_recent`, summary's and report's). Retention cuts the walk where it pruned.
+recursive query for one campaign (`read_recent`), a run's read and summary's and report's,
+campaign after campaign (`recent_reader`), so a reader holds one campaign's nights at a
+time. Retention cuts the walk where it pruned.
 
 A version 3 file has no chain: a reader reads its nights through the version 3 index by
 campaign (`recent_from_history`); a writer upgrading it to version 4 links every night to
@@ -18,6 +19,7 @@ the one before through that index, then drops it (`upgrade_to_4`).
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from typing import Final
 
 import msgspec
@@ -52,23 +54,21 @@ def has_chain(connection: sqlite3.Connection) -> bool:
 
 
 # From each campaign's last night (its row's last run), back along prior_run: one probe of
-# the key per night. `{seed}` narrows the campaigns (one, or every one).
-_CHAIN: Final = """WITH RECURSIVE chain(campaign, depth, polled_ms, devices, succeeded, failed,
+# the key per night. (FIT_NIGHTS is this module's constant, not input.)
+_CHAIN: Final = f"""WITH RECURSIVE chain(campaign, depth, polled_ms, devices, succeeded, failed,
     pending, quiet, prior) AS (
     SELECT h.campaign, 1, h.polled_ms, h.devices, h.succeeded, h.failed, h.pending, h.quiet,
         h.prior_run
     FROM campaigns AS c JOIN history AS h ON h.run = c.last_run AND h.campaign = c.campaign
-    {seed}
+    WHERE c.campaign = ?
     UNION ALL
     SELECT h.campaign, chain.depth + 1, h.polled_ms, h.devices, h.succeeded, h.failed,
         h.pending, h.quiet, h.prior_run
     FROM chain JOIN history AS h ON h.run = chain.prior AND h.campaign = chain.campaign
-    WHERE chain.depth < {depth}
+    WHERE chain.depth < {FIT_NIGHTS}
 )
 SELECT campaign, polled_ms, devices, succeeded, failed, pending, quiet FROM chain
-ORDER BY campaign, depth DESC"""
-_ONE: Final = _CHAIN.format(seed="WHERE c.campaign = ?", depth=FIT_NIGHTS)
-_ALL: Final = _CHAIN.format(seed="", depth=FIT_NIGHTS)
+ORDER BY depth DESC"""  # noqa: S608
 
 # A version 3 file's nights of one campaign, newest first, through its index by campaign.
 _FROM_HISTORY: Final = """SELECT campaign, polled_ms, devices, succeeded, failed, pending, quiet
@@ -84,23 +84,19 @@ def _recent(rows: list[_Row]) -> Recent:
 
 
 def read_recent(connection: sqlite3.Connection, key: int) -> Recent | None:
-    """One campaign's last nights (None: it has none)."""
-    if not has_chain(connection):
-        return recent_from_history(connection, key)
-    rows = connection.execute(_ONE, (key,)).fetchall()
+    """One campaign's last nights (None: it has none), in a file of version 4 on."""
+    rows = connection.execute(_CHAIN, (key,)).fetchall()
     return _recent(rows) if rows else None
 
 
-def read_all_recent(connection: sqlite3.Connection) -> dict[int, Recent]:
-    """Every campaign's last nights, by its key; campaigns with none are not there."""
-    if not has_chain(connection):
-        keys = [key for (key,) in connection.execute("SELECT campaign FROM campaigns")]
-        found = {key: recent_from_history(connection, key) for key in keys}
-        return {key: recent for key, recent in found.items() if recent is not None}
-    grouped: dict[int, list[_Row]] = {}
-    for row in connection.execute(_ALL):
-        grouped.setdefault(row[0], []).append(row)
-    return {key: _recent(rows) for key, rows in grouped.items()}
+def recent_reader(
+    connection: sqlite3.Connection,
+) -> Callable[[sqlite3.Connection, int], Recent | None]:
+    """How to read a campaign's last nights in this file.
+
+    Along the chain; in a version 3 file, through its index by campaign.
+    """
+    return read_recent if has_chain(connection) else recent_from_history
 
 
 def recent_from_history(connection: sqlite3.Connection, key: int) -> Recent | None:
