@@ -21,7 +21,6 @@ from fota_poller.state.history import (
     quiet_nights,
     recent_with,
 )
-from fota_poller.state.recent import Recent
 from fota_poller.state.store import Prior
 
 
@@ -39,7 +38,6 @@ class TonightState(msgspec.Struct, frozen=True):
     """What the state learns of a campaign tonight, and the trend its record carries."""
 
     night: HistoryRow
-    recent: Recent
     trend: CampaignTrend | None  # None without `stalled_after`
 
 
@@ -51,7 +49,7 @@ def campaign_night(
     *,
     stalled_after: int | None,
 ) -> TonightState:
-    """Tonight's history row, the campaign's recent nights with it, and its trend."""
+    """Tonight's history row, and the trend of the campaign's last nights with it."""
     night = HistoryRow(
         polled_ms=now.polled_ms,
         devices=sum(phase_counts.values()),
@@ -65,15 +63,12 @@ def campaign_night(
         quiet=quiet_nights(now.moved, None if prior.recent is None else prior.recent.quiet),
         prior_run=prior.last_run,
     )
+    if stalled_after is None:
+        return TonightState(night, None)
     recent = recent_with(prior.recent, night)
-    trend = (
-        None
-        if stalled_after is None
-        else campaign_trend(
-            now.ref.account_name, now.ref.upgrade_id, recent, stalled_after=stalled_after
-        )
-    )
-    return TonightState(night, recent, trend)
+    ref = now.ref
+    trend = campaign_trend(ref.account_name, ref.upgrade_id, recent, stalled_after=stalled_after)
+    return TonightState(night, trend)
 
 
 def with_trend(record: CampaignRecord, trend: CampaignTrend | None) -> CampaignRecord:

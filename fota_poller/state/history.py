@@ -72,8 +72,8 @@ TRANSITIONS_COLUMN: Final = "ALTER TABLE campaigns ADD COLUMN transitions TEXT"
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-class CampaignNight(msgspec.Struct, frozen=True):
-    """One committed run of one campaign: its devices by phase, and how many changed phase."""
+class Night(msgspec.Struct, frozen=True):
+    """One committed run's devices by phase (on target and late: null without --inventory)."""
 
     run_id: str
     polled_at: str
@@ -84,11 +84,20 @@ class CampaignNight(msgspec.Struct, frozen=True):
     unknown: int
     on_target: int | None
     late: int | None
+
+
+class CampaignNight(Night, frozen=True):
+    """One committed run of one campaign, and how many of its devices changed phase."""
+
     moved: int
 
 
-class CampaignTrend(msgspec.Struct, frozen=True):
-    """A campaign's course over its nights (oldest first), and what is computed from it."""
+class FleetNight(Night, frozen=True):
+    """One committed run, summed over its campaigns."""
+
+
+class Trend(msgspec.Struct, frozen=True):
+    """What a campaign's last nights say (`campaign_trend`): the one shape every reader shows."""
 
     account_name: str
     upgrade_id: str
@@ -96,21 +105,12 @@ class CampaignTrend(msgspec.Struct, frozen=True):
     nights_without_progress: int
     projected_finish: str | None
     stalled: bool
+
+
+class CampaignTrend(Trend, frozen=True):
+    """A campaign's trend, and its nights (oldest first) when a reader asked for them."""
+
     nights: list[CampaignNight]
-
-
-class FleetNight(msgspec.Struct, frozen=True):
-    """One committed run, summed over its campaigns."""
-
-    run_id: str
-    polled_at: str
-    devices: int
-    succeeded: int
-    failed: int
-    pending: int
-    unknown: int
-    on_target: int | None
-    late: int | None
 
 
 class Transition(msgspec.Struct, frozen=True):
@@ -208,7 +208,7 @@ def polled_text(ms: int) -> str:
     return format_timestamp(_EPOCH + timedelta(milliseconds=ms))
 
 
-_CAMPAIGNS: Final = """SELECT campaign, account_name, upgrade_id FROM campaigns
+_CAMPAIGNS: Final = """SELECT campaign, account_name, upgrade_id, last_run FROM campaigns
 ORDER BY account_name, upgrade_id"""
 # The nights of the last ? runs that kept any, oldest first: a range of the key (run, campaign).
 _WINDOW: Final = """SELECT h.campaign, r.run_id, h.polled_ms, h.devices, h.succeeded, h.failed,
@@ -238,8 +238,8 @@ def read_trends(
     trends = []
     # Campaign after campaign: one campaign's nights held at a time (100,000 campaigns of 8
     # nights read at once, the chains of all of them in one query, held 219 MB).
-    for key, account, upgrade in connection.execute(_CAMPAIGNS):
-        if (recent := read(connection, key)) is not None:
+    for key, account, upgrade, last_run in connection.execute(_CAMPAIGNS):
+        if (recent := read(connection, key, last_run)) is not None:
             trend = campaign_trend(account, upgrade, recent, stalled_after=stalled_after)
             trends.append(msgspec.structs.replace(trend, nights=found.get(key, [])))
     return trends

@@ -19,7 +19,7 @@ from typing import Final
 from fota_poller.state.history import HistoryRow
 
 _DAY_MS: Final = 86_400_000
-_COLUMNS: Final = 13  # campaign, run, then HistoryRow's fields
+_COLUMNS: Final = 2 + len(HistoryRow._fields)  # campaign, run, then the night
 # Nights to a statement: 64 x 13 values, under the 999 an SQLite before 3.32 allows.
 _CHUNK: Final = 64
 _INSERT: Final = """INSERT OR REPLACE INTO history (campaign, run, polled_ms, devices,

@@ -12,20 +12,14 @@ from pathlib import Path
 
 import msgspec
 
-from fota_poller.state.history import Transition, read_transitions, read_trends
+from fota_poller.state.history import Transition, Trend, read_transitions, read_trends
 from fota_poller.state.schema import sqlite_error
 from fota_poller.text import escape_controls
 
 
-class CampaignNews(msgspec.Struct, frozen=True):
+class CampaignNews(Trend, frozen=True):
     """A campaign's trend, and its transitions in its last committed run (if that was the last)."""
 
-    account_name: str
-    upgrade_id: str
-    succeeded_delta: int | None
-    nights_without_progress: int
-    projected_finish: str | None
-    stalled: bool
     transitions: list[Transition]
 
 

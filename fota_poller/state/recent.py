@@ -53,14 +53,13 @@ def has_chain(connection: sqlite3.Connection) -> bool:
     return int(connection.execute("PRAGMA user_version").fetchone()[0]) >= 4  # noqa: PLR2004
 
 
-# From each campaign's last night (its row's last run), back along prior_run: one probe of
-# the key per night. (FIT_NIGHTS is this module's constant, not input.)
+# From a campaign's last night (its row's last run, given), back along prior_run: one probe
+# of the key per night. (FIT_NIGHTS is this module's constant, not input.)
 _CHAIN: Final = f"""WITH RECURSIVE chain(campaign, depth, polled_ms, devices, succeeded, failed,
     pending, quiet, prior) AS (
     SELECT h.campaign, 1, h.polled_ms, h.devices, h.succeeded, h.failed, h.pending, h.quiet,
         h.prior_run
-    FROM campaigns AS c JOIN history AS h ON h.run = c.last_run AND h.campaign = c.campaign
-    WHERE c.campaign = ?
+    FROM history AS h WHERE h.run = ? AND h.campaign = ?
     UNION ALL
     SELECT h.campaign, chain.depth + 1, h.polled_ms, h.devices, h.succeeded, h.failed,
         h.pending, h.quiet, h.prior_run
@@ -83,15 +82,20 @@ def _recent(rows: list[_Row]) -> Recent:
     return Recent(quiet=rows[-1][6], pending=rows[-1][5], points=points)
 
 
-def read_recent(connection: sqlite3.Connection, key: int) -> Recent | None:
-    """One campaign's last nights (None: it has none), in a file of version 4 on."""
-    rows = connection.execute(_CHAIN, (key,)).fetchall()
+def read_recent(connection: sqlite3.Connection, key: int, last_run: int) -> Recent | None:
+    """The last nights (None: none) of campaign `key`, whose row's last run is `last_run`.
+
+    In a file of version 4 on.
+    """
+    rows = connection.execute(_CHAIN, (last_run, key)).fetchall()
     return _recent(rows) if rows else None
 
 
-def recent_reader(
-    connection: sqlite3.Connection,
-) -> Callable[[sqlite3.Connection, int], Recent | None]:
+# Reads a campaign's last nights: (connection, its key, its row's last run).
+Reader = Callable[[sqlite3.Connection, int, int], "Recent | None"]
+
+
+def recent_reader(connection: sqlite3.Connection) -> Reader:
     """How to read a campaign's last nights in this file.
 
     Along the chain; in a version 3 file, through its index by campaign.
@@ -99,7 +103,11 @@ def recent_reader(
     return read_recent if has_chain(connection) else recent_from_history
 
 
-def recent_from_history(connection: sqlite3.Connection, key: int) -> Recent | None:
+def recent_from_history(
+    connection: sqlite3.Connection,
+    key: int,
+    last_run: int,  # noqa: ARG001 - a `Reader`'s: the index needs no run
+) -> Recent | None:
     """A version 3 file's campaign: its last nights through the index by campaign."""
     rows = connection.execute(_FROM_HISTORY, (key, FIT_NIGHTS)).fetchall()
     return _recent(rows[::-1]) if rows else None

@@ -188,7 +188,7 @@ class StateStore:
                 )
                 for device_id, status, reason, since, target in self._db.execute(_DEVICES, (key,))
             }
-            recent = read_recent(self._db, key)
+            recent = read_recent(self._db, key, last_run)
         except sqlite3.Error as exc:
             raise StateWriteError(f"cannot read state database {self.path}: {exc}") from None
         return Prior(key, devices, recent, last_run)

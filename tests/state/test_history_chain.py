@@ -18,6 +18,10 @@ from fota_poller.state.schema import SCHEMA_VERSION, open_database
 from fota_poller.state.store import StateStore
 
 
+def _last_run(connection: sqlite3.Connection) -> int:
+    return connection.execute("SELECT last_run FROM campaigns WHERE campaign = 1").fetchone()[0]
+
+
 def _indexes(path: Path) -> set[str]:
     with contextlib.closing(sqlite3.connect(path)) as db:
         query = "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'history'"
@@ -56,7 +60,7 @@ def test_a_campaign_s_trend_is_its_own_nights_not_the_runs(tmp_path):
     # Both gain 5% a day: u1 from 35% on day 7, u2 from 30% on day 6; both done on day 20.
     assert found["u1"].projected_finish == found["u2"].projected_finish == "2026-11-21"
     with contextlib.closing(open_database(path, read_only=True)) as connection:
-        u1 = read_recent(connection, 1)
+        u1 = read_recent(connection, 1, _last_run(connection))
     assert u1 is not None
     assert [p.succeeded for p in u1.points] == [5 * day for day in range(1, 8)]
     assert len(u1.points) == FIT_NIGHTS
@@ -101,7 +105,7 @@ def test_a_chain_that_loops_is_read_to_its_depth_and_no_further(tmp_path):
         db.commit()
 
     with contextlib.closing(open_database(path, read_only=True)) as connection:
-        recent = read_recent(connection, 1)
+        recent = read_recent(connection, 1, _last_run(connection))
     assert recent is not None
     assert len(recent.points) == FIT_NIGHTS  # bounded, not a hang
     assert trends(path)["u1"].succeeded_delta == 0
@@ -113,7 +117,7 @@ def test_retention_ends_the_chain_where_it_pruned(tmp_path):
         night(path, f"r{day}", START + day * DAY, succeeded=day, moved=1, days=2)
 
     with contextlib.closing(open_database(path, read_only=True)) as connection:
-        recent = read_recent(connection, 1)
+        recent = read_recent(connection, 1, _last_run(connection))
     assert recent is not None
     # Days 2, 3 and 4 are within two days of day 4; the walk stops at the pruned day 1.
     assert [p.succeeded for p in recent.points] == [2, 3, 4]
