@@ -133,3 +133,18 @@ def test_the_report_s_nights_are_the_last_runs(tmp_path):
     assert [n.run_id for n in found["u1"].nights] == ["r5", "r6", "r7"]
     assert [n.run_id for n in found["u2"].nights] == ["s6"]
     assert found["u1"].account_name == ACCOUNT
+
+
+def test_a_link_to_a_night_that_is_not_there_ends_the_walk(tmp_path):
+    path = tmp_path / "state.db"
+    for day in range(3):
+        night(path, f"r{day}", START + day * DAY, succeeded=day, moved=1)
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.execute("UPDATE history SET prior_run = 999 WHERE run = 3")  # a hand-edited file
+        db.commit()
+
+    with contextlib.closing(open_database(path, read_only=True)) as connection:
+        recent = read_recent(connection, 1, _last_run(connection))
+    assert recent is not None
+    assert [p.succeeded for p in recent.points] == [2]  # the last night alone
+    assert trends(path)["u1"].succeeded_delta is None
