@@ -9,7 +9,12 @@ history already kept (so the table and retention's delete are the size a month o
 makes them), is copied afresh for each trial. A trial is one night as a run writes it
 (run/state_sync.py): every campaign's changes staged (`--moving` of its devices change, 2%
 by default), then one commit; that is what is timed, its wall time, its thread's CPU time,
-and what it appends to the -wal file. With history each campaign also stages its night
+and what it appends to the -wal file. A trial runs under the garbage collector a run sets
+(`collector_for_a_run`: what was there before frozen, a young collection per 10,000
+allocations), after a full collection: with Python's default one the bench's own objects (every
+campaign's last poll, held at once, which a run never holds) were walked again and again
+in the timed part, more often with the history's allocations than without, and that was
+most of the figure's noise. With history each campaign also stages its night
 (linked to its night before) and its transitions, and the commit prunes nights past
 `state.history_days`; without, none of it. Trials alternate with and without, so a disk's or
 a neighbour's slow minute falls on both (in turn first); the medians are printed, and what
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import shutil
 import statistics
 import sys
@@ -36,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from machine import machine
 
+from fota_poller.commands.poll.process import collector_for_a_run
 from fota_poller.model.records import Phase
 from fota_poller.model.refs import CampaignRef
 from fota_poller.output.inventory_join import InventoryCounts
@@ -149,16 +156,18 @@ def main() -> None:
                 with contextlib.suppress(FileNotFoundError):
                     trial.unlink()
                 shutil.copy(base, trial)
-                timings[with_history].append(
-                    write_night(
-                        trial,
-                        args.nights,
-                        campaigns=args.campaigns,
-                        devices=args.devices,
-                        moving=args.moving,
-                        with_history=with_history,
+                gc.collect()
+                with collector_for_a_run():
+                    timings[with_history].append(
+                        write_night(
+                            trial,
+                            args.nights,
+                            campaigns=args.campaigns,
+                            devices=args.devices,
+                            moving=args.moving,
+                            with_history=with_history,
+                        )
                     )
-                )
 
     def median(field: str, *, with_history: bool) -> float:
         return statistics.median(getattr(night, field) for night in timings[with_history])
