@@ -25,7 +25,18 @@ from pathlib import Path
 from machine import machine
 from prerendered_server import start_prerendered
 from report import state_table, table, verdicts
-from scenarios import FOTA, NAIVE, TIGHT, Case, Measure, Row, Scenario, chains, scenarios
+from scenarios import (
+    FOTA,
+    NAIVE,
+    TIGHT,
+    TIGHT_FOTA_FIELDS,
+    Case,
+    Measure,
+    Row,
+    Scenario,
+    chains,
+    scenarios,
+)
 
 # Nothing heavy is imported here: a child's peak RSS as the kernel reports it is at least
 # this process's RSS when it forked the child, so the runner stays small (see README).
@@ -67,8 +78,10 @@ def command(
     if case.contender == NAIVE:
         return [sys.executable, str(BENCH / "naive_poller.py"), str(ids), url, str(50)]
     to_file = [] if file is None else [str(file)]
-    if case.contender == TIGHT:
-        return [sys.executable, str(BENCH / "tight_client.py"), str(ids), url, "50", *to_file]
+    if case.contender in {TIGHT, TIGHT_FOTA_FIELDS}:
+        fields = ["--fota-fields"] if case.contender == TIGHT_FOTA_FIELDS else []
+        client = [sys.executable, str(BENCH / "tight_client.py"), *fields]
+        return [*client, str(ids), url, "50", *to_file]
     with_state = [] if state is None else [f"--state={state}", f"--emit={case.emit}"]
     with_state += [] if file is None else [f"--output={file}"]
     return [
@@ -139,7 +152,7 @@ def check_output(scenario: Scenario, case: Case, output: Path) -> tuple[int, flo
     # With state, every device must be new on the first run and the same on a second.
     change = b"" if not case.state else b'"change":"new"' if case.fresh else b'"change":"same"'
     lines, changes = count_lines(output, change)
-    if case.contender in {NAIVE, TIGHT}:
+    if case.contender in {NAIVE, TIGHT, TIGHT_FOTA_FIELDS}:
         if lines != devices:
             raise SystemExit(f"bench: {case.label} wrote {lines} lines, expected {devices}")
         return devices, None
