@@ -22,30 +22,27 @@ def night(path, run, moment, *, upgrade="u1", devices=10, succeeded=0, failed=0,
     """One run committing one campaign's night (its devices by phase; no device rows)."""
     with StateStore.open(path) as store:
         store.start_run(run, text(moment), history_days=days)
-        prior = store.previous(ACCOUNT, upgrade)
-        quiet = quiet_nights(moved, None if prior.recent is None else prior.recent.quiet)
-        pending = devices - succeeded - failed
-        row = HistoryRow(
-            to_ms(moment),
-            devices,
-            succeeded,
-            failed,
-            pending,
-            0,
-            None,
-            None,
-            moved,
-            quiet,
-            prior.last_run,
-        )
-        store.stage(
-            CampaignUpdate(
-                key=prior.key, account_name=ACCOUNT, upgrade_id=upgrade, status="InProgress",
-                device_count=devices, polled_at=text(moment), upserts=[], deletes=[], night=row,
-                transitions=[("RequestPending", "UpgradeSuccess", moved)] if moved else [],
-            )
-        )  # fmt: skip
+        stage_night(store, moment, upgrade=upgrade, devices=devices, succeeded=succeeded,
+                    failed=failed, moved=moved)  # fmt: skip
         store.commit(text(moment))
+
+
+def stage_night(store, moment, *, upgrade="u1", devices=10, succeeded=0, failed=0, moved=0):
+    """Stage one campaign's night in the store's run (not committed)."""
+    prior = store.previous(ACCOUNT, upgrade)
+    quiet = quiet_nights(moved, None if prior.recent is None else prior.recent.quiet)
+    pending = devices - succeeded - failed
+    row = HistoryRow(
+        to_ms(moment), devices, succeeded, failed, pending, 0, None, None, moved, quiet,
+        prior.last_run,
+    )  # fmt: skip
+    store.stage(
+        CampaignUpdate(
+            key=prior.key, account_name=ACCOUNT, upgrade_id=upgrade, status="InProgress",
+            device_count=devices, polled_at=text(moment), upserts=[], deletes=[], night=row,
+            transitions=[("RequestPending", "UpgradeSuccess", moved)] if moved else [],
+        )
+    )  # fmt: skip
 
 
 def trends(path, stalled_after=3):

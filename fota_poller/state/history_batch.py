@@ -4,7 +4,10 @@ Written in the run's own transaction, just before its COMMIT, a few dozen nights
 statement (`INSERT ... VALUES (...), (...), ...`): a statement per campaign as each was
 staged made a night's commit half as slow again, and even one statement run once per night
 (`executemany`) cost a fifth more than this (bench/history_commit.py, bench/README.md).
-Retention's delete runs there too: the oldest runs whose nights are all older than
+Retention's delete runs there too, in the first commit of a run that has nights (the store
+asks once a run: a run to stdout commits every few hundred campaigns, and reading the oldest
+run's nights at each commit cost 6 ms a commit at 100,000 campaigns, 200 commits a night):
+the oldest runs whose nights are all older than
 `history_days` before the newest staged night (not the clock of the machine: a clock set
 back prunes nothing it should not), a run whole, oldest first, through the key (run,
 campaign): the table needs no index by time. A run behind a younger one (its clock set
@@ -51,16 +54,21 @@ class NightBatch:
         if self._newest_ms is None or night.polled_ms > self._newest_ms:
             self._newest_ms = night.polled_ms
 
-    def write(self, connection: sqlite3.Connection, history_days: int | None) -> None:
-        """Write what is staged and prune (`history_days`; None: none), in the open transaction."""
+    def write(self, connection: sqlite3.Connection, history_days: int | None) -> bool:
+        """Write what is staged and prune (`history_days`; None: none), in the open transaction.
+
+        True when it pruned: there were nights to count `history_days` back from.
+        """
         values, step = self._values, _CHUNK * _COLUMNS
         whole = len(values) - len(values) % step
         for start in range(0, whole, step):
             connection.execute(_INSERT_CHUNK, values[start : start + step])
         if rest := values[whole:]:
             connection.execute(_insert(len(rest) // _COLUMNS), rest)
-        if history_days is not None and self._newest_ms is not None:
-            _prune(connection, self._newest_ms - history_days * _DAY_MS)
+        if history_days is None or self._newest_ms is None:
+            return False
+        _prune(connection, self._newest_ms - history_days * _DAY_MS)
+        return True
 
 
 def _prune(connection: sqlite3.Connection, cutoff_ms: int) -> None:

@@ -123,8 +123,10 @@ class StateStore:
         self._in_transaction = False
         self._run_committed = False
         self.staged = 0  # campaigns staged since the last commit
-        # Nights staged, written at the commit, which prunes those `history_days` old.
+        # Nights staged, written at the commit; the run's first commit with nights prunes
+        # those `history_days` old (once a run: `_prune_due`).
         self._history_days: int | None = None
+        self._prune_due = False
         self._batch = NightBatch()
 
     @classmethod
@@ -168,6 +170,7 @@ class StateStore:
         """Name the run whose changes are staged from now on; keep `history_days` of history."""
         self._run_id, self._started_at = run_id, started_at
         self._history_days = history_days
+        self._prune_due = history_days is not None
 
     def previous(self, account_name: str, upgrade_id: str) -> Prior:
         """What the last successful poll of this campaign saw (no devices if none did)."""
@@ -229,11 +232,12 @@ class StateStore:
             self._db.execute(
                 "UPDATE runs SET committed_at = ? WHERE run = ?", (committed_at, self._run)
             )
-            self._batch.write(self._db, self._history_days)
+            pruned = self._batch.write(self._db, self._history_days if self._prune_due else None)
             self._db.execute("COMMIT")
         except sqlite3.Error as exc:
             self.rollback()
             raise StateWriteError(f"cannot commit state database {self.path}: {exc}") from None
+        self._prune_due = self._prune_due and not pruned
         self._in_transaction = False
         self._run_committed = self._run is not None
         self._unstage()

@@ -8,8 +8,9 @@ import contextlib
 import sqlite3
 
 import pytest
-from history_nights import ACCOUNT, DAY, START, night, text, trends
+from history_nights import ACCOUNT, DAY, START, night, stage_night, text, trends
 
+from fota_poller.errors import StateWriteError
 from fota_poller.state import queries
 from fota_poller.state.finish import projected_finish
 from fota_poller.state.history import (
@@ -84,6 +85,60 @@ def test_retention_prunes_older_nights_in_the_run_s_own_commit(tmp_path):
     assert [n.run_id for n in trend.nights] == ["now", "next"]
     # The quiet count is the row's, not a count over what retention left.
     assert trend.nights_without_progress == 1
+
+
+def _runs_kept(path) -> list[str]:
+    with contextlib.closing(open_database(path, read_only=True)) as connection:
+        rows = connection.execute(
+            "SELECT DISTINCT run_id FROM history JOIN runs USING (run) ORDER BY run"
+        )
+        return [run_id for (run_id,) in rows]
+
+
+def test_a_run_that_commits_as_it_goes_prunes_once_in_its_first_commit(tmp_path):
+    path = tmp_path / "state.db"
+    night(path, "old", START - 200 * DAY, upgrade="u0")
+    statements: list[str] = []
+    with StateStore.open(path) as store:
+        store._db.set_trace_callback(statements.append)
+        store.start_run("now", text(START), history_days=180)
+        for upgrade in ("u1", "u2", "u3"):  # a commit per campaign, as a run to stdout does
+            stage_night(store, START, upgrade=upgrade)
+            store.commit(text(START))
+    assert _runs_kept(path) == ["now"]
+    # Retention reads the oldest run's nights in the first commit, not in every commit.
+    assert sum("min(run)" in statement for statement in statements) == 2  # "old", then "now"
+
+
+@pytest.mark.parametrize("refused", ["the nights' insert", "the COMMIT"])
+def test_a_run_whose_first_commit_fails_prunes_in_the_next_one(tmp_path, refused):
+    path = tmp_path / "state.db"
+    night(path, "old", START - 200 * DAY, upgrade="u0")
+    denied = []
+
+    def refuse_once(action, what, *_):
+        if denied:
+            return sqlite3.SQLITE_OK
+        if refused == "the COMMIT":  # after the nights and the prune were written
+            hit = action == sqlite3.SQLITE_TRANSACTION and what == "COMMIT"
+        else:
+            hit = action == sqlite3.SQLITE_INSERT and what == "history"
+        if hit:
+            denied.append(what)
+            return sqlite3.SQLITE_DENY
+        return sqlite3.SQLITE_OK
+
+    with StateStore.open(path) as store:
+        store.start_run("now", text(START), history_days=180)
+        store._db.set_authorizer(refuse_once)
+        stage_night(store, START, upgrade="u1")
+        with pytest.raises(StateWriteError):
+            store.commit(text(START))
+        assert _runs_kept(path) == ["old"]  # rolled back: nothing pruned
+        stage_night(store, START, upgrade="u2")
+        store.commit(text(START))
+    assert len(denied) == 1
+    assert _runs_kept(path) == ["now"]
 
 
 def test_forget_removes_a_campaign_s_history_and_transitions(tmp_path):
