@@ -8,8 +8,9 @@ A database of `--campaigns` campaigns of `--devices` devices each, with `--night
 history already kept (so the table and retention's delete are the size a month of nights
 makes them), is copied afresh for each trial. A trial is one night as a run writes it
 (run/state_sync.py): every campaign's changes staged (`--moving` of its devices change, 2%
-by default), then one commit; that is what is timed, its wall time, its thread's CPU time,
-and what it appends to the -wal file. A trial runs under the garbage collector a run sets
+by default), then one commit; that is what is timed (each campaign's `CampaignUpdate` is
+made before, as a run's workers make it), its wall time, its thread's CPU time, and what it
+appends to the -wal file. A trial runs under the garbage collector a run sets
 (`collector_for_a_run`: what was there before frozen, a young collection per 10,000
 allocations), after a full collection: with Python's default one the bench's own objects (every
 campaign's last poll, held at once, which a run never holds) were walked again and again
@@ -114,19 +115,23 @@ def write_night(
             for index, prior in enumerate(priors)
         ]
         workers = time.perf_counter() - started
+        # Made by the workers in a run (output/changes.py), handed to the store: not timed.
+        made = enumerate(zip(priors, changes, nights, strict=True))
+        updates = [
+            CampaignUpdate(
+                key=prior.key, account_name=ACCOUNT, upgrade_id=f"u{index:04d}",
+                status="InProgress", device_count=devices, polled_at=text(moment),
+                upserts=upserts, deletes=[],
+                night=None if night is None else night.night,
+                transitions=[("RequestPending", status, moved_devices)] if night else [],
+            )
+            for index, (prior, upserts, night) in made
+        ]  # fmt: skip
         wal = Path(f"{path}-wal")
         wal_before = wal.stat().st_size if wal.exists() else 0
         started, cpu_started = time.perf_counter(), time.thread_time()
-        for index, (prior, upserts, night) in enumerate(zip(priors, changes, nights, strict=True)):
-            store.stage(
-                CampaignUpdate(
-                    key=prior.key, account_name=ACCOUNT, upgrade_id=f"u{index:04d}",
-                    status="InProgress", device_count=devices, polled_at=text(moment),
-                    upserts=upserts, deletes=[],
-                    night=None if night is None else night.night,
-                    transitions=[("RequestPending", status, moved_devices)] if night else [],
-                )
-            )  # fmt: skip
+        for update in updates:
+            store.stage(update)
         store.commit(text(moment))
         spent, cpu = time.perf_counter() - started, time.thread_time() - cpu_started
         return Night(spent, cpu, wal.stat().st_size - wal_before, workers, read)

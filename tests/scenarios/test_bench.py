@@ -1,11 +1,14 @@
 """The benchmark runs end to end on a tiny size, so it does not rot; no figure is asserted."""
 
+import json
+import os
 import subprocess
 import sys
 
 from helpers import ROOT
 
 BENCH = ROOT / "bench" / "run.py"
+TOKENS = {"THINGSPACE_BEARER_TOKEN": "bench-bearer", "THINGSPACE_SESSION_TOKEN": "bench-session"}
 
 
 def test_quick_benchmark_prints_a_row_per_scenario_and_contender():
@@ -27,6 +30,7 @@ def test_quick_benchmark_prints_a_row_per_scenario_and_contender():
         ("throughput", "naive"),
         ("throughput", "tight"),
         ("throughput", "tight, file + fsync"),
+        ("throughput", "tight, fota-poller's fields"),
         ("throughput", "fota-poller"),
         ("throughput", "fota-poller --output FILE"),
         ("memory", "fota-poller"),
@@ -62,3 +66,45 @@ def test_quick_benchmark_prints_a_row_per_scenario_and_contender():
     # Nothing changed on the second run: --emit changes writes no device line.
     assert output_bytes[3] < output_bytes[2] / 5
     assert "cores" in done.stdout
+
+
+def test_the_tight_client_with_fota_poller_s_fields_writes_fota_poller_s_device_lines(tmp_path):
+    """The same-bytes contender's claim: its lines are fota-poller's but the run and times."""
+    ids = tmp_path / "ids.txt"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "fota_poller.simulator.prerendered", "--campaigns=6",
+         "--devices=1-40", f"--write-ids={ids}"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().removeprefix("listening on ").strip()
+        env = os.environ | TOKENS
+        tight = subprocess.run(
+            [sys.executable, str(ROOT / "bench" / "tight_client.py"), "--fota-fields", str(ids),
+             url, "4"],
+            capture_output=True, env=env, timeout=60, check=True,
+        )  # fmt: skip
+        fota = subprocess.run(
+            [sys.executable, "-m", "fota_poller", "poll", f"--ids={ids}", f"--base-url={url}",
+             "--rate=0", "--log-level=warning"],
+            capture_output=True, env=env, timeout=60, check=True,
+        )  # fmt: skip
+    finally:
+        server.terminate()
+        server.wait()
+
+    def device_lines(out: bytes) -> list[bytes]:
+        lines = [line for line in out.splitlines() if line.startswith(b'{"record":"device"')]
+        # The run's own fields differ: the same length and the same place in the line.
+        return sorted(
+            line.replace(json.loads(line)["run_id"].encode(), b"R" * 36).replace(
+                json.loads(line)["polled_at"].encode(), b"T" * 24
+            )
+            for line in lines
+        )
+
+    tight_lines = device_lines(tight.stdout)
+    assert len(tight_lines) > 6
+    assert tight_lines == device_lines(fota.stdout)
