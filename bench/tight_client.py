@@ -44,7 +44,9 @@ class Upgrade(msgspec.Struct, rename="camel"):
     device_list: list[Device] = []
 
 
-class Line(msgspec.Struct, tag="device", tag_field="record"):
+class _Head(msgspec.Struct, tag="device", tag_field="record"):
+    """The fields a line starts with, the same in both kinds of line."""
+
     run_id: str
     polled_at: str
     account_name: str
@@ -57,24 +59,17 @@ class Line(msgspec.Struct, tag="device", tag_field="record"):
     campaign_ended: bool | None
     device_id: str | None
     status: str | None
+
+
+class Line(_Head, tag="device", tag_field="record"):
+    """The naive script's 14 fields."""
+
     result_reason: str | None
 
 
-class FotaLine(msgspec.Struct, tag="device", tag_field="record"):
+class FotaLine(_Head, tag="device", tag_field="record"):
     """fota-poller's device line (DeviceRecord), in its field order."""
 
-    run_id: str
-    polled_at: str
-    account_name: str
-    upgrade_id: str
-    firmware_name: str | None
-    firmware_to: str | None
-    start_date: str | None
-    end_date: str | None
-    campaign_status: str | None
-    campaign_ended: bool | None
-    device_id: str | None
-    status: str | None
     phase: str | None
     result_reason: str | None
     previous_status: None = None

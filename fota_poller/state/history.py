@@ -31,13 +31,13 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Final, NamedTuple
+from typing import Annotated, Final, NamedTuple
 
 import msgspec
 
 from fota_poller.model.timestamps import format_timestamp
 from fota_poller.state.finish import projected_finish
-from fota_poller.state.recent import FIT_NIGHTS, FitPoint, Recent, recent_reader
+from fota_poller.state.recent import FIT_NIGHTS, FitPoint, Recent, readable_night, recent_reader
 
 # The history's table (schema version 3, created by schema.py), times in ms since the epoch,
 # as the devices'. `quiet` is the night's nights without progress, `prior_run` the run of the
@@ -143,7 +143,9 @@ class HistoryRow(NamedTuple):
 # (from status, to status, devices): None for a new device's from, a gone one's to.
 TransitionRow = tuple[str | None, str | None, int]
 
-_moves_decoder: Final = msgspec.json.Decoder(list[tuple[str | None, str | None, int]])
+# A count as a run writes it: 0 or more (and no more than a night's devices could be).
+_Count = Annotated[int, msgspec.Meta(ge=0, le=2**40)]
+_moves_decoder: Final = msgspec.json.Decoder(list[tuple[str | None, str | None, _Count]])
 
 
 def moves_text(transitions: Sequence[TransitionRow]) -> str:
@@ -211,12 +213,13 @@ def polled_text(ms: int) -> str:
 _CAMPAIGNS: Final = """SELECT campaign, account_name, upgrade_id, last_run FROM campaigns
 ORDER BY account_name, upgrade_id"""
 # The nights of the last ? runs that kept any, oldest first: a range of the key (run, campaign).
-_WINDOW: Final = """SELECT h.campaign, r.run_id, h.polled_ms, h.devices, h.succeeded, h.failed,
+_WINDOW: Final = f"""SELECT h.campaign, r.run_id, h.polled_ms, h.devices, h.succeeded, h.failed,
     h.pending, h.unknown, h.on_target, h.late, h.moved
 FROM history AS h JOIN runs AS r ON r.run = h.run
 WHERE h.run >= (SELECT min(run) FROM (SELECT run FROM runs
     WHERE EXISTS (SELECT 1 FROM history AS k WHERE k.run = runs.run) ORDER BY run DESC LIMIT ?))
-ORDER BY h.run"""
+    AND {readable_night("h")}
+ORDER BY h.run"""  # noqa: S608 - readable_night is this package's SQL, not input
 
 
 def read_trends(
@@ -245,10 +248,11 @@ def read_trends(
     return trends
 
 
-_FLEET: Final = """SELECT r.run_id, min(h.polled_ms), sum(h.devices), sum(h.succeeded),
+_FLEET: Final = f"""SELECT r.run_id, min(h.polled_ms), sum(h.devices), sum(h.succeeded),
     sum(h.failed), sum(h.pending), sum(h.unknown), sum(h.on_target), sum(h.late)
 FROM history AS h JOIN runs AS r ON r.run = h.run
-GROUP BY h.run ORDER BY h.run DESC LIMIT ?"""
+WHERE {readable_night("h")}
+GROUP BY h.run ORDER BY h.run DESC LIMIT ?"""  # noqa: S608 - readable_night: our SQL, not input
 
 
 def read_fleet_nights(connection: sqlite3.Connection, *, nights: int) -> list[FleetNight]:
@@ -271,13 +275,20 @@ def read_transitions(connection: sqlite3.Connection) -> dict[tuple[str, str], li
     """Each campaign of the last committed run: its status transitions, most devices first.
 
     A campaign that run polled with nothing moving has an empty list; one it did not poll is
-    not there.
+    not there, nor one whose transitions are not the JSON a run writes (a file edited by
+    hand: unknown, as a night that is no night, state/recent.py).
     """
     if not has_history(connection):
         return {}
     found: dict[tuple[str, str], list[Transition]] = {}
     for account, upgrade, moves in connection.execute(_TRANSITIONS):
-        listed = [] if moves is None else [Transition(*m) for m in _moves_decoder.decode(moves)]
+        if moves is not None and not isinstance(moves, str):
+            continue  # stored as another type than the text a run writes
+        try:
+            decoded = [] if moves is None else _moves_decoder.decode(moves)
+        except msgspec.MsgspecError:
+            continue
+        listed = [Transition(*m) for m in decoded]
         listed.sort(key=lambda t: (-t.count, str(t.from_status), str(t.to_status)))
         found[account, upgrade] = listed
     return found

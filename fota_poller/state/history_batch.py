@@ -28,9 +28,11 @@ _CHUNK: Final = 64
 _INSERT: Final = """INSERT OR REPLACE INTO history (campaign, run, polled_ms, devices,
     succeeded, failed, pending, unknown, on_target, late, moved, quiet, prior_run) VALUES """
 _ROW: Final = "(" + ", ".join("?" * _COLUMNS) + ")"
-# The oldest run that kept nights, and its newest night's time: two ranges of the key.
-_OLDEST_RUN: Final = """SELECT run, max(polled_ms) FROM history
-    WHERE run = (SELECT min(run) FROM history)"""
+# The oldest run that kept nights, and its newest night's time: two ranges of the key. A
+# time that is no integer (a file edited by hand) is no time: a run with none is as old as
+# any, so retention never stops behind it (state/recent.py, `readable_night`).
+_OLDEST_RUN: Final = """SELECT run, max(CASE WHEN typeof(polled_ms) = 'integer' THEN polled_ms END)
+    FROM history WHERE run = (SELECT min(run) FROM history)"""
 
 
 def _insert(rows: int) -> str:
@@ -75,6 +77,6 @@ def _prune(connection: sqlite3.Connection, cutoff_ms: int) -> None:
     """Delete the oldest runs whose every night is older than `cutoff_ms`, oldest first."""
     while True:
         run, newest = connection.execute(_OLDEST_RUN).fetchone()
-        if run is None or newest >= cutoff_ms:
+        if run is None or (newest is not None and newest >= cutoff_ms):
             return
         connection.execute("DELETE FROM history WHERE run = ?", (run,))

@@ -48,6 +48,29 @@ class Recent(msgspec.Struct, frozen=True):
     points: list[FitPoint]
 
 
+# A night as its readers take it: every count an integer from 0 to 2**40 (on target and
+# late null too: unknown; no sum over campaigns overflows SQLite's 64 bits), its time an
+# integer between years 1 and 9999 (what `polled_text` formats). The file is one others can
+# edit (a value of another type, or out of range, as a devices row's times may be:
+# store.stored_time): a night that is not so is no night to its readers, read as unknown,
+# never a crash. On the chain it ends the walk as a missing night does.
+_COUNTS: Final = ("devices", "succeeded", "failed", "pending", "unknown", "moved", "quiet")
+_COUNT: Final = f"BETWEEN 0 AND {2**40}"
+_TIME_MS: Final = "BETWEEN -62135596800000 AND 253402300799999"
+
+
+def readable_night(alias: str) -> str:
+    """The SQL condition under which the history's row `alias` is a night its readers take."""
+    counts = [f"typeof({alias}.{name}) = 'integer' AND {alias}.{name} {_COUNT}" for name in _COUNTS]
+    known = [
+        f"(typeof({alias}.{name}) = 'null' OR (typeof({alias}.{name}) = 'integer' "
+        f"AND {alias}.{name} {_COUNT}))"
+        for name in ("on_target", "late")
+    ]
+    time = f"typeof({alias}.polled_ms) = 'integer' AND {alias}.polled_ms {_TIME_MS}"
+    return "(" + " AND ".join([time, *counts, *known]) + ")"
+
+
 def has_chain(connection: sqlite3.Connection) -> bool:
     """Whether each night keeps the one before (schema version 4 on)."""
     return int(connection.execute("PRAGMA user_version").fetchone()[0]) >= 4  # noqa: PLR2004
@@ -59,19 +82,19 @@ _CHAIN: Final = f"""WITH RECURSIVE chain(campaign, depth, polled_ms, devices, su
     pending, quiet, prior) AS (
     SELECT h.campaign, 1, h.polled_ms, h.devices, h.succeeded, h.failed, h.pending, h.quiet,
         h.prior_run
-    FROM history AS h WHERE h.run = ? AND h.campaign = ?
+    FROM history AS h WHERE h.run = ? AND h.campaign = ? AND {readable_night("h")}
     UNION ALL
     SELECT h.campaign, chain.depth + 1, h.polled_ms, h.devices, h.succeeded, h.failed,
         h.pending, h.quiet, h.prior_run
     FROM chain JOIN history AS h ON h.run = chain.prior AND h.campaign = chain.campaign
-    WHERE chain.depth < {FIT_NIGHTS}
+    WHERE chain.depth < {FIT_NIGHTS} AND {readable_night("h")}
 )
 SELECT campaign, polled_ms, devices, succeeded, failed, pending, quiet FROM chain
 ORDER BY depth DESC"""  # noqa: S608
 
 # A version 3 file's nights of one campaign, newest first, through its index by campaign.
-_FROM_HISTORY: Final = """SELECT campaign, polled_ms, devices, succeeded, failed, pending, quiet
-FROM history WHERE campaign = ? ORDER BY run DESC LIMIT ?"""
+_FROM_HISTORY: Final = f"""SELECT campaign, polled_ms, devices, succeeded, failed, pending, quiet
+FROM history WHERE campaign = ? AND {readable_night("history")} ORDER BY run DESC LIMIT ?"""  # noqa: S608
 
 # (campaign, polled_ms, devices, succeeded, failed, pending, quiet), oldest night first.
 _Row = tuple[int, int, int, int, int, int, int]

@@ -141,6 +141,76 @@ def test_a_run_whose_first_commit_fails_prunes_in_the_next_one(tmp_path, refused
     assert _runs_kept(path) == ["now"]
 
 
+# Values a file edited by hand (or by another program) may hold in a night: another type,
+# a count below 0 or past what a sum can hold, a time past year 9999 or before year 1.
+SPOILED_NIGHTS = [
+    ("succeeded", "x"),
+    ("polled_ms", "yesterday"),
+    ("polled_ms", 10**18),
+    ("polled_ms", -(10**18)),
+    ("devices", 2**62),
+    ("pending", -1),
+    ("quiet", 1.5),
+    ("on_target", "yes"),
+]
+
+
+@pytest.mark.parametrize(("column", "value"), SPOILED_NIGHTS)
+def test_a_night_edited_by_hand_is_no_night_to_its_readers(tmp_path, column, value):
+    path = tmp_path / "state.db"
+    for day in range(4):
+        night(path, f"r{day}", START + day * DAY, devices=100, succeeded=10 * day, moved=10)
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
+        db.execute(f"UPDATE history SET {column} = ? WHERE run = 2", (value,))  # night 2 of 4
+
+    # The walk back from the last night ends at the spoiled one; the fleet's and the
+    # report's nights leave it out; nothing raises.
+    trend = trends(path)["u1"]
+    assert [n.run_id for n in trend.nights] == ["r0", "r2", "r3"]
+    assert (trend.succeeded_delta, trend.projected_finish) == (10, None)  # 2 nights: no fit
+    with contextlib.closing(open_database(path, read_only=True)) as connection:
+        fleet = read_fleet_nights(connection, nights=10)
+    assert [(n.run_id, n.succeeded) for n in fleet] == [("r0", 0), ("r2", 20), ("r3", 30)]
+
+
+def test_the_last_night_edited_by_hand_leaves_no_trend_and_a_run_goes_on(tmp_path):
+    path = tmp_path / "state.db"
+    for day in range(3):
+        night(path, f"r{day}", START + day * DAY, succeeded=day, moved=1)
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
+        db.execute("UPDATE history SET polled_ms = 'yesterday' WHERE run = 3")
+
+    assert "u1" not in trends(path)
+    night(path, "r3", START + 3 * DAY, succeeded=3, moved=1)  # links to it, as a run does
+    assert [n.run_id for n in trends(path)["u1"].nights] == ["r0", "r1", "r3"]
+
+
+def test_retention_is_not_stopped_by_a_run_whose_times_are_no_times(tmp_path):
+    path = tmp_path / "state.db"
+    night(path, "garbled", START - 300 * DAY)
+    night(path, "old", START - 200 * DAY)
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
+        db.execute("UPDATE history SET polled_ms = 'long ago' WHERE run = 1")
+
+    night(path, "now", START)
+    assert _runs_kept(path) == ["now"]
+
+
+@pytest.mark.parametrize(
+    "transitions", ["{not json", '[[1, 2, "x"]]', '[["a", "b", -4]]', 5, b"[]", "[" * 10_000]
+)
+def test_transitions_edited_by_hand_are_unknown_not_a_crash(tmp_path, transitions):
+    path = tmp_path / "state.db"
+    night(path, "r0", START, upgrade="u1", moved=2)
+    night(path, "r0b", START, upgrade="u2", moved=3)
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
+        db.execute("UPDATE campaigns SET last_run = 2")  # both polled by the last run
+        db.execute("UPDATE campaigns SET transitions = ? WHERE upgrade_id = 'u1'", (transitions,))
+    with contextlib.closing(open_database(path, read_only=True)) as connection:
+        found = read_transitions(connection)
+    assert list(found) == [(ACCOUNT, "u2")]
+
+
 def test_forget_removes_a_campaign_s_history_and_transitions(tmp_path):
     path = tmp_path / "state.db"
     night(path, "r0", START, upgrade="u1", moved=2)
