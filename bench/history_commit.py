@@ -48,7 +48,8 @@ from fota_poller.model.records import Phase
 from fota_poller.model.refs import CampaignRef
 from fota_poller.output.inventory_join import InventoryCounts
 from fota_poller.output.trend import Tonight, TonightState, campaign_night
-from fota_poller.state.store import CampaignUpdate, Prior, StateStore, to_ms
+from fota_poller.state.store import CampaignUpdate, Prior, StateStore
+from fota_poller.state.times import to_ms
 
 ACCOUNT = "0000123456-00001"
 START = datetime(2026, 11, 1, 2, tzinfo=UTC)

@@ -41,7 +41,8 @@ from fota_poller.model.refs import CampaignRef
 from fota_poller.model.stop import RunControl
 from fota_poller.run.pipeline import run_poll
 from fota_poller.simulator import Catalog, RunningSimulator, SimulatorAuthOptions, SimulatorOptions
-from fota_poller.state.store import CampaignUpdate, StateStore, to_ms
+from fota_poller.state.store import CampaignUpdate, StateStore
+from fota_poller.state.times import to_ms
 from fota_poller.testing import MemorySink, StaticTokens, read_records
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository

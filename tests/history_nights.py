@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from fota_poller.state.history import HistoryRow, quiet_nights, read_trends
 from fota_poller.state.schema import open_database
-from fota_poller.state.store import CampaignUpdate, StateStore, to_ms
+from fota_poller.state.store import CampaignUpdate, StateStore
+from fota_poller.state.times import to_ms
 
 ACCOUNT = "0000123456-00001"
 DAY = timedelta(days=1)

@@ -25,7 +25,8 @@ from fota_poller.output.device_list import MISSING_STATUS, count_statuses, witho
 from fota_poller.output.inventory_join import device_join, joined_lines, unjoined_counts
 from fota_poller.output.redacted import redacted_and_surveyed
 from fota_poller.output.trend import Tonight, campaign_night, with_trend
-from fota_poller.state.store import CampaignUpdate, Prior, to_ms
+from fota_poller.state.store import CampaignUpdate, Prior
+from fota_poller.state.times import to_ms
 from fota_poller.text import ERROR_TEXT_CHARS, excerpt
 
 
@@ -149,14 +150,9 @@ def from_response(
         )
     else:
         compared = compare(
-            prior,
-            devices,
-            phases=options.phases,
-            polled_at=polled_at,
-            polled_ms=to_ms(received_at),
-            emit_same=options.emit_same,
-            join=join,
-        )
+            prior, devices, phases=options.phases, polled_at=polled_at,
+            polled_ms=to_ms(received_at), emit_same=options.emit_same, join=join,
+        )  # fmt: skip
         lines = DeviceLines.of_fields(template, compared.fields)
         new, changed, gone = compared.new, compared.changed, compared.gone
     # The join counts each device as its line is made: the counts are whole from here on.

@@ -38,7 +38,8 @@ from fota_poller.model.phases import PhaseTable
 from fota_poller.output.device_lines import DeviceFields, JoinedFields
 from fota_poller.output.inventory_join import DeviceJoin, InventoryTail
 from fota_poller.state.history import TransitionRow
-from fota_poller.state.store import DeviceRow, Prior, PriorDevice, stored_time
+from fota_poller.state.store import DeviceRow, Prior, PriorDevice
+from fota_poller.state.times import stored_time
 
 
 class Compared(msgspec.Struct):

@@ -210,7 +210,9 @@ def polled_text(ms: int) -> str:
     return format_timestamp(_EPOCH + timedelta(milliseconds=ms))
 
 
+# A campaign whose names are not text (a file edited by hand) has no trend to show.
 _CAMPAIGNS: Final = """SELECT campaign, account_name, upgrade_id, last_run FROM campaigns
+WHERE typeof(account_name) = 'text' AND typeof(upgrade_id) = 'text'
 ORDER BY account_name, upgrade_id"""
 # The nights of the last ? runs that kept any, oldest first: a range of the key (run, campaign).
 _WINDOW: Final = f"""SELECT h.campaign, r.run_id, h.polled_ms, h.devices, h.succeeded, h.failed,
@@ -268,7 +270,9 @@ def read_fleet_nights(connection: sqlite3.Connection, *, nights: int) -> list[Fl
 
 
 _TRANSITIONS: Final = """SELECT account_name, upgrade_id, transitions FROM campaigns
-WHERE last_run = (SELECT max(run) FROM runs) ORDER BY account_name, upgrade_id"""
+WHERE last_run = (SELECT max(run) FROM runs)
+    AND typeof(account_name) = 'text' AND typeof(upgrade_id) = 'text'
+ORDER BY account_name, upgrade_id"""
 
 
 def read_transitions(connection: sqlite3.Connection) -> dict[tuple[str, str], list[Transition]]:

@@ -29,8 +29,8 @@ from fota_poller.model.phases import PhaseTable, status_key
 from fota_poller.model.records import Phase
 from fota_poller.model.timestamps import format_timestamp
 from fota_poller.state.file_checks import wal_path
-from fota_poller.state.schema import has_on_target, sqlite_error
-from fota_poller.state.store import stored_time, to_ms
+from fota_poller.state.schema import has_on_target, sqlite_error, stored_text
+from fota_poller.state.times import stored_time, to_ms
 
 # The phases whose devices can be stuck: not final, or not known to be.
 STUCK_PHASES: Final[frozenset[Phase]] = frozenset({"pending", "unknown"})
@@ -78,7 +78,7 @@ class StuckDevice(msgspec.Struct):
     status: str | None
     phase: Phase
     result_reason: str | None
-    # Null when the stored time is no time (`store.stored_time`): a database edited by hand.
+    # Null when the stored time is no time (`times.stored_time`): a database edited by hand.
     status_since: str | None
     first_seen: str | None
     stuck_for_s: int | None
@@ -119,6 +119,8 @@ def database_info(connection: sqlite3.Connection, path: Path) -> DatabaseInfo:
     )
 
 
+# A device's status as the stuck queries read it (a blob is none: `stored_text`).
+STATUS: Final = stored_text("d.status")
 # Which devices may be stuck, for both questions: the time and on-target filters are SQL's;
 # the phase is Python's (the table of phases is the config's). `IS NOT 1`: an unknown
 # (null) on_target may be stuck.
@@ -127,14 +129,14 @@ STUCK_WHERE: Final = "WHERE d.status_since < ? AND d.on_target IS NOT 1"
 _STUCK_WHERE_V1: Final = "WHERE d.status_since < ?"
 # One pass over the devices in key order (campaign, device_id), each joined to its campaign
 # by its primary key: no temporary table for the scan itself.
-STUCK_QUERY: Final = f"""SELECT c.account_name, c.upgrade_id, d.device_id, d.status,
-    d.result_reason, d.status_since, d.first_seen
+STUCK_QUERY: Final = f"""SELECT c.account_name, c.upgrade_id, d.device_id, {STATUS},
+    {stored_text("d.result_reason")}, d.status_since, d.first_seen
 FROM devices AS d JOIN campaigns AS c ON c.campaign = d.campaign
 {STUCK_WHERE}"""  # noqa: S608 - constant text, no input: the values are parameters
 # Longest stuck first, ties in a stable order (`LIMIT -1`: no limit); only the stuck are
 # sorted, told by the phase table through an SQL function (`_stuck_function`).
 _STUCK_FUNCTION: Final = "fota_poller_stuck"
-STUCK_OLDEST_FIRST: Final = f"""{STUCK_QUERY} AND {_STUCK_FUNCTION}(d.status)
+STUCK_OLDEST_FIRST: Final = f"""{STUCK_QUERY} AND {_STUCK_FUNCTION}({STATUS})
 ORDER BY d.status_since, c.account_name, c.upgrade_id, d.device_id
 LIMIT ?"""
 
@@ -181,10 +183,10 @@ def stuck_devices(
 
 
 # One grouped query: a count per campaign and status, never a row per device.
-_STUCK_COUNTS: Final = f"""SELECT c.account_name, c.upgrade_id, d.status, COUNT(*)
+_STUCK_COUNTS: Final = f"""SELECT c.account_name, c.upgrade_id, {STATUS}, COUNT(*)
 FROM devices AS d JOIN campaigns AS c ON c.campaign = d.campaign
 {STUCK_WHERE}
-GROUP BY d.campaign, d.status"""  # noqa: S608 - constant text, no input
+GROUP BY d.campaign, {STATUS}"""  # noqa: S608 - constant text, no input
 
 
 def stuck_counts(

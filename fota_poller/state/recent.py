@@ -52,7 +52,7 @@ class Recent(msgspec.Struct, frozen=True):
 # late null too: unknown; no sum over campaigns overflows SQLite's 64 bits), its time an
 # integer between years 1 and 9999 (what `polled_text` formats). The file is one others can
 # edit (a value of another type, or out of range, as a devices row's times may be:
-# store.stored_time): a night that is not so is no night to its readers, read as unknown,
+# times.stored_time): a night that is not so is no night to its readers, read as unknown,
 # never a crash. On the chain it ends the walk as a missing night does.
 _COUNTS: Final = ("devices", "succeeded", "failed", "pending", "unknown", "moved", "quiet")
 _COUNT: Final = f"BETWEEN 0 AND {2**40}"

@@ -175,6 +175,11 @@ def _connect(path: Path, mode: str) -> sqlite3.Connection:
         raise sqlite_error(path, exc) from None
 
 
+def stored_text(column: str) -> str:
+    """SQL: `column` if it holds text, else null: a blob in an edited file is no status."""
+    return f"CASE WHEN typeof({column}) = 'text' THEN {column} END"
+
+
 def has_on_target(connection: sqlite3.Connection) -> bool:
     """Whether the database's devices keep their `on_target` (schema version 2 on)."""
     return int(connection.execute("PRAGMA user_version").fetchone()[0]) >= 2  # noqa: PLR2004

@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from sys import intern
-from typing import Final
 
 import msgspec
 
@@ -25,35 +23,7 @@ from fota_poller.regular_files import hold_lock
 from fota_poller.state import history
 from fota_poller.state.history_batch import NightBatch
 from fota_poller.state.recent import Recent, read_recent
-from fota_poller.state.schema import lock_path, open_database, sqlite_error
-
-EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-_MILLISECOND: Final = timedelta(milliseconds=1)
-
-
-def to_ms(moment: datetime) -> int:
-    """Milliseconds since the epoch, exactly (integer arithmetic, no float rounding)."""
-    return (moment - EPOCH) // _MILLISECOND
-
-
-def from_ms(ms: int) -> datetime:
-    """The UTC moment `ms` milliseconds after the epoch."""
-    return EPOCH + timedelta(milliseconds=ms)
-
-
-def stored_time(ms: object) -> datetime | None:
-    """A time as the state holds it (ms since the epoch); None when it is no time a datetime holds.
-
-    The database is a file others can edit: a value past year 9999, before year 1, or not an
-    integer at all is read as unknown (null in records and in `state stuck`), not a crash.
-    """
-    if not isinstance(ms, int) or isinstance(ms, bool):
-        return None
-    try:
-        return from_ms(ms)
-    except OverflowError:
-        return None
-
+from fota_poller.state.schema import lock_path, open_database, sqlite_error, stored_text
 
 # A device as the last successful poll of its campaign saw it, as SQLite returns the row:
 # (device_id, status, result_reason, status_since in ms, on_target). A plain tuple, not a
@@ -98,6 +68,9 @@ class CampaignUpdate(msgspec.Struct):
 _CAMPAIGN = "SELECT campaign, last_run FROM campaigns WHERE account_name = ? AND upgrade_id = ?"
 _DEVICES = """SELECT device_id, status, result_reason, status_since, on_target FROM devices
     WHERE campaign = ?"""
+# The same, a blob where a status or reason was written read as none (`stored_text`).
+_AS_TEXT = f"""SELECT device_id, {stored_text("status")}, {stored_text("result_reason")},
+    status_since, on_target FROM devices WHERE campaign = ?"""  # noqa: S608 - our SQL
 _INSERT_CAMPAIGN = """INSERT INTO campaigns (account_name, upgrade_id, status, device_count,
     first_polled_at, last_polled_at, last_run, transitions) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"""
 _UPDATE_CAMPAIGN = """UPDATE campaigns SET status = ?, device_count = ?, last_polled_at = ?,
@@ -109,6 +82,20 @@ _UPSERT_DEVICE = """INSERT INTO devices (campaign, device_id, status, result_rea
     result_reason = excluded.result_reason, status_since = excluded.status_since,
     on_target = excluded.on_target"""
 _DELETE_DEVICE = "DELETE FROM devices WHERE campaign = ? AND device_id = ?"
+
+
+def _interned(rows: Iterable[PriorDevice]) -> dict[str, PriorDevice]:
+    """Device rows by id, each text once (SQLite copies it per row: 120 MB for a million)."""
+    return {
+        device_id: (
+            device_id,
+            None if status is None else intern(status),
+            None if reason is None else intern(reason),
+            since,
+            target,
+        )
+        for device_id, status, reason, since, target in rows
+    }
 
 
 class StateStore:
@@ -179,18 +166,10 @@ class StateStore:
             if row is None:
                 return Prior(None, {})
             key, last_run = row
-            # SQLite gives each row its own copy of a text: a million devices share a few
-            # dozen statuses and reasons, so each is kept once (120 MB less for a million).
-            devices = {
-                device_id: (
-                    device_id,
-                    None if status is None else intern(status),
-                    None if reason is None else intern(reason),
-                    since,
-                    target,
-                )
-                for device_id, status, reason, since, target in self._db.execute(_DEVICES, (key,))
-            }
+            try:
+                devices = _interned(self._db.execute(_DEVICES, (key,)))
+            except TypeError:  # intern() refused a blob: a file edited by hand, read again
+                devices = _interned(self._db.execute(_AS_TEXT, (key,)))
             recent = read_recent(self._db, key, last_run)
         except sqlite3.Error as exc:
             raise StateWriteError(f"cannot read state database {self.path}: {exc}") from None

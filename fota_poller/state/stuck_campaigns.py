@@ -21,13 +21,13 @@ from fota_poller.model.phases import PhaseTable, status_key
 from fota_poller.model.timestamps import format_timestamp
 from fota_poller.state import queries
 from fota_poller.state.schema import sqlite_error
-from fota_poller.state.store import stored_time, to_ms
+from fota_poller.state.times import stored_time, to_ms
 
-_GROUPS: Final = f"""SELECT c.account_name, c.upgrade_id, d.status, COUNT(*),
+_GROUPS: Final = f"""SELECT c.account_name, c.upgrade_id, {queries.STATUS}, COUNT(*),
     MIN(d.status_since)
 FROM devices AS d JOIN campaigns AS c ON c.campaign = d.campaign
 {queries.STUCK_WHERE}
-GROUP BY d.campaign, d.status
+GROUP BY d.campaign, {queries.STATUS}
 ORDER BY d.campaign"""  # noqa: S608 - constant text, no input: the values are parameters
 
 
@@ -38,7 +38,7 @@ class CampaignStuck(msgspec.Struct):
     upgrade_id: str
     stuck: int
     # The oldest stuck device's `status_since`, and how long ago that is; null when the
-    # stored time is no time (`store.stored_time`: a database edited by hand).
+    # stored time is no time (`times.stored_time`: a database edited by hand).
     oldest_status_since: str | None
     longest_stuck_for_s: int | None
 

@@ -7,7 +7,8 @@ import pytest
 from fota_poller.api.decode import Device
 from fota_poller.model.phases import PhaseTable
 from fota_poller.output.changes import compare
-from fota_poller.state.store import Prior, to_ms
+from fota_poller.state.store import Prior
+from fota_poller.state.times import to_ms
 
 LAST = datetime(2026, 11, 18, 2, 0, 0, 250000, tzinfo=UTC)
 LAST_TEXT = "2026-11-18T02:00:00.250Z"

@@ -25,7 +25,8 @@ from fota_poller.output.inventory_join import (
     joined_lines,
 )
 from fota_poller.output.sink import RunOutput, StdoutSink
-from fota_poller.state.store import Prior, to_ms
+from fota_poller.state.store import Prior
+from fota_poller.state.times import to_ms
 from fota_poller.testing import read_records
 
 RUN_ID = "5f0c6a3e-2d8e-4a43-9d51-1c1f6f7c2b10"

@@ -20,7 +20,8 @@ from fota_poller.report import history
 from fota_poller.report.history import NO_HISTORY, Transition, read_history
 from fota_poller.state.history import HistoryRow
 from fota_poller.state.schema import open_database
-from fota_poller.state.store import CampaignUpdate, StateStore, to_ms
+from fota_poller.state.store import CampaignUpdate, StateStore
+from fota_poller.state.times import to_ms
 
 START = datetime(2026, 11, 1, 2, tzinfo=UTC)
 

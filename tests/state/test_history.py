@@ -20,7 +20,8 @@ from fota_poller.state.history import (
     read_trends,
 )
 from fota_poller.state.schema import open_database
-from fota_poller.state.store import CampaignUpdate, StateStore, to_ms
+from fota_poller.state.store import CampaignUpdate, StateStore
+from fota_poller.state.times import to_ms
 
 
 def test_a_steady_campaign_s_trend_and_its_finish_date(tmp_path):

@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 import pytest
 
 from fota_poller.errors import AlreadyRunningError, StateWriteError
-from fota_poller.state.store import CampaignUpdate, StateStore, from_ms, to_ms
+from fota_poller.state.store import CampaignUpdate, StateStore
+from fota_poller.state.times import from_ms, to_ms
 
 
 def update(key, devices, deletes=(), *, polled_at="2026-11-25T02:00:00.000Z", upgrade="u1"):
