@@ -79,10 +79,6 @@ class TokenAdmission:
         """
         return Admitted(self)
 
-    async def enter(self) -> tuple[RequestAuth, bool]:
-        """`admit`'s start: the auth, and whether the request proves a new token."""
-        return await self._admit()
-
     def probe_answered(self) -> None:
         """`admit`'s end for a request that proved a token: the requests held go out."""
         if self._probe_done is not None:
@@ -137,7 +133,8 @@ class TokenAdmission:
                 exit_code=exc.exit_code,
             )
 
-    async def _admit(self) -> tuple[RequestAuth, bool]:
+    async def enter(self) -> tuple[RequestAuth, bool]:
+        """`admit`'s start: the auth, and whether the request proves a new token."""
         while True:
             # Waits while a token is obtained or renewed at its expiry.
             auth = await self._headers()

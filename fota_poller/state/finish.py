@@ -17,11 +17,12 @@ an outage) moves the date by a little, not to the end of time.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Final
 
+from fota_poller.state.times import EPOCH
+
 MIN_NIGHTS: Final = 3
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MS_PER_DAY: Final = 86_400_000
 
 
@@ -48,6 +49,6 @@ def projected_finish(nights: Sequence[tuple[int, int, int]]) -> str | None:
     # points[0] is the latest night (the walk went backwards).
     reached = max(mean_x + (1.0 - mean_y) / slope, points[0][0])
     try:
-        return (_EPOCH + timedelta(days=reached)).date().isoformat()
+        return (EPOCH + timedelta(days=reached)).date().isoformat()
     except OverflowError:
         return None

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
 from typing import Annotated, Final, NamedTuple
 
 import msgspec
@@ -38,6 +37,7 @@ import msgspec
 from fota_poller.model.timestamps import format_timestamp
 from fota_poller.state.finish import projected_finish
 from fota_poller.state.recent import FIT_NIGHTS, FitPoint, Recent, readable_night, recent_reader
+from fota_poller.state.times import from_ms
 
 # The history's table (schema version 3, created by schema.py), times in ms since the epoch,
 # as the devices'. `quiet` is the night's nights without progress, `prior_run` the run of the
@@ -68,8 +68,6 @@ HISTORY_TABLES: Final = (
 # anyway: no page more is written), `campaigns.transitions`: a JSON list of [from, to,
 # devices], null from for new devices, null to for gone ones; a few dozen at most.
 TRANSITIONS_COLUMN: Final = "ALTER TABLE campaigns ADD COLUMN transitions TEXT"
-
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class Night(msgspec.Struct, frozen=True):
@@ -207,13 +205,13 @@ def has_history(connection: sqlite3.Connection) -> bool:
 
 def polled_text(ms: int) -> str:
     """A stored time (ms since the epoch) as record text."""
-    return format_timestamp(_EPOCH + timedelta(milliseconds=ms))
+    return format_timestamp(from_ms(ms))
 
 
-# A campaign whose names are not text (a file edited by hand) has no trend to show.
-_CAMPAIGNS: Final = """SELECT campaign, account_name, upgrade_id, last_run FROM campaigns
-WHERE typeof(account_name) = 'text' AND typeof(upgrade_id) = 'text'
-ORDER BY account_name, upgrade_id"""
+# A campaign whose names are not text (a file edited by hand) has no trend or moves to show.
+_NAMED: Final = "typeof(account_name) = 'text' AND typeof(upgrade_id) = 'text'"
+_CAMPAIGNS: Final = f"""SELECT campaign, account_name, upgrade_id, last_run FROM campaigns
+WHERE {_NAMED} ORDER BY account_name, upgrade_id"""  # noqa: S608 - our SQL, not input
 # The nights of the last ? runs that kept any, oldest first: a range of the key (run, campaign).
 _WINDOW: Final = f"""SELECT h.campaign, r.run_id, h.polled_ms, h.devices, h.succeeded, h.failed,
     h.pending, h.unknown, h.on_target, h.late, h.moved
@@ -269,10 +267,9 @@ def read_fleet_nights(connection: sqlite3.Connection, *, nights: int) -> list[Fl
     return [FleetNight(run_id, polled_text(ms), *sums) for run_id, ms, *sums in reversed(rows)]
 
 
-_TRANSITIONS: Final = """SELECT account_name, upgrade_id, transitions FROM campaigns
-WHERE last_run = (SELECT max(run) FROM runs)
-    AND typeof(account_name) = 'text' AND typeof(upgrade_id) = 'text'
-ORDER BY account_name, upgrade_id"""
+_TRANSITIONS: Final = f"""SELECT account_name, upgrade_id, transitions FROM campaigns
+WHERE last_run = (SELECT max(run) FROM runs) AND {_NAMED}
+ORDER BY account_name, upgrade_id"""  # noqa: S608 - our SQL, not input
 
 
 def read_transitions(connection: sqlite3.Connection) -> dict[tuple[str, str], list[Transition]]:

@@ -157,6 +157,18 @@ def test_the_campaigns_standing_still_are_kept_from_the_trends() -> None:
     }  # A moved last night: no entry, it reads as NOT_STALLED
 
 
+def _table_on_a_terminal(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, columns: int, *argv: str
+) -> tuple[list[str], int]:
+    """`fota-poller ARGV` on a terminal `columns` wide: its lines, and its header's index."""
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    monkeypatch.setenv("COLUMNS", str(columns))
+    monkeypatch.setenv("NO_COLOR", "1")
+    main(list(argv))
+    lines = re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out).splitlines()
+    return lines, next(i for i, text in enumerate(lines) if text.lstrip().startswith("account "))
+
+
 def test_the_table_marks_the_stalled_campaigns_with_their_nights(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
@@ -164,14 +176,10 @@ def test_the_table_marks_the_stalled_campaigns_with_their_nights(
     history: tuple[Path, list[dict]],
 ) -> None:
     state, _ = history
-    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
-    monkeypatch.setenv("COLUMNS", "80")
-    monkeypatch.setenv("NO_COLOR", "1")
+    lines, header_at = _table_on_a_terminal(
+        capsys, monkeypatch, 80, "summary", str(night), "--state", str(state), "--sort", "stalled"
+    )
 
-    main(["summary", str(night), "--state", str(state), "--sort", "stalled"])
-    lines = re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out).splitlines()
-
-    header_at = next(i for i, text in enumerate(lines) if text.startswith("account "))
     assert lines[header_at].split()[-1] == "stalled"
     rows = {text.split()[1]: text for text in lines[header_at + 2 : header_at + 10]}
     assert rows["E"].split()[-1] == "4"
@@ -273,19 +281,15 @@ def test_the_table_shows_each_campaigns_succeeded_since_last_night_and_its_finis
         CampaignTrend(ACCOUNT, "D", -3, 0, None, stalled=False, nights=[]),
     ]
     monkeypatch.setattr(night_report, "read_trends", lambda *_args, **_kwargs: moving)
-    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
-    monkeypatch.setenv("NO_COLOR", "1")
-    for columns, finish in (("80", "01-09"), ("200", "2027-01-09")):
-        monkeypatch.setenv("COLUMNS", columns)
+    for columns, finish in ((80, "01-09"), (200, "2027-01-09")):
         args = ["summary", str(night), "--state", str(state)]
-        main([*args] if columns == "80" else [*args, "--wide"])
-        lines = re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out).splitlines()
-        header_at = next(i for i, text in enumerate(lines) if text.lstrip().startswith("account"))
+        wide = [] if columns == 80 else ["--wide"]
+        lines, header_at = _table_on_a_terminal(capsys, monkeypatch, columns, *args, *wide)
         assert lines[header_at].split()[-2:] == ["ok", "finish"]  # `Δ ok`, `finish`
         rows = {text.split()[1]: text.split() for text in lines[header_at + 2 : header_at + 10]}
         assert rows["A"][-2:] == ["+12", finish]
         assert rows["D"][-1] == "-3"  # no finish known: the cell is blank
-        assert all(len(text) <= int(columns) for text in lines)
+        assert all(len(text) <= columns for text in lines)
 
 
 def test_a_night_read_without_an_order_is_in_summarys_default_one() -> None:
