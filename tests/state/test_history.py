@@ -142,6 +142,45 @@ def test_a_run_whose_first_commit_fails_prunes_in_the_next_one(tmp_path, refused
     assert _runs_kept(path) == ["now"]
 
 
+@pytest.mark.parametrize("campaigns", [1, 31, 32, 70])
+def test_a_commit_writes_every_night_as_staged_none_apart_from_zero(tmp_path, campaigns):
+    # Whole statements of 32 nights and the rest one by one; on target, late and the night
+    # before bound as -1 for none, so a 0 must stay 0 and a none none.
+    path = tmp_path / "state.db"
+    night(path, "first", START - DAY, upgrade="u0")
+    staged = {}
+    with StateStore.open(path) as store:
+        store.start_run("now", text(START), history_days=180)
+        for index in range(campaigns):
+            upgrade = "u0" if index == 0 else f"u{index}"
+            prior = store.previous(ACCOUNT, upgrade)
+            known = (None, 0, index)[index % 3]
+            row = HistoryRow(
+                to_ms(START) + index, 10 + index, 1, 2, 7 + index, 0, known,
+                None if known is None else index % 2, index % 4, 0, prior.last_run,
+            )  # fmt: skip
+            store.stage(
+                CampaignUpdate(
+                    key=prior.key, account_name=ACCOUNT, upgrade_id=upgrade, status=None,
+                    device_count=row.devices, polled_at=text(START), upserts=[], deletes=[],
+                    night=row,
+                )
+            )  # fmt: skip
+            staged[upgrade] = row
+        store.commit(text(START))
+    with contextlib.closing(open_database(path, read_only=True)) as connection:
+        rows = connection.execute(
+            """SELECT c.upgrade_id, h.polled_ms, h.devices, h.succeeded, h.failed, h.pending,
+            h.unknown, h.on_target, h.late, h.moved, h.quiet, h.prior_run FROM history AS h
+            JOIN campaigns AS c USING (campaign) JOIN runs AS r ON r.run = h.run
+            WHERE r.run_id = 'now'"""
+        ).fetchall()
+        first = connection.execute("SELECT run FROM runs WHERE run_id = 'first'").fetchone()[0]
+    assert {upgrade: HistoryRow(*values) for upgrade, *values in rows} == staged
+    assert staged["u0"].prior_run == first
+    assert all(row.prior_run is None for upgrade, row in staged.items() if upgrade != "u0")
+
+
 # Values a file edited by hand (or by another program) may hold in a night: another type,
 # a count below 0 or past what a sum can hold, a time past year 9999 or before year 1.
 SPOILED_NIGHTS = [
