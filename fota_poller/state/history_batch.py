@@ -22,25 +22,43 @@ from typing import Final
 from fota_poller.state.history import HistoryRow
 
 _DAY_MS: Final = 86_400_000
-_COLUMNS: Final = 2 + len(HistoryRow._fields)  # campaign, run, then the night
-# Nights to a statement: 32 x 13 values, under the 999 an SQLite before 3.32 allows. A
-# statement is compiled once a connection (a run), and compiling one of 64 nights took as
-# long as running eight; what is left over goes one night a row through the one-night
-# statement, so that no statement of another size is compiled at each commit (a 40-night
-# one cost a fifth of a 1,000-campaign night's insert).
+# Nights to a statement: at most 32 x 13 values, under the 999 an SQLite before 3.32
+# allows. A statement is compiled once a connection (a run), and compiling one of 64 nights
+# took as long as running eight; what is left over goes one night a row through the
+# one-night statement, so that no statement of another size is compiled at each commit (a
+# 40-night one cost a fifth of a 1,000-campaign night's insert).
 _CHUNK: Final = 32
 _INSERT: Final = """INSERT OR REPLACE INTO history (campaign, run, polled_ms, devices,
     succeeded, failed, pending, unknown, on_target, late, moved, quiet, prior_run) VALUES """
-# The columns that may be null (on_target, late, prior_run) are bound as -1 for none and
-# made null again in SQL: binding None costs the sqlite3 module a failed adaptation (about
-# 0.2 us, against 0.05 us for an integer; two or three a night), a third of the insert.
-_NONE: Final = -1
-_NULLABLE: Final = frozenset(
-    2 + HistoryRow._fields.index(name) for name in ("on_target", "late", "prior_run")
-)
-_ROW: Final = (
-    "(" + ", ".join(f"nullif(?, {_NONE})" if i in _NULLABLE else "?" for i in range(_COLUMNS)) + ")"
-)
+
+
+class _Shape:
+    """How one kind of night is bound: its row's SQL, and its statements of many and of one.
+
+    Binding None costs Python's sqlite3 a failed adaptation (0.85 us a value against 0.56 for
+    an integer, `SELECT ?`), and a night without `--inventory` has two (on target, late):
+    such nights are written with those two as NULL in the SQL, bound not at all (0.80 ms for
+    1,000 nights against 1.40 binding None and 1.05 binding -1 made null by `nullif`).
+    """
+
+    def __init__(self, row: str) -> None:
+        self.values = row.count("?")
+        self.many = _INSERT + ", ".join([row] * _CHUNK)
+        self.one = _INSERT + row
+
+    def write(self, connection: sqlite3.Connection, values: list[object]) -> None:
+        """Insert the nights whose values are `values`, one after the other."""
+        step = _CHUNK * self.values
+        whole = len(values) - len(values) % step
+        for start in range(0, whole, step):
+            connection.execute(self.many, values[start : start + step])
+        if whole < len(values):
+            nights = range(whole, len(values), self.values)
+            connection.executemany(self.one, (values[i : i + self.values] for i in nights))
+
+
+_JOINED: Final = _Shape("(" + ", ".join("?" * (2 + len(HistoryRow._fields))) + ")")
+_UNJOINED: Final = _Shape("(?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?)")
 # The oldest run that kept nights, and whether any of its nights is as young as the cutoff:
 # the start of one range of the key, read until the first such night (the first, on a night
 # that prunes nothing). A time that is no integer (a file edited by hand) is no time: a run
@@ -51,19 +69,16 @@ _KEPT: Final = """SELECT EXISTS (SELECT 1 FROM history WHERE run = ?
     AND typeof(polled_ms) = 'integer' AND polled_ms >= ?)"""
 
 
-def _insert(rows: int) -> str:
-    return _INSERT + ", ".join([_ROW] * rows)
-
-
-_INSERT_CHUNK: Final = _insert(_CHUNK)
-_INSERT_ONE: Final = _insert(1)
-
-
 class NightBatch:
-    """The nights staged since the last commit, their values in a row; the newest one's time."""
+    """The nights staged since the last commit, their values in a row; the newest one's time.
+
+    Nights that know neither on target nor late (no `--inventory`) are kept apart from the
+    others, their values without those two (`_UNJOINED`).
+    """
 
     def __init__(self) -> None:
-        self._values: list[object] = []
+        self._joined: list[object] = []
+        self._unjoined: list[object] = []
         self._newest_ms: int | None = None
 
     def add(self, key: int, run: int, night: HistoryRow) -> None:
@@ -72,11 +87,13 @@ class NightBatch:
         polled, devices, succeeded, failed, pending, unknown, target, late, moved, quiet, prior = (
             night
         )
-        self._values += (
-            key, run, polled, devices, succeeded, failed, pending, unknown,
-            _NONE if target is None else target, _NONE if late is None else late,
-            moved, quiet, _NONE if prior is None else prior,
-        )  # fmt: skip
+        if target is None and late is None:
+            self._unjoined += (
+                key, run, polled, devices, succeeded, failed, pending, unknown, moved, quiet,
+                prior,
+            )  # fmt: skip
+        else:
+            self._joined += (key, run, *night)
         if self._newest_ms is None or polled > self._newest_ms:
             self._newest_ms = polled
 
@@ -85,13 +102,8 @@ class NightBatch:
 
         True when it pruned: there were nights to count `history_days` back from.
         """
-        values, step = self._values, _CHUNK * _COLUMNS
-        whole = len(values) - len(values) % step
-        for start in range(0, whole, step):
-            connection.execute(_INSERT_CHUNK, values[start : start + step])
-        if whole < len(values):
-            nights = range(whole, len(values), _COLUMNS)
-            connection.executemany(_INSERT_ONE, (values[i : i + _COLUMNS] for i in nights))
+        _UNJOINED.write(connection, self._unjoined)
+        _JOINED.write(connection, self._joined)
         if history_days is None or self._newest_ms is None:
             return False
         _prune(connection, self._newest_ms - history_days * _DAY_MS)

@@ -63,13 +63,6 @@ class CampaignUpdate(msgspec.Struct):
     deletes: list[str]
     night: history.HistoryRow | None = None
     transitions: list[history.TransitionRow] = msgspec.field(default_factory=list)
-    # The transitions as the campaign's row keeps them (None without a night), encoded where
-    # the update is made (a worker), not in the single writer's `stage`.
-    moves: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.night is not None and self.moves is None:
-            self.moves = history.moves_text(self.transitions)
 
 
 _CAMPAIGN = "SELECT campaign, last_run FROM campaigns WHERE account_name = ? AND upgrade_id = ?"
@@ -188,7 +181,8 @@ class StateStore:
             self._begin()
             run = self._run_row()
             key = update.key
-            night, moves = update.night, update.moves
+            night = update.night
+            moves = None if night is None else history.moves_text(update.transitions)
             if key is None:
                 named = (update.account_name, update.upgrade_id, update.status)
                 counted = (update.device_count, update.polled_at, update.polled_at, run)

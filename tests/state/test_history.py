@@ -144,8 +144,8 @@ def test_a_run_whose_first_commit_fails_prunes_in_the_next_one(tmp_path, refused
 
 @pytest.mark.parametrize("campaigns", [1, 31, 32, 70])
 def test_a_commit_writes_every_night_as_staged_none_apart_from_zero(tmp_path, campaigns):
-    # Whole statements of 32 nights and the rest one by one; on target, late and the night
-    # before bound as -1 for none, so a 0 must stay 0 and a none none.
+    # Whole statements of 32 nights and the rest one by one, nights that know neither on
+    # target nor late apart from those that know either: a 0 must stay 0 and a none none.
     path = tmp_path / "state.db"
     night(path, "first", START - DAY, upgrade="u0")
     staged = {}
@@ -154,10 +154,10 @@ def test_a_commit_writes_every_night_as_staged_none_apart_from_zero(tmp_path, ca
         for index in range(campaigns):
             upgrade = "u0" if index == 0 else f"u{index}"
             prior = store.previous(ACCOUNT, upgrade)
-            known = (None, 0, index)[index % 3]
+            target = (None, 0, index)[index % 3]
             row = HistoryRow(
-                to_ms(START) + index, 10 + index, 1, 2, 7 + index, 0, known,
-                None if known is None else index % 2, index % 4, 0, prior.last_run,
+                to_ms(START) + index, 10 + index, 1, 2, 7 + index, 0, target,
+                None if index % 5 == 0 else index % 2, index % 4, 0, prior.last_run,
             )  # fmt: skip
             store.stage(
                 CampaignUpdate(
