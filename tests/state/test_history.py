@@ -225,6 +225,23 @@ def test_the_last_night_edited_by_hand_leaves_no_trend_and_a_run_goes_on(tmp_pat
     assert [n.run_id for n in trends(path)["u1"].nights] == ["r0", "r1", "r3"]
 
 
+def test_retention_keeps_a_run_of_which_one_night_is_young_enough(tmp_path):
+    # A run's nights go together: one night young enough keeps all of them, wherever it
+    # lies among the run's campaigns, and the runs after it with it.
+    path = tmp_path / "state.db"
+    with StateStore.open(path) as store:
+        store.start_run("long", text(START - 200 * DAY), history_days=180)
+        for upgrade, age in (("u1", 200), ("u2", 200), ("u3", 100), ("u4", 200)):
+            stage_night(store, START - age * DAY, upgrade=upgrade)
+        store.commit(text(START))
+    night(path, "later", START - 150 * DAY, upgrade="u1")
+
+    night(path, "now", START, upgrade="u5")
+    assert _runs_kept(path) == ["long", "later", "now"]
+    night(path, "next", START + 81 * DAY, upgrade="u5")
+    assert _runs_kept(path) == ["now", "next"]
+
+
 def test_retention_is_not_stopped_by_a_run_whose_times_are_no_times(tmp_path):
     path = tmp_path / "state.db"
     night(path, "garbled", START - 300 * DAY)
