@@ -1,0 +1,113 @@
+"""What binding a value costs Python's sqlite3, by type, and what that makes of a night's insert.
+
+    python bench/sqlite_binding.py [--rounds 40] [--nights 1000]
+
+Two tables, each the median of `--rounds`:
+- `SELECT ?` with one value of each type: an int, a float or a str is bound directly; None,
+  a bool or bytes goes through the adaptation protocol first (its lookups fail), which costs
+  more than the bind itself;
+- `--nights` history rows (the table of state/history.py) inserted on a fresh connection
+  a trial, as a run does once a night: nulls bound as None, bound as -1 made null by
+  `nullif`, or written as NULL in the SQL (state/history_batch.py's `_UNJOINED`); and, the
+  last way, with 4, 16, 32 and 64 nights a statement (the rest one by one), the statements'
+  compiling included.
+bench/README.md ("A third sitting", issue 22) has the figures and what came of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from machine import machine
+
+from fota_poller.state.history import HISTORY_TABLES
+
+_COLUMNS = "campaign, run, polled_ms, devices, succeeded, failed, pending, unknown, on_target, "
+_COLUMNS += "late, moved, quiet, prior_run"
+_INSERT = f"INSERT OR REPLACE INTO history ({_COLUMNS}) VALUES "
+# How a night's two unknown counts (on target, late) reach the table, and the values a
+# night binds then (campaign and run first, the night before last).
+WAYS = {
+    "None bound": ("(" + ", ".join("?" * 13) + ")", (200, 100, 3, 97, 0, None, None, 4, 0)),
+    "-1 and nullif": (
+        "(?, ?, ?, ?, ?, ?, ?, ?, nullif(?, -1), nullif(?, -1), ?, ?, ?)",
+        (200, 100, 3, 97, 0, -1, -1, 4, 0),
+    ),
+    "NULL in the SQL": (
+        "(?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?)",
+        (200, 100, 3, 97, 0, 4, 0),
+    ),
+}
+
+
+def bind_ns(value: object, rounds: int) -> float:
+    """Nanoseconds of one `SELECT ?` with `value`, the median of `rounds` runs of 20,000."""
+    connection = sqlite3.connect(":memory:")
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        for _ in range(20_000):
+            connection.execute("SELECT ?", (value,))
+        times.append((time.perf_counter() - started) / 20_000)
+    return statistics.median(times) * 1e9
+
+
+def insert_ms(folder: Path, way: str, chunk: int, nights: int, rounds: int) -> float:
+    """Milliseconds of one night's insert of `nights` rows (thread CPU), a fresh connection each."""
+    row, counts = WAYS[way]
+    path = folder / f"{way}-{chunk}.db"
+    with sqlite3.connect(path, isolation_level=None) as setup:
+        setup.execute("PRAGMA journal_mode = WAL")
+        setup.execute(HISTORY_TABLES[0])
+    setup.close()
+    per_row = row.count("?")
+    times = []
+    for run in range(1, rounds + 1):
+        values: list[object] = []
+        for campaign in range(nights):
+            values += (campaign, run, 1_790_000_000_000 + campaign, *counts, run - 1)
+        connection = sqlite3.connect(path, isolation_level=None)
+        connection.execute("PRAGMA synchronous = FULL")
+        connection.execute("BEGIN IMMEDIATE")
+        started = time.thread_time()
+        step = chunk * per_row
+        whole = len(values) - len(values) % step
+        many = _INSERT + ", ".join([row] * chunk)
+        for first in range(0, whole, step):
+            connection.execute(many, values[first : first + step])
+        rest = range(whole, len(values), per_row)
+        connection.executemany(_INSERT + row, (values[i : i + per_row] for i in rest))
+        times.append(time.thread_time() - started)
+        connection.execute("COMMIT")
+        connection.close()
+    return statistics.median(times) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=40)
+    parser.add_argument("--nights", type=int, default=1000)
+    args = parser.parse_args()
+    print(machine())
+    print(f"SQLite {sqlite3.sqlite_version}; medians of {args.rounds} rounds")
+    for value in (1, 1.5, "x", None, True, b"x"):
+        print(f"SELECT ? with {type(value).__name__:8s} {bind_ns(value, args.rounds):6.0f} ns")
+    with tempfile.TemporaryDirectory(prefix="binding-bench-") as folder:
+        for way in WAYS:
+            ms = insert_ms(Path(folder), way, 32, args.nights, args.rounds)
+            print(f"{args.nights:,} nights, {way:16s} 32 a statement: {ms:.2f} ms")
+        for chunk in (4, 16, 64):
+            ms = insert_ms(Path(folder), "NULL in the SQL", chunk, args.nights, args.rounds)
+            print(f"{args.nights:,} nights, NULL in the SQL, {chunk:2d} a statement: {ms:.2f} ms")
+
+
+if __name__ == "__main__":
+    main()
