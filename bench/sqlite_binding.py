@@ -5,9 +5,11 @@
 Two tables, each the median of `--rounds`:
 - `SELECT ?` with one value of each type: an int, a float or a str is bound directly; None,
   a bool or bytes goes through the adaptation protocol first (its lookups fail), which costs
-  more than the bind itself;
+  more than the bind itself; then None and a bool again, with the adapters the state
+  registers (fota_poller/state/binding.py);
 - `--nights` history rows (the table of state/history.py) inserted on a fresh connection
-  a trial, as a run does once a night: nulls bound as None, bound as -1 made null by
+  a trial, as a run does once a night, with the state's adapters registered: nulls bound
+  as None, bound as -1 made null by
   `nullif`, or written as NULL in the SQL (state/history_batch.py's `_UNJOINED`); and, the
   last way, with 4, 16, 32 and 64 nights a statement (the rest one by one), the statements'
   compiling included.
@@ -17,6 +19,7 @@ bench/README.md ("A third sitting", issue 22) has the figures and what came of t
 from __future__ import annotations
 
 import argparse
+import importlib
 import sqlite3
 import statistics
 import sys
@@ -100,6 +103,11 @@ def main() -> None:
     print(f"SQLite {sqlite3.sqlite_version}; medians of {args.rounds} rounds")
     for value in (1, 1.5, "x", None, True, b"x"):
         print(f"SELECT ? with {type(value).__name__:8s} {bind_ns(value, args.rounds):6.0f} ns")
+    # The state's adapters (fota_poller/state/binding.py), registered from here on.
+    importlib.import_module("fota_poller.state.binding")
+    for value in (None, True):
+        ns = bind_ns(value, args.rounds)
+        print(f"SELECT ? with {type(value).__name__:8s} {ns:6.0f} ns, the state's adapter")
     with tempfile.TemporaryDirectory(prefix="binding-bench-") as folder:
         for way in WAYS:
             ms = insert_ms(Path(folder), way, 32, args.nights, args.rounds)
