@@ -2,11 +2,13 @@
 
     python bench/sqlite_binding.py [--rounds 40] [--nights 1000]
 
-Two tables, each the median of `--rounds`:
+Each figure the median of `--rounds`:
 - `SELECT ?` with one value of each type: an int, a float or a str is bound directly; None,
   a bool or bytes goes through the adaptation protocol first (its lookups fail), which costs
   more than the bind itself; then None and a bool again, with the adapters the state
-  registers (fota_poller/state/binding.py);
+  registers (fota_poller/state/binding.py); and 100,000 new device rows (the devices table's
+  columns, a reason and an on-target status unknown) inserted without those adapters and
+  with them (a quarter of `--rounds`);
 - `--nights` history rows (the table of state/history.py) inserted on a fresh connection
   a trial, as a run does once a night, with the state's adapters registered: nulls bound
   as None, bound as -1 made null by
@@ -63,6 +65,24 @@ def bind_ns(value: object, rounds: int) -> float:
     return statistics.median(times) * 1e9
 
 
+def devices_ms(rounds: int, devices: int = 100_000) -> float:
+    """Milliseconds (thread CPU) of `devices` new device rows, a reason and on-target unknown."""
+    rows = [(1, f"{i:015d}", "UpgradeSuccess", None, 1, 1, None) for i in range(devices)]
+    times = []
+    for _ in range(rounds):
+        connection = sqlite3.connect(":memory:")
+        connection.execute(
+            """CREATE TABLE devices (campaign INTEGER, device_id TEXT, status TEXT,
+            result_reason TEXT, status_since INTEGER, first_seen INTEGER, on_target INTEGER,
+            PRIMARY KEY (campaign, device_id)) WITHOUT ROWID"""
+        )
+        started = time.thread_time()
+        connection.executemany("INSERT INTO devices VALUES (?, ?, ?, ?, ?, ?, ?)", iter(rows))
+        times.append(time.thread_time() - started)
+        connection.close()
+    return statistics.median(times) * 1000
+
+
 def insert_ms(folder: Path, way: str, chunk: int, nights: int, rounds: int) -> float:
     """Milliseconds of one night's insert of `nights` rows (thread CPU), a fresh connection each."""
     row, counts = WAYS[way]
@@ -103,11 +123,14 @@ def main() -> None:
     print(f"SQLite {sqlite3.sqlite_version}; medians of {args.rounds} rounds")
     for value in (1, 1.5, "x", None, True, b"x"):
         print(f"SELECT ? with {type(value).__name__:8s} {bind_ns(value, args.rounds):6.0f} ns")
+    rounds = max(1, args.rounds // 4)
+    print(f"100,000 device rows, two values None:     {devices_ms(rounds):.1f} ms")
     # The state's adapters (fota_poller/state/binding.py), registered from here on.
     importlib.import_module("fota_poller.state.binding")
     for value in (None, True):
         ns = bind_ns(value, args.rounds)
         print(f"SELECT ? with {type(value).__name__:8s} {ns:6.0f} ns, the state's adapter")
+    print(f"100,000 device rows, the state's adapters: {devices_ms(rounds):.1f} ms")
     with tempfile.TemporaryDirectory(prefix="binding-bench-") as folder:
         for way in WAYS:
             ms = insert_ms(Path(folder), way, 32, args.nights, args.rounds)
