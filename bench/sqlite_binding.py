@@ -21,12 +21,13 @@ bench/README.md ("A third sitting", issue 22) has the figures and what came of t
 from __future__ import annotations
 
 import argparse
-import importlib
+import contextlib
 import sqlite3
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -34,23 +35,31 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine
 
 from fota_poller.state.history import HISTORY_TABLES
+from fota_poller.state.history_batch import JOINED_ROW, UNJOINED_ROW, NightShape
 
-_COLUMNS = "campaign, run, polled_ms, devices, succeeded, failed, pending, unknown, on_target, "
-_COLUMNS += "late, moved, quiet, prior_run"
-_INSERT = f"INSERT OR REPLACE INTO history ({_COLUMNS}) VALUES "
-# How a night's two unknown counts (on target, late) reach the table, and the values a
-# night binds then (campaign and run first, the night before last).
+# How a night's two unknown counts (on target, late) reach the table (the last way is the
+# state's own), and the values a night binds then (campaign and run first, the night before
+# last).
 WAYS = {
-    "None bound": ("(" + ", ".join("?" * 13) + ")", (200, 100, 3, 97, 0, None, None, 4, 0)),
+    "None bound": (JOINED_ROW, (200, 100, 3, 97, 0, None, None, 4, 0)),
     "-1 and nullif": (
         "(?, ?, ?, ?, ?, ?, ?, ?, nullif(?, -1), nullif(?, -1), ?, ?, ?)",
         (200, 100, 3, 97, 0, -1, -1, 4, 0),
     ),
-    "NULL in the SQL": (
-        "(?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?)",
-        (200, 100, 3, 97, 0, 4, 0),
-    ),
+    "NULL in the SQL": (UNJOINED_ROW, (200, 100, 3, 97, 0, 4, 0)),
 }
+# The state's adapters (fota_poller/state/binding.py), registered by importing any of it.
+ADAPTED = [(kind, sqlite3.PrepareProtocol) for kind in (type(None), bool)]
+
+
+@contextlib.contextmanager
+def without_the_state_s_adapters() -> Iterator[None]:
+    """The block with None and bools bound as Python's sqlite3 binds them by itself."""
+    taken = {key: sqlite3.adapters.pop(key) for key in ADAPTED}
+    try:
+        yield
+    finally:
+        sqlite3.adapters.update(taken)
 
 
 def bind_ns(value: object, rounds: int) -> float:
@@ -91,7 +100,7 @@ def insert_ms(folder: Path, way: str, chunk: int, nights: int, rounds: int) -> f
         setup.execute("PRAGMA journal_mode = WAL")
         setup.execute(HISTORY_TABLES[0])
     setup.close()
-    per_row = row.count("?")
+    shape = NightShape(row, chunk)
     times = []
     for run in range(1, rounds + 1):
         values: list[object] = []
@@ -101,13 +110,7 @@ def insert_ms(folder: Path, way: str, chunk: int, nights: int, rounds: int) -> f
         connection.execute("PRAGMA synchronous = FULL")
         connection.execute("BEGIN IMMEDIATE")
         started = time.thread_time()
-        step = chunk * per_row
-        whole = len(values) - len(values) % step
-        many = _INSERT + ", ".join([row] * chunk)
-        for first in range(0, whole, step):
-            connection.execute(many, values[first : first + step])
-        rest = range(whole, len(values), per_row)
-        connection.executemany(_INSERT + row, (values[i : i + per_row] for i in rest))
+        shape.write(connection, values)
         times.append(time.thread_time() - started)
         connection.execute("COMMIT")
         connection.close()
@@ -121,12 +124,12 @@ def main() -> None:
     args = parser.parse_args()
     print(machine())
     print(f"SQLite {sqlite3.sqlite_version}; medians of {args.rounds} rounds")
-    for value in (1, 1.5, "x", None, True, b"x"):
-        print(f"SELECT ? with {type(value).__name__:8s} {bind_ns(value, args.rounds):6.0f} ns")
     rounds = max(1, args.rounds // 4)
-    print(f"100,000 device rows, two values None:     {devices_ms(rounds):.1f} ms")
-    # The state's adapters (fota_poller/state/binding.py), registered from here on.
-    importlib.import_module("fota_poller.state.binding")
+    with without_the_state_s_adapters():
+        for value in (1, 1.5, "x", None, True, b"x"):
+            ns = bind_ns(value, args.rounds)
+            print(f"SELECT ? with {type(value).__name__:8s} {ns:6.0f} ns")
+        print(f"100,000 device rows, two values None:     {devices_ms(rounds):.1f} ms")
     for value in (None, True):
         ns = bind_ns(value, args.rounds)
         print(f"SELECT ? with {type(value).__name__:8s} {ns:6.0f} ns, the state's adapter")

@@ -11,8 +11,9 @@ anyway: 100,000 new device rows, reason and on-target status unknown, take 136 m
 against 183 (the same bench). The nights of history bind neither (history_batch.py: NULL
 in the SQL).
 
-sqlite3's adapters are the process's, so importing this module changes how every connection
-in it binds None and bools; no value bound changes, only what finding the way costs.
+sqlite3's adapters are the process's, so importing this module (the package does, whatever
+of it is imported) changes how every connection in the process binds None and bools; no
+value bound changes, only what finding the way costs.
 """
 
 from __future__ import annotations

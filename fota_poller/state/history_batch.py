@@ -32,33 +32,37 @@ _INSERT: Final = """INSERT OR REPLACE INTO history (campaign, run, polled_ms, de
     succeeded, failed, pending, unknown, on_target, late, moved, quiet, prior_run) VALUES """
 
 
-class _Shape:
+class NightShape:
     """How one kind of night is bound: its row's SQL, and its statements of many and of one.
 
-    Binding None costs Python's sqlite3 a failed adaptation (0.85 us a value against 0.56 for
-    an integer, `SELECT ?`), and a night without `--inventory` has two (on target, late):
-    such nights are written with those two as NULL in the SQL, bound not at all (0.80 ms for
-    1,000 nights against 1.40 binding None and 1.05 binding -1 made null by `nullif`).
+    A night without `--inventory` knows neither on target nor late: such nights are written
+    with those two as NULL in the SQL, bound not at all. Binding None costs more than binding
+    an integer even through the state's adapter (binding.py): 1,000 nights take 0.81 ms so,
+    against 1.14 binding None and 1.02 binding -1 made null by `nullif`
+    (bench/sqlite_binding.py, which writes them through this class).
     """
 
-    def __init__(self, row: str) -> None:
-        self.values = row.count("?")
-        self.many = _INSERT + ", ".join([row] * _CHUNK)
+    def __init__(self, row: str, chunk: int = _CHUNK) -> None:
+        self.per_night = row.count("?")
+        self.chunk = chunk
+        self.many = _INSERT + ", ".join([row] * chunk)
         self.one = _INSERT + row
 
     def write(self, connection: sqlite3.Connection, values: list[object]) -> None:
         """Insert the nights whose values are `values`, one after the other."""
-        step = _CHUNK * self.values
+        step = self.chunk * self.per_night
         whole = len(values) - len(values) % step
         for start in range(0, whole, step):
             connection.execute(self.many, values[start : start + step])
         if whole < len(values):
-            nights = range(whole, len(values), self.values)
-            connection.executemany(self.one, (values[i : i + self.values] for i in nights))
+            nights = range(whole, len(values), self.per_night)
+            connection.executemany(self.one, (values[i : i + self.per_night] for i in nights))
 
 
-_JOINED: Final = _Shape("(" + ", ".join("?" * (2 + len(HistoryRow._fields))) + ")")
-_UNJOINED: Final = _Shape("(?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?)")
+JOINED_ROW: Final = "(" + ", ".join("?" * (2 + len(HistoryRow._fields))) + ")"
+UNJOINED_ROW: Final = "(?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?)"
+_JOINED: Final = NightShape(JOINED_ROW)
+_UNJOINED: Final = NightShape(UNJOINED_ROW)
 # The oldest run that kept nights, and whether any of its nights is as young as the cutoff:
 # the start of one range of the key, read until the first such night (the first, on a night
 # that prunes nothing). A time that is no integer (a file edited by hand) is no time: a run
@@ -73,7 +77,7 @@ class NightBatch:
     """The nights staged since the last commit, their values in a row; the newest one's time.
 
     Nights that know neither on target nor late (no `--inventory`) are kept apart from the
-    others, their values without those two (`_UNJOINED`).
+    others, their values without those two (`UNJOINED_ROW`).
     """
 
     def __init__(self) -> None:

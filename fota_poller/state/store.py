@@ -20,10 +20,7 @@ import msgspec
 
 from fota_poller.errors import StateError, StateWriteError
 from fota_poller.regular_files import hold_lock
-from fota_poller.state import (
-    binding,  # noqa: F401 - None and bools bound fast (binding.py)
-    history,
-)
+from fota_poller.state import history
 from fota_poller.state.history_batch import NightBatch
 from fota_poller.state.recent import Recent, read_recent
 from fota_poller.state.schema import lock_path, open_database, sqlite_error, stored_text
