@@ -1,31 +1,33 @@
 """What the history costs a night's state commit: 1,000 campaigns staged and committed, with
 their nights of history and without, on the same database.
 
-    python bench/history_commit.py [--campaigns 1000] [--devices 200] [--nights 30] [--rounds 5]
-        [--moving 0.02]
+    python bench/history_commit.py [--campaigns 1000] [--devices 200 | --devices MIN-MAX]
+        [--nights 30] [--rounds 5] [--moving 0.02]
 
-A database of `--campaigns` campaigns of `--devices` devices each, with `--nights` nights of
-history already kept (so the table and retention's delete are the size a month of nights
-makes them), is copied afresh for each trial. A trial is one night as a run writes it
-(run/state_sync.py): every campaign's changes staged (`--moving` of its devices change, 2%
-by default), then one commit; that is what is timed (each campaign's `CampaignUpdate` is
-made before, as a run's workers make it), its wall time, its thread's CPU time, and what it
+A database of `--campaigns` campaigns of `--devices` devices each (`MIN-MAX`, as `simulate`
+takes it: each campaign's size drawn from that range, uniformly, by a generator seeded with 0,
+so every run of the bench has the same fleet; `1-2000` is the simulator's default), with
+`--nights` nights of history already kept (so the table and retention's delete are the size a
+month of nights makes them), is copied afresh for each trial. A trial is one night as a run
+writes it (run/state_sync.py): every campaign's changes staged (`--moving` of its devices
+change, 2% by default), then one commit; that is what is timed (each campaign's `CampaignUpdate`
+is made before, as a run's workers make it), its wall time, its thread's CPU time, and what it
 appends to the -wal file. A trial runs under the garbage collector a run sets
 (`collector_for_a_run`: what was there before frozen, a young collection per 10,000
 allocations), after a full collection, and another just before the timed part: with Python's
-default one the bench's own objects (every campaign's last poll, held at once, which a run
-never holds) were walked again and again in the timed part, more often with the history's
-allocations than without, and that was most of the figure's noise; and every campaign's
-night and update, made at once just before the timed part, were young there, so the first
-young collection in it walked them all (0.6 ms of CPU more with history), where a run has
-only those of the campaigns in flight. With history each campaign also stages its night
-(linked to its night before) and its transitions, and the commit prunes nights past
-`state.history_days`; without, none of it. Trials alternate with and without, so a disk's or
-a neighbour's slow minute falls on both (in turn first); the medians are printed, and what
-the history adds as the median of each round's ratio, so a drift over the rounds cancels.
-Then what the history costs outside the commit: the workers computing each campaign's night,
-recent nights and trend (output/trend.py, as a run's workers do, untimed in the commit's
-figure), and each campaign's last poll read whole (`StateStore.previous`).
+default one the bench's own objects (every campaign's last poll, held at once, which a run never
+holds) were walked again and again in the timed part, more often with the history's allocations
+than without, and that was most of the figure's noise; and every campaign's night and update,
+made at once just before the timed part, were young there, so the first young collection in it
+walked them all (0.6 ms of CPU more with history), where a run has only those of the campaigns
+in flight. With history each campaign also stages its night (linked to its night before) and its
+transitions, and the commit prunes nights past `state.history_days`; without, none of it. Trials
+alternate with and without, so a disk's or a neighbour's slow minute falls on both (in turn
+first); the medians are printed, and what the history adds as the median of each round's ratio,
+so a drift over the rounds cancels. Then what the history costs outside the commit: the workers
+computing each campaign's night, recent nights and trend (output/trend.py, as a run's workers
+do, untimed in the commit's figure), and each campaign's last poll read whole
+(`StateStore.previous`).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import random
 import shutil
 import statistics
 import sys
@@ -88,23 +91,26 @@ def write_night(
     path: Path,
     number: int,
     *,
-    campaigns: int,
-    devices: int,
+    sizes: list[int],
     moving: float = 0.02,
     with_history: bool,
 ) -> Night:
-    """One night as a run writes it, timed (the devices' changes are made untimed)."""
+    """One night as a run writes it, timed (the devices' changes are made untimed).
+
+    `sizes`: each campaign's devices.
+    """
     moment = START + number * timedelta(days=1)
-    moved_devices = max(1, round(devices * moving))
+    moving_in = [max(1, round(devices * moving)) for devices in sizes]
     with StateStore.open(path) as store:
         store.start_run(f"run-{number}", text(moment), history_days=180 if with_history else None)
         read_started = time.perf_counter()
-        priors = [store.previous(ACCOUNT, f"u{c:04d}") for c in range(campaigns)]
+        priors = [store.previous(ACCOUNT, f"u{c:04d}") for c in range(len(sizes))]
         read = time.perf_counter() - read_started
         status = STATUSES[number % len(STATUSES)]
         changes = []
         for index, prior in enumerate(priors):
             ms = to_ms(moment)
+            devices, moved_devices = sizes[index], moving_in[index]
             if prior.key is None:  # the first night: every device new
                 upserts = [
                     (f"{index:04d}{d:011d}", STATUSES[0], None, ms, ms, None)
@@ -116,7 +122,7 @@ def write_night(
             changes.append(upserts)
         started = time.perf_counter()
         nights = [
-            tonight(prior, number, index, devices, moved_devices) if with_history else None
+            tonight(prior, number, index, sizes[index], moving_in[index]) if with_history else None
             for index, prior in enumerate(priors)
         ]
         workers = time.perf_counter() - started
@@ -125,10 +131,10 @@ def write_night(
         updates = [
             CampaignUpdate(
                 key=prior.key, account_name=ACCOUNT, upgrade_id=f"u{index:04d}",
-                status="InProgress", device_count=devices, polled_at=text(moment),
+                status="InProgress", device_count=sizes[index], polled_at=text(moment),
                 upserts=upserts, deletes=[],
                 night=None if night is None else night.night,
-                transitions=[("RequestPending", status, moved_devices)] if night else [],
+                transitions=[("RequestPending", status, moving_in[index])] if night else [],
             )
             for index, (prior, upserts, night) in made
         ]  # fmt: skip
@@ -151,20 +157,21 @@ def write_night(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--campaigns", type=int, default=1000)
-    parser.add_argument("--devices", type=int, default=200)
+    parser.add_argument("--devices", default="200", help="a campaign's devices: N or MIN-MAX")
     parser.add_argument("--nights", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument(
         "--moving", type=float, default=0.02, help="share of each campaign's devices moving"
     )
     args = parser.parse_args()
+    low, _, high = args.devices.partition("-")
+    draw = random.Random(0)
+    sizes = [draw.randint(int(low), int(high or low)) for _ in range(args.campaigns)]
     print(machine())
     with tempfile.TemporaryDirectory(prefix="history-bench-") as folder:
         base = Path(folder) / "base.db"
         for number in range(args.nights):
-            write_night(
-                base, number, campaigns=args.campaigns, devices=args.devices, with_history=True
-            )
+            write_night(base, number, sizes=sizes, with_history=True)
         timings: dict[bool, list[Night]] = {True: [], False: []}
         for round_ in range(args.rounds):
             for with_history in (False, True) if round_ % 2 == 0 else (True, False):
@@ -178,8 +185,7 @@ def main() -> None:
                         write_night(
                             trial,
                             args.nights,
-                            campaigns=args.campaigns,
-                            devices=args.devices,
+                            sizes=sizes,
                             moving=args.moving,
                             with_history=with_history,
                         )

@@ -1,7 +1,5 @@
 """`python -m fota_poller`."""
 
-import sys
+from fota_poller.cli import entry
 
-from fota_poller.cli import main
-
-sys.exit(main())
+entry()

@@ -200,7 +200,7 @@ def test_the_wheel_carries_py_typed_and_the_simulator(tmp_path: Path) -> None:
 def test_the_console_script_points_at_the_cli() -> None:
     scripts = importlib.metadata.entry_points(group="console_scripts")
     [entry] = [ep for ep in scripts if ep.name == "fota-poller"]
-    assert entry.value == "fota_poller.cli:main"
+    assert entry.value == "fota_poller.cli:entry"
 
 
 def test_the_installed_version_is_the_package_version() -> None:

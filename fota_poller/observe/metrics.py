@@ -15,14 +15,14 @@ from pathlib import Path
 
 import msgspec
 import structlog
-from prometheus_client import CollectorRegistry, Gauge, generate_latest
-from prometheus_client.openmetrics.exposition import ALLOWUTF8
-from prometheus_client.parser import text_string_to_metric_families
 
 from fota_poller.errors import ConfigError, ExitCode
 from fota_poller.model.records import ErrorKind, Outcome, Phase, RunRecord
 from fota_poller.model.tally import RunTally
 from fota_poller.regular_files import read_regular, replace_regular, usable_file
+
+if typing.TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
 
 log = structlog.get_logger("fota_poller")
 
@@ -111,6 +111,12 @@ def write_metrics(path: Path, metrics: RunMetrics) -> None:
 
     A path that is there and not a regular file is left as it is (`NotARegularFileError`).
     """
+    # prometheus_client is imported here, when a file is written, not with the module: a run
+    # without a metrics file has no use for it, and it was 13 ms of every poll's start
+    # (bench/startup.py).
+    from prometheus_client import generate_latest  # noqa: PLC0415
+    from prometheus_client.openmetrics.exposition import ALLOWUTF8  # noqa: PLC0415
+
     last_success = metrics.finished_at if metrics.succeeded else previous_success(path)
     registry = _registry(metrics, last_success)
     # The escaping write_to_textfile used, so the file reads as before.
@@ -128,6 +134,8 @@ def previous_success(path: Path) -> float | None:
         return None
     if data is None:
         return None
+    from prometheus_client.parser import text_string_to_metric_families  # noqa: PLC0415
+
     text = data.decode("utf-8", errors="replace")
     try:
         for family in text_string_to_metric_families(text):
@@ -140,6 +148,8 @@ def previous_success(path: Path) -> float | None:
 
 
 def _registry(metrics: RunMetrics, last_success: float | None) -> CollectorRegistry:
+    from prometheus_client import CollectorRegistry, Gauge  # noqa: PLC0415
+
     # A registry of its own: the process-wide default one is global mutable state.
     registry = CollectorRegistry()
 
