@@ -165,8 +165,12 @@ def main() -> None:
     )
     args = parser.parse_args()
     low, _, high = args.devices.partition("-")
+    try:
+        smallest, largest = int(low), int(high or low)
+    except ValueError:
+        parser.error(f"--devices takes N or MIN-MAX, e.g. 1-2000, not {args.devices!r}")
     draw = random.Random(0)
-    sizes = [draw.randint(int(low), int(high or low)) for _ in range(args.campaigns)]
+    sizes = [draw.randint(smallest, largest) for _ in range(args.campaigns)]
     print(machine())
     with tempfile.TemporaryDirectory(prefix="history-bench-") as folder:
         base = Path(folder) / "base.db"

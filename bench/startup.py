@@ -88,9 +88,8 @@ def short_poll(script: str, runs: int) -> None:
         try:
             options = ["poll", f"--ids={ids}", f"--base-url={url}", "--rate=0"]
             options += ["--concurrency=10", "--log-level=warning"]
-            python = str(Path(script).parent / "python")
             (entry, entry_cpu), (main_, main_cpu) = median_seconds(
-                [script, *options], [python, "-c", THROUGH_MAIN, *options], runs=runs
+                [script, *options], [sys.executable, "-c", THROUGH_MAIN, *options], runs=runs
             )
         finally:
             server.terminate()
