@@ -113,7 +113,7 @@ def write_metrics(path: Path, metrics: RunMetrics) -> None:
     """
     # prometheus_client is imported here, when a file is written, not with the module: a run
     # without a metrics file has no use for it, and it was 13 ms of every poll's start
-    # (bench/startup.py).
+    # (timed by hand, bench/README.md).
     from prometheus_client import generate_latest  # noqa: PLC0415
     from prometheus_client.openmetrics.exposition import ALLOWUTF8  # noqa: PLC0415
 
