@@ -21,9 +21,8 @@ import time
 from pathlib import Path
 
 from machine import machine
-from prerendered_server import start_prerendered
+from prerendered_server import TOKENS, start_prerendered
 
-TOKENS = {"THINGSPACE_BEARER_TOKEN": "bench-bearer", "THINGSPACE_SESSION_TOKEN": "bench-session"}
 TARGET_MB = {"without state": 600, "state, 1st run": 800, "state, 2nd run": 800}
 
 

@@ -38,9 +38,8 @@ import time
 from pathlib import Path
 
 from machine import machine
-from prerendered_server import start_prerendered
+from prerendered_server import TOKENS, start_prerendered
 
-TOKENS = {"THINGSPACE_BEARER_TOKEN": "bench-bearer", "THINGSPACE_SESSION_TOKEN": "bench-session"}
 PAGE_DEVICES = 1000
 TARGET_INVENTORY_S = 10.0
 TARGET_RSS_MB = 120.0

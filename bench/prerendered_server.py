@@ -1,13 +1,16 @@
 """The pre-rendered server (`fota_poller.simulator.prerendered`) as the bench scripts start it.
 
 One home for starting it and reading the URL it listens on, so that every script waits for
-it the same way and says the same thing when it does not come up.
+it the same way and says the same thing when it does not come up, and for the pre-issued
+tokens every contender sends it (`TOKENS`, in the environment: the server checks none).
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
+
+TOKENS = {"THINGSPACE_BEARER_TOKEN": "bench-bearer", "THINGSPACE_SESSION_TOKEN": "bench-session"}
 
 
 def start_prerendered(*args: str, who: str = "bench") -> tuple[subprocess.Popen[str], str]:

@@ -23,7 +23,7 @@ import urllib.request
 from pathlib import Path
 
 from machine import machine
-from prerendered_server import start_prerendered
+from prerendered_server import TOKENS, start_prerendered
 from report import state_table, table, verdicts
 from scenarios import (
     FOTA,
@@ -41,7 +41,6 @@ from scenarios import (
 # Nothing heavy is imported here: a child's peak RSS as the kernel reports it is at least
 # this process's RSS when it forked the child, so the runner stays small (see README).
 BENCH = Path(__file__).resolve().parent
-TOKENS = {"THINGSPACE_BEARER_TOKEN": "bench-bearer", "THINGSPACE_SESSION_TOKEN": "bench-session"}
 
 
 class Server:

@@ -28,14 +28,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from prerendered_server import start_prerendered
+from prerendered_server import TOKENS, start_prerendered
 
 # The command and its target median, in seconds.
 COMMANDS = {
     ("--version",): 0.15,
     ("poll", "--help"): 0.25,
 }
-TOKENS = {"THINGSPACE_BEARER_TOKEN": "bench-bearer", "THINGSPACE_SESSION_TOKEN": "bench-session"}
 # `main()` returning, then the interpreter's exit: what a program using the package does.
 THROUGH_MAIN = "import sys; from fota_poller.cli import main; sys.exit(main())"
 

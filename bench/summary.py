@@ -32,10 +32,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from prerendered_server import start_prerendered
+from prerendered_server import TOKENS, start_prerendered
 
 FORMATS = ("json", "csv", "markdown", "table")
-TOKENS = {"THINGSPACE_BEARER_TOKEN": "bench-bearer", "THINGSPACE_SESSION_TOKEN": "bench-session"}
 
 
 Contender = tuple[list[str], dict[str, str]]

@@ -27,10 +27,10 @@ import msgspec
 
 from fota_poller.model.phases import PhaseTable, status_key
 from fota_poller.model.records import Phase
-from fota_poller.model.timestamps import format_timestamp
+from fota_poller.state.binding import lenient_text
 from fota_poller.state.file_checks import wal_path
 from fota_poller.state.schema import has_on_target, sqlite_error, stored_text
-from fota_poller.state.times import stored_time, to_ms
+from fota_poller.state.times import stored_time, stored_time_text, to_ms
 
 # The phases whose devices can be stuck: not final, or not known to be.
 STUCK_PHASES: Final[frozenset[Phase]] = frozenset({"pending", "unknown"})
@@ -136,7 +136,7 @@ FROM devices AS d JOIN campaigns AS c ON c.campaign = d.campaign
 # Longest stuck first, ties in a stable order (`LIMIT -1`: no limit); only the stuck are
 # sorted, told by the phase table through an SQL function (`_stuck_function`).
 _STUCK_FUNCTION: Final = "fota_poller_stuck"
-STUCK_OLDEST_FIRST: Final = f"""{STUCK_QUERY} AND {_STUCK_FUNCTION}({STATUS})
+STUCK_OLDEST_FIRST: Final = f"""{STUCK_QUERY} AND {_STUCK_FUNCTION}(CAST({STATUS} AS BLOB))
 ORDER BY d.status_since, c.account_name, c.upgrade_id, d.device_id
 LIMIT ?"""
 
@@ -174,8 +174,8 @@ def stuck_devices(
                 status=status,
                 phase=phase,
                 result_reason=reason,
-                status_since=_time_text(since),
-                first_seen=_time_text(first_seen),
+                status_since=stored_time_text(since),
+                first_seen=stored_time_text(first_seen),
                 stuck_for_s=None if stored_time(since) is None else (now_ms - since) // 1000,
             )
     except sqlite3.Error as exc:
@@ -211,15 +211,22 @@ def stuck_counts(
 def _stuck_function(
     connection: sqlite3.Connection, phases: PhaseTable, statuses: Collection[str]
 ) -> dict[str | None, Phase | None]:
-    """Register the SQL function telling a stuck status; the phases it found, by status."""
+    """Register the SQL function telling a stuck status; the phases it found, by status.
+
+    It takes the status's bytes, read as the connection reads text (`lenient_text`): sqlite3
+    decodes a function's text strictly, and one not UTF-8 (an edited file) failed the query.
+    """
     wanted = {status_key(status) for status in statuses}
     # Each distinct status is looked up once: a million devices share a few dozen.
     listed: dict[str | None, Phase | None] = {}
+    by_bytes: dict[bytes | None, bool] = {}
 
-    def stuck(status: str | None) -> bool:
-        if status not in listed:
+    def stuck(raw: bytes | None) -> bool:
+        if raw not in by_bytes:
+            status = None if raw is None else lenient_text(raw)
             listed[status] = stuck_phase(phases, status, wanted)
-        return listed[status] is not None
+            by_bytes[raw] = listed[status] is not None
+        return by_bytes[raw]
 
     connection.create_function(_STUCK_FUNCTION, 1, stuck, deterministic=True)
     return listed
@@ -228,12 +235,6 @@ def _stuck_function(
 def for_schema(connection: sqlite3.Connection, query: str) -> str:
     """`query` as the database's schema can run it (version 1: without the on-target filter)."""
     return query if has_on_target(connection) else query.replace(STUCK_WHERE, _STUCK_WHERE_V1)
-
-
-def _time_text(ms: object) -> str | None:
-    """A stored time as record text; None when it is no time."""
-    moment = stored_time(ms)
-    return None if moment is None else format_timestamp(moment)
 
 
 def stuck_phase(phases: PhaseTable, status: str | None, wanted: set[str]) -> Phase | None:

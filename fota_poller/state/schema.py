@@ -12,17 +12,16 @@ a file that is not SQLite or is cut short or damaged, an SQLite file that is not
 fota-poller's, a schema newer than this version, and (for writing) a read-only file or
 folder; the file is left byte for byte as it was (file_checks.py says how).
 
-Schema versions: 1 (fota-poller before `--inventory`), 2 (each device's last known
-`on_target`), 3 (the history: a row per committed run per campaign, and each campaign's last
-transitions in its row; state/history.py), 4 (each night linked to the campaign's night
-before, and the history's two indexes dropped; state/recent.py). A writer upgrades an older file in
-place, in one transaction (`ALTER TABLE ... ADD COLUMN` changes the table's definition only:
-every row is kept, as it was, its `on_target` unknown; the history starts empty, or keeps
-what it had); a reader reads any of them as it is (`has_on_target`, `history.has_history`,
-`recent.has_chain`). A fota-poller of an older version
-refuses a newer file as it refuses any newer schema: it would otherwise drop what it holds.
-The history is campaigns x nights, never devices x nights: a row of about 60 bytes per
-campaign a night, pruned past `state.history_days`.
+Schema versions: 1 (fota-poller before `--inventory`), 2 (each device's last known `on_target`),
+3 (the history: a row per committed run per campaign, and each campaign's last transitions in
+its row; state/history.py), 4 (each night linked to the campaign's night before, and the
+history's two indexes dropped; state/recent.py). A writer upgrades an older file in place, in
+one transaction (`ALTER TABLE ... ADD COLUMN` changes the table's definition only: every row is
+kept, as it was, its `on_target` unknown; the history starts empty, or keeps what it had); a
+reader reads any of them as it is (`has_on_target`, `history.has_history`, `recent.has_chain`).
+A fota-poller of an older version refuses a newer file as it refuses any newer schema: it would
+otherwise drop what it holds. The history is campaigns x nights, never devices x nights: a row
+of about 60 bytes per campaign a night, pruned past `state.history_days`.
 """
 
 from __future__ import annotations
@@ -34,6 +33,7 @@ from pathlib import Path
 from typing import Final
 
 from fota_poller.errors import StateBusyError, StateError
+from fota_poller.state.binding import lenient_text
 from fota_poller.state.file_checks import (
     newer_schema,
     not_ours,
@@ -124,6 +124,7 @@ def open_database(
         if not header:  # an empty file: nothing to read, and a reader creates nothing
             raise StateError(f"state database {path} is empty")
         connection = _connect(path, reader_mode(path, wal_in_use=wal_in_use))
+        connection.text_factory = lenient_text  # text that is not UTF-8 is none (binding.py)
         with _closed_on_error(connection):
             connection.execute("PRAGMA query_only = ON")
             _verify(connection, path, read_only=True)

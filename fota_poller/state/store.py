@@ -21,6 +21,7 @@ import msgspec
 from fota_poller.errors import StateError, StateWriteError
 from fota_poller.regular_files import hold_lock
 from fota_poller.state import history
+from fota_poller.state.binding import lenient_text
 from fota_poller.state.history_batch import NightBatch
 from fota_poller.state.recent import Recent, read_recent
 from fota_poller.state.schema import lock_path, open_database, sqlite_error, stored_text
@@ -168,12 +169,25 @@ class StateStore:
             key, last_run = row
             try:
                 devices = _interned(self._db.execute(_DEVICES, (key,)))
-            except TypeError:  # intern() refused a blob: a file edited by hand, read again
-                devices = _interned(self._db.execute(_AS_TEXT, (key,)))
+            except (TypeError, sqlite3.OperationalError):
+                # intern() refused a blob, or a text was not UTF-8: a file edited by hand.
+                devices = self._devices_leniently(key)
             recent = read_recent(self._db, key, last_run)
         except sqlite3.Error as exc:
             raise StateWriteError(f"cannot read state database {self.path}: {exc}") from None
         return Prior(key, devices, recent, last_run)
+
+    def _devices_leniently(self, key: int) -> dict[str, PriorDevice]:
+        """A campaign's devices read again, a status or reason no text could be read as none.
+
+        Only after the plain read failed: the lenient text factory costs a Python call per
+        value (binding.py). Another error (a disk's) fails again, and is raised.
+        """
+        self._db.text_factory = lenient_text
+        try:
+            return _interned(self._db.execute(_AS_TEXT, (key,)))
+        finally:
+            self._db.text_factory = str
 
     def stage(self, update: CampaignUpdate) -> None:
         """Write one campaign's changes into the open transaction (not yet committed)."""

@@ -18,10 +18,9 @@ from typing import Final
 import msgspec
 
 from fota_poller.model.phases import PhaseTable, status_key
-from fota_poller.model.timestamps import format_timestamp
 from fota_poller.state import queries
 from fota_poller.state.schema import sqlite_error
-from fota_poller.state.times import stored_time, to_ms
+from fota_poller.state.times import stored_time, stored_time_text, to_ms
 
 _GROUPS: Final = f"""SELECT c.account_name, c.upgrade_id, {queries.STATUS}, COUNT(*),
     MIN(d.status_since)
@@ -72,7 +71,7 @@ def stuck_by_campaign(
             account_name=account,
             upgrade_id=upgrade,
             stuck=-negative_count,
-            oldest_status_since=None if unknown else _text(oldest),
+            oldest_status_since=None if unknown else stored_time_text(oldest),
             longest_stuck_for_s=None if unknown else (now_ms - oldest) // 1000,
         )
         for negative_count, unknown, oldest, account, upgrade in kept
@@ -107,8 +106,3 @@ def _campaigns(
         raise sqlite_error(path, exc) from None
     if current is not None:
         yield (*current, count, oldest)
-
-
-def _text(ms: int) -> str | None:
-    moment = stored_time(ms)
-    return None if moment is None else format_timestamp(moment)

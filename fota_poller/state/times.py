@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
+from fota_poller.model.timestamps import format_timestamp
+
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MILLISECOND: Final = timedelta(milliseconds=1)
 
@@ -35,3 +37,9 @@ def stored_time(ms: object) -> datetime | None:
         return from_ms(ms)
     except OverflowError:
         return None
+
+
+def stored_time_text(ms: object) -> str | None:
+    """A stored time as record text; None when it is no time (`stored_time`)."""
+    moment = stored_time(ms)
+    return None if moment is None else format_timestamp(moment)

@@ -8,7 +8,10 @@ import sys
 from helpers import ROOT
 
 BENCH = ROOT / "bench" / "run.py"
-TOKENS = {"THINGSPACE_BEARER_TOKEN": "bench-bearer", "THINGSPACE_SESSION_TOKEN": "bench-session"}
+# The bench's own way to start its server, and its tokens; appended: it shadows nothing.
+sys.path.append(str(BENCH.parent))
+
+from prerendered_server import TOKENS, start_prerendered  # noqa: E402
 
 
 def test_quick_benchmark_prints_a_row_per_scenario_and_contender():
@@ -71,15 +74,8 @@ def test_quick_benchmark_prints_a_row_per_scenario_and_contender():
 def test_the_tight_client_with_fota_poller_s_fields_writes_fota_poller_s_device_lines(tmp_path):
     """The same-bytes contender's claim: its lines are fota-poller's but the run and times."""
     ids = tmp_path / "ids.txt"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "fota_poller.simulator.prerendered", "--campaigns=6",
-         "--devices=1-40", f"--write-ids={ids}"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
+    server, url = start_prerendered("--campaigns=6", "--devices=1-40", f"--write-ids={ids}")
     try:
-        assert server.stdout is not None
-        url = server.stdout.readline().removeprefix("listening on ").strip()
         env = os.environ | TOKENS
         tight = subprocess.run(
             [sys.executable, str(ROOT / "bench" / "tight_client.py"), "--fota-fields", str(ids),

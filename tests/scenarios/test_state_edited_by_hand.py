@@ -1,9 +1,10 @@
-"""A state file edited by hand (or by another program) through the CLI: nights and
-transitions of the history holding values of other types or out of range, and blobs where
-statuses and names were written. Every command that reads them (`summary --state`, `state
-info`, `state stuck`, `report`, and the next `poll --state`) exits as on a clean file, with
-no traceback: such a night is unknown to its readers (state/recent.py, `readable_night`),
-such transitions too, and a blob is no status or name (schema.py, `stored_text`).
+"""A state file edited by hand (or by another program) through the CLI: nights and transitions of
+the history holding values of other types or out of range, and blobs or text that is not UTF-8
+where statuses and names were written. Every command that reads them (`summary --state`, `state
+info`, `state stuck`, `report`, and the next `poll --state`) exits as on a clean file, with no
+traceback: such a night is unknown to its readers (state/recent.py, `readable_night`), such
+transitions too, and a blob is no status or name (schema.py, `stored_text`), nor text that is
+not UTF-8 (binding.py, `lenient_text`).
 """
 
 from __future__ import annotations
@@ -42,6 +43,10 @@ def _spoil(path) -> None:
             )
         db.execute("UPDATE campaigns SET transitions = '{not json' WHERE campaign = 5")
         db.execute("UPDATE campaigns SET transitions = 7 WHERE campaign = 6")
+        # Text that is not UTF-8 (`["\xff"]`): sqlite3 refused the whole query on it.
+        db.execute(
+            "UPDATE campaigns SET transitions = CAST(X'5B22FF225D' AS TEXT) WHERE campaign = 7"
+        )
         # The oldest run's times are no times: retention must still get past it.
         db.execute("UPDATE history SET polled_ms = 'long ago' WHERE run = 1")
 
@@ -89,16 +94,19 @@ async def test_every_command_reads_a_history_edited_by_hand_without_a_crash(
         assert db.execute("SELECT min(run) FROM history").fetchone()[0] > 1
 
 
-async def test_blobs_where_statuses_and_names_were_written_are_unknown(
-    small_simulator, tmp_path, capsys
+# A blob, or text that is not UTF-8 (which sqlite3 refuses to decode, failing the query).
+@pytest.mark.parametrize("spoilt", ["?", "CAST(? AS TEXT)"], ids=["blob", "text-not-utf8"])
+async def test_blobs_or_bad_text_where_statuses_and_names_were_written_are_unknown(
+    small_simulator, tmp_path, capsys, spoilt
 ):
     ids, path, night, flags = await _nights(small_simulator, tmp_path, 2)
     with contextlib.closing(sqlite3.connect(path)) as db, db:
         blob = b"\xff\xfe"
         db.execute(
-            "UPDATE devices SET status = ?, result_reason = ? WHERE campaign = 1", (blob,) * 2
+            f"UPDATE devices SET status = {spoilt}, result_reason = {spoilt} WHERE campaign = 1",
+            (blob,) * 2,
         )
-        db.execute("UPDATE campaigns SET account_name = ? WHERE campaign = 2", (blob,))
+        db.execute(f"UPDATE campaigns SET account_name = {spoilt} WHERE campaign = 2", (blob,))
         devices = db.execute("SELECT count(*) FROM devices WHERE campaign = 1").fetchone()[0]
         spoiled = db.execute("SELECT upgrade_id FROM campaigns WHERE campaign = 1").fetchone()[0]
 
